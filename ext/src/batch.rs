@@ -1,0 +1,340 @@
+//! `kestrel.EventBatch`: a columnar batch of events, built from NDJSON or dicts.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use kestrel_event::{DecodeOptions, Decoder, EventBatch, SourceInfo, TimeUnit, ValueRef, NO_TIMESTAMP};
+use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+use crate::errors::{guarded, io_error};
+use crate::schema::PySchema;
+
+/// One problem on one input line. The batch still holds every good line.
+#[pyclass(module = "kestrel._core", name = "IngestErrorRecord", frozen, get_all)]
+#[derive(Clone)]
+pub struct PyIngestErrorRecord {
+    /// The file or stream name.
+    pub source: String,
+    /// 1-based line number in the source (item index + 1 for dicts).
+    pub line: u32,
+    /// `malformed_json`, `not_an_object`, `line_too_long`, `batch_full`,
+    /// `wrong_type`, `string_too_long` or `bad_timestamp`.
+    pub kind: String,
+    /// The field concerned, for field-level problems.
+    pub field: Option<String>,
+    pub message: String,
+    /// Whether the line was dropped (True) or kept with the field nulled.
+    pub dropped: bool,
+}
+
+#[pymethods]
+impl PyIngestErrorRecord {
+    fn __repr__(&self) -> String {
+        format!("IngestErrorRecord({}:{} {} {:?})", self.source, self.line, self.kind, self.message)
+    }
+
+    fn __str__(&self) -> String {
+        let field = self.field.as_ref().map(|f| format!(" in field {f:?}")).unwrap_or_default();
+        format!("{}:{}: {}{}: {}", self.source, self.line, self.kind, field, self.message)
+    }
+}
+
+/// A batch of events stored column by column.
+///
+/// Build one with `EventBatch.from_ndjson(bytes_or_path)` or
+/// `EventBatch.from_dicts(list_of_dicts)`. Decoding happens in Rust with the
+/// GIL released; problems on individual lines never abort the batch and are
+/// listed in `errors`.
+#[pyclass(module = "kestrel._core", name = "EventBatch", frozen)]
+pub struct PyEventBatch {
+    pub inner: Arc<EventBatch>,
+    pub schema: PySchema,
+}
+
+struct Settings {
+    schema: PySchema,
+    opts: DecodeOptions,
+    first_seq: u64,
+}
+
+fn settings(
+    schema: Option<PySchema>,
+    timestamp_field: &str,
+    timestamp_unit: &str,
+    category_field: &str,
+    entity_field: &str,
+    max_string_bytes: usize,
+    max_line_bytes: usize,
+    first_seq: u64,
+) -> PyResult<Settings> {
+    let unit = TimeUnit::parse(timestamp_unit).ok_or_else(|| {
+        PyValueError::new_err(format!("timestamp_unit {timestamp_unit:?}: expected s, ms, us, ns or filetime"))
+    })?;
+    Ok(Settings {
+        schema: schema.unwrap_or_else(|| PySchema { inner: kestrel_schema::ecs_default() }),
+        opts: DecodeOptions {
+            timestamp_field: timestamp_field.into(),
+            timestamp_unit: unit,
+            category_field: category_field.into(),
+            entity_field: entity_field.into(),
+            max_string_bytes,
+            max_line_bytes,
+        },
+        first_seq,
+    })
+}
+
+fn decode(py: Python<'_>, s: Settings, data: &[u8], name: String) -> PyResult<PyEventBatch> {
+    let schema = s.schema.inner.clone();
+    let source = SourceInfo { name, first_line: 1, first_seq: s.first_seq };
+    let batch = py.detach(|| {
+        guarded("decoding events", || Decoder::new(schema, s.opts).decode(data, &source))
+    })?;
+    Ok(PyEventBatch { inner: Arc::new(batch), schema: s.schema })
+}
+
+impl PyEventBatch {
+    fn check_index(&self, index: isize) -> PyResult<usize> {
+        let n = self.inner.len() as isize;
+        let i = if index < 0 { index + n } else { index };
+        if (0..n).contains(&i) {
+            Ok(i as usize)
+        } else {
+            Err(PyIndexError::new_err(format!("event index {index} out of range for a batch of {n}")))
+        }
+    }
+}
+
+fn value_to_py<'py>(py: Python<'py>, batch: &EventBatch, v: ValueRef<'_>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        ValueRef::Null => py.None().into_bound(py),
+        ValueRef::I64(x) => x.into_pyobject(py)?.into_any(),
+        ValueRef::U64(x) => x.into_pyobject(py)?.into_any(),
+        ValueRef::F64(x) => x.into_pyobject(py)?.into_any(),
+        ValueRef::Bool(x) => x.into_pyobject(py)?.to_owned().into_any(),
+        ValueRef::Str(s) => s.into_pyobject(py)?.into_any(),
+        ValueRef::List(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(value_to_py(py, batch, batch.element(item))?)?;
+            }
+            list.into_any()
+        }
+    })
+}
+
+#[pymethods]
+impl PyEventBatch {
+    /// Decode newline-delimited JSON from `bytes`, or from a file when given
+    /// a path (`str` or `os.PathLike`).
+    #[staticmethod]
+    #[pyo3(signature = (data, *, schema=None, source=None, timestamp_field="@timestamp", timestamp_unit="ms",
+        category_field="event.category", entity_field="host.id", max_string_bytes=1<<20,
+        max_line_bytes=16<<20, first_seq=0))]
+    #[allow(clippy::too_many_arguments)]
+    fn from_ndjson(
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        schema: Option<PySchema>,
+        source: Option<String>,
+        timestamp_field: &str,
+        timestamp_unit: &str,
+        category_field: &str,
+        entity_field: &str,
+        max_string_bytes: usize,
+        max_line_bytes: usize,
+        first_seq: u64,
+    ) -> PyResult<Self> {
+        let s = settings(schema, timestamp_field, timestamp_unit, category_field, entity_field, max_string_bytes, max_line_bytes, first_seq)?;
+        if let Ok(bytes) = data.cast::<PyBytes>() {
+            let name = source.unwrap_or_else(|| "<bytes>".into());
+            return decode(py, s, bytes.as_bytes(), name);
+        }
+        let path: PathBuf = data.extract().map_err(|_| {
+            PyTypeError::new_err("from_ndjson expects bytes, or a path as str or os.PathLike")
+        })?;
+        let content = py.detach(|| std::fs::read(&path)).map_err(|e| io_error(&path, e))?;
+        let name = source.unwrap_or_else(|| path.display().to_string());
+        decode(py, s, &content, name)
+    }
+
+    /// Build a batch from a list of dicts, nested or with flat dotted keys.
+    /// Each item's position (1-based) is its "line" in error records.
+    #[staticmethod]
+    #[pyo3(signature = (events, *, schema=None, source=None, timestamp_field="@timestamp", timestamp_unit="ms",
+        category_field="event.category", entity_field="host.id", max_string_bytes=1<<20,
+        max_line_bytes=16<<20, first_seq=0))]
+    #[allow(clippy::too_many_arguments)]
+    fn from_dicts(
+        py: Python<'_>,
+        events: &Bound<'_, PyAny>,
+        schema: Option<PySchema>,
+        source: Option<String>,
+        timestamp_field: &str,
+        timestamp_unit: &str,
+        category_field: &str,
+        entity_field: &str,
+        max_string_bytes: usize,
+        max_line_bytes: usize,
+        first_seq: u64,
+    ) -> PyResult<Self> {
+        let s = settings(schema, timestamp_field, timestamp_unit, category_field, entity_field, max_string_bytes, max_line_bytes, first_seq)?;
+        // Serialising each dict once keeps one decoder (and one set of
+        // coercion rules) for every input form, and gives each event the
+        // original-JSON evidence the alerts carry.
+        let dumps = py.import("json")?.getattr("dumps")?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("default", py.import("builtins")?.getattr("str")?)?;
+        kwargs.set_item("ensure_ascii", false)?;
+        kwargs.set_item("separators", (",", ":"))?;
+        let mut ndjson = String::new();
+        for item in events.try_iter()? {
+            let item = item?;
+            // A value json cannot encode becomes a malformed line, reported
+            // with its position, not an exception that loses the batch.
+            match dumps.call((item,), Some(&kwargs)) {
+                Ok(text) => ndjson.push_str(&text.extract::<String>()?),
+                Err(e) => ndjson.push_str(&format!("!unserialisable: {}", e.to_string().replace('\n', " "))),
+            }
+            ndjson.push('\n');
+        }
+        decode(py, s, ndjson.as_bytes(), source.unwrap_or_else(|| "<dicts>".into()))
+    }
+
+    /// The events as dicts, exactly as they were received (rebuilt from the
+    /// original JSON, not from the typed columns).
+    fn to_dicts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let loads = py.import("json")?.getattr("loads")?;
+        let out = PyList::empty(py);
+        for ev in 0..self.inner.len() {
+            out.append(loads.call1((PyBytes::new(py, self.inner.raw(ev)),))?)?;
+        }
+        Ok(out)
+    }
+
+    /// The original JSON bytes of event `index`.
+    fn raw<'py>(&self, py: Python<'py>, index: isize) -> PyResult<Bound<'py, PyBytes>> {
+        let ev = self.check_index(index)?;
+        Ok(PyBytes::new(py, self.inner.raw(ev)))
+    }
+
+    /// The stored (typed) value of `path` in event `index`; None when absent.
+    fn get<'py>(&self, py: Python<'py>, index: isize, path: &str) -> PyResult<Bound<'py, PyAny>> {
+        let ev = self.check_index(index)?;
+        match self.schema.inner.lookup(path) {
+            Some(def) => value_to_py(py, &self.inner, self.inner.value(ev, def.id)),
+            None => Ok(py.None().into_bound(py)),
+        }
+    }
+
+    /// The stored values of `path` for every event (None where absent).
+    fn column<'py>(&self, py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        let def = self.schema.inner.lookup(path);
+        for ev in 0..self.inner.len() {
+            let v = def.as_ref().map_or(ValueRef::Null, |d| self.inner.value(ev, d.id));
+            out.append(value_to_py(py, &self.inner, v)?)?;
+        }
+        Ok(out)
+    }
+
+    /// Epoch nanoseconds of event `index`, or None without a usable timestamp.
+    fn timestamp(&self, index: isize) -> PyResult<Option<i64>> {
+        let ts = self.inner.timestamp(self.check_index(index)?);
+        Ok((ts != NO_TIMESTAMP).then_some(ts))
+    }
+
+    /// Epoch nanoseconds of every event (None where missing).
+    fn timestamps(&self) -> Vec<Option<i64>> {
+        (0..self.inner.len()).map(|ev| Some(self.inner.timestamp(ev)).filter(|&t| t != NO_TIMESTAMP)).collect()
+    }
+
+    /// The event categories of event `index` (ECS allows several).
+    fn categories(&self, index: isize) -> PyResult<Vec<String>> {
+        Ok(self.inner.categories(self.check_index(index)?).map(str::to_string).collect())
+    }
+
+    /// The partitioning key of event `index` (`host.id` by default).
+    fn entity_key(&self, index: isize) -> PyResult<Option<String>> {
+        Ok(self.inner.entity_key(self.check_index(index)?).map(str::to_string))
+    }
+
+    /// The 1-based source line of event `index`.
+    fn line(&self, index: isize) -> PyResult<u32> {
+        Ok(self.inner.line(self.check_index(index)?))
+    }
+
+    /// The ingest sequence number of event `index`.
+    fn seq(&self, index: isize) -> PyResult<u64> {
+        Ok(self.inner.seq(self.check_index(index)?))
+    }
+
+    /// Where the events came from: a file path, `<bytes>` or `<dicts>`.
+    #[getter]
+    fn source(&self) -> String {
+        self.inner.source().to_string()
+    }
+
+    /// The schema the batch's field ids belong to.
+    #[getter]
+    fn schema(&self) -> PySchema {
+        self.schema.clone()
+    }
+
+    /// Every per-line problem met while decoding.
+    #[getter]
+    fn errors(&self) -> Vec<PyIngestErrorRecord> {
+        self.inner
+            .errors()
+            .iter()
+            .map(|e| PyIngestErrorRecord {
+                source: e.source.clone(),
+                line: e.line,
+                kind: e.kind.as_str().into(),
+                field: e.field.clone(),
+                message: e.message.clone(),
+                dropped: e.kind.drops_event(),
+            })
+            .collect()
+    }
+
+    /// How many input lines did not become events.
+    #[getter]
+    fn dropped(&self) -> usize {
+        self.inner.dropped()
+    }
+
+    /// Non-blank input lines read: `len(batch) + batch.dropped`.
+    #[getter]
+    fn lines_read(&self) -> u64 {
+        self.inner.lines_read()
+    }
+
+    /// Bytes held by the batch's buffers.
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.inner.heap_bytes()
+    }
+
+    /// The batch's address, for the Lua runtime's FFI host calls. Valid while
+    /// this object is alive.
+    fn _address(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "EventBatch(events={}, dropped={}, errors={}, source={:?})",
+            self.inner.len(),
+            self.inner.dropped(),
+            self.inner.errors().len(),
+            self.inner.source()
+        )
+    }
+}

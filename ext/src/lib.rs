@@ -1,0 +1,25 @@
+//! `kestrel._core`: the pyo3 binding over Kestrel's pure Rust crates.
+//!
+//! This crate only adapts types and maps errors; the logic lives in
+//! `rust/`.
+
+use pyo3::prelude::*;
+
+mod batch;
+mod errors;
+mod host;
+mod schema;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__core_version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("HOST_ABI_VERSION", kestrel_host::ABI_VERSION)?;
+    errors::register(m)?;
+    m.add_class::<schema::PySchema>()?;
+    m.add_class::<schema::PyFieldInfo>()?;
+    m.add_class::<batch::PyEventBatch>()?;
+    m.add_class::<batch::PyIngestErrorRecord>()?;
+    m.add_class::<host::PyHostContext>()?;
+    m.add_function(wrap_pyfunction!(host::host_api_v1_address, m)?)?;
+    Ok(())
+}

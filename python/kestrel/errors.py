@@ -1,0 +1,16 @@
+"""Kestrel's exception hierarchy.
+
+Every error Kestrel raises derives from :class:`KestrelError`. The Rust core
+defines the root and its native subclasses (mapped in one place,
+``ext/src/errors.rs``); the compiler's diagnostics subclass it in Python.
+"""
+
+from kestrel._core import (
+    IngestError,
+    InternalError,
+    KestrelError,
+    PatternError,
+    SchemaError,
+)
+
+__all__ = ["KestrelError", "SchemaError", "IngestError", "PatternError", "InternalError"]

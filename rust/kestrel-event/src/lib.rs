@@ -1,0 +1,17 @@
+//! Kestrel's event model: the columnar [`EventBatch`] and its ECS JSON decoder.
+//!
+//! A batch stores N events column by column, with one string arena, per-event
+//! metadata (timestamp, categories, entity key, source line, ingest sequence)
+//! and the original JSON of every event, so alerts can carry the evidence
+//! exactly as it was sent.
+
+mod batch;
+mod builder;
+mod decode;
+mod errors;
+pub mod time;
+
+pub use batch::{Column, ColumnData, EventBatch, Span, Value, ValueRef, NO_TIMESTAMP};
+pub use decode::{DecodeOptions, Decoder, SourceInfo};
+pub use errors::{IngestErrorKind, IngestErrorRecord};
+pub use time::TimeUnit;

@@ -1,0 +1,188 @@
+//! Host API v1 as a C ABI: a table of `extern "C"` function pointers, for
+//! LuaJIT's FFI (and any other native caller). The layout is documented in
+//! `rules/README.md` and must only ever grow at the end; `struct_size` lets a
+//! caller check that the fields it knows are there.
+//!
+//! Every entry point validates its handles and indexes and returns a null
+//! result instead of panicking: unwinding across `extern "C"` would abort the
+//! whole process.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use kestrel_event::EventBatch;
+
+use crate::context::HostContext;
+use crate::ops::{self, Tri, NULL};
+
+#[repr(C)]
+pub struct HostApiV1 {
+    pub abi_version: u32,
+    pub struct_size: u32,
+    pub event_get_i64: unsafe extern "C" fn(*const EventBatch, u32, u32, *mut i32) -> i64,
+    pub event_get_u64: unsafe extern "C" fn(*const EventBatch, u32, u32, *mut i32) -> u64,
+    pub event_get_f64: unsafe extern "C" fn(*const EventBatch, u32, u32, *mut i32) -> f64,
+    pub event_get_bool: unsafe extern "C" fn(*const EventBatch, u32, u32) -> Tri,
+    pub event_get_str: unsafe extern "C" fn(*const EventBatch, u32, u32, *mut u32) -> *const u8,
+    pub event_is_null: unsafe extern "C" fn(*const EventBatch, u32, u32) -> i32,
+    pub str_eq: StrOp,
+    pub str_contains: StrOp,
+    pub str_starts_with: StrOp,
+    pub str_ends_with: StrOp,
+    pub glob_match_field: IdOp,
+    pub re_match_field: IdOp,
+    pub set_contains: IdOp,
+    pub glob_match: TextOp,
+    pub re_match: TextOp,
+    pub alert_emit: unsafe extern "C" fn(*const HostContext, u32) -> i32,
+}
+
+/// `(ctx, batch, event, field, literal_id, case_insensitive) -> tri`
+pub type StrOp = unsafe extern "C" fn(*const HostContext, *const EventBatch, u32, u32, u32, i32) -> Tri;
+/// `(ctx, batch, event, field, pattern_or_set_id) -> tri`
+pub type IdOp = unsafe extern "C" fn(*const HostContext, *const EventBatch, u32, u32, u32) -> Tri;
+/// `(ctx, pattern_id, text_ptr, text_len) -> 0 | 1` (-1 on a bad id or non-UTF-8 text)
+pub type TextOp = unsafe extern "C" fn(*const HostContext, u32, *const u8, u32) -> Tri;
+
+pub const ABI_VERSION: u32 = 1;
+
+pub static HOST_API_V1: HostApiV1 = HostApiV1 {
+    abi_version: ABI_VERSION,
+    struct_size: std::mem::size_of::<HostApiV1>() as u32,
+    event_get_i64: c_get_i64,
+    event_get_u64: c_get_u64,
+    event_get_f64: c_get_f64,
+    event_get_bool: c_get_bool,
+    event_get_str: c_get_str,
+    event_is_null: c_is_null,
+    str_eq: c_str_eq,
+    str_contains: c_str_contains,
+    str_starts_with: c_str_starts_with,
+    str_ends_with: c_str_ends_with,
+    glob_match_field: c_glob_match_field,
+    re_match_field: c_re_match_field,
+    set_contains: c_set_contains,
+    glob_match: c_glob_match,
+    re_match: c_re_match,
+    alert_emit: c_alert_emit,
+};
+
+/// Run `f` on a valid (batch, event) pair, or return `fallback`.
+#[inline]
+unsafe fn with_event<R>(batch: *const EventBatch, ev: u32, fallback: R, f: impl FnOnce(&EventBatch, usize) -> R) -> R {
+    let Some(b) = batch.as_ref() else { return fallback };
+    if ev as usize >= b.len() {
+        return fallback;
+    }
+    match catch_unwind(AssertUnwindSafe(|| f(b, ev as usize))) {
+        Ok(r) => r,
+        Err(_) => fallback,
+    }
+}
+
+#[inline]
+unsafe fn set_flag(out: *mut i32, value: i32) {
+    if let Some(o) = out.as_mut() {
+        *o = value;
+    }
+}
+
+macro_rules! numeric_getter {
+    ($name:ident, $ty:ty, $op:path) => {
+        unsafe extern "C" fn $name(b: *const EventBatch, ev: u32, field: u32, is_null: *mut i32) -> $ty {
+            let v = with_event(b, ev, None, |b, ev| $op(b, ev, field));
+            set_flag(is_null, v.is_none() as i32);
+            v.unwrap_or_default()
+        }
+    };
+}
+
+numeric_getter!(c_get_i64, i64, ops::event_get_i64);
+numeric_getter!(c_get_u64, u64, ops::event_get_u64);
+numeric_getter!(c_get_f64, f64, ops::event_get_f64);
+
+unsafe extern "C" fn c_get_bool(b: *const EventBatch, ev: u32, field: u32) -> Tri {
+    with_event(b, ev, NULL, |b, ev| ops::event_get_bool(b, ev, field).map_or(NULL, |x| x as Tri))
+}
+
+unsafe extern "C" fn c_get_str(b: *const EventBatch, ev: u32, field: u32, len: *mut u32) -> *const u8 {
+    let (ptr, n) = with_event(b, ev, (std::ptr::null(), 0), |b, ev| {
+        ops::event_get_str(b, ev, field).map_or((std::ptr::null(), 0), |s| (s.as_ptr(), s.len() as u32))
+    });
+    if let Some(l) = len.as_mut() {
+        *l = n;
+    }
+    ptr
+}
+
+unsafe extern "C" fn c_is_null(b: *const EventBatch, ev: u32, field: u32) -> i32 {
+    with_event(b, ev, 1, |b, ev| ops::event_is_null(b, ev, field) as i32)
+}
+
+macro_rules! literal_op {
+    ($name:ident, $op:path) => {
+        unsafe extern "C" fn $name(
+            ctx: *const HostContext,
+            b: *const EventBatch,
+            ev: u32,
+            field: u32,
+            lit: u32,
+            ci: i32,
+        ) -> Tri {
+            let Some(lit) = ctx.as_ref().and_then(|c| c.constants.literals.get(lit as usize)) else {
+                return NULL;
+            };
+            with_event(b, ev, NULL, |b, ev| $op(b, ev, field, lit, ci != 0))
+        }
+    };
+}
+
+literal_op!(c_str_eq, ops::str_eq);
+literal_op!(c_str_contains, ops::str_contains);
+literal_op!(c_str_starts_with, ops::str_starts_with);
+literal_op!(c_str_ends_with, ops::str_ends_with);
+
+macro_rules! id_op {
+    ($name:ident, $table:ident, $op:path) => {
+        unsafe extern "C" fn $name(ctx: *const HostContext, b: *const EventBatch, ev: u32, field: u32, id: u32) -> Tri {
+            let Some(item) = ctx.as_ref().and_then(|c| c.constants.$table.get(id as usize)) else {
+                return NULL;
+            };
+            with_event(b, ev, NULL, |b, ev| $op(b, ev, field, item))
+        }
+    };
+}
+
+id_op!(c_glob_match_field, globs, ops::glob_match_field);
+id_op!(c_re_match_field, regexes, ops::re_match_field);
+id_op!(c_set_contains, sets, ops::set_contains);
+
+unsafe fn text<'a>(ptr: *const u8, len: u32) -> Option<&'a str> {
+    if ptr.is_null() {
+        return None;
+    }
+    std::str::from_utf8(std::slice::from_raw_parts(ptr, len as usize)).ok()
+}
+
+unsafe extern "C" fn c_glob_match(ctx: *const HostContext, id: u32, ptr: *const u8, len: u32) -> Tri {
+    let (Some(g), Some(t)) = (ctx.as_ref().and_then(|c| c.constants.globs.get(id as usize)), text(ptr, len)) else {
+        return NULL;
+    };
+    catch_unwind(AssertUnwindSafe(|| g.matches(t) as Tri)).unwrap_or(NULL)
+}
+
+unsafe extern "C" fn c_re_match(ctx: *const HostContext, id: u32, ptr: *const u8, len: u32) -> Tri {
+    let (Some(r), Some(t)) = (ctx.as_ref().and_then(|c| c.constants.regexes.get(id as usize)), text(ptr, len)) else {
+        return NULL;
+    };
+    catch_unwind(AssertUnwindSafe(|| r.is_match(t) as Tri)).unwrap_or(NULL)
+}
+
+unsafe extern "C" fn c_alert_emit(ctx: *const HostContext, ev: u32) -> i32 {
+    match ctx.as_ref() {
+        Some(c) => {
+            c.emit(ev);
+            0
+        }
+        None => -1,
+    }
+}

@@ -1,0 +1,273 @@
+//! EQL wildcard patterns: `*` matches any run of characters (including none)
+//! and `?` exactly one character, in case-sensitive or case-insensitive mode.
+//!
+//! Patterns are compiled once when a rule loads. Most real patterns are a
+//! literal with stars at the ends (`*\\cmd.exe`, `C:\\Windows\\*`, `*-enc*`),
+//! so those shapes get direct prefix/suffix/substring checks and only the
+//! rest go through the general matcher.
+
+use memchr::memmem;
+
+use crate::fold::{fold, with_folded};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Token {
+    Lit(String),
+    AnyOne,
+    AnyRun,
+}
+
+#[derive(Clone, Debug)]
+enum Shape {
+    Exact(String),
+    Prefix(String),
+    Suffix(String),
+    Contains(memmem::Finder<'static>),
+    All,
+    General(Vec<Token>),
+}
+
+/// A compiled wildcard pattern.
+#[derive(Clone, Debug)]
+pub struct Glob {
+    pattern: String,
+    case_insensitive: bool,
+    shape: Shape,
+}
+
+impl Glob {
+    /// Compile `pattern`, where `*` and `?` are always wildcards, as in
+    /// Elasticsearch's `:` and `like` (backslashes are ordinary characters:
+    /// `"C:\\Windows\\*"` ends in a wildcard).
+    pub fn new(pattern: &str, case_insensitive: bool) -> Glob {
+        Self::build(pattern, case_insensitive, None)
+    }
+
+    /// Compile `pattern`, where `escape` makes the next character literal.
+    pub fn with_escape(pattern: &str, case_insensitive: bool, escape: char) -> Glob {
+        Self::build(pattern, case_insensitive, Some(escape))
+    }
+
+    fn build(pattern: &str, ci: bool, escape: Option<char>) -> Glob {
+        let source = if ci { fold(pattern) } else { pattern.to_string() };
+        let tokens = tokenize(&source, escape);
+        Glob { pattern: pattern.to_string(), case_insensitive: ci, shape: classify(tokens) }
+    }
+
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    pub fn is_case_insensitive(&self) -> bool {
+        self.case_insensitive
+    }
+
+    pub fn matches(&self, text: &str) -> bool {
+        if self.case_insensitive && !matches!(self.shape, Shape::All) {
+            with_folded(text, |t| self.matches_exact_case(t))
+        } else {
+            self.matches_exact_case(text)
+        }
+    }
+
+    fn matches_exact_case(&self, text: &str) -> bool {
+        match &self.shape {
+            Shape::Exact(s) => text == s,
+            Shape::Prefix(s) => text.starts_with(s.as_str()),
+            Shape::Suffix(s) => text.ends_with(s.as_str()),
+            Shape::Contains(f) => f.find(text.as_bytes()).is_some(),
+            Shape::All => true,
+            Shape::General(tokens) => match_general(tokens, text),
+        }
+    }
+}
+
+fn tokenize(pattern: &str, escape: Option<char>) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut lit = String::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        let wildcard = match c {
+            _ if Some(c) == escape => {
+                // A trailing escape stands for itself.
+                lit.push(chars.next().unwrap_or(c));
+                continue;
+            }
+            '*' => Token::AnyRun,
+            '?' => Token::AnyOne,
+            _ => {
+                lit.push(c);
+                continue;
+            }
+        };
+        if !lit.is_empty() {
+            tokens.push(Token::Lit(std::mem::take(&mut lit)));
+        }
+        // Consecutive stars are one star.
+        if !(wildcard == Token::AnyRun && tokens.last() == Some(&Token::AnyRun)) {
+            tokens.push(wildcard);
+        }
+    }
+    if !lit.is_empty() {
+        tokens.push(Token::Lit(lit));
+    }
+    tokens
+}
+
+fn classify(tokens: Vec<Token>) -> Shape {
+    use Token::*;
+    match tokens.as_slice() {
+        [] => Shape::Exact(String::new()),
+        [Lit(s)] => Shape::Exact(s.clone()),
+        [AnyRun] => Shape::All,
+        [Lit(s), AnyRun] => Shape::Prefix(s.clone()),
+        [AnyRun, Lit(s)] => Shape::Suffix(s.clone()),
+        [AnyRun, Lit(s), AnyRun] => Shape::Contains(memmem::Finder::new(s.as_bytes()).into_owned()),
+        _ => Shape::General(tokens),
+    }
+}
+
+/// Greedy matching with single-star backtracking: on a mismatch, the most
+/// recent star absorbs one more character. Linear in practice and never
+/// exponential, since only the latest star is ever revisited.
+fn match_general(tokens: &[Token], text: &str) -> bool {
+    let (mut t, mut p) = (0usize, 0usize);
+    let mut resume: Option<(usize, usize)> = None; // (token after star, text position)
+    loop {
+        if p < tokens.len() {
+            match &tokens[p] {
+                Token::AnyRun => {
+                    p += 1;
+                    resume = Some((p, t));
+                    continue;
+                }
+                Token::AnyOne if t < text.len() => {
+                    t += char_len(text.as_bytes()[t]);
+                    p += 1;
+                    continue;
+                }
+                Token::Lit(s) if text[t..].starts_with(s.as_str()) => {
+                    t += s.len();
+                    p += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        } else if t == text.len() {
+            return true;
+        }
+        match resume {
+            Some((rp, rt)) if rt < text.len() => {
+                let nt = rt + char_len(text.as_bytes()[rt]);
+                resume = Some((rp, nt));
+                p = rp;
+                t = nt;
+            }
+            _ => return false,
+        }
+    }
+}
+
+#[inline]
+fn char_len(lead: u8) -> usize {
+    match lead {
+        0x00..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    }
+}
+
+/// Several patterns tested as one: true if any matches.
+#[derive(Clone, Debug, Default)]
+pub struct GlobSet {
+    globs: Vec<Glob>,
+}
+
+impl GlobSet {
+    pub fn new(patterns: &[&str], case_insensitive: bool) -> GlobSet {
+        GlobSet { globs: patterns.iter().map(|p| Glob::new(p, case_insensitive)).collect() }
+    }
+
+    pub fn from_globs(globs: Vec<Glob>) -> GlobSet {
+        GlobSet { globs }
+    }
+
+    pub fn len(&self) -> usize {
+        self.globs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.globs.is_empty()
+    }
+
+    pub fn matches(&self, text: &str) -> bool {
+        // Fold once for all case-insensitive members rather than per pattern.
+        if self.globs.iter().all(|g| g.case_insensitive) {
+            with_folded(text, |t| self.globs.iter().any(|g| g.matches_exact_case(t)))
+        } else {
+            self.globs.iter().any(|g| g.matches(text))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(p: &str, t: &str) -> bool {
+        Glob::new(p, false).matches(t)
+    }
+
+    fn mi(p: &str, t: &str) -> bool {
+        Glob::new(p, true).matches(t)
+    }
+
+    #[test]
+    fn shapes() {
+        assert!(m("cmd.exe", "cmd.exe"));
+        assert!(!m("cmd.exe", "CMD.exe"));
+        assert!(m("*\\cmd.exe", "C:\\Windows\\cmd.exe"));
+        assert!(m("C:\\*", "C:\\x"));
+        assert!(m("*-enc*", "powershell -enc abc"));
+        assert!(m("*", ""));
+        assert!(m("", ""));
+        assert!(!m("", "a"));
+    }
+
+    #[test]
+    fn question_mark_is_one_character_even_multibyte() {
+        assert!(m("?:\\Windows\\*", "C:\\Windows\\x"));
+        assert!(!m("?:\\Windows\\*", ":\\Windows\\x"));
+        assert!(m("a?c", "aéc"));
+        assert!(!m("a?c", "ac"));
+        assert!(!m("a?c", "abbc"));
+    }
+
+    #[test]
+    fn general_backtracking() {
+        assert!(m("*a*b*c*", "xxaxxbxxcxx"));
+        assert!(!m("*a*b*c*", "xxaxxcxxbxx"));
+        assert!(m("a*b?d", "aXXbcd"));
+        assert!(m("*ab", "aab"));
+        assert!(m("**x", "x"));
+    }
+
+    #[test]
+    fn case_insensitive_with_unicode() {
+        assert!(mi("*\\CMD.EXE", "c:\\windows\\cmd.exe"));
+        assert!(mi("ÄB*", "äbc"));
+        assert!(mi("straße", "STRASSE") == false);
+        assert!(mi("*İ*", "xix"));
+    }
+
+    #[test]
+    fn escapes() {
+        let g = Glob::with_escape("a\\*b", false, '\\');
+        assert!(g.matches("a*b"));
+        assert!(!g.matches("axb"));
+        let g = Glob::with_escape("a\\?", false, '\\');
+        assert!(g.matches("a?"));
+        assert!(!g.matches("ab"));
+    }
+}

@@ -1,0 +1,24 @@
+//! Host API v1: what rule code (Wasm or Lua) may ask of the engine.
+//!
+//! Two ways in, with one implementation behind them:
+//! - plain Rust functions in [`ops`], for the Wasm host;
+//! - the `extern "C"` table [`HOST_API_V1`], for LuaJIT's FFI.
+
+mod cabi;
+mod constants;
+mod context;
+pub mod fold;
+mod glob;
+pub mod ops;
+
+pub use cabi::{HostApiV1, ABI_VERSION, HOST_API_V1};
+pub use constants::{compile_regex, Literal, RuleConstants, StrSet};
+pub use context::HostContext;
+pub use glob::{Glob, GlobSet};
+
+/// Errors raised while preparing a rule's constants.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("invalid regex {pattern:?}: {reason}")]
+    BadRegex { pattern: String, reason: String },
+}

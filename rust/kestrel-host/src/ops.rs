@@ -1,0 +1,183 @@
+//! Host API v1 as plain Rust functions over an [`EventBatch`].
+//!
+//! Field reads return `None` for a missing or null value. String operations
+//! work in place on the batch's arena and return a three-valued result: a
+//! missing field is null, not false, so `not` and `!=` keep Elasticsearch's
+//! null semantics. A multi-valued (array) field matches if any element does,
+//! as Elasticsearch matches documents.
+
+use kestrel_event::{EventBatch, ValueRef};
+use kestrel_schema::FieldId;
+
+use crate::constants::{Literal, StrSet};
+use crate::fold::eq_folded;
+use crate::glob::GlobSet;
+
+/// Three-valued truth as host functions return it across the ABI.
+pub type Tri = i32;
+pub const TRUE: Tri = 1;
+pub const FALSE: Tri = 0;
+pub const NULL: Tri = -1;
+
+#[inline]
+fn tri(b: bool) -> Tri {
+    b as Tri
+}
+
+#[inline]
+fn first<'a>(batch: &'a EventBatch, items: &'a [kestrel_event::Value]) -> ValueRef<'a> {
+    items.iter().map(|v| batch.element(v)).find(|v| *v != ValueRef::Null).unwrap_or(ValueRef::Null)
+}
+
+#[inline]
+pub fn event_get_i64(batch: &EventBatch, ev: usize, field: FieldId) -> Option<i64> {
+    match batch.value(ev, field) {
+        ValueRef::I64(x) => Some(x),
+        ValueRef::U64(x) => i64::try_from(x).ok(),
+        ValueRef::F64(x) if x.is_finite() => Some(x as i64),
+        ValueRef::List(items) => match first(batch, items) {
+            ValueRef::I64(x) => Some(x),
+            ValueRef::U64(x) => i64::try_from(x).ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[inline]
+pub fn event_get_u64(batch: &EventBatch, ev: usize, field: FieldId) -> Option<u64> {
+    match batch.value(ev, field) {
+        ValueRef::U64(x) => Some(x),
+        ValueRef::I64(x) => u64::try_from(x).ok(),
+        ValueRef::List(items) => match first(batch, items) {
+            ValueRef::U64(x) => Some(x),
+            ValueRef::I64(x) => u64::try_from(x).ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[inline]
+pub fn event_get_f64(batch: &EventBatch, ev: usize, field: FieldId) -> Option<f64> {
+    match batch.value(ev, field) {
+        ValueRef::F64(x) => Some(x),
+        ValueRef::I64(x) => Some(x as f64),
+        ValueRef::U64(x) => Some(x as f64),
+        ValueRef::List(items) => match first(batch, items) {
+            ValueRef::F64(x) => Some(x),
+            ValueRef::I64(x) => Some(x as f64),
+            ValueRef::U64(x) => Some(x as f64),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[inline]
+pub fn event_get_bool(batch: &EventBatch, ev: usize, field: FieldId) -> Option<bool> {
+    match batch.value(ev, field) {
+        ValueRef::Bool(b) => Some(b),
+        ValueRef::List(items) => match first(batch, items) {
+            ValueRef::Bool(b) => Some(b),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[inline]
+pub fn event_get_str(batch: &EventBatch, ev: usize, field: FieldId) -> Option<&str> {
+    match batch.value(ev, field) {
+        ValueRef::Str(s) => Some(s),
+        ValueRef::List(items) => match first(batch, items) {
+            ValueRef::Str(s) => Some(s),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// True when the field is absent, null, or an empty array.
+#[inline]
+pub fn event_is_null(batch: &EventBatch, ev: usize, field: FieldId) -> bool {
+    match batch.value(ev, field) {
+        ValueRef::Null => true,
+        ValueRef::List(items) => items.iter().all(|v| matches!(v, kestrel_event::Value::Null)),
+        _ => false,
+    }
+}
+
+/// Apply `test` to the field's string value(s). Null when the field holds no
+/// string; true if any string element passes.
+#[inline]
+pub fn any_str(batch: &EventBatch, ev: usize, field: FieldId, test: impl Fn(&str) -> bool) -> Tri {
+    match batch.value(ev, field) {
+        ValueRef::Str(s) => tri(test(s)),
+        ValueRef::List(items) => {
+            let mut seen = false;
+            for item in items {
+                if let ValueRef::Str(s) = batch.element(item) {
+                    if test(s) {
+                        return TRUE;
+                    }
+                    seen = true;
+                }
+            }
+            if seen {
+                FALSE
+            } else {
+                NULL
+            }
+        }
+        _ => NULL,
+    }
+}
+
+#[inline]
+pub fn str_eq(batch: &EventBatch, ev: usize, field: FieldId, lit: &Literal, ci: bool) -> Tri {
+    if ci {
+        any_str(batch, ev, field, |s| eq_folded(s, &lit.folded))
+    } else {
+        any_str(batch, ev, field, |s| s == &*lit.text)
+    }
+}
+
+pub fn str_contains(batch: &EventBatch, ev: usize, field: FieldId, lit: &Literal, ci: bool) -> Tri {
+    if ci {
+        any_str(batch, ev, field, |s| crate::fold::with_folded(s, |f| f.contains(&*lit.folded)))
+    } else {
+        any_str(batch, ev, field, |s| s.contains(&*lit.text))
+    }
+}
+
+pub fn str_starts_with(batch: &EventBatch, ev: usize, field: FieldId, lit: &Literal, ci: bool) -> Tri {
+    if ci {
+        any_str(batch, ev, field, |s| crate::fold::with_folded(s, |f| f.starts_with(&*lit.folded)))
+    } else {
+        any_str(batch, ev, field, |s| s.starts_with(&*lit.text))
+    }
+}
+
+pub fn str_ends_with(batch: &EventBatch, ev: usize, field: FieldId, lit: &Literal, ci: bool) -> Tri {
+    if ci {
+        any_str(batch, ev, field, |s| crate::fold::with_folded(s, |f| f.ends_with(&*lit.folded)))
+    } else {
+        any_str(batch, ev, field, |s| s.ends_with(&*lit.text))
+    }
+}
+
+#[inline]
+pub fn glob_match_field(batch: &EventBatch, ev: usize, field: FieldId, globs: &GlobSet) -> Tri {
+    any_str(batch, ev, field, |s| globs.matches(s))
+}
+
+#[inline]
+pub fn re_match_field(batch: &EventBatch, ev: usize, field: FieldId, re: &regex::Regex) -> Tri {
+    any_str(batch, ev, field, |s| re.is_match(s))
+}
+
+#[inline]
+pub fn set_contains(batch: &EventBatch, ev: usize, field: FieldId, set: &StrSet) -> Tri {
+    any_str(batch, ev, field, |s| set.contains(s))
+}

@@ -1,0 +1,208 @@
+//! The field registry: dotted paths to stable FieldIds and types.
+
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use ahash::AHashMap;
+
+use crate::types::{FieldId, FieldType, ScalarType};
+
+/// One registered field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldDef {
+    pub id: FieldId,
+    pub path: Arc<str>,
+    pub ty: FieldType,
+    /// Auto-assigned: not declared by the schema, first met in a rule or event.
+    pub auto: bool,
+}
+
+/// A value whose type disagreed with the field's declared or inferred type.
+/// Recorded once per (path, seen type); never fatal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypeConflict {
+    pub path: Arc<str>,
+    pub expected: FieldType,
+    pub seen: FieldType,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    name: String,
+    version: String,
+    fields: Vec<FieldDef>,
+    by_path: AHashMap<Arc<str>, FieldId>,
+    conflicts: Vec<TypeConflict>,
+}
+
+/// A shared, growable schema. Clones share one registry, so ids assigned by
+/// the compiler are the ids the decoder uses.
+#[derive(Clone, Debug)]
+pub struct Schema {
+    inner: Arc<RwLock<Registry>>,
+}
+
+impl Schema {
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+        let registry = Registry { name: name.into(), version: version.into(), ..Default::default() };
+        Schema { inner: Arc::new(RwLock::new(registry)) }
+    }
+
+    // A poisoned lock only means another thread panicked mid-update of plain
+    // data; the registry stays usable, so recover instead of propagating.
+    fn read(&self) -> RwLockReadGuard<'_, Registry> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Registry> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn name(&self) -> String {
+        self.read().name.clone()
+    }
+
+    pub fn version(&self) -> String {
+        self.read().version.clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().fields.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A deep copy that no longer shares ids with `self`.
+    pub fn fork(&self) -> Schema {
+        let r = self.read();
+        let copy = Registry {
+            name: r.name.clone(),
+            version: r.version.clone(),
+            fields: r.fields.clone(),
+            by_path: r.by_path.clone(),
+            conflicts: r.conflicts.clone(),
+        };
+        Schema { inner: Arc::new(RwLock::new(copy)) }
+    }
+
+    /// Declare a field, or re-declare an existing one with a new type. The id
+    /// of an existing path never changes.
+    pub fn declare(&self, path: &str, ty: FieldType) -> FieldId {
+        let mut r = self.write();
+        if let Some(&id) = r.by_path.get(path) {
+            let def = &mut r.fields[id as usize];
+            def.ty = ty;
+            def.auto = false;
+            return id;
+        }
+        r.insert(path, ty, false)
+    }
+
+    pub fn lookup(&self, path: &str) -> Option<FieldDef> {
+        let r = self.read();
+        r.by_path.get(path).map(|&id| r.fields[id as usize].clone())
+    }
+
+    pub fn field(&self, id: FieldId) -> Option<FieldDef> {
+        self.read().fields.get(id as usize).cloned()
+    }
+
+    /// Look a path up, auto-assigning an id of unknown type when it is new.
+    pub fn resolve(&self, path: &str) -> FieldDef {
+        if let Some(def) = self.lookup(path) {
+            return def;
+        }
+        let mut r = self.write();
+        // Another thread may have assigned it between the two locks.
+        let id = match r.by_path.get(path) {
+            Some(&id) => id,
+            None => r.insert(path, FieldType::UNKNOWN, true),
+        };
+        r.fields[id as usize].clone()
+    }
+
+    /// Record what a value seen at ingest says about a field's type. An
+    /// unknown type is settled by the first sighting; a later disagreement is
+    /// recorded as a conflict and the established type stays.
+    pub fn observe(&self, path: &str, seen: FieldType) -> FieldDef {
+        let def = self.resolve(path);
+        if def.ty == seen {
+            return def;
+        }
+        let mut r = self.write();
+        let current = r.fields[def.id as usize].ty;
+        if current.scalar == ScalarType::Unknown {
+            r.fields[def.id as usize].ty = seen;
+        } else if current != seen && !r.conflicts.iter().any(|c| &*c.path == path && c.seen == seen)
+        {
+            let path = r.fields[def.id as usize].path.clone();
+            r.conflicts.push(TypeConflict { path, expected: current, seen });
+        }
+        r.fields[def.id as usize].clone()
+    }
+
+    /// Record a conflict directly, for values the decoder could not coerce.
+    pub fn record_conflict(&self, id: FieldId, seen: FieldType) {
+        let mut r = self.write();
+        let Some(def) = r.fields.get(id as usize).cloned() else { return };
+        if !r.conflicts.iter().any(|c| c.path == def.path && c.seen == seen) {
+            r.conflicts.push(TypeConflict { path: def.path, expected: def.ty, seen });
+        }
+    }
+
+    pub fn conflicts(&self) -> Vec<TypeConflict> {
+        self.read().conflicts.clone()
+    }
+
+    pub fn fields(&self) -> Vec<FieldDef> {
+        self.read().fields.clone()
+    }
+}
+
+impl Registry {
+    fn insert(&mut self, path: &str, ty: FieldType, auto: bool) -> FieldId {
+        let id = FieldId::try_from(self.fields.len()).expect("more than u32::MAX fields");
+        let path: Arc<str> = Arc::from(path);
+        self.fields.push(FieldDef { id, path: path.clone(), ty, auto });
+        self.by_path.insert(path, id);
+        id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_stable_and_shared_between_clones() {
+        let s = Schema::new("t", "1");
+        let a = s.declare("process.pid", FieldType::scalar(ScalarType::I64));
+        let clone = s.clone();
+        let b = clone.resolve("process.name").id;
+        assert_eq!(s.lookup("process.name").unwrap().id, b);
+        assert_ne!(a, b);
+        assert_eq!(s.declare("process.pid", FieldType::scalar(ScalarType::U64)), a);
+    }
+
+    #[test]
+    fn first_sighting_infers_and_later_conflicts_are_recorded() {
+        let s = Schema::new("t", "1");
+        let f = s.resolve("custom.x");
+        assert!(f.auto);
+        assert_eq!(f.ty, FieldType::UNKNOWN);
+        s.observe("custom.x", FieldType::scalar(ScalarType::I64));
+        s.observe("custom.x", FieldType::scalar(ScalarType::String));
+        s.observe("custom.x", FieldType::scalar(ScalarType::String));
+        assert_eq!(s.lookup("custom.x").unwrap().ty, FieldType::scalar(ScalarType::I64));
+        assert_eq!(s.conflicts().len(), 1);
+    }
+
+    #[test]
+    fn fork_detaches() {
+        let s = Schema::new("t", "1");
+        let f = s.fork();
+        f.resolve("a.b");
+        assert!(s.lookup("a.b").is_none());
+    }
+}
