@@ -56,6 +56,8 @@ ERROR_CODES: Dict[str, str] = {
     "E052": "unsupported Lucene regular expression feature",
     "E053": "a function argument must be a constant",
     "E054": "division by zero in a constant expression",
+    "E055": "this function does not take the `~` (case-insensitive) suffix",
+    "E056": "an `until` step cannot be a missing event or have runs",
 }
 
 

@@ -1,0 +1,89 @@
+"""`compile()`: text -> CompiledRule, the pipeline's single entry point."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple
+
+from kestrel.compiler import ast, ir
+from kestrel.compiler.ir_json import program_to_dict, program_to_json
+from kestrel.compiler.lower import event_fields, lower
+from kestrel.compiler.metadata import Metadata, collect
+from kestrel.compiler.optimize import optimize_rule
+from kestrel.compiler.options import CompileOptions
+from kestrel.compiler.parser import parse
+from kestrel.compiler.schema_protocol import SchemaLike
+
+
+class CompiledRule:
+    """An EQL rule checked against a schema and lowered to IR.
+
+    Attributes:
+        source: the query text as given.
+        ast: the parsed :class:`kestrel.compiler.ast.Query`.
+        ir: the :class:`kestrel.compiler.ir.Program` (rule descriptor,
+            predicates, event-field bindings, schema identity).
+        metadata: categories, fields and prefilter literals
+            (:class:`kestrel.compiler.metadata.Metadata`).
+        options: the :class:`CompileOptions` used.
+    """
+
+    def __init__(self, source: str, tree: ast.Query, program: ir.Program, metadata: Metadata, options: CompileOptions) -> None:
+        self.source = source
+        self.ast = tree
+        self.ir = program
+        self.metadata = metadata
+        self.options = options
+
+    @property
+    def kind(self) -> str:
+        """"event", "sequence" or "sample"."""
+        return self.ir.rule.kind
+
+    @property
+    def categories(self) -> Tuple[str, ...]:
+        """Event categories the rule's filters name; see also `metadata.any_category`."""
+        return self.metadata.categories
+
+    @property
+    def required_fields(self) -> Tuple[str, ...]:
+        """Paths of the fields the rule reads without `?` (sorted)."""
+        return self.metadata.required_fields
+
+    def ir_dict(self) -> Dict[str, Any]:
+        """The versioned IR document (see docs/ir.md) as a dict."""
+        return program_to_dict(self.ir, self.metadata)
+
+    def ir_json(self, *, indent: Optional[int] = None) -> str:
+        """The versioned IR document as JSON text."""
+        return program_to_json(self.ir, self.metadata, indent=indent)
+
+    def __repr__(self) -> str:
+        return f"<CompiledRule {self.kind} categories={list(self.categories)}>"
+
+
+def compile(text: str, *, schema: Optional[SchemaLike] = None, options: Optional[CompileOptions] = None) -> CompiledRule:
+    """Compile EQL `text` against `schema` (ECS 9.5.0 when omitted).
+
+    Unknown fields are auto-assigned FieldIds in `schema` (which is mutated)
+    unless `options.strict` is set.
+
+    Raises:
+        EqlSyntaxError: the text is not valid EQL.
+        EqlSemanticError: the query is valid EQL but rejected (types, limits,
+            unknown names in strict mode).
+    """
+    options = options or CompileOptions()
+    if schema is None:
+        schema = _default_schema()
+    tree = parse(text)
+    rule = lower(tree, text, schema, options)
+    if options.optimize:
+        rule = optimize_rule(rule)
+    program = ir.Program(rule, event_fields(schema, options), getattr(schema, "name", ""), getattr(schema, "version", ""))
+    return CompiledRule(text, tree, program, collect(rule), options)
+
+
+def _default_schema() -> SchemaLike:
+    from kestrel import Schema  # the Rust extension; imported late to keep parsing usable without it
+
+    return Schema.default()

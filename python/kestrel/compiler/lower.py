@@ -1,0 +1,368 @@
+"""Semantic analysis and lowering: AST + schema -> IR.
+
+One walk resolves fields against the schema, type-checks operators and
+function calls, enforces Elasticsearch's restrictions (no field-to-field
+comparison, constant lists and patterns, sequence limits) and emits the
+unoptimised IR.  The lowering is deliberately naive (`x in (a, b)` becomes an
+`or` of equalities, `x : ("a*", "b")` an `or` of single-pattern matches);
+`optimize.py` turns those into hash sets and multi-pattern matchers, so each
+rewrite can be tested for preserving meaning on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Tuple
+
+from kestrel.compiler import ast, ir
+from kestrel.compiler.diagnostics import EqlError, EqlSemanticError, error_at
+from kestrel.compiler.function_semantics import EvalError, parse_cidr
+from kestrel.compiler.functions import signature
+from kestrel.compiler.lucene_regex import RegexTranslationError, translate
+from kestrel.compiler.options import CompileOptions
+from kestrel.compiler.schema_protocol import NUMERIC_TYPES, STRING_TYPES, SchemaLike
+
+MAX_RUNS = 100
+MAX_SAMPLE_FILTERS = 5
+
+_COMPARISONS = {"==": "eq", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+_ARITHMETIC = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod"}
+_RETURN_TYPES = {"string": "string", "number": "number", "integer": "number", "boolean": "bool"}
+# Static types that can stand for anything at run time.
+_LOOSE = frozenset({"unknown", "null", "timestamp"})
+
+
+@dataclass(frozen=True)
+class _Typed:
+    """A lowered expression with its static type and whether it reads a field."""
+
+    node: ir.Node
+    type: str
+    has_field: bool
+
+
+def static_type(schema_type: str) -> str:
+    if schema_type in NUMERIC_TYPES:
+        return "number"
+    if schema_type in STRING_TYPES:
+        return "string"
+    if schema_type in ("bool", "timestamp"):
+        return schema_type
+    return "unknown"
+
+
+def _literal_static_type(value) -> str:
+    kind = ir.literal_type(value)
+    return {"i64": "number", "u64": "number", "f64": "number"}.get(kind, kind)
+
+
+def _compatible(left: str, right: str) -> bool:
+    return left in _LOOSE or right in _LOOSE or left == right
+
+
+class Lowering:
+    """Lowers one parsed query; create a new instance per query."""
+
+    def __init__(self, source: str, schema: SchemaLike, options: CompileOptions) -> None:
+        self.source = source
+        self.schema = schema
+        self.options = options
+
+    # ---- errors --------------------------------------------------------------
+    def _error(self, code: str, message: str, node) -> EqlError:
+        return error_at(EqlSemanticError, code, message, self.source, getattr(node, "span", None))
+
+    # ---- queries ----------------------------------------------------------------
+    def rule(self, query: ast.Query) -> ir.Rule:
+        pipes = tuple(self._pipe(pipe) for pipe in query.pipes)
+        body = query.body
+        if isinstance(body, ast.EventQuery):
+            return ir.Rule("event", (self._event(body),), pipes=pipes)
+        if isinstance(body, ast.Sequence):
+            return self._sequence(body, pipes)
+        return self._sample(body, pipes)
+
+    def _pipe(self, pipe: ast.Pipe) -> ir.Pipe:
+        if pipe.count < 1:
+            raise self._error("E046", f"`{pipe.name}` needs a positive count", pipe)
+        return ir.Pipe(pipe.name, pipe.count)
+
+    def _event(self, query: ast.EventQuery, *, by=(), runs: int = 1, missing: bool = False) -> ir.Step:
+        category = query.category
+        if category is not None and self.options.strict and category not in self.options.categories:
+            raise self._error("E045", f"unknown event category `{category}`", query)
+        condition = self.expr(query.condition)
+        self._require_boolean(condition, query.condition)
+        return ir.Step(category, condition.node, by, runs, missing)
+
+    def _step(self, step: ast.Step) -> ir.Step:
+        runs = 1 if step.runs is None else step.runs
+        if not 1 <= runs <= MAX_RUNS:
+            raise self._error("E040", f"runs={runs} is outside 1..{MAX_RUNS}", step)
+        return self._event(step.query, by=self._keys(step.by), runs=runs, missing=step.missing)
+
+    def _keys(self, fields: Tuple[ast.Field, ...]) -> Tuple[ir.FieldRef, ...]:
+        refs = []
+        for key in fields:
+            load = self._load(key)
+            refs.append(ir.FieldRef(load.field, load.path, load.type, load.optional))
+        return tuple(refs)
+
+    def _sequence(self, seq: ast.Sequence, pipes) -> ir.Rule:
+        steps = tuple(self._step(step) for step in seq.steps)
+        if any(step.missing for step in seq.steps) and seq.maxspan is None:
+            first_missing = next(step for step in seq.steps if step.missing)
+            raise self._error("E039", "missing-event steps `![...]` require `with maxspan`", first_missing)
+        if all(step.missing for step in steps):
+            raise self._error("E044", "a sequence needs at least one positive step", seq)
+        if sum(step.runs for step in steps) < 2:
+            raise self._error("E043", "a sequence needs at least two steps", seq)
+        until = None
+        if seq.until is not None:
+            if seq.until.missing or seq.until.runs is not None:
+                raise self._error("E056", "an `until` step cannot be a missing event or have runs", seq.until)
+            until = self._step(seq.until)
+        self._check_key_counts(seq.steps + ((seq.until,) if seq.until else ()))
+        maxspan_ns = None
+        if seq.maxspan is not None:
+            maxspan_ns = seq.maxspan.nanoseconds
+            if maxspan_ns <= 0:
+                raise self._error("E051", "maxspan must be positive", seq.maxspan)
+        return ir.Rule("sequence", steps, self._keys(seq.by), maxspan_ns, until, pipes)
+
+    def _sample(self, sample: ast.Sample, pipes) -> ir.Rule:
+        if len(sample.steps) > MAX_SAMPLE_FILTERS:
+            raise self._error("E041", f"a sample takes at most {MAX_SAMPLE_FILTERS} filters, got {len(sample.steps)}", sample.steps[MAX_SAMPLE_FILTERS])
+        for step in sample.steps:
+            if step.missing or step.runs is not None:
+                raise self._error("E042", "sample filters cannot be missing events or have runs", step)
+        self._check_key_counts(sample.steps)
+        steps = tuple(self._step(step) for step in sample.steps)
+        return ir.Rule("sample", steps, self._keys(sample.by), None, None, pipes)
+
+    def _check_key_counts(self, steps) -> None:
+        counts = {len(step.by) for step in steps}
+        if len(counts) > 1:
+            expected = len(steps[0].by)
+            odd = next(step for step in steps if len(step.by) != expected)
+            raise self._error("E050", f"every step needs the same number of join keys ({expected})", odd)
+
+    # ---- expressions ---------------------------------------------------------------
+    def expr(self, node: ast.Expr) -> _Typed:
+        method = getattr(self, "_" + type(node).__name__)
+        return method(node)
+
+    def _Literal(self, node: ast.Literal) -> _Typed:
+        return _Typed(ir.Literal(node.value), _literal_static_type(node.value), False)
+
+    def _Field(self, node: ast.Field) -> _Typed:
+        load = self._load(node)
+        return _Typed(load, static_type(load.type), True)
+
+    def _load(self, node: ast.Field) -> ir.LoadField:
+        info = self.schema.lookup(node.path)
+        if info is None:
+            if self.options.strict and not node.optional:
+                raise self._error("E030", f"unknown field `{node.path}` (strict mode)", node)
+            info = self.schema.resolve(node.path)
+        return ir.LoadField(info.id, info.path, info.type, node.optional)
+
+    def _Logical(self, node: ast.Logical) -> _Typed:
+        operands: List[ir.Node] = []
+        for side in (node.left, node.right):
+            typed = self.expr(side)
+            self._require_boolean(typed, side)
+            child = typed.node
+            # Flatten `a and (b and c)` into one n-ary node.
+            if isinstance(child, ir.Logical) and child.op == node.op:
+                operands.extend(child.operands)
+            else:
+                operands.append(child)
+        return _Typed(ir.Logical(node.op, tuple(operands)), "bool", False)
+
+    def _Not(self, node: ast.Not) -> _Typed:
+        typed = self.expr(node.operand)
+        self._require_boolean(typed, node.operand)
+        return _Typed(ir.Not(typed.node), "bool", typed.has_field)
+
+    def _require_boolean(self, typed: _Typed, node) -> None:
+        if typed.type not in ("bool", "unknown", "null"):
+            raise self._error("E048", f"expected a condition, got a {typed.type} expression", node)
+
+    def _Comparison(self, node: ast.Comparison) -> _Typed:
+        left, right = self.expr(node.left), self.expr(node.right)
+        if left.has_field and right.has_field:
+            raise self._error("E034", "a field cannot be compared to another field (Elasticsearch restriction)", node)
+        if node.op in ("==", "!="):
+            if right.type == "null" and isinstance(right.node, ir.Literal):
+                result: ir.Node = ir.IsNull(left.node)
+            elif left.type == "null" and isinstance(left.node, ir.Literal):
+                result = ir.IsNull(right.node)
+            else:
+                self._require_compatible(left, right, node)
+                result = ir.Compare("eq", left.node, right.node, False)
+            if node.op == "!=":
+                result = ir.Not(result)
+        else:
+            self._require_compatible(left, right, node)
+            if "bool" in (left.type, right.type):
+                raise self._error("E035", f"`{node.op}` cannot order booleans", node)
+            result = ir.Compare(_COMPARISONS[node.op], left.node, right.node, False)
+        return _Typed(result, "bool", left.has_field or right.has_field)
+
+    def _require_compatible(self, left: _Typed, right: _Typed, node) -> None:
+        if not _compatible(left.type, right.type):
+            raise self._error("E035", f"cannot compare a {left.type} with a {right.type}", node)
+
+    def _PatternMatch(self, node: ast.PatternMatch) -> _Typed:
+        operand = self.expr(node.operand)
+        values = [self._constant(pattern, "E036", "patterns must be literals") for pattern in node.patterns]
+        for pattern, value in zip(node.patterns, values):
+            if value is None or (node.kind != "seq" and not isinstance(value, str)):
+                raise self._error("E036", f"`{_operator_text(node)}` needs string patterns", pattern)
+        if operand.type == "bool":
+            raise self._error("E035", f"`{_operator_text(node)}` cannot match a boolean", node)
+        if node.kind == "regex":
+            translated = tuple(self._translate_regex(value, pattern) for value, pattern in zip(values, node.patterns))
+            result: ir.Node = ir.RegexMatch(operand.node, tuple(values), translated, node.case_insensitive)
+            return _Typed(result, "bool", operand.has_field)
+        alternatives = []
+        for value in values:
+            if isinstance(value, str):
+                alternatives.append(ir.WildcardMatch(operand.node, (value,), node.case_insensitive))
+            else:  # `:` against a number or boolean literal is plain equality
+                alternatives.append(ir.Compare("eq", operand.node, ir.Literal(value), False))
+        return _Typed(_any_of(alternatives), "bool", operand.has_field)
+
+    def _translate_regex(self, value: str, pattern: ast.Expr) -> str:
+        try:
+            return translate(value)
+        except RegexTranslationError as exc:
+            code = "E052" if exc.unsupported else "E038"
+            span = getattr(pattern, "span", ast.NO_SPAN)
+            # Point into the literal when it is on one line: +1 skips the quote.
+            located = ast.Span(span.start, span.end, span.line, span.column + 1 + exc.offset) if span.line else span
+            raise error_at(EqlSemanticError, code, f"regex {value!r}: {exc}", self.source, located) from None
+
+    def _Membership(self, node: ast.Membership) -> _Typed:
+        operand = self.expr(node.operand)
+        alternatives: List[ir.Node] = []
+        for value_node in node.values:
+            value = self._constant(value_node, "E037", "`in` lists take constants only")
+            if value is None:
+                alternatives.append(ir.IsNull(operand.node))
+                continue
+            if not _compatible(operand.type, _literal_static_type(value)):
+                raise self._error("E035", f"cannot look for a {_literal_static_type(value)} in a {operand.type}", value_node)
+            case_insensitive = node.case_insensitive and isinstance(value, str)
+            alternatives.append(ir.Compare("eq", operand.node, ir.Literal(value), case_insensitive))
+        result = _any_of(alternatives)
+        if node.negated:
+            result = ir.Not(result)
+        return _Typed(result, "bool", operand.has_field)
+
+    def _constant(self, node: ast.Expr, code: str, message: str):
+        if not isinstance(node, ast.Literal):
+            raise self._error(code, message, node)
+        return node.value
+
+    def _Arithmetic(self, node: ast.Arithmetic) -> _Typed:
+        left, right = self.expr(node.left), self.expr(node.right)
+        for typed, side in ((left, node.left), (right, node.right)):
+            self._require_numeric(typed, side, node.op)
+        result = ir.Arithmetic(_ARITHMETIC[node.op], (left.node, right.node))
+        return _Typed(result, "number", left.has_field or right.has_field)
+
+    def _Negate(self, node: ast.Negate) -> _Typed:
+        operand = self.expr(node.operand)
+        self._require_numeric(operand, node.operand, "-")
+        return _Typed(ir.Arithmetic("neg", (operand.node,)), "number", operand.has_field)
+
+    def _require_numeric(self, typed: _Typed, node, op: str) -> None:
+        if typed.type not in ("number", "unknown", "null"):
+            raise self._error("E047", f"`{op}` needs numbers, got a {typed.type}", node)
+
+    def _FunctionCall(self, node: ast.FunctionCall) -> _Typed:
+        sig = signature(node.name)
+        if sig is None:
+            raise self._error("E031", f"unknown function `{node.name}`", node)
+        if node.case_insensitive and not sig.case_insensitive_ok:
+            raise self._error("E055", f"`{node.name}` has no case-insensitive form", node)
+        if not sig.accepts_count(len(node.args)):
+            raise self._error("E032", f"`{node.name}` takes {sig.arity_text()} arguments, got {len(node.args)}", node)
+        args = []
+        for index, arg in enumerate(node.args):
+            typed = self.expr(arg)
+            kind = sig.kind_of_arg(index)
+            if min(index, len(sig.params) - 1) in sig.constant:
+                self._constant(arg, "E053", f"argument {index + 1} of `{node.name}` must be a constant")
+            if not _accepts(kind, typed):
+                raise self._error("E033", f"argument {index + 1} of `{node.name}` must be {_KIND_TEXT[kind]}, got a {typed.type}", arg)
+            args.append(typed)
+        if node.name == "cidrMatch":
+            self._check_cidrs(node.args[1:])
+        call = ir.FunctionCall(node.name, tuple(a.node for a in args), node.case_insensitive)
+        return _Typed(call, _RETURN_TYPES[sig.returns], any(a.has_field for a in args))
+
+    def _check_cidrs(self, blocks) -> None:
+        for block in blocks:
+            value = block.value
+            if value is None:
+                continue
+            try:
+                parse_cidr(value)
+            except EvalError as exc:
+                raise self._error("E033", str(exc), block) from None
+
+
+_KIND_TEXT = {
+    "string": "a string",
+    "ip": "an IP address",
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "a boolean",
+    "any": "a value",
+}
+
+
+def _accepts(kind: str, typed: _Typed) -> bool:
+    if typed.type in ("unknown", "null") or kind == "any":
+        return True
+    if kind in ("string", "ip"):
+        return typed.type in ("string", "timestamp")
+    if kind == "integer":
+        if isinstance(typed.node, ir.Literal):
+            return isinstance(typed.node.value, int) and not isinstance(typed.node.value, bool)
+        return typed.type == "number"
+    if kind == "number":
+        return typed.type == "number"
+    return typed.type == "bool"
+
+
+def _any_of(alternatives: List[ir.Node]) -> ir.Node:
+    if len(alternatives) == 1:
+        return alternatives[0]
+    return ir.Logical("or", tuple(alternatives))
+
+
+def _operator_text(node: ast.PatternMatch) -> str:
+    if node.kind == "seq":
+        return ":"
+    return node.kind + ("~" if node.case_insensitive else "")
+
+
+def lower(query: ast.Query, source: str, schema: SchemaLike, options: CompileOptions) -> ir.Rule:
+    """Check `query` against `schema` and lower it to an (unoptimised) IR rule."""
+    return Lowering(source, schema, options).rule(query)
+
+
+def event_fields(schema: SchemaLike, options: CompileOptions) -> ir.EventFields:
+    """Resolve the category/timestamp/tiebreaker fields named in the options."""
+
+    def ref(path: str) -> ir.FieldRef:
+        info = schema.resolve(path)
+        return ir.FieldRef(info.id, info.path, info.type)
+
+    tiebreaker = ref(options.tiebreaker_field) if options.tiebreaker_field else None
+    return ir.EventFields(ref(options.category_field), ref(options.timestamp_field), options.timestamp_unit, tiebreaker)
+

@@ -1,0 +1,266 @@
+"""Optimisation passes over IR predicates.
+
+Each pass is a pure function Node -> Node that must not change the result of
+:func:`interpreter.evaluate` on any event; tests/compiler/test_optimize.py
+checks every pass on random predicates and events.
+
+* :func:`fold_constants` evaluates subtrees that read no field.
+* :func:`plain_patterns_to_equality`: a `:`/`like` pattern without `*` or `?`
+  is an equality with the same case flag.
+* :func:`merge_wildcards`: `or`-ed wildcard matches on one operand become one
+  multi-pattern WildcardMatch.
+* :func:`equalities_to_set`: `or`-ed equalities of one operand against
+  constants become one hashed InSet.
+* :func:`simplify_booleans`: Kleene identities (`x and true` = `x`,
+  `not not x` = `x`, flattening, duplicate removal).
+* :func:`remove_dead_branches`: absorbing constants (`x and false` = `false`)
+  and absorption (`a or (a and b)` = `a`).
+
+All identities used hold in three-valued logic; `x and not x` = `false`, for
+example, does *not* (it is null when x is null) and is not used.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Tuple
+
+from kestrel.compiler import ir
+from kestrel.compiler.interpreter import evaluate
+from kestrel.compiler.wildcard import has_wildcard
+
+Pass = Callable[[ir.Node], ir.Node]
+
+
+def rewrite(node: ir.Node, local: Pass) -> ir.Node:
+    """Apply `local` bottom-up: children first, then the rebuilt node."""
+    return local(_with_children(node, [rewrite(child, local) for child in ir.children(node)]))
+
+
+def _with_children(node: ir.Node, kids: List[ir.Node]) -> ir.Node:
+    if not kids:
+        return node
+    if isinstance(node, ir.Compare):
+        return ir.Compare(node.cmp, kids[0], kids[1], node.case_insensitive)
+    if isinstance(node, ir.Logical):
+        return ir.Logical(node.op, tuple(kids))
+    if isinstance(node, ir.Arithmetic):
+        return ir.Arithmetic(node.op, tuple(kids))
+    if isinstance(node, ir.FunctionCall):
+        return ir.FunctionCall(node.name, tuple(kids), node.case_insensitive)
+    if isinstance(node, ir.Not):
+        return ir.Not(kids[0])
+    if isinstance(node, ir.IsNull):
+        return ir.IsNull(kids[0])
+    if isinstance(node, ir.InSet):
+        return ir.InSet(kids[0], node.values, node.case_insensitive)
+    if isinstance(node, ir.WildcardMatch):
+        return ir.WildcardMatch(kids[0], node.patterns, node.case_insensitive)
+    if isinstance(node, ir.RegexMatch):
+        return ir.RegexMatch(kids[0], node.patterns, node.translated, node.case_insensitive)
+    raise TypeError(f"unexpected node {type(node).__name__}")
+
+
+# ---- constant folding -----------------------------------------------------------
+
+
+def _fold_local(node: ir.Node) -> ir.Node:
+    if isinstance(node, (ir.Literal, ir.LoadField)):
+        return node
+    if all(isinstance(child, ir.Literal) for child in ir.children(node)):
+        value = evaluate(node, {})
+        if not isinstance(value, tuple):  # a Many cannot come from literals, but be safe
+            return ir.Literal(value)
+    return node
+
+
+def fold_constants(node: ir.Node) -> ir.Node:
+    return rewrite(node, _fold_local)
+
+
+# ---- pattern rewrites --------------------------------------------------------------
+
+
+def _plain_local(node: ir.Node) -> ir.Node:
+    if isinstance(node, ir.WildcardMatch) and len(node.patterns) == 1 and not has_wildcard(node.patterns[0]):
+        return ir.Compare("eq", node.operand, ir.Literal(node.patterns[0]), node.case_insensitive)
+    return node
+
+
+def plain_patterns_to_equality(node: ir.Node) -> ir.Node:
+    return rewrite(node, _plain_local)
+
+
+def _merge_local(node: ir.Node) -> ir.Node:
+    if not (isinstance(node, ir.Logical) and node.op == "or"):
+        return node
+    groups: Dict[Tuple, List[str]] = {}
+    merged: List[object] = []
+    for operand in node.operands:
+        if isinstance(operand, ir.WildcardMatch):
+            key = (operand.operand, operand.case_insensitive)
+            if key not in groups:
+                groups[key] = []
+                merged.append(key)
+            groups[key].extend(p for p in operand.patterns if p not in groups[key])
+        else:
+            merged.append(operand)
+    operands = tuple(ir.WildcardMatch(item[0], tuple(groups[item]), item[1]) if isinstance(item, tuple) else item for item in merged)
+    return _logical("or", operands)
+
+
+def merge_wildcards(node: ir.Node) -> ir.Node:
+    return rewrite(node, _merge_local)
+
+
+def _constant_equality(node: ir.Node):
+    """(operand, value, case flag) if `node` is `operand == constant`, else None."""
+    if not isinstance(node, ir.Compare) or node.cmp != "eq":
+        return None
+    left, right = node.left, node.right
+    if isinstance(left, ir.Literal) and not isinstance(right, ir.Literal):
+        left, right = right, left
+    if isinstance(right, ir.Literal) and right.value is not None and not isinstance(left, ir.Literal):
+        return left, right.value, node.case_insensitive
+    return None
+
+
+def _set_local(node: ir.Node) -> ir.Node:
+    if not (isinstance(node, ir.Logical) and node.op == "or"):
+        return node
+    groups: Dict[Tuple, List[object]] = {}
+    merged: List[object] = []
+    for operand in node.operands:
+        found = _constant_equality(operand)
+        if isinstance(operand, ir.InSet):
+            found_key = (operand.operand, operand.case_insensitive)
+            values = list(operand.values)
+        elif found is not None:
+            found_key = (found[0], found[2])
+            values = [found[1]]
+        else:
+            merged.append(operand)
+            continue
+        if found_key not in groups:
+            groups[found_key] = []
+            merged.append(found_key)
+        groups[found_key].extend(v for v in values if not _contains(groups[found_key], v))
+    operands = []
+    for item in merged:
+        if isinstance(item, tuple) and item in groups:
+            operand, case_insensitive = item
+            values = groups[item]
+            if len(values) == 1:
+                operands.append(ir.Compare("eq", operand, ir.Literal(values[0]), case_insensitive))
+            else:
+                operands.append(ir.InSet(operand, tuple(values), case_insensitive))
+        else:
+            operands.append(item)
+    return _logical("or", tuple(operands))
+
+
+def _contains(values, value) -> bool:
+    # 1 == 1.0 == True in Python; keep values of different types apart.
+    return any(type(v) is type(value) and v == value for v in values)
+
+
+def equalities_to_set(node: ir.Node) -> ir.Node:
+    return rewrite(node, _set_local)
+
+
+# ---- boolean simplification -----------------------------------------------------------
+
+
+def _logical(op: str, operands) -> ir.Node:
+    if len(operands) == 1:
+        return operands[0]
+    if not operands:
+        return ir.TRUE if op == "and" else ir.FALSE
+    return ir.Logical(op, tuple(operands))
+
+
+def _simplify_local(node: ir.Node) -> ir.Node:
+    if isinstance(node, ir.Not) and isinstance(node.operand, ir.Not):
+        return node.operand.operand
+    if not isinstance(node, ir.Logical):
+        return node
+    identity = ir.TRUE if node.op == "and" else ir.FALSE
+    operands: List[ir.Node] = []
+    for operand in node.operands:
+        parts = operand.operands if isinstance(operand, ir.Logical) and operand.op == node.op else (operand,)
+        for part in parts:
+            if part == identity:
+                continue
+            if part not in operands:
+                operands.append(part)
+    return _logical(node.op, operands)
+
+
+def simplify_booleans(node: ir.Node) -> ir.Node:
+    return rewrite(node, _simplify_local)
+
+
+def _dead_local(node: ir.Node) -> ir.Node:
+    if not isinstance(node, ir.Logical):
+        return node
+    absorbing = ir.FALSE if node.op == "and" else ir.TRUE
+    if any(isinstance(o, ir.Literal) and o.value is absorbing.value for o in node.operands):
+        return absorbing
+    # Absorption: in `a or (a and b)` the inner conjunction can never decide.
+    dual = "or" if node.op == "and" else "and"
+    if not any(isinstance(o, ir.Logical) and o.op == dual for o in node.operands):
+        return node
+    siblings = set(node.operands)
+    kept = [
+        operand
+        for operand in node.operands
+        if not (isinstance(operand, ir.Logical) and operand.op == dual and any(o in siblings for o in operand.operands))
+    ]
+    return _logical(node.op, kept)
+
+
+def remove_dead_branches(node: ir.Node) -> ir.Node:
+    return rewrite(node, _dead_local)
+
+
+#: The local rewrites, in the order they are tried at each node.  Folding
+#: comes again last because the other rewrites can expose constant subtrees.
+LOCAL_REWRITES: Tuple[Pass, ...] = (
+    _fold_local,
+    _plain_local,
+    _merge_local,
+    _set_local,
+    _simplify_local,
+    _dead_local,
+    _fold_local,
+)
+
+
+def _all_local(node: ir.Node) -> ir.Node:
+    for local in LOCAL_REWRITES:
+        node = local(node)
+    return node
+
+
+def optimize(node: ir.Node) -> ir.Node:
+    """Run every rewrite in one bottom-up walk.
+
+    Each local rewrite preserves meaning on its own (the tests check each pass
+    separately), so applying them all at every node does too.
+    """
+    return rewrite(node, _all_local)
+
+
+def optimize_rule(rule: ir.Rule) -> ir.Rule:
+    """Optimise every predicate of a rule."""
+
+    def step(s: ir.Step) -> ir.Step:
+        return ir.Step(s.category, optimize(s.predicate), s.by, s.runs, s.missing)
+
+    return ir.Rule(
+        rule.kind,
+        tuple(step(s) for s in rule.steps),
+        rule.by,
+        rule.maxspan_ns,
+        step(rule.until) if rule.until is not None else None,
+        rule.pipes,
+    )
