@@ -1,0 +1,101 @@
+"""The `kestrel` command line.
+
+Each verb is a function registered in :data:`COMMANDS` with its own argparse
+sub-parser, so new verbs only add an entry.  Today there is one:
+
+    kestrel check PATH...
+
+It compiles every rule found in the paths and prints each error with its
+caret excerpt, then a summary; the exit status is 1 if any rule failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Dict, List, Optional, TextIO
+
+from kestrel.compiler.sources import RuleSource, discover
+
+CommandHandler = Callable[[argparse.Namespace, TextIO], int]
+
+
+def _add_check(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="parse and check EQL rules",
+        description="Compile EQL rules from .eql files, detection-rules .toml files and "
+        ".jsonl corpora (one JSON object with a `query` field per line). Directories are searched recursively.",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
+    parser.add_argument("--strict", action="store_true", help="reject fields the schema does not declare")
+    parser.add_argument("--schema", metavar="FILE", help="schema file (.json/.yaml); default ECS 9.5.0")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
+    parser.set_defaults(handler=run_check)
+
+
+#: verb -> function adding its sub-parser.
+COMMANDS: Dict[str, Callable] = {"check": _add_check}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kestrel", description="Kestrel detection engine")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for add in COMMANDS.values():
+        add(subparsers)
+    return parser
+
+
+def run_check(args: argparse.Namespace, out: TextIO) -> int:
+    """Compile every rule under `args.paths`; return the exit status."""
+    from kestrel.compiler import CompileOptions, EqlError, compile
+
+    options = CompileOptions(strict=args.strict)
+    schema_factory = _schema_factory(args.schema)
+    checked = failed = 0
+    for source in discover(args.paths):
+        checked += 1
+        if source.problem is not None:
+            failed += 1
+            print(f"{source.location}: {source.problem}", file=out)
+            continue
+        try:
+            compile(source.query, schema=schema_factory(), options=options)
+        except EqlError as exc:
+            failed += 1
+            if not args.quiet:
+                _report(out, source, exc)
+    passed = checked - failed
+    print(f"{checked} rule{'s' if checked != 1 else ''} checked: {passed} ok, {failed} failed", file=out)
+    return 1 if failed else 0
+
+
+def _report(out: TextIO, source: RuleSource, error) -> None:
+    if source.first_line is None:
+        where = f"{source.location}: query line {error.line}, column {error.column}"
+    else:
+        where = f"{source.location}:{source.first_line + max(error.line, 1) - 1}:{error.column}"
+    print(f"{where}: {error.code} {error.message}", file=out)
+    if error.excerpt:
+        print(error.excerpt, file=out)
+
+
+def _schema_factory(path: Optional[str]):
+    import kestrel
+
+    if path is None:
+        return kestrel.Schema.default
+    return lambda: kestrel.Schema.load(path)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of the `kestrel` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: CommandHandler = args.handler
+    return handler(args, sys.stdout)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
