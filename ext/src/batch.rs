@@ -131,8 +131,8 @@ impl PyEventBatch {
     /// a path (`str` or `os.PathLike`).
     #[staticmethod]
     #[pyo3(signature = (data, *, schema=None, source=None, timestamp_field="@timestamp", timestamp_unit="ms",
-        category_field="event.category", entity_field="host.id", max_string_bytes=1<<20,
-        max_line_bytes=16<<20, first_seq=0))]
+        category_field="event.category", entity_field="host.id", max_string_bytes=1048576,
+        max_line_bytes=16777216, first_seq=0))]
     #[allow(clippy::too_many_arguments)]
     fn from_ndjson(
         py: Python<'_>,
@@ -164,8 +164,8 @@ impl PyEventBatch {
     /// Each item's position (1-based) is its "line" in error records.
     #[staticmethod]
     #[pyo3(signature = (events, *, schema=None, source=None, timestamp_field="@timestamp", timestamp_unit="ms",
-        category_field="event.category", entity_field="host.id", max_string_bytes=1<<20,
-        max_line_bytes=16<<20, first_seq=0))]
+        category_field="event.category", entity_field="host.id", max_string_bytes=1048576,
+        max_line_bytes=16777216, first_seq=0))]
     #[allow(clippy::too_many_arguments)]
     fn from_dicts(
         py: Python<'_>,

@@ -4,14 +4,18 @@ EQL rules are compiled to WebAssembly (or Lua) predicates and evaluated by a
 Rust core over columnar batches of ECS events.
 """
 
-from kestrel._core import EventBatch, FieldInfo, Schema, __core_version__
-from kestrel.errors import IngestError, KestrelError, SchemaError
+from kestrel._core import EventBatch, FieldInfo, HostContext, IngestErrorRecord, Schema, __core_version__
+from kestrel.errors import IngestError, InternalError, KestrelError, PatternError, SchemaError
 
 __all__ = [
     "EventBatch",
     "FieldInfo",
+    "HostContext",
     "IngestError",
+    "IngestErrorRecord",
+    "InternalError",
     "KestrelError",
+    "PatternError",
     "Schema",
     "SchemaError",
     "__core_version__",

@@ -3,6 +3,22 @@
 import os
 from typing import Any, final
 
+__all__ = [
+    "__core_version__",
+    "HOST_ABI_VERSION",
+    "KestrelError",
+    "SchemaError",
+    "IngestError",
+    "PatternError",
+    "InternalError",
+    "Schema",
+    "FieldInfo",
+    "EventBatch",
+    "IngestErrorRecord",
+    "HostContext",
+    "host_api_v1_address",
+]
+
 __core_version__: str
 HOST_ABI_VERSION: int
 
@@ -50,7 +66,7 @@ class Schema:
     def conflicts(self) -> list[tuple[str, str, str]]: ...
     def copy(self) -> Schema: ...
     def __len__(self) -> int: ...
-    def __contains__(self, path: str) -> bool: ...
+    def __contains__(self, key: str, /) -> bool: ...
 
 @final
 class IngestErrorRecord:
@@ -124,13 +140,13 @@ class EventBatch:
 
 @final
 class HostContext:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         literals: list[str] = ...,
         globs: list[tuple[list[str], bool]] = ...,
         regexes: list[tuple[str, bool]] = ...,
         sets: list[tuple[list[str], bool]] = ...,
-    ) -> None: ...
+    ) -> HostContext: ...
     def take_emitted(self) -> list[int]: ...
     def _address(self) -> int: ...
 

@@ -28,30 +28,32 @@ impl EventBatch {
     }
 
     /// The column for `field`, created with `ty` if the batch has none yet.
-    pub(crate) fn column_index(&mut self, field: FieldId, ty: FieldType) -> usize {
+    pub(crate) fn column_index(&mut self, field: FieldId, ty: FieldType, capacity: usize) -> usize {
         let slot = field as usize;
         if self.column_of.len() <= slot {
             self.column_of.resize(slot + 1, u32::MAX);
         }
         if self.column_of[slot] == u32::MAX {
             self.column_of[slot] = self.columns.len() as u32;
-            self.columns.push(Column { field, ty, valid: Vec::new(), data: empty_data(ty) });
+            self.columns.push(Column { field, ty, valid: Vec::new(), data: empty_data(ty, capacity) });
         }
         self.column_of[slot] as usize
     }
 }
 
-fn empty_data(ty: FieldType) -> ColumnData {
+/// Columns are pre-sized for the batch's expected event count, so growing
+/// them does not copy (and fault in fresh pages) several times per batch.
+fn empty_data(ty: FieldType, capacity: usize) -> ColumnData {
     if ty.array {
-        return ColumnData::List { offsets: Vec::new(), items: Vec::new() };
+        return ColumnData::List { offsets: Vec::with_capacity(capacity + 1), items: Vec::with_capacity(capacity) };
     }
     match ty.scalar {
-        ScalarType::I64 => ColumnData::I64(Vec::new()),
-        ScalarType::U64 => ColumnData::U64(Vec::new()),
-        ScalarType::F64 => ColumnData::F64(Vec::new()),
-        ScalarType::Bool => ColumnData::Bool(Vec::new()),
+        ScalarType::I64 => ColumnData::I64(Vec::with_capacity(capacity)),
+        ScalarType::U64 => ColumnData::U64(Vec::with_capacity(capacity)),
+        ScalarType::F64 => ColumnData::F64(Vec::with_capacity(capacity)),
+        ScalarType::Bool => ColumnData::Bool(Vec::with_capacity(capacity)),
         ScalarType::String | ScalarType::Ip | ScalarType::Bytes | ScalarType::Timestamp => {
-            ColumnData::Str(Vec::new())
+            ColumnData::Str(Vec::with_capacity(capacity))
         }
         // A column is only created once a value fixed the type; a stray
         // unknown keeps values losslessly in list form.

@@ -4,14 +4,14 @@
 
 use std::borrow::Cow;
 
-use ahash::AHashMap;
-use kestrel_schema::{FieldId, FieldType, ScalarType, Schema};
-use simd_json::prelude::*;
-use simd_json::{BorrowedValue, StaticNode};
+use kestrel_schema::{FieldType, ScalarType, Schema};
+use simd_json::tape::{Node, Tape};
+use simd_json::StaticNode;
 
 use crate::batch::{EventBatch, Span, Value};
 use crate::builder::Reject;
 use crate::errors::{IngestErrorKind, IngestErrorRecord};
+use crate::paths::{NodeId, PathTrie, Slot, ROOT};
 use crate::time::{parse_text, TimeUnit};
 
 /// How events are read: which fields play which role, and input limits.
@@ -54,27 +54,25 @@ const ROLE_TIMESTAMP: u8 = 1;
 const ROLE_CATEGORY: u8 = 2;
 const ROLE_ENTITY: u8 = 4;
 
-#[derive(Clone, Copy)]
-struct Slot {
-    field: FieldId,
-    ty: FieldType,
-    roles: u8,
-}
 
 /// A reusable decoder. It caches path→field resolutions across batches of
-/// one stream, so steady-state decoding does one hash lookup per leaf.
+/// one stream (see [`PathTrie`]), and reuses its parse buffers.
 pub struct Decoder {
     schema: Schema,
     opts: DecodeOptions,
-    slots: AHashMap<String, Slot>,
+    paths: PathTrie,
     scratch: Vec<u8>,
     buffers: simd_json::Buffers,
-    path: String,
+    // Kept between lines only to reuse its allocation; always empty then.
+    tape: Option<Tape<'static>>,
+    capacity_hint: usize,
 }
 
 /// The per-event state the walker threads through.
 struct EventCtx<'b> {
     batch: &'b mut EventBatch,
+    /// Expected events in the batch, for sizing new columns.
+    capacity: usize,
     ev: usize,
     line: u32,
     categories: Vec<u16>,
@@ -85,10 +83,11 @@ impl Decoder {
         Decoder {
             schema,
             opts,
-            slots: AHashMap::new(),
+            paths: PathTrie::new(),
             scratch: Vec::new(),
             buffers: simd_json::Buffers::default(),
-            path: String::with_capacity(128),
+            tape: None,
+            capacity_hint: 0,
         }
     }
 
@@ -106,7 +105,8 @@ impl Decoder {
         };
         batch.category_offsets.push(0);
         // Rough pre-sizing: ECS events run to about a kilobyte.
-        let guess = input.len() / 512 + 1;
+        let guess = (input.len() / 512 + 1).min(1 << 20);
+        self.capacity_hint = guess;
         batch.raw.reserve(input.len());
         batch.arena.reserve(input.len() / 2);
         batch.lines.reserve(guess);
@@ -158,131 +158,133 @@ impl Decoder {
         scratch.clear();
         scratch.extend_from_slice(line);
         let mut buffers = std::mem::take(&mut self.buffers);
-        match simd_json::to_borrowed_value_with_buffers(&mut scratch, &mut buffers) {
+        let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
+        match simd_json::fill_tape(&mut scratch, &mut buffers, &mut tape) {
             Err(e) => reject(batch, IngestErrorKind::MalformedJson, json_error_message(&e, line)),
-            Ok(BorrowedValue::Object(obj)) => {
-                let ev = batch.len;
-                let raw_off = batch.raw.len() as u32;
-                batch.raw.extend_from_slice(line);
-                batch.raw_spans.push(Span { off: raw_off, len: line.len() as u32 });
-                batch.lines.push(line_no);
-                batch.timestamps.push(crate::batch::NO_TIMESTAMP);
-                batch.entity_keys.push(None);
-                batch.len += 1;
-                let mut ctx = EventCtx { batch, ev, line: line_no, categories: Vec::new() };
-                self.path.clear();
-                for (key, value) in obj.iter() {
-                    self.walk(&mut ctx, key, value, false);
+            Ok(()) => match tape.0.first() {
+                Some(Node::Object { len, .. }) => {
+                    let len = *len;
+                    let ev = self.start_event(batch, line, line_no);
+                    let capacity = self.capacity_hint;
+                    let mut ctx = EventCtx { batch, ev, capacity, line: line_no, categories: Vec::new() };
+                    self.walk_object(&mut ctx, &tape.0, 1, len, ROOT, false);
+                    let EventCtx { batch, categories, .. } = ctx;
+                    batch.category_ids.extend_from_slice(&categories);
+                    batch.category_offsets.push(batch.category_ids.len() as u32);
                 }
-                let EventCtx { batch, categories, .. } = ctx;
-                batch.category_ids.extend_from_slice(&categories);
-                batch.category_offsets.push(batch.category_ids.len() as u32);
-            }
-            Ok(other) => {
-                let kind = value_kind(&other);
-                reject(batch, IngestErrorKind::NotAnObject, format!("expected a JSON object, got {kind}"))
-            }
+                first => {
+                    let kind = first.map_or("nothing", node_kind);
+                    reject(batch, IngestErrorKind::NotAnObject, format!("expected a JSON object, got {kind}"))
+                }
+            },
         }
+        self.tape = Some(tape.reset());
         self.scratch = scratch;
         self.buffers = buffers;
     }
 
-    fn walk(&mut self, ctx: &mut EventCtx<'_>, key: &str, value: &BorrowedValue<'_>, in_array: bool) {
-        let len = self.path.len();
-        if len > 0 {
-            self.path.push('.');
-        }
-        self.path.push_str(key);
-        match value {
-            BorrowedValue::Object(obj) => {
-                for (k, v) in obj.iter() {
-                    self.walk(ctx, k, v, in_array);
-                }
-            }
-            BorrowedValue::Array(items) => self.walk_array(ctx, items),
-            scalar => self.leaf(ctx, scalar, in_array),
-        }
-        self.path.truncate(len);
+    /// Open a new event for `line`, returning its index.
+    fn start_event(&mut self, batch: &mut EventBatch, line: &[u8], line_no: u32) -> usize {
+        let raw_off = batch.raw.len() as u32;
+        batch.raw.extend_from_slice(line);
+        batch.raw_spans.push(Span { off: raw_off, len: line.len() as u32 });
+        batch.lines.push(line_no);
+        batch.timestamps.push(crate::batch::NO_TIMESTAMP);
+        batch.entity_keys.push(None);
+        batch.len += 1;
+        batch.len - 1
     }
 
-    /// Arrays of objects flatten the way Elasticsearch's object mapping does:
-    /// each leaf path gathers the values of all elements. Nested arrays
-    /// flatten into one list.
-    fn walk_array(&mut self, ctx: &mut EventCtx<'_>, items: &[BorrowedValue<'_>]) {
-        for item in items {
-            match item {
-                BorrowedValue::Object(obj) => {
-                    for (k, v) in obj.iter() {
-                        self.walk(ctx, k, v, true);
-                    }
+    /// Walk the `len` key/value pairs starting at tape index `i`; returns the
+    /// index after the object.
+    fn walk_object(&mut self, ctx: &mut EventCtx<'_>, tape: &[Node<'_>], mut i: usize, len: usize, node: NodeId, in_array: bool) -> usize {
+        self.paths.rewind(node);
+        for _ in 0..len {
+            let Node::String(key) = tape[i] else { unreachable!("object keys are strings") };
+            let child = self.paths.child(node, key);
+            i = self.walk_value(ctx, tape, i + 1, child, in_array);
+        }
+        i
+    }
+
+    fn walk_value(&mut self, ctx: &mut EventCtx<'_>, tape: &[Node<'_>], i: usize, node: NodeId, in_array: bool) -> usize {
+        match tape[i] {
+            Node::Object { len, .. } => self.walk_object(ctx, tape, i + 1, len, node, in_array),
+            // Arrays of objects flatten the way Elasticsearch's object
+            // mapping does: each leaf path gathers the values of all
+            // elements. Nested arrays flatten into one list.
+            Node::Array { len, .. } => {
+                let mut j = i + 1;
+                for _ in 0..len {
+                    j = self.walk_value(ctx, tape, j, node, true);
                 }
-                BorrowedValue::Array(inner) => self.walk_array(ctx, inner),
-                scalar => self.leaf(ctx, scalar, true),
+                j
+            }
+            Node::String(s) => {
+                self.leaf(ctx, node, Scalar::Str(s), in_array);
+                i + 1
+            }
+            Node::Static(st) => {
+                self.leaf(ctx, node, Scalar::from_static(st), in_array);
+                i + 1
             }
         }
     }
 
-    fn slot(&mut self) -> Slot {
-        if let Some(slot) = self.slots.get(self.path.as_str()) {
-            return *slot;
+    fn slot(&mut self, node: NodeId) -> Slot {
+        if let Some(slot) = self.paths.slot(node) {
+            return slot;
         }
-        let def = self.schema.resolve(&self.path);
+        let path = self.paths.path(node);
+        let def = self.schema.resolve(&path);
         let mut roles = 0;
-        if self.path == self.opts.timestamp_field {
+        if path == self.opts.timestamp_field {
             roles |= ROLE_TIMESTAMP;
         }
-        if self.path == self.opts.category_field {
+        if path == self.opts.category_field {
             roles |= ROLE_CATEGORY;
         }
-        if self.path == self.opts.entity_field {
+        if path == self.opts.entity_field {
             roles |= ROLE_ENTITY;
         }
-        let slot = Slot { field: def.id, ty: def.ty, roles };
-        self.slots.insert(self.path.clone(), slot);
+        let slot = Slot { field: def.id, ty: def.ty, roles, auto: def.auto };
+        self.paths.set_slot(node, slot);
         slot
     }
 
-    fn leaf(&mut self, ctx: &mut EventCtx<'_>, value: &BorrowedValue<'_>, in_array: bool) {
-        if matches!(value, BorrowedValue::Static(StaticNode::Null)) {
+    fn leaf(&mut self, ctx: &mut EventCtx<'_>, node: NodeId, value: Scalar<'_>, in_array: bool) {
+        if value == Scalar::Null {
             return;
         }
-        let mut slot = self.slot();
+        let mut slot = self.slot(node);
         if slot.roles != 0 {
-            self.apply_roles(ctx, slot.roles, value);
+            self.apply_roles(ctx, node, slot.roles, value);
         }
         if slot.ty.scalar == ScalarType::Unknown {
             // First sighting of an unknown field settles its type.
-            let natural = natural_scalar(value);
-            let def = self.schema.observe(&self.path, FieldType::scalar(natural));
+            let def = self.schema.observe(&self.paths.path(node), FieldType::scalar(value.natural_type()));
             slot.ty = def.ty;
-            if let Some(s) = self.slots.get_mut(self.path.as_str()) {
-                s.ty = def.ty;
-            }
+            self.paths.set_slot(node, slot);
         }
-        let auto_typed = self.schema_is_auto(slot.field);
         let stored = match coerce(ctx.batch, value, slot.ty.scalar, self.opts.max_string_bytes) {
             Ok(v) => v,
-            Err(Reject::WrongType(_)) if auto_typed => {
+            Err(Reject::WrongType(_)) if slot.auto => {
                 // An inferred type is only a guess: keep the value as it came
                 // (the column becomes mixed) and record the conflict once.
-                let natural = natural_scalar(value);
+                let natural = value.natural_type();
                 self.schema.record_conflict(slot.field, FieldType::scalar(natural));
                 match coerce(ctx.batch, value, natural, self.opts.max_string_bytes) {
                     Ok(v) => v,
-                    Err(r) => return self.field_error(ctx, r),
+                    Err(r) => return self.field_error(ctx, node, r),
                 }
             }
-            Err(r) => return self.field_error(ctx, r),
+            Err(r) => return self.field_error(ctx, node, r),
         };
-        let col = ctx.batch.column_index(slot.field, slot.ty);
+        let col = ctx.batch.column_index(slot.field, slot.ty, ctx.capacity);
         ctx.batch.columns[col].put(ctx.ev, stored, in_array);
     }
 
-    fn schema_is_auto(&self, field: FieldId) -> bool {
-        self.schema.field(field).is_some_and(|d| d.auto)
-    }
-
-    fn field_error(&self, ctx: &mut EventCtx<'_>, reject: Reject) {
+    fn field_error(&self, ctx: &mut EventCtx<'_>, node: NodeId, reject: Reject) {
         let (kind, message) = match reject {
             Reject::WrongType(m) => (IngestErrorKind::WrongType, m),
             Reject::TooLong(n) => (
@@ -295,22 +297,20 @@ impl Decoder {
             source: ctx.batch.source.clone(),
             line: ctx.line,
             kind,
-            field: Some(self.path.clone()),
+            field: Some(self.paths.path(node)),
             message,
         });
     }
 
-    fn apply_roles(&mut self, ctx: &mut EventCtx<'_>, roles: u8, value: &BorrowedValue<'_>) {
+    fn apply_roles(&mut self, ctx: &mut EventCtx<'_>, node: NodeId, roles: u8, value: Scalar<'_>) {
         if roles & ROLE_TIMESTAMP != 0 {
             let unit = self.opts.timestamp_unit;
             let parsed = match value {
-                BorrowedValue::Static(StaticNode::I64(n)) => unit.int_to_nanos(*n),
-                BorrowedValue::Static(StaticNode::U64(n)) => {
-                    i64::try_from(*n).ok().and_then(|n| unit.int_to_nanos(n))
-                }
-                BorrowedValue::Static(StaticNode::F64(x)) => unit.to_nanos(*x),
-                BorrowedValue::String(s) => parse_text(s, unit),
-                _ => None,
+                Scalar::I64(n) => unit.int_to_nanos(n),
+                Scalar::U64(n) => i64::try_from(n).ok().and_then(|n| unit.int_to_nanos(n)),
+                Scalar::F64(x) => unit.to_nanos(x),
+                Scalar::Str(s) => parse_text(s, unit),
+                Scalar::Bool(_) | Scalar::Null => None,
             };
             match parsed {
                 Some(ns) => ctx.batch.timestamps[ctx.ev] = ns,
@@ -318,13 +318,13 @@ impl Decoder {
                     source: ctx.batch.source.clone(),
                     line: ctx.line,
                     kind: IngestErrorKind::BadTimestamp,
-                    field: Some(self.path.clone()),
-                    message: format!("cannot read {} as a timestamp", short_json(value)),
+                    field: Some(self.paths.path(node)),
+                    message: format!("cannot read {} as a timestamp", value.describe()),
                 }),
             }
         }
         if roles & ROLE_CATEGORY != 0 {
-            if let Some(text) = scalar_text(value) {
+            if let Some(text) = value.text() {
                 let id = intern_category(ctx.batch, &text);
                 if !ctx.categories.contains(&id) {
                     ctx.categories.push(id);
@@ -332,7 +332,7 @@ impl Decoder {
             }
         }
         if roles & ROLE_ENTITY != 0 && ctx.batch.entity_keys[ctx.ev].is_none() {
-            if let Some(text) = scalar_text(value) {
+            if let Some(text) = value.text() {
                 ctx.batch.entity_keys[ctx.ev] = ctx.batch.intern(&text).ok();
             }
         }
@@ -352,86 +352,108 @@ fn intern_category(batch: &mut EventBatch, name: &str) -> u16 {
     id
 }
 
-fn natural_scalar(value: &BorrowedValue<'_>) -> ScalarType {
-    match value {
-        BorrowedValue::Static(StaticNode::I64(_)) => ScalarType::I64,
-        BorrowedValue::Static(StaticNode::U64(n)) if *n <= i64::MAX as u64 => ScalarType::I64,
-        BorrowedValue::Static(StaticNode::U64(_)) => ScalarType::U64,
-        BorrowedValue::Static(StaticNode::F64(_)) => ScalarType::F64,
-        BorrowedValue::Static(StaticNode::Bool(_)) => ScalarType::Bool,
-        _ => ScalarType::String,
+/// A JSON leaf value, borrowed from the parse buffer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Scalar<'a> {
+    Null,
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+    Str(&'a str),
+}
+
+impl<'a> Scalar<'a> {
+    fn from_static(node: StaticNode) -> Scalar<'a> {
+        match node {
+            StaticNode::I64(n) => Scalar::I64(n),
+            StaticNode::U64(n) => Scalar::U64(n),
+            StaticNode::F64(x) => Scalar::F64(x),
+            StaticNode::Bool(b) => Scalar::Bool(b),
+            StaticNode::Null => Scalar::Null,
+        }
+    }
+
+    /// The type an unknown field takes from its first value.
+    fn natural_type(self) -> ScalarType {
+        match self {
+            Scalar::I64(_) => ScalarType::I64,
+            Scalar::U64(n) if n <= i64::MAX as u64 => ScalarType::I64,
+            Scalar::U64(_) => ScalarType::U64,
+            Scalar::F64(_) => ScalarType::F64,
+            Scalar::Bool(_) => ScalarType::Bool,
+            Scalar::Str(_) | Scalar::Null => ScalarType::String,
+        }
+    }
+
+    /// The text of a scalar, as Elasticsearch indexes it into a keyword field.
+    fn text(self) -> Option<Cow<'a, str>> {
+        Some(match self {
+            Scalar::Str(s) => Cow::Borrowed(s),
+            Scalar::I64(n) => Cow::Owned(n.to_string()),
+            Scalar::U64(n) => Cow::Owned(n.to_string()),
+            Scalar::F64(x) => Cow::Owned(x.to_string()),
+            Scalar::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
+            Scalar::Null => return None,
+        })
+    }
+
+    fn kind(self) -> &'static str {
+        match self {
+            Scalar::Null => "null",
+            Scalar::Bool(_) => "a boolean",
+            Scalar::I64(_) | Scalar::U64(_) | Scalar::F64(_) => "a number",
+            Scalar::Str(_) => "a string",
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Scalar::Str(s) => format!("{:?}", trunc(s)),
+            other => other.text().map_or_else(|| "null".into(), |t| t.into_owned()),
+        }
     }
 }
 
 /// Convert a JSON scalar to a stored value of type `target`, coercing where
 /// Elasticsearch would (numeric strings into number fields, numbers into
 /// keyword fields) and refusing where it would reject the document.
-fn coerce(
-    batch: &mut EventBatch,
-    value: &BorrowedValue<'_>,
-    target: ScalarType,
-    max_string: usize,
-) -> Result<Value, Reject> {
+fn coerce(batch: &mut EventBatch, value: Scalar<'_>, target: ScalarType, max_string: usize) -> Result<Value, Reject> {
     use ScalarType as T;
     let wrong = |what: &str| Reject::WrongType(format!("expected {target}, got {what}"));
+    let not_a_number = |s: &str| wrong(&format!("the string {:?}", trunc(s)));
     let v = match (target, value) {
-        (T::I64, BorrowedValue::Static(StaticNode::I64(n))) => Value::I64(*n),
-        (T::I64, BorrowedValue::Static(StaticNode::U64(n))) => {
-            Value::I64(i64::try_from(*n).map_err(|_| wrong("an integer above i64 range"))?)
-        }
-        (T::I64, BorrowedValue::Static(StaticNode::F64(x))) if x.fract() == 0.0 && x.abs() < 9.2e18 => {
-            Value::I64(*x as i64)
-        }
-        (T::I64, BorrowedValue::String(s)) => {
-            Value::I64(s.trim().parse().map_err(|_| wrong(&format!("the string {:?}", trunc(s))))?)
-        }
-        (T::U64, BorrowedValue::Static(StaticNode::U64(n))) => Value::U64(*n),
-        (T::U64, BorrowedValue::Static(StaticNode::I64(n))) => {
-            Value::U64(u64::try_from(*n).map_err(|_| wrong("a negative integer"))?)
-        }
-        (T::U64, BorrowedValue::String(s)) => {
-            Value::U64(s.trim().parse().map_err(|_| wrong(&format!("the string {:?}", trunc(s))))?)
-        }
-        (T::F64, BorrowedValue::Static(StaticNode::F64(x))) => Value::F64(*x),
-        (T::F64, BorrowedValue::Static(StaticNode::I64(n))) => Value::F64(*n as f64),
-        (T::F64, BorrowedValue::Static(StaticNode::U64(n))) => Value::F64(*n as f64),
-        (T::F64, BorrowedValue::String(s)) => {
-            Value::F64(s.trim().parse().map_err(|_| wrong(&format!("the string {:?}", trunc(s))))?)
-        }
-        (T::Bool, BorrowedValue::Static(StaticNode::Bool(b))) => Value::Bool(*b),
-        (T::Bool, BorrowedValue::String(s)) if s == "true" || s == "false" => Value::Bool(s == "true"),
+        (T::I64, Scalar::I64(n)) => Value::I64(n),
+        (T::I64, Scalar::U64(n)) => Value::I64(i64::try_from(n).map_err(|_| wrong("an integer above the i64 range"))?),
+        (T::I64, Scalar::F64(x)) if x.fract() == 0.0 && x.abs() < 9.2e18 => Value::I64(x as i64),
+        (T::I64, Scalar::Str(s)) => Value::I64(s.trim().parse().map_err(|_| not_a_number(s))?),
+        (T::U64, Scalar::U64(n)) => Value::U64(n),
+        (T::U64, Scalar::I64(n)) => Value::U64(u64::try_from(n).map_err(|_| wrong("a negative integer"))?),
+        (T::U64, Scalar::Str(s)) => Value::U64(s.trim().parse().map_err(|_| not_a_number(s))?),
+        (T::F64, Scalar::F64(x)) => Value::F64(x),
+        (T::F64, Scalar::I64(n)) => Value::F64(n as f64),
+        (T::F64, Scalar::U64(n)) => Value::F64(n as f64),
+        (T::F64, Scalar::Str(s)) => Value::F64(s.trim().parse().map_err(|_| not_a_number(s))?),
+        (T::Bool, Scalar::Bool(b)) => Value::Bool(b),
+        (T::Bool, Scalar::Str(s)) if s == "true" || s == "false" => Value::Bool(s == "true"),
         (T::String | T::Ip | T::Bytes | T::Timestamp | T::Unknown, v) => {
-            let text = scalar_text(v).ok_or_else(|| wrong(value_kind(v)))?;
+            let text = v.text().ok_or_else(|| wrong(v.kind()))?;
             if text.len() > max_string {
                 return Err(Reject::TooLong(text.len()));
             }
             Value::Str(batch.intern(&text)?)
         }
-        (_, v) => return Err(wrong(value_kind(v))),
+        (_, v) => return Err(wrong(v.kind())),
     };
     Ok(v)
 }
 
-/// The text of a scalar, as Elasticsearch indexes it into a keyword field.
-fn scalar_text<'v>(value: &'v BorrowedValue<'_>) -> Option<Cow<'v, str>> {
-    Some(match value {
-        BorrowedValue::String(s) => Cow::Borrowed(s.as_ref()),
-        BorrowedValue::Static(StaticNode::I64(n)) => Cow::Owned(n.to_string()),
-        BorrowedValue::Static(StaticNode::U64(n)) => Cow::Owned(n.to_string()),
-        BorrowedValue::Static(StaticNode::F64(x)) => Cow::Owned(x.to_string()),
-        BorrowedValue::Static(StaticNode::Bool(b)) => Cow::Borrowed(if *b { "true" } else { "false" }),
-        _ => return None,
-    })
-}
-
-fn value_kind(value: &BorrowedValue<'_>) -> &'static str {
-    match value {
-        BorrowedValue::Static(StaticNode::Null) => "null",
-        BorrowedValue::Static(StaticNode::Bool(_)) => "a boolean",
-        BorrowedValue::Static(_) => "a number",
-        BorrowedValue::String(_) => "a string",
-        BorrowedValue::Array(_) => "an array",
-        BorrowedValue::Object(_) => "an object",
+fn node_kind(node: &Node<'_>) -> &'static str {
+    match node {
+        Node::String(_) => "a string",
+        Node::Array { .. } => "an array",
+        Node::Object { .. } => "an object",
+        Node::Static(s) => Scalar::from_static(*s).kind(),
     }
 }
 
@@ -442,13 +464,7 @@ fn trunc(s: &str) -> &str {
     }
 }
 
-fn short_json(value: &BorrowedValue<'_>) -> String {
-    let text = value.encode();
-    trunc(&text).to_string()
-}
-
 fn json_error_message(err: &simd_json::Error, line: &[u8]) -> String {
     let col = err.index().min(line.len());
     format!("invalid JSON at column {}: {:?}", col + 1, err.error())
 }
-

@@ -9,6 +9,7 @@ mod batch;
 mod builder;
 mod decode;
 mod errors;
+mod paths;
 pub mod time;
 
 pub use batch::{Column, ColumnData, EventBatch, Span, Value, ValueRef, NO_TIMESTAMP};
