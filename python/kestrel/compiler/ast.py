@@ -175,6 +175,7 @@ class Step:
     runs: Optional[int] = None
     missing: bool = False
     span: Span = _span()
+    runs_span: Span = _span()
 
 
 @dataclass(frozen=True)

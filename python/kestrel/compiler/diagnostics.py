@@ -47,7 +47,7 @@ ERROR_CODES: Dict[str, str] = {
     "E043": "a sequence needs at least two steps (or one with runs)",
     "E044": "a sequence needs at least one positive step",
     "E045": "unknown event category (strict mode)",
-    "E046": "`head`/`tail` need a positive count",
+    "E046": "`head`/`tail` take one positive integer count",
     "E047": "arithmetic on a non-numeric operand",
     "E048": "condition is not boolean",
     "E049": "join keys must be fields",

@@ -83,9 +83,7 @@ class Lowering:
         return self._sample(body, pipes)
 
     def _pipe(self, pipe: ast.Pipe) -> ir.Pipe:
-        if pipe.count < 1:
-            raise self._error("E046", f"`{pipe.name}` needs a positive count", pipe)
-        return ir.Pipe(pipe.name, pipe.count)
+        return ir.Pipe(pipe.name, pipe.count)  # the parser checked the count
 
     def _event(self, query: ast.EventQuery, *, by=(), runs: int = 1, missing: bool = False) -> ir.Step:
         category = query.category
@@ -98,7 +96,8 @@ class Lowering:
     def _step(self, step: ast.Step) -> ir.Step:
         runs = 1 if step.runs is None else step.runs
         if not 1 <= runs <= MAX_RUNS:
-            raise self._error("E040", f"runs={runs} is outside 1..{MAX_RUNS}", step)
+            where = step.runs_span if step.runs_span.line else step.span
+            raise error_at(EqlSemanticError, "E040", f"runs={runs} is outside 1..{MAX_RUNS}", self.source, where)
         return self._event(step.query, by=self._keys(step.by), runs=runs, missing=step.missing)
 
     def _keys(self, fields: Tuple[ast.Field, ...]) -> Tuple[ir.FieldRef, ...]:

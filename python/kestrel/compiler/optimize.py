@@ -93,15 +93,17 @@ def plain_patterns_to_equality(node: ir.Node) -> ir.Node:
 def _merge_local(node: ir.Node) -> ir.Node:
     if not (isinstance(node, ir.Logical) and node.op == "or"):
         return node
-    groups: Dict[Tuple, List[str]] = {}
+    if sum(isinstance(operand, ir.WildcardMatch) for operand in node.operands) < 2:
+        return node
+    groups: Dict[Tuple, Dict[str, None]] = {}  # dicts as ordered sets
     merged: List[object] = []
     for operand in node.operands:
         if isinstance(operand, ir.WildcardMatch):
             key = (operand.operand, operand.case_insensitive)
             if key not in groups:
-                groups[key] = []
+                groups[key] = {}
                 merged.append(key)
-            groups[key].extend(p for p in operand.patterns if p not in groups[key])
+            groups[key].update(dict.fromkeys(operand.patterns))
         else:
             merged.append(operand)
     operands = tuple(ir.WildcardMatch(item[0], tuple(groups[item]), item[1]) if isinstance(item, tuple) else item for item in merged)
@@ -127,7 +129,7 @@ def _constant_equality(node: ir.Node):
 def _set_local(node: ir.Node) -> ir.Node:
     if not (isinstance(node, ir.Logical) and node.op == "or"):
         return node
-    groups: Dict[Tuple, List[object]] = {}
+    groups: Dict[Tuple, Dict[Tuple, object]] = {}  # (type, value) -> value, ordered
     merged: List[object] = []
     for operand in node.operands:
         found = _constant_equality(operand)
@@ -141,14 +143,15 @@ def _set_local(node: ir.Node) -> ir.Node:
             merged.append(operand)
             continue
         if found_key not in groups:
-            groups[found_key] = []
+            groups[found_key] = {}
             merged.append(found_key)
-        groups[found_key].extend(v for v in values if not _contains(groups[found_key], v))
+        # Keyed by type too: 1, 1.0 and True are equal in Python but not in EQL.
+        groups[found_key].update(((type(v), v), v) for v in values)
     operands = []
     for item in merged:
         if isinstance(item, tuple) and item in groups:
             operand, case_insensitive = item
-            values = groups[item]
+            values = list(groups[item].values())
             if len(values) == 1:
                 operands.append(ir.Compare("eq", operand, ir.Literal(values[0]), case_insensitive))
             else:
@@ -156,11 +159,6 @@ def _set_local(node: ir.Node) -> ir.Node:
         else:
             operands.append(item)
     return _logical("or", tuple(operands))
-
-
-def _contains(values, value) -> bool:
-    # 1 == 1.0 == True in Python; keep values of different types apart.
-    return any(type(v) is type(value) and v == value for v in values)
 
 
 def equalities_to_set(node: ir.Node) -> ir.Node:

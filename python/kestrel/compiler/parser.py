@@ -13,7 +13,7 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from kestrel.compiler import ast
-from kestrel.compiler.diagnostics import EqlSyntaxError
+from kestrel.compiler.diagnostics import EqlError, EqlSemanticError, EqlSyntaxError
 from kestrel.compiler.syntax_tree import AstBuilder, _SyntaxProblem
 
 GRAMMAR_PATH = Path(__file__).with_name("eql.lark")
@@ -65,7 +65,7 @@ def parse(text: str) -> ast.Query:
         raise _convert(exc, text) from None
 
 
-def _convert(exc: UnexpectedInput, text: str) -> EqlSyntaxError:
+def _convert(exc: UnexpectedInput, text: str) -> EqlError:
     line = getattr(exc, "line", 0) or 0
     column = getattr(exc, "column", 0) or 0
     if isinstance(exc, UnexpectedCharacters):
@@ -92,13 +92,18 @@ def _unexpected_character(char: str, text: str, line: int, column: int, offset: 
     return EqlSyntaxError("E001", f"unexpected character {shown}", source=text, line=line, column=column)
 
 
-def _unexpected_token(exc: UnexpectedToken, text: str) -> EqlSyntaxError:
+def _unexpected_token(exc: UnexpectedToken, text: str) -> EqlError:
     token: Token = exc.token
     line, column = token.line or 1, token.column or 1
     if token.type == "EQUAL" or str(token) == "=":
         return EqlSyntaxError("E004", "`=` is not an operator; use `==` (case-sensitive) or `:` (case-insensitive)", source=text, line=line, column=column)
     if token.type in ("STRING", "RAW_STRING") and _previous_char(text, token.start_pos) == "?":
         return EqlSyntaxError("E009", '`?"..."` is not a raw string in Elasticsearch EQL; use """...""" instead', source=text, line=line, column=column)
+    expected_set = set(exc.expected)
+    if token.type in ("NAME", "QMARK", "LPAR") and "STRING" in expected_set and "NAME" not in expected_set:
+        return EqlSemanticError("E037", "list values must be constants (Elasticsearch compares fields only with literals)", source=text, line=line, column=column)
+    if token.type in ("INT", "DECIMAL", "STRING", "RAW_STRING", "TRUE", "FALSE", "NULL") and expected_set <= {"NAME", "QMARK"}:
+        return EqlSemanticError("E049", "join keys must be field names", source=text, line=line, column=column)
     expected = sorted({_TOKEN_NAMES.get(name, _describe_terminal(name)) for name in exc.expected})
     hint = f"; expected {', '.join(expected[:6])}" if expected else ""
     return EqlSyntaxError("E002", f"unexpected {_describe_token(token)}{hint}", source=text, line=line, column=column)

@@ -148,7 +148,7 @@ class AstBuilder(Transformer):
         return ast.Membership(operand, tuple(values), False, keyword.endswith("~"), _cover(children))
 
     def negated_membership(self, children):
-        operand, keyword, values = children
+        operand, _not, keyword, values = children
         return ast.Membership(operand, tuple(values), True, keyword.endswith("~"), _cover(children))
 
     def pattern_match(self, children):
@@ -174,20 +174,22 @@ class AstBuilder(Transformer):
         return ast.Logical("and", children[0], children[1], _cover(children))
 
     def logical_not(self, children):
-        return ast.Not(children[0], _cover(children))
+        return ast.Not(children[1], _cover(children))
 
     # ---- queries -----------------------------------------------------------------
+    # Categories come back as (name, token) so event_query can start its span.
     def category_name(self, children):
-        return decode_field(str(children[0]))
+        return (decode_field(str(children[0])), children[0])
 
     def category_any(self, children):
-        return None
+        return (None, children[0])
 
     def category_string(self, children):
-        return self.string_literal(children).value
+        return (self.string_literal(children).value, children[0])
 
     def event_query(self, children):
-        return ast.EventQuery(children[0], children[1], _cover(children))
+        (category, token), condition = children
+        return ast.EventQuery(category, condition, _cover([token, condition]))
 
     def join_keys(self, children):
         return tuple(children)
@@ -232,7 +234,7 @@ class AstBuilder(Transformer):
         return (children[1], _maxspan(children[0]))
 
     def sequence(self, children):
-        (by, maxspan), rest = children[0], children[1:]
+        (by, maxspan), rest = children[1], children[2:]
         until = None
         if rest and isinstance(rest[-1], _Until):
             until = rest.pop().step
@@ -240,17 +242,24 @@ class AstBuilder(Transformer):
         return ast.Sequence(by, maxspan, steps, until, _cover(children))
 
     def sample(self, children):
+        span = _cover(children)
         by: Tuple[ast.Field, ...] = ()
-        if children and isinstance(children[0], tuple):
-            by, children = children[0], children[1:]
-        return ast.Sample(by, tuple(children), _cover(children))
+        steps = children[1:]
+        if steps and isinstance(steps[0], tuple):
+            by, steps = steps[0], steps[1:]
+        return ast.Sample(by, tuple(steps), span)
 
     def pipe(self, children):
-        name = children[0]
+        name, args = children[0], children[1:]
         if str(name) not in ("head", "tail"):
             raise _problem("E013", f"unsupported pipe `{name}` (Kestrel supports head and tail)", name)
-        count = _int_value(children[1]) if len(children) > 1 else 10
-        return ast.Pipe(str(name), count, _cover(children))
+        if not args:
+            raise _problem("E046", f"`{name}` needs a count, as in `| {name} 10`", name)
+        count = args[0]
+        if len(args) > 1 or not isinstance(count, ast.Literal) or type(count.value) is not int or count.value < 1:
+            where = count.span if isinstance(count, ast.Literal) and len(args) == 1 else _cover(args)
+            raise _SyntaxProblem("E046", f"`{name}` takes one positive integer", where.line, where.column)
+        return ast.Pipe(str(name), count.value, _cover(children))
 
     def start(self, children):
         return ast.Query(children[0], tuple(children[1:]), _cover(children))
@@ -277,15 +286,18 @@ def _maxspan(param) -> ast.Duration:
 
 
 def _step(children: List, *, missing: bool) -> ast.Step:
+    span = _cover(children)
+    children = [child for child in children if not isinstance(child, Token)]  # `!`, `[`
     query, rest = children[0], children[1:]
     by: Tuple[ast.Field, ...] = ()
     runs = None
+    runs_span = ast.NO_SPAN
     for item in rest:
         if isinstance(item, tuple) and item and isinstance(item[0], str):
-            key, value, span = item
+            key, value, runs_span = item
             if key != "runs":
-                raise _SyntaxProblem("E011", "a step takes `with runs=N`, not maxspan", span.line, span.column)
+                raise _SyntaxProblem("E011", "a step takes `with runs=N`, not maxspan", runs_span.line, runs_span.column)
             runs = value
         elif isinstance(item, tuple):
             by = item
-    return ast.Step(query, by, runs, missing, _cover(children))
+    return ast.Step(query, by, runs, missing, span, runs_span)

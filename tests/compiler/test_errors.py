@@ -1,0 +1,74 @@
+"""Invalid queries: each gives its stable code at the right position (data-driven)."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from kestrel import KestrelError
+from kestrel.compiler import ERROR_CODES, EqlError, EqlSemanticError, EqlSyntaxError, compile
+
+from eql_test_data import HERE, toml_cases
+
+CASES = toml_cases(HERE / "invalid_queries.toml", "case")
+
+
+def test_at_least_60_cases():
+    assert len(CASES) >= 60
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["why"] for case in CASES])
+def test_invalid_query(case):
+    with pytest.raises(EqlError) as info:
+        compile(case["query"])
+    error = info.value
+    assert (error.code, error.line, error.column) == (case["code"], case["line"], case["column"]), error.message
+    assert error.code in ERROR_CODES
+    assert error.message
+    assert "^" in error.excerpt
+
+
+def test_error_classes_root_at_kestrel_error():
+    assert issubclass(EqlError, KestrelError)
+    assert issubclass(EqlSyntaxError, EqlError)
+    assert issubclass(EqlSemanticError, EqlError)
+
+
+def test_syntax_and_semantic_errors_are_told_apart():
+    with pytest.raises(EqlSyntaxError):
+        compile('process where x = 1')
+    with pytest.raises(EqlSemanticError):
+        compile('process where x == y')
+
+
+def test_caret_points_at_the_column():
+    with pytest.raises(EqlError) as info:
+        compile('process where process.name = "x"')
+    text_line, caret_line = info.value.excerpt.splitlines()
+    assert text_line == '1 | process where process.name = "x"'
+    assert caret_line.index("^") == text_line.index("=")
+
+
+def test_long_lines_are_windowed_around_the_error():
+    query = "process where " + " or ".join(f'x == "{i}"' for i in range(2000)) + " or y = 1"
+    with pytest.raises(EqlError) as info:
+        compile(query)
+    text_line, caret_line = info.value.excerpt.splitlines()
+    assert len(text_line) < 120
+    assert text_line[caret_line.index("^")] == "="
+
+
+def test_errors_pickle():
+    with pytest.raises(EqlError) as info:
+        compile("process where x = 1")
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert (type(copy), copy.code, copy.line, copy.column) == (EqlSyntaxError, "E004", 1, 17)
+
+
+def test_codes_are_unique_and_well_formed():
+    assert all(code.startswith("E0") and len(code) == 4 for code in ERROR_CODES)
+
+
+def test_every_case_code_is_registered():
+    assert {case["code"] for case in CASES} <= set(ERROR_CODES)
