@@ -50,6 +50,11 @@ impl PyHostContext {
         Ok(PyHostContext { inner: Box::new(HostContext::new(c)) })
     }
 
+    /// `(filter, event)` pairs passed to `match_emit` since the last call.
+    fn take_matches(&self) -> Vec<(u32, u32)> {
+        self.inner.take_matches()
+    }
+
     /// Event indexes passed to `alert_emit` since the last call.
     fn take_emitted(&self) -> Vec<u32> {
         self.inner.take_emitted()

@@ -51,6 +51,9 @@ LAYOUT: list[tuple[str, object, str]] = [
         for name in ("glob_match", "re_match")
     ],
     ("alert_emit", C.CFUNCTYPE(C.c_int32, _CTX, _U32), "int32_t (*alert_emit)(const void *ctx, uint32_t ev)"),
+    ("match_emit", C.CFUNCTYPE(C.c_int32, _CTX, _U32, _U32), "int32_t (*match_emit)(const void *ctx, uint32_t filter, uint32_t ev)"),
+    ("eval_node", C.CFUNCTYPE(_TRI, _CTX, _BATCH, _U32, _U32),
+     "int32_t (*eval_node)(const void *ctx, const void *batch, uint32_t ev, uint32_t node)"),
 ]
 
 

@@ -209,3 +209,16 @@ def test_alert_emit_collects_event_indexes(api):
     assert ctx.take_emitted() == [3, 9]
     assert ctx.take_emitted() == []
     assert api.alert_emit(None, 1) == -1
+
+
+def test_match_emit_fills_a_core_owned_buffer(api):
+    ctx = HostContext()
+    assert api.match_emit(ctx._address(), 0, 5) == 0
+    assert api.match_emit(ctx._address(), 2, 7) == 0
+    assert ctx.take_matches() == [(0, 5), (2, 7)]
+    assert api.match_emit(None, 0, 1) == -1
+
+
+def test_eval_node_without_an_evaluator_is_null(api, setup):
+    b, _ = setup
+    assert api.eval_node(HostContext()._address(), b._address(), 0, 0) == NULL

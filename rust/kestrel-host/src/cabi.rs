@@ -34,6 +34,11 @@ pub struct HostApiV1 {
     pub glob_match: TextOp,
     pub re_match: TextOp,
     pub alert_emit: unsafe extern "C" fn(*const HostContext, u32) -> i32,
+    /// `(ctx, filter, ev) -> 0`: a batch loop reporting a match into the
+    /// core-owned buffer (`HostContext::take_matches`).
+    pub match_emit: unsafe extern "C" fn(*const HostContext, u32, u32) -> i32,
+    /// `(ctx, batch, ev, node) -> tri`: evaluate an IR node in the core.
+    pub eval_node: unsafe extern "C" fn(*const HostContext, *const EventBatch, u32, u32) -> Tri,
 }
 
 /// `(ctx, batch, event, field, literal_id, case_insensitive) -> tri`
@@ -64,6 +69,8 @@ pub static HOST_API_V1: HostApiV1 = HostApiV1 {
     glob_match: c_glob_match,
     re_match: c_re_match,
     alert_emit: c_alert_emit,
+    match_emit: c_match_emit,
+    eval_node: c_eval_node,
 };
 
 /// Run `f` on a valid (batch, event) pair, or return `fallback`.
@@ -185,4 +192,19 @@ unsafe extern "C" fn c_alert_emit(ctx: *const HostContext, ev: u32) -> i32 {
         }
         None => -1,
     }
+}
+
+unsafe extern "C" fn c_match_emit(ctx: *const HostContext, filter: u32, ev: u32) -> i32 {
+    match ctx.as_ref() {
+        Some(c) => {
+            c.push_match(filter, ev);
+            0
+        }
+        None => -1,
+    }
+}
+
+unsafe extern "C" fn c_eval_node(ctx: *const HostContext, b: *const EventBatch, ev: u32, node: u32) -> Tri {
+    let Some(evaluator) = ctx.as_ref().and_then(|c| c.evaluator.as_deref()) else { return NULL };
+    with_event(b, ev, NULL, |b, ev| evaluator.eval_node(b, ev, node))
 }

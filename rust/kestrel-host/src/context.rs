@@ -2,19 +2,50 @@
 
 use std::cell::RefCell;
 
+use kestrel_event::EventBatch;
+
 use crate::constants::RuleConstants;
+use crate::ops::Tri;
+
+/// Evaluates a rule's IR nodes in the core, for the parts of a predicate that
+/// generated code delegates (functions, arithmetic, expression comparisons).
+/// Implemented by the IR crate; kept as a trait here so the Host API does not
+/// depend on the IR.
+pub trait NodeEvaluator: Send + Sync {
+    fn eval_node(&self, batch: &EventBatch, ev: usize, node: u32) -> Tri;
+}
 
 /// What host calls from one rule instance see. Not shared across threads:
 /// each evaluating thread owns the context of the rule it runs.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct HostContext {
     pub constants: RuleConstants,
+    pub evaluator: Option<Box<dyn NodeEvaluator>>,
     emitted: RefCell<Vec<u32>>,
+    matches: RefCell<Vec<(u32, u32)>>,
+}
+
+impl std::fmt::Debug for HostContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostContext").field("constants", &self.constants).finish_non_exhaustive()
+    }
 }
 
 impl HostContext {
     pub fn new(constants: RuleConstants) -> Self {
-        HostContext { constants, emitted: RefCell::new(Vec::new()) }
+        HostContext { constants, ..Default::default() }
+    }
+
+    /// `match_emit(filter, event)`: a batch loop reporting a match.
+    pub fn push_match(&self, filter: u32, ev: u32) {
+        if let Ok(mut v) = self.matches.try_borrow_mut() {
+            v.push((filter, ev));
+        }
+    }
+
+    /// Take the `(filter, event)` matches reported since the last call.
+    pub fn take_matches(&self) -> Vec<(u32, u32)> {
+        std::mem::take(&mut *self.matches.borrow_mut())
     }
 
     /// `alert_emit(event)`: record an event index for alerting.

@@ -13,7 +13,7 @@ pub mod ops;
 
 pub use cabi::{HostApiV1, ABI_VERSION, HOST_API_V1};
 pub use constants::{compile_regex, Literal, RuleConstants, StrSet};
-pub use context::HostContext;
+pub use context::{HostContext, NodeEvaluator};
 pub use glob::{Glob, GlobSet};
 
 /// Errors raised while preparing a rule's constants.
