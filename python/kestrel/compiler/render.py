@@ -7,6 +7,7 @@ property tests check this).
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from kestrel.compiler import ast
@@ -14,6 +15,7 @@ from kestrel.compiler.parser import KEYWORDS
 from kestrel.compiler.strings import encode_field, encode_string
 
 _ATOMS = (ast.Literal, ast.Field, ast.FunctionCall)
+_PLAIN_CATEGORY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def render(node) -> str:
@@ -100,7 +102,7 @@ def _field(path: str) -> str:
 def _category(category) -> str:
     if category is None:
         return "any"
-    if category.replace("_", "a").isalnum() and category[:1].isalpha() and category not in KEYWORDS:
+    if _PLAIN_CATEGORY.match(category) and category not in KEYWORDS:
         return category
     return encode_string(category)
 
