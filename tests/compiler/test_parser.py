@@ -116,3 +116,21 @@ def test_spans_point_at_source():
 def test_syntax_error_type():
     with pytest.raises(EqlSyntaxError):
         parse("process where")
+
+
+def test_string_lists_with_comments_and_raw_strings():
+    cond = condition('x : (\n  // first\n  "a", /* b */ """c\\d""",\n  "e"  // last\n)')
+    assert [p.value for p in cond.patterns] == ["a", "c\\d", "e"]
+    assert [(p.span.line, p.span.column) for p in cond.patterns] == [(3, 3), (3, 16), (4, 3)]
+    assert condition('x in ("a", "b")') == condition('x in ("a", "b" )')
+
+
+def test_error_inside_a_long_string_list_points_at_the_item():
+    with pytest.raises(EqlSyntaxError) as info:
+        parse('any where x in (\n  "ok",\n  "bad\\q"\n)')
+    assert (info.value.code, info.value.line, info.value.column) == ("E006", 3, 7)
+
+
+def test_mixed_lists_still_parse():
+    assert [v.value for v in condition('x in ("a", 1, null)').values] == ["a", 1, None]
+    assert condition('x : ("a")') == condition('x : "a"')

@@ -33,7 +33,12 @@ Pass = Callable[[ir.Node], ir.Node]
 
 def rewrite(node: ir.Node, local: Pass) -> ir.Node:
     """Apply `local` bottom-up: children first, then the rebuilt node."""
-    return local(_with_children(node, [rewrite(child, local) for child in ir.children(node)]))
+    old = ir.children(node)
+    if old:
+        new = [rewrite(child, local) for child in old]
+        if any(a is not b for a, b in zip(old, new)):
+            node = _with_children(node, new)
+    return local(node)
 
 
 def _with_children(node: ir.Node, kids: List[ir.Node]) -> ir.Node:
@@ -233,9 +238,25 @@ LOCAL_REWRITES: Tuple[Pass, ...] = (
 )
 
 
+def _applicable(node_type) -> Tuple[Pass, ...]:
+    """The rewrites that can change a node of this type (the rest return it as is)."""
+    if node_type is ir.Logical:
+        return LOCAL_REWRITES
+    if node_type is ir.Not:
+        return (_fold_local, _simplify_local)
+    if node_type is ir.WildcardMatch:
+        return (_fold_local, _plain_local, _fold_local)
+    return (_fold_local,)
+
+
+_BY_TYPE = {node_type: _applicable(node_type) for node_type in (ir.Literal, ir.LoadField, ir.Compare, ir.Logical, ir.Not, ir.Arithmetic, ir.FunctionCall, ir.InSet, ir.WildcardMatch, ir.RegexMatch, ir.IsNull)}
+
+
 def _all_local(node: ir.Node) -> ir.Node:
-    for local in LOCAL_REWRITES:
+    for local in _BY_TYPE[type(node)]:
         node = local(node)
+        if type(node) is ir.Literal:
+            break
     return node
 
 

@@ -8,6 +8,7 @@ comparisons, `with` parameters, pipes, escapes) happen here and raise
 
 from __future__ import annotations
 
+import re
 from typing import List, Optional, Tuple
 
 from lark import Token, Transformer
@@ -153,6 +154,7 @@ class AstBuilder(Transformer):
 
     def pattern_match(self, children):
         operand, keyword, patterns = children
+        patterns = tuple(patterns)
         if keyword == ":":
             return ast.PatternMatch("seq", operand, patterns, True, _cover(children))
         kind = "like" if keyword.startswith("like") else "regex"
@@ -166,6 +168,27 @@ class AstBuilder(Transformer):
 
     def expr_list(self, children):
         return list(children)
+
+    def string_list(self, children):
+        """Split a STRING_LIST token into literals with their own spans."""
+        token: Token = children[0]
+        text = str(token)
+        line, line_start = token.line, (token.start_pos or 0) - (token.column - 1)
+        scanned = 0
+        literals = []
+        for match in _LIST_ITEM.finditer(text):
+            if match.group()[0] != '"':
+                continue  # a comment
+            offset = match.start()
+            newlines = text.count("\n", scanned, offset)
+            if newlines:
+                line += newlines
+                line_start = (token.start_pos or 0) + text.rindex("\n", scanned, offset) + 1
+            scanned = offset
+            start = (token.start_pos or 0) + offset
+            piece = Token("STRING", match.group(), start_pos=start, line=line, column=start - line_start + 1, end_pos=start + len(match.group()))
+            literals.append(self.string_literal([piece]))
+        return literals
 
     def logical_or(self, children):
         return ast.Logical("or", children[0], children[1], _cover(children))
@@ -263,6 +286,10 @@ class AstBuilder(Transformer):
 
     def start(self, children):
         return ast.Query(children[0], tuple(children[1:]), _cover(children))
+
+
+# Items of a STRING_LIST token: strings, and the comments between them.
+_LIST_ITEM = re.compile(r'"""(?:.|\n)*?"""|"(?:[^"\\\r\n]|\\.)*"|//[^\n]*|/\*(?:.|\n)*?\*/')
 
 
 class _Until:

@@ -1,0 +1,262 @@
+"""IR → WAT: one function per filter, three-valued logic inline, Host API calls for the leaves.
+
+The generator works from the IR's JSON form (a flat, dependency-ordered node
+array), so node ids in the generated code are the IR's own and the core's IR
+evaluator can take over any subtree by id.
+
+A predicate value is an i32 *tri*: 1 true, 0 false, -1 null. `and`/`or` are
+Kleene connectives that stop at their absorbing value, `not` keeps null. The
+leaves that dominate real rules (a field against a literal, a wildcard list,
+a regex, a set, a null check, a string function over a field and a literal)
+are single host calls that work in place on the batch; everything else
+(arithmetic, other functions, expression-to-expression comparisons) is
+delegated with `eval_node`, so every rule compiles and keeps the interpreter's
+semantics exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kestrel.compiler.wasm.imports import import_declarations
+from kestrel.compiler.wasm.pretty import pretty
+
+#: Comparison codes shared with the host's cmp_i64/cmp_f64.
+CMP_CODES = {"eq": 0, "ne": 1, "lt": 2, "le": 3, "gt": 4, "ge": 5}
+#: The comparison seen from the other side (`1 < x` is `x > 1`).
+FLIPPED = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+TEXT_TYPES = {"string", "ip", "timestamp"}
+NUMERIC_TYPES = {"i64", "u64", "f64"}
+#: Boolean string functions with a direct host call when applied to (field, literal).
+STRING_FUNCTIONS = {"startsWith": "str_starts_with", "endsWith": "str_ends_with", "stringContains": "str_contains"}
+
+
+@dataclass
+class WasmModuleSource:
+    """A generated module and the tables its ids refer to."""
+
+    wat: str
+    #: Local field id → (dotted path, schema FieldId), in local-id order.
+    fields: list[tuple[str, int]]
+    #: Literal id → text: the IR's string table, then the category names.
+    literals: list[str]
+    #: Filters in export order: the steps, then `until`.
+    filters: int
+
+
+@dataclass
+class _Module:
+    doc: dict[str, Any]
+    used: set[str] = field(default_factory=set)
+    fields: dict[int, int] = field(default_factory=dict)  # schema id -> local id
+    paths: dict[int, str] = field(default_factory=dict)
+    literals: list[str] = field(default_factory=list)
+
+    def local_field(self, node: dict[str, Any]) -> int:
+        schema_id = node["field"]
+        if schema_id not in self.fields:
+            self.fields[schema_id] = len(self.fields)
+            self.paths[schema_id] = node["path"]
+        return self.fields[schema_id]
+
+    def literal(self, text: str) -> int:
+        if text not in self.literals:
+            self.literals.append(text)
+        return self.literals.index(text)
+
+    def call(self, name: str, *args: str) -> str:
+        self.used.add(name)
+        return f"(call ${name} {' '.join(args)})"
+
+
+class _Function:
+    """Code generation state for one filter function: its locals."""
+
+    def __init__(self, module: _Module) -> None:
+        self.module = module
+        self.nodes = module.doc["nodes"]
+        self.locals: list[str] = []
+        self.labels = 0
+
+    def label(self) -> str:
+        self.labels += 1
+        return f"$b{self.labels}"
+
+    def local(self) -> str:
+        name = f"$t{len(self.locals)}"
+        self.locals.append(name)
+        return name
+
+    # ---- predicates (tri-valued) -------------------------------------------------
+
+    def tri(self, index: int) -> str:
+        node = self.nodes[index]
+        op = node["op"]
+        if op == "Literal":
+            return f"(i32.const {_literal_truth(node)})"
+        if op == "Logical":
+            return self.logical(node)
+        if op == "Not":
+            return self.negate(self.tri(node["operand"]))
+        fast = self.leaf(node)
+        if fast is not None:
+            return fast
+        return self.module.call("eval_node", "(local.get $ev)", f"(i32.const {index})")
+
+    def logical(self, node: dict[str, Any]) -> str:
+        absorbing = 1 if node["logic"] == "or" else 0
+        acc, t, label = self.local(), self.local(), self.label()
+        parts = [f"(local.set {acc} (i32.const {1 - absorbing}))"]
+        for operand in node["operands"]:
+            parts.append(f"(local.set {t} {self.tri(operand)})")
+            # The absorbing value decides the whole connective: stop here.
+            parts.append(f"(if (i32.eq (local.get {t}) (i32.const {absorbing})) (then (br {label} (i32.const {absorbing}))))")
+            parts.append(f"(if (i32.lt_s (local.get {t}) (i32.const 0)) (then (local.set {acc} (i32.const -1))))")
+        body = " ".join(parts)
+        return f"(block {label} (result i32) {body} (local.get {acc}))"
+
+    def negate(self, inner: str) -> str:
+        t = self.local()
+        return (
+            f"(select (i32.const -1) (i32.sub (i32.const 1) (local.tee {t} {inner})) "
+            f"(i32.lt_s (local.get {t}) (i32.const 0)))"
+        )
+
+    def leaf(self, node: dict[str, Any]) -> str | None:
+        """A single host call for the common leaf shapes, or None."""
+        op = node["op"]
+        ev = "(local.get $ev)"
+        if op == "IsNull":
+            target = self.nodes[node["operand"]]
+            if target["op"] == "LoadField":
+                return self.module.call("event_is_null", ev, self.field(target))
+            return None
+        if op in ("WildcardMatch", "RegexMatch", "InSet"):
+            target = self.nodes[node["operand"]]
+            if target["op"] != "LoadField" or target["type"] not in TEXT_TYPES:
+                return None
+            if op == "WildcardMatch":
+                return self.module.call("glob_match_field", ev, self.field(target), f"(i32.const {node['glob']})")
+            if op == "RegexMatch":
+                return self.module.call("re_match_field", ev, self.field(target), f"(i32.const {node['regex']})")
+            if all(t == "string" for t in self.module.doc["sets"][node["set"]]["types"]):
+                return self.module.call("set_contains", ev, self.field(target), f"(i32.const {node['set']})")
+            return None
+        if op == "Compare":
+            return self.compare(node)
+        if op == "FunctionCall" and node["name"] in STRING_FUNCTIONS and len(node["args"]) == 2:
+            source, needle = (self.nodes[a] for a in node["args"])
+            if source["op"] == "LoadField" and source["type"] in TEXT_TYPES and _is_string(needle):
+                return self.module.call(
+                    STRING_FUNCTIONS[node["name"]], ev, self.field(source),
+                    f"(i32.const {needle['string']})", f"(i32.const {int(node['case_insensitive'])})",
+                )
+        return None
+
+    def compare(self, node: dict[str, Any]) -> str | None:
+        left, right = self.nodes[node["left"]], self.nodes[node["right"]]
+        cmp = node["cmp"]
+        if right["op"] == "LoadField" and left["op"] == "Literal":
+            left, right, cmp = right, left, FLIPPED[cmp]
+        if left["op"] != "LoadField" or right["op"] != "Literal":
+            return None
+        ev = "(local.get $ev)"
+        if cmp == "eq" and left["type"] in TEXT_TYPES and _is_string(right):
+            return self.module.call(
+                "str_eq", ev, self.field(left), f"(i32.const {right['string']})", f"(i32.const {int(node['case_insensitive'])})"
+            )
+        if left["type"] in NUMERIC_TYPES and right["type"] in ("i64", "f64") and isinstance(right["value"], (int, float)):
+            code = f"(i32.const {CMP_CODES[cmp]})"
+            if right["type"] == "i64" and left["type"] != "f64":
+                return self.module.call("cmp_i64", ev, self.field(left), code, f"(i64.const {right['value']})")
+            return self.module.call("cmp_f64", ev, self.field(left), code, f"(f64.const {float(right['value'])!r})")
+        return None
+
+    def field(self, node: dict[str, Any]) -> str:
+        return f"(i32.const {self.module.local_field(node)})"
+
+
+def _literal_truth(node: dict[str, Any]) -> int:
+    """A literal in a boolean position: true/false, and null for everything else."""
+    if node["type"] == "bool":
+        return 1 if node["value"] else 0
+    return -1
+
+
+def _is_string(node: dict[str, Any]) -> bool:
+    return node["op"] == "Literal" and node["type"] == "string"
+
+
+def _filters(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    rule = doc["rule"]
+    return list(rule["steps"]) + ([rule["until"]] if rule["until"] else [])
+
+
+def generate(doc: dict[str, Any]) -> WasmModuleSource:
+    """Generate the module for one compiled rule's IR document."""
+    module = _Module(doc, literals=list(doc["strings"]))
+    # Every field the rule reads gets a local id, including those only read
+    # inside subtrees delegated to the core, so captures can report them.
+    for ref in doc["metadata"]["fields"]:
+        module.local_field(ref)
+    functions = []
+    filters = _filters(doc)
+    for n, step in enumerate(filters):
+        fn = _Function(module)
+        body = fn.tri(step["predicate"])
+        if step["category"] is not None:
+            cat = module.literal(step["category"])
+            body = (
+                f"(if (result i32) {module.call('category_is', '(local.get $ev)', f'(i32.const {cat})')} "
+                f"(then {body}) (else (i32.const 0)))"
+            )
+        locals_ = "".join(f" (local {name} i32)" for name in fn.locals)
+        functions.append(f'(func $f{n} (param $ev i32) (result i32){locals_}\n    {body})')
+    exports = []
+    for n in range(len(filters)):
+        name = "pred_eval" if n == 0 else f"pred_eval_{n}"
+        exports.append(
+            f'(func (export "{name}") (param $ev i32) (result i32)\n'
+            f"    (i32.eq (call $f{n} (local.get $ev)) (i32.const 1)))"
+        )
+    exports.append(_batch_loop(module, len(filters)))
+    exports.append(_capture(module))
+    lines = ["(module", *("  " + line for line in import_declarations(module.used))]
+    lines += ["  " + f.replace("\n", "\n  ") for f in functions + exports]
+    lines.append(')')
+    fields = sorted(((local, module.paths[sid], sid) for sid, local in module.fields.items()))
+    return WasmModuleSource(
+        wat=pretty("\n".join(lines)),
+        fields=[(path, sid) for _, path, sid in fields],
+        literals=module.literals,
+        filters=len(filters),
+    )
+
+
+def _batch_loop(module: _Module, count: int) -> str:
+    """`pred_eval_batch(filter, start, end)`: the whole batch in one call."""
+    module.used.add("match_emit")
+    dispatch = "(i32.const 0)"
+    for n in reversed(range(count)):
+        dispatch = f"(if (result i32) (i32.eq (local.get $filter) (i32.const {n})) (then (call $f{n} (local.get $ev))) (else {dispatch}))"
+    return (
+        '(func (export "pred_eval_batch") (param $filter i32) (param $start i32) (param $end i32) (result i32)\n'
+        "    (local $ev i32) (local $n i32)\n"
+        "    (local.set $ev (local.get $start))\n"
+        "    (block $done (loop $next\n"
+        "      (br_if $done (i32.ge_u (local.get $ev) (local.get $end)))\n"
+        f"      (if (i32.eq {dispatch} (i32.const 1))\n"
+        "        (then (call $match_emit (local.get $filter) (local.get $ev))\n"
+        "              (local.set $n (i32.add (local.get $n) (i32.const 1)))))\n"
+        "      (local.set $ev (i32.add (local.get $ev) (i32.const 1)))\n"
+        "      (br $next)))\n"
+        "    (local.get $n))"
+    )
+
+
+def _capture(module: _Module) -> str:
+    """`pred_capture(ev)`: report every field the rule reads."""
+    module.used.add("capture_field")
+    calls = " ".join(f"(call $capture_field (local.get $ev) (i32.const {local}))" for local in sorted(module.fields.values()))
+    return f'(func (export "pred_capture") (param $ev i32)\n    {calls})'

@@ -1,0 +1,73 @@
+"""Indent WAT S-expressions so generated modules read like hand-written ones.
+
+A form that fits in `width` columns stays on one line; a longer one puts each
+child form on its own line, one level deeper. The output is deterministic, so
+snapshot tests can compare it verbatim.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+Form = Union[str, list]
+
+
+def _parse(text: str) -> list[Form]:
+    stack: list[list[Form]] = [[]]
+    token = ""
+    in_string = False
+    for char in text:
+        if in_string:
+            token += char
+            if char == '"' and not token.endswith('\\"'):
+                in_string = False
+            continue
+        if char == '"':
+            in_string = True
+            token += char
+        elif char in "()" or char.isspace():
+            if token:
+                stack[-1].append(token)
+                token = ""
+            if char == "(":
+                stack.append([])
+            elif char == ")":
+                done = stack.pop()
+                stack[-1].append(done)
+        else:
+            token += char
+    return stack[0]
+
+
+def _flat(form: Form) -> str:
+    if isinstance(form, str):
+        return form
+    return "(" + " ".join(_flat(f) for f in form) + ")"
+
+
+def _render(form: Form, indent: int, width: int, out: list[str]) -> None:
+    pad = "  " * indent
+    flat = _flat(form)
+    if isinstance(form, str) or len(pad) + len(flat) <= width:
+        out.append(pad + flat)
+        return
+    # Keep the head and its atom arguments (names, types) on the first line.
+    head = []
+    rest = list(form)
+    while rest and (isinstance(rest[0], str) or _is_signature(rest[0])):
+        head.append(_flat(rest.pop(0)))
+    out.append(pad + "(" + " ".join(head))
+    for child in rest:
+        _render(child, indent + 1, width, out)
+    out[-1] += ")"
+
+
+def _is_signature(form: Form) -> bool:
+    return isinstance(form, list) and bool(form) and form[0] in ("param", "result", "local", "export")
+
+
+def pretty(text: str, width: int = 100) -> str:
+    out: list[str] = []
+    for form in _parse(text):
+        _render(form, 0, width, out)
+    return "\n".join(out) + "\n"

@@ -1,0 +1,106 @@
+"""`kestrel check PATH...`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kestrel.cli import main
+
+SHARED = Path("/work/shared") if Path("/work/shared").is_dir() else Path(__file__).resolve().parents[2] / "shared"
+TOML_DIR = SHARED / "corpus" / "detection-rules-toml"
+
+
+def run(capsys, *args):
+    status = main(list(args))
+    return status, capsys.readouterr().out
+
+
+def test_valid_eql_file(tmp_path, capsys):
+    (tmp_path / "ok.eql").write_text('process where process.name : "cmd.exe"\n')
+    status, out = run(capsys, "check", str(tmp_path / "ok.eql"))
+    assert status == 0
+    assert out.strip() == "1 rule checked: 1 ok, 0 failed"
+
+
+def test_invalid_eql_file_prints_code_position_and_caret(tmp_path, capsys):
+    (tmp_path / "bad.eql").write_text('process where\n  process.name = "x"\n')
+    status, out = run(capsys, "check", str(tmp_path / "bad.eql"))
+    assert status == 1
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{tmp_path / 'bad.eql'}:2:16: E004 ")
+    assert lines[1] == '2 |   process.name = "x"'
+    assert lines[2].index("^") == lines[1].index("=")
+    assert lines[-1] == "1 rule checked: 0 ok, 1 failed"
+
+
+def test_detection_rules_toml_directory(capsys):
+    status, out = run(capsys, "check", str(TOML_DIR))
+    assert status == 0
+    assert out.strip() == "19 rules checked: 19 ok, 0 failed"
+
+
+def test_toml_error_reports_file_line(tmp_path, capsys):
+    source = TOML_DIR / "credential_access_gdb_process_hooking.toml"
+    text = source.read_text().replace("process where", "process wher", 1)
+    (tmp_path / "rule.toml").write_text(text)
+    status, out = run(capsys, "check", str(tmp_path / "rule.toml"))
+    assert status == 1
+    first = out.splitlines()[0]
+    line_number = int(first.split(":")[1])
+    assert "process wher" in text.splitlines()[line_number - 1]
+
+
+def test_jsonl_corpus(tmp_path, capsys):
+    records = [{"name": "good", "query": "any where true"}, {"name": "bad", "query": "any where x == 'a'"}]
+    path = tmp_path / "rules.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    status, out = run(capsys, "check", str(path))
+    assert status == 1
+    assert f"{path}:2 (bad): query line 1, column 16: E005" in out
+    assert out.splitlines()[-1] == "2 rules checked: 1 ok, 1 failed"
+
+
+def test_unreadable_inputs_fail(tmp_path, capsys):
+    (tmp_path / "broken.toml").write_text("[rule\n")
+    status, out = run(capsys, "check", str(tmp_path / "broken.toml"), str(tmp_path / "missing.eql"))
+    assert status == 1
+    assert "invalid TOML" in out and "no such file" in out
+
+
+def test_strict_flag(tmp_path, capsys):
+    (tmp_path / "r.eql").write_text("process where not.in.ecs == 1")
+    assert run(capsys, "check", str(tmp_path / "r.eql"))[0] == 0
+    status, out = run(capsys, "check", "--strict", str(tmp_path / "r.eql"))
+    assert status == 1 and "E030" in out
+
+
+def test_quiet_prints_only_the_summary(tmp_path, capsys):
+    (tmp_path / "bad.eql").write_text("process where x = 1")
+    status, out = run(capsys, "check", "-q", str(tmp_path / "bad.eql"))
+    assert status == 1 and out.splitlines() == ["1 rule checked: 0 ok, 1 failed"]
+
+
+def test_requires_a_command(capsys):
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+
+
+def test_python_dash_m(tmp_path):
+    (tmp_path / "ok.eql").write_text("any where true")
+    result = subprocess.run([sys.executable, "-m", "kestrel", "check", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "1 rule checked" in result.stdout
+
+
+@pytest.mark.skipif(shutil.which("kestrel") is None, reason="console script not installed in this environment")
+def test_console_script(tmp_path):
+    (tmp_path / "ok.eql").write_text("any where true")
+    result = subprocess.run(["kestrel", "check", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 0
