@@ -47,32 +47,41 @@ def _integer_result(value):
 # ---- arithmetic ---------------------------------------------------------------
 
 
+def _numeric(name: str):
+    """Decorate a binary operation with null propagation and number checks."""
+
+    def decorate(operation):
+        def apply(left, right):
+            if left is None or right is None:
+                return None
+            _numbers(name, left, right)
+            return operation(left, right)
+
+        apply.__name__ = operation.__name__
+        apply.__doc__ = operation.__doc__
+        return apply
+
+    return decorate
+
+
+@_numeric("add")
 def add(left, right):
-    if left is None or right is None:
-        return None
-    _numbers("add", left, right)
     return _integer_result(left + right)
 
 
+@_numeric("subtract")
 def subtract(left, right):
-    if left is None or right is None:
-        return None
-    _numbers("subtract", left, right)
     return _integer_result(left - right)
 
 
+@_numeric("multiply")
 def multiply(left, right):
-    if left is None or right is None:
-        return None
-    _numbers("multiply", left, right)
     return _integer_result(left * right)
 
 
+@_numeric("divide")
 def divide(left, right):
     """Integer operands divide like Java: truncated toward zero."""
-    if left is None or right is None:
-        return None
-    _numbers("divide", left, right)
     if isinstance(left, int) and isinstance(right, int):
         if right == 0:
             raise EvalError("integer division by zero")
@@ -85,11 +94,9 @@ def divide(left, right):
     return left / right
 
 
+@_numeric("modulo")
 def modulo(left, right):
     """Java's `%`: the result takes the sign of the dividend."""
-    if left is None or right is None:
-        return None
-    _numbers("modulo", left, right)
     if isinstance(left, int) and isinstance(right, int):
         if right == 0:
             raise EvalError("integer modulo by zero")

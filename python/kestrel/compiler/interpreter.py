@@ -238,26 +238,23 @@ def _not(node: ir.Not, event):
 
 
 def _arithmetic(node: ir.Arithmetic, event):
-    values = [evaluate(operand, event) for operand in node.operands]
-    try:
-        combos = list(_combinations(values))
-    except EvalError:
-        return None
-    if node.op == "neg":
-        return _collect(_guard(negate, combo) for combo in combos)
-    function = ARITHMETIC[node.op]
-    return _collect(_guard(function, combo) for combo in combos)
-
-
-def _guard(function, args):
-    try:
-        return function(*args)
-    except EvalError:
-        return None
+    function = negate if node.op == "neg" else ARITHMETIC[node.op]
+    results = _apply_over_arrays(function, [evaluate(operand, event) for operand in node.operands])
+    return None if results is None else _collect(results)
 
 
 def _function(node: ir.FunctionCall, event):
     values = [evaluate(arg, event) for arg in node.args]
+    results = _apply_over_arrays(lambda *args: call(node.name, args, node.case_insensitive), values)
+    if results is None:
+        return None
+    if node.name in BOOLEAN_FUNCTIONS:
+        return any_true(results)
+    return _collect(results)
+
+
+def _apply_over_arrays(function, values):
+    """`function` on every combination of array alternatives; errors give null."""
     try:
         combos = list(_combinations(values))
     except EvalError:
@@ -265,12 +262,10 @@ def _function(node: ir.FunctionCall, event):
     results = []
     for combo in combos:
         try:
-            results.append(call(node.name, combo, node.case_insensitive))
+            results.append(function(*combo))
         except EvalError:
             results.append(None)
-    if node.name in BOOLEAN_FUNCTIONS:
-        return any_true(results)
-    return _collect(results)
+    return results
 
 
 def _in_set(node: ir.InSet, event):
@@ -282,14 +277,16 @@ def _in_set(node: ir.InSet, event):
 
 
 def _wildcard(node: ir.WildcardMatch, event):
-    value = evaluate(node.operand, event)
     matchers = [glob_regex(pattern, node.case_insensitive) for pattern in node.patterns]
-    return any_true(_match_any(matchers, item) for item in _alternatives(value))
+    return _matches_any(matchers, evaluate(node.operand, event))
 
 
 def _regex(node: ir.RegexMatch, event):
-    value = evaluate(node.operand, event)
     matchers = [compiled_regex(pattern, node.case_insensitive) for pattern in node.translated]
+    return _matches_any(matchers, evaluate(node.operand, event))
+
+
+def _matches_any(matchers, value):
     return any_true(_match_any(matchers, item) for item in _alternatives(value))
 
 

@@ -34,6 +34,25 @@ def literal_type(value) -> str:
     return "string"
 
 
+@dataclass(frozen=True)
+class FieldRef:
+    """A field by FieldId and path, with its schema type; `optional` is `?field`."""
+
+    field: int
+    path: str
+    type: str = "unknown"
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class LoadField(FieldRef):
+    """Read a field (a predicate node).  A missing field loads null.
+
+    It has the same data as a FieldRef (the descriptor's join keys), but is a
+    distinct type: a LoadField never equals a FieldRef.
+    """
+
+
 @dataclass(frozen=True, eq=False)
 class Literal:
     """A constant.  Equality includes the type: `1`, `1.0` and `true` differ."""
@@ -49,16 +68,6 @@ class Literal:
 
     def __hash__(self) -> int:
         return hash((type(self.value), self.value))
-
-
-@dataclass(frozen=True)
-class LoadField:
-    """Read a field.  `type` is the schema type; missing fields load null."""
-
-    field: int
-    path: str
-    type: str = "unknown"
-    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,14 +152,6 @@ FALSE = Literal(False)
 NULL = Literal(None)
 
 
-@dataclass(frozen=True)
-class FieldRef:
-    """A field named in a rule descriptor (join keys)."""
-
-    field: int
-    path: str
-    type: str = "unknown"
-    optional: bool = False
 
 
 @dataclass(frozen=True)

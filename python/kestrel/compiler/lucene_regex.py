@@ -74,15 +74,7 @@ def translate(pattern: str) -> str:
 
 
 def _literal(char: str) -> str:
-    if char in _META:
-        return "\\" + char
-    if char == "\n":
-        return "\\n"
-    if char == "\t":
-        return "\\t"
-    if ord(char) < 0x20 or ord(char) == 0x7F:
-        return "\\x%02x" % ord(char)
-    return char
+    return "\\" + char if char in _META else _printable(char)
 
 
 # Members that must be escaped inside a class: the class syntax itself plus
@@ -92,8 +84,11 @@ _CLASS_META = frozenset("\\[]^-&~|")
 
 
 def _class_member(char: str) -> str:
-    if char in _CLASS_META:
-        return "\\" + char
+    return "\\" + char if char in _CLASS_META else _printable(char)
+
+
+def _printable(char: str) -> str:
+    """Control characters as escapes both engines read (`\\n`, `\\t`, `\\xHH`)."""
     if char == "\n":
         return "\\n"
     if char == "\t":
