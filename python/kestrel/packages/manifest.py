@@ -1,0 +1,236 @@
+"""Rule package manifests (``manifest.json``): parsing, validation, field table.
+
+The format is documented in ``rules/README.md``. This module knows nothing
+about any runtime: the Lua and Wasm loaders both read a :class:`Manifest` and
+map its field table onto the running schema with :meth:`FieldTable.resolve`.
+Every error names the file and the offending key, so a package author can fix
+a manifest without reading this code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from kestrel.errors import KestrelError
+
+MANIFEST_FILE = "manifest.json"
+
+RUNTIMES = ("wasm", "lua")
+KINDS = ("event", "sequence", "sample")
+
+#: Which runtime an entry file implies, when the manifest leaves `runtime` out.
+_RUNTIME_OF_ENTRY = {".lua": "lua", ".wasm": "wasm", ".wat": "wasm", ".eql": "wasm"}  # EQL: the default runtime
+_DEFAULT_ENTRY = {"lua": "predicate.lua", "wasm": "rule.wasm"}
+
+_KNOWN_KEYS = frozenset({
+    "id", "name", "version", "description", "runtime", "kind", "entry", "schema", "fields", "categories",
+    "capture", "severity", "risk_score", "tags", "threat", "trusted",
+})
+
+
+class RulePackageError(KestrelError):
+    """A rule package is malformed or cannot be loaded."""
+
+
+class FieldTable:
+    """A package's field table: local id -> dotted path.
+
+    Compiled code refers to fields by small local ids so that it does not
+    depend on the FieldIds of the schema it was built against; the loader
+    maps them to the running schema's ids with :meth:`resolve`.
+    """
+
+    def __init__(self, paths: Mapping[int, str]) -> None:
+        self._paths: Dict[int, str] = dict(sorted(paths.items()))
+
+    @property
+    def paths(self) -> Dict[int, str]:
+        """Local id -> dotted path, in id order."""
+        return dict(self._paths)
+
+    def local_id(self, path: str) -> Optional[int]:
+        """The local id declared for `path`, if any."""
+        for local, known in self._paths.items():
+            if known == path:
+                return local
+        return None
+
+    def next_id(self) -> int:
+        """The first local id above every declared one (for `field_id()` at load)."""
+        return max(self._paths, default=0) + 1
+
+    def resolve(self, schema: Any) -> Dict[int, int]:
+        """Local id -> schema FieldId; paths the schema lacks are assigned ids."""
+        return {local: schema.resolve(path).id for local, path in self._paths.items()}
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FieldTable) and other._paths == self._paths
+
+    def __repr__(self) -> str:
+        return f"FieldTable({self._paths!r})"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated ``manifest.json``. `source` is the file it came from (for messages)."""
+
+    id: str
+    name: str
+    version: str
+    runtime: str
+    kind: str
+    entry: str
+    fields: FieldTable
+    description: str = ""
+    schema: Optional[Tuple[str, str]] = None
+    categories: Tuple[str, ...] = ()
+    capture: Optional[Tuple[str, ...]] = None
+    trusted: bool = False
+    metadata: Dict[str, Any] = field(default_factory=dict)
+    source: str = MANIFEST_FILE
+
+
+def load_manifest(path: "str | os.PathLike[str]") -> Manifest:
+    """Read and validate a manifest: a package directory or the file itself."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MANIFEST_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise RulePackageError(f"{path}: cannot read the manifest: {error.strerror or error}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RulePackageError(f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    return parse_manifest(document, source=str(path))
+
+
+def parse_manifest(document: Any, *, source: str = MANIFEST_FILE) -> Manifest:
+    """Validate a decoded manifest document."""
+    check = _Checker(source)
+    if not isinstance(document, dict):
+        raise check.error(None, f"must be a JSON object, not {_json_type(document)}")
+    unknown = sorted(set(document) - _KNOWN_KEYS)
+    if unknown:
+        raise check.error(unknown[0], f"unknown key (known keys: {', '.join(sorted(_KNOWN_KEYS))})")
+    rule_id = check.string(document, "id", required=True)
+    runtime, entry = _runtime_and_entry(document, check)
+    kind = check.string(document, "kind") or "event"
+    if kind not in KINDS:
+        raise check.error("kind", f"must be one of {', '.join(KINDS)}, not {kind!r}")
+    metadata = {key: document[key] for key in ("severity", "risk_score", "tags", "threat") if key in document}
+    return Manifest(
+        id=rule_id,
+        name=check.string(document, "name") or rule_id,
+        version=check.string(document, "version", required=True),
+        runtime=runtime,
+        kind=kind,
+        entry=entry,
+        fields=_field_table(document.get("fields", {}), check),
+        description=check.string(document, "description") or "",
+        schema=_schema_identity(document.get("schema"), check),
+        categories=check.strings(document, "categories") or (),
+        capture=check.strings(document, "capture"),
+        trusted=check.boolean(document, "trusted"),
+        metadata=metadata,
+        source=source,
+    )
+
+
+def _runtime_and_entry(document: Dict[str, Any], check: "_Checker") -> Tuple[str, str]:
+    runtime = check.string(document, "runtime")
+    entry = check.string(document, "entry")
+    if runtime is not None and runtime not in RUNTIMES:
+        raise check.error("runtime", f"must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+    if entry is not None and (os.path.isabs(entry) or ".." in Path(entry).parts):
+        raise check.error("entry", f"must be a file inside the package, not {entry!r}")
+    suffix = Path(entry).suffix if entry else None
+    if suffix is not None and suffix not in _RUNTIME_OF_ENTRY:
+        raise check.error("entry", f"{entry!r} is not a predicate.lua, rule.wasm, rule.wat or rule.eql file")
+    implied = _RUNTIME_OF_ENTRY.get(suffix or "")
+    if runtime is None:
+        runtime = implied
+    if runtime is None:
+        raise check.error("runtime", "is required when `entry` is absent")
+    # EQL source compiles to either runtime; code files run only where they were written for.
+    if suffix not in (None, ".eql") and implied != runtime:
+        raise check.error("entry", f"{entry!r} cannot run on the {runtime} runtime")
+    return runtime, entry or _DEFAULT_ENTRY[runtime]
+
+
+def _field_table(raw: Any, check: "_Checker") -> FieldTable:
+    if not isinstance(raw, dict):
+        raise check.error("fields", f"must be an object of local id -> dotted path, not {_json_type(raw)}")
+    paths: Dict[int, str] = {}
+    for key, path in raw.items():
+        if not (isinstance(key, str) and key.isdigit() and 0 < int(key) < 2**31):
+            raise check.error(f"fields.{key}", "local ids must be positive integers written as strings, e.g. \"1\"")
+        if not isinstance(path, str) or not path or path.startswith(".") or path.endswith(".") or ".." in path:
+            raise check.error(f"fields.{key}", f"must be a dotted field path, not {path!r}")
+        paths[int(key)] = path
+    return FieldTable(paths)
+
+
+def _schema_identity(raw: Any, check: "_Checker") -> Optional[Tuple[str, str]]:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not all(isinstance(raw.get(key), str) for key in ("name", "version")):
+        raise check.error("schema", "must be {\"name\": string, \"version\": string}")
+    return raw["name"], raw["version"]
+
+
+class _Checker:
+    """Typed reads from a manifest, raising errors that name the file and key."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def error(self, key: Optional[str], message: str) -> RulePackageError:
+        where = f"{self.source}: key {key!r}" if key else self.source
+        return RulePackageError(f"{where}: {message}")
+
+    def string(self, document: Dict[str, Any], key: str, *, required: bool = False) -> Optional[str]:
+        if key not in document:
+            if required:
+                raise self.error(key, "is required")
+            return None
+        value = document[key]
+        if not isinstance(value, str) or (required and not value):
+            raise self.error(key, f"must be a non-empty string, not {_json_type(value)}")
+        return value
+
+    def strings(self, document: Dict[str, Any], key: str) -> Optional[Tuple[str, ...]]:
+        if key not in document:
+            return None
+        value = document[key]
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self.error(key, "must be a list of strings")
+        return tuple(value)
+
+    def boolean(self, document: Dict[str, Any], key: str) -> bool:
+        value = document.get(key, False)
+        if not isinstance(value, bool):
+            raise self.error(key, f"must be true or false, not {_json_type(value)}")
+        return value
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"

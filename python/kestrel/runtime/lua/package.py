@@ -1,0 +1,65 @@
+"""Load a Lua rule package directory (``manifest.json`` + ``predicate.lua``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from kestrel import Schema
+from kestrel.packages.constants import load_constants
+from kestrel.packages.manifest import RulePackageError, load_manifest
+from kestrel.runtime.lua.rule import LuaLimits, LuaRule
+
+
+def load_lua_package(
+    directory: "str | os.PathLike[str]",
+    *,
+    schema: Optional[Schema] = None,
+    limits: Optional[LuaLimits] = None,
+    debug: bool = False,
+) -> LuaRule:
+    """Validate the package's manifest and load its predicate.
+
+    Raises:
+        RulePackageError: the manifest is invalid, names another runtime, or
+            its entry file is missing; LuaRuleError (a subclass) when the Lua
+            code fails to load or ``pred_init`` fails.
+    """
+    directory = Path(directory)
+    manifest = load_manifest(directory)
+    if manifest.runtime != "lua":
+        raise RulePackageError(f"{manifest.source}: key 'runtime': is {manifest.runtime!r}, not a Lua package")
+    entry = directory / manifest.entry
+    try:
+        source = entry.read_text(encoding="utf-8")
+    except OSError as error:
+        raise RulePackageError(f"{entry}: cannot read the predicate: {error.strerror or error}") from None
+    return LuaRule(
+        manifest.id,
+        source,
+        fields=manifest.fields,
+        schema=schema,
+        constants=load_constants(directory),
+        trusted=manifest.trusted,
+        limits=limits,
+        debug=debug,
+        chunkname=manifest.entry,
+    )
+
+
+def load_generated(generated: Any, rule_id: str, *, schema: Optional[Schema] = None, limits: Optional[LuaLimits] = None) -> LuaRule:
+    """Run the output of the IR -> Lua backend (:class:`kestrel.compiler.lua.GeneratedLua`).
+
+    Generated code has no loops or recursion, so it runs trusted: JIT on, no
+    instruction budget (the memory cap and error quarantine still apply).
+    """
+    return LuaRule(
+        rule_id,
+        generated.source,
+        fields=generated.fields,
+        schema=schema,
+        constants=generated.constants,
+        trusted=True,
+        limits=limits,
+    )

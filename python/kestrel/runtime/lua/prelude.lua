@@ -1,0 +1,307 @@
+-- Kestrel's trusted Lua prelude (LuaJIT 2.1).
+--
+-- This chunk runs once per rule runtime, with the full standard library, and
+-- returns `setup(cfg)`. `setup` binds Host API v1 to the C table exported by
+-- the Rust core (through `ffi.cast` on the address Python hands in), builds
+-- the rule's sandboxed environment and returns the entry points Python calls:
+-- one call per batch, with the per-event loop here in Lua, so the hot path
+-- never crosses into Python.
+--
+-- Rule code only ever sees `env`. It never reaches `ffi`, `debug`, `jit`,
+-- `load`, the real globals or any Python object: those live in this chunk's
+-- locals and upvalues, and the sandbox has no `debug.getupvalue` to read them.
+
+local ffi = require("ffi")
+local jit = jit
+local sethook = debug.sethook
+local real_pcall, real_xpcall, real_error = pcall, xpcall, error
+local real_getmetatable, real_setmetatable = getmetatable, setmetatable
+local loadstring, setfenv = loadstring, setfenv
+local type, tostring, tonumber, select, pairs = type, tostring, tonumber, select, pairs
+local concat = table.concat
+
+-- `string.dump` hands out bytecode, and strings index the real `string`
+-- table through their metatable, so it is removed for everyone here.
+string.dump = nil
+
+return function(cfg)
+  ffi.cdef(cfg.cdef)
+  local api = ffi.cast("const HostApiV1 *", cfg.api_address)
+  local CTX = ffi.cast("const void *", cfg.ctx_address)
+  local B = nil                      -- the batch being evaluated; set per call
+  local NP = ffi.new("int32_t[1]")   -- is_null out-parameter
+  local LEN = ffi.new("uint32_t[1]") -- string length out-parameter
+  local F = {}                       -- local field id -> schema FieldId
+  for i = 1, #cfg.field_ids, 2 do F[cfg.field_ids[i]] = cfg.field_ids[i + 1] end
+  local resolve_path = cfg.resolve_path  -- Python: path -> schema FieldId (load time only)
+  local next_local = cfg.next_local_id
+  local LOCAL_OF_PATH = {}
+  for i = 1, #cfg.field_paths, 2 do LOCAL_OF_PATH[cfg.field_paths[i + 1]] = cfg.field_paths[i] end
+
+  -- ---- the instruction budget (untrusted rules; the JIT is off for them) ----
+  -- A count hook does not fire inside compiled traces, so untrusted rules run
+  -- interpreted and this hook bounds every event, and every pcall wrapper
+  -- re-raises once the budget is blown, so rule code cannot swallow the stop.
+  local trusted = cfg.trusted
+  local ticks, max_ticks, killed = 0, cfg.max_ticks, false
+  local KILLED = "instruction budget exceeded (runaway predicate stopped)"
+  local function on_count()
+    ticks = ticks + 1
+    if ticks > max_ticks then
+      killed = true
+      real_error(KILLED, 0)
+    end
+  end
+  local function arm()
+    ticks, killed = 0, false
+  end
+  if not trusted then
+    jit.off()
+    jit.flush()
+    sethook(on_count, "", cfg.hook_every)
+  end
+
+  local function rethrow(...)
+    if killed then real_error(KILLED, 0) end
+    return ...
+  end
+
+  -- ---- field ids ----
+  local function fid(field)
+    local f = F[field]
+    if f == nil then
+      real_error("unknown field id " .. tostring(field) ..
+        " (declare it in the manifest's \"fields\" or get it from kestrel.field_id)", 3)
+    end
+    return f
+  end
+
+  local function field_id(path)
+    if type(path) ~= "string" then real_error("kestrel.field_id expects a dotted path string", 2) end
+    local id = LOCAL_OF_PATH[path]
+    if id == nil then
+      id = next_local
+      next_local = next_local + 1
+      F[id] = resolve_path(path)
+      LOCAL_OF_PATH[path] = id
+    end
+    return id
+  end
+
+  -- ---- Host API v1 as the `kestrel` module ----
+  local kestrel = {}
+  -- Numeric getters return 0 for null, like the Wasm imports; use is_null to tell.
+  function kestrel.event_get_i64(ev, field) return tonumber(api.event_get_i64(B, ev, fid(field), NP)) end
+  function kestrel.event_get_u64(ev, field) return tonumber(api.event_get_u64(B, ev, fid(field), NP)) end
+  function kestrel.event_get_f64(ev, field) return api.event_get_f64(B, ev, fid(field), NP) end
+  -- Booleans, string and pattern operations are three-valued: 1 true, 0 false, -1 null.
+  function kestrel.event_get_bool(ev, field) return api.event_get_bool(B, ev, fid(field)) end
+  -- A missing string reads as "" (as a missing number reads as 0), so that
+  -- `string.find(kestrel.event_get_str(ev, 2), ...)` never sees nil.
+  function kestrel.event_get_str(ev, field)
+    local p = api.event_get_str(B, ev, fid(field), LEN)
+    if p == nil then return "" end
+    return ffi.string(p, LEN[0])
+  end
+  -- For generated code: exact values, nil for null (int64 stays a 64-bit cdata).
+  function kestrel.get_i64(ev, field)
+    local v = api.event_get_i64(B, ev, fid(field), NP)
+    if NP[0] ~= 0 then return nil end
+    return v
+  end
+  function kestrel.get_f64(ev, field)
+    local v = api.event_get_f64(B, ev, fid(field), NP)
+    if NP[0] ~= 0 then return nil end
+    return v
+  end
+  function kestrel.is_null(ev, field) return api.event_is_null(B, ev, fid(field)) ~= 0 end
+  kestrel.event_is_null = kestrel.is_null
+  function kestrel.str_eq(ev, field, lit, ci) return api.str_eq(CTX, B, ev, fid(field), lit, ci and 1 or 0) end
+  function kestrel.str_contains(ev, field, lit, ci) return api.str_contains(CTX, B, ev, fid(field), lit, ci and 1 or 0) end
+  function kestrel.str_starts_with(ev, field, lit, ci) return api.str_starts_with(CTX, B, ev, fid(field), lit, ci and 1 or 0) end
+  function kestrel.str_ends_with(ev, field, lit, ci) return api.str_ends_with(CTX, B, ev, fid(field), lit, ci and 1 or 0) end
+  function kestrel.glob_match_field(ev, field, id) return api.glob_match_field(CTX, B, ev, fid(field), id) end
+  function kestrel.re_match_field(ev, field, id) return api.re_match_field(CTX, B, ev, fid(field), id) end
+  function kestrel.set_contains(ev, field, id) return api.set_contains(CTX, B, ev, fid(field), id) end
+  function kestrel.eval_node(ev, node) return api.eval_node(CTX, B, ev, node) end
+  -- Text matching on a Lua string: true/false (nil for a bad id or non-UTF-8 text).
+  local function text_match(fn, id, text)
+    if type(text) ~= "string" then real_error("expected a string to match, got " .. type(text), 3) end
+    local r = fn(CTX, id, text, #text)
+    if r == -1 then return nil end
+    return r == 1
+  end
+  function kestrel.re_match(id, text) return text_match(api.re_match, id, text) end
+  function kestrel.glob_match(id, text) return text_match(api.glob_match, id, text) end
+  function kestrel.alert_emit(ev) return api.alert_emit(CTX, ev) end
+  kestrel.field_id = field_id
+
+  -- ---- print goes to a buffer that Python drains into its logging ----
+  local LOG, log_n, log_dropped, LOG_MAX = {}, 0, 0, cfg.log_max
+  local function print_(...)
+    if log_n >= LOG_MAX then log_dropped = log_dropped + 1; return end
+    local parts = {}
+    for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+    log_n = log_n + 1
+    LOG[log_n] = concat(parts, "\t")
+  end
+
+  -- ---- the sandbox ----
+  local function copy(t, omit)
+    local c = {}
+    for k, v in pairs(t) do if not (omit and omit[k]) then c[k] = v end end
+    return c
+  end
+  local FORBIDDEN = {}
+  for name in cfg.forbidden:gmatch("%S+") do FORBIDDEN[name] = true end
+
+  local env = {
+    assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, select = select,
+    tonumber = tonumber, tostring = tostring, type = type, unpack = unpack, rawequal = rawequal,
+    rawget = rawget, rawset = rawset, print = print_,
+    string = copy(string), table = copy(table), math = copy(math), bit = copy(bit),
+    os = { time = os.time, clock = os.clock },
+    kestrel = kestrel,
+  }
+  env._G = env
+  -- pcall/xpcall may not swallow the stop of a runaway predicate.
+  env.pcall = function(...) return rethrow(real_pcall(...)) end
+  env.xpcall = function(...) return rethrow(real_xpcall(...)) end
+  -- Metatables only on tables: `getmetatable("")` would hand out the string
+  -- metatable (and through it the shared `string` table).
+  env.getmetatable = function(t)
+    if type(t) ~= "table" then
+      real_error("sandbox: getmetatable is only allowed on tables, not on a " .. type(t), 2)
+    end
+    return real_getmetatable(t)
+  end
+  env.setmetatable = function(t, mt)
+    if type(t) ~= "table" then real_error("sandbox: setmetatable is only allowed on tables", 2) end
+    return real_setmetatable(t, mt)
+  end
+  real_setmetatable(env, {
+    __index = function(_, name)
+      if FORBIDDEN[name] then
+        real_error("sandbox: '" .. tostring(name) .. "' is not available to rule code", 2)
+      end
+      return nil
+    end,
+    __metatable = "sandboxed",
+  })
+  local forbidden_member = function(lib, members)
+    real_setmetatable(env[lib], {
+      __index = function(_, name)
+        if members[name] then
+          real_error("sandbox: '" .. lib .. "." .. tostring(name) .. "' is not available to rule code", 2)
+        end
+      end,
+      __metatable = "sandboxed",
+    })
+  end
+  forbidden_member("os", { execute = true, exit = true, getenv = true, remove = true, rename = true,
+    tmpname = true, setlocale = true, date = true })
+  forbidden_member("string", { dump = true })
+
+  -- ---- entry points for Python ----
+  local entry = {}
+
+  -- Compile the rule's source inside the sandbox (text only: bytecode can
+  -- break out of the VM, so it is refused before it is ever loaded).
+  function entry.load(source, chunkname)
+    if source:byte(1) == 27 then return false, "precompiled Lua bytecode is not accepted" end
+    local chunk, err = loadstring(source, "=" .. chunkname)
+    if not chunk then return false, err end
+    setfenv(chunk, env)
+    arm()
+    local ok, msg = real_pcall(chunk)
+    if not ok then return false, tostring(msg) end
+    return true
+  end
+
+  function entry.init()
+    arm()
+    local init = rawget(env, "pred_init")
+    if init == nil then return 0 end
+    local ok, r = real_pcall(init)
+    if not ok then real_error(tostring(r), 0) end
+    return r
+  end
+
+  function entry.has(name)
+    arm()
+    return type(rawget(env, name)) == "function"
+  end
+
+  local function describe(value)
+    if type(value) == "table" or type(value) == "userdata" or type(value) == "cdata" then return "a " .. type(value) end
+    return "a " .. type(value) .. " (" .. tostring(value) .. ")"
+  end
+
+  local current = -1
+  -- The hot loop. Resetting `ticks` gives every event its own instruction
+  -- budget (a store per event: nothing next to a host call, even JIT-compiled).
+  local function loop(pred, filter, n)
+    local emit, ctx, count = api.match_emit, CTX, 0
+    for ev = 0, n - 1 do
+      current, ticks = ev, 0
+      local r = pred(ev)
+      if r == true then
+        emit(ctx, filter, ev)
+        count = count + 1
+      elseif r ~= false then
+        real_error("pred_eval returned " .. describe(r) .. ", expected a boolean", 0)
+      end
+    end
+    return count
+  end
+
+  -- One call per batch: returns (true, matches) or (false, message, event index).
+  function entry.run(batch_address, n, filter)
+    local name = filter == 0 and "pred_eval" or ("pred_eval_" .. filter)
+    local pred = rawget(env, name)
+    if type(pred) ~= "function" then return false, "the rule defines no " .. name .. "()", -1 end
+    B = ffi.cast("const void *", batch_address)
+    arm()
+    current = -1
+    local ok, r = real_pcall(loop, pred, filter, n)
+    B = nil
+    if ok then return true, r end
+    return false, tostring(r), current
+  end
+
+  -- pred_capture for the matched events only; returns {ev -> {field -> value}}.
+  function entry.capture(batch_address, events)
+    local capture = rawget(env, "pred_capture")
+    local out = {}
+    if type(capture) ~= "function" then return out end
+    B = ffi.cast("const void *", batch_address)
+    local ok, err = real_pcall(function()
+      for i = 1, #events do
+        arm()
+        local ev = events[i]
+        local fields = capture(ev)
+        if type(fields) ~= "table" then
+          real_error("pred_capture returned " .. describe(fields) .. ", expected a table", 0)
+        end
+        local flat = {}
+        for k, v in pairs(fields) do
+          local t = type(v)
+          if t == "string" or t == "number" or t == "boolean" then flat[tostring(k)] = v end
+        end
+        out[ev] = flat
+      end
+    end)
+    B = nil
+    if not ok then return false, tostring(err) end
+    return true, out
+  end
+
+  function entry.drain_log()
+    arm()
+    local lines, dropped = LOG, log_dropped
+    LOG, log_n, log_dropped = {}, 0, 0
+    return lines, dropped
+  end
+
+  return entry
+end

@@ -1,0 +1,279 @@
+"""One Lua rule in its own LuaJIT state: load, init, evaluate batches, quarantine.
+
+Each rule gets a separate lupa runtime, so its memory cap, its JIT mode and
+its failures are its own. Evaluating a batch is one Python->Lua call: the
+prelude's loop calls ``pred_eval`` for every event and reports matches to the
+core through ``match_emit``; ``pred_capture`` then runs, in one more call,
+for the matched events only.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Callable, Dict, List, Optional
+
+from kestrel import EventBatch, Schema
+from kestrel.host_abi import c_declaration, table
+from kestrel.packages.constants import HostConstants
+from kestrel.packages.manifest import FieldTable, RulePackageError
+from kestrel.runtime.lua.vm import new_runtime, runtime_info
+
+log = logging.getLogger("kestrel.lua")
+
+#: Names rule code may not touch; reaching one raises a "sandbox:" error.
+FORBIDDEN = (
+    "io", "os.execute", "require", "package", "load", "loadstring", "loadfile", "dofile", "debug", "ffi", "jit",
+    "collectgarbage", "setfenv", "getfenv", "coroutine", "module", "newproxy", "python", "gcinfo",
+)
+
+
+@dataclass(frozen=True)
+class LuaLimits:
+    """Per-rule resource limits and failure policy."""
+
+    #: Bytes the rule's Lua state may allocate (lupa's ``max_memory``).
+    max_memory: int = 64 << 20
+    #: Lua VM instructions one event may take in an untrusted rule (approximate:
+    #: checked every `hook_every` instructions).
+    max_instructions: int = 10_000_000
+    hook_every: int = 1000
+    #: Failed batches (errors, runaway, non-boolean result) before quarantine.
+    quarantine_after: int = 3
+    #: print() lines kept per batch; the rest are counted and dropped.
+    log_max: int = 1000
+
+
+@dataclass(frozen=True)
+class RuleFailure:
+    """Why a batch failed for a rule."""
+
+    rule_id: str
+    message: str
+    event: Optional[int] = None  #: index in the batch, when one event caused it
+
+    def __str__(self) -> str:
+        where = f" at event {self.event}" if self.event is not None and self.event >= 0 else ""
+        return f"rule {self.rule_id!r}{where}: {self.message}"
+
+
+@dataclass
+class BatchResult:
+    """A rule's verdicts on one batch."""
+
+    rule_id: str
+    matches: Dict[int, List[int]] = field(default_factory=dict)  #: filter -> matching event indexes
+    emitted: List[int] = field(default_factory=list)  #: events passed to kestrel.alert_emit
+    captures: Dict[int, Dict[str, Any]] = field(default_factory=dict)  #: event -> pred_capture's fields
+    failure: Optional[RuleFailure] = None
+    skipped: bool = False  #: the rule is quarantined and was not run
+
+    def events(self, filter: int = 0) -> List[int]:
+        """The events that matched `filter`."""
+        return self.matches.get(filter, [])
+
+
+class LuaRuleError(RulePackageError):
+    """A Lua rule failed to load or initialise."""
+
+
+class LuaRule:
+    """A compiled, initialised Lua predicate bound to a schema.
+
+    Args:
+        rule_id: the id alerts and errors carry.
+        source: the text of ``predicate.lua``.
+        fields: the package's field table (local id -> path).
+        schema: the schema whose FieldIds the batches use.
+        constants: literal/glob/regex/set tables for the host calls.
+        trusted: run JIT-compiled without the instruction budget. Only for
+            code that cannot loop forever (generated code) or that its owner
+            vouches for.
+        limits: memory, instruction and quarantine limits.
+        debug: send ``print`` to stdout as well as to the debug log.
+    """
+
+    def __init__(
+        self,
+        rule_id: str,
+        source: str,
+        *,
+        fields: Optional[FieldTable] = None,
+        schema: Optional[Schema] = None,
+        constants: Optional[HostConstants] = None,
+        trusted: bool = False,
+        limits: Optional[LuaLimits] = None,
+        debug: bool = False,
+        chunkname: str = "predicate.lua",
+        evaluator_hook: Optional[Callable[[Any], None]] = None,
+    ) -> None:
+        info = runtime_info()
+        if not info.ffi:
+            raise LuaRuleError(f"rule {rule_id!r}: {info.version} has no FFI; the Lua runtime needs LuaJIT")
+        self.rule_id = rule_id
+        self.trusted = trusted
+        self.limits = limits or LuaLimits()
+        self.debug = debug
+        self.schema = schema or Schema.default()
+        self.fields = fields or FieldTable({})
+        self.constants = constants or HostConstants()
+        self.context = self.constants.host_context()
+        if evaluator_hook is not None:
+            evaluator_hook(self.context)
+        self.failures: List[RuleFailure] = []
+        self._lua = new_runtime(self.limits.max_memory)
+        self._entry = self._setup()
+        self._load(source, chunkname)
+
+    # ---- loading ----
+
+    def _setup(self) -> Any:
+        table()  # checks the core's table header against host_abi's layout
+        prelude = resources.files("kestrel.runtime.lua").joinpath("prelude.lua").read_text(encoding="utf-8")
+        resolved = self.fields.resolve(self.schema)
+        paths = self.fields.paths
+        config = {
+            "cdef": c_declaration(),
+            "api_address": _core_api_address(),
+            "ctx_address": self.context._address(),
+            "field_ids": [x for pair in resolved.items() for x in pair],
+            "field_paths": [x for pair in paths.items() for x in pair],
+            "next_local_id": self.fields.next_id(),
+            "resolve_path": self._resolve_path,
+            "trusted": self.trusted,
+            "max_ticks": max(1, self.limits.max_instructions // self.limits.hook_every),
+            "hook_every": self.limits.hook_every,
+            "log_max": self.limits.log_max,
+            "forbidden": " ".join(name for name in FORBIDDEN if "." not in name),
+        }
+        setup = self._lua.execute(prelude)
+        return setup(self._lua.table_from(config, recursive=True))
+
+    def _resolve_path(self, path: str) -> int:
+        # Called from kestrel.field_id() while the rule loads, never per event.
+        return self.schema.resolve(str(path)).id
+
+    def _load(self, source: str, chunkname: str) -> None:
+        try:
+            ok, message = _padded(self._call(self._entry.load, source, chunkname), 2)
+        except RuleCallError as error:
+            raise LuaRuleError(f"rule {self.rule_id!r}: {chunkname} failed to load: {error}") from None
+        self._drain_log()
+        if not ok:
+            raise LuaRuleError(f"rule {self.rule_id!r}: {chunkname} failed to load: {message}")
+        if not self._entry.has("pred_eval"):
+            raise LuaRuleError(f"rule {self.rule_id!r}: {chunkname} defines no pred_eval(event)")
+        try:
+            status = self._call(self._entry.init)
+        except RuleCallError as error:
+            raise LuaRuleError(f"rule {self.rule_id!r}: pred_init() failed: {error}") from None
+        finally:
+            self._drain_log()
+        if status != 0:
+            raise LuaRuleError(f"rule {self.rule_id!r}: pred_init() returned {status!r}, expected 0")
+        self.has_capture = bool(self._entry.has("pred_capture"))
+
+    def _call(self, function: Any, *args: Any) -> Any:
+        """Call into Lua, turning lupa's errors (including out-of-memory) into RuleCallError."""
+        from lupa import LuaError, LuaMemoryError  # the same classes for every lupa VM module
+
+        try:
+            return function(*args)
+        except LuaMemoryError:
+            raise RuleCallError(f"memory limit of {self.limits.max_memory} bytes exceeded") from None
+        except LuaError as error:
+            raise RuleCallError(_first_line(str(error))) from None
+
+    # ---- evaluation ----
+
+    @property
+    def quarantined(self) -> bool:
+        """True once the rule has failed `limits.quarantine_after` batches."""
+        return len(self.failures) >= self.limits.quarantine_after
+
+    def evaluate(self, batch: EventBatch, filters: tuple = (0,)) -> BatchResult:
+        """Run the rule's filters over `batch`: one Python->Lua call per filter."""
+        result = BatchResult(self.rule_id)
+        if self.quarantined:
+            result.skipped = True
+            return result
+        self.context.take_matches()
+        self.context.take_emitted()
+        for filter_index in filters:
+            failure = self._run(batch, filter_index)
+            if failure is not None:
+                return self._fail(result, failure)
+        for filter_index, ev in self.context.take_matches():
+            result.matches.setdefault(filter_index, []).append(ev)
+        matched = sorted({ev for evs in result.matches.values() for ev in evs})
+        if self.has_capture and matched:
+            try:
+                result.captures = self._capture(batch, matched)
+            except RuleCallError as error:
+                return self._fail(result, RuleFailure(self.rule_id, f"pred_capture: {error}"))
+        result.emitted = self.context.take_emitted()
+        return result
+
+    def _run(self, batch: EventBatch, filter_index: int) -> Optional[RuleFailure]:
+        try:
+            ok, value, event = _padded(self._call(self._entry.run, batch._address(), len(batch), filter_index), 3)
+        except RuleCallError as error:
+            ok, value, event = False, str(error), None
+        finally:
+            self._drain_log()
+        if ok:
+            return None
+        return RuleFailure(self.rule_id, _first_line(str(value)), event)
+
+    def _capture(self, batch: EventBatch, events: List[int]) -> Dict[int, Dict[str, Any]]:
+        ok, captured = _padded(self._call(self._entry.capture, batch._address(), self._lua.table_from(events)), 2)
+        self._drain_log()
+        if not ok:
+            raise RuleCallError(str(captured))
+        return {int(ev): dict(fields.items()) for ev, fields in captured.items()}
+
+    def _fail(self, result: BatchResult, failure: RuleFailure) -> BatchResult:
+        self.context.take_matches()
+        self.context.take_emitted()
+        self.failures.append(failure)
+        result.failure = failure
+        log.warning("Lua %s", failure)
+        if self.quarantined:
+            log.error("Lua rule %r quarantined after %d failed batches", self.rule_id, len(self.failures))
+        return result
+
+    def _drain_log(self) -> None:
+        lines, dropped = _padded(self._entry.drain_log(), 2)
+        for index in sorted(lines.keys()):
+            line = lines[index]
+            log.debug("[%s] %s", self.rule_id, line)
+            if self.debug:
+                print(f"[{self.rule_id}] {line}", file=sys.stdout)
+        if dropped:
+            log.debug("[%s] %d print() lines dropped", self.rule_id, dropped)
+
+    def memory_used(self) -> int:
+        """Bytes the rule's Lua state holds now."""
+        return int(self._lua.get_memory_used() or 0)
+
+
+class RuleCallError(Exception):
+    """A call into a rule's Lua state raised (internal; reported as a RuleFailure)."""
+
+
+def _core_api_address() -> int:
+    from kestrel import _core
+
+    return _core.host_api_v1_address()
+
+
+def _padded(values: Any, n: int) -> tuple:
+    # lupa returns a single value unwrapped and several as a tuple.
+    values = values if isinstance(values, tuple) else (values,)
+    return tuple(values) + (None,) * (n - len(values))
+
+
+def _first_line(message: str) -> str:
+    return message.strip().split("\nstack traceback:")[0].strip()

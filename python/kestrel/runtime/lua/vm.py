@@ -1,0 +1,73 @@
+"""Which Lua VM runs rules, and how a locked-down lupa runtime is created.
+
+LuaJIT 2.1 (``lupa.luajit21``) is the runtime: its FFI is how the prelude
+reaches Host API v1 without per-event Python calls. PUC Lua 5.4 is only a
+fallback for platforms whose lupa wheel lacks LuaJIT, and :func:`runtime_info`
+says which one is in use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import lru_cache
+from types import ModuleType
+from typing import Any, Optional, Tuple
+
+#: lupa modules in order of preference.
+_CANDIDATES = ("lupa.luajit21", "lupa.lua54")
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """What evaluates Lua rules in this process."""
+
+    module: str  #: the lupa module, e.g. "lupa.luajit21"
+    version: str  #: the VM's own version string, e.g. "LuaJIT 2.1.1774896198"
+    jit: bool  #: True when JIT compilation is available
+    ffi: bool  #: True when the FFI (and so the C Host API binding) is available
+    fallback: bool  #: True when LuaJIT was missing and PUC Lua runs instead
+    lupa_version: str
+
+
+@lru_cache(maxsize=1)
+def _select() -> Tuple[ModuleType, RuntimeInfo]:
+    import lupa
+
+    for index, name in enumerate(_CANDIDATES):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        probe = module.LuaRuntime(register_eval=False, register_builtins=False)
+        version = probe.eval("jit and jit.version or _VERSION")
+        has_jit = bool(probe.eval("jit ~= nil"))
+        has_ffi = bool(probe.eval("package.preload.ffi ~= nil or package.loaded.ffi ~= nil or pcall(require, 'ffi')"))
+        return module, RuntimeInfo(name, str(version), has_jit, has_ffi, index > 0, lupa.__version__)
+    raise ImportError("lupa has neither LuaJIT 2.1 nor Lua 5.4; install lupa>=2.7")
+
+
+def runtime_info() -> RuntimeInfo:
+    """The Lua VM in use (LuaJIT, or the PUC Lua 5.4 fallback)."""
+    return _select()[1]
+
+
+def _deny_python_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
+    # Rule code never gets a Python object, but if one leaked (through a bug in
+    # the prelude) it must not become a way out: no attribute is reachable.
+    raise AttributeError("Python objects are not accessible from Lua rules")
+
+
+def new_runtime(max_memory: Optional[int]) -> Any:
+    """A fresh lupa runtime with Python's eval, builtins and attributes out of reach."""
+    module, _ = _select()
+    runtime = module.LuaRuntime(
+        register_eval=False,
+        register_builtins=False,
+        unpack_returned_tuples=True,
+        attribute_filter=_deny_python_attributes,
+        max_memory=max_memory,
+    )
+    # lupa registers a `python` table of helpers; nothing in Kestrel uses it.
+    runtime.execute("python = nil; package.loaded.python = nil")
+    return runtime
