@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple, cast
 
 from kestrel.compiler import ast, ir
 from kestrel.compiler.ir_json import program_to_dict, program_to_json
@@ -83,7 +83,7 @@ def compile(text: str, *, schema: Optional[SchemaLike] = None, options: Optional
     return CompiledRule(text, tree, program, collect(rule), options)
 
 
-_PRISTINE_DEFAULT: Optional[SchemaLike] = None
+_PRISTINE_DEFAULT: Optional[Any] = None
 
 
 def _default_schema() -> SchemaLike:
@@ -98,4 +98,4 @@ def _default_schema() -> SchemaLike:
     if _PRISTINE_DEFAULT is None:
         _PRISTINE_DEFAULT = Schema.default()
     copy = getattr(_PRISTINE_DEFAULT, "copy", None)
-    return copy() if copy is not None else Schema.default()
+    return cast(SchemaLike, copy() if copy is not None else Schema.default())

@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import re
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Callable, Dict, Mapping
 
 from kestrel.compiler import ir
 from kestrel.compiler.function_semantics import (
@@ -307,7 +307,7 @@ def _is_null(node: ir.IsNull, event):
     return evaluate(node.operand, event) is None
 
 
-_EVALUATORS = {
+_EVALUATORS: Dict[type, Callable[[Any, Mapping[str, Any]], Any]] = {
     ir.Literal: _literal,
     ir.LoadField: _load,
     ir.Compare: _compare_node,

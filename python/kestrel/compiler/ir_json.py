@@ -76,7 +76,7 @@ class _Tables:
         operand = self.node(node.operand)
         if isinstance(node, ir.InSet):
             values = [encode_scalar(v) for v in node.values]
-            key = ("set", node.case_insensitive, tuple((type(v).__name__, v) for v in node.values))
+            key: tuple = ("set", node.case_insensitive, tuple((type(v).__name__, v) for v in node.values))
             index = self.pooled(self.sets, key, {"values": values, "types": [ir.literal_type(v) for v in node.values], "case_insensitive": node.case_insensitive})
             return {"op": "InSet", "operand": operand, "set": index, "case_insensitive": node.case_insensitive}
         if isinstance(node, ir.WildcardMatch):

@@ -225,7 +225,7 @@ class Lowering:
             translated = tuple(self._translate_regex(value, pattern) for value, pattern in zip(values, node.patterns))
             result: ir.Node = ir.RegexMatch(operand.node, tuple(values), translated, node.case_insensitive)
             return _Typed(result, "bool", operand.has_field)
-        alternatives = []
+        alternatives: List[ir.Node] = []
         for value in values:
             if isinstance(value, str):
                 alternatives.append(ir.WildcardMatch(operand.node, (value,), node.case_insensitive))

@@ -39,7 +39,7 @@ Lucene             translation
 from __future__ import annotations
 
 import re
-from typing import Tuple
+from typing import List, Tuple
 
 # Characters that must be escaped outside a class to be literal in both engines.
 _META = frozenset("\\.+*?()|[]{}^$")
@@ -220,7 +220,7 @@ class _Translator:
         negated = self._peek() == "^"
         if negated:
             self.pos += 1
-        members = []
+        members: List[str] = []
         while True:
             if not self._peek():
                 raise self._fail("missing `]`")

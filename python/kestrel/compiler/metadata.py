@@ -94,8 +94,9 @@ def _leaf_requirement(node: ir.Node) -> Optional[Requirement]:
         if load is not None and isinstance(literal, str) and literal:
             return (LiteralNeed(load.field, load.path, literal, node.case_insensitive),)
     elif isinstance(node, ir.InSet) and isinstance(node.operand, ir.LoadField):
-        if all(isinstance(v, str) and v for v in node.values):
-            return tuple(LiteralNeed(node.operand.field, node.operand.path, v, node.case_insensitive) for v in node.values)
+        strings = [v for v in node.values if isinstance(v, str) and v]
+        if len(strings) == len(node.values):
+            return tuple(LiteralNeed(node.operand.field, node.operand.path, v, node.case_insensitive) for v in strings)
     elif isinstance(node, ir.WildcardMatch) and isinstance(node.operand, ir.LoadField):
         chunks = [max(literal_chunks(p), key=len, default="") for p in node.patterns]
         if all(chunks):

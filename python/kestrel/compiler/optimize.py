@@ -22,7 +22,7 @@ example, does *not* (it is null when x is null) and is not used.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple, cast
 
 from kestrel.compiler import ir
 from kestrel.compiler.interpreter import evaluate
@@ -138,6 +138,7 @@ def _set_local(node: ir.Node) -> ir.Node:
     merged: List[object] = []
     for operand in node.operands:
         found = _constant_equality(operand)
+        values: List[Any]
         if isinstance(operand, ir.InSet):
             found_key = (operand.operand, operand.case_insensitive)
             values = list(operand.values)
@@ -152,17 +153,17 @@ def _set_local(node: ir.Node) -> ir.Node:
             merged.append(found_key)
         # Keyed by type too: 1, 1.0 and True are equal in Python but not in EQL.
         groups[found_key].update(((type(v), v), v) for v in values)
-    operands = []
+    operands: List[ir.Node] = []
     for item in merged:
         if isinstance(item, tuple) and item in groups:
             operand, case_insensitive = item
-            values = list(groups[item].values())
-            if len(values) == 1:
-                operands.append(ir.Compare("eq", operand, ir.Literal(values[0]), case_insensitive))
+            members = list(groups[item].values())
+            if len(members) == 1:
+                operands.append(ir.Compare("eq", operand, ir.Literal(members[0]), case_insensitive))  # type: ignore[arg-type]
             else:
-                operands.append(ir.InSet(operand, tuple(values), case_insensitive))
+                operands.append(ir.InSet(operand, tuple(members), case_insensitive))  # type: ignore[arg-type]
         else:
-            operands.append(item)
+            operands.append(cast(ir.Node, item))
     return _logical("or", tuple(operands))
 
 

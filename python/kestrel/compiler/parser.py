@@ -8,6 +8,7 @@ quotes, `?"..."`) and gives them their own codes.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -53,7 +54,7 @@ def parse(text: str) -> ast.Query:
         EqlSyntaxError: with a stable code, position and caret excerpt.
     """
     try:
-        return _PARSER.parse(text)
+        return cast(ast.Query, _PARSER.parse(text))
     except _SyntaxProblem as problem:
         raise EqlSyntaxError(problem.code, problem.message, source=text, line=problem.line, column=problem.column) from None
     except VisitError as exc:  # a callback failed; unwrap our own problems
@@ -69,8 +70,9 @@ def _convert(exc: UnexpectedInput, text: str) -> EqlError:
     line = getattr(exc, "line", 0) or 0
     column = getattr(exc, "column", 0) or 0
     if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
-        return _unexpected_character(char, text, line, column, exc.pos_in_stream)
+        offset = exc.pos_in_stream or 0
+        char = text[offset] if offset < len(text) else ""
+        return _unexpected_character(char, text, line, column)
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         line, column = _end_position(text)
         return EqlSyntaxError("E003", "the query ends too early", source=text, line=line, column=column)
@@ -79,7 +81,7 @@ def _convert(exc: UnexpectedInput, text: str) -> EqlError:
     return EqlSyntaxError("E002", str(exc).splitlines()[0], source=text, line=line, column=column)
 
 
-def _unexpected_character(char: str, text: str, line: int, column: int, offset: int) -> EqlSyntaxError:
+def _unexpected_character(char: str, text: str, line: int, column: int) -> EqlSyntaxError:
     if char == "=":
         return EqlSyntaxError("E004", "`=` is not an operator; use `==` (case-sensitive) or `:` (case-insensitive)", source=text, line=line, column=column)
     if char == "'":

@@ -67,7 +67,8 @@ def _operand(expr: ast.Expr) -> str:
 
 def _is_negative_literal(expr) -> bool:
     # `a - -1` would lex fine, but `(-1)` keeps `- -` out of the output.
-    return isinstance(expr, ast.Literal) and type(expr.value) in (int, float) and expr.value < 0
+    value = expr.value if isinstance(expr, ast.Literal) else None
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0
 
 
 def _list(patterns) -> str:

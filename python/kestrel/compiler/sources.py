@@ -11,7 +11,7 @@ from typing import Iterable, Iterator, Optional
 try:  # Python 3.11+
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover - older Pythons need tomli
-    import tomli as tomllib  # type: ignore[no-redef]
+    import tomli as tomllib  # type: ignore[no-redef,import-not-found]
 
 RULE_SUFFIXES = (".eql", ".toml", ".jsonl")
 
