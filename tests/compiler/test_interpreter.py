@@ -120,3 +120,11 @@ def test_category_filter():
 def test_optional_field_is_null_when_missing():
     assert match("?user.id == null", {})
     assert not match("?user.id != null", {})
+
+
+def test_like_specials_and_backslashes_are_literal_in_wildcards():
+    # Elasticsearch escapes SQL LIKE's `%` and `_`; only `*` and `?` are wildcards.
+    assert match('x : "a%b_c"', {"x": "a%b_c"})
+    assert not match('x : "a%b_c"', {"x": "aXbYc"})
+    assert match('x : "C:\\\\*"', {"x": "C:\\dir"})
+    assert not match('x : "C:\\\\*"', {"x": "C:dir"})
