@@ -29,7 +29,6 @@ ERROR_CODES: Dict[str, str] = {
     "E013": "unsupported pipe (expected head or tail)",
     "E014": "`~` must follow a function name directly",
     "E015": "number literal out of range",
-    "E016": "a parameter is given twice",
     # -- semantic (raised by analysis, with positions in the query) --
     "E030": "unknown field (strict mode)",
     "E031": "unknown function",
@@ -55,7 +54,6 @@ ERROR_CODES: Dict[str, str] = {
     "E051": "maxspan must be positive",
     "E052": "unsupported Lucene regular expression feature",
     "E053": "a function argument must be a constant",
-    "E054": "division by zero in a constant expression",
     "E055": "this function does not take the `~` (case-insensitive) suffix",
     "E056": "an `until` step cannot be a missing event or have runs",
 }

@@ -2,8 +2,8 @@
 
 The transformer runs inside the LALR parser (no intermediate tree), so it must
 be cheap.  Purely syntactic checks that need a token's position (chained
-comparisons, `with` parameters, pipes, escapes) happen here and raise
-:class:`EqlSyntaxError` through :func:`syntax_error_at`.
+comparisons, `with` parameters, pipes, escapes) happen here; they raise
+`_SyntaxProblem`, which `parser.parse` turns into an EqlSyntaxError.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import List, Optional, Tuple
 from lark import Token, Transformer
 
 from kestrel.compiler import ast
-from kestrel.compiler.diagnostics import EqlSyntaxError
 from kestrel.compiler.functions import canonical_function_name
 from kestrel.compiler.strings import BadEscape, decode_field, decode_string
 
