@@ -105,7 +105,7 @@ class AstBuilder(Transformer):
         return ast.Field(decode_field(str(children[0])), False, _cover(children))
 
     def optional_field(self, children):
-        return ast.Field(decode_field(str(children[0])), True, _cover(children))
+        return ast.Field(decode_field(str(children[1])), True, _cover(children))
 
     def function_call(self, children):
         name_token: Token = children[0]
