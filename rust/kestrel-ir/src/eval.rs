@@ -1,0 +1,257 @@
+//! Evaluating nodes for one event, with the interpreter's semantics:
+//! null propagation, Kleene logic, and multi-valued fields as alternatives
+//! (a test holds if it holds for any alternative; derived values keep every
+//! alternative, through cross products bounded by [`MAX_COMBINATIONS`]).
+
+use kestrel_event::EventBatch;
+use kestrel_host::ops::Tri;
+use kestrel_host::NodeEvaluator;
+
+use crate::compare::compare_scalars;
+use crate::functions::{arithmetic, call};
+use crate::node::{Arith, Logic, Node};
+use crate::program::Program;
+use crate::tables::const_scalar;
+use crate::text::to_text;
+use crate::value::{any_true, Scalar, Val, NULL};
+
+/// Give up on array cross products beyond this many combinations (a
+/// comparison is then false, a function or arithmetic null), as the
+/// interpreter does.
+pub const MAX_COMBINATIONS: usize = 100_000;
+
+/// One event of one batch, under one program.
+struct Eval<'a> {
+    program: &'a Program,
+    batch: &'a EventBatch,
+    ev: usize,
+}
+
+impl<'a> Eval<'a> {
+    fn node(&self, id: u32) -> &'a Node {
+        &self.program.nodes[id as usize]
+    }
+
+    /// The value of node `id`.
+    fn value(&self, id: u32) -> Val<'a> {
+        match self.node(id) {
+            Node::Literal(c) => Val::One(const_scalar(c)),
+            Node::LoadField { field, .. } => Val::load(self.batch, self.ev, *field),
+            Node::Arithmetic { arith, operands } => self.arithmetic(*arith, operands),
+            Node::Call {
+                func,
+                args,
+                case_insensitive,
+            } if !func.is_boolean() => self.combine(args, |combo| {
+                call(*func, combo, *case_insensitive).unwrap_or(Scalar::Null)
+            }),
+            _ => Val::One(Scalar::from_tri(self.truth(id))),
+        }
+    }
+
+    /// Node `id` in a boolean context: `Some(true)`, `Some(false)` or null.
+    fn truth(&self, id: u32) -> Option<bool> {
+        match self.node(id) {
+            Node::Compare {
+                cmp,
+                sides: [left, right],
+                case_insensitive,
+            } => {
+                let (left, right) = (self.value(*left), self.value(*right));
+                if !left.is_many() && !right.is_many() {
+                    let (Val::One(l), Val::One(r)) = (&left, &right) else {
+                        return None;
+                    };
+                    return compare_scalars(*cmp, l, r, *case_insensitive);
+                }
+                if left.count().saturating_mul(right.count()) > MAX_COMBINATIONS {
+                    return Some(false);
+                }
+                any_true(left.alternatives(self.batch).flat_map(|l| {
+                    right
+                        .alternatives(self.batch)
+                        .map(move |r| compare_scalars(*cmp, &l, &r, *case_insensitive))
+                }))
+            }
+            Node::Logical { logic, operands } => {
+                // `or` stops at true, `and` at false; null only if nothing decided.
+                let absorbing = *logic == Logic::Or;
+                let mut saw_null = false;
+                for &operand in operands.iter() {
+                    match self.truth(operand) {
+                        None => saw_null = true,
+                        Some(v) if v == absorbing => return Some(absorbing),
+                        Some(_) => {}
+                    }
+                }
+                if saw_null {
+                    None
+                } else {
+                    Some(!absorbing)
+                }
+            }
+            Node::Not(operand) => self.truth(*operand).map(|v| !v),
+            Node::IsNull(operand) => Some(self.value(*operand).is_null()),
+            Node::InSet { operand, set } => {
+                let set = &self.program.tables.sets[*set as usize];
+                self.any_alternative(*operand, |item| set.contains(item))
+            }
+            Node::WildcardMatch { operand, glob } => {
+                let globs = &self.program.tables.globs[*glob as usize];
+                self.any_text(*operand, |text| globs.matches(text))
+            }
+            Node::RegexMatch { operand, regex } => {
+                let regex = &self.program.tables.regexes[*regex as usize];
+                self.any_text(*operand, |text| regex.is_match(text))
+            }
+            Node::Call {
+                func,
+                args,
+                case_insensitive,
+            } if func.is_boolean() => {
+                match self.combine(args, |combo| {
+                    call(*func, combo, *case_insensitive).unwrap_or(Scalar::Null)
+                }) {
+                    Val::One(result) => bool_result(&result),
+                    results => any_true(results.alternatives(self.batch).map(|r| bool_result(&r))),
+                }
+            }
+            _ => self.value(id).truth(),
+        }
+    }
+
+    /// `test` over the operand's alternatives: null ones are null, and the
+    /// result is true if any alternative passes.
+    fn any_alternative(&self, operand: u32, test: impl Fn(&Scalar<'_>) -> bool) -> Option<bool> {
+        let value = self.value(operand);
+        any_true(
+            value
+                .alternatives(self.batch)
+                .map(|item| (!item.is_null()).then(|| test(&item))),
+        )
+    }
+
+    /// Pattern matching: a non-string alternative is matched by its text.
+    fn any_text(&self, operand: u32, test: impl Fn(&str) -> bool) -> Option<bool> {
+        self.any_alternative(operand, |item| match item {
+            Scalar::Str(s) => test(s),
+            other => to_text(other).is_some_and(|t| test(&t)),
+        })
+    }
+
+    fn arithmetic(&self, op: Arith, operands: &[u32]) -> Val<'a> {
+        self.combine(operands, |combo| {
+            let right = combo.get(1).unwrap_or(&Scalar::Null);
+            arithmetic(op, &combo[0], right).unwrap_or(Scalar::Null)
+        })
+    }
+
+    /// Evaluate `args` and apply `f` to every combination of their
+    /// alternatives (in `itertools.product` order); one combination when no
+    /// argument is multi-valued. Too many combinations: null.
+    fn combine(&self, args: &[u32], f: impl Fn(&[Scalar<'a>]) -> Scalar<'a>) -> Val<'a> {
+        let values: Vec<Val<'a>> = args.iter().map(|&a| self.value(a)).collect();
+        if !values.iter().any(Val::is_many) {
+            let scalars: Vec<Scalar<'a>> = values
+                .into_iter()
+                .map(|v| match v {
+                    Val::One(s) => s,
+                    _ => Scalar::Null,
+                })
+                .collect();
+            return Val::One(f(&scalars));
+        }
+        let total = values.iter().try_fold(1usize, |n, v| {
+            n.checked_mul(v.count()).filter(|&n| n <= MAX_COMBINATIONS)
+        });
+        let Some(total) = total else { return NULL };
+        let choices: Vec<Vec<Scalar<'a>>> = values
+            .into_iter()
+            .map(|v| v.into_alternatives(self.batch))
+            .collect();
+        let mut results = Vec::with_capacity(total);
+        let mut pick = vec![0usize; choices.len()];
+        let mut combo: Vec<Scalar<'a>> = choices
+            .iter()
+            .map(|c| c.first().cloned().unwrap_or(Scalar::Null))
+            .collect();
+        for _ in 0..total {
+            results.push(f(&combo));
+            // Odometer: the last argument varies fastest.
+            for slot in (0..choices.len()).rev() {
+                pick[slot] += 1;
+                if pick[slot] < choices[slot].len() {
+                    combo[slot] = choices[slot][pick[slot]].clone();
+                    break;
+                }
+                pick[slot] = 0;
+                combo[slot] = choices[slot].first().cloned().unwrap_or(Scalar::Null);
+            }
+        }
+        Val::collect(results)
+    }
+}
+
+/// A boolean function's result for `any_true`: only booleans count, null is null.
+fn bool_result(value: &Scalar<'_>) -> Option<bool> {
+    match value {
+        Scalar::Bool(b) => Some(*b),
+        Scalar::Null => None,
+        _ => Some(false),
+    }
+}
+
+impl Program {
+    fn evaluator<'a>(&'a self, batch: &'a EventBatch, ev: usize, node: u32) -> Option<Eval<'a>> {
+        ((node as usize) < self.nodes.len() && ev < batch.len()).then_some(Eval {
+            program: self,
+            batch,
+            ev,
+        })
+    }
+
+    /// The value of `node` for event `ev`; `None` if either is out of range.
+    pub fn eval<'a>(&'a self, batch: &'a EventBatch, ev: usize, node: u32) -> Option<Val<'a>> {
+        self.evaluator(batch, ev, node).map(|e| e.value(node))
+    }
+
+    /// `node` in a boolean context for event `ev` (null when out of range).
+    pub fn eval_predicate(&self, batch: &EventBatch, ev: usize, node: u32) -> Option<bool> {
+        self.evaluator(batch, ev, node)?.truth(node)
+    }
+
+    /// Filter `filter`'s predicate for event `ev`, without the category check.
+    pub fn eval_filter(&self, filter: usize, batch: &EventBatch, ev: usize) -> Option<bool> {
+        self.eval_predicate(batch, ev, self.filter(filter)?.predicate)
+    }
+
+    /// Whether event `ev` passes filter `filter` (the interpreter's
+    /// `step_matches`): its category matches (a filter without one takes
+    /// any event) and the predicate is true.
+    pub fn filter_matches(&self, filter: usize, batch: &EventBatch, ev: usize) -> bool {
+        let Some(f) = self.filter(filter) else {
+            return false;
+        };
+        if ev >= batch.len() {
+            return false;
+        }
+        if let Some(category) = f.category.as_deref() {
+            if !batch.categories(ev).any(|c| c == category) {
+                return false;
+            }
+        }
+        self.eval_predicate(batch, ev, f.predicate) == Some(true)
+    }
+}
+
+impl NodeEvaluator for Program {
+    /// The Host API's `eval_node`: 1 true, 0 false, -1 null (also for a bad
+    /// node or event index).
+    fn eval_node(&self, batch: &EventBatch, ev: usize, node: u32) -> Tri {
+        match self.eval_predicate(batch, ev, node) {
+            Some(true) => kestrel_host::ops::TRUE,
+            Some(false) => kestrel_host::ops::FALSE,
+            None => kestrel_host::ops::NULL,
+        }
+    }
+}
