@@ -159,10 +159,15 @@ class LuaCodegen:
             return self._host_tri(node_id, kind, field, f"kestrel.str_eq(ev, {field}, {literal}, {_lua_bool(node['case_insensitive'])})", target)
         if right["type"] in ("i64", "f64") and kind in ("i64", "f64", "unknown"):
             return self._numeric(node_id, kind, field, cmp, right, target)
-        if right["type"] == "bool" and kind == "bool" and cmp == "eq":
+        if right["type"] == "bool" and kind in ("bool", *_DYNAMIC_TYPES) and cmp == "eq":
+            call = f"kestrel.event_get_bool(ev, {field})"
+            expected = 1 if value else 0
             with self._block("do"):
-                self._line(f"local h = kestrel.event_get_bool(ev, {field})")
-                self._line(f"if h == -1 then {target} = 0 elseif h == {1 if value else 0} then {target} = 1 else {target} = -1 end")
+                # A bool tri equal to the literal's 1/0 is a match; null stays null.
+                self._line(f"local h = {call}")
+                self._line(f"if h ~= -1 then h = h == {expected} and 1 or 0 end")
+                self._dynamic_fallback(node_id, kind, field, "h")
+                self._line(f"{target} = K(h)")
             return True
         return False
 
@@ -184,17 +189,28 @@ class LuaCodegen:
         return True
 
     def _host_tri(self, node_id: int, kind: str, field: int, call: str, target: str) -> bool:
-        if kind in _STRING_TYPES:
-            self._line(f"{target} = K({call})")
+        return self._host_any(node_id, kind, field, [call], target)
+
+    def _host_any(self, node_id: int, kind: str, field: int, calls: List[str], target: str) -> bool:
+        """`target` = the Kleene `or` of host calls on one field (they agree on null)."""
+        if kind not in _STRING_TYPES and kind not in _DYNAMIC_TYPES:
+            return False
+        if kind in _STRING_TYPES and len(calls) == 1:
+            self._line(f"{target} = K({calls[0]})")
             return True
+        with self._block("do"):
+            self._line(f"local h = {calls[0]}")
+            for call in calls[1:]:
+                self._line(f"if h == 0 then h = {call} end")
+            self._dynamic_fallback(node_id, kind, field, "h")
+            self._line(f"{target} = K(h)")
+        return True
+
+    def _dynamic_fallback(self, node_id: int, kind: str, field: int, tri: str) -> None:
+        # The host's typed calls see one type only; for a field whose type is
+        # known only per event, a value they cannot read goes to the core.
         if kind in _DYNAMIC_TYPES:
-            # The host sees strings only; a non-string value goes to the core.
-            with self._block("do"):
-                self._line(f"local h = {call}")
-                self._line(f"if h == -1 and not kestrel.is_null(ev, {field}) then h = kestrel.eval_node(ev, {node_id}) end")
-                self._line(f"{target} = K(h)")
-            return True
-        return False
+            self._line(f"if {tri} == -1 and not kestrel.is_null(ev, {field}) then {tri} = kestrel.eval_node(ev, {node_id}) end")
 
     def _InSet(self, node_id: int, node: Dict[str, Any], target: str) -> bool:
         operand = self.nodes[node["operand"]]
@@ -225,10 +241,8 @@ class LuaCodegen:
         if field is None:
             return False
         kind = self.nodes[node["operand"]]["type"]
-        ids = self.tables.regexes(node["regex"])
-        if len(ids) != 1:
-            return False  # a set of regexes: one core call beats several host calls
-        return self._host_tri(node_id, kind, field, f"kestrel.re_match_field(ev, {field}, {ids[0]})", target)
+        calls = [f"kestrel.re_match_field(ev, {field}, {id_})" for id_ in self.tables.regexes(node["regex"])]
+        return self._host_any(node_id, kind, field, calls, target)
 
     def _FunctionCall(self, node_id: int, node: Dict[str, Any], target: str) -> bool:
         host = _STRING_FUNCTIONS.get(node["name"])

@@ -9,6 +9,7 @@ from typing import Any, Optional
 from kestrel import Schema
 from kestrel.packages.constants import load_constants
 from kestrel.packages.manifest import RulePackageError, load_manifest
+from kestrel.runtime.lua.core_eval import attach_core_evaluator
 from kestrel.runtime.lua.rule import LuaLimits, LuaRule
 
 
@@ -54,6 +55,7 @@ def load_generated(generated: Any, rule_id: str, *, schema: Optional[Schema] = N
     Generated code has no loops or recursion, so it runs trusted: JIT on, no
     instruction budget (the memory cap and error quarantine still apply).
     """
+    schema = schema or Schema.default()
     return LuaRule(
         rule_id,
         generated.source,
@@ -62,4 +64,5 @@ def load_generated(generated: Any, rule_id: str, *, schema: Optional[Schema] = N
         constants=generated.constants,
         trusted=True,
         limits=limits,
+        evaluator_hook=lambda context: attach_core_evaluator(context, generated.ir, schema),
     )
