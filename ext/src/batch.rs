@@ -107,7 +107,7 @@ impl PyEventBatch {
     }
 }
 
-fn value_to_py<'py>(py: Python<'py>, batch: &EventBatch, v: ValueRef<'_>) -> PyResult<Bound<'py, PyAny>> {
+pub fn value_to_py<'py>(py: Python<'py>, batch: &EventBatch, v: ValueRef<'_>) -> PyResult<Bound<'py, PyAny>> {
     Ok(match v {
         ValueRef::Null => py.None().into_bound(py),
         ValueRef::I64(x) => x.into_pyobject(py)?.into_any(),

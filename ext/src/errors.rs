@@ -13,6 +13,8 @@ create_exception!(_core, KestrelError, PyException, "Root of every error Kestrel
 create_exception!(_core, SchemaError, KestrelError, "A schema could not be loaded or extended.");
 create_exception!(_core, IngestError, KestrelError, "Events could not be read at all (an unreadable file, say). Per-line problems are records on the batch, not exceptions.");
 create_exception!(_core, PatternError, KestrelError, "A regex or wildcard pattern could not be compiled.");
+create_exception!(_core, WasmRuleError, KestrelError, "A Wasm rule failed to load, trapped, timed out or is quarantined.");
+create_exception!(_core, IrError, KestrelError, "An IR document (`CompiledRule.ir_json()`) is malformed, of an unsupported version, or inconsistent.");
 create_exception!(_core, InternalError, KestrelError, "A bug in Kestrel's core: please report it with the input that caused it.");
 
 pub fn schema_error(e: kestrel_schema::SchemaError) -> PyErr {
@@ -21,6 +23,10 @@ pub fn schema_error(e: kestrel_schema::SchemaError) -> PyErr {
 
 pub fn host_error(e: kestrel_host::HostError) -> PyErr {
     PatternError::new_err(e.to_string())
+}
+
+pub fn ir_error(e: kestrel_ir::IrError) -> PyErr {
+    IrError::new_err(e.to_string())
 }
 
 pub fn io_error(path: &std::path::Path, e: std::io::Error) -> PyErr {
@@ -46,6 +52,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SchemaError", py.get_type::<SchemaError>())?;
     m.add("IngestError", py.get_type::<IngestError>())?;
     m.add("PatternError", py.get_type::<PatternError>())?;
+    m.add("IrError", py.get_type::<IrError>())?;
     m.add("InternalError", py.get_type::<InternalError>())?;
+    m.add("WasmRuleError", py.get_type::<WasmRuleError>())?;
     Ok(())
 }

@@ -8,7 +8,10 @@ use pyo3::prelude::*;
 mod batch;
 mod errors;
 mod host;
+mod matches;
+mod ir;
 mod schema;
+mod wasm;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -21,5 +24,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<batch::PyIngestErrorRecord>()?;
     m.add_class::<host::PyHostContext>()?;
     m.add_function(wrap_pyfunction!(host::host_api_v1_address, m)?)?;
+    m.add_class::<ir::PyIrProgram>()?;
+    m.add_class::<wasm::PyWasmRule>()?;
+    m.add_class::<matches::PyMatches>()?;
+    m.add_function(wrap_pyfunction!(wasm::wat_to_wasm, m)?)?;
     Ok(())
 }

@@ -6,8 +6,24 @@ Rust core over columnar batches of ECS events.
 
 from kestrel._core import EventBatch, FieldInfo, HostContext, IngestErrorRecord, Schema, __core_version__
 from kestrel.errors import IngestError, InternalError, KestrelError, PatternError, SchemaError
+from kestrel.compiler import (
+    CompiledRule,
+    CompileOptions,
+    EqlError,
+    EqlSemanticError,
+    EqlSyntaxError,
+    compile,
+    parse,
+)
 
 __all__ = [
+    "CompileOptions",
+    "CompiledRule",
+    "EqlError",
+    "EqlSemanticError",
+    "EqlSyntaxError",
+    "compile",
+    "parse",
     "EventBatch",
     "FieldInfo",
     "HostContext",

@@ -88,7 +88,12 @@ impl RuleConstants {
     }
 
     pub fn add_regex(&mut self, pattern: &str, case_insensitive: bool) -> Result<u32, HostError> {
-        self.regexes.push(compile_regex(pattern, case_insensitive)?);
+        self.add_regex_any(&[pattern], case_insensitive)
+    }
+
+    /// One regex id matching when any of `patterns` matches.
+    pub fn add_regex_any(&mut self, patterns: &[&str], case_insensitive: bool) -> Result<u32, HostError> {
+        self.regexes.push(compile_regex_any(patterns, case_insensitive)?);
         Ok((self.regexes.len() - 1) as u32)
     }
 
@@ -96,4 +101,11 @@ impl RuleConstants {
         self.sets.push(StrSet::new(items.iter().copied(), case_insensitive));
         (self.sets.len() - 1) as u32
     }
+}
+
+/// Compile several patterns into one anchored regex that matches when any
+/// of them matches the whole text (a `regex` list in EQL).
+pub fn compile_regex_any(patterns: &[&str], case_insensitive: bool) -> Result<Regex, HostError> {
+    let joined = patterns.iter().map(|p| format!("(?:{p})")).collect::<Vec<_>>().join("|");
+    compile_regex(&joined, case_insensitive)
 }

@@ -12,7 +12,7 @@ mod glob;
 pub mod ops;
 
 pub use cabi::{HostApiV1, ABI_VERSION, HOST_API_V1};
-pub use constants::{compile_regex, Literal, RuleConstants, StrSet};
+pub use constants::{compile_regex, compile_regex_any, Literal, RuleConstants, StrSet};
 pub use context::{HostContext, NodeEvaluator};
 pub use glob::{Glob, GlobSet};
 

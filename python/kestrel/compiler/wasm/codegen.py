@@ -17,7 +17,7 @@ semantics exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from kestrel.compiler.wasm.imports import import_declarations
 from kestrel.compiler.wasm.pretty import pretty
@@ -41,8 +41,13 @@ class WasmModuleSource:
     fields: list[tuple[str, int]]
     #: Literal id → text: the IR's string table, then the category names.
     literals: list[str]
-    #: Filters in export order: the steps, then `until`.
-    filters: int
+    #: The category each filter requires (None: any), in export order:
+    #: the steps, then `until`.
+    categories: list[Optional[str]]
+
+    @property
+    def filters(self) -> int:
+        return len(self.categories)
 
 
 @dataclass
@@ -205,48 +210,84 @@ def generate(doc: dict[str, Any]) -> WasmModuleSource:
     for n, step in enumerate(filters):
         fn = _Function(module)
         body = fn.tri(step["predicate"])
-        if step["category"] is not None:
-            cat = module.literal(step["category"])
-            body = (
-                f"(if (result i32) {module.call('category_is', '(local.get $ev)', f'(i32.const {cat})')} "
-                f"(then {body}) (else (i32.const 0)))"
-            )
         locals_ = "".join(f" (local {name} i32)" for name in fn.locals)
-        functions.append(f'(func $f{n} (param $ev i32) (result i32){locals_}\n    {body})')
+        functions.append(f"(func $f{n} (param $ev i32) (result i32){locals_}\n    {body})")
+        # The category test, for callers that offer events one at a time.
+        check = "(i32.const 1)"
+        if step["category"] is not None:
+            check = module.call("category_is", "(local.get $ev)", f"(i32.const {module.literal(step['category'])})")
+        functions.append(
+            f"(func $c{n} (param $ev i32) (result i32)\n"
+            f"    (if (result i32) {check} (then (call $f{n} (local.get $ev))) (else (i32.const 0))))"
+        )
     exports = []
     for n in range(len(filters)):
         name = "pred_eval" if n == 0 else f"pred_eval_{n}"
         exports.append(
             f'(func (export "{name}") (param $ev i32) (result i32)\n'
-            f"    (i32.eq (call $f{n} (local.get $ev)) (i32.const 1)))"
+            f"    (i32.eq (call $c{n} (local.get $ev)) (i32.const 1)))"
         )
     exports.append(_batch_loop(module, len(filters)))
+    exports.append(_list_loop(len(filters)))
     exports.append(_capture(module))
     lines = ["(module", *("  " + line for line in import_declarations(module.used))]
+    # Linear memory only carries the candidate and match lists of
+    # pred_eval_list; the core grows it to fit a batch.
+    lines.append('  (memory (export "memory") 1)')
     lines += ["  " + f.replace("\n", "\n  ") for f in functions + exports]
-    lines.append(')')
+    lines.append(")")
     fields = sorted(((local, module.paths[sid], sid) for sid, local in module.fields.items()))
     return WasmModuleSource(
         wat=pretty("\n".join(lines)),
         fields=[(path, sid) for _, path, sid in fields],
         literals=module.literals,
-        filters=len(filters),
+        categories=[step["category"] for step in filters],
+    )
+
+
+def _dispatch(count: int, prefix: str) -> str:
+    """Call `{prefix}{filter}($ev)`; an unknown filter matches nothing."""
+    dispatch = "(i32.const 0)"
+    for n in reversed(range(count)):
+        dispatch = (
+            f"(if (result i32) (i32.eq (local.get $filter) (i32.const {n})) "
+            f"(then (call ${prefix}{n} (local.get $ev))) (else {dispatch}))"
+        )
+    return dispatch
+
+
+def _list_loop(count: int) -> str:
+    """`pred_eval_list(filter, in, count, out) -> matched`.
+
+    The core writes candidate event indexes (already filtered by category)
+    at `in`; matches are written at `out`. One call per batch, and no host
+    call per event beyond the predicate's own leaves.
+    """
+    return (
+        '(func (export "pred_eval_list") (param $filter i32) (param $in i32) (param $count i32) (param $out i32) (result i32)\n'
+        "    (local $i i32) (local $n i32) (local $ev i32)\n"
+        "    (block $done (loop $next\n"
+        "      (br_if $done (i32.ge_u (local.get $i) (local.get $count)))\n"
+        "      (local.set $ev (i32.load (i32.add (local.get $in) (i32.shl (local.get $i) (i32.const 2)))))\n"
+        f"      (if (i32.eq {_dispatch(count, 'f')} (i32.const 1))\n"
+        "        (then (i32.store (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))) (local.get $ev))\n"
+        "              (local.set $n (i32.add (local.get $n) (i32.const 1)))))\n"
+        "      (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
+        "      (br $next)))\n"
+        "    (local.get $n))"
     )
 
 
 def _batch_loop(module: _Module, count: int) -> str:
-    """`pred_eval_batch(filter, start, end)`: the whole batch in one call."""
+    """`pred_eval_batch(filter, start, end)`: events `start..end` in one call, matches via `match_emit`."""
     module.used.add("match_emit")
-    dispatch = "(i32.const 0)"
-    for n in reversed(range(count)):
-        dispatch = f"(if (result i32) (i32.eq (local.get $filter) (i32.const {n})) (then (call $f{n} (local.get $ev))) (else {dispatch}))"
     return (
         '(func (export "pred_eval_batch") (param $filter i32) (param $start i32) (param $end i32) (result i32)\n'
         "    (local $ev i32) (local $n i32)\n"
         "    (local.set $ev (local.get $start))\n"
         "    (block $done (loop $next\n"
         "      (br_if $done (i32.ge_u (local.get $ev) (local.get $end)))\n"
-        f"      (if (i32.eq {dispatch} (i32.const 1))\n"
+        f"      (if (i32.eq {_dispatch(count, 'c')} (i32.const 1))\n"
         "        (then (call $match_emit (local.get $filter) (local.get $ev))\n"
         "              (local.set $n (i32.add (local.get $n) (i32.const 1)))))\n"
         "      (local.set $ev (i32.add (local.get $ev) (i32.const 1)))\n"

@@ -1,0 +1,78 @@
+//! `kestrel._core.IrProgram`: a compiled rule's IR, loaded and evaluated in Rust.
+
+use std::sync::Arc;
+
+use kestrel_ir::Program;
+use pyo3::exceptions::PyIndexError;
+use pyo3::prelude::*;
+
+use crate::batch::PyEventBatch;
+use crate::errors::{guarded, ir_error};
+use crate::schema::PySchema;
+
+/// A rule's IR (`CompiledRule.ir_json()`), validated and ready to evaluate.
+///
+/// Fields are bound by path in `schema`, which should be the schema the
+/// batches are decoded with. Filters are numbered as in the rule-package
+/// ABI: the steps, then `until`.
+#[pyclass(module = "kestrel._core", name = "IrProgram", frozen)]
+pub struct PyIrProgram {
+    inner: Arc<Program>,
+}
+
+impl PyIrProgram {
+    fn check_step(&self, step: usize) -> PyResult<()> {
+        let count = self.inner.filter_count();
+        if step < count {
+            Ok(())
+        } else {
+            Err(PyIndexError::new_err(format!("filter {step} out of range: the rule has {count}")))
+        }
+    }
+
+    /// Run `per_event` over every event of `batch` with the GIL released.
+    fn over_batch<T: Send>(
+        &self,
+        py: Python<'_>,
+        batch: &Bound<'_, PyEventBatch>,
+        what: &str,
+        per_event: impl Fn(&Program, &kestrel_event::EventBatch, usize) -> Option<T> + Send + Sync,
+    ) -> PyResult<Vec<T>> {
+        let (program, events) = (self.inner.clone(), batch.get().inner.clone());
+        py.detach(|| guarded(what, || (0..events.len()).filter_map(|ev| per_event(&program, &events, ev)).collect()))
+    }
+}
+
+#[pymethods]
+impl PyIrProgram {
+    #[new]
+    fn new(py: Python<'_>, ir_json: &str, schema: PySchema) -> PyResult<Self> {
+        let program = py.detach(|| guarded("loading IR", || Program::from_json(ir_json, &schema.inner)))?;
+        Ok(PyIrProgram { inner: Arc::new(program.map_err(ir_error)?) })
+    }
+
+    /// The three-valued result of filter `step`'s predicate for every event
+    /// (no category check).
+    #[pyo3(signature = (batch, step = 0))]
+    fn evaluate(&self, py: Python<'_>, batch: &Bound<'_, PyEventBatch>, step: usize) -> PyResult<Vec<Option<bool>>> {
+        self.check_step(step)?;
+        self.over_batch(py, batch, "evaluating IR", move |p, b, ev| Some(p.eval_filter(step, b, ev)))
+    }
+
+    /// Indexes of the events that pass filter `step` (category and predicate).
+    #[pyo3(signature = (batch, step = 0))]
+    fn matches(&self, py: Python<'_>, batch: &Bound<'_, PyEventBatch>, step: usize) -> PyResult<Vec<usize>> {
+        self.check_step(step)?;
+        self.over_batch(py, batch, "matching IR", move |p, b, ev| p.filter_matches(step, b, ev).then_some(ev))
+    }
+
+    /// How many nodes the program has (valid `eval_node` ids are below it).
+    #[getter]
+    fn node_count(&self) -> usize {
+        self.inner.node_count()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("IrProgram(nodes={}, filters={})", self.inner.node_count(), self.inner.filter_count())
+    }
+}

@@ -1,0 +1,72 @@
+//! The process-wide wasmtime engine: Cranelift tuned for speed, the pooling
+//! instance allocator, epoch interruption driven by a ticker thread, and the
+//! linker holding Host API v1.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, OptLevel, PoolingAllocationConfig};
+
+use crate::config::EPOCH_TICK_MS;
+use crate::host::{define_imports, HostState};
+
+/// Upper bound on simultaneously live rule instances (and so memories).
+/// Comfortably above the 1,024-rule production corpus.
+pub const MAX_INSTANCES: u32 = 4096;
+/// The largest linear memory any rule can be configured to use.
+pub const MAX_MEMORY_BYTES: usize = 64 << 20;
+
+pub struct Runtime {
+    pub engine: Engine,
+    pub linker: Linker<HostState>,
+    /// "pooling" or, where the pool could not be reserved, "on-demand".
+    pub allocator: &'static str,
+}
+
+fn config(pooling: bool) -> Config {
+    let mut c = Config::new();
+    c.cranelift_opt_level(OptLevel::Speed);
+    c.epoch_interruption(true);
+    c.wasm_multi_value(true);
+    // Bounded reservations keep the pool's virtual footprint modest; rule
+    // modules touch little memory, so explicit bounds checks cost nothing
+    // measurable.
+    c.memory_reservation(MAX_MEMORY_BYTES as u64);
+    c.memory_guard_size(64 << 10);
+    c.max_wasm_stack(512 << 10);
+    if pooling {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_core_instances(MAX_INSTANCES)
+            .total_memories(MAX_INSTANCES)
+            .total_tables(MAX_INSTANCES)
+            .max_memory_size(MAX_MEMORY_BYTES);
+        c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    c
+}
+
+fn build() -> Runtime {
+    // The pooling allocator reserves its address space up front; on a host
+    // that refuses the reservation, fall back rather than fail every rule.
+    let (engine, allocator) = match Engine::new(&config(true)) {
+        Ok(e) => (e, "pooling"),
+        Err(_) => (Engine::new(&config(false)).expect("wasmtime engine"), "on-demand"),
+    };
+    let mut linker = Linker::new(&engine);
+    define_imports(&mut linker).expect("host imports are well-formed");
+    let ticker = engine.clone();
+    std::thread::Builder::new()
+        .name("kestrel-wasm-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(EPOCH_TICK_MS));
+            ticker.increment_epoch();
+        })
+        .expect("spawn epoch ticker");
+    Runtime { engine, linker, allocator }
+}
+
+/// The shared runtime, built on first use.
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(build)
+}

@@ -1,0 +1,265 @@
+//! Host API v1 served to Wasm modules: the `"kestrel"` imports.
+//!
+//! Each import is a closure over the store's [`HostState`], which points at
+//! the batch under evaluation. Field ids arriving from a module are local to
+//! its package and are mapped to schema FieldIds here, so a package runs
+//! against any schema that has its fields.
+
+use kestrel_event::{EventBatch, ValueRef};
+use kestrel_host::ops::{self, Tri, FALSE, NULL, TRUE};
+use kestrel_host::HostContext;
+use kestrel_schema::FieldId;
+use wasmtime::{Caller, Extern, Linker, StoreLimits};
+
+/// Raw pointer to the batch being evaluated; set for the duration of one
+/// evaluation call only.
+#[derive(Clone, Copy)]
+pub(crate) struct BatchPtr(*const EventBatch);
+
+// SAFETY: the pointer is only dereferenced inside an evaluation call, on the
+// thread that set it, while the caller holds a borrow of the batch.
+unsafe impl Send for BatchPtr {}
+
+pub struct HostState {
+    pub(crate) batch: BatchPtr,
+    pub(crate) ctx: HostContext,
+    /// Local field id → schema FieldId. Empty means ids are schema ids.
+    pub(crate) field_map: Vec<FieldId>,
+    /// Local ids of the package's field table, by path (for `field_id`).
+    pub(crate) field_paths: Vec<String>,
+    pub(crate) limits: StoreLimits,
+    /// Fields reported by `pred_capture` for the current event.
+    pub(crate) captured: Vec<FieldId>,
+    /// Events passed to `alert_emit`.
+    pub(crate) alerts: Vec<u32>,
+    /// `(filter, event)` pairs reported by `match_emit`.
+    pub(crate) matches: Vec<u32>,
+}
+
+impl HostState {
+    pub fn new(ctx: HostContext, field_map: Vec<FieldId>, field_paths: Vec<String>, limits: StoreLimits) -> Self {
+        HostState {
+            batch: BatchPtr(std::ptr::null()),
+            ctx,
+            field_map,
+            field_paths,
+            limits,
+            captured: Vec::new(),
+            alerts: Vec::new(),
+            matches: Vec::new(),
+        }
+    }
+
+    pub(crate) fn set_batch(&mut self, batch: Option<&EventBatch>) {
+        self.batch = BatchPtr(batch.map_or(std::ptr::null(), |b| b as *const _));
+    }
+
+    #[inline]
+    fn batch(&self) -> Option<&EventBatch> {
+        // SAFETY: see `BatchPtr`.
+        unsafe { self.batch.0.as_ref() }
+    }
+
+    #[inline]
+    fn field(&self, local: i32) -> Option<FieldId> {
+        if self.field_map.is_empty() {
+            return u32::try_from(local).ok();
+        }
+        self.field_map.get(usize::try_from(local).ok()?).copied()
+    }
+
+    /// The batch, the event index and the schema field, when all are valid.
+    #[inline]
+    fn at(&self, ev: i32, field: i32) -> Option<(&EventBatch, usize, FieldId)> {
+        let batch = self.batch()?;
+        let ev = usize::try_from(ev).ok().filter(|&e| e < batch.len())?;
+        Some((batch, ev, self.field(field)?))
+    }
+}
+
+type C<'a> = Caller<'a, HostState>;
+
+/// Comparison codes shared with generated code.
+fn compare<T: PartialOrd>(op: i32, a: T, b: T) -> Tri {
+    let r = match op {
+        0 => a == b,
+        1 => a != b,
+        2 => a < b,
+        3 => a <= b,
+        4 => a > b,
+        5 => a >= b,
+        _ => return NULL,
+    };
+    r as Tri
+}
+
+/// Any-semantics over a numeric field: true if any value compares true.
+fn cmp_numeric(batch: &EventBatch, ev: usize, field: FieldId, test: impl Fn(ValueRef<'_>) -> Tri) -> Tri {
+    match batch.value(ev, field) {
+        ValueRef::List(items) => {
+            let mut result = NULL;
+            for item in items {
+                match test(batch.element(item)) {
+                    TRUE => return TRUE,
+                    FALSE => result = FALSE,
+                    _ => {}
+                }
+            }
+            result
+        }
+        v => test(v),
+    }
+}
+
+fn cmp_i64_value(v: ValueRef<'_>, op: i32, rhs: i64) -> Tri {
+    match v {
+        ValueRef::I64(x) => compare(op, x, rhs),
+        ValueRef::U64(x) => compare(op, x as i128, rhs as i128),
+        ValueRef::F64(x) => compare(op, x, rhs as f64),
+        ValueRef::Null => NULL,
+        // Strings and booleans never order against numbers; equality with a
+        // number is false (the compiler routes text comparisons elsewhere).
+        _ if op == 1 => FALSE,
+        _ => FALSE,
+    }
+}
+
+fn cmp_f64_value(v: ValueRef<'_>, op: i32, rhs: f64) -> Tri {
+    match v {
+        ValueRef::I64(x) => compare(op, x as f64, rhs),
+        ValueRef::U64(x) => compare(op, x as f64, rhs),
+        ValueRef::F64(x) => compare(op, x, rhs),
+        ValueRef::Null => NULL,
+        _ => FALSE,
+    }
+}
+
+/// Read `len` bytes of guest memory at `ptr` as UTF-8.
+fn guest_text(caller: &mut C<'_>, ptr: i32, len: i32) -> Option<String> {
+    let Some(Extern::Memory(mem)) = caller.get_export("memory") else { return None };
+    let (start, len) = (usize::try_from(ptr).ok()?, usize::try_from(len).ok()?);
+    let bytes = mem.data(&caller).get(start..start.checked_add(len)?)?;
+    String::from_utf8(bytes.to_vec()).ok()
+}
+
+/// Register every Host API v1 import on `linker`.
+pub fn define_imports(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
+    const M: &str = "kestrel";
+    linker.func_wrap(M, "event_get_i64", |c: C<'_>, ev: i32, f: i32| -> i64 {
+        c.data().at(ev, f).and_then(|(b, ev, f)| ops::event_get_i64(b, ev, f)).unwrap_or(0)
+    })?;
+    linker.func_wrap(M, "event_get_u64", |c: C<'_>, ev: i32, f: i32| -> i64 {
+        c.data().at(ev, f).and_then(|(b, ev, f)| ops::event_get_u64(b, ev, f)).unwrap_or(0) as i64
+    })?;
+    linker.func_wrap(M, "event_get_f64", |c: C<'_>, ev: i32, f: i32| -> f64 {
+        c.data().at(ev, f).and_then(|(b, ev, f)| ops::event_get_f64(b, ev, f)).unwrap_or(0.0)
+    })?;
+    linker.func_wrap(M, "event_get_bool", |c: C<'_>, ev: i32, f: i32| -> i32 {
+        c.data().at(ev, f).and_then(|(b, ev, f)| ops::event_get_bool(b, ev, f)).map_or(NULL, |x| x as Tri)
+    })?;
+    linker.func_wrap(M, "event_is_null", |c: C<'_>, ev: i32, f: i32| -> i32 {
+        c.data().at(ev, f).is_none_or(|(b, ev, f)| ops::event_is_null(b, ev, f)) as i32
+    })?;
+    linker.func_wrap(M, "event_get_str", |mut c: C<'_>, ev: i32, f: i32, buf: i32, cap: i32| -> i32 {
+        let Some(text) = c.data().at(ev, f).and_then(|(b, ev, f)| ops::event_get_str(b, ev, f)).map(str::to_owned)
+        else {
+            return -1;
+        };
+        let Some(Extern::Memory(mem)) = c.get_export("memory") else { return -1 };
+        let n = text.len().min(usize::try_from(cap).unwrap_or(0));
+        if let Ok(start) = usize::try_from(buf) {
+            if let Some(dst) = mem.data_mut(&mut c).get_mut(start..start.saturating_add(n)) {
+                dst.copy_from_slice(&text.as_bytes()[..n]);
+            }
+        }
+        i32::try_from(text.len()).unwrap_or(i32::MAX)
+    })?;
+    linker.func_wrap(M, "cmp_i64", |c: C<'_>, ev: i32, f: i32, op: i32, rhs: i64| -> i32 {
+        c.data().at(ev, f).map_or(NULL, |(b, ev, f)| cmp_numeric(b, ev, f, |v| cmp_i64_value(v, op, rhs)))
+    })?;
+    linker.func_wrap(M, "cmp_f64", |c: C<'_>, ev: i32, f: i32, op: i32, rhs: f64| -> i32 {
+        c.data().at(ev, f).map_or(NULL, |(b, ev, f)| cmp_numeric(b, ev, f, |v| cmp_f64_value(v, op, rhs)))
+    })?;
+    linker.func_wrap(M, "category_is", |c: C<'_>, ev: i32, lit: i32| -> i32 {
+        let s = c.data();
+        let Some(lit) = usize::try_from(lit).ok().and_then(|i| s.ctx.constants.literals.get(i)) else { return 0 };
+        let Some(batch) = s.batch() else { return 0 };
+        match usize::try_from(ev) {
+            Ok(ev) if ev < batch.len() => batch.categories(ev).any(|c| c == &*lit.text) as i32,
+            _ => 0,
+        }
+    })?;
+    macro_rules! literal_op {
+        ($name:literal, $op:path) => {
+            linker.func_wrap(M, $name, |c: C<'_>, ev: i32, f: i32, lit: i32, ci: i32| -> i32 {
+                let s = c.data();
+                let Some(lit) = usize::try_from(lit).ok().and_then(|i| s.ctx.constants.literals.get(i)) else {
+                    return NULL;
+                };
+                s.at(ev, f).map_or(NULL, |(b, ev, f)| $op(b, ev, f, lit, ci != 0))
+            })?;
+        };
+    }
+    literal_op!("str_eq", ops::str_eq);
+    literal_op!("str_contains", ops::str_contains);
+    literal_op!("str_starts_with", ops::str_starts_with);
+    literal_op!("str_ends_with", ops::str_ends_with);
+    macro_rules! table_op {
+        ($name:literal, $table:ident, $op:path) => {
+            linker.func_wrap(M, $name, |c: C<'_>, ev: i32, f: i32, id: i32| -> i32 {
+                let s = c.data();
+                let Some(item) = usize::try_from(id).ok().and_then(|i| s.ctx.constants.$table.get(i)) else {
+                    return NULL;
+                };
+                s.at(ev, f).map_or(NULL, |(b, ev, f)| $op(b, ev, f, item))
+            })?;
+        };
+    }
+    table_op!("glob_match_field", globs, ops::glob_match_field);
+    table_op!("re_match_field", regexes, ops::re_match_field);
+    table_op!("set_contains", sets, ops::set_contains);
+    linker.func_wrap(M, "eval_node", |c: C<'_>, ev: i32, node: i32| -> i32 {
+        let s = c.data();
+        let (Some(batch), Some(eval), Ok(node)) = (s.batch(), s.ctx.evaluator.as_deref(), u32::try_from(node)) else {
+            return NULL;
+        };
+        match usize::try_from(ev) {
+            Ok(ev) if ev < batch.len() => eval.eval_node(batch, ev, node),
+            _ => NULL,
+        }
+    })?;
+    linker.func_wrap(M, "glob_match", |mut c: C<'_>, id: i32, ptr: i32, len: i32| -> i32 {
+        let Some(text) = guest_text(&mut c, ptr, len) else { return NULL };
+        let s = c.data();
+        usize::try_from(id).ok().and_then(|i| s.ctx.constants.globs.get(i)).map_or(NULL, |g| g.matches(&text) as Tri)
+    })?;
+    linker.func_wrap(M, "re_match", |mut c: C<'_>, id: i32, ptr: i32, len: i32| -> i32 {
+        let Some(text) = guest_text(&mut c, ptr, len) else { return NULL };
+        let s = c.data();
+        usize::try_from(id).ok().and_then(|i| s.ctx.constants.regexes.get(i)).map_or(NULL, |r| r.is_match(&text) as Tri)
+    })?;
+    linker.func_wrap(M, "field_id", |mut c: C<'_>, ptr: i32, len: i32| -> i32 {
+        let Some(path) = guest_text(&mut c, ptr, len) else { return -1 };
+        c.data().field_paths.iter().position(|p| *p == path).map_or(-1, |i| i as i32)
+    })?;
+    linker.func_wrap(M, "capture_field", |mut c: C<'_>, _ev: i32, f: i32| {
+        if let Some(field) = c.data().field(f) {
+            c.data_mut().captured.push(field);
+        }
+    })?;
+    linker.func_wrap(M, "alert_emit", |mut c: C<'_>, ev: i32| -> i32 {
+        match u32::try_from(ev) {
+            Ok(ev) => {
+                c.data_mut().alerts.push(ev);
+                0
+            }
+            Err(_) => -1,
+        }
+    })?;
+    linker.func_wrap(M, "match_emit", |mut c: C<'_>, _filter: i32, ev: i32| {
+        if let Ok(ev) = u32::try_from(ev) {
+            c.data_mut().matches.push(ev);
+        }
+    })?;
+    Ok(())
+}

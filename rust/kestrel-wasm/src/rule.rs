@@ -1,0 +1,305 @@
+//! One loaded rule: a module instance with its own store, limits and health.
+
+use std::time::Instant;
+
+use kestrel_event::EventBatch;
+use kestrel_host::HostContext;
+use kestrel_schema::FieldId;
+use wasmtime::{Instance, Memory, Module, Store, StoreLimitsBuilder, Trap, TypedFunc};
+
+use crate::cache::{AotCache, CacheOutcome};
+use crate::config::{RuleLimits, EPOCH_TICK_MS};
+use crate::engine::runtime;
+use crate::error::WasmError;
+use crate::host::HostState;
+
+/// What a rule brings: its module and the host-side context it addresses.
+pub struct RuleSource<'a> {
+    /// A binary module, or WAT text.
+    pub module: &'a [u8],
+    pub ctx: HostContext,
+    /// Local field id → schema FieldId (empty: the module uses schema ids).
+    pub field_map: Vec<FieldId>,
+    /// The event category each filter requires (`None`: any). Used with
+    /// `pred_eval_list`, where the core selects candidates by category.
+    pub filter_categories: Vec<Option<String>>,
+    /// The package's field paths by local id, for the `field_id` import.
+    pub field_paths: Vec<String>,
+}
+
+/// Load-time measurements, for cold-start reporting.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadReport {
+    pub compile_ns: u64,
+    pub instantiate_ns: u64,
+    pub cache: CacheOutcome,
+}
+
+/// Health counters of one rule.
+#[derive(Clone, Debug, Default)]
+pub struct RuleHealth {
+    pub batches: u64,
+    pub events: u64,
+    pub matches: u64,
+    pub failures: u32,
+    pub last_error: Option<String>,
+    pub quarantined: bool,
+    pub eval_ns: u64,
+}
+
+pub struct WasmRule {
+    store: Store<HostState>,
+    filters: Vec<TypedFunc<i32, i32>>,
+    batch_fn: Option<TypedFunc<(i32, i32, i32), i32>>,
+    /// `pred_eval_list(filter, in_ptr, count, out_ptr) -> matched`, with the
+    /// module's exported memory: the fastest path (no host call per event
+    /// for categories or matches).
+    list_fn: Option<(TypedFunc<(i32, i32, i32, i32), i32>, Memory)>,
+    filter_categories: Vec<Option<String>>,
+    capture_fn: Option<TypedFunc<i32, ()>>,
+    limits: RuleLimits,
+    health: RuleHealth,
+    report: LoadReport,
+}
+
+fn deadline_ticks(limits: &RuleLimits) -> u64 {
+    (limits.time_limit_ms / EPOCH_TICK_MS).max(1)
+}
+
+impl WasmRule {
+    /// Compile (or load from `cache`), instantiate and run `pred_init`.
+    pub fn load(src: RuleSource<'_>, limits: RuleLimits, cache: Option<&AotCache>) -> Result<WasmRule, WasmError> {
+        let rt = runtime();
+        let started = Instant::now();
+        let wasm = wat::parse_bytes(src.module).map_err(|e| WasmError::Compile(e.to_string()))?;
+        let (module, outcome) = match cache {
+            Some(c) => c.load(&rt.engine, &wasm).map_err(|e| WasmError::Compile(format!("{e:#}")))?,
+            None => (Module::new(&rt.engine, &wasm).map_err(|e| WasmError::Compile(format!("{e:#}")))?, CacheOutcome::Compiled),
+        };
+        let compile_ns = started.elapsed().as_nanos() as u64;
+        let started = Instant::now();
+        let store_limits = StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes.min(crate::engine::MAX_MEMORY_BYTES))
+            .instances(1)
+            .memories(1)
+            .tables(4)
+            .build();
+        let state = HostState::new(src.ctx, src.field_map, src.field_paths, store_limits);
+        let mut store = Store::new(&rt.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(deadline_ticks(&limits));
+        let instance = rt
+            .linker
+            .instantiate(&mut store, &module)
+            .map_err(|e| WasmError::Instantiate(format!("{e:#}")))?;
+        let mut rule = Self::bind(store, instance, limits)?;
+        rule.filter_categories = src.filter_categories;
+        rule.report = LoadReport { compile_ns, instantiate_ns: 0, cache: outcome };
+        if let Ok(init) = instance.get_typed_func::<(), i32>(&mut rule.store, "pred_init") {
+            rule.store.set_epoch_deadline(deadline_ticks(&rule.limits));
+            match init.call(&mut rule.store, ()) {
+                Ok(0) => {}
+                Ok(code) => return Err(WasmError::InitFailed(code)),
+                Err(e) => return Err(classify(e, rule.limits.time_limit_ms)),
+            }
+        }
+        rule.report.instantiate_ns = started.elapsed().as_nanos() as u64;
+        Ok(rule)
+    }
+
+    fn bind(mut store: Store<HostState>, instance: Instance, limits: RuleLimits) -> Result<WasmRule, WasmError> {
+        let first = instance
+            .get_typed_func::<i32, i32>(&mut store, "pred_eval")
+            .map_err(|e| WasmError::Abi(format!("export pred_eval(i32) -> i32: {e:#}")))?;
+        let mut filters = vec![first];
+        while let Ok(f) = instance.get_typed_func::<i32, i32>(&mut store, &format!("pred_eval_{}", filters.len())) {
+            filters.push(f);
+        }
+        let batch_fn = instance.get_typed_func::<(i32, i32, i32), i32>(&mut store, "pred_eval_batch").ok();
+        let list_fn = instance
+            .get_typed_func::<(i32, i32, i32, i32), i32>(&mut store, "pred_eval_list")
+            .ok()
+            .zip(instance.get_memory(&mut store, "memory"));
+        let capture_fn = instance.get_typed_func::<i32, ()>(&mut store, "pred_capture").ok();
+        let report = LoadReport { compile_ns: 0, instantiate_ns: 0, cache: CacheOutcome::Compiled };
+        Ok(WasmRule {
+            store,
+            filters,
+            batch_fn,
+            list_fn,
+            filter_categories: Vec::new(),
+            capture_fn,
+            limits,
+            health: RuleHealth::default(),
+            report,
+        })
+    }
+
+    pub fn filter_count(&self) -> usize {
+        self.filters.len()
+    }
+
+    pub fn health(&self) -> &RuleHealth {
+        &self.health
+    }
+
+    pub fn load_report(&self) -> LoadReport {
+        self.report
+    }
+
+    pub fn host_context(&self) -> &HostContext {
+        &self.store.data().ctx
+    }
+
+    /// Indices of the events of `batch` that pass filter `filter`.
+    pub fn evaluate(&mut self, batch: &EventBatch, filter: u32) -> Result<Vec<u32>, WasmError> {
+        self.evaluate_events(batch, filter, None)
+    }
+
+    /// Like [`evaluate`](Self::evaluate), restricted to `candidates` (as the
+    /// engine's rule index selects them).
+    pub fn evaluate_events(&mut self, batch: &EventBatch, filter: u32, candidates: Option<&[u32]>) -> Result<Vec<u32>, WasmError> {
+        if self.health.quarantined {
+            return Err(WasmError::Quarantined {
+                failures: self.health.failures,
+                last: self.health.last_error.clone().unwrap_or_default(),
+            });
+        }
+        let pred = self.filters.get(filter as usize).cloned().ok_or(WasmError::NoSuchFilter(filter))?;
+        let started = Instant::now();
+        self.store.data_mut().set_batch(Some(batch));
+        let state = self.store.data_mut();
+        state.matches.clear();
+        // Matches can be every event; growing the buffer inside the loop
+        // would cost more than the predicates.
+        state.matches.reserve(batch.len());
+        self.store.data_mut().alerts.clear();
+        self.store.set_epoch_deadline(deadline_ticks(&self.limits));
+        let n = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+        let outcome = match (candidates, &self.batch_fn) {
+            _ if self.list_fn.is_some() => self.run_list(batch, filter, candidates),
+            (None, Some(batch_fn)) => batch_fn
+                .call(&mut self.store, (filter as i32, 0, n as i32))
+                .map(|_| self.store.data().matches.clone()),
+            (Some(evs), _) => Self::each(&mut self.store, &pred, evs.iter().copied()),
+            (None, None) => Self::each(&mut self.store, &pred, 0..n),
+        };
+        self.store.data_mut().set_batch(None);
+        self.health.eval_ns += started.elapsed().as_nanos() as u64;
+        self.health.batches += 1;
+        self.health.events += candidates.map_or(batch.len(), <[u32]>::len) as u64;
+        match outcome {
+            Ok(mut matched) => {
+                // `alert_emit` asks for an alert even where pred_eval said no.
+                let alerts = std::mem::take(&mut self.store.data_mut().alerts);
+                if !alerts.is_empty() {
+                    matched.extend(alerts.into_iter().filter(|&e| e < n));
+                    matched.sort_unstable();
+                    matched.dedup();
+                }
+                self.health.matches += matched.len() as u64;
+                Ok(matched)
+            }
+            Err(e) => Err(self.fail(classify(e, self.limits.time_limit_ms))),
+        }
+    }
+
+    /// Candidates in, matches out, through linear memory: one host→Wasm
+    /// call per batch and no host call per event beyond the predicate's own.
+    fn run_list(&mut self, batch: &EventBatch, filter: u32, candidates: Option<&[u32]>) -> wasmtime::Result<Vec<u32>> {
+        let (list_fn, memory) = self.list_fn.clone().expect("checked by the caller");
+        let selected;
+        let events: &[u32] = match candidates {
+            Some(c) => c,
+            None => {
+                let category = self.filter_categories.get(filter as usize).cloned().flatten();
+                selected = events_of_category(batch, category.as_deref());
+                &selected
+            }
+        };
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let bytes = events.len() * 4;
+        let (in_ptr, out_ptr) = (0usize, bytes);
+        let needed = (2 * bytes) as u64;
+        let have = memory.data_size(&self.store) as u64;
+        if have < needed {
+            let pages = (needed - have).div_ceil(65536);
+            memory.grow(&mut self.store, pages)?;
+        }
+        for (slot, ev) in memory.data_mut(&mut self.store)[in_ptr..in_ptr + bytes].chunks_exact_mut(4).zip(events) {
+            slot.copy_from_slice(&ev.to_le_bytes());
+        }
+        let n = list_fn.call(&mut self.store, (filter as i32, in_ptr as i32, events.len() as i32, out_ptr as i32))?;
+        let n = usize::try_from(n).unwrap_or(0).min(events.len());
+        let out = &memory.data(&self.store)[out_ptr..out_ptr + n * 4];
+        Ok(out.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    }
+
+    fn each(store: &mut Store<HostState>, pred: &TypedFunc<i32, i32>, evs: impl Iterator<Item = u32>) -> wasmtime::Result<Vec<u32>> {
+        let mut out = Vec::new();
+        for ev in evs {
+            if pred.call(&mut *store, ev as i32)? == 1 {
+                out.push(ev);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The schema fields to report with an alert on event `ev`: what
+    /// `pred_capture` names, or by default every field of the package.
+    pub fn capture(&mut self, batch: &EventBatch, ev: u32) -> Result<Vec<FieldId>, WasmError> {
+        let Some(capture) = self.capture_fn.clone() else {
+            let mut all = self.store.data().field_map.clone();
+            all.sort_unstable();
+            all.dedup();
+            return Ok(all);
+        };
+        self.store.data_mut().set_batch(Some(batch));
+        self.store.data_mut().captured.clear();
+        self.store.set_epoch_deadline(deadline_ticks(&self.limits));
+        let result = capture.call(&mut self.store, ev as i32);
+        self.store.data_mut().set_batch(None);
+        match result {
+            Ok(()) => {
+                let mut fields = std::mem::take(&mut self.store.data_mut().captured);
+                fields.dedup();
+                Ok(fields)
+            }
+            Err(e) => Err(self.fail(classify(e, self.limits.time_limit_ms))),
+        }
+    }
+
+    fn fail(&mut self, err: WasmError) -> WasmError {
+        self.health.failures += 1;
+        self.health.last_error = Some(err.to_string());
+        if self.health.failures >= self.limits.quarantine_after {
+            self.health.quarantined = true;
+        }
+        err
+    }
+
+    /// Lift a quarantine (after the operator fixed the cause).
+    pub fn release(&mut self) {
+        self.health.quarantined = false;
+        self.health.failures = 0;
+    }
+}
+
+fn classify(err: wasmtime::Error, time_limit_ms: u64) -> WasmError {
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => WasmError::Timeout(time_limit_ms),
+        Some(trap) => WasmError::Trap(trap.to_string()),
+        None => WasmError::Trap(format!("{err:#}")),
+    }
+}
+
+/// The events whose categories include `category` (all events for `None`).
+pub fn events_of_category(batch: &EventBatch, category: Option<&str>) -> Vec<u32> {
+    let n = batch.len() as u32;
+    let Some(category) = category else { return (0..n).collect() };
+    let Some(id) = batch.category_names().iter().position(|c| c == category) else { return Vec::new() };
+    let id = id as u16;
+    (0..n).filter(|&ev| batch.category_ids(ev as usize).contains(&id)).collect()
+}
