@@ -67,13 +67,10 @@ return function(cfg)
   end
 
   -- ---- field ids ----
-  local function fid(field)
-    local f = F[field]
-    if f == nil then
-      real_error("unknown field id " .. tostring(field) ..
-        " (declare it in the manifest's \"fields\" or get it from kestrel.field_id)", 3)
-    end
-    return f
+  -- Called only for an id missing from F (`F[field] or nofield(field)`).
+  local function nofield(field)
+    real_error("unknown field id " .. tostring(field) ..
+      " (declare it in the manifest's \"fields\" or get it from kestrel.field_id)", 3)
   end
 
   local function field_id(path)
@@ -89,41 +86,59 @@ return function(cfg)
   end
 
   -- ---- Host API v1 as the `kestrel` module ----
+  -- The function pointers are read from the table once: an interpreted
+  -- (untrusted) rule would otherwise box a new pointer on every call.
+  local C_event_get_i64 = api.event_get_i64
+  local C_event_get_u64 = api.event_get_u64
+  local C_event_get_f64 = api.event_get_f64
+  local C_event_get_bool = api.event_get_bool
+  local C_event_get_str = api.event_get_str
+  local C_event_is_null = api.event_is_null
+  local C_str_eq = api.str_eq
+  local C_str_contains = api.str_contains
+  local C_str_starts_with = api.str_starts_with
+  local C_str_ends_with = api.str_ends_with
+  local C_glob_match_field = api.glob_match_field
+  local C_re_match_field = api.re_match_field
+  local C_set_contains = api.set_contains
+  local C_eval_node = api.eval_node
+  local C_alert_emit = api.alert_emit
+
   local kestrel = {}
   -- Numeric getters return 0 for null, like the Wasm imports; use is_null to tell.
-  function kestrel.event_get_i64(ev, field) return tonumber(api.event_get_i64(B, ev, fid(field), NP)) end
-  function kestrel.event_get_u64(ev, field) return tonumber(api.event_get_u64(B, ev, fid(field), NP)) end
-  function kestrel.event_get_f64(ev, field) return api.event_get_f64(B, ev, fid(field), NP) end
+  function kestrel.event_get_i64(ev, field) return tonumber(C_event_get_i64(B, ev, F[field] or nofield(field), NP)) end
+  function kestrel.event_get_u64(ev, field) return tonumber(C_event_get_u64(B, ev, F[field] or nofield(field), NP)) end
+  function kestrel.event_get_f64(ev, field) return C_event_get_f64(B, ev, F[field] or nofield(field), NP) end
   -- Booleans, string and pattern operations are three-valued: 1 true, 0 false, -1 null.
-  function kestrel.event_get_bool(ev, field) return api.event_get_bool(B, ev, fid(field)) end
+  function kestrel.event_get_bool(ev, field) return C_event_get_bool(B, ev, F[field] or nofield(field)) end
   -- A missing string reads as "" (as a missing number reads as 0), so that
   -- `string.find(kestrel.event_get_str(ev, 2), ...)` never sees nil.
   function kestrel.event_get_str(ev, field)
-    local p = api.event_get_str(B, ev, fid(field), LEN)
+    local p = C_event_get_str(B, ev, F[field] or nofield(field), LEN)
     if p == nil then return "" end
     return ffi.string(p, LEN[0])
   end
   -- For generated code: exact values, nil for null (int64 stays a 64-bit cdata).
   function kestrel.get_i64(ev, field)
-    local v = api.event_get_i64(B, ev, fid(field), NP)
+    local v = C_event_get_i64(B, ev, F[field] or nofield(field), NP)
     if NP[0] ~= 0 then return nil end
     return v
   end
   function kestrel.get_f64(ev, field)
-    local v = api.event_get_f64(B, ev, fid(field), NP)
+    local v = C_event_get_f64(B, ev, F[field] or nofield(field), NP)
     if NP[0] ~= 0 then return nil end
     return v
   end
-  function kestrel.is_null(ev, field) return api.event_is_null(B, ev, fid(field)) ~= 0 end
+  function kestrel.is_null(ev, field) return C_event_is_null(B, ev, F[field] or nofield(field)) ~= 0 end
   kestrel.event_is_null = kestrel.is_null
-  function kestrel.str_eq(ev, field, lit, ci) return api.str_eq(CTX, B, ev, fid(field), lit, ci and 1 or 0) end
-  function kestrel.str_contains(ev, field, lit, ci) return api.str_contains(CTX, B, ev, fid(field), lit, ci and 1 or 0) end
-  function kestrel.str_starts_with(ev, field, lit, ci) return api.str_starts_with(CTX, B, ev, fid(field), lit, ci and 1 or 0) end
-  function kestrel.str_ends_with(ev, field, lit, ci) return api.str_ends_with(CTX, B, ev, fid(field), lit, ci and 1 or 0) end
-  function kestrel.glob_match_field(ev, field, id) return api.glob_match_field(CTX, B, ev, fid(field), id) end
-  function kestrel.re_match_field(ev, field, id) return api.re_match_field(CTX, B, ev, fid(field), id) end
-  function kestrel.set_contains(ev, field, id) return api.set_contains(CTX, B, ev, fid(field), id) end
-  function kestrel.eval_node(ev, node) return api.eval_node(CTX, B, ev, node) end
+  function kestrel.str_eq(ev, field, lit, ci) return C_str_eq(CTX, B, ev, F[field] or nofield(field), lit, ci and 1 or 0) end
+  function kestrel.str_contains(ev, field, lit, ci) return C_str_contains(CTX, B, ev, F[field] or nofield(field), lit, ci and 1 or 0) end
+  function kestrel.str_starts_with(ev, field, lit, ci) return C_str_starts_with(CTX, B, ev, F[field] or nofield(field), lit, ci and 1 or 0) end
+  function kestrel.str_ends_with(ev, field, lit, ci) return C_str_ends_with(CTX, B, ev, F[field] or nofield(field), lit, ci and 1 or 0) end
+  function kestrel.glob_match_field(ev, field, id) return C_glob_match_field(CTX, B, ev, F[field] or nofield(field), id) end
+  function kestrel.re_match_field(ev, field, id) return C_re_match_field(CTX, B, ev, F[field] or nofield(field), id) end
+  function kestrel.set_contains(ev, field, id) return C_set_contains(CTX, B, ev, F[field] or nofield(field), id) end
+  function kestrel.eval_node(ev, node) return C_eval_node(CTX, B, ev, node) end
   -- Text matching on a Lua string: true/false (nil for a bad id or non-UTF-8 text).
   local function text_match(fn, id, text)
     if type(text) ~= "string" then real_error("expected a string to match, got " .. type(text), 3) end
@@ -133,7 +148,7 @@ return function(cfg)
   end
   function kestrel.re_match(id, text) return text_match(api.re_match, id, text) end
   function kestrel.glob_match(id, text) return text_match(api.glob_match, id, text) end
-  function kestrel.alert_emit(ev) return api.alert_emit(CTX, ev) end
+  function kestrel.alert_emit(ev) return C_alert_emit(CTX, ev) end
   kestrel.field_id = field_id
 
   -- ---- print goes to a buffer that Python drains into its logging ----
