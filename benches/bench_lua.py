@@ -19,6 +19,7 @@ They pass as tests with `--benchmark-disable`; time them with
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -39,21 +40,8 @@ function pred_eval(event)
 end
 """
 
-SEED_COMPLETE = """
-function pred_init()
-    return 0
-end
-
-function pred_eval(event)
-    local pid = kestrel.event_get_i64(event, 1)
-    local name = kestrel.event_get_str(event, 2)
-    if pid > 1000 and string.find(name, "suspicious") then
-        kestrel.alert_emit(event)
-        return true
-    end
-    return false
-end
-"""
+#: The guide's complete example, as shipped (verbatim) in rules/lua_example_rule.
+SEED_COMPLETE = (Path(__file__).resolve().parents[1] / "rules" / "lua_example_rule" / "predicate.lua").read_text()
 
 #: (c) of the Wasm issue: 20 wildcard patterns on process.command_line.
 COMMAND_LINE_PATTERNS = [
