@@ -127,3 +127,21 @@ def test_a_wasm_manifest_is_not_a_lua_package(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps({"id": "w", "version": "1", "entry": "rule.wasm"}))
     with pytest.raises(RulePackageError, match="not a Lua package"):
         load_lua_package(tmp_path)
+
+
+def test_an_eql_package_can_choose_the_lua_runtime(tmp_path):
+    (tmp_path / "manifest.json").write_text(json.dumps({"id": "eql_on_lua", "version": "1", "runtime": "lua", "entry": "rule.eql"}))
+    (tmp_path / "rule.eql").write_text('process where process.pid > 1000 and process.name : "SUSPICIOUS.EXE"')
+    events = [dict(event, event={"category": ["process"]}) for event in SEED_EVENTS]
+    assert load_lua_package(tmp_path).evaluate(kestrel.EventBatch.from_dicts(events)).events() == [0]
+
+
+def test_write_package_round_trips(tmp_path):
+    from kestrel.compiler import compile
+    from kestrel.compiler.lua import generate_package, write_package
+
+    compiled = compile('process where process.name : ("bash", "sus") and process.pid < 100')
+    write_package(generate_package(compiled), tmp_path, "generated")
+    rule = load_lua_package(tmp_path)
+    events = [dict(event, event={"category": ["process"]}) for event in SEED_EVENTS]
+    assert rule.trusted and rule.evaluate(kestrel.EventBatch.from_dicts(events)).events() == [1]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Optional
 
 from kestrel import Schema
-from kestrel.packages.constants import load_constants
+from kestrel.packages.constants import CONSTANTS_FILE, load_constants
 from kestrel.packages.manifest import RulePackageError, load_manifest
 from kestrel.runtime.lua.core_eval import attach_core_evaluator
 from kestrel.runtime.lua.rule import LuaLimits, LuaRule
@@ -36,6 +37,15 @@ def load_lua_package(
         source = entry.read_text(encoding="utf-8")
     except OSError as error:
         raise RulePackageError(f"{entry}: cannot read the predicate: {error.strerror or error}") from None
+    if entry.suffix == ".eql":
+        # An EQL package that chose the Lua runtime: compile it here.
+        from kestrel.compiler import compile
+        from kestrel.compiler.lua import generate_package
+
+        schema = schema or Schema.default()
+        return load_generated(generate_package(compile(source, schema=schema)), manifest.id, schema=schema, limits=limits)
+    schema = schema or Schema.default()
+    ir = _package_ir(directory)
     return LuaRule(
         manifest.id,
         source,
@@ -46,7 +56,16 @@ def load_lua_package(
         limits=limits,
         debug=debug,
         chunkname=manifest.entry,
+        evaluator_hook=None if ir is None else (lambda context: attach_core_evaluator(context, ir, schema)),
     )
+
+
+def _package_ir(directory: Path) -> Optional[dict]:
+    """The IR a generated package keeps in constants.json (for kestrel.eval_node), if any."""
+    path = directory / CONSTANTS_FILE
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get("ir")
 
 
 def load_generated(generated: Any, rule_id: str, *, schema: Optional[Schema] = None, limits: Optional[LuaLimits] = None) -> LuaRule:
