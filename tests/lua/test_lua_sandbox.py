@@ -204,3 +204,31 @@ def test_print_reaches_stdout_in_debug_mode(make_rule, batch, capsys):
 def test_trusted_rules_run_with_the_jit(make_rule, batch):
     source = "function pred_eval(e) return kestrel.event_get_i64(e, 1) > 1000 end"
     assert make_rule(source, trusted=True).evaluate(batch).events() == [0]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        # Recursing through C functions that call back into Lua would exhaust
+        # the C stack (a crash, not an error) without the nesting cap.
+        ("local function f() return (string.gsub('a', 'a', f)) end", "sandbox: string.gsub nested more than 64 deep"),
+        ("local function f() return (('a'):gsub('a', f)) end", "sandbox: string.gsub nested more than 64 deep"),
+        ("local function f(a, b) table.sort({3, 2, 1}, f) return a < b end", "sandbox: table.sort nested more than 64 deep"),
+        ("local t = setmetatable({}, {__tostring = function(x) return string.format('%s', x) end})\n"
+         "local function f() return tostring(t) end", "sandbox: string.format nested more than 64 deep"),
+        ("local t = setmetatable({}, {__index = function(x, k) return os.time(x) end})\n"
+         "local function f() return os.time(t) end", "sandbox: os.time nested more than 64 deep"),
+        ("local mt = {} mt.__index = function(t, k) return setmetatable({}, mt)[k] end\n"
+         "local function f() return setmetatable({}, mt).x end", "stack overflow"),
+    ],
+)
+@pytest.mark.parametrize("trusted", [False, True], ids=["sandboxed", "trusted"])
+def test_recursion_through_c_functions_is_an_error_not_a_crash(make_rule, batch, source, message, trusted):
+    rule = make_rule(source + "\nfunction pred_eval(e) f() return false end", trusted=trusted)
+    assert message in str(rule.evaluate(batch).failure)
+
+
+def test_error_objects_are_never_run(make_rule, batch):
+    # A table error value whose __tostring loops: the runtime describes it without calling it.
+    rule = make_rule("function pred_eval(e) error(setmetatable({}, {__tostring = function() while true do end end})) end")
+    assert str(rule.evaluate(batch).failure) == "rule 'test_rule' at event 0: an error object of type table"

@@ -20,6 +20,15 @@ local loadstring, setfenv = loadstring, setfenv
 local type, tostring, tonumber, select, pairs = type, tostring, tonumber, select, pairs
 local concat = table.concat
 
+-- Error values may be rule tables with a __tostring that loops or errors:
+-- the prelude never runs rule code to describe them.
+local function safe_message(value)
+  local t = type(value)
+  if t == "string" then return value end
+  if t == "number" or t == "boolean" or t == "nil" then return tostring(value) end
+  return "an error object of type " .. t
+end
+
 -- `string.dump` hands out bytecode, and strings index the real `string`
 -- table through their metatable, so it is removed for everyone here.
 string.dump = nil
@@ -44,6 +53,7 @@ return function(cfg)
   -- re-raises once the budget is blown, so rule code cannot swallow the stop.
   local trusted = cfg.trusted
   local ticks, max_ticks, killed = 0, cfg.max_ticks, false
+  local nesting = 0  -- see "C functions that call back into Lua" below
   local KILLED = "instruction budget exceeded (runaway predicate stopped)"
   local function on_count()
     ticks = ticks + 1
@@ -53,7 +63,7 @@ return function(cfg)
     end
   end
   local function arm()
-    ticks, killed = 0, false
+    ticks, killed, nesting = 0, false, 0
   end
   if not trusted then
     jit.off()
@@ -61,15 +71,16 @@ return function(cfg)
     sethook(on_count, "", cfg.hook_every)
   end
 
-  local function rethrow(...)
+  local function rethrow(depth, ...)
     if killed then real_error(KILLED, 0) end
+    nesting = depth
     return ...
   end
 
   -- ---- field ids ----
   -- Called only for an id missing from F (`F[field] or nofield(field)`).
   local function nofield(field)
-    real_error("unknown field id " .. tostring(field) ..
+    real_error("unknown field id " .. safe_message(field) ..
       " (declare it in the manifest's \"fields\" or get it from kestrel.field_id)", 3)
   end
 
@@ -151,12 +162,41 @@ return function(cfg)
   function kestrel.alert_emit(ev) return C_alert_emit(CTX, ev) end
   kestrel.field_id = field_id
 
+  -- ---- C functions that call back into Lua ----
+  -- Each nested call of one of these (string.gsub with a function, table.sort
+  -- with a comparator, tostring/string.format through __tostring, os.time
+  -- through __index) takes C stack, which LuaJIT does not bound: a rule that
+  -- recursed through them would crash the process. So their nesting is
+  -- counted and capped. The count is reset with the budget (arm) and
+  -- restored by the sandbox's pcall/xpcall when they catch an error.
+  local MAX_NESTING = cfg.max_nesting
+  local function leave(...)
+    nesting = nesting - 1
+    return ...
+  end
+  local function guarded(fn, name)
+    return function(...)
+      nesting = nesting + 1
+      if nesting > MAX_NESTING then
+        real_error("sandbox: " .. name .. " nested more than " .. MAX_NESTING .. " deep", 2)
+      end
+      return leave(fn(...))
+    end
+  end
+  -- The real tables too: strings reach `string` through their metatable.
+  string.gsub = guarded(string.gsub, "string.gsub")
+  string.format = guarded(string.format, "string.format")
+  table.sort = guarded(table.sort, "table.sort")
+  table.foreach, table.foreachi = nil, nil  -- deprecated, and callbacks from C
+  local safe_tostring = guarded(tostring, "tostring")
+  local safe_time = guarded(os.time, "os.time")
+
   -- ---- print goes to a buffer that Python drains into its logging ----
   local LOG, log_n, log_dropped, LOG_MAX = {}, 0, 0, cfg.log_max
   local function print_(...)
     if log_n >= LOG_MAX then log_dropped = log_dropped + 1; return end
     local parts = {}
-    for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+    for i = 1, select("#", ...) do parts[i] = safe_tostring((select(i, ...))) end
     log_n = log_n + 1
     LOG[log_n] = concat(parts, "\t")
   end
@@ -172,16 +212,22 @@ return function(cfg)
 
   local env = {
     assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, select = select,
-    tonumber = tonumber, tostring = tostring, type = type, unpack = unpack, rawequal = rawequal,
+    tonumber = tonumber, tostring = safe_tostring, type = type, unpack = unpack, rawequal = rawequal,
     rawget = rawget, rawset = rawset, print = print_,
     string = copy(string), table = copy(table), math = copy(math), bit = copy(bit),
-    os = { time = os.time, clock = os.clock },
+    os = { time = safe_time, clock = os.clock },
     kestrel = kestrel,
   }
   env._G = env
   -- pcall/xpcall may not swallow the stop of a runaway predicate.
-  env.pcall = function(...) return rethrow(real_pcall(...)) end
-  env.xpcall = function(...) return rethrow(real_xpcall(...)) end
+  local function protected(call)
+    return function(...)
+      local depth = nesting
+      return rethrow(depth, call(...))
+    end
+  end
+  env.pcall = protected(real_pcall)
+  env.xpcall = protected(real_xpcall)
   -- Metatables only on tables: `getmetatable("")` would hand out the string
   -- metatable (and through it the shared `string` table).
   env.getmetatable = function(t)
@@ -229,7 +275,7 @@ return function(cfg)
     setfenv(chunk, env)
     arm()
     local ok, msg = real_pcall(chunk)
-    if not ok then return false, tostring(msg) end
+    if not ok then return false, safe_message(msg) end
     return true
   end
 
@@ -238,7 +284,7 @@ return function(cfg)
     local init = rawget(env, "pred_init")
     if init == nil then return 0 end
     local ok, r = real_pcall(init)
-    if not ok then real_error(tostring(r), 0) end
+    if not ok then real_error(safe_message(r), 0) end
     return r
   end
 
@@ -281,7 +327,7 @@ return function(cfg)
     local ok, r = real_pcall(loop, pred, filter, n)
     B = nil
     if ok then return true, r end
-    return false, tostring(r), current
+    return false, safe_message(r), current
   end
 
   -- pred_capture for the matched events only; returns {ev -> {field -> value}}.
@@ -301,13 +347,16 @@ return function(cfg)
         local flat = {}
         for k, v in pairs(fields) do
           local t = type(v)
-          if t == "string" or t == "number" or t == "boolean" then flat[tostring(k)] = v end
+          local tk = type(k)
+          if (tk == "string" or tk == "number") and (t == "string" or t == "number" or t == "boolean") then
+            flat[tostring(k)] = v
+          end
         end
         out[ev] = flat
       end
     end)
     B = nil
-    if not ok then return false, tostring(err) end
+    if not ok then return false, safe_message(err) end
     return true, out
   end
 

@@ -19,7 +19,7 @@ from kestrel import EventBatch, Schema
 from kestrel.host_abi import c_declaration, table
 from kestrel.packages.constants import HostConstants
 from kestrel.packages.manifest import FieldTable, RulePackageError
-from kestrel.runtime.lua.vm import new_runtime, runtime_info
+from kestrel.runtime.lua.vm import lua_errors, new_runtime, runtime_info
 
 log = logging.getLogger("kestrel.lua")
 
@@ -44,6 +44,9 @@ class LuaLimits:
     quarantine_after: int = 3
     #: print() lines kept per batch; the rest are counted and dropped.
     log_max: int = 1000
+    #: How deep calls that re-enter Lua from C (string.gsub with a function,
+    #: table.sort with a comparator, __tostring) may nest; each level costs C stack.
+    max_nesting: int = 64
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,7 @@ class LuaRule:
             "max_ticks": max(1, self.limits.max_instructions // self.limits.hook_every),
             "hook_every": self.limits.hook_every,
             "log_max": self.limits.log_max,
+            "max_nesting": self.limits.max_nesting,
             "forbidden": " ".join(name for name in FORBIDDEN if "." not in name),
         }
         setup = self._lua.execute(prelude)
@@ -177,7 +181,7 @@ class LuaRule:
 
     def _call(self, function: Any, *args: Any) -> Any:
         """Call into Lua, turning lupa's errors (including out-of-memory) into RuleCallError."""
-        from lupa import LuaError, LuaMemoryError  # the same classes for every lupa VM module
+        LuaError, LuaMemoryError = lua_errors()
 
         try:
             return function(*args)

@@ -52,6 +52,12 @@ def runtime_info() -> RuntimeInfo:
     return _select()[1]
 
 
+def lua_errors() -> Tuple[type, type]:
+    """(LuaError, LuaMemoryError) of the VM in use: each lupa module has its own classes."""
+    module, _ = _select()
+    return module.LuaError, module.LuaMemoryError
+
+
 def _deny_python_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
     # Rule code never gets a Python object, but if one leaked (through a bug in
     # the prelude) it must not become a way out: no attribute is reachable.
