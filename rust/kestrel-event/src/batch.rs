@@ -7,10 +7,33 @@ use crate::errors::IngestErrorRecord;
 
 /// A byte range in a batch's string arena. u32 keeps columns compact; the
 /// builder refuses batches whose arena would outgrow it.
+///
+/// The top bit of `len` records that the text is not pure ASCII. Knowing
+/// that from the dense column alone lets case-insensitive equality reject a
+/// length mismatch without touching the string's bytes, which for a large
+/// batch are a cache miss away.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Span {
     pub off: u32,
     pub len: u32,
+}
+
+const NON_ASCII: u32 = 1 << 31;
+
+impl Span {
+    pub fn new(off: u32, len: u32, ascii: bool) -> Span {
+        Span { off, len: if ascii { len } else { len | NON_ASCII } }
+    }
+
+    #[inline]
+    pub fn byte_len(self) -> usize {
+        (self.len & !NON_ASCII) as usize
+    }
+
+    #[inline]
+    pub fn is_ascii(self) -> bool {
+        self.len & NON_ASCII == 0
+    }
 }
 
 /// One element of a list column (arrays, and auto-typed fields whose values
@@ -119,7 +142,8 @@ impl EventBatch {
 
     #[inline]
     pub fn text(&self, span: Span) -> &str {
-        let bytes = &self.arena[span.off as usize..(span.off + span.len) as usize];
+        let start = span.off as usize;
+        let bytes = &self.arena[start..start + span.byte_len()];
         // SAFETY: the builder only ever appends valid UTF-8 to the arena and
         // spans are created at the boundaries of what it appended.
         unsafe { std::str::from_utf8_unchecked(bytes) }
@@ -144,6 +168,22 @@ impl EventBatch {
         }
     }
 
+    /// The arena span of a plain (non-list) string value, without reading it.
+    #[inline]
+    pub fn str_span(&self, ev: usize, field: FieldId) -> Option<Span> {
+        let col = self.column(field)?;
+        match &col.data {
+            ColumnData::Str(v) if col.is_valid(ev) => Some(v[ev]),
+            _ => None,
+        }
+    }
+
+    /// The bytes of a span.
+    #[inline]
+    pub fn span_bytes(&self, span: Span) -> &[u8] {
+        &self.arena[span.off as usize..span.off as usize + span.byte_len()]
+    }
+
     /// Resolve a list element to a value view.
     #[inline]
     pub fn element(&self, item: &Value) -> ValueRef<'_> {
@@ -160,7 +200,7 @@ impl EventBatch {
     /// The original JSON text of event `ev`, exactly as it was received.
     pub fn raw(&self, ev: usize) -> &[u8] {
         let s = self.raw_spans[ev];
-        &self.raw[s.off as usize..(s.off + s.len) as usize]
+        &self.raw[s.off as usize..s.off as usize + s.byte_len()]
     }
 
     /// Epoch nanoseconds, or [`NO_TIMESTAMP`].

@@ -20,11 +20,12 @@ impl EventBatch {
     pub(crate) fn intern(&mut self, s: &str) -> Result<Span, Reject> {
         let off = self.arena.len();
         let end = off + s.len();
-        if end > u32::MAX as usize {
+        // Lengths keep their top bit for the ASCII flag (see Span).
+        if end > u32::MAX as usize || s.len() >= 1 << 31 {
             return Err(Reject::ArenaFull);
         }
         self.arena.extend_from_slice(s.as_bytes());
-        Ok(Span { off: off as u32, len: s.len() as u32 })
+        Ok(Span::new(off as u32, s.len() as u32, s.is_ascii()))
     }
 
     /// The column for `field`, created with `ty` if the batch has none yet.

@@ -187,7 +187,7 @@ impl Decoder {
     fn start_event(&mut self, batch: &mut EventBatch, line: &[u8], line_no: u32) -> usize {
         let raw_off = batch.raw.len() as u32;
         batch.raw.extend_from_slice(line);
-        batch.raw_spans.push(Span { off: raw_off, len: line.len() as u32 });
+        batch.raw_spans.push(Span::new(raw_off, line.len() as u32, true));
         batch.lines.push(line_no);
         batch.timestamps.push(crate::batch::NO_TIMESTAMP);
         batch.entity_keys.push(None);

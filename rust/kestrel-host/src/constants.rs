@@ -13,11 +13,12 @@ use crate::HostError;
 pub struct Literal {
     pub text: Box<str>,
     pub folded: Box<str>,
+    pub ascii: bool,
 }
 
 impl Literal {
     pub fn new(text: &str) -> Literal {
-        Literal { text: text.into(), folded: fold(text).into() }
+        Literal { text: text.into(), folded: fold(text).into(), ascii: text.is_ascii() }
     }
 }
 

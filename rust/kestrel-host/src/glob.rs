@@ -179,18 +179,65 @@ fn char_len(lead: u8) -> usize {
 }
 
 /// Several patterns tested as one: true if any matches.
+///
+/// A wildcard list in a real rule is mostly `*needle*` patterns (twenty of
+/// them in a typical command-line rule), so those are folded into one
+/// Aho-Corasick automaton that finds any needle in a single pass; exact
+/// patterns go into a hash set, and only the remaining shapes are tried one
+/// by one. Case-insensitive text is folded once for the whole list.
 #[derive(Clone, Debug, Default)]
 pub struct GlobSet {
     globs: Vec<Glob>,
+    case_insensitive: bool,
+    exact: ahash::AHashSet<String>,
+    needles: Option<aho_corasick::AhoCorasick>,
+    any: bool,
+    /// Indexes into `globs` of the patterns not covered above.
+    others: Vec<usize>,
 }
 
 impl GlobSet {
     pub fn new(patterns: &[&str], case_insensitive: bool) -> GlobSet {
-        GlobSet { globs: patterns.iter().map(|p| Glob::new(p, case_insensitive)).collect() }
+        Self::from_globs(patterns.iter().map(|p| Glob::new(p, case_insensitive)).collect())
     }
 
+    /// Build from compiled globs. Grouping by shape only applies when every
+    /// glob has the same case mode; a mixed list is tried pattern by pattern.
     pub fn from_globs(globs: Vec<Glob>) -> GlobSet {
-        GlobSet { globs }
+        let ci = globs.first().is_some_and(|g| g.case_insensitive);
+        let uniform = globs.iter().all(|g| g.case_insensitive == ci);
+        let mut set = GlobSet { case_insensitive: ci, ..Default::default() };
+        let mut needles = Vec::new();
+        for (i, g) in globs.iter().enumerate() {
+            match &g.shape {
+                Shape::Exact(s) if uniform => {
+                    set.exact.insert(s.clone());
+                }
+                Shape::Contains(f) if uniform => needles.push(f.needle().to_vec()),
+                Shape::All if uniform => set.any = true,
+                _ => set.others.push(i),
+            }
+        }
+        if !needles.is_empty() {
+            // Needles are already folded; ASCII case-insensitivity in the
+            // automaton lets ASCII text skip the folding copy entirely.
+            let built = aho_corasick::AhoCorasick::builder().ascii_case_insensitive(ci).build(&needles);
+            match built {
+                Ok(ac) => set.needles = Some(ac),
+                // Too large an automaton: keep matching those patterns singly.
+                Err(_) => set.others.extend(
+                    globs.iter().enumerate().filter(|(_, g)| matches!(g.shape, Shape::Contains(_))).map(|(i, _)| i),
+                ),
+            }
+        }
+        if !uniform {
+            set.others = (0..globs.len()).collect();
+            set.exact.clear();
+            set.needles = None;
+            set.any = false;
+        }
+        set.globs = globs;
+        set
     }
 
     pub fn len(&self) -> usize {
@@ -202,11 +249,25 @@ impl GlobSet {
     }
 
     pub fn matches(&self, text: &str) -> bool {
-        // Fold once for all case-insensitive members rather than per pattern.
-        if self.globs.iter().all(|g| g.case_insensitive) {
-            with_folded(text, |t| self.globs.iter().any(|g| g.matches_exact_case(t)))
+        if self.any {
+            return true;
+        }
+        let grouped = |t: &str| {
+            self.exact.contains(t) || self.needles.as_ref().is_some_and(|ac| ac.is_match(t))
+        };
+        let uniform_others = |t: &str| self.others.iter().any(|&i| self.globs[i].matches_exact_case(t));
+        let mixed = self.globs.iter().any(|g| g.case_insensitive != self.case_insensitive);
+        if mixed {
+            return self.others.iter().any(|&i| self.globs[i].matches(text));
+        }
+        if self.case_insensitive {
+            // The common case, a pure `*needle*` list over ASCII text, needs no fold.
+            if self.exact.is_empty() && self.others.is_empty() && text.is_ascii() {
+                return grouped(text);
+            }
+            with_folded(text, |t| grouped(t) || uniform_others(t))
         } else {
-            self.globs.iter().any(|g| g.matches(text))
+            grouped(text) || uniform_others(text)
         }
     }
 }
@@ -259,6 +320,20 @@ mod tests {
         assert!(mi("ÄB*", "äbc"));
         assert!(mi("straße", "STRASSE") == false);
         assert!(mi("*İ*", "xix"));
+    }
+
+    #[test]
+    fn sets_group_shapes_and_agree_with_single_globs() {
+        let patterns = ["*-enc*", "*-e *", "cmd.exe", "*\\rundll32.exe", "a?c", "*frombase64*", "X*"];
+        for ci in [false, true] {
+            let set = GlobSet::new(&patterns, ci);
+            for text in ["powershell -ENC x", "CMD.EXE", "cmd.exe", "c:\\x\\rundll32.exe", "abc", "Xylophone", "nothing", ""] {
+                let single = patterns.iter().any(|p| Glob::new(p, ci).matches(text));
+                assert_eq!(set.matches(text), single, "{text:?} ci={ci}");
+            }
+        }
+        assert!(GlobSet::new(&["*"], false).matches("anything"));
+        assert!(!GlobSet::new(&[], false).matches("x"));
     }
 
     #[test]

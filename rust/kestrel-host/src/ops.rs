@@ -136,6 +136,18 @@ pub fn any_str(batch: &EventBatch, ev: usize, field: FieldId, test: impl Fn(&str
 
 #[inline]
 pub fn str_eq(batch: &EventBatch, ev: usize, field: FieldId, lit: &Literal, ci: bool) -> Tri {
+    // Fast path for the common case, an ASCII string column: the span says
+    // whether the text is ASCII, so a length mismatch is decided without
+    // reading the text.
+    if let Some(span) = batch.str_span(ev, field) {
+        if span.is_ascii() && lit.ascii {
+            if span.byte_len() != lit.text.len() {
+                return FALSE;
+            }
+            let text = batch.span_bytes(span);
+            return tri(if ci { text.eq_ignore_ascii_case(lit.folded.as_bytes()) } else { text == lit.text.as_bytes() });
+        }
+    }
     if ci {
         any_str(batch, ev, field, |s| eq_folded(s, &lit.folded))
     } else {

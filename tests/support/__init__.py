@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites (importable as `support`; see pyproject's pythonpath)."""

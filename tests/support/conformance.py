@@ -1,0 +1,67 @@
+"""Elasticsearch's EQL QA cases and the data they run over, loaded once for every backend's tests.
+
+See ../shared/conformance/README.md: the Endgame events use `event_type` as the
+category, `timestamp` (Windows FILETIME) as the timestamp and
+`serial_event_id` as the id and tiebreaker. Events are put in Elasticsearch's
+order (timestamp, then tiebreaker) before decoding.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import kestrel
+from kestrel.compiler import CompileOptions
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+CONFORMANCE = SHARED / "conformance"
+
+ENDGAME_OPTIONS = CompileOptions(
+    category_field="event_type",
+    timestamp_field="timestamp",
+    timestamp_unit="filetime",
+    tiebreaker_field="serial_event_id",
+)
+
+
+@lru_cache(maxsize=None)
+def es_queries() -> tuple[dict[str, Any], ...]:
+    with open(CONFORMANCE / "es_test_queries.toml", "rb") as handle:
+        return tuple(tomllib.load(handle)["queries"])
+
+
+def event_cases() -> list[dict[str, Any]]:
+    """The event-query cases (not sequences or samples)."""
+    return [case for case in es_queries() if not case["query"].lstrip().startswith(("sequence", "sample"))]
+
+
+def endgame_events() -> list[dict[str, Any]]:
+    events = json.loads((CONFORMANCE / "endgame_test_data.json").read_text(encoding="utf-8"))
+    events.sort(key=lambda event: (event["timestamp"], event["serial_event_id"]))
+    return events
+
+
+def endgame_batch(schema: kestrel.Schema) -> tuple[kestrel.EventBatch, list[int]]:
+    """The Endgame events decoded with the suite's field settings, and their ids in batch order."""
+    events = endgame_events()
+    batch = kestrel.EventBatch.from_dicts(
+        events, schema=schema, category_field="event_type", timestamp_field="timestamp", timestamp_unit="filetime"
+    )
+    assert len(batch) == len(events)
+    return batch, [event["serial_event_id"] for event in events]
+
+
+def apply_pipes(rule: "kestrel.CompiledRule", ids: list[int]) -> list[int]:
+    """`| head N` / `| tail N` over an event query's matches, in order."""
+    for pipe in rule.ir.rule.pipes:
+        ids = ids[: pipe.count] if pipe.op == "head" else ids[-pipe.count :]
+    return ids

@@ -1,0 +1,25 @@
+"""Elasticsearch's EQL QA event-query cases, compiled to Wasm and run by the core's wasmtime."""
+
+import pytest
+
+import kestrel
+from kestrel.runtime.wasm import WasmPredicate
+from support.conformance import ENDGAME_OPTIONS, apply_pipes, endgame_batch, event_cases
+
+CASES = event_cases()
+
+
+@pytest.fixture(scope="module")
+def endgame():
+    schema = kestrel.Schema.empty()
+    batch, ids = endgame_batch(schema)
+    return schema, batch, ids
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+def test_event_query_on_wasm(case, endgame, tmp_path):
+    schema, batch, ids = endgame
+    rule = kestrel.compile(case["query"], schema=schema, options=ENDGAME_OPTIONS)
+    predicate = WasmPredicate.from_compiled(rule, schema, rule_id=case["name"])
+    found = apply_pipes(rule, [ids[i] for i in predicate.evaluate(batch)])
+    assert found == case["expected_event_ids"]
