@@ -2,7 +2,7 @@
 
 The same cases tests/compiler/test_conformance.py runs through the IR
 interpreter, here compiled to Lua and run by the LuaJIT runtime over the
-Endgame data set decoded into one batch. Cases whose Lua hands nodes to the
+Endgame data set decoded into one batch, on LuaJIT and on the Lua 5.4 fallback. Cases whose Lua hands nodes to the
 core (`kestrel.eval_node`) wait for the core's IR evaluator to be attachable.
 """
 
@@ -47,7 +47,7 @@ def endgame():
 
 
 @pytest.mark.parametrize("case", EVENT_CASES, ids=[case["name"] for case in EVENT_CASES])
-def test_event_query_on_lua(case, endgame):
+def test_event_query_on_lua(case, endgame, vm):
     schema, batch, ids = endgame
     generated = generate_package(compile(case["query"], schema=schema, options=ENDGAME))
     if CORE_CALL.search(generated.source) and not core_evaluator_available():
@@ -55,7 +55,7 @@ def test_event_query_on_lua(case, endgame):
         # test_lua_equivalence.py::test_eval_node_reaches_the_core is the
         # strict xfail that flips when the evaluator can be attached.
         pytest.skip(NEEDS_CORE)
-    result = load_generated(generated, case["name"], schema=schema).evaluate(batch)
+    result = load_generated(generated, case["name"], schema=schema, vm=vm).evaluate(batch)
     assert result.failure is None
     found = [ids[ev] for ev in result.events()]
     for pipe in generated.ir["rule"]["pipes"]:

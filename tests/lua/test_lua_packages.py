@@ -22,8 +22,8 @@ def test_the_example_package_is_shipped():
 
 
 @pytest.mark.parametrize("package", LUA_PACKAGES, ids=[p.name for p in LUA_PACKAGES])
-def test_package_raises_its_expected_alerts(package):
-    rule = load_lua_package(package)
+def test_package_raises_its_expected_alerts(package, vm):
+    rule = load_lua_package(package, vm=vm)
     batch = kestrel.EventBatch.from_ndjson(package / "tests" / "events.ndjson")
     result = rule.evaluate(batch)
     assert result.failure is None
@@ -62,7 +62,7 @@ SEED_EVENTS = [
         ("-- pred_init", [0]),  # the complete example
     ],
 )
-def test_seed_snippets_run_unmodified(marker, expected):
+def test_seed_snippets_run_unmodified(marker, expected, vm):
     from kestrel.packages import FieldTable
     from kestrel.runtime.lua import LuaRule
 
@@ -70,7 +70,7 @@ def test_seed_snippets_run_unmodified(marker, expected):
     assert blocks, marker
     batch = kestrel.EventBatch.from_dicts(SEED_EVENTS)
     for block in blocks:
-        rule = LuaRule("seed", block, fields=FieldTable({1: "process.pid", 2: "process.name"}))
+        rule = LuaRule("seed", block, fields=FieldTable({1: "process.pid", 2: "process.name"}), vm=vm)
         result = rule.evaluate(batch)
         assert result.failure is None
         assert result.events() == expected
@@ -95,7 +95,7 @@ def test_an_undeclared_field_id_is_a_clear_error():
     assert "unknown field id 7" in str(failure)
 
 
-def test_host_calls_from_lua(caplog):
+def test_host_calls_from_lua(caplog, vm):
     from kestrel.packages import FieldTable
     from kestrel.packages.constants import HostConstants
     from kestrel.runtime.lua import LuaRule
@@ -107,11 +107,11 @@ def test_host_calls_from_lua(caplog):
       local name = kestrel.event_get_str(e, 2)
       local r = {kestrel.str_eq(e, 2, 0, true), kestrel.glob_match_field(e, 2, 0), kestrel.set_contains(e, 2, 0),
                  kestrel.re_match(0, name) and 1 or 0, kestrel.glob_match(0, name) and 1 or 0,
-                 kestrel.is_null(e, 2) and 1 or 0, kestrel.event_get_u64(e, 1), kestrel.event_get_f64(e, 1)}
+                 kestrel.is_null(e, 2) and 1 or 0, kestrel.event_get_u64(e, 1), math.floor(kestrel.event_get_f64(e, 1))}
       print(table.concat(r, ","))
       return false
     end"""
-    rule = LuaRule("calls", source, fields=FieldTable({1: "process.pid", 2: "process.name"}), constants=constants)
+    rule = LuaRule("calls", source, fields=FieldTable({1: "process.pid", 2: "process.name"}), constants=constants, vm=vm)
     with caplog.at_level("DEBUG", logger="kestrel.lua"):
         rule.evaluate(kestrel.EventBatch.from_dicts(SEED_EVENTS))
     lines = [record.getMessage() for record in caplog.records]
@@ -129,11 +129,11 @@ def test_a_wasm_manifest_is_not_a_lua_package(tmp_path):
         load_lua_package(tmp_path)
 
 
-def test_an_eql_package_can_choose_the_lua_runtime(tmp_path):
+def test_an_eql_package_can_choose_the_lua_runtime(tmp_path, vm):
     (tmp_path / "manifest.json").write_text(json.dumps({"id": "eql_on_lua", "version": "1", "runtime": "lua", "entry": "rule.eql"}))
     (tmp_path / "rule.eql").write_text('process where process.pid > 1000 and process.name : "SUSPICIOUS.EXE"')
     events = [dict(event, event={"category": ["process"]}) for event in SEED_EVENTS]
-    assert load_lua_package(tmp_path).evaluate(kestrel.EventBatch.from_dicts(events)).events() == [0]
+    assert load_lua_package(tmp_path, vm=vm).evaluate(kestrel.EventBatch.from_dicts(events)).events() == [0]
 
 
 def test_write_package_round_trips(tmp_path):

@@ -173,11 +173,13 @@ class LuaCodegen:
 
     def _numeric(self, node_id: int, kind: str, field: int, cmp: str, literal: Dict[str, Any], target: str) -> bool:
         value = _number(literal)
-        if isinstance(value, float) and not math.isfinite(value):
+        if not _exact_in_lua(value):
             return False
         exact_integers = kind == "i64" and literal["type"] == "i64"
         getter = "get_i64" if exact_integers else "get_f64"
-        lua_value = f"{value}LL" if exact_integers else repr(float(value))
+        # A plain literal works on both VMs: LuaJIT compares an int64 cdata
+        # with a number exactly when the number is an integer below 2^53.
+        lua_value = str(value) if exact_integers else repr(float(value))
         if kind in _DYNAMIC_TYPES:
             # Not a number: null if missing, else the core decides (strings compare as text).
             when_null = f"(kestrel.is_null(ev, {field}) and 0 or K(kestrel.eval_node(ev, {node_id})))"
@@ -221,10 +223,10 @@ class LuaCodegen:
         if all(kind == "string" for kind in entry["types"]):
             host_set = self.tables.string_set(node["set"])
             return self._host_tri(node_id, operand["type"], field, f"kestrel.set_contains(ev, {field}, {host_set})", target)
-        if operand["type"] == "i64" and all(kind == "i64" for kind in entry["types"]):
+        if operand["type"] == "i64" and all(kind == "i64" and _exact_in_lua(v) for kind, v in zip(entry["types"], entry["values"])):
             with self._block("do"):
                 self._line(f"local v = kestrel.get_i64(ev, {field})")
-                tests = " or ".join(f"v == {value}LL" for value in entry["values"])
+                tests = " or ".join(f"v == {value}" for value in entry["values"])
                 self._line(f"if v == nil then {target} = 0 elseif {tests} then {target} = 1 else {target} = -1 end")
             return True
         return False
@@ -265,6 +267,13 @@ def _number(literal: Dict[str, Any]):
     if literal["type"] == "f64":
         return float(str(value).replace("Infinity", "inf")) if isinstance(value, str) else float(value)
     return int(value)
+
+
+def _exact_in_lua(value) -> bool:
+    """Can a Lua number literal hold `value` exactly? (Bigger ones go to the core.)"""
+    if isinstance(value, float):
+        return math.isfinite(value) and (not value.is_integer() or abs(value) <= 2**53)
+    return abs(value) <= 2**53
 
 
 def _lua_bool(flag: bool) -> str:

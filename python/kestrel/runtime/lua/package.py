@@ -20,6 +20,7 @@ def load_lua_package(
     schema: Optional[Schema] = None,
     limits: Optional[LuaLimits] = None,
     debug: bool = False,
+    vm: Optional[str] = None,
 ) -> LuaRule:
     """Validate the package's manifest and load its predicate.
 
@@ -27,6 +28,8 @@ def load_lua_package(
         RulePackageError: the manifest is invalid, names another runtime, or
             its entry file is missing; LuaRuleError (a subclass) when the Lua
             code fails to load or ``pred_init`` fails.
+
+    `vm` forces a lupa module ("lupa.luajit21" or the "lupa.lua54" fallback).
     """
     directory = Path(directory)
     manifest = load_manifest(directory)
@@ -43,7 +46,7 @@ def load_lua_package(
         from kestrel.compiler.lua import generate_package
 
         schema = schema or Schema.default()
-        return load_generated(generate_package(compile(source, schema=schema)), manifest.id, schema=schema, limits=limits)
+        return load_generated(generate_package(compile(source, schema=schema)), manifest.id, schema=schema, limits=limits, vm=vm)
     schema = schema or Schema.default()
     ir = _package_ir(directory)
     return LuaRule(
@@ -57,6 +60,7 @@ def load_lua_package(
         debug=debug,
         chunkname=manifest.entry,
         evaluator_hook=None if ir is None else (lambda context: attach_core_evaluator(context, ir, schema)),
+        vm=vm,
     )
 
 
@@ -68,7 +72,9 @@ def _package_ir(directory: Path) -> Optional[dict]:
     return json.loads(path.read_text(encoding="utf-8")).get("ir")
 
 
-def load_generated(generated: Any, rule_id: str, *, schema: Optional[Schema] = None, limits: Optional[LuaLimits] = None) -> LuaRule:
+def load_generated(
+    generated: Any, rule_id: str, *, schema: Optional[Schema] = None, limits: Optional[LuaLimits] = None, vm: Optional[str] = None
+) -> LuaRule:
     """Run the output of the IR -> Lua backend (:class:`kestrel.compiler.lua.GeneratedLua`).
 
     Generated code has no loops or recursion, so it runs trusted: JIT on, no
@@ -84,4 +90,5 @@ def load_generated(generated: Any, rule_id: str, *, schema: Optional[Schema] = N
         trusted=True,
         limits=limits,
         evaluator_hook=lambda context: attach_core_evaluator(context, generated.ir, schema),
+        vm=vm,
     )

@@ -1,22 +1,20 @@
--- Kestrel's trusted Lua prelude (LuaJIT 2.1).
+-- Kestrel's trusted Lua prelude (LuaJIT 2.1; PUC Lua 5.4 as a fallback).
 --
 -- This chunk runs once per rule runtime, with the full standard library, and
--- returns `setup(cfg)`. `setup` binds Host API v1 to the C table exported by
--- the Rust core (through `ffi.cast` on the address Python hands in), builds
--- the rule's sandboxed environment and returns the entry points Python calls:
--- one call per batch, with the per-event loop here in Lua, so the hot path
--- never crosses into Python.
+-- returns `setup(cfg)`. `setup` takes the Host API binding (`cfg.bind`, from
+-- host_ffi.lua, or host_python.lua on the fallback), builds the rule's
+-- sandboxed environment and returns the entry points Python calls: one call
+-- per batch, with the per-event loop here in Lua.
 --
 -- Rule code only ever sees `env`. It never reaches `ffi`, `debug`, `jit`,
 -- `load`, the real globals or any Python object: those live in this chunk's
 -- locals and upvalues, and the sandbox has no `debug.getupvalue` to read them.
 
-local ffi = require("ffi")
-local jit = jit
+local jit = jit  -- nil on PUC Lua
 local sethook = debug.sethook
 local real_pcall, real_xpcall, real_error = pcall, xpcall, error
 local real_getmetatable, real_setmetatable = getmetatable, setmetatable
-local loadstring, setfenv = loadstring, setfenv
+local loadstring, setfenv, load = loadstring, setfenv, load
 local type, tostring, tonumber, select, pairs = type, tostring, tonumber, select, pairs
 local concat = table.concat
 
@@ -34,12 +32,6 @@ end
 string.dump = nil
 
 return function(cfg)
-  ffi.cdef(cfg.cdef)
-  local api = ffi.cast("const HostApiV1 *", cfg.api_address)
-  local CTX = ffi.cast("const void *", cfg.ctx_address)
-  local B = nil                      -- the batch being evaluated; set per call
-  local NP = ffi.new("int32_t[1]")   -- is_null out-parameter
-  local LEN = ffi.new("uint32_t[1]") -- string length out-parameter
   local F = {}                       -- local field id -> schema FieldId
   for i = 1, #cfg.field_ids, 2 do F[cfg.field_ids[i]] = cfg.field_ids[i + 1] end
   local resolve_path = cfg.resolve_path  -- Python: path -> schema FieldId (load time only)
@@ -66,8 +58,10 @@ return function(cfg)
     ticks, killed, nesting = 0, false, 0
   end
   if not trusted then
-    jit.off()
-    jit.flush()
+    if jit then
+      jit.off()
+      jit.flush()
+    end
     sethook(on_count, "", cfg.hook_every)
   end
 
@@ -97,69 +91,8 @@ return function(cfg)
   end
 
   -- ---- Host API v1 as the `kestrel` module ----
-  -- The function pointers are read from the table once: an interpreted
-  -- (untrusted) rule would otherwise box a new pointer on every call.
-  local C_event_get_i64 = api.event_get_i64
-  local C_event_get_u64 = api.event_get_u64
-  local C_event_get_f64 = api.event_get_f64
-  local C_event_get_bool = api.event_get_bool
-  local C_event_get_str = api.event_get_str
-  local C_event_is_null = api.event_is_null
-  local C_str_eq = api.str_eq
-  local C_str_contains = api.str_contains
-  local C_str_starts_with = api.str_starts_with
-  local C_str_ends_with = api.str_ends_with
-  local C_glob_match_field = api.glob_match_field
-  local C_re_match_field = api.re_match_field
-  local C_set_contains = api.set_contains
-  local C_eval_node = api.eval_node
-  local C_alert_emit = api.alert_emit
-
-  local kestrel = {}
-  -- Numeric getters return 0 for null, like the Wasm imports; use is_null to tell.
-  function kestrel.event_get_i64(ev, field) return tonumber(C_event_get_i64(B, ev, F[field] or nofield(field), NP)) end
-  function kestrel.event_get_u64(ev, field) return tonumber(C_event_get_u64(B, ev, F[field] or nofield(field), NP)) end
-  function kestrel.event_get_f64(ev, field) return C_event_get_f64(B, ev, F[field] or nofield(field), NP) end
-  -- Booleans, string and pattern operations are three-valued: 1 true, 0 false, -1 null.
-  function kestrel.event_get_bool(ev, field) return C_event_get_bool(B, ev, F[field] or nofield(field)) end
-  -- A missing string reads as "" (as a missing number reads as 0), so that
-  -- `string.find(kestrel.event_get_str(ev, 2), ...)` never sees nil.
-  function kestrel.event_get_str(ev, field)
-    local p = C_event_get_str(B, ev, F[field] or nofield(field), LEN)
-    if p == nil then return "" end
-    return ffi.string(p, LEN[0])
-  end
-  -- For generated code: exact values, nil for null (int64 stays a 64-bit cdata).
-  function kestrel.get_i64(ev, field)
-    local v = C_event_get_i64(B, ev, F[field] or nofield(field), NP)
-    if NP[0] ~= 0 then return nil end
-    return v
-  end
-  function kestrel.get_f64(ev, field)
-    local v = C_event_get_f64(B, ev, F[field] or nofield(field), NP)
-    if NP[0] ~= 0 then return nil end
-    return v
-  end
-  function kestrel.is_null(ev, field) return C_event_is_null(B, ev, F[field] or nofield(field)) ~= 0 end
-  kestrel.event_is_null = kestrel.is_null
-  function kestrel.str_eq(ev, field, lit, ci) return C_str_eq(CTX, B, ev, F[field] or nofield(field), lit, ci and 1 or 0) end
-  function kestrel.str_contains(ev, field, lit, ci) return C_str_contains(CTX, B, ev, F[field] or nofield(field), lit, ci and 1 or 0) end
-  function kestrel.str_starts_with(ev, field, lit, ci) return C_str_starts_with(CTX, B, ev, F[field] or nofield(field), lit, ci and 1 or 0) end
-  function kestrel.str_ends_with(ev, field, lit, ci) return C_str_ends_with(CTX, B, ev, F[field] or nofield(field), lit, ci and 1 or 0) end
-  function kestrel.glob_match_field(ev, field, id) return C_glob_match_field(CTX, B, ev, F[field] or nofield(field), id) end
-  function kestrel.re_match_field(ev, field, id) return C_re_match_field(CTX, B, ev, F[field] or nofield(field), id) end
-  function kestrel.set_contains(ev, field, id) return C_set_contains(CTX, B, ev, F[field] or nofield(field), id) end
-  function kestrel.eval_node(ev, node) return C_eval_node(CTX, B, ev, node) end
-  -- Text matching on a Lua string: true/false (nil for a bad id or non-UTF-8 text).
-  local function text_match(fn, id, text)
-    if type(text) ~= "string" then real_error("expected a string to match, got " .. type(text), 3) end
-    local r = fn(CTX, id, text, #text)
-    if r == -1 then return nil end
-    return r == 1
-  end
-  function kestrel.re_match(id, text) return text_match(api.re_match, id, text) end
-  function kestrel.glob_match(id, text) return text_match(api.glob_match, id, text) end
-  function kestrel.alert_emit(ev) return C_alert_emit(CTX, ev) end
+  local host = cfg.bind(cfg, F, nofield)
+  local kestrel = host.kestrel
   kestrel.field_id = field_id
 
   -- ---- C functions that call back into Lua ----
@@ -212,9 +145,9 @@ return function(cfg)
 
   local env = {
     assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, select = select,
-    tonumber = tonumber, tostring = safe_tostring, type = type, unpack = unpack, rawequal = rawequal,
+    tonumber = tonumber, tostring = safe_tostring, type = type, unpack = unpack or table.unpack, rawequal = rawequal,
     rawget = rawget, rawset = rawset, print = print_,
-    string = copy(string), table = copy(table), math = copy(math), bit = copy(bit),
+    string = copy(string), table = copy(table), math = copy(math), bit = bit and copy(bit),
     os = { time = safe_time, clock = os.clock },
     kestrel = kestrel,
   }
@@ -270,9 +203,14 @@ return function(cfg)
   -- break out of the VM, so it is refused before it is ever loaded).
   function entry.load(source, chunkname)
     if source:byte(1) == 27 then return false, "precompiled Lua bytecode is not accepted" end
-    local chunk, err = loadstring(source, "=" .. chunkname)
+    local chunk, err
+    if setfenv then
+      chunk, err = loadstring(source, "=" .. chunkname)
+      if chunk then setfenv(chunk, env) end
+    else
+      chunk, err = load(source, "=" .. chunkname, "t", env)
+    end
     if not chunk then return false, err end
-    setfenv(chunk, env)
     arm()
     local ok, msg = real_pcall(chunk)
     if not ok then return false, safe_message(msg) end
@@ -294,7 +232,8 @@ return function(cfg)
   end
 
   local function describe(value)
-    if type(value) == "table" or type(value) == "userdata" or type(value) == "cdata" then return "a " .. type(value) end
+    local t = type(value)
+    if t ~= "string" and t ~= "number" and t ~= "boolean" and t ~= "nil" then return "a " .. t end
     return "a " .. type(value) .. " (" .. tostring(value) .. ")"
   end
 
@@ -302,12 +241,12 @@ return function(cfg)
   -- The hot loop. Resetting `ticks` gives every event its own instruction
   -- budget (a store per event: nothing next to a host call, even JIT-compiled).
   local function loop(pred, filter, n)
-    local emit, ctx, count = api.match_emit, CTX, 0
+    local emit, count = host.emit, 0
     for ev = 0, n - 1 do
       current, ticks = ev, 0
       local r = pred(ev)
       if r == true then
-        emit(ctx, filter, ev)
+        emit(filter, ev)
         count = count + 1
       elseif r ~= false then
         real_error("pred_eval returned " .. describe(r) .. ", expected a boolean", 0)
@@ -321,11 +260,11 @@ return function(cfg)
     local name = filter == 0 and "pred_eval" or ("pred_eval_" .. filter)
     local pred = rawget(env, name)
     if type(pred) ~= "function" then return false, "the rule defines no " .. name .. "()", -1 end
-    B = ffi.cast("const void *", batch_address)
+    host.set_batch(batch_address)
     arm()
     current = -1
     local ok, r = real_pcall(loop, pred, filter, n)
-    B = nil
+    host.set_batch(nil)
     if ok then return true, r end
     return false, safe_message(r), current
   end
@@ -335,7 +274,7 @@ return function(cfg)
     local capture = rawget(env, "pred_capture")
     local out = {}
     if type(capture) ~= "function" then return out end
-    B = ffi.cast("const void *", batch_address)
+    host.set_batch(batch_address)
     local ok, err = real_pcall(function()
       for i = 1, #events do
         arm()
@@ -355,7 +294,7 @@ return function(cfg)
         out[ev] = flat
       end
     end)
-    B = nil
+    host.set_batch(nil)
     if not ok then return false, safe_message(err) end
     return true, out
   end

@@ -19,6 +19,7 @@ from kestrel import EventBatch, Schema
 from kestrel.host_abi import c_declaration, table
 from kestrel.packages.constants import HostConstants
 from kestrel.packages.manifest import FieldTable, RulePackageError
+from kestrel.runtime.lua.host_python import python_host
 from kestrel.runtime.lua.vm import lua_errors, new_runtime, runtime_info
 
 log = logging.getLogger("kestrel.lua")
@@ -111,10 +112,10 @@ class LuaRule:
         debug: bool = False,
         chunkname: str = "predicate.lua",
         evaluator_hook: Optional[Callable[[Any], None]] = None,
+        vm: Optional[str] = None,
     ) -> None:
-        info = runtime_info()
-        if not info.ffi:
-            raise LuaRuleError(f"rule {rule_id!r}: {info.version} has no FFI; the Lua runtime needs LuaJIT")
+        self.vm = vm
+        self.info = runtime_info(vm)
         self.rule_id = rule_id
         self.trusted = trusted
         self.limits = limits or LuaLimits()
@@ -126,7 +127,7 @@ class LuaRule:
         if evaluator_hook is not None:
             evaluator_hook(self.context)
         self.failures: List[RuleFailure] = []
-        self._lua = new_runtime(self.limits.max_memory)
+        self._lua = new_runtime(self.limits.max_memory, vm)
         self._entry = self._setup()
         self._load(source, chunkname)
 
@@ -134,13 +135,10 @@ class LuaRule:
 
     def _setup(self) -> Any:
         table()  # checks the core's table header against host_abi's layout
-        prelude = resources.files("kestrel.runtime.lua").joinpath("prelude.lua").read_text(encoding="utf-8")
         resolved = self.fields.resolve(self.schema)
         paths = self.fields.paths
         config = {
-            "cdef": c_declaration(),
-            "api_address": _core_api_address(),
-            "ctx_address": self.context._address(),
+            "bind": self._lua.execute(_lua_source("host_ffi.lua" if self.info.ffi else "host_python.lua")),
             "field_ids": [x for pair in resolved.items() for x in pair],
             "field_paths": [x for pair in paths.items() for x in pair],
             "next_local_id": self.fields.next_id(),
@@ -152,7 +150,11 @@ class LuaRule:
             "max_nesting": self.limits.max_nesting,
             "forbidden": " ".join(name for name in FORBIDDEN if "." not in name),
         }
-        setup = self._lua.execute(prelude)
+        if self.info.ffi:
+            config.update(cdef=c_declaration(), api_address=_core_api_address(), ctx_address=self.context._address())
+        else:
+            config["python_host"] = python_host(self.context)
+        setup = self._lua.execute(_lua_source("prelude.lua"))
         return setup(self._lua.table_from(config, recursive=True))
 
     def _resolve_path(self, path: str) -> int:
@@ -181,7 +183,7 @@ class LuaRule:
 
     def _call(self, function: Any, *args: Any) -> Any:
         """Call into Lua, turning lupa's errors (including out-of-memory) into RuleCallError."""
-        LuaError, LuaMemoryError = lua_errors()
+        LuaError, LuaMemoryError = lua_errors(self.vm)
 
         try:
             return function(*args)
@@ -265,6 +267,10 @@ class LuaRule:
 
 class RuleCallError(Exception):
     """A call into a rule's Lua state raised (internal; reported as a RuleFailure)."""
+
+
+def _lua_source(name: str) -> str:
+    return resources.files("kestrel.runtime.lua").joinpath(name).read_text(encoding="utf-8")
 
 
 def _core_api_address() -> int:

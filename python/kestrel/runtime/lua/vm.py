@@ -9,6 +9,7 @@ says which one is in use.
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
@@ -16,6 +17,9 @@ from typing import Any, Optional, Tuple
 
 #: lupa modules in order of preference.
 _CANDIDATES = ("lupa.luajit21", "lupa.lua54")
+#: Set to "lupa.lua54" to run the fallback on purpose (tests, or a platform
+#: where LuaJIT misbehaves).
+VM_ENV = "KESTREL_LUA_VM"
 
 
 @dataclass(frozen=True)
@@ -30,11 +34,19 @@ class RuntimeInfo:
     lupa_version: str
 
 
-@lru_cache(maxsize=1)
-def _select() -> Tuple[ModuleType, RuntimeInfo]:
+def _select(vm: Optional[str] = None) -> Tuple[ModuleType, RuntimeInfo]:
+    return _select_named(vm or os.environ.get(VM_ENV) or None)
+
+
+@lru_cache(maxsize=None)
+def _select_named(vm: Optional[str]) -> Tuple[ModuleType, RuntimeInfo]:
     import lupa
 
+    if vm is not None and vm not in _CANDIDATES:
+        raise ValueError(f"unknown Lua VM {vm!r}; expected one of {', '.join(_CANDIDATES)}")
     for index, name in enumerate(_CANDIDATES):
+        if vm is not None and name != vm:
+            continue
         try:
             module = importlib.import_module(name)
         except ImportError:
@@ -43,18 +55,18 @@ def _select() -> Tuple[ModuleType, RuntimeInfo]:
         version = probe.eval("jit and jit.version or _VERSION")
         has_jit = bool(probe.eval("jit ~= nil"))
         has_ffi = bool(probe.eval("package.preload.ffi ~= nil or package.loaded.ffi ~= nil or pcall(require, 'ffi')"))
-        return module, RuntimeInfo(name, str(version), has_jit, has_ffi, index > 0, lupa.__version__)
+        return module, RuntimeInfo(name, str(version), has_jit, has_ffi, not has_jit, lupa.__version__)
     raise ImportError("lupa has neither LuaJIT 2.1 nor Lua 5.4; install lupa>=2.7")
 
 
-def runtime_info() -> RuntimeInfo:
-    """The Lua VM in use (LuaJIT, or the PUC Lua 5.4 fallback)."""
-    return _select()[1]
+def runtime_info(vm: Optional[str] = None) -> RuntimeInfo:
+    """The Lua VM in use (LuaJIT, or the PUC Lua 5.4 fallback); `vm` forces one."""
+    return _select(vm)[1]
 
 
-def lua_errors() -> Tuple[type, type]:
+def lua_errors(vm: Optional[str] = None) -> Tuple[type, type]:
     """(LuaError, LuaMemoryError) of the VM in use: each lupa module has its own classes."""
-    module, _ = _select()
+    module, _ = _select(vm)
     return module.LuaError, module.LuaMemoryError
 
 
@@ -64,9 +76,9 @@ def _deny_python_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
     raise AttributeError("Python objects are not accessible from Lua rules")
 
 
-def new_runtime(max_memory: Optional[int]) -> Any:
+def new_runtime(max_memory: Optional[int], vm: Optional[str] = None) -> Any:
     """A fresh lupa runtime with Python's eval, builtins and attributes out of reach."""
-    module, _ = _select()
+    module, _ = _select(vm)
     runtime = module.LuaRuntime(
         register_eval=False,
         register_builtins=False,

@@ -1,0 +1,90 @@
+-- Host API v1 for rule code, over LuaJIT's FFI (trusted; run by the prelude).
+--
+-- Returns `bind(cfg, F, nofield)`: the `kestrel` module's host functions as
+-- closures over the core's C table (`ffi.cast` on `cfg.api_address`), plus
+-- `set_batch(address)` and `emit(filter, ev)` for the prelude's batch loop.
+-- F maps the package's local field ids to schema FieldIds; `nofield(id)`
+-- raises for an id it lacks.
+
+local ffi = require("ffi")
+local tonumber, type, real_error = tonumber, type, error
+
+return function(cfg, F, nofield)
+  ffi.cdef(cfg.cdef)
+  local api = ffi.cast("const HostApiV1 *", cfg.api_address)
+  local CTX = ffi.cast("const void *", cfg.ctx_address)
+  local B = nil                      -- the batch being evaluated; set per call
+  local NP = ffi.new("int32_t[1]")   -- is_null out-parameter
+  local LEN = ffi.new("uint32_t[1]") -- string length out-parameter
+
+  -- The function pointers are read from the table once: an interpreted
+  -- (untrusted) rule would otherwise box a new pointer on every call.
+  local C_event_get_i64 = api.event_get_i64
+  local C_event_get_u64 = api.event_get_u64
+  local C_event_get_f64 = api.event_get_f64
+  local C_event_get_bool = api.event_get_bool
+  local C_event_get_str = api.event_get_str
+  local C_event_is_null = api.event_is_null
+  local C_str_eq = api.str_eq
+  local C_str_contains = api.str_contains
+  local C_str_starts_with = api.str_starts_with
+  local C_str_ends_with = api.str_ends_with
+  local C_glob_match_field = api.glob_match_field
+  local C_re_match_field = api.re_match_field
+  local C_set_contains = api.set_contains
+  local C_eval_node = api.eval_node
+  local C_alert_emit = api.alert_emit
+  local C_match_emit = api.match_emit
+
+  local kestrel = {}
+  -- Numeric getters return 0 for null, like the Wasm imports; use is_null to tell.
+  function kestrel.event_get_i64(ev, field) return tonumber(C_event_get_i64(B, ev, F[field] or nofield(field), NP)) end
+  function kestrel.event_get_u64(ev, field) return tonumber(C_event_get_u64(B, ev, F[field] or nofield(field), NP)) end
+  function kestrel.event_get_f64(ev, field) return C_event_get_f64(B, ev, F[field] or nofield(field), NP) end
+  -- Booleans, string and pattern operations are three-valued: 1 true, 0 false, -1 null.
+  function kestrel.event_get_bool(ev, field) return C_event_get_bool(B, ev, F[field] or nofield(field)) end
+  -- A missing string reads as "" (as a missing number reads as 0), so that
+  -- `string.find(kestrel.event_get_str(ev, 2), ...)` never sees nil.
+  function kestrel.event_get_str(ev, field)
+    local p = C_event_get_str(B, ev, F[field] or nofield(field), LEN)
+    if p == nil then return "" end
+    return ffi.string(p, LEN[0])
+  end
+  -- For generated code: exact values, nil for null (int64 stays a 64-bit cdata).
+  function kestrel.get_i64(ev, field)
+    local v = C_event_get_i64(B, ev, F[field] or nofield(field), NP)
+    if NP[0] ~= 0 then return nil end
+    return v
+  end
+  function kestrel.get_f64(ev, field)
+    local v = C_event_get_f64(B, ev, F[field] or nofield(field), NP)
+    if NP[0] ~= 0 then return nil end
+    return v
+  end
+  function kestrel.is_null(ev, field) return C_event_is_null(B, ev, F[field] or nofield(field)) ~= 0 end
+  kestrel.event_is_null = kestrel.is_null
+  function kestrel.str_eq(ev, field, lit, ci) return C_str_eq(CTX, B, ev, F[field] or nofield(field), lit, ci and 1 or 0) end
+  function kestrel.str_contains(ev, field, lit, ci) return C_str_contains(CTX, B, ev, F[field] or nofield(field), lit, ci and 1 or 0) end
+  function kestrel.str_starts_with(ev, field, lit, ci) return C_str_starts_with(CTX, B, ev, F[field] or nofield(field), lit, ci and 1 or 0) end
+  function kestrel.str_ends_with(ev, field, lit, ci) return C_str_ends_with(CTX, B, ev, F[field] or nofield(field), lit, ci and 1 or 0) end
+  function kestrel.glob_match_field(ev, field, id) return C_glob_match_field(CTX, B, ev, F[field] or nofield(field), id) end
+  function kestrel.re_match_field(ev, field, id) return C_re_match_field(CTX, B, ev, F[field] or nofield(field), id) end
+  function kestrel.set_contains(ev, field, id) return C_set_contains(CTX, B, ev, F[field] or nofield(field), id) end
+  function kestrel.eval_node(ev, node) return C_eval_node(CTX, B, ev, node) end
+  -- Text matching on a Lua string: true/false (nil for a bad id or non-UTF-8 text).
+  local function text_match(fn, id, text)
+    if type(text) ~= "string" then real_error("expected a string to match, got " .. type(text), 3) end
+    local r = fn(CTX, id, text, #text)
+    if r == -1 then return nil end
+    return r == 1
+  end
+  function kestrel.re_match(id, text) return text_match(api.re_match, id, text) end
+  function kestrel.glob_match(id, text) return text_match(api.glob_match, id, text) end
+  function kestrel.alert_emit(ev) return C_alert_emit(CTX, ev) end
+
+  return {
+    kestrel = kestrel,
+    set_batch = function(address) B = address and ffi.cast("const void *", address) or nil end,
+    emit = function(filter, ev) C_match_emit(CTX, filter, ev) end,
+  }
+end
