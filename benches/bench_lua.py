@@ -87,8 +87,11 @@ def run_case(benchmark, rule: LuaRule, batch, mode: str) -> None:
     info.update(events=len(batch), matches=len(result.events()), mode=mode, lua_loop_ns_per_event=round(lua_loop_ns(rule, batch), 2))
     if benchmark.stats is not None:
         info["ns_per_event"] = round(benchmark.stats.stats.median / len(batch) * 1e9, 2)
-    if mode == "jit":  # the budget applies to production (JIT) mode; sandboxed runs are reported only
-        assert lua_loop_ns(rule, batch) < 1000, "over the CI budget of 1 µs per event"
+    # The 1 µs budget applies to production (JIT) mode, and only when timing
+    # for real: a test run (--benchmark-disable) on a loaded 2-core machine
+    # would make it flaky. Sandboxed runs are reported only.
+    if mode == "jit" and not benchmark.disabled:
+        assert info["lua_loop_ns_per_event"] < 1000, "over the CI budget of 1 µs per event"
 
 
 @pytest.mark.benchmark(group="lua-seed")
