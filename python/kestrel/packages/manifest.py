@@ -121,7 +121,7 @@ def parse_manifest(document: Any, *, source: str = MANIFEST_FILE) -> Manifest:
     unknown = sorted(set(document) - _KNOWN_KEYS)
     if unknown:
         raise check.error(unknown[0], f"unknown key (known keys: {', '.join(sorted(_KNOWN_KEYS))})")
-    rule_id = check.string(document, "id", required=True)
+    rule_id = check.required(document, "id")
     runtime, entry = _runtime_and_entry(document, check)
     kind = check.string(document, "kind") or "event"
     if kind not in KINDS:
@@ -130,7 +130,7 @@ def parse_manifest(document: Any, *, source: str = MANIFEST_FILE) -> Manifest:
     return Manifest(
         id=rule_id,
         name=check.string(document, "name") or rule_id,
-        version=check.string(document, "version", required=True),
+        version=check.required(document, "version"),
         runtime=runtime,
         kind=kind,
         entry=entry,
@@ -197,14 +197,18 @@ class _Checker:
         where = f"{self.source}: key {key!r}" if key else self.source
         return RulePackageError(f"{where}: {message}")
 
-    def string(self, document: Dict[str, Any], key: str, *, required: bool = False) -> Optional[str]:
+    def string(self, document: Dict[str, Any], key: str) -> Optional[str]:
         if key not in document:
-            if required:
-                raise self.error(key, "is required")
             return None
         value = document[key]
-        if not isinstance(value, str) or (required and not value):
+        if not isinstance(value, str) or not value:
             raise self.error(key, f"must be a non-empty string, not {_json_type(value)}")
+        return value
+
+    def required(self, document: Dict[str, Any], key: str) -> str:
+        value = self.string(document, key)
+        if value is None:
+            raise self.error(key, "is required")
         return value
 
     def strings(self, document: Dict[str, Any], key: str) -> Optional[Tuple[str, ...]]:

@@ -111,7 +111,7 @@ class LuaRule:
         limits: Optional[LuaLimits] = None,
         debug: bool = False,
         chunkname: str = "predicate.lua",
-        evaluator_hook: Optional[Callable[[Any], None]] = None,
+        evaluator_hook: Optional[Callable[[Any], object]] = None,
         vm: Optional[str] = None,
     ) -> None:
         self.vm = vm

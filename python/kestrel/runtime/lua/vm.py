@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, Type
 
 #: lupa modules in order of preference.
 _CANDIDATES = ("lupa.luajit21", "lupa.lua54")
@@ -64,7 +64,7 @@ def runtime_info(vm: Optional[str] = None) -> RuntimeInfo:
     return _select(vm)[1]
 
 
-def lua_errors(vm: Optional[str] = None) -> Tuple[type, type]:
+def lua_errors(vm: Optional[str] = None) -> Tuple[Type[Exception], Type[Exception]]:
     """(LuaError, LuaMemoryError) of the VM in use: each lupa module has its own classes."""
     module, _ = _select(vm)
     return module.LuaError, module.LuaMemoryError
