@@ -6,7 +6,7 @@ so both sides see the values as the core stored them (coerced to the schema's
 types). Filters whose Lua hands a node to the core with `kestrel.eval_node`
 are compared too once the core has an IR evaluator; until then they are
 counted and left out, and `test_eval_node_reaches_the_core` is the xfail that
-tracks it.
+tracks it. The Wasm runtime is the third voice (`test_lua_and_wasm_agree_...`).
 """
 
 from __future__ import annotations
@@ -112,3 +112,28 @@ def test_eval_node_reaches_the_core():
     batch = kestrel.EventBatch.from_dicts(
         [{"event": {"category": ["process"]}, "process": {"name": "bash"}, "source": {"ip": "10.1.2.3"}}], schema=schema())
     assert rule.evaluate(batch).events() == [0]
+
+
+def test_lua_and_wasm_agree_on_corpus_rules():
+    """The seed's "test both runtimes": the same compiled rule on Lua and on Wasm."""
+    from kestrel.runtime.wasm import WasmPredicate
+
+    @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(rule_with_events(list(range(len(RULES)))))
+    def check(case):
+        index, events = case
+        rule_schema = schema()
+        compiled = compile(RULES[index]["query"], schema=rule_schema)
+        generated = generate_package(compiled)
+        if needs_core(generated) and not core_evaluator_available():
+            return
+        lua = load_generated(generated, RULES[index]["name"], schema=rule_schema)
+        wasm = WasmPredicate.from_compiled(compiled, rule_schema)
+        batch = kestrel.EventBatch.from_dicts(events, schema=rule_schema)
+        filters = tuple(range(generated.filters))
+        result = lua.evaluate(batch, filters=filters)
+        assert result.failure is None
+        for n in filters:
+            assert result.events(n) == list(wasm.evaluate(batch, n)), f"{RULES[index]['name']} filter {n}"
+
+    check()
