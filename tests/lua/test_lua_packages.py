@@ -145,3 +145,12 @@ def test_write_package_round_trips(tmp_path):
     rule = load_lua_package(tmp_path)
     events = [dict(event, event={"category": ["process"]}) for event in SEED_EVENTS]
     assert rule.trusted and rule.evaluate(kestrel.EventBatch.from_dicts(events)).events() == [1]
+
+
+def test_field_id_resolves_new_paths_only_while_loading(vm):
+    from kestrel.runtime.lua import LuaRule
+
+    source = ("local PID = kestrel.field_id('process.pid')\n"
+              "function pred_eval(e) return kestrel.field_id('process.pid') == PID and kestrel.field_id('x' .. e) > 0 end")
+    failure = LuaRule("late", source, vm=vm).evaluate(kestrel.EventBatch.from_dicts(SEED_EVENTS)).failure
+    assert "kestrel.field_id('x0'): new paths are resolved in pred_init only" in str(failure)

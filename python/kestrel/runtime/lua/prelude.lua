@@ -78,10 +78,17 @@ return function(cfg)
       " (declare it in the manifest's \"fields\" or get it from kestrel.field_id)", 3)
   end
 
+  -- New paths resolve through Python and may add fields to the schema, so
+  -- only while the rule loads (its chunk and pred_init); afterwards only
+  -- paths already resolved are answered.
+  local loading = true
   local function field_id(path)
     if type(path) ~= "string" then real_error("kestrel.field_id expects a dotted path string", 2) end
     local id = LOCAL_OF_PATH[path]
     if id == nil then
+      if not loading then
+        real_error("kestrel.field_id('" .. path .. "'): new paths are resolved in pred_init only", 2)
+      end
       id = next_local
       next_local = next_local + 1
       F[id] = resolve_path(path)
@@ -220,8 +227,12 @@ return function(cfg)
   function entry.init()
     arm()
     local init = rawget(env, "pred_init")
-    if init == nil then return 0 end
+    if init == nil then
+      loading = false
+      return 0
+    end
     local ok, r = real_pcall(init)
+    loading = false
     if not ok then real_error(safe_message(r), 0) end
     return r
   end
