@@ -234,3 +234,18 @@ def test_error_objects_are_never_run(make_rule, batch):
     # A table error value whose __tostring loops: the runtime describes it without calling it.
     rule = make_rule("function pred_eval(e) error(setmetatable({}, {__tostring = function() while true do end end})) end")
     assert str(rule.evaluate(batch).failure) == "rule 'test_rule' at event 0: an error object of type table"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("for i = 1, 100 do kestrel.alert_emit(event) end", "kestrel.alert_emit: more calls than events in the batch"),
+        ("kestrel.alert_emit(99)", "kestrel.alert_emit: 99 is not an event of the current batch"),
+        ("kestrel.alert_emit(-1)", "kestrel.alert_emit: -1 is not an event of the current batch"),
+    ],
+)
+def test_alert_emit_is_bounded(make_rule, batch, body, message):
+    # Emitted alerts live in the core, outside the Lua memory cap.
+    result = make_rule(eval_body(body)).evaluate(batch)
+    assert message in str(result.failure)
+    assert result.emitted == []

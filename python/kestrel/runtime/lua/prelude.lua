@@ -102,6 +102,23 @@ return function(cfg)
   local kestrel = host.kestrel
   kestrel.field_id = field_id
 
+  -- Emitted alerts pile up in the core, outside the Lua memory cap: at most
+  -- one call per event of the batch, and only for events of the batch.
+  local raw_alert_emit = host.kestrel.alert_emit
+  local batch_events, emits = 0, 0
+  local function open_batch(address, n)
+    host.set_batch(address)
+    batch_events, emits = address and n or 0, 0
+  end
+  function kestrel.alert_emit(ev)
+    if type(ev) ~= "number" or ev < 0 or ev >= batch_events or ev % 1 ~= 0 then
+      real_error("kestrel.alert_emit: " .. safe_message(ev) .. " is not an event of the current batch", 2)
+    end
+    emits = emits + 1
+    if emits > batch_events then real_error("kestrel.alert_emit: more calls than events in the batch", 2) end
+    return raw_alert_emit(ev)
+  end
+
   -- ---- C functions that call back into Lua ----
   -- Each nested call of one of these (string.gsub with a function, table.sort
   -- with a comparator, tostring/string.format through __tostring, os.time
@@ -271,21 +288,21 @@ return function(cfg)
     local name = filter == 0 and "pred_eval" or ("pred_eval_" .. filter)
     local pred = rawget(env, name)
     if type(pred) ~= "function" then return false, "the rule defines no " .. name .. "()", -1 end
-    host.set_batch(batch_address)
+    open_batch(batch_address, n)
     arm()
     current = -1
     local ok, r = real_pcall(loop, pred, filter, n)
-    host.set_batch(nil)
+    open_batch(nil)
     if ok then return true, r end
     return false, safe_message(r), current
   end
 
   -- pred_capture for the matched events only; returns {ev -> {field -> value}}.
-  function entry.capture(batch_address, events)
+  function entry.capture(batch_address, n, events)
     local capture = rawget(env, "pred_capture")
     local out = {}
     if type(capture) ~= "function" then return out end
-    host.set_batch(batch_address)
+    open_batch(batch_address, n)
     local ok, err = real_pcall(function()
       for i = 1, #events do
         arm()
@@ -305,7 +322,7 @@ return function(cfg)
         out[ev] = flat
       end
     end)
-    host.set_batch(nil)
+    open_batch(nil)
     if not ok then return false, safe_message(err) end
     return true, out
   end

@@ -234,7 +234,7 @@ class LuaRule:
         return RuleFailure(self.rule_id, _first_line(str(value)), event)
 
     def _capture(self, batch: EventBatch, events: List[int]) -> Dict[int, Dict[str, Any]]:
-        ok, captured = _padded(self._call(self._entry.capture, batch._address(), self._lua.table_from(events)), 2)
+        ok, captured = _padded(self._call(self._entry.capture, batch._address(), len(batch), self._lua.table_from(events)), 2)
         self._drain_log()
         if not ok:
             raise RuleCallError(str(captured))
