@@ -109,27 +109,87 @@ pub fn java_double_text(value: f64) -> String {
             "-Infinity".into()
         };
     }
-    let magnitude = value.abs();
-    if value == 0.0 || (1e-3..1e7).contains(&magnitude) {
-        // Rust's Display is the shortest round-trip form and never uses an
-        // exponent, like Python's repr in this range.
-        let text = value.to_string();
-        return if text.contains('.') {
-            text
-        } else {
-            text + ".0"
-        };
+    let sign = if value.is_sign_negative() { "-" } else { "" };
+    if value == 0.0 {
+        return format!("{sign}0.0");
     }
-    // `{:e}` gives the shortest round-trip digits as `d.ddde<exp>`.
+    let magnitude = value.abs();
+    let (digits, exponent) = shortest_digits(magnitude);
+    if !(1e-3..1e7).contains(&magnitude) {
+        let (first, rest) = digits.split_at(1);
+        let rest = if rest.is_empty() { "0" } else { rest };
+        return format!("{sign}{first}.{rest}E{exponent}");
+    }
+    if exponent < 0 {
+        let zeros = "0".repeat((-exponent - 1) as usize);
+        return format!("{sign}0.{zeros}{digits}");
+    }
+    let whole_len = exponent as usize + 1;
+    if digits.len() <= whole_len {
+        let zeros = "0".repeat(whole_len - digits.len());
+        return format!("{sign}{digits}{zeros}.0");
+    }
+    let (whole, fraction) = digits.split_at(whole_len);
+    format!("{sign}{whole}.{fraction}")
+}
+
+/// The shortest decimal digits that read back as `magnitude` (> 0), and the
+/// decimal exponent of the first digit. Where two such digit strings are
+/// equally close to the exact value, the even one, as Python's `repr` (and
+/// Java) choose; Rust's formatter rounds such ties up.
+fn shortest_digits(magnitude: f64) -> (String, i32) {
     let scientific = format!("{magnitude:e}");
     let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let digits = digits.trim_end_matches('0');
-    let digits = if digits.is_empty() { "0" } else { digits };
-    let (first, rest) = digits.split_at(1);
-    let sign = if value < 0.0 { "-" } else { "" };
-    let rest = if rest.is_empty() { "0" } else { rest };
-    format!("{sign}{first}.{rest}E{exponent}")
+    // Two candidates can only both read back when they differ in about the
+    // 16th digit, so shorter strings are never ties.
+    if digits.len() < 15 {
+        return (digits, exponent);
+    }
+    // A tie needs the exact value to end in a 5 just past the shortest
+    // digits; a double's exact expansion has at most 767 significant digits.
+    let exact = format!("{magnitude:.800e}");
+    let exact_digits: String = exact
+        .split('e')
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let exact_digits = exact_digits.trim_end_matches('0');
+    let n = digits.len();
+    if exact_digits.len() != n + 1 || !exact_digits.ends_with('5') {
+        return (digits, exponent);
+    }
+    let down = exact_digits[..n].to_string();
+    let even = if down.ends_with(['0', '2', '4', '6', '8']) {
+        down
+    } else {
+        increment(&down)
+    };
+    // Rounding up can carry into a new digit (999 -> 1000): not a same-length candidate.
+    if even.len() == n && even != digits {
+        let candidate = format!("{}.{}e{exponent}", &even[..1], &even[1..]);
+        if candidate.parse::<f64>() == Ok(magnitude) {
+            return (even.trim_end_matches('0').to_string(), exponent);
+        }
+    }
+    (digits, exponent)
+}
+
+/// A decimal digit string plus one in its last place.
+fn increment(digits: &str) -> String {
+    let mut bytes = digits.as_bytes().to_vec();
+    for b in bytes.iter_mut().rev() {
+        if *b == b'9' {
+            *b = b'0';
+        } else {
+            *b += 1;
+            return String::from_utf8(bytes).unwrap_or_default();
+        }
+    }
+    format!("1{}", String::from_utf8(bytes).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -149,6 +209,18 @@ mod tests {
         assert_eq!(java_double_text(-1e300), "-1.0E300");
         assert_eq!(java_double_text(f64::NAN), "NaN");
         assert_eq!(java_double_text(f64::NEG_INFINITY), "-Infinity");
+        assert_eq!(java_double_text(100.0), "100.0");
+        assert_eq!(java_double_text(1234567.5), "1234567.5");
+        assert_eq!(java_double_text(0.00123), "0.00123");
+        // Exactly halfway between two 17-digit candidates: the even one.
+        assert_eq!(
+            java_double_text(-1113178120592002.2),
+            "-1.1131781205920022E15"
+        );
+        assert_eq!(
+            java_double_text(233891771783429.62),
+            "2.3389177178342962E14"
+        );
     }
 
     #[test]

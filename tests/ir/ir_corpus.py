@@ -1,0 +1,17 @@
+"""Where the shared test data lives: the rule corpus and the ES conformance suite."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+if not SHARED.is_dir():  # a checkout elsewhere: the machine-wide copy
+    SHARED = Path("/work/shared")
+CORPUS = SHARED / "corpus" / "elastic_eql_rules.jsonl"
+CONFORMANCE = SHARED / "conformance"
+
+
+def corpus_rules():
+    with open(CORPUS, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
