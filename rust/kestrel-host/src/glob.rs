@@ -127,6 +127,33 @@ fn classify(tokens: Vec<Token>) -> Shape {
     }
 }
 
+/// One anchored, case-sensitive regex equivalent to any of `globs` (whose
+/// tokens are already folded when they are case-insensitive). `None` if the
+/// regex would be too large; the caller then matches pattern by pattern.
+fn others_regex<'a>(globs: impl Iterator<Item = &'a Glob>) -> Option<regex::Regex> {
+    let alternatives: Vec<String> = globs
+        .map(|g| {
+            let tokens = match &g.shape {
+                Shape::General(tokens) => tokens.clone(),
+                _ => tokenize(&if g.case_insensitive { fold(&g.pattern) } else { g.pattern.clone() }, None),
+            };
+            tokens
+                .iter()
+                .map(|t| match t {
+                    Token::Lit(s) => regex::escape(s),
+                    Token::AnyOne => ".".to_string(),
+                    Token::AnyRun => ".*".to_string(),
+                })
+                .collect::<String>()
+        })
+        .collect();
+    regex::RegexBuilder::new(&format!("^(?:{})$", alternatives.join("|")))
+        .dot_matches_new_line(true)
+        .size_limit(16 << 20)
+        .build()
+        .ok()
+}
+
 /// Greedy matching with single-star backtracking: on a mismatch, the most
 /// recent star absorbs one more character. Linear in practice and never
 /// exponential, since only the latest star is ever revisited.
@@ -194,6 +221,10 @@ pub struct GlobSet {
     any: bool,
     /// Indexes into `globs` of the patterns not covered above.
     others: Vec<usize>,
+    /// Those patterns as one anchored regex over folded text: several
+    /// multi-star patterns (`*regsvr32*/i:*`) then cost one DFA pass
+    /// instead of a backtracking match each.
+    others_regex: Option<regex::Regex>,
 }
 
 impl GlobSet {
@@ -235,6 +266,8 @@ impl GlobSet {
             set.exact.clear();
             set.needles = None;
             set.any = false;
+        } else if set.others.len() > 1 {
+            set.others_regex = others_regex(set.others.iter().map(|&i| &globs[i]));
         }
         set.globs = globs;
         set
@@ -255,7 +288,10 @@ impl GlobSet {
         let grouped = |t: &str| {
             self.exact.contains(t) || self.needles.as_ref().is_some_and(|ac| ac.is_match(t))
         };
-        let uniform_others = |t: &str| self.others.iter().any(|&i| self.globs[i].matches_exact_case(t));
+        let uniform_others = |t: &str| match &self.others_regex {
+            Some(re) => re.is_match(t),
+            None => self.others.iter().any(|&i| self.globs[i].matches_exact_case(t)),
+        };
         let mixed = self.globs.iter().any(|g| g.case_insensitive != self.case_insensitive);
         if mixed {
             return self.others.iter().any(|&i| self.globs[i].matches(text));
@@ -324,10 +360,10 @@ mod tests {
 
     #[test]
     fn sets_group_shapes_and_agree_with_single_globs() {
-        let patterns = ["*-enc*", "*-e *", "cmd.exe", "*\\rundll32.exe", "a?c", "*frombase64*", "X*"];
+        let patterns = ["*-enc*", "*-e *", "cmd.exe", "*\\rundll32.exe", "a?c", "*frombase64*", "X*", "*regsvr32*/i:*", "*a.b*c?"];
         for ci in [false, true] {
             let set = GlobSet::new(&patterns, ci);
-            for text in ["powershell -ENC x", "CMD.EXE", "cmd.exe", "c:\\x\\rundll32.exe", "abc", "Xylophone", "nothing", ""] {
+            for text in ["powershell -ENC x", "CMD.EXE", "cmd.exe", "c:\\x\\rundll32.exe", "abc", "Xylophone", "nothing", "", "REGSVR32 /s /I:http://x", "zzA.BzzCx", "a.bc"] {
                 let single = patterns.iter().any(|p| Glob::new(p, ci).matches(text));
                 assert_eq!(set.matches(text), single, "{text:?} ci={ci}");
             }

@@ -1,0 +1,93 @@
+"""Benchmarks: Wasm predicates in the core, ns/event over 64k-event batches (the Wasm issue's table).
+
+Each case compiles one rule to Wasm, loads it into `kestrel._core.WasmRule`
+and times `evaluate(batch)` over 65,536 synthetic ECS process events: one
+Python->core call, candidates selected by category in Rust, one host->Wasm
+call for the batch. `extra_info` records ns/event (best of 5, the figure the
+budget checks), matches, whether the matches equal the Python interpreter's
+on a sample, and, side by side, the `eql` package's PythonEngine on the same
+query over the first 4,096 events (when `eql` is installed).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import kestrel
+from kestrel.compiler.interpreter import matches as interpreter_matches
+from kestrel.runtime.wasm import WasmPredicate
+from workloads import N_EVENTS, PREDICATES, best_ns_per_event, eql_engine_ns_per_event, most_conditions_rule, process_batch, process_dicts
+
+EQL_SAMPLE = 4_096
+CHECK_SAMPLE = 2_048
+
+
+@pytest.fixture(scope="module")
+def setup():
+    schema = kestrel.Schema.default()
+    return schema, process_batch(schema)
+
+
+def agrees_with_interpreter(compiled, matches, n: int = CHECK_SAMPLE) -> bool:
+    events = process_dicts()[:n]
+    expected = [i for i, e in enumerate(events) if interpreter_matches(compiled, e)]
+    return [i for i in matches if i < n] == expected
+
+
+def run_case(benchmark, budget, setup, query: str, *, eql_compare: bool = True):
+    schema, batch = setup
+    compiled = kestrel.compile(query, schema=schema)
+    predicate = WasmPredicate.from_compiled(compiled, schema)
+    matches = benchmark(predicate.evaluate, batch)
+    ns = best_ns_per_event(lambda: predicate.evaluate(batch), len(batch))
+    extra = {"events": len(batch), "matches": len(matches), "correct": agrees_with_interpreter(compiled, matches)}
+    if eql_compare:
+        try:
+            eql_ns, eql_hits = eql_engine_ns_per_event(query, list(process_dicts()[:EQL_SAMPLE]))
+        except ImportError:  # the optional `compare` extra is not installed
+            pass
+        else:
+            ours = sum(1 for i in matches if i < EQL_SAMPLE)
+            extra.update(eql_ns_per_event=round(eql_ns, 1), eql_matches=eql_hits, eql_agrees=eql_hits == ours, speedup=round(eql_ns / ns, 1))
+    budget(ns, **extra)
+    assert extra["correct"]
+
+
+@pytest.mark.benchmark(group="predicate-wasm")
+@pytest.mark.parametrize("case", sorted(PREDICATES))
+def test_wasm_predicate(benchmark, budget, setup, case):
+    run_case(benchmark, budget, setup, PREDICATES[case])
+
+
+@pytest.mark.benchmark(group="predicate-wasm")
+def test_wasm_most_conditions_corpus_rule(benchmark, budget, setup):
+    name, query = most_conditions_rule()
+    benchmark.extra_info["rule"] = name
+    run_case(benchmark, budget, setup, query, eql_compare=False)
+
+
+@pytest.mark.benchmark(group="compile")
+def test_wasm_cold_start(benchmark, tmp_path):
+    """Compile + instantiate with an empty AOT cache, then a load that hits it."""
+    schema = kestrel.Schema.default()
+    compiled = kestrel.compile(PREDICATES["c_cmdline_20_wildcards"], schema=schema)
+    counter = iter(range(10**6))
+
+    def cold():
+        return WasmPredicate.from_compiled(compiled, schema, limits={"cache_dir": tmp_path / f"cold{next(counter)}"})
+
+    first = benchmark(cold)
+    warm_dir = tmp_path / "warm"
+    WasmPredicate.from_compiled(compiled, schema, limits={"cache_dir": warm_dir})
+    started = time.perf_counter()
+    hit = WasmPredicate.from_compiled(compiled, schema, limits={"cache_dir": warm_dir})
+    hit_ms = (time.perf_counter() - started) * 1e3
+    assert hit.rule.stats()["cache"] == "hit"
+    benchmark.extra_info.update(
+        cold_compile_ms=round(first.rule.stats()["compile_ns"] / 1e6, 2),
+        cold_instantiate_ms=round(first.rule.stats()["instantiate_ns"] / 1e6, 2),
+        cached_load_ms=round(hit_ms, 2),
+        cached_compile_ms=round(hit.rule.stats()["compile_ns"] / 1e6, 2),
+    )
