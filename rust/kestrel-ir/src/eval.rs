@@ -148,19 +148,43 @@ impl<'a> Eval<'a> {
 
     /// Evaluate `args` and apply `f` to every combination of their
     /// alternatives (in `itertools.product` order); one combination when no
-    /// argument is multi-valued. Too many combinations: null.
+    /// argument is multi-valued. Too many combinations: null. Up to
+    /// [`INLINE_ARGS`] arguments live on the stack.
     fn combine(&self, args: &[u32], f: impl Fn(&[Scalar<'a>]) -> Scalar<'a>) -> Val<'a> {
-        let values: Vec<Val<'a>> = args.iter().map(|&a| self.value(a)).collect();
-        if !values.iter().any(Val::is_many) {
-            let scalars: Vec<Scalar<'a>> = values
-                .into_iter()
-                .map(|v| match v {
-                    Val::One(s) => s,
-                    _ => Scalar::Null,
-                })
-                .collect();
-            return Val::One(f(&scalars));
+        if args.len() > INLINE_ARGS {
+            let mut values: Vec<Val<'a>> = args.iter().map(|&a| self.value(a)).collect();
+            if !values.iter().any(Val::is_many) {
+                let scalars: Vec<Scalar<'a>> = values.iter_mut().map(take_scalar).collect();
+                return Val::One(f(&scalars));
+            }
+            return self.cross_product(values, f);
         }
+        let mut values: [Val<'a>; INLINE_ARGS] = std::array::from_fn(|_| NULL);
+        for (slot, &arg) in values.iter_mut().zip(args) {
+            *slot = self.value(arg);
+        }
+        let values = &mut values[..args.len()];
+        if !values.iter().any(Val::is_many) {
+            let mut scalars: [Scalar<'a>; INLINE_ARGS] = std::array::from_fn(|_| Scalar::Null);
+            for (slot, value) in scalars.iter_mut().zip(values.iter_mut()) {
+                *slot = take_scalar(value);
+            }
+            return Val::One(f(&scalars[..args.len()]));
+        }
+        self.cross_product(
+            values
+                .iter_mut()
+                .map(|v| std::mem::replace(v, NULL))
+                .collect(),
+            f,
+        )
+    }
+
+    fn cross_product(
+        &self,
+        values: Vec<Val<'a>>,
+        f: impl Fn(&[Scalar<'a>]) -> Scalar<'a>,
+    ) -> Val<'a> {
         let total = values.iter().try_fold(1usize, |n, v| {
             n.checked_mul(v.count()).filter(|&n| n <= MAX_COMBINATIONS)
         });
@@ -189,6 +213,17 @@ impl<'a> Eval<'a> {
             }
         }
         Val::collect(results)
+    }
+}
+
+/// Function arguments evaluated without touching the heap.
+const INLINE_ARGS: usize = 4;
+
+/// The scalar of a single-valued value, leaving null behind.
+fn take_scalar<'a>(value: &mut Val<'a>) -> Scalar<'a> {
+    match std::mem::replace(value, NULL) {
+        Val::One(s) => s,
+        _ => Scalar::Null,
     }
 }
 

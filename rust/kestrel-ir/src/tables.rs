@@ -7,7 +7,7 @@ use regex::Regex;
 
 use crate::compare::number_order;
 use crate::node::Const;
-use crate::text::{lower, to_text};
+use crate::text::{lower, to_text, with_lower};
 use crate::value::Scalar;
 
 /// Every table a program's nodes index.
@@ -80,7 +80,8 @@ impl ConstSet {
     pub fn contains(&self, item: &Scalar<'_>) -> bool {
         match item {
             Scalar::Null => false,
-            Scalar::Str(s) => self.texts.contains(self.fold(s).as_ref()),
+            Scalar::Str(s) if self.case_insensitive => with_lower(s, |t| self.texts.contains(t)),
+            Scalar::Str(s) => self.texts.contains(s.as_ref()),
             Scalar::Bool(b) => self.bools[*b as usize] || self.spelled_by_string(item),
             Scalar::Int(_) | Scalar::Float(_) => {
                 self.numbers

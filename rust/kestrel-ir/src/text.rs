@@ -23,6 +23,24 @@ pub fn lower(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// Run `f` on `lower(s)`: in place for lowercase ASCII, on the stack for
+/// short ASCII, allocating only for long or non-ASCII text.
+pub fn with_lower<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
+    const STACK: usize = 256;
+    if !s.is_ascii() || s.len() > STACK {
+        return f(&lower(s));
+    }
+    if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return f(s);
+    }
+    let mut buf = [0u8; STACK];
+    let out = &mut buf[..s.len()];
+    out.copy_from_slice(s.as_bytes());
+    out.make_ascii_lowercase();
+    // Lowercased ASCII is still ASCII, so this never fails.
+    f(std::str::from_utf8(out).unwrap_or_default())
+}
+
 /// `lower(a)` against `lower(b)`, without allocating when both are ASCII.
 pub fn cmp_lower(a: &str, b: &str) -> Ordering {
     if a.is_ascii() && b.is_ascii() {
