@@ -145,6 +145,11 @@ impl PySchema {
             .collect()
     }
 
+    /// Whether `other` shares this schema's registry (and so its field ids).
+    fn same_as(&self, other: &PySchema) -> bool {
+        self.inner.identity() == other.inner.identity()
+    }
+
     /// An independent copy: ids assigned in one are not seen by the other.
     fn copy(&self) -> Self {
         PySchema { inner: self.inner.fork() }

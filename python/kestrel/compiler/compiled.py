@@ -27,12 +27,22 @@ class CompiledRule:
         options: the :class:`CompileOptions` used.
     """
 
-    def __init__(self, source: str, tree: ast.Query, program: ir.Program, metadata: Metadata, options: CompileOptions) -> None:
+    def __init__(
+        self,
+        source: str,
+        tree: ast.Query,
+        program: ir.Program,
+        metadata: Metadata,
+        options: CompileOptions,
+        schema: Optional[SchemaLike] = None,
+    ) -> None:
         self.source = source
         self.ast = tree
         self.ir = program
         self.metadata = metadata
         self.options = options
+        self.schema = schema
+        self._wasm_instances: list[Any] = []
 
     @property
     def kind(self) -> str:
@@ -57,6 +67,42 @@ class CompiledRule:
         """The versioned IR document as JSON text."""
         return program_to_json(self.ir, self.metadata, indent=indent)
 
+    @property
+    def wat(self) -> str:
+        """The rule as a WebAssembly text module (deterministic; see rules/README.md)."""
+        from kestrel.compiler.wasm import generate_wat
+
+        return generate_wat(self)
+
+    @property
+    def wasm(self) -> bytes:
+        """The rule as a validated WebAssembly binary."""
+        from kestrel.compiler.wasm import compile_wasm
+
+        return compile_wasm(self)
+
+    def evaluate(self, batch: Any, filter: int = 0) -> Any:
+        """Indices of the events of `batch` that pass filter `filter` (0 for an
+        event query; steps, then `until`, for sequences), evaluated by the
+        rule's Wasm module in the core. Returns a `kestrel.Matches`."""
+        return self._wasm_for(batch.schema).evaluate(batch, filter)
+
+    def capture(self, batch: Any, index: int) -> Dict[str, Any]:
+        """The fields the rule reads, `{path: value}`, for event `index` of `batch`."""
+        return self._wasm_for(batch.schema).capture(batch, index)
+
+    def _wasm_for(self, schema: Any) -> Any:
+        # One loaded instance per schema the rule meets: field ids are only
+        # meaningful within one schema's registry.
+        from kestrel.runtime.wasm import WasmPredicate
+
+        for known, predicate in self._wasm_instances:
+            if known.same_as(schema):
+                return predicate
+        predicate = WasmPredicate.from_compiled(self, schema)
+        self._wasm_instances.append((schema, predicate))
+        return predicate
+
     def __repr__(self) -> str:
         return f"<CompiledRule {self.kind} categories={list(self.categories)}>"
 
@@ -80,7 +126,7 @@ def compile(text: str, *, schema: Optional[SchemaLike] = None, options: Optional
     if options.optimize:
         rule = optimize_rule(rule)
     program = ir.Program(rule, event_fields(schema, options), getattr(schema, "name", ""), getattr(schema, "version", ""))
-    return CompiledRule(text, tree, program, collect(rule), options)
+    return CompiledRule(text, tree, program, collect(rule), options, schema)
 
 
 _PRISTINE_DEFAULT: Optional[Any] = None

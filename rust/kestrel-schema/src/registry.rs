@@ -57,6 +57,11 @@ impl Schema {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Equal for clones that share one registry (and so one id space).
+    pub fn identity(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
     pub fn name(&self) -> String {
         self.read().name.clone()
     }
