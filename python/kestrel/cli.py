@@ -1,9 +1,10 @@
 """The `kestrel` command line.
 
 Each verb is a function registered in :data:`COMMANDS` with its own argparse
-sub-parser, so new verbs only add an entry.  Today there is one:
+sub-parser, so new verbs only add an entry:
 
     kestrel check PATH...
+    kestrel run --rules PATH... --events FILE [--alerts FILE]
 
 It compiles every rule found in the paths and prints each error with its
 caret excerpt, then a summary; the exit status is 1 if any rule failed.
@@ -34,8 +35,47 @@ def _add_check(subparsers) -> None:
     parser.set_defaults(handler=run_check)
 
 
+def _add_run(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="evaluate rules over events and write alerts",
+        description="Load rules (.eql, detection-rules .toml, rule packages) from PATHs and evaluate the event "
+        "rules over an NDJSON file (or - for stdin). Alerts are JSON lines; a summary goes to stderr.",
+        epilog="example: kestrel run --rules rules/ --events examples/events.ndjson --alerts alerts.ndjson",
+    )
+    parser.add_argument("--rules", nargs="+", required=True, metavar="PATH", help="rule files or directories")
+    parser.add_argument("--events", required=True, metavar="FILE", help="NDJSON events, or - for stdin")
+    parser.add_argument("--alerts", metavar="FILE", help="write alerts here instead of stdout")
+    parser.add_argument("--json", action="store_true", help="print the run's statistics as JSON on stdout")
+    parser.add_argument("--fail-on-alert", action="store_true", help="exit 1 when any alert was raised")
+    parser.set_defaults(handler=run_run)
+
+
 #: verb -> function adding its sub-parser.
-COMMANDS: Dict[str, Callable] = {"check": _add_check}
+COMMANDS: Dict[str, Callable] = {"check": _add_check, "run": _add_run}
+
+
+def run_run(args: argparse.Namespace, out: TextIO) -> int:
+    """Exit codes: 0 ok, 1 alerts with --fail-on-alert, 2 rule errors, 3 unreadable input."""
+    import json as _json
+    import os
+
+    from kestrel.run import run
+
+    sink = open(args.alerts, "w", encoding="utf-8") if args.alerts else (open(os.devnull, "w") if args.json else out)
+    try:
+        stats = run(args.rules, args.events, sink, sys.stderr)
+    except OSError as error:
+        print(f"kestrel run: {error}", file=sys.stderr)
+        return 3
+    finally:
+        if sink is not out:
+            sink.close()
+    if args.json:
+        out.write(_json.dumps(stats, indent=2) + "\n")
+    if stats["failed_rules"]:
+        return 2
+    return 1 if args.fail_on_alert and stats["alerts"] else 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -167,6 +167,16 @@ impl WasmRule {
         }
         let pred = self.filters.get(filter as usize).cloned().ok_or(WasmError::NoSuchFilter(filter))?;
         let started = Instant::now();
+        // A filter with a declared category only ever sees events of that
+        // category, whichever entry point the module offers.
+        let selected;
+        let candidates = match (candidates, self.filter_categories.get(filter as usize).cloned().flatten()) {
+            (None, Some(category)) => {
+                selected = events_of_category(batch, Some(&category));
+                Some(&selected[..])
+            }
+            (given, _) => given,
+        };
         self.store.data_mut().set_batch(Some(batch));
         let state = self.store.data_mut();
         state.matches.clear();
@@ -208,13 +218,12 @@ impl WasmRule {
     /// call per batch and no host call per event beyond the predicate's own.
     fn run_list(&mut self, batch: &EventBatch, filter: u32, candidates: Option<&[u32]>) -> wasmtime::Result<Vec<u32>> {
         let (list_fn, memory) = self.list_fn.clone().expect("checked by the caller");
-        let selected;
+        let all;
         let events: &[u32] = match candidates {
             Some(c) => c,
             None => {
-                let category = self.filter_categories.get(filter as usize).cloned().flatten();
-                selected = events_of_category(batch, category.as_deref());
-                &selected
+                all = (0..batch.len() as u32).collect::<Vec<_>>();
+                &all
             }
         };
         if events.is_empty() {

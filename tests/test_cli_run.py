@@ -1,0 +1,50 @@
+"""`kestrel run` end to end: real rules (EQL, Wasm and Lua packages) over real NDJSON files."""
+
+import json
+from pathlib import Path
+
+from kestrel.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_bundled_rules_over_bundled_events(tmp_path, capsys):
+    alerts = tmp_path / "alerts.ndjson"
+    status = main(["run", "--rules", str(REPO / "rules"), "--events", str(REPO / "examples" / "events.ndjson"), "--alerts", str(alerts)])
+    assert status == 0
+    report = capsys.readouterr().err
+    assert "5000 events, 0 dropped" in report and "1 skipped, 0 failed" in report
+    lines = [json.loads(line) for line in alerts.read_text().splitlines()]
+    by_rule = {}
+    for alert in lines:
+        by_rule.setdefault(alert["rule"]["id"], []).append(alert)
+    assert {"certutil_download", "dns_known_bad_domain", "wasm-example-pid-over-1000"} <= set(by_rule)
+    first = by_rule["certutil_download"][0]
+    assert first["kind"] == "event" and first["rule"]["runtime"] == "wasm"
+    assert first["events"][0]["process"]["name"] == "certutil.exe"
+    assert first["captures"]["process.name"] == "certutil.exe"
+    # The hand-written package declares category process: file and network events never reach it.
+    assert all(a["events"][0]["event"]["category"] == ["process"] for a in by_rule["wasm-example-pid-over-1000"])
+
+
+def test_malformed_lines_are_counted_and_reported_with_their_line(tmp_path, capsys):
+    events = tmp_path / "events.ndjson"
+    good = json.dumps({"event": {"category": ["network"]}, "dns": {"question": {"name": "evil.example"}}})
+    events.write_text(f"{good}\n{{broken\n{good}\n")
+    status = main(["run", "--rules", str(REPO / "rules" / "eql" / "dns_known_bad_domain.eql"), "--events", str(events), "--json"])
+    assert status == 0
+    out, err = capsys.readouterr()
+    stats = json.loads(out)
+    assert (stats["events"], stats["dropped"], stats["alerts"]) == (2, 1, 2)
+    assert f"{events}:2: malformed_json" in err
+
+
+def test_exit_codes(tmp_path, capsys):
+    bad = tmp_path / "bad.eql"
+    bad.write_text("process where process.name = 'x'")
+    events = str(REPO / "rules" / "wasm_example_rule" / "tests" / "events.ndjson")
+    assert main(["run", "--rules", str(bad), "--events", events, "--json"]) == 2
+    rule = str(REPO / "rules" / "wasm_example_rule")
+    assert main(["run", "--rules", rule, "--events", events, "--json", "--fail-on-alert"]) == 1
+    assert main(["run", "--rules", rule, "--events", str(tmp_path / "missing.ndjson")]) == 3
+    capsys.readouterr()
