@@ -41,6 +41,7 @@
       (call $category_is (local.get $ev) (i32.const 2))
       (then (call $f0 (local.get $ev)))
       (else (i32.const 0))))
+  (func (export "pred_init") (result i32) (i32.const 0))
   (func (export "pred_eval") (param $ev i32) (result i32)
     (i32.eq (call $c0 (local.get $ev)) (i32.const 1)))
   (func (export "pred_eval_batch") (param $filter i32) (param $start i32) (param $end i32) (result i32) (local $ev i32) (local $n i32)

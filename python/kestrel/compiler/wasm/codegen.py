@@ -220,7 +220,9 @@ def generate(doc: dict[str, Any]) -> WasmModuleSource:
             f"(func $c{n} (param $ev i32) (result i32)\n"
             f"    (if (result i32) {check} (then (call $f{n} (local.get $ev))) (else (i32.const 0))))"
         )
-    exports = []
+    # Compiled EQL keeps no state, so initialisation has nothing to do; the
+    # export is there because the predicate ABI promises it.
+    exports = ['(func (export "pred_init") (result i32)\n    (i32.const 0))']
     for n in range(len(filters)):
         name = "pred_eval" if n == 0 else f"pred_eval_{n}"
         exports.append(
