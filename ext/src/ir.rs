@@ -56,14 +56,14 @@ impl PyIrProgram {
     #[pyo3(signature = (batch, step = 0))]
     fn evaluate(&self, py: Python<'_>, batch: &Bound<'_, PyEventBatch>, step: usize) -> PyResult<Vec<Option<bool>>> {
         self.check_step(step)?;
-        self.over_batch(py, batch, "evaluating IR", move |p, b, ev| Some(p.eval_filter(step, b, ev)))
+        self.over_batch(py, batch, "evaluating IR", move |p, b, ev| Some(p.eval_step(step, b, ev)))
     }
 
     /// Indexes of the events that pass filter `step` (category and predicate).
     #[pyo3(signature = (batch, step = 0))]
     fn matches(&self, py: Python<'_>, batch: &Bound<'_, PyEventBatch>, step: usize) -> PyResult<Vec<usize>> {
         self.check_step(step)?;
-        self.over_batch(py, batch, "matching IR", move |p, b, ev| p.filter_matches(step, b, ev).then_some(ev))
+        self.over_batch(py, batch, "matching IR", move |p, b, ev| p.step_matches(step, b, ev).then_some(ev))
     }
 
     /// How many nodes the program has (valid `eval_node` ids are below it).

@@ -255,16 +255,17 @@ impl Program {
         self.evaluator(batch, ev, node)?.truth(node)
     }
 
-    /// Filter `filter`'s predicate for event `ev`, without the category check.
-    pub fn eval_filter(&self, filter: usize, batch: &EventBatch, ev: usize) -> Option<bool> {
-        self.eval_predicate(batch, ev, self.filter(filter)?.predicate)
+    /// Step `step`'s predicate for event `ev`, without the category check.
+    /// Steps are numbered as in the package ABI: `until` comes last.
+    pub fn eval_step(&self, step: usize, batch: &EventBatch, ev: usize) -> Option<bool> {
+        self.eval_predicate(batch, ev, self.filter(step)?.predicate)
     }
 
-    /// Whether event `ev` passes filter `filter` (the interpreter's
-    /// `step_matches`): its category matches (a filter without one takes
-    /// any event) and the predicate is true.
-    pub fn filter_matches(&self, filter: usize, batch: &EventBatch, ev: usize) -> bool {
-        let Some(f) = self.filter(filter) else {
+    /// Whether event `ev` passes step `step` (the interpreter's
+    /// `step_matches`): its category matches (a step without one takes any
+    /// event) and the predicate is true. `until` is step `steps.len()`.
+    pub fn step_matches(&self, step: usize, batch: &EventBatch, ev: usize) -> bool {
+        let Some(f) = self.filter(step) else {
             return false;
         };
         if ev >= batch.len() {

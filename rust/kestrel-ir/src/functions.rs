@@ -21,8 +21,13 @@ pub struct EvalError;
 
 type Result<'a> = std::result::Result<Scalar<'a>, EvalError>;
 
-/// Apply `func` to evaluated scalar `args` (arity already validated).
+/// Apply `func` to evaluated scalar `args`. A count of arguments the
+/// function does not take is an error (validated programs never pass one).
 pub fn call<'a>(func: Func, args: &[Scalar<'a>], case_insensitive: bool) -> Result<'a> {
+    let (min, max) = func.arity();
+    if args.len() < min || max.is_some_and(|m| args.len() > m) {
+        return Err(EvalError);
+    }
     let arg = |i: usize| args.get(i).cloned().unwrap_or(Scalar::Null);
     match func {
         Func::Add => arithmetic(Arith::Add, &arg(0), &arg(1)),
@@ -533,6 +538,14 @@ mod tests {
             Some(s("a12.5true"))
         );
         assert_eq!(run(Func::String, &[Scalar::Float(1e10)]), Some(s("1.0E10")));
+    }
+
+    #[test]
+    fn wrong_argument_counts_are_errors_not_panics() {
+        for (_, func) in Func::ALL {
+            assert_eq!(call(func, &[], false), Err(EvalError), "{func:?}");
+        }
+        assert_eq!(run(Func::Length, &[s("a"), s("b")]), None);
     }
 
     #[test]

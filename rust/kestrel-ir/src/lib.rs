@@ -10,7 +10,7 @@
 //!
 //! ```ignore
 //! let program = kestrel_ir::Program::from_json(&ir_json, &schema)?;
-//! let hit = program.filter_matches(0, &batch, ev);          // step_matches
+//! let hit = program.step_matches(0, &batch, ev);          // category + predicate
 //! let tri = program.eval_predicate(&batch, ev, node);       // Some(true) / Some(false) / None
 //! let ctx_evaluator: Box<dyn kestrel_host::NodeEvaluator> = Box::new(program);
 //! ```

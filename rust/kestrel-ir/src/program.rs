@@ -78,7 +78,7 @@ pub struct EventFields {
 /// Load it with [`Program::from_json`] (fields bound by path through a
 /// [`Schema`]) or [`Program::from_json_with`] (any id mapping). It evaluates
 /// nodes with [`Program::eval`] / [`Program::eval_node`], filters with
-/// [`Program::eval_filter`] / [`Program::filter_matches`], and serves the
+/// [`Program::eval_step`] / [`Program::step_matches`], and serves the
 /// Host API's `eval_node` as a [`kestrel_host::NodeEvaluator`].
 #[derive(Debug)]
 pub struct Program {

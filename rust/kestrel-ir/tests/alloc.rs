@@ -69,7 +69,7 @@ fn common_predicates_do_not_allocate() {
     let batch = batch(&schema, &events);
     let run = || {
         (0..batch.len())
-            .map(|ev| program.eval_filter(0, &batch, ev))
+            .map(|ev| program.eval_step(0, &batch, ev))
             .fold(0, |n, r| n + r.map_or(0, |b| b as i32 + 1))
     };
     let expected = run(); // warm up: per-thread matcher caches fill here

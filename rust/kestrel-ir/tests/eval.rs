@@ -18,7 +18,7 @@ fn run(nodes: Value, tables: Value, events: &[Value]) -> Vec<Option<bool>> {
         let program = Program::from_json(&doc, &schema).unwrap();
         let batch = batch(&schema, std::slice::from_ref(event));
         assert_eq!(batch.len(), 1, "{:?}", batch.errors());
-        program.eval_filter(0, &batch, 0)
+        program.eval_step(0, &batch, 0)
     };
     events.iter().map(eval).collect()
 }
@@ -286,7 +286,7 @@ fn values_and_the_node_evaluator() {
 }
 
 #[test]
-fn filter_matches_checks_the_category() {
+fn step_matches_checks_the_category() {
     let schema = Schema::new("t", "1");
     let mut doc = event_doc(json!([lit("bool", json!(true))]), json!({}));
     doc["rule"]["steps"][0]["category"] = json!("process");
@@ -299,9 +299,34 @@ fn filter_matches_checks_the_category() {
     ];
     let batch = batch(&schema, &events);
     let hits: Vec<bool> = (0..4)
-        .map(|ev| program.filter_matches(0, &batch, ev))
+        .map(|ev| program.step_matches(0, &batch, ev))
         .collect();
     assert_eq!(hits, [true, true, false, false]);
-    assert!(!program.filter_matches(1, &batch, 0));
-    assert!(!program.filter_matches(0, &batch, 10));
+    assert!(!program.step_matches(1, &batch, 0));
+    assert!(!program.step_matches(0, &batch, 10));
+}
+
+#[test]
+fn the_deepest_allowed_expression_evaluates_on_a_small_stack() {
+    // -(-(-(...a))) nested as deep as validation allows, on a 1 MiB thread.
+    let mut nodes = vec![load("a")];
+    for i in 0..kestrel_ir::MAX_DEPTH - 3 {
+        nodes.push(json!({"op": "Arithmetic", "arith": "neg", "operands": [i]}));
+    }
+    let top = nodes.len() - 1;
+    nodes.push(lit("i64", json!(-5)));
+    nodes.push(json!({"op": "Compare", "cmp": "eq", "left": top, "right": top + 1, "case_insensitive": false}));
+    let doc = event_doc(Value::Array(nodes), json!({}));
+    let expected = if (kestrel_ir::MAX_DEPTH - 3) % 2 == 1 {
+        Some(true)
+    } else {
+        Some(false)
+    };
+    let result = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || run(doc["nodes"].clone(), json!({}), &[json!({"a": 5})]))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(result, [expected]);
 }
