@@ -211,12 +211,15 @@ class LuaRule:
             failure = self._run(batch, filter_index)
             if failure is not None:
                 return self._fail(result, failure)
-        for filter_index, ev in self.context.take_matches():
-            result.matches.setdefault(filter_index, []).append(ev)
-        matched = sorted({ev for evs in result.matches.values() for ev in evs})
-        if self.has_capture and matched:
+        pairs = self.context.take_matches()
+        if len(filters) == 1:  # the common case, without per-match dict work
+            result.matches[filters[0]] = [ev for _, ev in pairs]
+        else:
+            for filter_index, ev in pairs:
+                result.matches.setdefault(filter_index, []).append(ev)
+        if self.has_capture and pairs:
             try:
-                result.captures = self._capture(batch, matched)
+                result.captures = self._capture(batch, sorted({ev for _, ev in pairs}))
             except RuleCallError as error:
                 return self._fail(result, RuleFailure(self.rule_id, f"pred_capture: {error}"))
         result.emitted = self.context.take_emitted()
