@@ -10,10 +10,11 @@ use crate::errors::host_error;
 /// the events it emitted with `alert_emit`.
 ///
 /// `globs`, `regexes` and `sets` are lists of `(patterns_or_items, case_insensitive)`.
-#[pyclass(module = "kestrel._core", name = "HostContext", frozen)]
+#[pyclass(module = "kestrel._core", name = "HostContext")]
 pub struct PyHostContext {
-    // Boxed so its address stays fixed for FFI callers.
-    inner: Box<HostContext>,
+    // Boxed so its address stays fixed for FFI callers. Not frozen, so
+    // that `IrProgram.attach` can set the context's node evaluator.
+    pub(crate) inner: Box<HostContext>,
 }
 
 // SAFETY: the context's emit buffer is a RefCell, so it must not be used

@@ -2,13 +2,26 @@
 
 use std::sync::Arc;
 
+use kestrel_event::EventBatch;
+use kestrel_host::ops::Tri;
+use kestrel_host::NodeEvaluator;
 use kestrel_ir::Program;
 use pyo3::exceptions::PyIndexError;
 use pyo3::prelude::*;
 
 use crate::batch::PyEventBatch;
 use crate::errors::{guarded, ir_error};
+use crate::host::PyHostContext;
 use crate::schema::PySchema;
+
+/// A program shared between its `IrProgram` and the host contexts it serves.
+struct SharedProgram(Arc<Program>);
+
+impl NodeEvaluator for SharedProgram {
+    fn eval_node(&self, batch: &EventBatch, ev: usize, node: u32) -> Tri {
+        self.0.eval_node(batch, ev, node)
+    }
+}
 
 /// A rule's IR (`CompiledRule.ir_json()`), validated and ready to evaluate.
 ///
@@ -36,7 +49,7 @@ impl PyIrProgram {
         py: Python<'_>,
         batch: &Bound<'_, PyEventBatch>,
         what: &str,
-        per_event: impl Fn(&Program, &kestrel_event::EventBatch, usize) -> Option<T> + Send + Sync,
+        per_event: impl Fn(&Program, &EventBatch, usize) -> Option<T> + Send + Sync,
     ) -> PyResult<Vec<T>> {
         let (program, events) = (self.inner.clone(), batch.get().inner.clone());
         py.detach(|| guarded(what, || (0..events.len()).filter_map(|ev| per_event(&program, &events, ev)).collect()))
@@ -64,6 +77,12 @@ impl PyIrProgram {
     fn matches(&self, py: Python<'_>, batch: &Bound<'_, PyEventBatch>, step: usize) -> PyResult<Vec<usize>> {
         self.check_step(step)?;
         self.over_batch(py, batch, "matching IR", move |p, b, ev| p.step_matches(step, b, ev).then_some(ev))
+    }
+
+    /// Serve the Host API's `eval_node` for `context` with this program's
+    /// nodes (replacing any evaluator it had). Attach before evaluating.
+    fn attach(&self, mut context: PyRefMut<'_, PyHostContext>) {
+        context.inner.evaluator = Some(Box::new(SharedProgram(self.inner.clone())));
     }
 
     /// How many nodes the program has (valid `eval_node` ids are below it).
