@@ -48,3 +48,16 @@ def test_exit_codes(tmp_path, capsys):
     assert main(["run", "--rules", rule, "--events", events, "--json", "--fail-on-alert"]) == 1
     assert main(["run", "--rules", rule, "--events", str(tmp_path / "missing.ndjson")]) == 3
     capsys.readouterr()
+
+
+def test_compile_to_both_backends_then_run_the_packages(tmp_path, capsys):
+    rule = str(REPO / "rules" / "eql" / "whoami_discovery.eql")  # uses length(): exercises eval_node
+    events = str(REPO / "examples" / "events.ndjson")
+    counts = {}
+    for backend in ("wasm", "lua"):
+        out = tmp_path / backend
+        assert main(["compile", rule, "--backend", backend, "-o", str(out)]) == 0
+        assert main(["run", "--rules", str(out), "--events", events, "--json"]) == 0
+        stats = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+        counts[backend] = stats["rules"]["whoami_discovery"]["alerts"]
+    assert counts["wasm"] == counts["lua"] > 0

@@ -172,8 +172,8 @@ impl PyWasmRule {
         lock(&self.inner).release();
     }
 
-    /// Events passed to `alert_emit` are merged into `evaluate`'s result;
-    /// this reports the engine's view of the runtime for diagnostics.
+    /// How the process-wide Wasm runtime is configured: wasmtime version,
+    /// instance allocator, instance limit, epoch tick and cache directory.
     #[staticmethod]
     fn runtime_info<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);

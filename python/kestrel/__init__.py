@@ -4,8 +4,8 @@ EQL rules are compiled to WebAssembly (or Lua) predicates and evaluated by a
 Rust core over columnar batches of ECS events.
 """
 
-from kestrel._core import EventBatch, FieldInfo, HostContext, IngestErrorRecord, Schema, __core_version__
-from kestrel.errors import IngestError, InternalError, KestrelError, PatternError, SchemaError
+from kestrel._core import EventBatch, FieldInfo, HostContext, IngestErrorRecord, Matches, Schema, __core_version__
+from kestrel.errors import IngestError, InternalError, IrError, KestrelError, PatternError, SchemaError, WasmRuleError
 from kestrel.compiler import (
     CompiledRule,
     CompileOptions,
@@ -30,9 +30,12 @@ __all__ = [
     "IngestError",
     "IngestErrorRecord",
     "InternalError",
+    "IrError",
     "KestrelError",
+    "Matches",
     "PatternError",
     "Schema",
     "SchemaError",
+    "WasmRuleError",
     "__core_version__",
 ]

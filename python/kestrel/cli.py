@@ -51,8 +51,50 @@ def _add_run(subparsers) -> None:
     parser.set_defaults(handler=run_run)
 
 
+def _add_compile(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "compile",
+        help="compile an EQL rule into a rule package",
+        description="Compile one EQL rule (.eql file) into a rule package: manifest.json plus rule.wasm "
+        "(default) or predicate.lua, and constants.json.",
+        epilog="example: kestrel compile rules/eql/certutil_download.eql --backend lua -o build/certutil",
+    )
+    parser.add_argument("rule", metavar="RULE", help="an .eql file")
+    parser.add_argument("--backend", choices=("wasm", "lua"), default="wasm")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="package directory to write")
+    parser.add_argument("--id", help="rule id (default: the file name)")
+    parser.set_defaults(handler=run_compile)
+
+
 #: verb -> function adding its sub-parser.
-COMMANDS: Dict[str, Callable] = {"check": _add_check, "run": _add_run}
+COMMANDS: Dict[str, Callable] = {"check": _add_check, "run": _add_run, "compile": _add_compile}
+
+
+def run_compile(args: argparse.Namespace, out: TextIO) -> int:
+    from pathlib import Path
+
+    from kestrel.compiler import EqlError, compile
+
+    path = Path(args.rule)
+    try:
+        compiled = compile(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        print(f"kestrel compile: {error}", file=sys.stderr)
+        return 2
+    except EqlError as error:
+        print(f"{path}: {error}", file=sys.stderr)
+        return 2
+    rule_id = args.id or path.stem
+    if args.backend == "lua":
+        from kestrel.compiler.lua import generate_package, write_package
+
+        directory = write_package(generate_package(compiled), args.output, rule_id)
+    else:
+        from kestrel.compiler.wasm.package import write_package as write_wasm_package
+
+        directory = write_wasm_package(compiled, args.output, rule_id)
+    out.write(f"wrote {args.backend} package {rule_id} to {directory}\n")
+    return 0
 
 
 def run_run(args: argparse.Namespace, out: TextIO) -> int:

@@ -8,9 +8,11 @@ defines the root and its native subclasses (mapped in one place,
 from kestrel._core import (
     IngestError,
     InternalError,
+    IrError,
     KestrelError,
     PatternError,
     SchemaError,
+    WasmRuleError,
 )
 
-__all__ = ["KestrelError", "SchemaError", "IngestError", "PatternError", "InternalError"]
+__all__ = ["KestrelError", "SchemaError", "IngestError", "PatternError", "InternalError", "IrError", "WasmRuleError"]

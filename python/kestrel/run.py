@@ -54,10 +54,19 @@ def _wasm_package(directory: Path, manifest: Any, schema: kestrel.Schema) -> Loa
     table = manifest.fields.paths
     fields = [table.get(i, "") for i in range(max(table, default=-1) + 1)]
     module = (directory / manifest.entry).read_bytes()
-    # One declared category restricts the rule's events in the core; with
-    # several, the module is offered every event and checks for itself.
-    category = manifest.categories[0] if len(manifest.categories) == 1 else None
-    rule = kestrel._core.WasmRule(module, rule_id=manifest.id, schema=schema, fields=fields, categories=[category])
+    constants_file = directory / "constants.json"
+    if constants_file.exists():  # a compiled EQL package: its tables, filter categories and IR
+        constants = json.loads(constants_file.read_text(encoding="utf-8"))
+        # JSON turned the (patterns, case_insensitive) pairs into lists.
+        tables = {k: [tuple(entry) for entry in constants.get(k, [])] for k in ("globs", "regexes", "sets")}
+        tables["literals"] = constants.get("literals", [])
+        extra = dict(tables, categories=constants.get("filter_categories", []), ir_json=json.dumps(constants["ir"]))
+    else:
+        # One declared category restricts the rule's events in the core; with
+        # several, the module is offered every event and checks for itself.
+        category = manifest.categories[0] if len(manifest.categories) == 1 else None
+        extra = {"categories": [category]}
+    rule = kestrel._core.WasmRule(module, rule_id=manifest.id, schema=schema, fields=fields, **extra)
 
     def evaluate(batch: kestrel.EventBatch) -> list[tuple[int, dict[str, Any]]]:
         return [(i, rule.capture(batch, i)) for i in rule.evaluate(batch)]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from kestrel._core import EventBatch, Matches, Schema, WasmRule
 from kestrel.compiler.wasm import WasmModuleSource, generate_module
+from kestrel.compiler.wasm.package import host_tables
 
 if TYPE_CHECKING:
     from kestrel.compiler.compiled import CompiledRule
@@ -33,21 +34,16 @@ class WasmPredicate:
         rule_id: str = "eql",
         limits: Optional[dict[str, Any]] = None,
     ) -> "WasmPredicate":
-        doc = json.loads(compiled.ir_json())
+        ir_json = compiled.ir_json()
         source = generate_module(compiled)
         rule = WasmRule(
             source.wat.encode(),
             rule_id=rule_id,
             schema=schema,
-            fields=[path for path, _ in source.fields],
-            literals=source.literals,
-            globs=[(g["patterns"], g["case_insensitive"]) for g in doc["globs"]],
-            regexes=[(r["translated"], r["case_insensitive"]) for r in doc["regexes"]],
-            # Only all-string sets are looked up by the host; the others are
-            # evaluated in the core and keep their slot so ids line up.
-            sets=[(s["values"] if all(t == "string" for t in s["types"]) else [], s["case_insensitive"]) for s in doc["sets"]],
+            fields=source.field_paths,
             categories=source.categories,
-            ir_json=compiled.ir_json(),
+            ir_json=ir_json,
+            **host_tables(json.loads(ir_json), source.literals),
             **(limits or {}),
         )
         return cls(rule, source)

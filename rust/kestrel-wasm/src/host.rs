@@ -117,9 +117,9 @@ fn cmp_i64_value(v: ValueRef<'_>, op: i32, rhs: i64) -> Tri {
         ValueRef::U64(x) => compare(op, x as i128, rhs as i128),
         ValueRef::F64(x) => compare(op, x, rhs as f64),
         ValueRef::Null => NULL,
-        // Strings and booleans never order against numbers; equality with a
-        // number is false (the compiler routes text comparisons elsewhere).
-        _ if op == 1 => FALSE,
+        // Strings and booleans never compare true against a number here: the
+        // code generator only uses cmp_* on numeric fields and hands other
+        // shapes (where EQL compares text) to the IR evaluator.
         _ => FALSE,
     }
 }

@@ -37,7 +37,8 @@ class WasmModuleSource:
     """A generated module and the tables its ids refer to."""
 
     wat: str
-    #: Local field id → (dotted path, schema FieldId), in local-id order.
+    #: (dotted path, schema FieldId) of local field ids 1, 2, ... in order.
+    #: Local ids start at 1, as package field tables do (0 is never used).
     fields: list[tuple[str, int]]
     #: Literal id → text: the IR's string table, then the category names.
     literals: list[str]
@@ -48,6 +49,11 @@ class WasmModuleSource:
     @property
     def filters(self) -> int:
         return len(self.categories)
+
+    @property
+    def field_paths(self) -> list[str]:
+        """Paths indexed by local id, as the Wasm host takes them ("" for the unused id 0)."""
+        return ["", *(path for path, _ in self.fields)]
 
 
 @dataclass
@@ -61,7 +67,7 @@ class _Module:
     def local_field(self, node: dict[str, Any]) -> int:
         schema_id = node["field"]
         if schema_id not in self.fields:
-            self.fields[schema_id] = len(self.fields)
+            self.fields[schema_id] = len(self.fields) + 1
             self.paths[schema_id] = node["path"]
         return self.fields[schema_id]
 
