@@ -1,4 +1,4 @@
-"""Where the shared test data lives: the rule corpus and the ES conformance suite."""
+"""Where the shared rule corpus lives (the conformance suite is in tests/support/conformance.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ SHARED = Path(__file__).resolve().parents[3] / "shared"
 if not SHARED.is_dir():  # a checkout elsewhere: the machine-wide copy
     SHARED = Path("/work/shared")
 CORPUS = SHARED / "corpus" / "elastic_eql_rules.jsonl"
-CONFORMANCE = SHARED / "conformance"
 
 
 def corpus_rules():
