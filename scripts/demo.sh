@@ -4,6 +4,7 @@
 # written to demo-alerts.ndjson, the summary printed.
 source "$(dirname "$0")/setup.sh"
 "$VPY" -m kestrel.summary examples/events.ndjson
+rm -f demo-alerts.ndjson  # the file sink appends
 "$VPY" -m kestrel run --rules rules/ --events examples/events.ndjson --alerts demo-alerts.ndjson
 echo "alerts written to demo-alerts.ndjson; the first one:"
 head -n 1 demo-alerts.ndjson

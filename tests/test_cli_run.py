@@ -13,7 +13,7 @@ def test_bundled_rules_over_bundled_events(tmp_path, capsys):
     status = main(["run", "--rules", str(REPO / "rules"), "--events", str(REPO / "examples" / "events.ndjson"), "--alerts", str(alerts)])
     assert status == 0
     report = capsys.readouterr().err
-    assert "5000 events, 0 dropped" in report and "1 skipped, 0 failed" in report
+    assert "5000 events, 0 malformed, 0 dropped" in report and " 0 failed;" in report
     lines = [json.loads(line) for line in alerts.read_text().splitlines()]
     by_rule = {}
     for alert in lines:
@@ -35,7 +35,7 @@ def test_malformed_lines_are_counted_and_reported_with_their_line(tmp_path, caps
     assert status == 0
     out, err = capsys.readouterr()
     stats = json.loads(out)
-    assert (stats["events"], stats["dropped"], stats["alerts"]) == (2, 1, 2)
+    assert (stats["processed"], stats["malformed"], stats["alerts"]) == (2, 1, 2)
     assert f"{events}:2: malformed_json" in err
 
 

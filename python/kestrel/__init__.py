@@ -5,7 +5,17 @@ Rust core over columnar batches of ECS events.
 """
 
 from kestrel._core import EventBatch, FieldInfo, HostContext, IngestErrorRecord, Matches, Schema, __core_version__
-from kestrel.errors import IngestError, InternalError, IrError, KestrelError, PatternError, SchemaError, WasmRuleError
+from kestrel.errors import (
+    EngineError,
+    IngestError,
+    InternalError,
+    IrError,
+    KestrelError,
+    PatternError,
+    RuleLoadError,
+    SchemaError,
+    WasmRuleError,
+)
 from kestrel.compiler import (
     CompiledRule,
     CompileOptions,
@@ -15,6 +25,7 @@ from kestrel.compiler import (
     compile,
     parse,
 )
+from kestrel.engine import Engine
 
 __all__ = [
     "CompileOptions",
@@ -24,6 +35,8 @@ __all__ = [
     "EqlSyntaxError",
     "compile",
     "parse",
+    "Engine",
+    "EngineError",
     "EventBatch",
     "FieldInfo",
     "HostContext",
@@ -34,6 +47,7 @@ __all__ = [
     "KestrelError",
     "Matches",
     "PatternError",
+    "RuleLoadError",
     "Schema",
     "SchemaError",
     "WasmRuleError",

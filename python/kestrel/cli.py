@@ -4,10 +4,15 @@ Each verb is a function registered in :data:`COMMANDS` with its own argparse
 sub-parser, so new verbs only add an entry:
 
     kestrel check PATH...
-    kestrel run --rules PATH... --events FILE [--alerts FILE]
+    kestrel run --rules PATH... --events FILE|- [--alerts FILE] [--config FILE]
+    kestrel list PATH...
+    kestrel test PATH...
+    kestrel compile RULE --backend wasm|lua -o DIR
 
-It compiles every rule found in the paths and prints each error with its
-caret excerpt, then a summary; the exit status is 1 if any rule failed.
+`check` compiles every rule found in the paths and prints each error with its
+caret excerpt, then a summary; the exit status is 1 if any rule failed. The
+engine's verbs (`run`, `list`, `test`) live in :mod:`kestrel.engine.commands`,
+which documents the exit codes.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import sys
 from typing import Callable, Dict, List, Optional, TextIO
 
 from kestrel.compiler.sources import RuleSource, discover
+from kestrel.engine.commands import EXIT_CODES, add_list, add_run, add_test
 
 CommandHandler = Callable[[argparse.Namespace, TextIO], int]
 
@@ -27,28 +33,14 @@ def _add_check(subparsers) -> None:
         help="parse and check EQL rules",
         description="Compile EQL rules from .eql files, detection-rules .toml files and "
         ".jsonl corpora (one JSON object with a `query` field per line). Directories are searched recursively.",
+        epilog="examples:\n  kestrel check rules/\n  kestrel check --strict my_rule.eql corpus.jsonl\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
     parser.add_argument("--strict", action="store_true", help="reject fields the schema does not declare")
     parser.add_argument("--schema", metavar="FILE", help="schema file (.json/.yaml); default ECS 9.5.0")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
     parser.set_defaults(handler=run_check)
-
-
-def _add_run(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "run",
-        help="evaluate rules over events and write alerts",
-        description="Load rules (.eql, detection-rules .toml, rule packages) from PATHs and evaluate the event "
-        "rules over an NDJSON file (or - for stdin). Alerts are JSON lines; a summary goes to stderr.",
-        epilog="example: kestrel run --rules rules/ --events examples/events.ndjson --alerts alerts.ndjson",
-    )
-    parser.add_argument("--rules", nargs="+", required=True, metavar="PATH", help="rule files or directories")
-    parser.add_argument("--events", required=True, metavar="FILE", help="NDJSON events, or - for stdin")
-    parser.add_argument("--alerts", metavar="FILE", help="write alerts here instead of stdout")
-    parser.add_argument("--json", action="store_true", help="print the run's statistics as JSON on stdout")
-    parser.add_argument("--fail-on-alert", action="store_true", help="exit 1 when any alert was raised")
-    parser.set_defaults(handler=run_run)
 
 
 def _add_compile(subparsers) -> None:
@@ -67,7 +59,13 @@ def _add_compile(subparsers) -> None:
 
 
 #: verb -> function adding its sub-parser.
-COMMANDS: Dict[str, Callable] = {"check": _add_check, "run": _add_run, "compile": _add_compile}
+COMMANDS: Dict[str, Callable] = {
+    "check": _add_check,
+    "run": add_run,
+    "list": add_list,
+    "test": add_test,
+    "compile": _add_compile,
+}
 
 
 def run_compile(args: argparse.Namespace, out: TextIO) -> int:
@@ -95,29 +93,6 @@ def run_compile(args: argparse.Namespace, out: TextIO) -> int:
         directory = write_wasm_package(compiled, args.output, rule_id)
     out.write(f"wrote {args.backend} package {rule_id} to {directory}\n")
     return 0
-
-
-def run_run(args: argparse.Namespace, out: TextIO) -> int:
-    """Exit codes: 0 ok, 1 alerts with --fail-on-alert, 2 rule errors, 3 unreadable input."""
-    import json as _json
-    import os
-
-    from kestrel.run import run
-
-    sink = open(args.alerts, "w", encoding="utf-8") if args.alerts else (open(os.devnull, "w") if args.json else out)
-    try:
-        stats = run(args.rules, args.events, sink, sys.stderr)
-    except OSError as error:
-        print(f"kestrel run: {error}", file=sys.stderr)
-        return 3
-    finally:
-        if sink is not out:
-            sink.close()
-    if args.json:
-        out.write(_json.dumps(stats, indent=2) + "\n")
-    if stats["failed_rules"]:
-        return 2
-    return 1 if args.fail_on_alert and stats["alerts"] else 0
 
 
 def build_parser() -> argparse.ArgumentParser:

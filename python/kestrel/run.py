@@ -1,6 +1,7 @@
-"""`kestrel run`: load rules, evaluate them over an NDJSON file, write alerts.
+"""The first cut of `kestrel run`, kept for `kestrel.bench`'s loaders; the
+command itself now runs on :class:`kestrel.Engine` (``kestrel.engine``).
 
-This is the first cut of the engine (issue: the engine users run): event
+This was the first cut of the engine (issue: the engine users run): event
 rules from `.eql` files, detection-rules `.toml` files and rule packages (Wasm
 or Lua) are evaluated batch by batch, and every match becomes a JSON alert
 carrying the original event. Sequence and sample rules are loaded, checked
@@ -51,22 +52,9 @@ def _eql_rule(compiled: kestrel.CompiledRule, rule_id: str, name: str, location:
 
 
 def _wasm_package(directory: Path, manifest: Any, schema: kestrel.Schema) -> LoadedRule:
-    table = manifest.fields.paths
-    fields = [table.get(i, "") for i in range(max(table, default=-1) + 1)]
-    module = (directory / manifest.entry).read_bytes()
-    constants_file = directory / "constants.json"
-    if constants_file.exists():  # a compiled EQL package: its tables, filter categories and IR
-        constants = json.loads(constants_file.read_text(encoding="utf-8"))
-        # JSON turned the (patterns, case_insensitive) pairs into lists.
-        tables = {k: [tuple(entry) for entry in constants.get(k, [])] for k in ("globs", "regexes", "sets")}
-        tables["literals"] = constants.get("literals", [])
-        extra = dict(tables, categories=constants.get("filter_categories", []), ir_json=json.dumps(constants["ir"]))
-    else:
-        # One declared category restricts the rule's events in the core; with
-        # several, the module is offered every event and checks for itself.
-        category = manifest.categories[0] if len(manifest.categories) == 1 else None
-        extra = {"categories": [category]}
-    rule = kestrel._core.WasmRule(module, rule_id=manifest.id, schema=schema, fields=fields, **extra)
+    from kestrel.engine.sources.package import wasm_rule
+
+    rule = wasm_rule(directory, manifest, schema)
 
     def evaluate(batch: kestrel.EventBatch) -> list[tuple[int, dict[str, Any]]]:
         return [(i, rule.capture(batch, i)) for i in rule.evaluate(batch)]

@@ -1,0 +1,167 @@
+"""The engine's configuration: one explicit, validated options object.
+
+`EngineConfig` holds every knob of :class:`kestrel.Engine`; the engine takes
+the same names as keyword arguments, and :meth:`EngineConfig.load` reads them
+from a TOML or YAML file (top level, or under an ``[engine]`` table)::
+
+    [engine]
+    shards = 4
+    max_out_of_order = "2s"
+    state_memory_budget = "256MB"
+    workers = 2
+    rules = ["rules/"]
+
+Durations take ``ms``/``s``/``m``/``h`` suffixes (a bare number is
+milliseconds); sizes take ``KB``/``MB``/``GB`` (a bare number is bytes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+from kestrel.errors import EngineError
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - older Pythons need tomli
+    import tomli as tomllib  # type: ignore[no-redef,import-not-found]
+
+_DURATION = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_SIZE = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30}
+
+
+@dataclass
+class EngineConfig:
+    """Options of :class:`kestrel.Engine` (see the module docstring for the file form)."""
+
+    #: A :class:`kestrel.Schema`, a schema file path, or None for ECS 9.5.0.
+    schema: Any = None
+    category_field: str = "event.category"
+    timestamp_field: str = "@timestamp"
+    #: Unit of numeric timestamps: "s", "ms", "us" or "ns".
+    timestamp_unit: str = "ms"
+    #: Orders events with equal timestamps (recorded; the sequence engine orders by arrival today).
+    tiebreaker_field: Optional[str] = None
+    #: The field events are partitioned by across workers, so sequence state stays local.
+    entity_field: str = "host.id"
+    #: Shards of each sequence rule's state store.
+    shards: int = 1
+    #: How far (ms) events may arrive out of timestamp order before they count as late.
+    max_out_of_order: int = 0
+    #: Bytes of pending sequence state per rule before eviction (None: unbounded).
+    state_memory_budget: Optional[int] = None
+    #: Per-rule state quotas handed to the sequence engine (e.g. {"partials_per_key": 64}).
+    quotas: Optional[Dict[str, Any]] = None
+    #: NDJSON lines decoded and evaluated together.
+    batch_size: int = 8192
+    #: Worker threads of the event bus; 0 evaluates in the caller's thread.
+    workers: int = 0
+    #: Batches each worker's queue holds before producers block (or drop).
+    queue_size: int = 4
+    #: "block" (backpressure, the default) or "drop" (counted).
+    overflow: str = "block"
+    #: Identical alerts within this many ms (event time) are suppressed and counted; 0 is off.
+    dedup_window: int = 0
+    #: Offer a batch only to rules whose categories occur in it.
+    indexing: bool = True
+    #: Wasm limits per rule: wall time per batch, failures before quarantine, memory.
+    rule_time_limit_ms: int = 1000
+    quarantine_after: int = 3
+    rule_memory_limit: int = 16 << 20
+    #: Rule paths a config file asks :meth:`Engine.from_config` to load.
+    rules: Tuple[str, ...] = ()
+    #: Where `from_config` found these settings (for messages).
+    source: Optional[str] = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.max_out_of_order = parse_duration(self.max_out_of_order, "max_out_of_order")
+        self.dedup_window = parse_duration(self.dedup_window, "dedup_window")
+        if self.state_memory_budget is not None:
+            self.state_memory_budget = parse_size(self.state_memory_budget, "state_memory_budget")
+        self.rule_memory_limit = parse_size(self.rule_memory_limit, "rule_memory_limit")
+        self.rules = tuple(self.rules)
+        for name in ("shards", "batch_size", "queue_size", "quarantine_after", "rule_time_limit_ms"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise EngineError(f"{self._where(name)}: must be a positive integer, not {getattr(self, name)!r}")
+        if not isinstance(self.workers, int) or self.workers < 0:
+            raise EngineError(f"{self._where('workers')}: must be 0 or more, not {self.workers!r}")
+        if self.overflow not in ("block", "drop"):
+            raise EngineError(f"{self._where('overflow')}: must be \"block\" or \"drop\", not {self.overflow!r}")
+        if self.timestamp_unit not in ("s", "ms", "us", "ns"):
+            raise EngineError(f"{self._where('timestamp_unit')}: must be s, ms, us or ns, not {self.timestamp_unit!r}")
+
+    def _where(self, key: str) -> str:
+        return f"{self.source}: key {key!r}" if self.source else f"engine option {key!r}"
+
+    @classmethod
+    def from_dict(cls, document: Dict[str, Any], source: Optional[str] = None) -> "EngineConfig":
+        """Validate a decoded config document; unknown keys are errors naming the file."""
+        if isinstance(document.get("engine"), dict):
+            document = document["engine"]
+        known = {f.name for f in dataclasses.fields(cls)} - {"source"}
+        unknown = sorted(set(document) - known)
+        if unknown:
+            where = f"{source}: " if source else ""
+            raise EngineError(f"{where}unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        return cls(**document, source=source)
+
+    @classmethod
+    def load(cls, path: "str | Path") -> "EngineConfig":
+        """Read a ``.toml``, ``.yaml`` or ``.yml`` config file."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise EngineError(f"{path}: cannot read the config: {error.strerror or error}") from None
+        if path.suffix == ".toml":
+            try:
+                document = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as error:
+                raise EngineError(f"{path}: invalid TOML: {error}") from None
+        elif path.suffix in (".yaml", ".yml"):
+            document = _yaml(text, path)
+        else:
+            raise EngineError(f"{path}: config files are .toml, .yaml or .yml")
+        if not isinstance(document, dict):
+            raise EngineError(f"{path}: the config must be a table of options")
+        config = cls.from_dict(document, source=str(path))
+        # Relative rule paths are relative to the config file, not the working directory.
+        config.rules = tuple(str(path.parent / r) for r in config.rules)
+        return config
+
+
+def _yaml(text: str, path: Path) -> Any:
+    try:
+        import yaml
+    except ModuleNotFoundError:
+        raise EngineError(f"{path}: YAML configs need PyYAML (pip install pyyaml); TOML needs nothing") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise EngineError(f"{path}: invalid YAML: {error}") from None
+
+
+def _parse_unit(value: Any, name: str, units: Dict[str, int], what: str) -> int:
+    if isinstance(value, bool):
+        raise EngineError(f"engine option {name!r}: must be a {what}, not {value!r}")
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", str(value))
+    unit = match.group(2).lower() if match else None
+    if match is None or (unit and unit not in units):
+        raise EngineError(f"engine option {name!r}: {value!r} is not a {what} ({', '.join(units)})")
+    return int(match.group(1)) * units[unit or next(iter(units))]
+
+
+def parse_duration(value: Any, name: str = "duration") -> int:
+    """Milliseconds from 250, "250ms", "5s", "2m"..."""
+    return _parse_unit(value, name, _DURATION, "duration")
+
+
+def parse_size(value: Any, name: str = "size") -> int:
+    """Bytes from 1024, "64KB", "256MB"..."""
+    return _parse_unit(value, name, _SIZE, "size")

@@ -1,0 +1,391 @@
+"""`kestrel.Engine`: load rules, feed events, get alerts.
+
+    engine = kestrel.Engine(dedup_window="1m", sinks=["alerts.ndjson"])
+    report = engine.load("rules/")            # failures: file, line, column, reason
+    alerts = engine.process(events)           # dicts, NDJSON bytes or an EventBatch
+    engine.process_file("events.ndjson.gz")   # streamed in bounded batches; alerts go to the sinks
+    engine.flush()                            # settle pending sequences at end of input
+    engine.stats()
+
+Python handles batches, never single events: a batch is decoded by the core,
+its event categories select the rules through the :class:`RuleIndex`, each
+rule evaluates the whole batch in the core (GIL released), and the matches
+become alert documents.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from kestrel._core import EventBatch, Schema
+from kestrel.engine.alerts import Deduplicator, event_alert, sequence_alert
+from kestrel.engine.bus import EventBus, partition
+from kestrel.engine.config import EngineConfig
+from kestrel.engine.index import RuleIndex, batch_categories
+from kestrel.engine.reader import chunks, open_events
+from kestrel.engine.rule import EngineRule, SequenceEvaluator
+from kestrel.engine.sinks import Sink, as_sink
+from kestrel.engine.sources import LoadContext, LoadFailure, LoadReport, load_target
+from kestrel.errors import EngineError, KestrelError, RuleLoadError
+
+#: Input problems kept verbatim for reports (all are counted).
+MAX_PROBLEMS = 1000
+
+
+@dataclasses.dataclass
+class ReloadResult:
+    """What a reload did. When `ok` is false the previous rule set is still running."""
+
+    ok: bool
+    added: List[str]
+    removed: List[str]
+    changed: List[str]
+    unchanged: List[str]
+    report: LoadReport
+
+    @property
+    def failures(self) -> List[LoadFailure]:
+        return self.report.failures
+
+
+class Engine:
+    """The detection engine. Options are those of :class:`EngineConfig`.
+
+    Args:
+        config: an :class:`EngineConfig`; keyword options override its fields.
+        sinks: where alerts go: :class:`~kestrel.engine.sinks.Sink` objects,
+            callables (called per alert), text streams, or paths (JSON lines;
+            ``.bulk`` files get Elasticsearch bulk format).
+    """
+
+    def __init__(self, config: Optional[EngineConfig] = None, *, sinks: Iterable[Any] = (), **options: Any) -> None:
+        if config is not None and options:
+            config = EngineConfig(**{**{f.name: getattr(config, f.name) for f in dataclasses.fields(config)}, **options})
+        self.config = config or EngineConfig(**options)
+        self.schema = _schema(self.config.schema)
+        self._sinks: List[Sink] = [as_sink(s) for s in sinks]
+        self._specs: List[Tuple[Any, Optional[str]]] = []
+        self._rules: List[EngineRule] = []
+        self._index = RuleIndex([], self.config.indexing)
+        self._report = LoadReport()
+        self._dedup = Deduplicator(self.config.dedup_window)
+        self._lock = threading.Lock()  # counters, sinks, the alert collector
+        self._collector: Optional[List[Dict[str, Any]]] = None
+        self._seq = 0
+        self.problems: List[str] = []
+        self._counts = dict.fromkeys(("received", "processed", "malformed", "input_errors", "alerts", "batches"), 0)
+        self.reloads = 0
+        self.last_reload: Optional[ReloadResult] = None
+        self._worker_errors: List[str] = []
+        self._bus = EventBus(
+            self._handle, self._split, workers=self.config.workers, queue_size=self.config.queue_size,
+            overflow=self.config.overflow, on_error=self._worker_failed,
+        )
+
+    @classmethod
+    def from_config(cls, path: "str | os.PathLike[str]", **options: Any) -> "Engine":
+        """An engine configured by a TOML/YAML file, with the rules it lists loaded."""
+        config = EngineConfig.load(path)
+        engine = cls(config, **options)
+        for target in config.rules:
+            engine.load(target)
+        return engine
+
+    # -- rules ---------------------------------------------------------------
+
+    def load(self, target: Any, *, strict: bool = False, rule_id: Optional[str] = None) -> LoadReport:
+        """Load rules from a file, a directory (any mix of sources) or EQL text.
+
+        Failures are reported in the returned :class:`LoadReport` (file,
+        line, column, reason) and the other rules still load; with
+        `strict`, any failure raises :class:`kestrel.RuleLoadError` and
+        nothing from `target` is loaded.
+        """
+        if isinstance(target, str) and rule_id is None and not Path(target).exists() and " where " in target:
+            rule_id = f"rule-{len(self._specs) + 1}"
+        report = load_target(target, LoadContext(self.schema, self.config), rule_id)
+        _check_ids(report, self._rules)
+        if strict and report.failures:
+            raise RuleLoadError(_failure_message(report.failures), report.failures)
+        self._specs.append((target, rule_id))
+        self._install(self._rules + report.rules)
+        self._report.failures += report.failures
+        self._report.skipped += report.skipped
+        return report
+
+    def rules(self) -> List[Dict[str, Any]]:
+        """The loaded rules: id, name, kind, runtime, categories, status, source, location."""
+        return [rule.describe() for rule in self._rules]
+
+    @property
+    def load_report(self) -> LoadReport:
+        """Failures and skipped rules of every load and of the last successful reload."""
+        return self._report
+
+    def reload(self, targets: Optional[Iterable[Any]] = None) -> ReloadResult:
+        """Rebuild the rule set from its sources (or from `targets`) and swap it in.
+
+        The new set is compiled beside the running one; it replaces it
+        between batches only if every rule loads. Rules whose sources did not
+        change are carried over as they are, so sequence rules keep their
+        pending state. A failed reload keeps the old set and says why.
+        """
+        specs = self._specs if targets is None else [(t, None) for t in targets]
+        previous = {rule.fingerprint: rule for rule in self._rules}
+        context = LoadContext(self.schema, self.config, reuse=previous)
+        report = LoadReport()
+        for target, rule_id in specs:
+            report.extend(load_target(target, context, rule_id))
+        _check_ids(report, [])
+        old_ids = {rule.id: rule for rule in self._rules}
+        new_ids = {rule.id: rule for rule in report.rules}
+        result = ReloadResult(
+            ok=report.ok,
+            added=sorted(set(new_ids) - set(old_ids)),
+            removed=sorted(set(old_ids) - set(new_ids)),
+            changed=sorted(i for i in set(new_ids) & set(old_ids) if new_ids[i] is not old_ids[i]),
+            unchanged=sorted(i for i in set(new_ids) & set(old_ids) if new_ids[i] is old_ids[i]),
+            report=report,
+        )
+        self.last_reload = result
+        if result.ok:
+            self._specs = list(specs)
+            self._install(report.rules)
+            self._report = LoadReport(failures=[], skipped=report.skipped)
+            self.reloads += 1
+        return result
+
+    def _install(self, rules: List[EngineRule]) -> None:
+        # One reference assignment: a batch in flight keeps the index it started with.
+        index = RuleIndex(rules, self.config.indexing)
+        self._rules, self._index = list(rules), index
+
+    # -- sinks ---------------------------------------------------------------
+
+    def add_sink(self, target: Any) -> Sink:
+        sink = as_sink(target)
+        self._sinks.append(sink)
+        return sink
+
+    # -- events --------------------------------------------------------------
+
+    def process(self, events: Any) -> List[Dict[str, Any]]:
+        """Evaluate events and return their alerts (which also go to the sinks).
+
+        `events` is an :class:`EventBatch`, NDJSON (``bytes``/``str``) or an
+        iterable of event dicts.
+        """
+        collected: List[Dict[str, Any]] = []
+        self._collector = collected
+        try:
+            for batch in self._batches(events):
+                self._bus.submit(batch)
+            self._bus.join()
+        finally:
+            self._collector = None
+        self._raise_worker_errors()
+        return collected
+
+    def process_file(self, path: "str | os.PathLike[str]", progress: Optional[Callable[[int, int], None]] = None) -> int:
+        """Stream an NDJSON file (``.gz``/``.zst`` too; ``-`` is stdin); return the alerts raised.
+
+        Alerts go to the sinks. `progress(bytes_read, alerts_so_far)` is
+        called after each batch.
+        """
+        source = os.fspath(path)
+        before = self._counts["alerts"]
+        with open_events(source) as stream:
+            for chunk in chunks(stream, self.config.batch_size):
+                self._bus.submit(self._decode(chunk.data, source, chunk.first_line))
+                if progress is not None:
+                    progress(chunk.offset, self._counts["alerts"] - before)
+        self._bus.join()
+        self._raise_worker_errors()
+        return self._counts["alerts"] - before
+
+    def flush(self) -> List[Dict[str, Any]]:
+        """Settle pending sequences (trailing missing events, expiry) at end of input; return their alerts."""
+        self._bus.join()
+        out: List[Dict[str, Any]] = []
+        for rule in self._rules:
+            if isinstance(rule.evaluator, SequenceEvaluator):
+                matches = rule.evaluator.flush()
+                alerts = [sequence_alert(rule, m) for m in matches]
+                rule.note(0, len(matches), 0)
+                out += self._emit([(rule, alerts)])
+        return out
+
+    def close(self) -> None:
+        """Stop the workers and close the sinks."""
+        self._bus.close()
+        for sink in self._sinks:
+            sink.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def stats(self) -> Dict[str, Any]:
+        """Counters of the engine, its rules and its sequence state."""
+        rules = {rule.id: rule.counters() for rule in self._rules}
+        evictions: Dict[str, int] = {}
+        late = state_bytes = partials = 0
+        for rule in self._rules:
+            if isinstance(rule.evaluator, SequenceEvaluator):
+                seq = rule.evaluator.stats()
+                rules[rule.id]["state"] = seq
+                late += seq.get("late", 0)
+                state_bytes += seq.get("state_bytes", 0)
+                partials += seq.get("partials", 0)
+                for reason, count in seq.get("evictions", {}).items():
+                    evictions[reason] = evictions.get(reason, 0) + count
+        return {
+            **self._counts,
+            "dropped": self._bus.dropped,
+            "late": late,
+            "deduplicated": self._dedup.suppressed,
+            "evictions": evictions,
+            "state_bytes": state_bytes,
+            "partials": partials,
+            "rules_loaded": len(self._rules),
+            "rules_failed": len(self._report.failures),
+            "rules_skipped": len(self._report.skipped),
+            "reloads": self.reloads,
+            "indexing": self.config.indexing,
+            "rules": rules,
+        }
+
+    # -- internals -----------------------------------------------------------
+
+    def _decode_options(self) -> Dict[str, Any]:
+        c = self.config
+        return {
+            "schema": self.schema, "timestamp_field": c.timestamp_field, "timestamp_unit": c.timestamp_unit,
+            "category_field": c.category_field, "entity_field": c.entity_field,
+        }
+
+    def _decode(self, data: bytes, source: str, first_line: int) -> EventBatch:
+        batch = EventBatch.from_ndjson(data, source=source, first_seq=self._seq, **self._decode_options())
+        self._account(batch, first_line)
+        return batch
+
+    def _account(self, batch: EventBatch, first_line: int = 1) -> None:
+        self._seq += len(batch) + batch.dropped
+        with self._lock:
+            self._counts["received"] += len(batch) + batch.dropped
+            self._counts["malformed"] += batch.dropped
+            self._counts["input_errors"] += len(batch.errors)
+            room = MAX_PROBLEMS - len(self.problems)
+            # Error lines are relative to the chunk; report them against the input.
+            self.problems += [f"{e.source}:{e.line + first_line - 1}: {e.kind}: {e.message}" for e in batch.errors[: max(room, 0)]]
+
+    def _batches(self, events: Any) -> Iterable[EventBatch]:
+        if isinstance(events, EventBatch):
+            self._account(events)
+            yield events
+        elif isinstance(events, (bytes, str)):
+            data = events.encode() if isinstance(events, str) else events
+            for chunk in chunks(io.BytesIO(data), self.config.batch_size):
+                yield self._decode(chunk.data, "<events>", chunk.first_line)
+        else:
+            events = list(events)
+            size = self.config.batch_size
+            for start in range(0, len(events), size):
+                batch = EventBatch.from_dicts(events[start : start + size], source="<events>", first_seq=self._seq, **self._decode_options())
+                self._account(batch, start + 1)
+                yield batch
+
+    def _split(self, batch: EventBatch, parts: int) -> List[Optional[EventBatch]]:
+        """Sub-batches by entity key (re-decoded from the raw events: the core has no batch slicing)."""
+        groups: List[List[bytes]] = [[] for _ in range(parts)]
+        for i in range(len(batch)):
+            groups[partition(batch.entity_key(i), parts)].append(batch.raw(i))
+        options = self._decode_options()
+        return [
+            EventBatch.from_ndjson(b"\n".join(g) + b"\n", source=batch.source, **options) if g else None for g in groups
+        ]
+
+    def _handle(self, batch: EventBatch) -> None:
+        index = self._index  # the rule set this batch runs against, even if a reload swaps it meanwhile
+        categories = batch_categories(batch, self.config.category_field) if index.enabled else ()
+        produced: List[Tuple[EngineRule, List[Dict[str, Any]]]] = []
+        for rule in index.select(categories):
+            if rule.status != "active":
+                continue
+            started = time.perf_counter_ns()
+            try:
+                hits = rule.evaluator.evaluate(batch)
+            except KestrelError as error:
+                rule.note(len(batch), 0, time.perf_counter_ns() - started, str(error))
+                continue
+            if isinstance(rule.evaluator, SequenceEvaluator):
+                alerts = [sequence_alert(rule, match) for match in hits]
+            else:
+                alerts = [event_alert(rule, batch, i, captures) for i, captures in hits]
+            rule.note(len(batch), len(hits), time.perf_counter_ns() - started)
+            if alerts:
+                produced.append((rule, alerts))
+        with self._lock:
+            self._counts["processed"] += len(batch)
+            self._counts["batches"] += 1
+        self._emit(produced)
+
+    def _emit(self, produced: List[Tuple[EngineRule, List[Dict[str, Any]]]]) -> List[Dict[str, Any]]:
+        out: List[Dict[str, Any]] = []
+        with self._lock:
+            for rule, alerts in produced:
+                kept = self._dedup.admit(alerts)
+                rule.alerts += len(kept)
+                out += kept
+            self._counts["alerts"] += len(out)
+            if out:
+                for sink in self._sinks:
+                    sink.write(out)
+                if self._collector is not None:
+                    self._collector += out
+        return out
+
+    def _worker_failed(self, error: BaseException) -> None:
+        with self._lock:
+            self._worker_errors.append(f"{type(error).__name__}: {error}")
+
+    def _raise_worker_errors(self) -> None:
+        with self._lock:
+            errors, self._worker_errors = self._worker_errors, []
+        if errors:
+            raise EngineError("a worker failed: " + "; ".join(errors))
+
+
+def _schema(value: Any) -> Schema:
+    if value is None:
+        return Schema.default()
+    if isinstance(value, (str, os.PathLike)):
+        return Schema.load(value)
+    return value
+
+
+def _check_ids(report: LoadReport, existing: List[EngineRule]) -> None:
+    """A rule id names one rule: a second rule with a taken id fails to load."""
+    seen = {rule.id: rule.location for rule in existing}
+    kept = []
+    for rule in report.rules:
+        if rule.id in seen:
+            report.failures.append(LoadFailure(rule.location, None, None, f"duplicate rule id {rule.id!r} (already loaded from {seen[rule.id]})"))
+            continue
+        seen[rule.id] = rule.location
+        kept.append(rule)
+    report.rules = kept
+
+
+def _failure_message(failures: List[LoadFailure]) -> str:
+    lines = [str(f) for f in failures[:10]]
+    more = f"\n... and {len(failures) - 10} more" if len(failures) > 10 else ""
+    return f"{len(failures)} rule(s) failed to load:\n" + "\n".join(lines) + more

@@ -1,0 +1,153 @@
+"""A loaded rule as the engine sees it: identity, alert metadata, index keys, runtime, counters.
+
+Every source (packages, ``.eql``, detection-rules TOML, Sigma) produces
+:class:`EngineRule` objects around one of three runtimes:
+
+* :class:`WasmEvaluator` -- a ``kestrel._core.WasmRule`` (compiled EQL or a
+  hand-written module);
+* :class:`LuaEvaluator` -- a :class:`kestrel.runtime.lua.LuaRule`;
+* :class:`SequenceEvaluator` -- a ``kestrel.runtime.sequence.SequenceRule``.
+
+Event evaluators return ``[(event index, captures)]`` for a batch; the
+sequence evaluator returns the engine's ``SequenceMatch`` objects.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from kestrel.errors import KestrelError
+
+#: Alert metadata keys a source may fill (from a manifest, TOML or Sigma rule).
+METADATA_KEYS = ("severity", "risk_score", "tags", "threat")
+
+
+class WasmEvaluator:
+    runtime = "wasm"
+
+    def __init__(self, rule: Any) -> None:
+        self.rule = rule
+
+    def evaluate(self, batch: Any) -> List[Tuple[int, Dict[str, Any]]]:
+        rule = self.rule
+        return [(i, rule.capture(batch, i)) for i in rule.evaluate(batch)]
+
+    @property
+    def quarantined(self) -> bool:
+        return bool(self.rule.quarantined)
+
+
+class LuaEvaluator:
+    runtime = "lua"
+
+    def __init__(self, rule: Any) -> None:
+        self.rule = rule
+
+    def evaluate(self, batch: Any) -> List[Tuple[int, Dict[str, Any]]]:
+        result = self.rule.evaluate(batch)
+        if result.failure is not None:
+            raise KestrelError(str(result.failure))
+        hits = sorted(set(result.events()) | set(result.emitted))
+        return [(i, result.captures.get(i, {})) for i in hits]
+
+    @property
+    def quarantined(self) -> bool:
+        return bool(self.rule.quarantined)
+
+
+class SequenceEvaluator:
+    runtime = "sequence"
+
+    def __init__(self, rule: Any) -> None:
+        self.rule = rule
+
+    def evaluate(self, batch: Any) -> List[Any]:
+        return list(self.rule.process(batch))
+
+    def flush(self) -> List[Any]:
+        return list(self.rule.flush())
+
+    def stats(self) -> Dict[str, Any]:
+        return dict(self.rule.stats())
+
+    quarantined = False
+
+
+@dataclass
+class EngineRule:
+    """One loaded rule. `categories` empty means the rule can match any category."""
+
+    id: str
+    name: str
+    kind: str
+    location: str
+    evaluator: Any
+    categories: Tuple[str, ...] = ()
+    version: str = "1"
+    metadata: Dict[str, Any] = field(default_factory=dict)
+    #: Digest of everything the rule was built from; equal digests are reused on reload.
+    fingerprint: str = ""
+    source: str = "eql"  #: which loader produced it: package, eql, toml, jsonl, sigma
+    status: str = "active"
+    evaluations: int = 0  #: events offered
+    batches: int = 0
+    matches: int = 0
+    alerts: int = 0
+    errors: int = 0
+    time_ns: int = 0
+    last_error: Optional[str] = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def runtime(self) -> str:
+        return self.evaluator.runtime
+
+    def note(self, events: int, matches: int, elapsed_ns: int, error: Optional[str] = None) -> None:
+        """Account one batch (thread-safe: workers share rules)."""
+        with self._lock:
+            self.batches += 1
+            self.evaluations += events
+            self.matches += matches
+            self.time_ns += elapsed_ns
+            if error is not None:
+                self.errors += 1
+                self.last_error = error
+                if self.evaluator.quarantined:
+                    self.status = "quarantined"
+
+    def alert_rule(self) -> Dict[str, Any]:
+        """The ``rule`` object of this rule's alerts."""
+        doc: Dict[str, Any] = {"id": self.id, "name": self.name, "version": self.version}
+        for key in METADATA_KEYS:
+            doc[key] = self.metadata.get(key)
+        doc["runtime"] = self.runtime
+        return doc
+
+    def describe(self) -> Dict[str, Any]:
+        """What ``engine.rules()`` and ``kestrel list`` show."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "runtime": self.runtime,
+            "categories": list(self.categories) or ["any"],
+            "status": self.status,
+            "source": self.source,
+            "location": self.location,
+        }
+
+    def counters(self) -> Dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "runtime": self.runtime,
+            "status": self.status,
+            "evaluations": self.evaluations,
+            "batches": self.batches,
+            "matches": self.matches,
+            "alerts": self.alerts,
+            "errors": self.errors,
+            "time_ms": round(self.time_ns / 1e6, 3),
+            "last_error": self.last_error,
+        }

@@ -1,0 +1,99 @@
+"""Where alerts go. A sink takes the alerts of one batch at a time.
+
+* :class:`StdoutSink` -- JSON lines on stdout (or any text stream);
+* :class:`FileSink` -- JSON lines appended to a file, flushed after every batch;
+* :class:`CallbackSink` -- a Python function called with each alert;
+* :class:`ElasticsearchBulkSink` -- Elasticsearch ``_bulk`` NDJSON (an action
+  line, then the alert), to a file or stream, ready for
+  ``curl -H 'Content-Type: application/x-ndjson' --data-binary @alerts.bulk .../_bulk``.
+
+The engine calls ``write`` under one lock, so sinks need no locking of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Callable, Dict, List, Optional, TextIO
+
+
+def _line(alert: Dict[str, Any]) -> str:
+    return json.dumps(alert, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+class Sink:
+    def write(self, alerts: List[Dict[str, Any]]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Flush and release; the engine calls it from ``Engine.close``."""
+
+
+class StdoutSink(Sink):
+    def __init__(self, stream: Optional[TextIO] = None) -> None:
+        self.stream = stream
+
+    def write(self, alerts: List[Dict[str, Any]]) -> None:
+        stream = self.stream or sys.stdout  # looked up late: tests and callers may swap sys.stdout
+        stream.write("".join(_line(a) for a in alerts))
+        stream.flush()
+
+
+class FileSink(Sink):
+    """Append JSON lines to `path`; each batch is flushed before the next is read."""
+
+    def __init__(self, path: "str | os.PathLike[str]") -> None:
+        self.path = os.fspath(path)
+        self._file = open(self.path, "a", encoding="utf-8")
+
+    def write(self, alerts: List[Dict[str, Any]]) -> None:
+        self._file.write("".join(_line(a) for a in alerts))
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class CallbackSink(Sink):
+    def __init__(self, callback: Callable[[Dict[str, Any]], Any]) -> None:
+        self.callback = callback
+
+    def write(self, alerts: List[Dict[str, Any]]) -> None:
+        for alert in alerts:
+            self.callback(alert)
+
+
+class ElasticsearchBulkSink(Sink):
+    """Bulk-API NDJSON: ``{"create": {"_index": index}}`` then the alert, per alert.
+
+    `target` is a path (appended to) or a text stream. ``create`` suits data
+    streams (the default index name is one); use ``action="index"`` for plain
+    indices.
+    """
+
+    def __init__(self, target: "str | os.PathLike[str] | TextIO", index: str = "logs-kestrel.alerts-default", action: str = "create") -> None:
+        self._owned = isinstance(target, (str, os.PathLike))
+        self._stream: TextIO = open(target, "a", encoding="utf-8") if self._owned else target  # type: ignore[arg-type]
+        self._action = json.dumps({action: {"_index": index}}) + "\n"
+
+    def write(self, alerts: List[Dict[str, Any]]) -> None:
+        self._stream.write("".join(self._action + _line(a) for a in alerts))
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._owned:
+            self._stream.close()
+
+
+def as_sink(target: Any) -> Sink:
+    """A sink from a Sink, a callable, a stream, or a path (``.bulk`` -> Elasticsearch bulk)."""
+    if isinstance(target, Sink):
+        return target
+    if callable(target):
+        return CallbackSink(target)
+    if hasattr(target, "write"):
+        return StdoutSink(target)
+    if os.fspath(target).endswith(".bulk"):
+        return ElasticsearchBulkSink(target)
+    return FileSink(target)

@@ -1,0 +1,172 @@
+"""What every rule source shares: the load context, the report, and EQL -> EngineRule."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from kestrel.engine.config import EngineConfig
+from kestrel.engine.rule import EngineRule, SequenceEvaluator, WasmEvaluator
+from kestrel.errors import KestrelError
+
+SEQUENCE_UNAVAILABLE = "sequence engine unavailable (kestrel.runtime.sequence is not in this build)"
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    """A rule that did not load: where (file, 1-based line and column when known) and why."""
+
+    location: str
+    line: Optional[int]
+    column: Optional[int]
+    reason: str
+
+    def __str__(self) -> str:
+        where = self.location
+        if self.line is not None:
+            where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A rule left out on purpose (another query language, a missing optional runtime)."""
+
+    location: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.reason}"
+
+
+@dataclass
+class LoadReport:
+    rules: List[EngineRule] = field(default_factory=list)
+    failures: List[LoadFailure] = field(default_factory=list)
+    skipped: List[Skipped] = field(default_factory=list)
+
+    def extend(self, other: "LoadReport") -> None:
+        self.rules += other.rules
+        self.failures += other.failures
+        self.skipped += other.skipped
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+@dataclass
+class LoadContext:
+    """The schema and options rules are built for, plus rules that may be reused.
+
+    `reuse` maps fingerprints to rules of the running set: a reload hands an
+    unchanged rule over as it is (no recompilation, sequence state kept).
+    """
+
+    schema: Any
+    config: EngineConfig
+    reuse: Dict[str, EngineRule] = field(default_factory=dict)
+
+    def wasm_limits(self) -> Dict[str, Any]:
+        return {
+            "time_limit_ms": self.config.rule_time_limit_ms,
+            "quarantine_after": self.config.quarantine_after,
+            "memory_limit": self.config.rule_memory_limit,
+        }
+
+
+def fingerprint(*parts: Any) -> str:
+    """A digest of what a rule is built from (text, bytes or JSON-able data)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part if isinstance(part, bytes) else json.dumps(part, sort_keys=True, default=str).encode()
+        digest.update(len(data).to_bytes(8, "little") + data)
+    return digest.hexdigest()
+
+
+def eql_failure(location: str, first_line: Optional[int], error: Any) -> LoadFailure:
+    """A compile error placed in its file: query line L starts at file line `first_line`."""
+    line, column = getattr(error, "line", None), getattr(error, "column", None)
+    code = getattr(error, "code", None)
+    message = getattr(error, "message", None) or str(error)
+    reason = f"{code} {message}" if code else message
+    if first_line is None or line is None:  # escaped inside the file (JSON): positions are the query's
+        if line is not None:
+            reason += f" (query line {line}, column {column})"
+        return LoadFailure(location, first_line, None, reason)
+    return LoadFailure(location, first_line + max(line, 1) - 1, column, reason)
+
+
+def rule_from_query(
+    context: LoadContext,
+    report: LoadReport,
+    *,
+    rule_id: str,
+    name: str,
+    query: str,
+    location: str,
+    first_line: Optional[int] = 1,
+    metadata: Optional[Dict[str, Any]] = None,
+    version: str = "1",
+    source: str = "eql",
+) -> None:
+    """Compile EQL into an EngineRule (Wasm for event rules, the sequence engine otherwise)."""
+    import kestrel
+
+    metadata = metadata or {}
+    digest = fingerprint("eql", rule_id, name, version, metadata, query)
+    reused = context.reuse.get(digest)
+    if reused is not None:
+        report.rules.append(reused)
+        return
+    try:
+        compiled = kestrel.compile(query, schema=context.schema)
+    except KestrelError as error:
+        report.failures.append(eql_failure(location, first_line, error))
+        return
+    try:
+        evaluator = _evaluator(compiled, context, rule_id)
+    except KestrelError as error:
+        report.failures.append(LoadFailure(location, first_line, None, f"cannot load: {error}"))
+        return
+    if evaluator is None:
+        report.skipped.append(Skipped(location, f"{compiled.kind} rule: {SEQUENCE_UNAVAILABLE}"))
+        return
+    categories = () if compiled.metadata.any_category else tuple(compiled.categories)
+    report.rules.append(
+        EngineRule(rule_id, name, compiled.kind, location, evaluator, categories, version, metadata, digest, source)
+    )
+
+
+def sequence_engine() -> Any:
+    """``kestrel.runtime.sequence.SequenceRule``, or None when this build lacks it."""
+    try:
+        from kestrel.runtime.sequence import SequenceRule
+    except ImportError:
+        return None
+    return SequenceRule
+
+
+def _evaluator(compiled: Any, context: LoadContext, rule_id: str) -> Any:
+    if compiled.kind == "event":
+        from kestrel.runtime.wasm import WasmPredicate
+
+        predicate = WasmPredicate.from_compiled(compiled, context.schema, rule_id=rule_id, limits=context.wasm_limits())
+        return WasmEvaluator(predicate.rule)
+    factory = sequence_engine()
+    if factory is None:
+        return None
+    config = context.config
+    return SequenceEvaluator(
+        factory(
+            compiled,
+            context.schema,
+            rule_id=rule_id,
+            shards=config.shards,
+            max_out_of_order_ms=config.max_out_of_order,
+            memory_budget=config.state_memory_budget,
+            quotas=config.quotas,
+        )
+    )

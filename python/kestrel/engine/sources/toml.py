@@ -1,0 +1,55 @@
+"""Elastic detection-rules ``.toml`` files.
+
+Only ``language = "eql"`` rules load; rules in other languages (kuery,
+lucene, esql, machine learning...) are skipped and counted. The rule id,
+name, version, severity, risk score, tags and MITRE threat mapping become the
+alert's ``rule`` metadata.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kestrel.compiler.sources import read_rules
+from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, Skipped, rule_from_query
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - older Pythons need tomli
+    import tomli as tomllib  # type: ignore[no-redef,import-not-found]
+
+
+def load_toml_file(path: Path, context: LoadContext, report: LoadReport) -> None:
+    [source] = list(read_rules(path))  # the query and the file line it starts on
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        report.failures.append(LoadFailure(str(path), None, None, f"invalid TOML: {error}"))
+        return
+    rule = document.get("rule", {})
+    language = rule.get("language") or rule.get("type")
+    if language != "eql":
+        report.skipped.append(Skipped(str(path), f"language {language!r} is not EQL"))
+        return
+    if source.problem is not None:
+        report.failures.append(LoadFailure(str(path), None, None, source.problem))
+        return
+    metadata = {
+        "severity": rule.get("severity"),
+        "risk_score": rule.get("risk_score"),
+        "tags": list(rule.get("tags", [])),
+        "threat": rule.get("threat", []),
+    }
+    rule_id = rule.get("rule_id") or path.stem
+    rule_from_query(
+        context,
+        report,
+        rule_id=rule_id,
+        name=rule.get("name") or rule_id,
+        query=source.query,
+        location=str(path),
+        first_line=source.first_line,
+        metadata=metadata,
+        version=str(rule.get("version") or document.get("metadata", {}).get("updated_date") or "1"),
+        source="toml",
+    )
