@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from kestrel.bench.budget import over_budget
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -36,8 +38,8 @@ def budget(request, benchmark):
         name = request.node.name
         benchmark.extra_info["ns_per_event"] = round(ns_per_event, 2)
         benchmark.extra_info.update(extra)
-        limit = budget_for(group, name)
-        if limit is not None and ns_per_event > limit:
-            pytest.fail(f"{name}: {ns_per_event:.1f} ns/event is over its budget of {limit:.0f} ns/event ({group})")
+        failure = over_budget(name, ns_per_event, budget_for(group, name), group=group)
+        if failure is not None:
+            pytest.fail(failure)
 
     return check

@@ -58,6 +58,21 @@ def _add_compile(subparsers) -> None:
     parser.set_defaults(handler=run_compile)
 
 
+def _add_bench(subparsers) -> None:
+    from kestrel.bench.command import EPILOG, add_arguments, run_bench
+
+    parser = subparsers.add_parser(
+        "bench",
+        help="time rules per runtime against a budget, compare with eql, diff benchmark runs",
+        description="Measure ns/event for every rule (slowest first) and fail over --budget-ns; or compare "
+        "Kestrel with the eql package (--compare eql); or diff two pytest-benchmark JSON files (--diff).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    parser.set_defaults(handler=run_bench)
+
+
 #: verb -> function adding its sub-parser.
 COMMANDS: Dict[str, Callable] = {
     "check": _add_check,
@@ -65,6 +80,7 @@ COMMANDS: Dict[str, Callable] = {
     "list": add_list,
     "test": add_test,
     "compile": _add_compile,
+    "bench": _add_bench,
 }
 
 

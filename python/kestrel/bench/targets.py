@@ -1,0 +1,122 @@
+"""A rule set as benchmark targets: one per rule and runtime.
+
+Rules come from the same places as `kestrel run`'s (`.eql`, detection-rules
+`.toml`, `.jsonl` corpora, rule packages with a `manifest.json`). An EQL rule
+becomes one target per runtime asked for (its Wasm module and its generated
+Lua); a rule package runs on the runtime its manifest names. Sequence and
+sample rules are timed by their step filters (every step, then `until`),
+the per-event work they do before the sequence engine sees an event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import kestrel
+from kestrel.compiler.sources import RuleSource, discover
+
+RUNTIMES = ("wasm", "lua")
+
+
+@dataclass
+class Target:
+    """One rule on one runtime. `run(batch)` evaluates it and returns its match count."""
+
+    rule: str
+    runtime: str
+    kind: str
+    location: str
+    run: Callable[[kestrel.EventBatch], int]
+    #: "filters" when a sequence/sample rule is timed by its step filters alone.
+    measured: str = "rule"
+
+
+@dataclass
+class TargetSet:
+    targets: list[Target] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  #: (location, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _wasm_target(compiled, rule_id: str, location: str, schema: kestrel.Schema) -> Target:
+    from kestrel.runtime.wasm import WasmPredicate
+
+    predicate = WasmPredicate.from_compiled(compiled, schema, rule_id=rule_id)
+    filters = range(len(compiled.ir.rule.steps) + (compiled.ir.rule.until is not None))
+
+    def run(batch: kestrel.EventBatch) -> int:
+        return sum(len(predicate.evaluate(batch, f)) for f in filters)
+
+    return Target(rule_id, "wasm", compiled.kind, location, run, "rule" if compiled.kind == "event" else "filters")
+
+
+def _lua_target(compiled, rule_id: str, location: str, schema: kestrel.Schema) -> Target:
+    from kestrel.compiler.lua import generate_package
+    from kestrel.runtime.lua import load_generated
+
+    generated = generate_package(compiled)
+    rule = load_generated(generated, rule_id, schema=schema)
+    filters = tuple(range(generated.filters))
+
+    def run(batch: kestrel.EventBatch) -> int:
+        result = rule.evaluate(batch, filters)
+        if result.failure is not None:
+            raise kestrel.KestrelError(str(result.failure))
+        return sum(len(events) for events in result.matches.values())
+
+    return Target(rule_id, "lua", compiled.kind, location, run, "rule" if compiled.kind == "event" else "filters")
+
+
+def _package_targets(directories: list[Path], schema: kestrel.Schema, runtimes: Sequence[str], out: TargetSet) -> None:
+    # `kestrel run`'s loader, so a package is timed exactly as it runs there
+    # (captures of each match included).
+    from kestrel.packages.manifest import load_manifest
+    from kestrel.run import load_rules
+
+    loaded = load_rules([str(d) for d in directories], schema)
+    out.failed += loaded.failed
+    for rule in loaded.rules:
+        if rule.runtime in runtimes:
+            kind = load_manifest(rule.location).kind
+            out.targets.append(Target(rule.id, rule.runtime, kind, rule.location, lambda batch, r=rule: len(r.evaluate(batch))))
+
+
+def rule_name(source: RuleSource) -> str:
+    """A short, unique-enough name: the corpus name of a .jsonl line, else the file's stem."""
+    location = source.location
+    if location.endswith(")") and " (" in location:
+        return location[location.index(" (") + 2 : -1]
+    return Path(location.split(":")[0]).stem
+
+
+def _packages(paths: Iterable[str]) -> list[Path]:
+    """The rule package directories (with a manifest.json) at or under `paths`."""
+    return sorted({m.parent for raw in paths if Path(raw).is_dir() for m in Path(raw).rglob("manifest.json")})
+
+
+def load(paths: Iterable[str], schema: kestrel.Schema, runtimes: Sequence[str] = RUNTIMES) -> TargetSet:
+    """Every rule under `paths`, on each of `runtimes`; failures are collected, not raised."""
+    out = TargetSet()
+    paths = list(paths)
+    packages = _packages(paths)
+    _package_targets(packages, schema, runtimes, out)
+    makers = {"wasm": _wasm_target, "lua": _lua_target}
+    for source in discover(paths):
+        if any(Path(source.location.split(":")[0]).is_relative_to(d) for d in packages):
+            continue  # a package's own files (an .eql entry, its tests) are the package's
+        if source.problem is not None:
+            out.skipped.append((source.location, source.problem))
+            continue
+        try:
+            compiled = kestrel.compile(source.query, schema=schema)
+        except kestrel.KestrelError as error:
+            out.failed.append((source.location, str(error)))
+            continue
+        for runtime in runtimes:
+            try:
+                out.targets.append(makers[runtime](compiled, rule_name(source), source.location, schema))
+            except kestrel.KestrelError as error:
+                out.failed.append((f"{source.location} [{runtime}]", str(error)))
+    return out
