@@ -75,7 +75,8 @@ class Engine:
         self._index = RuleIndex([], self.config.indexing)
         self._report = LoadReport()
         self._dedup = Deduplicator(self.config.dedup_window)
-        self._lock = threading.Lock()  # counters, sinks, the alert collector
+        self._lock = threading.Lock()  # counters and the alert collector
+        self._sink_lock = threading.Lock()
         self._collector: Optional[List[Dict[str, Any]]] = None
         self._seq = 0
         self.problems: List[str] = []
@@ -346,11 +347,13 @@ class Engine:
                 rule.alerts += len(kept)
                 out += kept
             self._counts["alerts"] += len(out)
-            if out:
+            if out and self._collector is not None:
+                self._collector += out
+        if out:
+            # Sinks may be slow (or block): never while holding the counters' lock.
+            with self._sink_lock:
                 for sink in self._sinks:
                     sink.write(out)
-                if self._collector is not None:
-                    self._collector += out
         return out
 
     def _worker_failed(self, error: BaseException) -> None:

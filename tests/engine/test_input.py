@@ -1,0 +1,79 @@
+"""Input handling: malformed lines, compressed files, stdin, and the input-error exit code."""
+
+import gzip
+import io
+import json
+import sys
+
+import pytest
+from conftest import RULES, ndjson
+
+import kestrel
+from kestrel.cli import main
+
+DNS = RULES / "eql" / "dns_known_bad_domain.eql"
+
+
+@pytest.fixture
+def mixed(tmp_path, bad_dns):
+    path = tmp_path / "events.ndjson"
+    good = json.dumps(bad_dns)
+    path.write_text(f"{good}\n{{broken\n{good}\n[1, 2]\n{good}\n")
+    return path
+
+
+def test_good_lines_are_processed_and_bad_ones_counted_with_their_line_numbers(mixed):
+    engine = kestrel.Engine(batch_size=2)  # line numbers must survive batching
+    engine.load(DNS)
+    assert engine.process_file(mixed) == 3
+    stats = engine.stats()
+    assert (stats["received"], stats["processed"], stats["malformed"]) == (5, 3, 2)
+    assert [p.split(": ")[0] for p in engine.problems] == [f"{mixed}:2", f"{mixed}:4"]
+    assert "malformed_json" in engine.problems[0]
+
+
+def test_cli_reports_bad_lines_and_exits_3_over_the_threshold(mixed, capsys):
+    assert main(["run", "--rules", str(DNS), "--events", str(mixed), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["malformed"] == 2 and f"input   {mixed}:2: malformed_json" in err
+    assert main(["run", "--rules", str(DNS), "--events", str(mixed), "--json", "--max-input-errors", "1"]) == 3
+    assert main(["run", "--rules", str(DNS), "--events", str(mixed), "--json", "--max-input-errors", "2"]) == 0
+    assert main(["run", "--rules", str(DNS), "--events", str(mixed.parent / "missing.ndjson")]) == 3
+    assert "no such events file" in capsys.readouterr().err
+
+
+def test_gzip_files_are_streamed(tmp_path, bad_dns):
+    path = tmp_path / "events.ndjson.gz"
+    path.write_bytes(gzip.compress(ndjson([bad_dns] * 3).encode()))
+    engine = kestrel.Engine(batch_size=2)
+    engine.load(DNS)
+    assert engine.process_file(path) == 3
+
+
+def test_zstd_files_need_zstandard(tmp_path, bad_dns):
+    path = tmp_path / "events.ndjson.zst"
+    try:
+        import zstandard
+    except ModuleNotFoundError:
+        path.write_bytes(b"\x28\xb5\x2f\xfd")
+        with pytest.raises(kestrel.EngineError, match="needs the zstandard package"):
+            kestrel.Engine().process_file(path)
+        return
+    path.write_bytes(zstandard.ZstdCompressor().compress(ndjson([bad_dns] * 3).encode()))
+    engine = kestrel.Engine()
+    engine.load(DNS)
+    assert engine.process_file(path) == 3
+
+
+def test_stdin(monkeypatch, bad_dns, capsys):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(ndjson([bad_dns] * 2).encode())))
+    assert main(["run", "--rules", str(DNS), "--events", "-"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_dicts_and_event_batches(bad_dns):
+    engine = kestrel.Engine()
+    engine.load(DNS)
+    batch = kestrel.EventBatch.from_dicts([bad_dns], schema=engine.schema)
+    assert len(engine.process(batch)) == 1 and len(engine.process([bad_dns])) == 1
+    assert engine.stats()["processed"] == 2
