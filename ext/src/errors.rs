@@ -15,6 +15,7 @@ create_exception!(_core, IngestError, KestrelError, "Events could not be read at
 create_exception!(_core, PatternError, KestrelError, "A regex or wildcard pattern could not be compiled.");
 create_exception!(_core, WasmRuleError, KestrelError, "A Wasm rule failed to load, trapped, timed out or is quarantined.");
 create_exception!(_core, IrError, KestrelError, "An IR document (`CompiledRule.ir_json()`) is malformed, of an unsupported version, or inconsistent.");
+create_exception!(_core, SequenceError, KestrelError, "A sequence or sample rule could not be planned, was fed inconsistent match lists, or a snapshot could not be restored.");
 create_exception!(_core, InternalError, KestrelError, "A bug in Kestrel's core: please report it with the input that caused it.");
 
 pub fn schema_error(e: kestrel_schema::SchemaError) -> PyErr {
@@ -27,6 +28,10 @@ pub fn host_error(e: kestrel_host::HostError) -> PyErr {
 
 pub fn ir_error(e: kestrel_ir::IrError) -> PyErr {
     IrError::new_err(e.to_string())
+}
+
+pub fn seq_error(e: kestrel_seq::SeqError) -> PyErr {
+    SequenceError::new_err(e.to_string())
 }
 
 pub fn io_error(path: &std::path::Path, e: std::io::Error) -> PyErr {
@@ -55,5 +60,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("IrError", py.get_type::<IrError>())?;
     m.add("InternalError", py.get_type::<InternalError>())?;
     m.add("WasmRuleError", py.get_type::<WasmRuleError>())?;
+    m.add("SequenceError", py.get_type::<SequenceError>())?;
     Ok(())
 }

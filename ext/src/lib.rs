@@ -11,6 +11,7 @@ mod host;
 mod matches;
 mod ir;
 mod schema;
+mod sequence;
 mod wasm;
 
 #[pymodule]
@@ -27,6 +28,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ir::PyIrProgram>()?;
     m.add_class::<wasm::PyWasmRule>()?;
     m.add_class::<matches::PyMatches>()?;
+    m.add_class::<sequence::PyStateBudget>()?;
+    m.add_class::<sequence::PySequenceMatcher>()?;
     m.add_function(wrap_pyfunction!(wasm::wat_to_wasm, m)?)?;
     Ok(())
 }

@@ -19,6 +19,11 @@ impl PyMatches {
     pub fn new(indices: Vec<u32>) -> Self {
         PyMatches { indices: Arc::new(indices) }
     }
+
+    /// The indices, shared without copying.
+    pub fn indices(&self) -> Arc<Vec<u32>> {
+        self.indices.clone()
+    }
 }
 
 #[pymethods]

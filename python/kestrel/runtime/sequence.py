@@ -1,0 +1,169 @@
+"""Sequence and sample rules: step predicates in Wasm, matching in the Rust NFA.
+
+A :class:`SequenceRule` evaluates each filter of the rule (the steps, then
+`until`) over a batch with the rule's Wasm module, one call per filter per
+batch, and hands the match lists to ``kestrel._core.SequenceMatcher``, which
+keeps the partial matches per join key in a sharded state store (see
+``rust/kestrel-seq``). Python only sees completed matches.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional, Sequence
+
+from kestrel._core import EventBatch, Schema, SequenceMatcher, StateBudget
+
+if TYPE_CHECKING:
+    from kestrel.compiler.compiled import CompiledRule
+
+#: One evidence event as the core returns it: (ingest seq, timestamp ns, original JSON or None).
+Evidence = Optional[tuple[int, int, Optional[bytes]]]
+
+_MS = 1_000_000
+
+
+@dataclass(frozen=True)
+class SequenceMatch:
+    """A completed sequence or sample."""
+
+    rule_id: str
+    kind: str
+    join_keys: list[Any]
+    #: The evidence events in step order; a missing step is ``{"missing": True}``.
+    events: list[dict[str, Any]]
+    #: Per event, the fields the rule reads (``{}`` for a missing step).
+    captures: list[dict[str, Any]]
+    first_timestamp: Optional[int]
+    last_timestamp: Optional[int]
+    #: Per event, its ingest sequence number (``None`` for a missing step).
+    seqs: list[Optional[int]] = field(default_factory=list)
+
+
+class SequenceRule:
+    """A compiled sequence or sample rule with its own matcher state.
+
+    `quotas` may hold ``rule`` (partial matches the rule may keep) and
+    ``entity`` (per join key). `memory_budget` is in bytes; pass a shared
+    `budget` (:class:`kestrel._core.StateBudget`) to have several rules draw
+    on one. Results do not depend on `shards`, unless a quota or the budget
+    evicts state.
+    """
+
+    def __init__(
+        self,
+        compiled: "CompiledRule",
+        schema: Schema,
+        *,
+        rule_id: str = "sequence",
+        shards: int = 1,
+        max_out_of_order_ms: int = 0,
+        memory_budget: Optional[int] = None,
+        quotas: Optional[dict[str, int]] = None,
+        idle_ttl_ms: Optional[int] = None,
+        max_samples_per_key: int = 1,
+        keep_raw: bool = True,
+        budget: Optional[StateBudget] = None,
+    ) -> None:
+        from kestrel.runtime.wasm import WasmPredicate
+
+        if compiled.kind not in ("sequence", "sample"):
+            raise ValueError(f"{rule_id}: a {compiled.kind} query is not a sequence or sample rule")
+        quotas = quotas or {}
+        unknown = set(quotas) - {"rule", "entity"}
+        if unknown:
+            raise ValueError(f"unknown quota(s) {sorted(unknown)}: use 'rule' and 'entity'")
+        self.rule_id = rule_id
+        self.kind: str = compiled.kind
+        self.compiled = compiled
+        self.schema = schema
+        self.predicate = WasmPredicate.from_compiled(compiled, schema, rule_id=rule_id)
+        self.matcher = SequenceMatcher(
+            compiled.ir_json(),
+            schema,
+            rule_id=rule_id,
+            shards=shards,
+            max_out_of_order_ns=max_out_of_order_ms * _MS,
+            memory_budget=memory_budget,
+            quota_rule=quotas.get("rule"),
+            quota_entity=quotas.get("entity"),
+            idle_ttl_ns=None if idle_ttl_ms is None else idle_ttl_ms * _MS,
+            max_samples_per_key=max_samples_per_key,
+            keep_raw=keep_raw,
+            budget=budget,
+        )
+        pipes = compiled.ir.rule.pipes
+        # In a stream `| head n` stops after n matches; `| tail` needs the
+        # whole input and only applies in `evaluate`.
+        self.head: Optional[int] = pipes[0].count if pipes and pipes[0].op == "head" else None
+        self.emitted = 0
+
+    def match_lists(self, batch: EventBatch) -> list[Any]:
+        """Per filter (steps, then `until`), the events of `batch` that pass it."""
+        return [self.predicate.evaluate(batch, f) for f in range(self.matcher.filters)]
+
+    def process(self, batch: EventBatch) -> list[SequenceMatch]:
+        """Feed one batch; returns the matches it completed."""
+        return self._wrap(self.matcher.process(batch, self.match_lists(batch)))
+
+    def flush(self) -> list[SequenceMatch]:
+        """End of stream: settle trailing missing steps and buffered events."""
+        return self._wrap(self.matcher.flush())
+
+    def evaluate(self, batch: EventBatch) -> list[SequenceMatch]:
+        """All matches of a finite input, in Elasticsearch's order (by first
+        event), with `| head` / `| tail` applied. The state is used as-is, so
+        call this on a fresh rule."""
+        head, self.head = self.head, None
+        try:
+            found = self.process(batch) + self.flush()
+        finally:
+            self.head = head
+        found.sort(key=lambda m: next(s for s in m.seqs if s is not None))
+        for pipe in self.compiled.ir.rule.pipes:
+            found = found[: pipe.count] if pipe.op == "head" else found[len(found) - pipe.count :]
+        return found
+
+    def stats(self) -> dict[str, Any]:
+        return self.matcher.stats()
+
+    def snapshot(self) -> bytes:
+        return self.matcher.snapshot()
+
+    def restore(self, data: bytes) -> None:
+        self.matcher.restore(data)
+
+    def _wrap(self, raw: Sequence[tuple[str, list[Any], list[Evidence], Optional[int], Optional[int]]]) -> list[SequenceMatch]:
+        out = []
+        for kind, keys, evidence, first, last in raw:
+            if self.head is not None and self.emitted >= self.head:
+                break
+            self.emitted += 1
+            events, captures = self._evidence(evidence)
+            seqs = [None if e is None else e[0] for e in evidence]
+            out.append(SequenceMatch(self.rule_id, kind, keys, events, captures, first, last, seqs))
+        return out
+
+    def _evidence(self, evidence: list[Evidence]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        present = [e for e in evidence if e is not None and e[2] is not None]
+        captured: list[dict[str, Any]] = []
+        if present:
+            # Captures come from the rule's own pred_capture, run over the
+            # evidence decoded again: alerts are rare, batches are not.
+            batch = EventBatch.from_ndjson(b"\n".join(e[2] for e in present), schema=self.schema)
+            captured = [self.predicate.capture(batch, i) for i in range(len(batch))]
+        events: list[dict[str, Any]] = []
+        captures: list[dict[str, Any]] = []
+        it = iter(captured)
+        for e in evidence:
+            if e is None:
+                events.append({"missing": True})
+                captures.append({})
+            elif e[2] is None:
+                events.append({"seq": e[0], "timestamp": e[1]})
+                captures.append({})
+            else:
+                events.append(json.loads(e[2]))
+                captures.append(next(it, {}))
+        return events, captures

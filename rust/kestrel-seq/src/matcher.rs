@@ -1,0 +1,435 @@
+//! The sequence matcher of one rule: turns a batch's per-filter matches into
+//! hits (event, join key, filter mask), orders them through the optional
+//! reorder buffer, and runs them on the shards that own their keys, in
+//! parallel threads, each shard in arrival order.
+
+use std::cmp::{Ordering as CmpOrdering, Reverse};
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use kestrel_event::{EventBatch, ValueRef, NO_TIMESTAMP};
+use kestrel_ir::{Program, RuleKind};
+
+use crate::key::encode_key;
+use crate::plan::{Missing, Plan};
+use crate::stats::Stats;
+use crate::store::{Shard, Shared, NONE};
+use crate::SeqError;
+
+/// Matcher settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Shards (and threads) the state is split across. Results do not depend on it.
+    pub shards: usize,
+    /// Events may arrive this much later (in event time) than newer ones and
+    /// still be matched in timestamp order; later ones are counted as late.
+    pub max_out_of_order_ns: i64,
+    /// Global state budget in bytes (shared with every matcher given the same [`StateBudget`]).
+    pub memory_budget: Option<usize>,
+    /// Most partial matches the rule may hold.
+    pub quota_rule: Option<usize>,
+    /// Most partial matches one join key may hold.
+    pub quota_entity: Option<usize>,
+    /// For sequences without `maxspan`: drop a key's partials after this long without events.
+    pub idle_ttl_ns: Option<i64>,
+    /// Samples per join key (Elasticsearch's default is one).
+    pub max_samples_per_key: u32,
+    /// Keep each evidence event's original JSON (otherwise only its sequence number and time).
+    pub keep_raw: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            shards: 1,
+            max_out_of_order_ns: 0,
+            memory_budget: None,
+            quota_rule: None,
+            quota_entity: None,
+            idle_ttl_ns: None,
+            max_samples_per_key: 1,
+            keep_raw: true,
+        }
+    }
+}
+
+/// A byte budget shared by several matchers (all the rules of one engine).
+#[derive(Clone, Debug, Default)]
+pub struct StateBudget(pub Arc<AtomicI64>);
+
+impl StateBudget {
+    pub fn used(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// One evidence event.
+#[derive(Clone, Debug)]
+pub struct EvRef {
+    /// The ingest sequence number (`EventBatch::seq`).
+    pub seq: u64,
+    pub ts: i64,
+    pub raw: Option<Arc<[u8]>>,
+}
+
+impl EvRef {
+    pub(crate) fn raw_len(&self) -> usize {
+        self.raw.as_ref().map_or(0, |r| r.len())
+    }
+}
+
+/// A completed sequence or sample.
+#[derive(Clone, Debug)]
+pub struct Match {
+    pub kind: RuleKind,
+    pub key: Box<[u8]>,
+    /// In step order; `None` is a missing step's placeholder.
+    pub events: Vec<Option<EvRef>>,
+    /// The sequence number of the event that completed it.
+    pub completed_by: u64,
+    pub first_ts: i64,
+    pub last_ts: i64,
+}
+
+impl Match {
+    pub(crate) fn new(kind: RuleKind, key: Box<[u8]>, events: Vec<Option<EvRef>>, completed_by: u64) -> Match {
+        let times = events.iter().flatten().map(|e| e.ts);
+        let first_ts = times.clone().min().unwrap_or(NONE);
+        let last_ts = times.max().unwrap_or(NONE);
+        Match { kind, key, events, completed_by, first_ts, last_ts }
+    }
+
+    fn first_seq(&self) -> u64 {
+        self.events.iter().flatten().map(|e| e.seq).min().unwrap_or(0)
+    }
+}
+
+/// An event that passed some filters, under one join key.
+#[derive(Clone, Debug)]
+pub(crate) struct Hit {
+    pub key: Box<[u8]>,
+    pub hash: u64,
+    pub mask: u64,
+    pub seq: u64,
+    pub ts: i64,
+    pub tiebreaker: i64,
+    /// Its index in the batch being processed (meaningless once buffered).
+    pub ev: u32,
+    pub raw: Option<Arc<[u8]>>,
+}
+
+impl Hit {
+    fn order(&self) -> (i64, i64, u64) {
+        (self.ts, self.tiebreaker, self.seq)
+    }
+}
+
+impl PartialEq for Hit {
+    fn eq(&self, o: &Hit) -> bool {
+        self.order() == o.order()
+    }
+}
+impl Eq for Hit {}
+impl PartialOrd for Hit {
+    fn partial_cmp(&self, o: &Hit) -> Option<CmpOrdering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Hit {
+    fn cmp(&self, o: &Hit) -> CmpOrdering {
+        self.order().cmp(&o.order())
+    }
+}
+
+/// What the shards need while processing.
+pub(crate) struct Ctx<'a> {
+    pub plan: &'a Plan,
+    pub config: &'a Config,
+    pub shared: Shared<'a>,
+    pub batch: Option<&'a EventBatch>,
+    /// Filters whose events can create state for a key that has none.
+    pub creates_state: u64,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn evref(&self, hit: &Hit) -> EvRef {
+        let raw = match (&hit.raw, self.config.keep_raw, self.batch) {
+            (Some(raw), _, _) => Some(raw.clone()),
+            (None, true, Some(batch)) => Some(Arc::from(batch.raw(hit.ev as usize))),
+            _ => None,
+        };
+        EvRef { seq: hit.seq, ts: hit.ts, raw }
+    }
+}
+
+fn hasher() -> ahash::RandomState {
+    // Fixed seeds: a key lands on the same shard in every process.
+    ahash::RandomState::with_seeds(0x6b65_7374, 0x7265_6c5f, 0x7365_7173, 0x6e66_6121)
+}
+
+/// The matcher of one sequence or sample rule.
+pub struct SequenceMatcher {
+    pub(crate) plan: Plan,
+    pub(crate) config: Config,
+    pub(crate) shards: Vec<Shard>,
+    pub(crate) budget: StateBudget,
+    pub(crate) rule_partials: AtomicI64,
+    /// The newest event time processed (drives expiry).
+    pub(crate) watermark: i64,
+    /// The newest event time received (drives the reorder buffer).
+    pub(crate) newest: i64,
+    /// The time of the last hit released from the reorder buffer.
+    pub(crate) released: i64,
+    pub(crate) reorder: BinaryHeap<Reverse<Hit>>,
+    pub(crate) stats: Stats,
+    /// Per key spec: the filters that use it.
+    spec_masks: Vec<u64>,
+    creates_state: u64,
+    hasher: ahash::RandomState,
+}
+
+impl SequenceMatcher {
+    pub fn new(program: &Program, config: Config, budget: StateBudget) -> Result<SequenceMatcher, SeqError> {
+        let plan = Plan::from_program(program)?;
+        let mut spec_masks = vec![0u64; plan.key_specs.len()];
+        let mut creates_state = 0u64;
+        for (f, fp) in plan.filters.iter().enumerate() {
+            spec_masks[fp.key_spec] |= 1 << f;
+            if fp.positions.contains(&0) || fp.missing.contains(&Missing::Leading) || fp.sample_slot.is_some() {
+                creates_state |= 1 << f;
+            }
+        }
+        let shards = (0..config.shards.max(1)).map(|_| Shard::new()).collect();
+        Ok(SequenceMatcher {
+            plan,
+            config,
+            shards,
+            budget,
+            rule_partials: AtomicI64::new(0),
+            watermark: NONE,
+            newest: NONE,
+            released: NONE,
+            reorder: BinaryHeap::new(),
+            stats: Stats::default(),
+            spec_masks,
+            creates_state,
+            hasher: hasher(),
+        })
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Feed one batch. `matches[f]` lists the events of `batch` that passed
+    /// filter `f` (ABI order: steps, then `until`), ascending or not.
+    /// Returns the sequences and samples completed, in completion order.
+    pub fn process(&mut self, batch: &EventBatch, matches: &[&[u32]]) -> Result<Vec<Match>, SeqError> {
+        let count = self.plan.filters.len();
+        if matches.len() != count {
+            return Err(SeqError::NoSuchFilter { filter: matches.len(), count });
+        }
+        let mut masks = vec![0u64; batch.len()];
+        for (f, list) in matches.iter().enumerate() {
+            for &ev in *list {
+                let slot = masks.get_mut(ev as usize).ok_or(SeqError::BadEvent { filter: f, event: ev, len: batch.len() })?;
+                *slot |= 1 << f;
+            }
+        }
+        let hits = self.collect_hits(batch, &masks);
+        let hits = if self.config.max_out_of_order_ns > 0 { self.reorder(hits, batch) } else { hits };
+        self.run(hits, Some(batch));
+        self.expire(self.watermark);
+        Ok(self.drain())
+    }
+
+    /// End of stream (or an explicit flush): release the reorder buffer and
+    /// close every trailing-missing window.
+    pub fn flush(&mut self) -> Vec<Match> {
+        let pending: Vec<Hit> = std::iter::from_fn(|| self.reorder.pop().map(|Reverse(h)| h)).collect();
+        for hit in &pending {
+            self.released = self.released.max(hit.ts);
+        }
+        self.run(pending, None);
+        self.expire(self.watermark);
+        let (plan, config) = (&self.plan, &self.config);
+        let shared = Shared { budget_bytes: &self.budget.0, rule_partials: &self.rule_partials };
+        let ctx = Ctx { plan, config, shared, batch: None, creates_state: self.creates_state };
+        for shard in &mut self.shards {
+            let live: Vec<u32> = shard.live_slots().collect();
+            for idx in live {
+                shard.release_awaiting(&ctx, idx, |_| true);
+                shard.account(idx, &ctx.shared);
+            }
+        }
+        self.drain()
+    }
+
+    /// Statistics: the matcher's counters plus every shard's.
+    pub fn stats(&self) -> Stats {
+        let mut total = self.stats;
+        for shard in &self.shards {
+            total += shard.stats;
+        }
+        total
+    }
+
+    /// Partial matches held (waiting completions included).
+    pub fn partials(&self) -> usize {
+        self.shards.iter().map(|s| s.partials).sum()
+    }
+
+    /// Bytes of state held by this rule.
+    pub fn state_bytes(&self) -> usize {
+        self.shards.iter().map(|s| s.bytes).sum()
+    }
+
+    /// Join keys with state.
+    pub fn keys(&self) -> usize {
+        self.shards.iter().map(|s| s.live_slots().count()).sum()
+    }
+
+    /// Hits waiting in the reorder buffer.
+    pub fn buffered(&self) -> usize {
+        self.reorder.len()
+    }
+
+    fn collect_hits(&mut self, batch: &EventBatch, masks: &[u64]) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        let mut key = Vec::with_capacity(64);
+        let mut keys: Vec<(Vec<u8>, u64)> = Vec::new();
+        for (ev, &mask) in masks.iter().enumerate() {
+            if mask == 0 {
+                continue;
+            }
+            let ts = batch.timestamp(ev);
+            if ts == NO_TIMESTAMP {
+                self.stats.untimed += 1;
+                continue;
+            }
+            self.newest = self.newest.max(ts);
+            // One hit per distinct key value: specs that yield equal bytes
+            // (e.g. the same fields) share a hit, so one event sees one slot once.
+            keys.clear();
+            for (spec, &spec_mask) in self.spec_masks.iter().enumerate() {
+                let bits = mask & spec_mask;
+                if bits == 0 {
+                    continue;
+                }
+                key.clear();
+                if !encode_key(batch, ev, &self.plan.key_specs[spec], &mut key) {
+                    continue;
+                }
+                match keys.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, m)) => *m |= bits,
+                    None => keys.push((key.clone(), bits)),
+                }
+            }
+            if keys.is_empty() {
+                self.stats.null_keys += 1;
+                continue;
+            }
+            let tiebreaker = self.plan.tiebreaker.as_ref().map_or(0, |t| match batch.value(ev, t.field) {
+                ValueRef::I64(x) => x,
+                ValueRef::U64(x) => i64::try_from(x).unwrap_or(i64::MAX),
+                ValueRef::F64(x) => x as i64,
+                _ => i64::MAX,
+            });
+            for (k, bits) in keys.drain(..) {
+                let hash = self.hasher.hash_one(&k[..]);
+                hits.push(Hit { key: k.into(), hash, mask: bits, seq: batch.seq(ev), ts, tiebreaker, ev: ev as u32, raw: None });
+            }
+        }
+        self.stats.hits += hits.len() as u64;
+        hits
+    }
+
+    /// Buffer hits and release, in (timestamp, tiebreaker, arrival) order,
+    /// those older than the newest time seen minus the bound.
+    fn reorder(&mut self, hits: Vec<Hit>, batch: &EventBatch) -> Vec<Hit> {
+        for mut hit in hits {
+            if hit.ts < self.released {
+                self.stats.late += 1;
+                continue;
+            }
+            if self.config.keep_raw {
+                hit.raw = Some(Arc::from(batch.raw(hit.ev as usize)));
+            }
+            self.reorder.push(Reverse(hit));
+        }
+        let horizon = self.newest.saturating_sub(self.config.max_out_of_order_ns);
+        let mut out = Vec::new();
+        while self.reorder.peek().is_some_and(|Reverse(h)| h.ts <= horizon) {
+            let Reverse(hit) = self.reorder.pop().unwrap();
+            self.released = self.released.max(hit.ts);
+            out.push(hit);
+        }
+        out
+    }
+
+    fn shard_of(&self, hash: u64) -> usize {
+        ((hash >> 32) % self.shards.len() as u64) as usize
+    }
+
+    /// Run hits on their shards, in parallel when there are several.
+    fn run(&mut self, hits: Vec<Hit>, batch: Option<&EventBatch>) {
+        for hit in &hits {
+            self.watermark = self.watermark.max(hit.ts);
+        }
+        let mut routed: Vec<Vec<Hit>> = (0..self.shards.len()).map(|_| Vec::new()).collect();
+        if self.shards.len() == 1 {
+            routed[0] = hits;
+        } else {
+            for hit in hits {
+                let s = self.shard_of(hit.hash);
+                routed[s].push(hit);
+            }
+        }
+        let (plan, config) = (&self.plan, &self.config);
+        let shared = Shared { budget_bytes: &self.budget.0, rule_partials: &self.rule_partials };
+        let ctx = Ctx { plan, config, shared, batch, creates_state: self.creates_state };
+        let work = |shard: &mut Shard, hits: &[Hit]| {
+            for hit in hits {
+                match ctx.plan.kind {
+                    RuleKind::Sample => shard.sample_hit(&ctx, hit),
+                    _ => shard.sequence_hit(&ctx, hit),
+                }
+            }
+        };
+        if self.shards.len() == 1 {
+            work(&mut self.shards[0], &routed[0]);
+            return;
+        }
+        std::thread::scope(|scope| {
+            for (shard, hits) in self.shards.iter_mut().zip(&routed) {
+                if !hits.is_empty() {
+                    scope.spawn(|| work(shard, hits));
+                }
+            }
+        });
+    }
+
+    fn expire(&mut self, watermark: i64) {
+        if self.plan.kind == RuleKind::Sample || watermark == NONE {
+            return;
+        }
+        let (plan, config) = (&self.plan, &self.config);
+        let shared = Shared { budget_bytes: &self.budget.0, rule_partials: &self.rule_partials };
+        let ctx = Ctx { plan, config, shared, batch: None, creates_state: self.creates_state };
+        for shard in &mut self.shards {
+            shard.expire_sequences(&ctx, watermark);
+        }
+    }
+
+    /// Collect the shards' output in a deterministic order, whatever the shard count.
+    fn drain(&mut self) -> Vec<Match> {
+        let mut out: Vec<Match> = self.shards.iter_mut().flat_map(|s| std::mem::take(&mut s.out)).collect();
+        out.sort_by_key(|m| (m.completed_by, m.first_seq(), m.last_ts));
+        out
+    }
+}

@@ -1,0 +1,280 @@
+//! One shard of the state store: a slot per join key, found through a hash
+//! table of slot indices (the key bytes are stored once, in the slot), an
+//! intrusive LRU list over the slots, and a min-heap of timers.
+//!
+//! Timers are lazy: an entry names a slot and the slot's generation when it
+//! was pushed, and is skipped if the slot was freed or reused since. A timer
+//! is pushed when a partial is created, a completion starts waiting for its
+//! window, or a leading missing event is recorded, so popping costs
+//! O(log n) per thing that can expire and nothing for what stays.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::mem::size_of;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use hashbrown::HashTable;
+
+use crate::matcher::{EvRef, Match};
+use crate::stats::Stats;
+
+pub(crate) const NIL: u32 = u32::MAX;
+/// "No timestamp" in partials and slots.
+pub(crate) const NONE: i64 = i64::MIN;
+
+/// A partial match: the positive events matched so far.
+#[derive(Clone, Debug)]
+pub struct Partial {
+    pub start: i64,
+    /// The latest leading missing event before the first positive one.
+    pub lead: i64,
+    pub events: Vec<EvRef>,
+}
+
+impl Partial {
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.events.last().map_or(u64::MAX, |e| e.seq)
+    }
+
+    fn bytes(&self) -> usize {
+        size_of::<Partial>() + self.events.capacity() * size_of::<EvRef>() + self.events.iter().map(EvRef::raw_len).sum::<usize>()
+    }
+}
+
+/// A positive match waiting for its trailing missing window to close.
+#[derive(Clone, Debug)]
+pub struct Awaiting {
+    /// The window closes after this time.
+    pub deadline: i64,
+    /// What a trailing event is measured from.
+    pub anchor: i64,
+    pub partial: Partial,
+}
+
+/// Everything the store keeps for one join key.
+#[derive(Debug, Default)]
+pub struct Slot {
+    pub key: Box<[u8]>,
+    pub hash: u64,
+    pub gen: u32,
+    /// Sequences: the partial waiting in each state (`positives - 1` states).
+    pub stages: Vec<Option<Partial>>,
+    pub awaiting: Vec<Awaiting>,
+    pub lead: i64,
+    /// Samples: the event chosen for each filter so far.
+    pub sample: Vec<Option<EvRef>>,
+    pub samples_done: u32,
+    /// Event time of the last event that touched the slot.
+    pub touched: i64,
+    pub(crate) prev: u32,
+    pub(crate) next: u32,
+    pub(crate) bytes: usize,
+    pub(crate) count: usize,
+    pub(crate) live: bool,
+}
+
+impl Slot {
+    /// Partial matches held (waiting completions and sample events included).
+    pub fn partials(&self) -> usize {
+        self.stages.iter().flatten().count() + self.awaiting.len() + usize::from(self.sample.iter().any(Option::is_some))
+    }
+
+    fn bytes(&self) -> usize {
+        // A slot index in the hash table, plus its control byte.
+        let table = size_of::<u32>() + 1;
+        size_of::<Slot>()
+            + table
+            + self.key.len()
+            + self.stages.capacity() * size_of::<Option<Partial>>()
+            + self.stages.iter().flatten().map(Partial::bytes).sum::<usize>()
+            + self.awaiting.iter().map(|a| size_of::<Awaiting>() + a.partial.bytes()).sum::<usize>()
+            + self.sample.capacity() * size_of::<Option<EvRef>>()
+            + self.sample.iter().flatten().map(EvRef::raw_len).sum::<usize>()
+    }
+
+    /// Nothing left to remember: the slot can be freed. A slot that has
+    /// produced its quota of samples is kept, to suppress further samples.
+    fn is_empty(&self) -> bool {
+        self.partials() == 0 && self.lead == NONE && self.samples_done == 0
+    }
+}
+
+/// Counters shared by the shards of one matcher, and the byte total shared
+/// by every matcher drawing on one memory budget.
+#[derive(Debug)]
+pub struct Shared<'a> {
+    pub budget_bytes: &'a AtomicI64,
+    pub rule_partials: &'a AtomicI64,
+}
+
+/// Why a timer was pushed (all are handled by the same sweep of the slot).
+pub(crate) type Timer = Reverse<(i64, u32, u32)>;
+
+/// One shard.
+#[derive(Debug, Default)]
+pub struct Shard {
+    table: HashTable<u32>,
+    pub(crate) slots: Vec<Slot>,
+    free: Vec<u32>,
+    lru_head: u32,
+    lru_tail: u32,
+    timers: BinaryHeap<Timer>,
+    pub(crate) bytes: usize,
+    pub(crate) partials: usize,
+    pub(crate) stats: Stats,
+    /// Matches produced since the last drain.
+    pub(crate) out: Vec<Match>,
+}
+
+impl Shard {
+    pub fn new() -> Shard {
+        Shard { lru_head: NIL, lru_tail: NIL, ..Shard::default() }
+    }
+
+    pub fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
+        self.table.find(hash, |&i| self.slots[i as usize].key[..] == *key).copied()
+    }
+
+    /// A fresh slot for `key`, at the front of the LRU list.
+    pub fn insert(&mut self, hash: u64, key: &[u8]) -> u32 {
+        let idx = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot::default());
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.slots[idx as usize];
+        let gen = slot.gen.wrapping_add(1);
+        *slot = Slot { key: key.into(), hash, gen, lead: NONE, touched: NONE, prev: NIL, next: NIL, live: true, ..Slot::default() };
+        let slots = &self.slots;
+        self.table.insert_unique(hash, idx, |&i| slots[i as usize].hash);
+        self.push_front(idx);
+        idx
+    }
+
+    /// Drop slot `idx` entirely (its partials must already be counted).
+    pub fn remove(&mut self, idx: u32, shared: &Shared<'_>) {
+        let slot = &self.slots[idx as usize];
+        if !slot.live {
+            return;
+        }
+        let hash = slot.hash;
+        if let Ok(entry) = self.table.find_entry(hash, |&i| i == idx) {
+            entry.remove();
+        }
+        self.unlink(idx);
+        let (bytes, count) = (self.slots[idx as usize].bytes, self.slots[idx as usize].count);
+        self.bytes -= bytes;
+        self.partials -= count;
+        shared.budget_bytes.fetch_sub(bytes as i64, Ordering::Relaxed);
+        shared.rule_partials.fetch_sub(count as i64, Ordering::Relaxed);
+        let gen = self.slots[idx as usize].gen;
+        self.slots[idx as usize] = Slot { gen, prev: NIL, next: NIL, lead: NONE, ..Slot::default() };
+        self.free.push(idx);
+    }
+
+    /// Re-measure slot `idx` after a change, and free it if it became empty.
+    pub fn account(&mut self, idx: u32, shared: &Shared<'_>) {
+        let slot = &mut self.slots[idx as usize];
+        if !slot.live {
+            return;
+        }
+        if slot.is_empty() {
+            self.remove(idx, shared);
+            return;
+        }
+        let (bytes, count) = (slot.bytes(), slot.partials());
+        let (db, dc) = (bytes as i64 - slot.bytes as i64, count as i64 - slot.count as i64);
+        slot.bytes = bytes;
+        slot.count = count;
+        self.bytes = (self.bytes as i64 + db) as usize;
+        self.partials = (self.partials as i64 + dc) as usize;
+        shared.budget_bytes.fetch_add(db, Ordering::Relaxed);
+        shared.rule_partials.fetch_add(dc, Ordering::Relaxed);
+    }
+
+    pub fn touch(&mut self, idx: u32) {
+        if self.lru_head != idx {
+            self.unlink(idx);
+            self.push_front(idx);
+        }
+    }
+
+    /// The least recently used slot other than `keep`.
+    pub fn lru_victim(&self, keep: u32) -> Option<u32> {
+        let mut at = self.lru_tail;
+        while at != NIL {
+            if at != keep {
+                return Some(at);
+            }
+            at = self.slots[at as usize].prev;
+        }
+        None
+    }
+
+    pub fn push_timer(&mut self, at: i64, idx: u32) {
+        if at != NONE {
+            self.timers.push(Reverse((at, idx, self.slots[idx as usize].gen)));
+        }
+    }
+
+    /// Pop the next timer due strictly before `watermark`, if its slot is still the same.
+    pub fn pop_due(&mut self, watermark: i64) -> Option<u32> {
+        while let Some(&Reverse((at, idx, gen))) = self.timers.peek() {
+            if at >= watermark {
+                return None;
+            }
+            self.timers.pop();
+            let slot = &self.slots[idx as usize];
+            if slot.live && slot.gen == gen {
+                return Some(idx);
+            }
+        }
+        None
+    }
+
+    pub fn live_slots(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.slots.len() as u32).filter(|&i| self.slots[i as usize].live)
+    }
+
+    /// Pending timers, for statistics.
+    pub fn timer_count(&self) -> usize {
+        self.timers.len()
+    }
+
+    fn push_front(&mut self, idx: u32) {
+        let old = self.lru_head;
+        {
+            let slot = &mut self.slots[idx as usize];
+            slot.prev = NIL;
+            slot.next = old;
+        }
+        if old != NIL {
+            self.slots[old as usize].prev = idx;
+        } else {
+            self.lru_tail = idx;
+        }
+        self.lru_head = idx;
+    }
+
+    fn unlink(&mut self, idx: u32) {
+        let (prev, next) = {
+            let s = &self.slots[idx as usize];
+            (s.prev, s.next)
+        };
+        if prev != NIL {
+            self.slots[prev as usize].next = next;
+        } else if self.lru_head == idx {
+            self.lru_head = next;
+        }
+        if next != NIL {
+            self.slots[next as usize].prev = prev;
+        } else if self.lru_tail == idx {
+            self.lru_tail = prev;
+        }
+        let s = &mut self.slots[idx as usize];
+        s.prev = NIL;
+        s.next = NIL;
+    }
+}
