@@ -68,7 +68,8 @@ def test_the_drop_policy_never_blocks_and_counts_every_dropped_event(tmp_path):
 
 def test_partitioned_workers_raise_the_same_alerts_as_one_thread():
     def alerts(**options):
-        engine = kestrel.Engine(batch_size=1000, **options)
+        # Partition by the sequence rule's join key, so each sequence stays within one worker.
+        engine = kestrel.Engine(batch_size=1000, entity_field="process.entity_id", **options)
         engine.load(RULES / "eql")
         seen = []
         engine.add_sink(seen.append)

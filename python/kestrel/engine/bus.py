@@ -24,7 +24,7 @@ _STOP = object()
 class EventBus:
     def __init__(
         self,
-        handler: Callable[[Any], None],
+        handler: Callable[[Any, int], None],
         split: Callable[[Any, int], List[Any]],
         *,
         workers: int = 0,
@@ -41,7 +41,7 @@ class EventBus:
         self._lock = threading.Lock()
         self._queues: List["queue.Queue[Any]"] = [queue.Queue(maxsize=queue_size) for _ in range(workers)]
         self._threads = [
-            threading.Thread(target=self._work, args=(q,), name=f"kestrel-worker-{n}", daemon=True)
+            threading.Thread(target=self._work, args=(q, n), name=f"kestrel-worker-{n}", daemon=True)
             for n, q in enumerate(self._queues)
         ]
         for thread in self._threads:
@@ -50,7 +50,7 @@ class EventBus:
     def submit(self, batch: Any) -> None:
         """Hand a batch to the workers (or handle it now, without workers)."""
         if not self._queues:
-            self.handler(batch)
+            self.handler(batch, 0)
             return
         parts = [batch] if len(self._queues) == 1 else self.split(batch, len(self._queues))
         for target, part in zip(self._queues, parts):
@@ -81,13 +81,13 @@ class EventBus:
             thread.join()
         self._queues, self._threads = [], []
 
-    def _work(self, source: "queue.Queue[Any]") -> None:
+    def _work(self, source: "queue.Queue[Any]", partition: int) -> None:
         while True:
             item = source.get()
             try:
                 if item is _STOP:
                     return
-                self.handler(item)
+                self.handler(item, partition)
             except BaseException as error:  # a worker must survive a failing batch; the engine records it
                 if self.on_error is not None:
                     self.on_error(error)

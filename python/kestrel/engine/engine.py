@@ -162,6 +162,11 @@ class Engine:
             self.reloads += 1
         return result
 
+    def set_indexing(self, enabled: bool) -> None:
+        """Switch rule indexing on or off (between batches), e.g. to measure its effect."""
+        self.config.indexing = enabled
+        self._install(self._rules)
+
     def _install(self, rules: List[EngineRule]) -> None:
         # One reference assignment: a batch in flight keeps the index it started with.
         index = RuleIndex(rules, self.config.indexing)
@@ -310,11 +315,18 @@ class Engine:
         for i in range(len(batch)):
             groups[partition(batch.entity_key(i), parts)].append(batch.raw(i))
         options = self._decode_options()
-        return [
-            EventBatch.from_ndjson(b"\n".join(g) + b"\n", source=batch.source, **options) if g else None for g in groups
-        ]
+        out: List[Optional[EventBatch]] = []
+        for group in groups:
+            if not group:
+                out.append(None)
+                continue
+            # Fresh, increasing ingest numbers: within a partition (hence per entity) order is kept.
+            with self._lock:
+                first, self._seq = self._seq, self._seq + len(group)
+            out.append(EventBatch.from_ndjson(b"\n".join(group) + b"\n", source=batch.source, first_seq=first, **options))
+        return out
 
-    def _handle(self, batch: EventBatch) -> None:
+    def _handle(self, batch: EventBatch, partition: int = 0) -> None:
         index = self._index  # the rule set this batch runs against, even if a reload swaps it meanwhile
         categories = batch_categories(batch, self.config.category_field) if index.enabled else ()
         produced: List[Tuple[EngineRule, List[Dict[str, Any]]]] = []
@@ -322,12 +334,13 @@ class Engine:
             if rule.status != "active":
                 continue
             started = time.perf_counter_ns()
+            sequence = isinstance(rule.evaluator, SequenceEvaluator)
             try:
-                hits = rule.evaluator.evaluate(batch)
+                hits = rule.evaluator.evaluate(batch, partition) if sequence else rule.evaluator.evaluate(batch)
             except KestrelError as error:
                 rule.note(len(batch), 0, time.perf_counter_ns() - started, str(error))
                 continue
-            if isinstance(rule.evaluator, SequenceEvaluator):
+            if sequence:
                 alerts = [sequence_alert(rule, match) for match in hits]
             else:
                 alerts = [event_alert(rule, batch, i, captures) for i, captures in hits]

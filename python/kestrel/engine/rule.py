@@ -58,21 +58,47 @@ class LuaEvaluator:
 
 
 class SequenceEvaluator:
+    """A sequence rule: one ``SequenceRule`` per bus partition.
+
+    Each partition keeps its own state and its own clock, so a worker that
+    runs ahead cannot expire the partial matches of another; events of one
+    entity always reach the same partition.
+    """
+
     runtime = "sequence"
+    quarantined = False
 
-    def __init__(self, rule: Any) -> None:
-        self.rule = rule
+    def __init__(self, make: Any) -> None:
+        self._make = make
+        self._lock = threading.Lock()
+        self.partitions: Dict[int, Any] = {0: make()}  # built now, so a bad rule fails at load
 
-    def evaluate(self, batch: Any) -> List[Any]:
-        return list(self.rule.process(batch))
+    def _rule(self, partition: int) -> Any:
+        with self._lock:
+            rule = self.partitions.get(partition)
+            if rule is None:
+                rule = self.partitions[partition] = self._make()
+            return rule
+
+    def evaluate(self, batch: Any, partition: int = 0) -> List[Any]:
+        return list(self._rule(partition).process(batch))
 
     def flush(self) -> List[Any]:
-        return list(self.rule.flush())
+        return [match for rule in self.partitions.values() for match in rule.flush()]
 
     def stats(self) -> Dict[str, Any]:
-        return dict(self.rule.stats())
-
-    quarantined = False
+        """The partitions' counters, summed (dicts of counters summed key by key)."""
+        total: Dict[str, Any] = {}
+        for rule in self.partitions.values():
+            for key, value in dict(rule.stats()).items():
+                if isinstance(value, dict):
+                    inner = total.setdefault(key, {})
+                    for k, v in value.items():
+                        inner[k] = inner.get(k, 0) + v
+                elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                    total[key] = total.get(key, 0) + value
+        total["partitions"] = len(self.partitions)
+        return total
 
 
 @dataclass

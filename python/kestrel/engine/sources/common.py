@@ -160,7 +160,7 @@ def _evaluator(compiled: Any, context: LoadContext, rule_id: str) -> Any:
         return None
     config = context.config
     return SequenceEvaluator(
-        factory(
+        lambda: factory(
             compiled,
             context.schema,
             rule_id=rule_id,

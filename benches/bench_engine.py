@@ -1,0 +1,95 @@
+"""Benchmarks: end-to-end engine throughput, NDJSON file -> alerts.
+
+`kestrel.Engine.process_file` over the bundled example events
+(examples/events.ndjson, 5,000 process/file/network/registry/dns events,
+repeated to 20,000), with (i) the bundled rules and (ii) all 1,024 corpus
+rules loaded (/work/shared/corpus/elastic_eql_rules.jsonl, or the copy named
+by $KESTREL_CORPUS; sequence rules run only with the sequence engine in the
+build), each with rule indexing on and off. `extra_info` records events/s
+(one thread, so per core), alerts, and whether the alerts were identical with
+indexing on and off. The eql-engine side by side is `kestrel bench --compare eql`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+import kestrel
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = Path(os.environ.get("KESTREL_CORPUS", "/work/shared/corpus/elastic_eql_rules.jsonl"))
+REPEAT = 4
+
+
+@pytest.fixture(scope="module")
+def events_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("engine") / "events.ndjson"
+    path.write_bytes((REPO / "examples" / "events.ndjson").read_bytes() * REPEAT)
+    return path
+
+
+def _engine(rules: Path) -> kestrel.Engine:
+    engine = kestrel.Engine(batch_size=8192)
+    engine.load(rules)
+    assert engine.load_report.ok, engine.load_report.failures[:3]
+    return engine
+
+
+@pytest.fixture(scope="module")
+def bundled() -> kestrel.Engine:
+    return _engine(REPO / "rules")
+
+
+@pytest.fixture(scope="module")
+def corpus() -> kestrel.Engine:
+    if not CORPUS.exists():
+        pytest.skip(f"no rule corpus at {CORPUS}")
+    return _engine(CORPUS)
+
+
+def _event_alerts(engine: kestrel.Engine) -> int:
+    return sum(r["alerts"] for r in engine.stats()["rules"].values() if r["kind"] == "event")
+
+
+def _run(engine: kestrel.Engine, events: Path) -> tuple[float, int]:
+    """(seconds, event-rule alerts) of one pass. Sequence rules keep their state
+    from pass to pass (the same events again arrive late), so only event-rule
+    alerts are compared between passes."""
+    before = _event_alerts(engine)
+    started = time.perf_counter()
+    engine.process_file(events)
+    return time.perf_counter() - started, _event_alerts(engine) - before
+
+
+def _measure(benchmark, engine: kestrel.Engine, events: Path, indexing: bool) -> None:
+    engine.set_indexing(not indexing)
+    _, other = _run(engine, events)
+    engine.set_indexing(indexing)
+    _, alerts = benchmark.pedantic(lambda: _run(engine, events), rounds=1, iterations=1)
+    seconds, again = min(_run(engine, events) for _ in range(2))
+    n = 5000 * REPEAT
+    benchmark.extra_info.update(
+        events=n,
+        rules=len(engine.rules()),
+        indexing=indexing,
+        events_per_s=round(n / seconds),
+        event_rule_alerts=again,
+        correct=alerts == again == other,
+    )
+    assert alerts == again == other > 0
+
+
+@pytest.mark.benchmark(group="engine")
+@pytest.mark.parametrize("indexing", [True, False], ids=["indexed", "unindexed"])
+def test_engine_bundled_rules(benchmark, bundled, events_file, indexing):
+    _measure(benchmark, bundled, events_file, indexing)
+
+
+@pytest.mark.benchmark(group="engine")
+@pytest.mark.parametrize("indexing", [True, False], ids=["indexed", "unindexed"])
+def test_engine_corpus_rules(benchmark, corpus, events_file, indexing):
+    _measure(benchmark, corpus, events_file, indexing)
