@@ -6,7 +6,7 @@ tests can fill the queue deterministically (waits are bounded, no timings assert
 
 import threading
 
-from conftest import EVENTS, RULES, event, ndjson
+from engine_support import EVENTS, RULES, event, ndjson
 
 import kestrel
 

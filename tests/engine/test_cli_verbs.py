@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, RULES
+from engine_support import REPO, RULES
 
 from kestrel.cli import COMMANDS, main
 

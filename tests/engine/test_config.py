@@ -1,7 +1,7 @@
 """Engine configuration: keyword options, TOML and YAML files, validation."""
 
 import pytest
-from conftest import RULES
+from engine_support import RULES
 
 import kestrel
 from kestrel.engine import EngineConfig

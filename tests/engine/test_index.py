@@ -1,6 +1,6 @@
 """Rule indexing: a batch is offered only to rules whose categories occur in it."""
 
-from conftest import EVENTS, RULES, event
+from engine_support import EVENTS, RULES, event
 
 import kestrel
 from kestrel.engine.index import RuleIndex

@@ -6,7 +6,7 @@ import json
 import sys
 
 import pytest
-from conftest import RULES, ndjson
+from engine_support import RULES, ndjson
 
 import kestrel
 from kestrel.cli import main

@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import RULES
+from engine_support import RULES
 
 import kestrel
 from kestrel.cli import main

@@ -3,7 +3,7 @@
 import shutil
 
 import pytest
-from conftest import RULES, event
+from engine_support import RULES, event
 
 import kestrel
 

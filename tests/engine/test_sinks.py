@@ -3,7 +3,7 @@
 import io
 import json
 
-from conftest import RULES, ndjson
+from engine_support import RULES, ndjson
 
 import kestrel
 from kestrel.cli import main

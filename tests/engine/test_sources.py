@@ -4,7 +4,7 @@ import json
 import shutil
 
 import pytest
-from conftest import RULES, event, ndjson
+from engine_support import RULES, event, ndjson
 
 import kestrel
 from kestrel.cli import main
