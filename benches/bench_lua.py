@@ -11,7 +11,9 @@ buffer, then `take_matches` into Python. Through the `budget` fixture
 * `evaluate_ns_per_event` -- best of 5 for the whole `LuaRule.evaluate`,
   which adds turning the match buffer into a Python list (`take_matches`,
   which dominates when most events match);
-* `matches`, `events`, `mode` (`jit` for trusted/generated code in group
+* `events_per_s`, `matches`, `agrees_with_reference` (the Python
+  interpreter's matches for generated code, a Python transcription for the
+  seed rules, on the first 2,048 events), `events`, `mode` (`jit` for trusted/generated code in group
   predicate-lua, `sandboxed` -- interpreted, instruction-budgeted, the
   default for hand-written rules -- in predicate-lua-sandboxed, reported only).
 
@@ -30,7 +32,7 @@ from kestrel.compiler import compile
 from kestrel.compiler.lua import generate_package
 from kestrel.packages import FieldTable
 from kestrel.runtime.lua import LuaRule, load_generated
-from workloads import PREDICATES, best_ns_per_event, process_batch
+from workloads import CHECK_SAMPLE, PREDICATES, agrees_with_interpreter, best_ns_per_event, process_batch, process_dicts
 
 SEED_FIELDS = FieldTable({1: "process.pid", 2: "process.name"})
 
@@ -63,15 +65,31 @@ def lua_loop_ns(rule: LuaRule, batch) -> float:
     return ns
 
 
-def run_case(benchmark, budget, rule: LuaRule, batch, mode: str) -> None:
+def run_case(benchmark, budget, rule: LuaRule, batch, mode: str, agrees) -> None:
+    """`agrees(matches)`: whether the rule's matches equal the reference's."""
     rule.evaluate(batch)  # warm-up: trace compilation happens here for JIT rules
     result = benchmark(rule.evaluate, batch)
     assert result.failure is None
     evaluate_ns = best_ns_per_event(lambda: rule.evaluate(batch), len(batch))
+    matches = result.events()
     # The budgeted figure is the evaluation itself, matches left in the core's
     # buffer, as bench_wasm.py's (whose matches stay in the core too).
-    budget(lua_loop_ns(rule, batch), events=len(batch), matches=len(result.events()), mode=mode,
-           evaluate_ns_per_event=round(evaluate_ns, 2))
+    budget(lua_loop_ns(rule, batch), events=len(batch), matches=len(matches), agrees_with_reference=agrees(matches),
+           mode=mode, evaluate_ns_per_event=round(evaluate_ns, 2))
+    assert benchmark.extra_info["agrees_with_reference"]
+
+
+def seed_reference(source: str):
+    """The seed rules in plain Python, over the first CHECK_SAMPLE process events."""
+    def expected(event) -> bool:
+        pid, name = event["process"]["pid"], event["process"]["name"]
+        return pid > 1000 and (source is SEED_PID or "suspicious" in name)
+
+    def agrees(matches) -> bool:
+        events = process_dicts()[:CHECK_SAMPLE]
+        return [i for i in matches if i < CHECK_SAMPLE] == [i for i, e in enumerate(events) if expected(e)]
+
+    return agrees
 
 
 def seed_rule(source: str, schema, mode: str) -> LuaRule:
@@ -81,20 +99,21 @@ def seed_rule(source: str, schema, mode: str) -> LuaRule:
 @pytest.mark.benchmark(group="predicate-lua")
 @pytest.mark.parametrize("source", [SEED_PID, SEED_COMPLETE], ids=["seed_pid_gt_1000", "seed_complete_example"])
 def test_lua_seed(benchmark, budget, batch, schema, source):
-    run_case(benchmark, budget, seed_rule(source, schema, "jit"), batch, "jit")
+    run_case(benchmark, budget, seed_rule(source, schema, "jit"), batch, "jit", seed_reference(source))
 
 
 @pytest.mark.benchmark(group="predicate-lua-sandboxed")
 @pytest.mark.parametrize("source", [SEED_PID, SEED_COMPLETE], ids=["seed_pid_gt_1000", "seed_complete_example"])
 def test_lua_seed_sandboxed(benchmark, budget, batch, schema, source):
-    run_case(benchmark, budget, seed_rule(source, schema, "sandboxed"), batch, "sandboxed")
+    run_case(benchmark, budget, seed_rule(source, schema, "sandboxed"), batch, "sandboxed", seed_reference(source))
 
 
 @pytest.mark.benchmark(group="predicate-lua")
 @pytest.mark.parametrize("case", sorted(PREDICATES))
 def test_lua_ir(benchmark, budget, batch, schema, case):
-    rule = load_generated(generate_package(compile(PREDICATES[case], schema=schema)), case, schema=schema)
-    run_case(benchmark, budget, rule, batch, "jit")
+    compiled = compile(PREDICATES[case], schema=schema)
+    rule = load_generated(generate_package(compiled), case, schema=schema)
+    run_case(benchmark, budget, rule, batch, "jit", lambda matches: agrees_with_interpreter(compiled, matches))
 
 
 def load_and_warm(source: str, schema, batch):
@@ -103,8 +122,8 @@ def load_and_warm(source: str, schema, batch):
     return rule
 
 
-@pytest.mark.benchmark(group="lua-load")
-def test_rule_load_with_jit_warmup(benchmark, schema):
+@pytest.mark.benchmark(group="compile")
+def test_rule_load_with_jit_warmup(benchmark, budget, schema):
     # Load = new LuaJIT state + prelude + rule + pred_init; warm-up = a first
     # 4k-event batch, enough for the hot loop's traces to be recorded.
     warm = process_batch(schema, 4096)
@@ -112,4 +131,7 @@ def test_rule_load_with_jit_warmup(benchmark, schema):
     benchmark.extra_info["warmup_events"] = len(warm)
     if benchmark.stats is not None:
         benchmark.extra_info["ms"] = round(benchmark.stats.stats.median * 1e3, 3)
-    assert rule.evaluate(warm).failure is None
+    result = rule.evaluate(warm)
+    assert result.failure is None
+    # A load has no per-event figure; the warm-up batch's matches are checked.
+    budget(None, matches=len(result.events()), agrees_with_reference=seed_reference(SEED_COMPLETE)(result.events()))

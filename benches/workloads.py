@@ -61,6 +61,19 @@ def most_conditions_rule(max_chars: int = 40_000) -> tuple[str, str]:
     return best[0], best[1]
 
 
+#: Events of the batch checked against a reference (the Python interpreter is slow).
+CHECK_SAMPLE = 2_048
+
+
+def agrees_with_interpreter(compiled, matches, n: int = CHECK_SAMPLE) -> bool:
+    """Whether `matches` (event indices) equal the Python interpreter's on the first `n` process events."""
+    from kestrel.compiler.interpreter import matches as interpreter_matches
+
+    events = process_dicts()[:n]
+    expected = [i for i, e in enumerate(events) if interpreter_matches(compiled, e)]
+    return [i for i in matches if i < n] == expected
+
+
 def best_ns_per_event(run: Callable[[], Any], events: int, repeats: int = 5) -> float:
     """The fastest of `repeats` runs, per event: the figure budgets are checked against."""
     best = float("inf")

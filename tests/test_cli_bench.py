@@ -127,8 +127,10 @@ def test_compare_eql_json_has_positive_rates_and_equal_matches(capsys):
     assert sum(cases[n]["kestrel_matches"] for n in compare.PREDICATES) > 0  # agreement on nothing proves nothing
     sequence = cases["sequence_3_steps_by_entity_5m"]
     assert sequence["eql_ns_per_event"] > 0
-    if sequence["kestrel_ns_per_event"] is None:
+    if sequence["kestrel_ns_per_event"] is None:  # a build without kestrel.runtime.sequence
         assert sequence["agrees"] is None and "not available" in sequence["note"]
+    else:
+        assert sequence["agrees"] is True and sequence["kestrel_matches"] == sequence["eql_matches"]
 
 
 @needs_eql
@@ -199,13 +201,32 @@ def test_benches_budget_fixture_fails_a_benchmark_over_budget(pytester):
         @pytest.mark.benchmark(group="predicate-wasm")
         def test_over(benchmark, budget):
             benchmark(lambda: None)
-            budget(250.0, matches=3)
+            budget(250.0, matches=3, agrees_with_reference=True)
 
         @pytest.mark.benchmark(group="predicate-wasm")
         def test_under(benchmark, budget):
             benchmark(lambda: None)
-            budget(2.0, matches=3)
+            budget(2.0, matches=3, agrees_with_reference=True)
     """)
     result = pytester.runpytest_inprocess("--benchmark-disable", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*test_over: 250.0 ns/event is over its budget of 10 ns/event (predicate-wasm)*"])
+
+
+def test_bench_table_is_generated_between_the_markers(tmp_path):
+    import runpy
+
+    script = runpy.run_path(str(REPO / "scripts" / "bench_table.py"))
+    results = {"datetime": "2026-01-02T03:04:05", "machine_info": {"cpu": {"brand_raw": "Test CPU", "count": 2}, "python_version": "3.11"},
+               "benchmarks": [
+                   {"name": "test_a", "group": "predicate-wasm", "extra_info": {"ns_per_event": 20.0, "eql_ns_per_event": 2000.0,
+                                                                               "agrees_with_reference": True}},
+                   {"name": "test_b", "group": "compile", "extra_info": {"ns_per_event": None}},
+               ]}
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- bench-table:start -->\nold table\n<!-- bench-table:end -->\noutro\n")
+    script["write"](readme, script["table"](results))
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("intro\n") and text.endswith("outro\n")
+    assert "| predicate-wasm: `test_a` | 20.0 ns/event (50.0M/s) | 2,000 ns/event | 100x | yes | Test CPU, 2 cores, Python 3.11 | 2026-01-02 |" in text
+    assert "test_b" not in text
