@@ -102,7 +102,7 @@ fn matches_to_py<'py>(py: Python<'py>, matches: Vec<Match>) -> PyResult<Bound<'p
 #[pymethods]
 impl PySequenceMatcher {
     #[new]
-    #[pyo3(signature = (ir_json, schema, *, rule_id = "sequence".to_string(), shards = 1, max_out_of_order_ns = 0,
+    #[pyo3(signature = (ir_json, schema, *, rule_id = "sequence", shards = 1, max_out_of_order_ns = 0,
         memory_budget = None, quota_rule = None, quota_entity = None, idle_ttl_ns = None, max_samples_per_key = 1,
         keep_raw = true, budget = None))]
     #[allow(clippy::too_many_arguments)]
@@ -110,7 +110,7 @@ impl PySequenceMatcher {
         py: Python<'_>,
         ir_json: &str,
         schema: PySchema,
-        rule_id: String,
+        rule_id: &str,
         shards: usize,
         max_out_of_order_ns: i64,
         memory_budget: Option<usize>,
@@ -134,7 +134,7 @@ impl PySequenceMatcher {
         };
         let budget = budget.map(|b| b.inner.clone()).unwrap_or_default();
         let inner = SequenceMatcher::new(&program, config, budget).map_err(seq_error)?;
-        Ok(PySequenceMatcher { inner: Mutex::new(inner), rule_id })
+        Ok(PySequenceMatcher { inner: Mutex::new(inner), rule_id: rule_id.to_string() })
     }
 
     /// Feed one batch and its per-filter matches; returns completed matches.
@@ -193,6 +193,7 @@ impl PySequenceMatcher {
         out.set_item("keys", m.keys())?;
         out.set_item("state_bytes", bytes)?;
         out.set_item("bytes_per_partial", if partials == 0 { 0.0 } else { bytes as f64 / partials as f64 })?;
+        out.set_item("overhead_bytes", m.overhead_bytes())?;
         out.set_item("buffered", m.buffered())?;
         out.set_item("shards", m.config().shards)?;
         Ok(out)

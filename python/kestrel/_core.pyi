@@ -14,6 +14,7 @@ __all__ = [
     "IrError",
     "InternalError",
     "WasmRuleError",
+    "SequenceError",
     "Schema",
     "FieldInfo",
     "EventBatch",
@@ -24,6 +25,8 @@ __all__ = [
     "WasmRule",
     "Matches",
     "wat_to_wasm",
+    "StateBudget",
+    "SequenceMatcher",
 ]
 
 __core_version__: str
@@ -36,6 +39,7 @@ class PatternError(KestrelError): ...
 class IrError(KestrelError): ...
 class InternalError(KestrelError): ...
 class WasmRuleError(KestrelError): ...
+class SequenceError(KestrelError): ...
 
 @final
 class FieldInfo:
@@ -219,3 +223,42 @@ class WasmRule:
     def runtime_info() -> dict[str, Any]: ...
 
 def wat_to_wasm(text: str) -> bytes: ...
+
+@final
+class StateBudget:
+    def __new__(cls) -> StateBudget: ...
+    @property
+    def used(self) -> int: ...
+
+#: (kind, join_keys, events, first_ts, last_ts); an event is (seq, ts_ns, raw JSON or None), None for a missing step.
+_SequenceMatchTuple = tuple[str, list[Any], list[tuple[int, int, bytes | None] | None], int | None, int | None]
+
+@final
+class SequenceMatcher:
+    def __new__(
+        cls,
+        ir_json: str,
+        schema: Schema,
+        *,
+        rule_id: str = "sequence",
+        shards: int = 1,
+        max_out_of_order_ns: int = 0,
+        memory_budget: int | None = None,
+        quota_rule: int | None = None,
+        quota_entity: int | None = None,
+        idle_ttl_ns: int | None = None,
+        max_samples_per_key: int = 1,
+        keep_raw: bool = True,
+        budget: StateBudget | None = None,
+    ) -> SequenceMatcher: ...
+    def process(self, batch: EventBatch, matches: list[Matches | list[int]]) -> list[_SequenceMatchTuple]: ...
+    def flush(self) -> list[_SequenceMatchTuple]: ...
+    def stats(self) -> dict[str, Any]: ...
+    def snapshot(self) -> bytes: ...
+    def restore(self, data: bytes) -> None: ...
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def filters(self) -> int: ...

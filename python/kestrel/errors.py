@@ -13,6 +13,7 @@ from kestrel._core import (
     KestrelError,
     PatternError,
     SchemaError,
+    SequenceError,
     WasmRuleError,
 )
 
@@ -41,6 +42,7 @@ __all__ = [
     "InternalError",
     "IrError",
     "WasmRuleError",
+    "SequenceError",
     "EngineError",
     "RuleLoadError",
 ]

@@ -65,3 +65,36 @@ def apply_pipes(rule: "kestrel.CompiledRule", ids: list[int]) -> list[int]:
     for pipe in rule.ir.rule.pipes:
         ids = ids[: pipe.count] if pipe.op == "head" else ids[-pipe.count :]
     return ids
+
+
+def sequence_cases() -> list[dict[str, Any]]:
+    """The sequence cases of es_test_queries.toml."""
+    return [case for case in es_queries() if case["query"].lstrip().startswith("sequence")]
+
+
+MISSING_OPTIONS = CompileOptions(
+    category_field="event_type", timestamp_field="@timestamp", timestamp_unit="ms", tiebreaker_field="sequence"
+)
+
+
+@lru_cache(maxsize=None)
+def missing_event_cases() -> tuple[dict[str, Any], ...]:
+    with open(CONFORMANCE / "es_test_missing_events.toml", "rb") as handle:
+        return tuple(tomllib.load(handle)["queries"])
+
+
+def missing_events_batch(schema: kestrel.Schema) -> kestrel.EventBatch:
+    """es_missing_events_data.jsonl as the suite reads it: `@timestamp` is epoch
+    milliseconds (as a string) or ISO-8601, the category is `event_type`. Every
+    query filters on one `event_type`, whose events are already in order."""
+    data = (CONFORMANCE / "es_missing_events_data.jsonl").read_bytes()
+    batch = kestrel.EventBatch.from_ndjson(
+        data, schema=schema, category_field="event_type", timestamp_field="@timestamp", timestamp_unit="ms"
+    )
+    assert not batch.errors and len(batch) == 48
+    return batch
+
+
+def flattened_ids(matches: list[Any], id_field: str) -> list[int]:
+    """Matched sequences as the suite writes them: ids in order, -1 for a missing step."""
+    return [-1 if event.get("missing") else event[id_field] for match in matches for event in match.events]

@@ -241,9 +241,16 @@ impl SequenceMatcher {
                 *slot |= 1 << f;
             }
         }
+        // Event time advances with every event, not only those a filter passed.
+        let newest = (0..batch.len()).map(|ev| batch.timestamp(ev)).filter(|&t| t != NO_TIMESTAMP).max();
+        self.newest = self.newest.max(newest.unwrap_or(NONE));
         let hits = self.collect_hits(batch, &masks);
-        let hits = if self.config.max_out_of_order_ns > 0 { self.reorder(hits, batch) } else { hits };
+        let reordering = self.config.max_out_of_order_ns > 0;
+        let hits = if reordering { self.reorder(hits, batch) } else { hits };
         self.run(hits, Some(batch));
+        // Everything up to the watermark has been processed: what is due before it can go.
+        let horizon = if reordering { self.newest.saturating_sub(self.config.max_out_of_order_ns) } else { self.newest };
+        self.watermark = self.watermark.max(horizon);
         self.expire(self.watermark);
         Ok(self.drain())
     }
@@ -256,6 +263,7 @@ impl SequenceMatcher {
             self.released = self.released.max(hit.ts);
         }
         self.run(pending, None);
+        self.watermark = self.watermark.max(self.newest);
         self.expire(self.watermark);
         let (plan, config) = (&self.plan, &self.config);
         let shared = Shared { budget_bytes: &self.budget.0, rule_partials: &self.rule_partials };
@@ -289,6 +297,11 @@ impl SequenceMatcher {
         self.shards.iter().map(|s| s.bytes).sum()
     }
 
+    /// Store overhead not attributed to keys (expiry heap, free slots).
+    pub fn overhead_bytes(&self) -> usize {
+        self.shards.iter().map(Shard::overhead_bytes).sum()
+    }
+
     /// Join keys with state.
     pub fn keys(&self) -> usize {
         self.shards.iter().map(|s| s.live_slots().count()).sum()
@@ -312,7 +325,6 @@ impl SequenceMatcher {
                 self.stats.untimed += 1;
                 continue;
             }
-            self.newest = self.newest.max(ts);
             // One hit per distinct key value: specs that yield equal bytes
             // (e.g. the same fields) share a hit, so one event sees one slot once.
             keys.clear();
@@ -378,9 +390,6 @@ impl SequenceMatcher {
 
     /// Run hits on their shards, in parallel when there are several.
     fn run(&mut self, hits: Vec<Hit>, batch: Option<&EventBatch>) {
-        for hit in &hits {
-            self.watermark = self.watermark.max(hit.ts);
-        }
         let mut routed: Vec<Vec<Hit>> = (0..self.shards.len()).map(|_| Vec::new()).collect();
         if self.shards.len() == 1 {
             routed[0] = hits;

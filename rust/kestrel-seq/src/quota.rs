@@ -20,7 +20,7 @@ impl Shard {
             while ctx.shared.rule_partials.load(Ordering::Relaxed) >= quota as i64 {
                 match self.lru_victim(idx) {
                     Some(victim) => {
-                        self.stats.evictions.quota_rule += self.slots[victim as usize].count as u64;
+                        self.stats.evictions.quota_rule += u64::from(self.slots[victim as usize].count);
                         self.remove(victim, &ctx.shared);
                     }
                     None => {
@@ -38,7 +38,7 @@ impl Shard {
         let Some(budget) = ctx.config.memory_budget else { return };
         while ctx.shared.budget_bytes.load(Ordering::Relaxed) > budget as i64 {
             let Some(victim) = self.lru_victim(keep) else { break };
-            self.stats.evictions.lru += self.slots[victim as usize].count as u64;
+            self.stats.evictions.lru += u64::from(self.slots[victim as usize].count);
             self.remove(victim, &ctx.shared);
         }
     }

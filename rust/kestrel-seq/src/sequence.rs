@@ -65,6 +65,8 @@ impl Shard {
                 self.stats.rejected_maxspan += 1;
                 continue;
             }
+            // Exact growth: most partials never reach their last step.
+            partial.events.reserve_exact(1);
             partial.events.push(ctx.evref(hit));
             if pos == last {
                 self.complete(ctx, idx, partial, hit.seq);
@@ -82,9 +84,11 @@ impl Shard {
         }
         if trailing {
             let span = maxspan.unwrap_or(i64::MAX);
-            let before = slot.awaiting.len();
-            slot.awaiting.retain(|a| a.partial.last_seq() == hit.seq || hit.ts.saturating_sub(a.anchor) > span);
-            self.stats.rejected_missing += (before - slot.awaiting.len()) as u64;
+            if let Some(extra) = slot.extra.as_mut() {
+                let before = extra.awaiting.len();
+                extra.awaiting.retain(|a| a.partial.last_seq() == hit.seq || hit.ts.saturating_sub(a.anchor) > span);
+                self.stats.rejected_missing += (before - extra.awaiting.len()) as u64;
+            }
         }
         if leading && hit.ts > slot.lead {
             slot.lead = hit.ts;
@@ -110,6 +114,8 @@ impl Shard {
         }
         let slot = &mut self.slots[idx as usize];
         if slot.stages.is_empty() {
+            // Exact capacity: `resize_with` alone would round up to four states.
+            slot.stages = Vec::with_capacity(plan.positives() - 1);
             slot.stages.resize_with(plan.positives() - 1, || None);
         }
         if slot.stages[0].replace(partial).is_some() {
@@ -133,7 +139,7 @@ impl Shard {
             let anchor = if plan.has_leading { partial.lead } else { partial.start };
             if anchor != NONE {
                 let deadline = anchor.saturating_add(span);
-                self.slots[idx as usize].awaiting.push(Awaiting { deadline, anchor, partial });
+                self.slots[idx as usize].extra().awaiting.push(Awaiting { deadline, anchor, partial });
                 self.push_timer(deadline, idx);
                 return;
             }
@@ -194,11 +200,12 @@ impl Shard {
     /// Emit the completions whose trailing window `closed` says is over.
     pub(crate) fn release_awaiting(&mut self, ctx: &Ctx<'_>, idx: u32, closed: impl Fn(&Awaiting) -> bool) {
         let slot = &mut self.slots[idx as usize];
-        if slot.awaiting.is_empty() {
+        if slot.awaiting().is_empty() {
             return;
         }
-        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut slot.awaiting).into_iter().partition(|a| closed(a));
-        slot.awaiting = waiting;
+        let extra = slot.extra();
+        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut extra.awaiting).into_iter().partition(|a| closed(a));
+        extra.awaiting = waiting;
         for a in done {
             let seq = a.partial.last_seq();
             self.emit(ctx, idx, a.partial, seq);

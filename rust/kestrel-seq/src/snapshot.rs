@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::matcher::{EvRef, Hit, SequenceMatcher};
 use crate::stats::{Evictions, Stats};
-use crate::store::{Awaiting, Partial, Shard, Shared, NONE};
+use crate::store::{Awaiting, Extra, Partial, Shard, Shared, NONE};
 use crate::SeqError;
 
 const MAGIC: &[u8; 4] = b"KSEQ";
@@ -156,7 +156,7 @@ impl SequenceMatcher {
             w.bytes(&slot.key);
             w.i64(slot.lead);
             w.i64(slot.touched);
-            w.u32(slot.samples_done);
+            w.u32(slot.samples_done());
             w.u32(slot.stages.len() as u32);
             for stage in &slot.stages {
                 match stage {
@@ -167,14 +167,14 @@ impl SequenceMatcher {
                     None => w.u8(0),
                 }
             }
-            w.u32(slot.awaiting.len() as u32);
-            for a in &slot.awaiting {
+            w.u32(slot.awaiting().len() as u32);
+            for a in slot.awaiting() {
                 w.i64(a.deadline);
                 w.i64(a.anchor);
                 w.partial(&a.partial);
             }
-            w.u32(slot.sample.len() as u32);
-            for e in &slot.sample {
+            w.u32(slot.sample().len() as u32);
+            for e in slot.sample() {
                 match e {
                     Some(e) => {
                         w.u8(1);
@@ -260,10 +260,8 @@ impl SequenceMatcher {
             let slot = &mut shard.slots[idx as usize];
             slot.lead = lead;
             slot.touched = touched;
-            slot.samples_done = samples_done;
             slot.stages = stages;
-            slot.awaiting = awaiting;
-            slot.sample = sample;
+            *slot.extra() = Extra { awaiting, sample, samples_done };
             for t in timers {
                 shard.push_timer(t, idx);
             }

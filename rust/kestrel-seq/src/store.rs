@@ -36,8 +36,9 @@ impl Partial {
         self.events.last().map_or(u64::MAX, |e| e.seq)
     }
 
-    fn bytes(&self) -> usize {
-        size_of::<Partial>() + self.events.capacity() * size_of::<EvRef>() + self.events.iter().map(EvRef::raw_len).sum::<usize>()
+    /// Heap bytes (the struct itself is counted where it is stored).
+    fn heap_bytes(&self) -> usize {
+        self.events.capacity() * size_of::<EvRef>() + self.events.iter().map(EvRef::raw_len).sum::<usize>()
     }
 }
 
@@ -59,24 +60,53 @@ pub struct Slot {
     pub gen: u32,
     /// Sequences: the partial waiting in each state (`positives - 1` states).
     pub stages: Vec<Option<Partial>>,
-    pub awaiting: Vec<Awaiting>,
+    /// What only some rules need, out of line to keep the common slot small.
+    pub extra: Option<Box<Extra>>,
     pub lead: i64,
-    /// Samples: the event chosen for each filter so far.
-    pub sample: Vec<Option<EvRef>>,
-    pub samples_done: u32,
     /// Event time of the last event that touched the slot.
     pub touched: i64,
     pub(crate) prev: u32,
     pub(crate) next: u32,
-    pub(crate) bytes: usize,
-    pub(crate) count: usize,
+    pub(crate) bytes: u32,
+    pub(crate) count: u32,
     pub(crate) live: bool,
 }
 
+/// Slot state of trailing-missing sequences and samples.
+#[derive(Debug, Default)]
+pub struct Extra {
+    pub awaiting: Vec<Awaiting>,
+    /// Samples: the event chosen for each filter so far.
+    pub sample: Vec<Option<EvRef>>,
+    pub samples_done: u32,
+}
+
+impl Extra {
+    fn is_empty(&self) -> bool {
+        self.awaiting.is_empty() && self.sample.is_empty() && self.samples_done == 0
+    }
+}
+
 impl Slot {
+    pub fn extra(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    pub fn awaiting(&self) -> &[Awaiting] {
+        self.extra.as_ref().map_or(&[], |e| &e.awaiting)
+    }
+
+    pub fn sample(&self) -> &[Option<EvRef>] {
+        self.extra.as_ref().map_or(&[], |e| &e.sample)
+    }
+
+    pub fn samples_done(&self) -> u32 {
+        self.extra.as_ref().map_or(0, |e| e.samples_done)
+    }
+
     /// Partial matches held (waiting completions and sample events included).
     pub fn partials(&self) -> usize {
-        self.stages.iter().flatten().count() + self.awaiting.len() + usize::from(self.sample.iter().any(Option::is_some))
+        self.stages.iter().flatten().count() + self.awaiting().len() + usize::from(self.sample().iter().any(Option::is_some))
     }
 
     fn bytes(&self) -> usize {
@@ -86,16 +116,20 @@ impl Slot {
             + table
             + self.key.len()
             + self.stages.capacity() * size_of::<Option<Partial>>()
-            + self.stages.iter().flatten().map(Partial::bytes).sum::<usize>()
-            + self.awaiting.iter().map(|a| size_of::<Awaiting>() + a.partial.bytes()).sum::<usize>()
-            + self.sample.capacity() * size_of::<Option<EvRef>>()
-            + self.sample.iter().flatten().map(EvRef::raw_len).sum::<usize>()
+            + self.stages.iter().flatten().map(Partial::heap_bytes).sum::<usize>()
+            + self.extra.as_ref().map_or(0, |e| {
+                size_of::<Extra>()
+                    + e.awaiting.capacity() * size_of::<Awaiting>()
+                    + e.awaiting.iter().map(|a| a.partial.heap_bytes()).sum::<usize>()
+                    + e.sample.capacity() * size_of::<Option<EvRef>>()
+                    + e.sample.iter().flatten().map(EvRef::raw_len).sum::<usize>()
+            })
     }
 
     /// Nothing left to remember: the slot can be freed. A slot that has
     /// produced its quota of samples is kept, to suppress further samples.
     fn is_empty(&self) -> bool {
-        self.partials() == 0 && self.lead == NONE && self.samples_done == 0
+        self.partials() == 0 && self.lead == NONE && self.samples_done() == 0
     }
 }
 
@@ -164,7 +198,7 @@ impl Shard {
             entry.remove();
         }
         self.unlink(idx);
-        let (bytes, count) = (self.slots[idx as usize].bytes, self.slots[idx as usize].count);
+        let (bytes, count) = (self.slots[idx as usize].bytes as usize, self.slots[idx as usize].count as usize);
         self.bytes -= bytes;
         self.partials -= count;
         shared.budget_bytes.fetch_sub(bytes as i64, Ordering::Relaxed);
@@ -184,7 +218,10 @@ impl Shard {
             self.remove(idx, shared);
             return;
         }
-        let (bytes, count) = (slot.bytes(), slot.partials());
+        if slot.extra.as_ref().is_some_and(|e| e.is_empty()) {
+            slot.extra = None;
+        }
+        let (bytes, count) = (slot.bytes() as u32, slot.partials() as u32);
         let (db, dc) = (bytes as i64 - slot.bytes as i64, count as i64 - slot.count as i64);
         slot.bytes = bytes;
         slot.count = count;
@@ -238,9 +275,10 @@ impl Shard {
         (0..self.slots.len() as u32).filter(|&i| self.slots[i as usize].live)
     }
 
-    /// Pending timers, for statistics.
-    pub fn timer_count(&self) -> usize {
-        self.timers.len()
+    /// Bytes of the expiry heap and of free slots: the store's overhead
+    /// beyond what is accounted to keys.
+    pub fn overhead_bytes(&self) -> usize {
+        self.timers.capacity() * size_of::<Timer>() + self.free.len() * size_of::<Slot>() + self.free.capacity() * size_of::<u32>()
     }
 
     fn push_front(&mut self, idx: u32) {
