@@ -82,7 +82,7 @@ fn match_to_py<'py>(py: Python<'py>, m: Match) -> PyResult<Bound<'py, PyTuple>> 
     for event in m.events {
         match event {
             Some(e) => {
-                let raw = e.raw.as_ref().map(|r| PyBytes::new(py, r));
+                let raw = e.raw.as_ref().map(|r| PyBytes::new(py, r.bytes()));
                 events.append((e.seq, e.ts, raw))?;
             }
             None => events.append(py.None())?,
@@ -194,6 +194,7 @@ impl PySequenceMatcher {
         out.set_item("state_bytes", bytes)?;
         out.set_item("bytes_per_partial", if partials == 0 { 0.0 } else { bytes as f64 / partials as f64 })?;
         out.set_item("overhead_bytes", m.overhead_bytes())?;
+        out.set_item("pinned_evidence_bytes", m.pinned_evidence_bytes())?;
         out.set_item("buffered", m.buffered())?;
         out.set_item("shards", m.config().shards)?;
         Ok(out)

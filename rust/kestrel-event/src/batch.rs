@@ -1,6 +1,8 @@
 //! The columnar event store: one typed column per field present in a batch,
 //! validity bits, and every string of the batch in one arena.
 
+use std::sync::Arc;
+
 use kestrel_schema::{FieldId, FieldType};
 
 use crate::errors::IngestErrorRecord;
@@ -99,7 +101,8 @@ pub struct EventBatch {
     pub(crate) columns: Vec<Column>,
     /// Column index by FieldId; `u32::MAX` where the batch has no column.
     pub(crate) column_of: Vec<u32>,
-    pub(crate) raw: Vec<u8>,
+    /// Shared so evidence can outlive the batch without a copy (see `raw_buffer`).
+    pub(crate) raw: Arc<Vec<u8>>,
     pub(crate) raw_spans: Vec<Span>,
     /// Epoch nanoseconds; `i64::MIN` when the event had no usable timestamp.
     pub(crate) timestamps: Vec<i64>,
@@ -195,6 +198,14 @@ impl EventBatch {
             Value::Bool(x) => ValueRef::Bool(x),
             Value::Str(s) => ValueRef::Str(self.text(s)),
         }
+    }
+
+    /// The buffer holding every event's original JSON, and event `ev`'s
+    /// `(offset, length)` in it: a consumer that must keep an event's JSON
+    /// beyond the batch (sequence evidence) shares the buffer instead of copying.
+    pub fn raw_buffer(&self, ev: usize) -> (&Arc<Vec<u8>>, u32, u32) {
+        let s = self.raw_spans[ev];
+        (&self.raw, s.off, s.byte_len() as u32)
     }
 
     /// The original JSON text of event `ev`, exactly as it was received.

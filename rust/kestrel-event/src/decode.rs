@@ -3,6 +3,7 @@
 //! leaf is coerced to its field's type and appended to its column.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use kestrel_schema::{FieldType, ScalarType, Schema};
 use simd_json::tape::{Node, Tape};
@@ -107,7 +108,7 @@ impl Decoder {
         // Rough pre-sizing: ECS events run to about a kilobyte.
         let guess = (input.len() / 512 + 1).min(1 << 20);
         self.capacity_hint = guess;
-        batch.raw.reserve(input.len());
+        Arc::make_mut(&mut batch.raw).reserve(input.len());
         batch.arena.reserve(input.len() / 2);
         batch.lines.reserve(guess);
         batch.timestamps.reserve(guess);
@@ -186,7 +187,7 @@ impl Decoder {
     /// Open a new event for `line`, returning its index.
     fn start_event(&mut self, batch: &mut EventBatch, line: &[u8], line_no: u32) -> usize {
         let raw_off = batch.raw.len() as u32;
-        batch.raw.extend_from_slice(line);
+        Arc::make_mut(&mut batch.raw).extend_from_slice(line);
         batch.raw_spans.push(Span::new(raw_off, line.len() as u32, true));
         batch.lines.push(line_no);
         batch.timestamps.push(crate::batch::NO_TIMESTAMP);

@@ -101,3 +101,42 @@ pub fn decode_key(mut bytes: &[u8]) -> Vec<KeyValue> {
     }
     values
 }
+
+/// Keys up to this many bytes live inside the hit, without an allocation.
+const INLINE: usize = 54;
+
+/// A hit's key bytes: inline when short (the common case), boxed otherwise.
+#[derive(Clone, Debug)]
+pub(crate) enum HitKey {
+    Inline(u8, [u8; INLINE]),
+    Heap(Box<[u8]>),
+}
+
+impl HitKey {
+    pub(crate) fn new(bytes: &[u8]) -> HitKey {
+        if bytes.len() <= INLINE {
+            let mut buf = [0u8; INLINE];
+            buf[..bytes.len()].copy_from_slice(bytes);
+            HitKey::Inline(bytes.len() as u8, buf)
+        } else {
+            HitKey::Heap(bytes.into())
+        }
+    }
+}
+
+impl std::ops::Deref for HitKey {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            HitKey::Inline(len, buf) => &buf[..*len as usize],
+            HitKey::Heap(b) => b,
+        }
+    }
+}
+
+impl PartialEq<Vec<u8>> for HitKey {
+    fn eq(&self, other: &Vec<u8>) -> bool {
+        **self == other[..]
+    }
+}

@@ -33,7 +33,7 @@ pub mod store;
 use thiserror::Error;
 
 pub use key::{decode_key, encode_key, KeyValue};
-pub use matcher::{Config, EvRef, Match, SequenceMatcher, StateBudget};
+pub use matcher::{Config, EvRef, Match, RawRef, SequenceMatcher, StateBudget};
 pub use plan::{Missing, Plan, MAX_FILTERS};
 pub use stats::{Evictions, Stats};
 

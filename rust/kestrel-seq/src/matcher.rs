@@ -11,7 +11,7 @@ use std::sync::Arc;
 use kestrel_event::{EventBatch, ValueRef, NO_TIMESTAMP};
 use kestrel_ir::{Program, RuleKind};
 
-use crate::key::encode_key;
+use crate::key::{encode_key, HitKey};
 use crate::plan::{Missing, Plan};
 use crate::stats::Stats;
 use crate::store::{Shard, Shared, NONE};
@@ -64,18 +64,48 @@ impl StateBudget {
     }
 }
 
+/// An evidence event's original JSON: a range of its batch's raw buffer,
+/// shared rather than copied (a copy per hit cost more than matching).
+#[derive(Clone, Debug)]
+pub struct RawRef {
+    buf: Arc<Vec<u8>>,
+    off: u32,
+    len: u32,
+}
+
+impl RawRef {
+    pub fn of(batch: &EventBatch, ev: usize) -> RawRef {
+        let (buf, off, len) = batch.raw_buffer(ev);
+        RawRef { buf: buf.clone(), off, len }
+    }
+
+    /// A private copy (snapshots restore into these).
+    pub fn owned(bytes: &[u8]) -> RawRef {
+        RawRef { buf: Arc::new(bytes.to_vec()), off: 0, len: bytes.len() as u32 }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[self.off as usize..self.off as usize + self.len as usize]
+    }
+
+    /// The buffer this evidence keeps alive, and its size.
+    pub(crate) fn buffer(&self) -> (*const Vec<u8>, usize) {
+        (Arc::as_ptr(&self.buf), self.buf.capacity())
+    }
+}
+
 /// One evidence event.
 #[derive(Clone, Debug)]
 pub struct EvRef {
     /// The ingest sequence number (`EventBatch::seq`).
     pub seq: u64,
     pub ts: i64,
-    pub raw: Option<Arc<[u8]>>,
+    pub raw: Option<RawRef>,
 }
 
 impl EvRef {
     pub(crate) fn raw_len(&self) -> usize {
-        self.raw.as_ref().map_or(0, |r| r.len())
+        self.raw.as_ref().map_or(0, |r| r.len as usize)
     }
 }
 
@@ -108,7 +138,7 @@ impl Match {
 /// An event that passed some filters, under one join key.
 #[derive(Clone, Debug)]
 pub(crate) struct Hit {
-    pub key: Box<[u8]>,
+    pub key: HitKey,
     pub hash: u64,
     pub mask: u64,
     pub seq: u64,
@@ -116,7 +146,7 @@ pub(crate) struct Hit {
     pub tiebreaker: i64,
     /// Its index in the batch being processed (meaningless once buffered).
     pub ev: u32,
-    pub raw: Option<Arc<[u8]>>,
+    pub raw: Option<RawRef>,
 }
 
 impl Hit {
@@ -156,7 +186,7 @@ impl Ctx<'_> {
     pub(crate) fn evref(&self, hit: &Hit) -> EvRef {
         let raw = match (&hit.raw, self.config.keep_raw, self.batch) {
             (Some(raw), _, _) => Some(raw.clone()),
-            (None, true, Some(batch)) => Some(Arc::from(batch.raw(hit.ev as usize))),
+            (None, true, Some(batch)) => Some(RawRef::of(batch, hit.ev as usize)),
             _ => None,
         };
         EvRef { seq: hit.seq, ts: hit.ts, raw }
@@ -297,6 +327,30 @@ impl SequenceMatcher {
         self.shards.iter().map(|s| s.bytes).sum()
     }
 
+    /// Bytes of the batches' raw buffers that evidence keeps alive (each
+    /// buffer once). Walks every partial: for statistics, not the hot path.
+    pub fn pinned_evidence_bytes(&self) -> usize {
+        let mut seen = std::collections::HashMap::new();
+        for shard in &self.shards {
+            for idx in shard.live_slots() {
+                let slot = &shard.slots[idx as usize];
+                let partials = slot.stages.iter().flatten().chain(slot.awaiting().iter().map(|a| &a.partial));
+                let events = partials.flat_map(|p| p.events.iter()).chain(slot.sample().iter().flatten());
+                for raw in events.filter_map(|e| e.raw.as_ref()) {
+                    let (ptr, size) = raw.buffer();
+                    seen.insert(ptr, size);
+                }
+            }
+        }
+        for Reverse(hit) in &self.reorder {
+            if let Some(raw) = &hit.raw {
+                let (ptr, size) = raw.buffer();
+                seen.insert(ptr, size);
+            }
+        }
+        seen.values().sum()
+    }
+
     /// Store overhead not attributed to keys (expiry heap, free slots).
     pub fn overhead_bytes(&self) -> usize {
         self.shards.iter().map(Shard::overhead_bytes).sum()
@@ -315,7 +369,7 @@ impl SequenceMatcher {
     fn collect_hits(&mut self, batch: &EventBatch, masks: &[u64]) -> Vec<Hit> {
         let mut hits = Vec::new();
         let mut key = Vec::with_capacity(64);
-        let mut keys: Vec<(Vec<u8>, u64)> = Vec::new();
+        let mut keys: Vec<(HitKey, u64)> = Vec::new();
         for (ev, &mask) in masks.iter().enumerate() {
             if mask == 0 {
                 continue;
@@ -339,7 +393,7 @@ impl SequenceMatcher {
                 }
                 match keys.iter_mut().find(|(k, _)| *k == key) {
                     Some((_, m)) => *m |= bits,
-                    None => keys.push((key.clone(), bits)),
+                    None => keys.push((HitKey::new(&key), bits)),
                 }
             }
             if keys.is_empty() {
@@ -354,7 +408,7 @@ impl SequenceMatcher {
             });
             for (k, bits) in keys.drain(..) {
                 let hash = self.hasher.hash_one(&k[..]);
-                hits.push(Hit { key: k.into(), hash, mask: bits, seq: batch.seq(ev), ts, tiebreaker, ev: ev as u32, raw: None });
+                hits.push(Hit { key: k, hash, mask: bits, seq: batch.seq(ev), ts, tiebreaker, ev: ev as u32, raw: None });
             }
         }
         self.stats.hits += hits.len() as u64;
@@ -370,7 +424,7 @@ impl SequenceMatcher {
                 continue;
             }
             if self.config.keep_raw {
-                hit.raw = Some(Arc::from(batch.raw(hit.ev as usize)));
+                hit.raw = Some(RawRef::of(batch, hit.ev as usize));
             }
             self.reorder.push(Reverse(hit));
         }

@@ -26,23 +26,14 @@ impl Shard {
             let slot = &mut self.slots[idx as usize];
             slot.touched = slot.touched.max(hit.ts);
         }
-        let mut bits = hit.mask;
-        let mut positions: Vec<usize> = Vec::new();
         let (mut until, mut leading, mut trailing) = (false, false, false);
-        let mut between: Vec<usize> = Vec::new();
+        let mut bits = hit.mask;
         while bits != 0 {
-            let f = bits.trailing_zeros() as usize;
+            let fp = &plan.filters[bits.trailing_zeros() as usize];
             bits &= bits - 1;
-            let fp = &plan.filters[f];
             until |= fp.until;
-            positions.extend_from_slice(&fp.positions);
-            for m in &fp.missing {
-                match *m {
-                    Missing::Leading => leading = true,
-                    Missing::Trailing => trailing = true,
-                    Missing::Between(p) => between.push(p),
-                }
-            }
+            leading |= fp.missing.contains(&Missing::Leading);
+            trailing |= fp.missing.contains(&Missing::Trailing);
         }
 
         if until {
@@ -51,10 +42,13 @@ impl Shard {
             self.stats.evictions.until += dropped as u64;
         }
 
-        positions.sort_unstable_by(|a, b| b.cmp(a));
-        positions.dedup();
+        // Positions from last to first: a partial advanced by this event is
+        // not advanced again by it.
         let last = plan.positives() - 1;
-        for pos in positions {
+        for pos in (0..=last).rev() {
+            if hit.mask & (1 << plan.positive_filters[pos]) == 0 {
+                continue;
+            }
             if pos == 0 {
                 self.start_partial(ctx, idx, hit);
                 continue;
@@ -76,10 +70,16 @@ impl Shard {
         }
 
         let slot = &mut self.slots[idx as usize];
-        for p in between {
-            if slot.stages.get(p).and_then(Option::as_ref).is_some_and(|w| w.last_seq() != hit.seq) {
-                slot.stages[p] = None;
-                self.stats.rejected_missing += 1;
+        let mut bits = hit.mask;
+        while bits != 0 {
+            let fp = &plan.filters[bits.trailing_zeros() as usize];
+            bits &= bits - 1;
+            for &m in &fp.missing {
+                let Missing::Between(p) = m else { continue };
+                if slot.stages.get(p).and_then(Option::as_ref).is_some_and(|w| w.last_seq() != hit.seq) {
+                    slot.stages[p] = None;
+                    self.stats.rejected_missing += 1;
+                }
             }
         }
         if trailing {
@@ -107,8 +107,8 @@ impl Shard {
             return;
         }
         let lead = self.slots[idx as usize].lead;
-        let partial = Partial { start: hit.ts, lead, events: vec![ctx.evref(hit)] };
         if plan.positives() == 1 {
+            let partial = Partial { start: hit.ts, lead, events: vec![ctx.evref(hit)] };
             self.complete(ctx, idx, partial, hit.seq);
             return;
         }
@@ -118,8 +118,17 @@ impl Shard {
             slot.stages = Vec::with_capacity(plan.positives() - 1);
             slot.stages.resize_with(plan.positives() - 1, || None);
         }
-        if slot.stages[0].replace(partial).is_some() {
-            self.stats.replaced += 1;
+        match &mut slot.stages[0] {
+            // Overwritten in place: the first state changes hands on nearly
+            // every first-step event, and its allocation can be reused.
+            Some(older) => {
+                older.start = hit.ts;
+                older.lead = lead;
+                older.events.clear();
+                older.events.push(ctx.evref(hit));
+                self.stats.replaced += 1;
+            }
+            empty => *empty = Some(Partial { start: hit.ts, lead, events: vec![ctx.evref(hit)] }),
         }
         let expires = match plan.maxspan_ns {
             Some(span) => hit.ts.saturating_add(span),
@@ -184,17 +193,29 @@ impl Shard {
                     if let Some(ttl) = idle {
                         if slot.touched.saturating_add(ttl) < watermark {
                             expired += slot.stages.iter_mut().filter_map(Option::take).count() as u64;
-                        } else if slot.stages.iter().any(Option::is_some) {
-                            let again = slot.touched.saturating_add(ttl);
-                            self.push_timer(again, idx);
                         }
                     }
                 }
             }
             self.stats.evictions.expired += expired;
             self.release_awaiting(ctx, idx, |a| a.deadline < watermark);
+            let next = self.next_deadline(ctx, idx);
+            self.push_timer(next, idx);
             self.account(idx, &ctx.shared);
         }
+    }
+
+    /// When slot `idx` next has something to expire or release.
+    pub(crate) fn next_deadline(&self, ctx: &Ctx<'_>, idx: u32) -> i64 {
+        let slot = &self.slots[idx as usize];
+        let span = ctx.plan.maxspan_ns;
+        let stages = slot.stages.iter().flatten().map(|p| match span {
+            Some(span) => p.start.saturating_add(span),
+            None => ctx.config.idle_ttl_ns.map_or(i64::MAX, |ttl| slot.touched.saturating_add(ttl)),
+        });
+        let lead = (slot.lead != NONE).then(|| span.map_or(i64::MAX, |s| slot.lead.saturating_add(s)));
+        let next = stages.chain(slot.awaiting().iter().map(|a| a.deadline)).chain(lead).min().unwrap_or(i64::MAX);
+        if next == i64::MAX { NONE } else { next }
     }
 
     /// Emit the completions whose trailing window `closed` says is over.

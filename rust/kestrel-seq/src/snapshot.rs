@@ -9,9 +9,9 @@
 
 use std::collections::BinaryHeap;
 use std::cmp::Reverse;
-use std::sync::Arc;
 
-use crate::matcher::{EvRef, Hit, SequenceMatcher};
+use crate::key::HitKey;
+use crate::matcher::{EvRef, Hit, RawRef, SequenceMatcher};
 use crate::stats::{Evictions, Stats};
 use crate::store::{Awaiting, Extra, Partial, Shard, Shared, NONE};
 use crate::SeqError;
@@ -45,7 +45,7 @@ impl Writer {
         match &e.raw {
             Some(raw) => {
                 self.u8(1);
-                self.bytes(raw);
+                self.bytes(raw.bytes());
             }
             None => self.u8(0),
         }
@@ -102,7 +102,7 @@ impl<'a> Reader<'a> {
         let ts = self.i64()?;
         let raw = match self.u8()? {
             0 => None,
-            1 => Some(Arc::from(self.bytes()?)),
+            1 => Some(RawRef::owned(self.bytes()?)),
             _ => return Err(self.fail("bad evidence flag")),
         };
         Ok(EvRef { seq, ts, raw })
@@ -269,7 +269,7 @@ impl SequenceMatcher {
         }
         let mut reorder = BinaryHeap::new();
         for _ in 0..r.count(29)? {
-            let key: Box<[u8]> = r.bytes()?.into();
+            let key = HitKey::new(r.bytes()?);
             let mask = r.u64()?;
             let e = r.evref()?;
             let tiebreaker = r.i64()?;

@@ -65,6 +65,9 @@ pub struct Slot {
     pub lead: i64,
     /// Event time of the last event that touched the slot.
     pub touched: i64,
+    /// The earliest timer pending for this slot (`NONE`: none). Later
+    /// deadlines are not pushed: the sweep at this one schedules the next.
+    pub(crate) timer_at: i64,
     pub(crate) prev: u32,
     pub(crate) next: u32,
     pub(crate) bytes: u32,
@@ -180,7 +183,7 @@ impl Shard {
         };
         let slot = &mut self.slots[idx as usize];
         let gen = slot.gen.wrapping_add(1);
-        *slot = Slot { key: key.into(), hash, gen, lead: NONE, touched: NONE, prev: NIL, next: NIL, live: true, ..Slot::default() };
+        *slot = Slot { key: key.into(), hash, gen, lead: NONE, touched: NONE, timer_at: NONE, prev: NIL, next: NIL, live: true, ..Slot::default() };
         let slots = &self.slots;
         self.table.insert_unique(hash, idx, |&i| slots[i as usize].hash);
         self.push_front(idx);
@@ -204,7 +207,7 @@ impl Shard {
         shared.budget_bytes.fetch_sub(bytes as i64, Ordering::Relaxed);
         shared.rule_partials.fetch_sub(count as i64, Ordering::Relaxed);
         let gen = self.slots[idx as usize].gen;
-        self.slots[idx as usize] = Slot { gen, prev: NIL, next: NIL, lead: NONE, ..Slot::default() };
+        self.slots[idx as usize] = Slot { gen, prev: NIL, next: NIL, lead: NONE, timer_at: NONE, ..Slot::default() };
         self.free.push(idx);
     }
 
@@ -250,21 +253,28 @@ impl Shard {
         None
     }
 
+    /// Make sure slot `idx` is swept at or before `at`.
     pub fn push_timer(&mut self, at: i64, idx: u32) {
-        if at != NONE {
-            self.timers.push(Reverse((at, idx, self.slots[idx as usize].gen)));
+        let slot = &mut self.slots[idx as usize];
+        if at == NONE || (slot.timer_at != NONE && slot.timer_at <= at) {
+            return;
         }
+        slot.timer_at = at;
+        self.timers.push(Reverse((at, idx, slot.gen)));
     }
 
-    /// Pop the next timer due strictly before `watermark`, if its slot is still the same.
+    /// Pop the next timer due strictly before `watermark`, if it is still
+    /// its slot's pending one (the slot may have been freed, reused or given
+    /// an earlier timer since).
     pub fn pop_due(&mut self, watermark: i64) -> Option<u32> {
         while let Some(&Reverse((at, idx, gen))) = self.timers.peek() {
             if at >= watermark {
                 return None;
             }
             self.timers.pop();
-            let slot = &self.slots[idx as usize];
-            if slot.live && slot.gen == gen {
+            let slot = &mut self.slots[idx as usize];
+            if slot.live && slot.gen == gen && slot.timer_at == at {
+                slot.timer_at = NONE;
                 return Some(idx);
             }
         }
