@@ -10,7 +10,6 @@ keeps the partial matches per join key in a sharded state store (see
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from kestrel._core import EventBatch, Schema, SequenceMatcher, StateBudget
@@ -24,21 +23,50 @@ Evidence = Optional[tuple[int, int, Optional[bytes]]]
 _MS = 1_000_000
 
 
-@dataclass(frozen=True)
 class SequenceMatch:
-    """A completed sequence or sample."""
+    """A completed sequence or sample.
 
-    rule_id: str
-    kind: str
-    join_keys: list[Any]
-    #: The evidence events in step order; a missing step is ``{"missing": True}``.
-    events: list[dict[str, Any]]
-    #: Per event, the fields the rule reads (``{}`` for a missing step).
-    captures: list[dict[str, Any]]
-    first_timestamp: Optional[int]
-    last_timestamp: Optional[int]
-    #: Per event, its ingest sequence number (``None`` for a missing step).
-    seqs: list[Optional[int]] = field(default_factory=list)
+    The evidence stays as the core returned it (original JSON bytes) until
+    `events` or `captures` is read: parsing it costs more than matching, and
+    a caller that only counts or indexes matches never pays for it.
+    """
+
+    __slots__ = ("rule_id", "kind", "join_keys", "evidence", "first_timestamp", "last_timestamp", "_rule", "_parsed")
+
+    def __init__(self, rule: "SequenceRule", kind: str, join_keys: list[Any], evidence: list[Evidence],
+                 first_timestamp: Optional[int], last_timestamp: Optional[int]) -> None:
+        self.rule_id = rule.rule_id
+        self.kind = kind
+        self.join_keys = join_keys
+        #: Per step: (ingest seq, timestamp ns, original JSON or None), or None for a missing step.
+        self.evidence = evidence
+        self.first_timestamp = first_timestamp
+        self.last_timestamp = last_timestamp
+        self._rule = rule
+        self._parsed: Optional[tuple[list[dict[str, Any]], list[dict[str, Any]]]] = None
+
+    @property
+    def seqs(self) -> list[Optional[int]]:
+        """Per step, the event's ingest sequence number (None for a missing step)."""
+        return [None if e is None else e[0] for e in self.evidence]
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The evidence events in step order; a missing step is ``{"missing": True}``."""
+        return self._materialize()[0]
+
+    @property
+    def captures(self) -> list[dict[str, Any]]:
+        """Per event, the fields the rule reads (``{}`` for a missing step)."""
+        return self._materialize()[1]
+
+    def _materialize(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        if self._parsed is None:
+            self._parsed = self._rule._evidence(self.evidence)
+        return self._parsed
+
+    def __repr__(self) -> str:
+        return f"<SequenceMatch {self.rule_id} {self.kind} keys={self.join_keys} seqs={self.seqs}>"
 
 
 class SequenceRule:
@@ -140,9 +168,7 @@ class SequenceRule:
             if self.head is not None and self.emitted >= self.head:
                 break
             self.emitted += 1
-            events, captures = self._evidence(evidence)
-            seqs = [None if e is None else e[0] for e in evidence]
-            out.append(SequenceMatch(self.rule_id, kind, keys, events, captures, first, last, seqs))
+            out.append(SequenceMatch(self, kind, keys, evidence, first, last))
         return out
 
     def _evidence(self, evidence: list[Evidence]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

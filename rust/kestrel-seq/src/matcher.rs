@@ -193,8 +193,9 @@ impl Ctx<'_> {
     }
 }
 
-fn hasher() -> ahash::RandomState {
-    // Fixed seeds: a key lands on the same shard in every process.
+/// The key hash for sharding and the slot tables. Fixed seeds: a key lands
+/// on the same shard in every process.
+pub(crate) fn key_hasher() -> ahash::RandomState {
     ahash::RandomState::with_seeds(0x6b65_7374, 0x7265_6c5f, 0x7365_7173, 0x6e66_6121)
 }
 
@@ -244,7 +245,7 @@ impl SequenceMatcher {
             stats: Stats::default(),
             spec_masks,
             creates_state,
-            hasher: hasher(),
+            hasher: key_hasher(),
         })
     }
 
@@ -334,7 +335,7 @@ impl SequenceMatcher {
         for shard in &self.shards {
             for idx in shard.live_slots() {
                 let slot = &shard.slots[idx as usize];
-                let partials = slot.stages.iter().flatten().chain(slot.awaiting().iter().map(|a| &a.partial));
+                let partials = slot.stages.iter().flatten().map(|p| &**p).chain(slot.awaiting().iter().map(|a| &a.partial));
                 let events = partials.flat_map(|p| p.events.iter()).chain(slot.sample().iter().flatten());
                 for raw in events.filter_map(|e| e.raw.as_ref()) {
                     let (ptr, size) = raw.buffer();

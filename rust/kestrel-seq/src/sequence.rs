@@ -63,7 +63,7 @@ impl Shard {
             partial.events.reserve_exact(1);
             partial.events.push(ctx.evref(hit));
             if pos == last {
-                self.complete(ctx, idx, partial, hit.seq);
+                self.complete(ctx, idx, *partial, hit.seq);
             } else if self.slots[idx as usize].stages[pos].replace(partial).is_some() {
                 self.stats.replaced += 1;
             }
@@ -114,9 +114,7 @@ impl Shard {
         }
         let slot = &mut self.slots[idx as usize];
         if slot.stages.is_empty() {
-            // Exact capacity: `resize_with` alone would round up to four states.
-            slot.stages = Vec::with_capacity(plan.positives() - 1);
-            slot.stages.resize_with(plan.positives() - 1, || None);
+            slot.stages = (1..plan.positives()).map(|_| None).collect();
         }
         match &mut slot.stages[0] {
             // Overwritten in place: the first state changes hands on nearly
@@ -128,7 +126,7 @@ impl Shard {
                 older.events.push(ctx.evref(hit));
                 self.stats.replaced += 1;
             }
-            empty => *empty = Some(Partial { start: hit.ts, lead, events: vec![ctx.evref(hit)] }),
+            empty => *empty = Some(Box::new(Partial { start: hit.ts, lead, events: vec![ctx.evref(hit)] })),
         }
         let expires = match plan.maxspan_ns {
             Some(span) => hit.ts.saturating_add(span),

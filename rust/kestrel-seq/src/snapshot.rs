@@ -218,7 +218,7 @@ impl SequenceMatcher {
         let partials = std::sync::atomic::AtomicI64::new(0);
         let bytes = std::sync::atomic::AtomicI64::new(0);
         let shared = Shared { budget_bytes: &bytes, rule_partials: &partials };
-        let hasher = ahash::RandomState::with_seeds(0x6b65_7374, 0x7265_6c5f, 0x7365_7173, 0x6e66_6121);
+        let hasher = crate::matcher::key_hasher();
         let span = self.plan.maxspan_ns;
         for _ in 0..r.count(24)? {
             let key = r.bytes()?;
@@ -232,7 +232,7 @@ impl SequenceMatcher {
             for _ in 0..r.count(1)? {
                 stages.push(match r.u8()? {
                     0 => None,
-                    1 => Some(r.partial()?),
+                    1 => Some(Box::new(r.partial()?)),
                     _ => return Err(r.fail("bad stage flag")),
                 });
             }
@@ -260,7 +260,7 @@ impl SequenceMatcher {
             let slot = &mut shard.slots[idx as usize];
             slot.lead = lead;
             slot.touched = touched;
-            slot.stages = stages;
+            slot.stages = stages.into_boxed_slice();
             *slot.extra() = Extra { awaiting, sample, samples_done };
             for t in timers {
                 shard.push_timer(t, idx);

@@ -56,10 +56,10 @@ pub struct Awaiting {
 #[derive(Debug, Default)]
 pub struct Slot {
     pub key: Box<[u8]>,
-    pub hash: u64,
     pub gen: u32,
     /// Sequences: the partial waiting in each state (`positives - 1` states).
-    pub stages: Vec<Option<Partial>>,
+    /// Boxed: a rule with k steps reserves k-1 states per key, mostly empty.
+    pub stages: Box<[Option<Box<Partial>>]>,
     /// What only some rules need, out of line to keep the common slot small.
     pub extra: Option<Box<Extra>>,
     pub lead: i64,
@@ -118,8 +118,8 @@ impl Slot {
         size_of::<Slot>()
             + table
             + self.key.len()
-            + self.stages.capacity() * size_of::<Option<Partial>>()
-            + self.stages.iter().flatten().map(Partial::heap_bytes).sum::<usize>()
+            + self.stages.len() * size_of::<Option<Box<Partial>>>()
+            + self.stages.iter().flatten().map(|p| size_of::<Partial>() + p.heap_bytes()).sum::<usize>()
             + self.extra.as_ref().map_or(0, |e| {
                 size_of::<Extra>()
                     + e.awaiting.capacity() * size_of::<Awaiting>()
@@ -168,6 +168,11 @@ impl Shard {
         Shard { lru_head: NIL, lru_tail: NIL, ..Shard::default() }
     }
 
+    /// The hash of a key: the same function the matcher routes hits with.
+    pub fn hash_key(key: &[u8]) -> u64 {
+        crate::matcher::key_hasher().hash_one(key)
+    }
+
     pub fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
         self.table.find(hash, |&i| self.slots[i as usize].key[..] == *key).copied()
     }
@@ -183,9 +188,9 @@ impl Shard {
         };
         let slot = &mut self.slots[idx as usize];
         let gen = slot.gen.wrapping_add(1);
-        *slot = Slot { key: key.into(), hash, gen, lead: NONE, touched: NONE, timer_at: NONE, prev: NIL, next: NIL, live: true, ..Slot::default() };
+        *slot = Slot { key: key.into(), gen, lead: NONE, touched: NONE, timer_at: NONE, prev: NIL, next: NIL, live: true, ..Slot::default() };
         let slots = &self.slots;
-        self.table.insert_unique(hash, idx, |&i| slots[i as usize].hash);
+        self.table.insert_unique(hash, idx, |&i| Shard::hash_key(&slots[i as usize].key));
         self.push_front(idx);
         idx
     }
@@ -196,7 +201,7 @@ impl Shard {
         if !slot.live {
             return;
         }
-        let hash = slot.hash;
+        let hash = Shard::hash_key(&slot.key);
         if let Ok(entry) = self.table.find_entry(hash, |&i| i == idx) {
             entry.remove();
         }
