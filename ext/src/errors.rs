@@ -30,6 +30,11 @@ pub fn ir_error(e: kestrel_ir::IrError) -> PyErr {
     IrError::new_err(e.to_string())
 }
 
+/// A rule's IR would not load into the index: the same error as loading it.
+pub fn index_error(e: kestrel_index::IndexError) -> PyErr {
+    IrError::new_err(e.to_string())
+}
+
 pub fn seq_error(e: kestrel_seq::SeqError) -> PyErr {
     SequenceError::new_err(e.to_string())
 }

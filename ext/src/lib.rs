@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 mod batch;
 mod errors;
 mod host;
+mod index;
 mod matches;
 mod ir;
 mod schema;
@@ -28,6 +29,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ir::PyIrProgram>()?;
     m.add_class::<wasm::PyWasmRule>()?;
     m.add_class::<matches::PyMatches>()?;
+    m.add_class::<index::PyRuleIndex>()?;
     m.add_class::<sequence::PyStateBudget>()?;
     m.add_class::<sequence::PySequenceMatcher>()?;
     m.add_function(wrap_pyfunction!(wasm::wat_to_wasm, m)?)?;

@@ -108,12 +108,22 @@ impl PyWasmRule {
     }
 
     /// Indices of the events of `batch` that pass filter `filter` (0 for an
-    /// event rule; steps then `until` for sequences). Releases the GIL.
-    #[pyo3(signature = (batch, filter=0))]
-    fn evaluate(&self, py: Python<'_>, batch: &PyEventBatch, filter: u32) -> PyResult<PyMatches> {
+    /// event rule; steps then `until` for sequences). With `candidates`
+    /// (ascending, from `RuleIndex.candidates`) only those events are
+    /// evaluated, without the filter's category check: the index already
+    /// applied it. Releases the GIL.
+    #[pyo3(signature = (batch, filter=0, candidates=None))]
+    fn evaluate(&self, py: Python<'_>, batch: &PyEventBatch, filter: u32, candidates: Option<PyRef<'_, PyMatches>>) -> PyResult<PyMatches> {
         let b = batch.inner.clone();
         let inner = &self.inner;
-        let result = py.detach(|| guarded("evaluating a wasm rule", || lock(inner).evaluate(&b, filter)))?;
+        let candidates = candidates.map(|c| c.indices());
+        let n = b.len() as u32;
+        if candidates.as_ref().is_some_and(|c| c.iter().any(|&ev| ev >= n)) {
+            return Err(pyo3::exceptions::PyIndexError::new_err(format!("a candidate is out of range for a batch of {n}")));
+        }
+        let result = py.detach(|| {
+            guarded("evaluating a wasm rule", || lock(inner).evaluate_events(&b, filter, candidates.as_deref().map(Vec::as_slice)))
+        })?;
         result.map(PyMatches::new).map_err(|e| wasm_error(&self.rule_id, e))
     }
 

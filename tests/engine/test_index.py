@@ -1,9 +1,16 @@
-"""Rule indexing: a batch is offered only to rules whose categories occur in it."""
+"""Rule indexing: a batch is offered only to rules whose categories occur in it, and an
+anchored rule only the events whose anchor field has one of its values."""
 
+import json
+import os
+from pathlib import Path
+
+import pytest
 from engine_support import EVENTS, RULES, event
 
 import kestrel
 from kestrel.engine.index import RuleIndex
+from kestrel.synth import EventGenerator
 
 
 def test_rules_are_bucketed_by_category():
@@ -39,3 +46,67 @@ def test_indexing_off_raises_the_same_alerts():
         return sorted((a["rule"]["id"], a["@timestamp"]) for a in seen)
 
     assert run(True) == run(False)
+
+
+CORPUS = Path(os.environ.get("KESTREL_CORPUS", "/work/shared/corpus/elastic_eql_rules.jsonl"))
+
+
+def _alerts(rules, events, indexing):
+    """Every alert of one run, as comparable tuples, and the engine."""
+    engine = kestrel.Engine(indexing=indexing, batch_size=700)
+    for target in rules:
+        engine.load(target)
+    seen = []
+    engine.add_sink(seen.append)
+    engine.process(events)
+    engine.flush()
+    return sorted(json.dumps([a["rule"]["id"], a["events"], a.get("captures")], sort_keys=True, default=str) for a in seen), engine
+
+
+def _mixed_events():
+    """The example events, plus generated ones with case and array variations the anchors must see through."""
+    events = [json.loads(line) for line in EVENTS.read_text().splitlines() if line.strip()]
+    generated = list(EventGenerator(7).events(3000))
+    for i, ev in enumerate(generated):
+        process = ev.get("process")
+        if isinstance(process, dict) and isinstance(process.get("name"), str):
+            if i % 3 == 0:
+                process["name"] = process["name"].upper()
+            elif i % 3 == 1:
+                process["name"] = ["x", process["name"]]
+            elif i % 7 == 2:
+                process["name"] = None
+    return events + generated
+
+
+def test_anchors_restrict_rules_to_candidate_events():
+    engine = kestrel.Engine()
+    engine.load(RULES / "eql")
+    index = engine._index
+    assert 0 < index.anchored <= len(engine._rules)
+    anchors = [index.anchor(i) for i in range(len(engine._rules))]
+    assert any(a and a.startswith("process.name in ") for a in anchors), anchors
+    engine.process([event("process", process={"name": "explorer.exe", "pid": 4})])
+    # An anchored process rule whose values exclude explorer.exe is not even offered the event.
+    offered = {r.id: r.evaluations for r in engine._rules}
+    skipped = [r.id for i, r in enumerate(engine._rules) if anchors[i] and "process" in r.categories and offered[r.id] == 0]
+    assert skipped
+
+
+def test_bundled_rules_alert_the_same_with_and_without_anchors():
+    events = _mixed_events()
+    on, engine = _alerts([RULES], events, True)
+    off, _ = _alerts([RULES], events, False)
+    assert engine._index.anchored > 0
+    assert on == off and on
+
+
+@pytest.mark.skipif(not CORPUS.exists(), reason=f"no rule corpus at {CORPUS}")
+def test_corpus_rules_alert_the_same_with_and_without_anchors(tmp_path):
+    subset = tmp_path / "subset.jsonl"
+    subset.write_text("".join(CORPUS.read_text().splitlines(keepends=True)[:400]))
+    events = _mixed_events()
+    on, engine = _alerts([subset], events, True)
+    off, _ = _alerts([subset], events, False)
+    assert engine._index.anchored > 100
+    assert on == off and on

@@ -169,7 +169,7 @@ class Engine:
 
     def _install(self, rules: List[EngineRule]) -> None:
         # One reference assignment: a batch in flight keeps the index it started with.
-        index = RuleIndex(rules, self.config.indexing)
+        index = RuleIndex(rules, self.config.indexing, self.schema)
         self._rules, self._index = list(rules), index
 
     # -- sinks ---------------------------------------------------------------
@@ -330,21 +330,27 @@ class Engine:
         index = self._index  # the rule set this batch runs against, even if a reload swaps it meanwhile
         categories = batch_categories(batch, self.config.category_field) if index.enabled else ()
         produced: List[Tuple[EngineRule, List[Dict[str, Any]]]] = []
-        for rule in index.select(categories):
+        for rule, candidates in index.offers(batch, categories):
             if rule.status != "active":
                 continue
             started = time.perf_counter_ns()
             sequence = isinstance(rule.evaluator, SequenceEvaluator)
+            offered = len(batch) if candidates is None else len(candidates)
             try:
-                hits = rule.evaluator.evaluate(batch, partition) if sequence else rule.evaluator.evaluate(batch)
+                if sequence:
+                    hits = rule.evaluator.evaluate(batch, partition)
+                elif candidates is not None:  # only anchored Wasm rules get candidates
+                    hits = rule.evaluator.evaluate(batch, candidates)
+                else:
+                    hits = rule.evaluator.evaluate(batch)
             except KestrelError as error:
-                rule.note(len(batch), 0, time.perf_counter_ns() - started, str(error))
+                rule.note(offered, 0, time.perf_counter_ns() - started, str(error))
                 continue
             if sequence:
                 alerts = [sequence_alert(rule, match) for match in hits]
             else:
                 alerts = [event_alert(rule, batch, i, captures) for i, captures in hits]
-            rule.note(len(batch), len(hits), time.perf_counter_ns() - started)
+            rule.note(offered, len(hits), time.perf_counter_ns() - started)
             if alerts:
                 produced.append((rule, alerts))
         with self._lock:

@@ -1,25 +1,30 @@
-"""Rule indexing: offer a batch only to the rules that could match one of its events.
+"""Rule indexing: offer each event only to the rules that could match it.
 
-Rules are bucketed by the event categories they can match (a rule with no
-category constraint, e.g. ``any where``, sits in every bucket). For a batch
-the engine collects the categories present and takes the union of their
-buckets, in load order. Inside a rule the core's own category filter then
-skips individual events of other categories, so the cost of a batch follows
-the rules relevant to its events, not all the rules loaded.
+Two levels, both off with ``Engine(indexing=False)`` (every batch goes to
+every rule; the benchmark measures the difference):
 
-Switching indexing off (``Engine(indexing=False)``) offers every batch to
-every rule; the benchmark measures the difference.
+* **Categories.** Rules are bucketed by the event categories they can match
+  (a rule with no category constraint, e.g. ``any where``, sits in every
+  bucket). For a batch the engine collects the categories present and takes
+  the union of their buckets, in load order.
+* **Anchors.** Most event rules require one field to equal one of a few
+  strings (``process.name in ("cmd.exe", ...)``). The core's
+  ``kestrel._core.RuleIndex`` finds that condition in each rule's IR and, per
+  batch, in one pass per anchored field, the events each rule could match.
+  A rule whose list is empty is skipped; the others evaluate only their
+  candidates. Rules without IR (Lua, hand-written Wasm) and sequences are
+  never restricted, so the alerts are the same as without the index.
 """
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Iterable, List, Sequence
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
-from kestrel.engine.rule import EngineRule
+from kestrel.engine.rule import EngineRule, WasmEvaluator
 
 
 class RuleIndex:
-    def __init__(self, rules: Sequence[EngineRule], enabled: bool = True) -> None:
+    def __init__(self, rules: Sequence[EngineRule], enabled: bool = True, schema: Any = None) -> None:
         self.rules = list(rules)
         self.enabled = enabled
         self._any: List[int] = []
@@ -29,19 +34,42 @@ class RuleIndex:
                 self._any.append(position)
             for category in rule.categories:
                 self._buckets.setdefault(category, []).append(position)
-        self._cache: Dict[FrozenSet[str], List[EngineRule]] = {}
+        self._cache: Dict[FrozenSet[str], List[Tuple[int, EngineRule]]] = {}
+        self._anchors = _anchor_index(self.rules, schema) if enabled and schema is not None else None
+
+    @property
+    def anchored(self) -> int:
+        """How many rules the core index restricts to their candidate events."""
+        return self._anchors.anchored if self._anchors is not None else 0
+
+    def anchor(self, position: int) -> Optional[str]:
+        """Rule `position`'s anchor, e.g. ``"process.name in 14 values (ci)"``."""
+        return self._anchors.describe(position) if self._anchors is not None else None
 
     def select(self, categories: Iterable[str]) -> List[EngineRule]:
         """The rules a batch with these event categories must be offered to."""
+        return [rule for _, rule in self._positions(categories)]
+
+    def offers(self, batch: Any, categories: Iterable[str]) -> List[Tuple[EngineRule, Any]]:
+        """(rule, candidates) for a batch: candidates is a ``Matches`` of the
+        events the rule could match, or None for the whole batch. Rules with
+        no candidates are left out."""
+        selected = self._positions(categories)
+        if self._anchors is None:
+            return [(rule, None) for _, rule in selected]
+        candidates = self._anchors.candidates(batch)
+        return [(rule, candidates[p]) for p, rule in selected if candidates[p] is None or len(candidates[p])]
+
+    def _positions(self, categories: Iterable[str]) -> List[Tuple[int, EngineRule]]:
         if not self.enabled:
-            return self.rules
+            return list(enumerate(self.rules))
         key = frozenset(categories)
         found = self._cache.get(key)
         if found is None:
             positions = set(self._any)
             for category in key:
                 positions.update(self._buckets.get(category, ()))
-            found = [self.rules[p] for p in sorted(positions)]
+            found = [(p, self.rules[p]) for p in sorted(positions)]
             if len(self._cache) < 4096:  # distinct category mixes are few; stay bounded anyway
                 self._cache[key] = found
         return found
@@ -51,6 +79,14 @@ class RuleIndex:
         sizes = {category: len(members) for category, members in sorted(self._buckets.items())}
         sizes["*"] = len(self._any)
         return sizes
+
+
+def _anchor_index(rules: List[EngineRule], schema: Any) -> Any:
+    from kestrel._core import RuleIndex as CoreIndex
+
+    # Only compiled event rules carry IR the core can anchor; the rest are None (unrestricted).
+    irs = [rule.evaluator.ir_json if isinstance(rule.evaluator, WasmEvaluator) and rule.kind == "event" else None for rule in rules]
+    return CoreIndex(irs, schema)
 
 
 def batch_categories(batch, category_field: str) -> FrozenSet[str]:

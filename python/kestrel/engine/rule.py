@@ -25,14 +25,18 @@ METADATA_KEYS = ("severity", "risk_score", "tags", "threat")
 
 
 class WasmEvaluator:
+    """A ``WasmRule``; `ir_json` (compiled EQL only) lets the rule index anchor it."""
+
     runtime = "wasm"
 
-    def __init__(self, rule: Any) -> None:
+    def __init__(self, rule: Any, ir_json: Optional[str] = None) -> None:
         self.rule = rule
+        self.ir_json = ir_json
 
-    def evaluate(self, batch: Any) -> List[Tuple[int, Dict[str, Any]]]:
+    def evaluate(self, batch: Any, candidates: Any = None) -> List[Tuple[int, Dict[str, Any]]]:
+        """Matches among `candidates` (a ``Matches`` from the rule index; None: the whole batch)."""
         rule = self.rule
-        return [(i, rule.capture(batch, i)) for i in rule.evaluate(batch)]
+        return [(i, rule.capture(batch, i)) for i in rule.evaluate(batch, 0, candidates)]
 
     @property
     def quarantined(self) -> bool:

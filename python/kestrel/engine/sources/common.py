@@ -154,7 +154,7 @@ def _evaluator(compiled: Any, context: LoadContext, rule_id: str) -> Any:
         from kestrel.runtime.wasm import WasmPredicate
 
         predicate = WasmPredicate.from_compiled(compiled, context.schema, rule_id=rule_id, limits=context.wasm_limits())
-        return WasmEvaluator(predicate.rule)
+        return WasmEvaluator(predicate.rule, compiled.ir_json())
     factory = sequence_engine()
     if factory is None:
         return None

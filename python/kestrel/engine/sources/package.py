@@ -87,7 +87,8 @@ def _lua(directory: Path, context: LoadContext) -> LuaEvaluator:
 
 
 def _wasm(directory: Path, manifest: Any, context: LoadContext) -> WasmEvaluator:
-    return WasmEvaluator(wasm_rule(directory, manifest, context.schema, context.wasm_limits()))
+    ir = _constants(directory).get("ir")  # compiled EQL packages carry their IR: the index can anchor them
+    return WasmEvaluator(wasm_rule(directory, manifest, context.schema, context.wasm_limits()), json.dumps(ir) if ir else None)
 
 
 def wasm_rule(directory: Path, manifest: Any, schema: Any, limits: "Dict[str, Any] | None" = None) -> Any:

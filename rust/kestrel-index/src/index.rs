@@ -1,0 +1,198 @@
+//! The index: anchored field values → rules, and per batch the candidate
+//! events of every rule.
+
+use ahash::{AHashMap, AHashSet};
+use kestrel_event::{EventBatch, ValueRef};
+use kestrel_ir::Program;
+use kestrel_schema::{FieldId, Schema};
+
+use crate::anchor::{anchors, Anchor};
+use crate::error::IndexError;
+use crate::keys::{for_each_key, value_keys};
+
+/// The rules anchored on one field with one case mode.
+struct Group {
+    field: FieldId,
+    case_insensitive: bool,
+    by_key: AHashMap<Box<str>, Vec<u32>>,
+    /// Every rule of the group, offered events whose value is not text (a
+    /// number can equal a string member's spelling; not worth modelling).
+    members: Vec<u32>,
+}
+
+/// Which events each rule could match, built once per rule set.
+pub struct RuleIndex {
+    anchors: Vec<Option<Anchor>>,
+    groups: Vec<Group>,
+}
+
+impl RuleIndex {
+    /// Index `rules`, each the IR JSON of one rule or `None` (a rule the
+    /// index knows nothing about: never restricted). Fields are bound in
+    /// `schema`, which must be the schema batches are decoded with.
+    pub fn new(rules: &[Option<&str>], schema: &Schema) -> Result<RuleIndex, IndexError> {
+        let options = rules
+            .iter()
+            .enumerate()
+            .map(|(rule, json)| {
+                let Some(json) = json else {
+                    return Ok(Vec::new());
+                };
+                let program = Program::from_json(json, schema)
+                    .map_err(|source| IndexError { rule, source })?;
+                Ok(anchors(&program, json))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::from_anchors(choose(options)))
+    }
+
+    /// Index rules by their anchors (`None`: unrestricted).
+    pub fn from_anchors(anchors: Vec<Option<Anchor>>) -> RuleIndex {
+        let mut groups: Vec<Group> = Vec::new();
+        for (rule, anchor) in anchors.iter().enumerate() {
+            let Some(a) = anchor else { continue };
+            let at = match groups
+                .iter()
+                .position(|g| g.field == a.field && g.case_insensitive == a.case_insensitive)
+            {
+                Some(at) => at,
+                None => {
+                    groups.push(Group {
+                        field: a.field,
+                        case_insensitive: a.case_insensitive,
+                        by_key: AHashMap::new(),
+                        members: Vec::new(),
+                    });
+                    groups.len() - 1
+                }
+            };
+            let group = &mut groups[at];
+            group.members.push(rule as u32);
+            for value in &a.values {
+                for key in value_keys(value, a.case_insensitive) {
+                    let rules = group.by_key.entry(key.into()).or_default();
+                    if rules.last() != Some(&(rule as u32)) {
+                        rules.push(rule as u32);
+                    }
+                }
+            }
+        }
+        RuleIndex { anchors, groups }
+    }
+
+    pub fn len(&self) -> usize {
+        self.anchors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.anchors.is_empty()
+    }
+
+    /// How many rules have an anchor.
+    pub fn anchored(&self) -> usize {
+        self.anchors.iter().flatten().count()
+    }
+
+    pub fn anchor(&self, rule: usize) -> Option<&Anchor> {
+        self.anchors.get(rule)?.as_ref()
+    }
+
+    /// Per rule: `None` to evaluate the whole batch (unanchored), or the
+    /// ascending indices of the events that could match, which also have
+    /// the rule's category. One pass over the batch per anchored field.
+    pub fn candidates(&self, batch: &EventBatch) -> Vec<Option<Vec<u32>>> {
+        let mut out: Vec<Option<Vec<u32>>> = self
+            .anchors
+            .iter()
+            .map(|a| a.as_ref().map(|_| Vec::new()))
+            .collect();
+        // The rule's category id in this batch: Some(None) if it is absent,
+        // so the rule gets no events at all.
+        let names = batch.category_names();
+        let category: Vec<Option<Option<u16>>> = self
+            .anchors
+            .iter()
+            .map(|a| {
+                let wanted = a.as_ref()?.category.as_deref()?;
+                Some(names.iter().position(|n| n == wanted).map(|i| i as u16))
+            })
+            .collect();
+        for group in &self.groups {
+            for ev in 0..batch.len() {
+                let mut offer = |rule: u32| {
+                    let r = rule as usize;
+                    match category[r] {
+                        Some(None) => return,
+                        Some(Some(id)) if !batch.category_ids(ev).contains(&id) => return,
+                        _ => {}
+                    }
+                    if let Some(events) = out[r].as_mut() {
+                        // An event can reach a rule twice (array elements, two keys).
+                        if events.last() != Some(&(ev as u32)) {
+                            events.push(ev as u32);
+                        }
+                    }
+                };
+                match batch.value(ev, group.field) {
+                    ValueRef::List(items) => {
+                        // Any element may satisfy the rule (Elasticsearch's any-semantics).
+                        for item in items {
+                            group.offer(batch.element(item), &mut offer);
+                        }
+                    }
+                    value => group.offer(value, &mut offer),
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Pick one anchor per rule: the one expected to pass the fewest events.
+///
+/// Without data statistics, a field's cardinality is estimated by how many
+/// distinct values the whole rule set names for it: `host.os.type ==
+/// "windows"` (one of three values rules use) passes far more events than
+/// `process.name in (14 names)` (out of hundreds). So the estimated share
+/// of events is `values / distinct values of the field`; ties go to fewer values.
+fn choose(options: Vec<Vec<Anchor>>) -> Vec<Option<Anchor>> {
+    let mut distinct: AHashMap<&str, AHashSet<String>> = AHashMap::new();
+    for a in options.iter().flatten() {
+        let seen = distinct.entry(a.path.as_str()).or_default();
+        seen.extend(a.values.iter().map(|v| v.to_lowercase()));
+    }
+    let share = |a: &Anchor| a.values.len() as f64 / distinct[a.path.as_str()].len().max(1) as f64;
+    let chosen: Vec<Option<usize>> = options
+        .iter()
+        .map(|rule| {
+            (0..rule.len()).min_by(|&x, &y| {
+                let (a, b) = (&rule[x], &rule[y]);
+                share(a)
+                    .total_cmp(&share(b))
+                    .then(a.values.len().cmp(&b.values.len()))
+            })
+        })
+        .collect();
+    drop(distinct);
+    options
+        .into_iter()
+        .zip(chosen)
+        .map(|(mut rule, at)| at.map(|i| rule.swap_remove(i)))
+        .collect()
+}
+
+impl Group {
+    /// Offer the rules `value` could satisfy: null none, text by key,
+    /// anything else all of them.
+    fn offer(&self, value: ValueRef<'_>, offer: &mut impl FnMut(u32)) {
+        match value {
+            ValueRef::Null => {}
+            ValueRef::Str(text) => for_each_key(text, self.case_insensitive, |key| {
+                for &rule in self.by_key.get(key).map_or(&[][..], Vec::as_slice) {
+                    offer(rule);
+                }
+            }),
+            _ => self.members.iter().for_each(|&rule| offer(rule)),
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Rule prefiltering for the engine: offer each event to the rules that
+//! could match it, so that the cost of a batch scales with the relevant
+//! rules rather than with every rule of the event's category.
+//!
+//! Most event rules require one field to take one of a few string values
+//! (`process.name in ("cmd.exe", ...)`, `event.action == "x"`). That
+//! condition is an [`Anchor`] of the rule. A [`RuleIndex`] maps each anchored
+//! field's values to the rules that need them; one pass over a batch per
+//! anchored field then yields every rule's candidate events. The index may
+//! offer an event that does not match, never withhold one that does.
+//!
+//! ```ignore
+//! let index = RuleIndex::new(&[Some(ir_json), None], &schema)?;
+//! for (rule, events) in index.candidates(&batch).iter().enumerate() {
+//!     // None: evaluate the whole batch; Some(evs): only evs (maybe none)
+//! }
+//! ```
+
+mod anchor;
+mod error;
+mod index;
+mod keys;
+
+pub use anchor::{anchors, Anchor};
+pub use error::IndexError;
+pub use index::RuleIndex;

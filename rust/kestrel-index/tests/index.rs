@@ -1,0 +1,253 @@
+//! Anchor extraction and candidate selection, checked against the IR
+//! evaluator: an event the rule matches is always a candidate.
+
+use kestrel_event::EventBatch;
+use kestrel_index::RuleIndex;
+use kestrel_ir::Program;
+use kestrel_schema::Schema;
+use serde_json::{json, Value};
+
+/// The IR crate's document and batch helpers, shared rather than copied.
+#[path = "../../kestrel-ir/tests/common/mod.rs"]
+mod common;
+
+use common::{lit, load};
+
+/// An event-query document (see `common::event_doc`) requiring `category`.
+fn event_doc(nodes: Value, tables: Value, category: Option<&str>) -> Value {
+    let mut doc = common::event_doc(nodes, tables);
+    doc["rule"]["steps"][0]["category"] = json!(category);
+    doc
+}
+
+fn eq(left: u32, right: u32, ci: bool) -> Value {
+    json!({"op": "Compare", "cmp": "eq", "left": left, "right": right, "case_insensitive": ci})
+}
+
+fn and(operands: &[u32]) -> Value {
+    json!({"op": "Logical", "logic": "and", "operands": operands})
+}
+
+fn or(operands: &[u32]) -> Value {
+    json!({"op": "Logical", "logic": "or", "operands": operands})
+}
+
+fn in_set(operand: u32, set: u32, ci: bool) -> Value {
+    json!({"op": "InSet", "operand": operand, "set": set, "case_insensitive": ci})
+}
+
+fn set(values: Value, types: &[&str], ci: bool) -> Value {
+    json!({"values": values, "types": types, "case_insensitive": ci})
+}
+
+fn schema() -> Schema {
+    kestrel_schema::ecs_default()
+}
+
+fn describe(doc: &Value) -> Option<String> {
+    let json = doc.to_string();
+    let index = RuleIndex::new(&[Some(&json)], &schema()).expect("valid IR");
+    index.anchor(0).map(|a| format!("{a} {:?}", a.values))
+}
+
+fn batch(lines: &[Value]) -> EventBatch {
+    common::batch(&schema(), lines)
+}
+
+/// Candidates of one rule, after checking that every match is among them.
+fn candidates(doc: &Value, events: &[Value]) -> Option<Vec<u32>> {
+    let json = doc.to_string();
+    let index = RuleIndex::new(&[Some(&json)], &schema()).expect("valid IR");
+    let batch = batch(events);
+    let found = index.candidates(&batch).remove(0);
+    let program = Program::from_json(&json, &schema()).unwrap();
+    for ev in 0..batch.len() {
+        if program.step_matches(0, &batch, ev) {
+            assert!(
+                found.as_ref().is_none_or(|c| c.contains(&(ev as u32))),
+                "event {ev} matches but is no candidate"
+            );
+        }
+    }
+    found
+}
+
+/// `process.name in ("CMD.exe", "pwsh.exe") and process.pid == "4"`, ci set.
+fn name_rule(ci: bool, category: Option<&str>) -> Value {
+    event_doc(
+        json!([
+            load("process.name"),
+            in_set(0, 0, ci),
+            load("process.args"),
+            lit("string", json!("x")),
+            eq(2, 3, false),
+            and(&[1, 4])
+        ]),
+        json!({"sets": [set(json!(["CMD.exe", "pwsh.exe"]), &["string", "string"], ci)]}),
+        category,
+    )
+}
+
+#[test]
+fn the_smallest_membership_under_nested_ands_is_the_anchor() {
+    assert_eq!(
+        describe(&name_rule(true, None)).unwrap(),
+        "process.args in 1 value (cs) [\"x\"]"
+    );
+    // (a and (b and c)): flattened; literal on the left works too.
+    let doc = event_doc(
+        json!([
+            lit("string", json!("v")),
+            load("event.action"),
+            eq(0, 1, true),
+            load("process.name"),
+            in_set(3, 0, false),
+            and(&[4]),
+            and(&[2, 5])
+        ]),
+        json!({"sets": [set(json!(["a"]), &["string"], false)]}),
+        None,
+    );
+    assert_eq!(
+        describe(&doc).unwrap(),
+        "event.action in 1 value (ci) [\"v\"]"
+    );
+}
+
+#[test]
+fn the_anchor_on_the_field_with_more_distinct_values_wins() {
+    // Both rules need host.os.type == "windows"; their process names differ,
+    // so process.name is the more selective anchor (1 of 3 names vs 1 of 1 OS).
+    let rule = |name: &str| {
+        event_doc(
+            json!([
+                load("host.os.type"),
+                lit("string", json!("windows")),
+                eq(0, 1, false),
+                load("process.name"),
+                lit("string", json!(name)),
+                eq(3, 4, true),
+                and(&[2, 5])
+            ]),
+            json!({}),
+            None,
+        )
+        .to_string()
+    };
+    let (a, b, c) = (rule("a.exe"), rule("b.exe"), rule("c.exe"));
+    let index = RuleIndex::new(&[Some(&a), Some(&b), Some(&c)], &schema()).unwrap();
+    assert_eq!(
+        index.anchor(1).unwrap().to_string(),
+        "process.name in 1 value (ci)"
+    );
+    let events = [json!({"host": {"os": {"type": "windows"}}, "process": {"name": "B.EXE"}})];
+    assert_eq!(
+        index.candidates(&batch(&events)),
+        vec![Some(vec![]), Some(vec![0]), Some(vec![])]
+    );
+}
+
+#[test]
+fn or_numbers_and_wildcards_with_stars_are_not_anchors() {
+    let doc = event_doc(
+        json!([
+            load("process.name"),
+            lit("string", json!("a")),
+            eq(0, 1, false),
+            lit("string", json!("b")),
+            eq(0, 3, false),
+            or(&[2, 4])
+        ]),
+        json!({}),
+        None,
+    );
+    assert_eq!(describe(&doc), None);
+    let numbers = event_doc(
+        json!([load("destination.port"), in_set(0, 0, false)]),
+        json!({"sets": [set(json!(["80", 443]), &["string", "i64"], false)]}),
+        None,
+    );
+    assert_eq!(describe(&numbers), None);
+    let glob = |patterns: Value| {
+        event_doc(
+            json!([load("file.name"), {"op": "WildcardMatch", "operand": 0, "glob": 0, "case_insensitive": true}]),
+            json!({"globs": [{"patterns": patterns, "case_insensitive": true}]}),
+            None,
+        )
+    };
+    assert_eq!(describe(&glob(json!(["a.exe", "*.dll"]))), None);
+    assert_eq!(describe(&glob(json!(["a?.exe"]))), None);
+    assert_eq!(
+        describe(&glob(json!(["A.exe", "b.exe"]))).unwrap(),
+        "file.name in 2 values (ci) [\"A.exe\", \"b.exe\"]"
+    );
+}
+
+#[test]
+fn sequences_are_never_anchored() {
+    let mut doc = name_rule(true, Some("process"));
+    doc["rule"]["kind"] = json!("sequence");
+    let step = doc["rule"]["steps"][0].clone();
+    doc["rule"]["steps"] = json!([step.clone(), step]);
+    assert_eq!(describe(&doc), None);
+}
+
+#[test]
+fn candidates_follow_case_arrays_nulls_and_category() {
+    let set_only = |ci: bool, category: Option<&str>| {
+        event_doc(
+            json!([load("process.name"), in_set(0, 0, ci)]),
+            json!({"sets": [set(json!(["CMD.exe", "İx"]), &["string", "string"], ci)]}),
+            category,
+        )
+    };
+    let events = [
+        json!({"event": {"category": "process"}, "process": {"name": "cmd.EXE"}}),
+        json!({"event": {"category": "process"}, "process": {"name": "CMD.exe"}}),
+        json!({"event": {"category": "process"}}),
+        json!({"event": {"category": "process"}, "process": {"name": null}}),
+        json!({"event": {"category": "file"}, "process": {"name": ["a", "CMD.exe"]}}),
+        json!({"event": {"category": "process"}, "process": {"name": ["a", null]}}),
+        json!({"event": {"category": "process"}, "process": {"name": "Ix"}}),
+        json!({"event": {"category": "process"}, "process": {"name": "other"}}),
+    ];
+    assert_eq!(
+        candidates(&set_only(true, None), &events),
+        Some(vec![0, 1, 4, 6])
+    );
+    assert_eq!(
+        candidates(&set_only(false, None), &events),
+        Some(vec![1, 4])
+    );
+    assert_eq!(
+        candidates(&set_only(true, Some("process")), &events),
+        Some(vec![0, 1, 6])
+    );
+    assert_eq!(
+        candidates(&set_only(true, Some("network")), &events),
+        Some(vec![])
+    );
+    // Rules without IR are not restricted.
+    let index = RuleIndex::new(&[None], &schema()).unwrap();
+    assert_eq!(index.candidates(&batch(&events)), vec![None]);
+    assert_eq!(index.anchored(), 0);
+}
+
+#[test]
+fn non_text_values_stay_candidates() {
+    let doc = event_doc(
+        json!([
+            load("process.args"),
+            lit("string", json!("80")),
+            eq(0, 1, false)
+        ]),
+        json!({}),
+        None,
+    );
+    let events = [
+        json!({"process": {"args": 80}}),
+        json!({"process": {"args": "81"}}),
+        json!({"process": {"args": ["80"]}}),
+    ];
+    assert_eq!(candidates(&doc, &events), Some(vec![0, 2]));
+}
