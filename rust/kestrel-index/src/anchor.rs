@@ -1,5 +1,5 @@
-//! An event rule's anchors: conditions `field ∈ {string values}` that every
-//! matching event satisfies, read off the IR.
+//! An event rule's anchors: conditions `field ∈ {string values}` (or a
+//! disjunction of such) that every matching event satisfies, read off the IR.
 //!
 //! An `and` is true only when every operand is true, and an operand that is
 //! null (a missing field) or false makes it not true. So each operand of the
@@ -10,6 +10,10 @@
 //! - `WildcardMatch(LoadField, globs)` whose patterns have no `*` or `?`
 //!   (the IR's globs have no escapes, so such a pattern is plain text).
 //!
+//! An `or` is true only when some operand is, so an `or` whose every
+//! operand has an anchor is anchored on their union (`process.name :
+//! "x.exe" or process.pe.original_file_name : "X.exe"`, common in rules).
+//!
 //! Sequences and samples are never anchored: their steps feed state, and
 //! `until`/missing steps make "could not match" a different question.
 
@@ -19,31 +23,38 @@ use kestrel_schema::FieldId;
 use serde::Deserialize;
 use serde_json::Value;
 
-/// A necessary condition of an event rule.
+/// One membership test: `path ∈ values`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Anchor {
+pub struct Term {
     /// The field, as the running schema numbers it.
     pub field: FieldId,
     pub path: String,
     pub case_insensitive: bool,
     /// The values as the rule writes them (unfolded).
     pub values: Vec<String>,
+}
+
+/// A necessary condition of an event rule: some term holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Anchor {
+    pub terms: Vec<Term>,
     /// The category the rule requires (`None`: any).
     pub category: Option<String>,
 }
 
+impl std::fmt::Display for Term {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.values.len();
+        let ci = if self.case_insensitive { "ci" } else { "cs" };
+        let plural = if n == 1 { "" } else { "s" };
+        write!(f, "{} in {n} value{plural} ({ci})", self.path)
+    }
+}
+
 impl std::fmt::Display for Anchor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (n, ci) = (
-            self.values.len(),
-            if self.case_insensitive { "ci" } else { "cs" },
-        );
-        write!(
-            f,
-            "{} in {n} value{} ({ci})",
-            self.path,
-            if n == 1 { "" } else { "s" }
-        )
+        let terms: Vec<String> = self.terms.iter().map(ToString::to_string).collect();
+        f.write_str(&terms.join(" or "))
     }
 }
 
@@ -72,15 +83,51 @@ pub fn anchors(program: &Program, json: &str) -> Vec<Anchor> {
     flatten_and(nodes, step.predicate, &mut conjuncts);
     conjuncts
         .into_iter()
-        .filter_map(|n| membership(nodes, &tables, n))
-        .map(|(field, path, case_insensitive, values)| Anchor {
-            field,
-            path,
-            case_insensitive,
-            values,
+        .filter_map(|n| terms(nodes, &tables, n, 0))
+        .map(|terms| Anchor {
+            terms,
             category: step.category.clone(),
         })
         .collect()
+}
+
+/// How deep `or`/`and` nesting is followed: rules nest shallowly, and this
+/// keeps a pathological IR from costing much.
+const MAX_NESTING: u32 = 8;
+
+/// The terms, one of which holds whenever node `id` is true.
+fn terms(nodes: &[Node], tables: &RawTables, id: u32, depth: u32) -> Option<Vec<Term>> {
+    if let Some(term) = membership(nodes, tables, id) {
+        return Some(vec![term]);
+    }
+    if depth >= MAX_NESTING {
+        return None;
+    }
+    match nodes.get(id as usize)? {
+        // Every branch needs its own anchor; the union covers them all.
+        Node::Logical {
+            logic: Logic::Or,
+            operands,
+        } => {
+            let mut all = Vec::new();
+            for &operand in operands.iter() {
+                all.extend(terms(nodes, tables, operand, depth + 1)?);
+            }
+            Some(all)
+        }
+        // Any conjunct's anchor will do; the fewest values keeps the union small.
+        Node::Logical {
+            logic: Logic::And, ..
+        } => {
+            let mut conjuncts = Vec::new();
+            flatten_and(nodes, id, &mut conjuncts);
+            conjuncts
+                .into_iter()
+                .filter_map(|n| terms(nodes, tables, n, depth + 1))
+                .min_by_key(|t| t.iter().map(|t| t.values.len()).sum::<usize>())
+        }
+        _ => None,
+    }
 }
 
 fn flatten_and(nodes: &[Node], id: u32, out: &mut Vec<u32>) {
@@ -98,10 +145,8 @@ fn flatten_and(nodes: &[Node], id: u32, out: &mut Vec<u32>) {
     }
 }
 
-type Membership = (FieldId, String, bool, Vec<String>);
-
 /// Node `id` as `field ∈ values`, when it is exactly that.
-fn membership(nodes: &[Node], tables: &RawTables, id: u32) -> Option<Membership> {
+fn membership(nodes: &[Node], tables: &RawTables, id: u32) -> Option<Term> {
     let field = |n: u32| match nodes.get(n as usize) {
         Some(Node::LoadField { field, path, .. }) => Some((*field, path.to_string())),
         _ => None,
@@ -115,7 +160,12 @@ fn membership(nodes: &[Node], tables: &RawTables, id: u32) -> Option<Membership>
             let (f, path) = field(*operand)?;
             let set = tables.sets.get(*set as usize)?;
             let values = string_members(set)?;
-            Some((f, path, set.case_insensitive, values))
+            Some(Term {
+                field: f,
+                path,
+                case_insensitive: set.case_insensitive,
+                values,
+            })
         }
         Node::Compare {
             cmp: Cmp::Eq,
@@ -125,7 +175,12 @@ fn membership(nodes: &[Node], tables: &RawTables, id: u32) -> Option<Membership>
             let ((f, path), value) = field(*l)
                 .zip(text(*r))
                 .or_else(|| field(*r).zip(text(*l)))?;
-            Some((f, path, *case_insensitive, vec![value]))
+            Some(Term {
+                field: f,
+                path,
+                case_insensitive: *case_insensitive,
+                values: vec![value],
+            })
         }
         Node::WildcardMatch { operand, glob } => {
             let (f, path) = field(*operand)?;
@@ -133,7 +188,12 @@ fn membership(nodes: &[Node], tables: &RawTables, id: u32) -> Option<Membership>
             if glob.patterns.iter().any(|p| p.contains(['*', '?'])) {
                 return None;
             }
-            Some((f, path, glob.case_insensitive, glob.patterns.clone()))
+            Some(Term {
+                field: f,
+                path,
+                case_insensitive: glob.case_insensitive,
+                values: glob.patterns.clone(),
+            })
         }
         _ => None,
     }

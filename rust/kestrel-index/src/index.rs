@@ -6,7 +6,7 @@ use kestrel_event::{EventBatch, ValueRef};
 use kestrel_ir::Program;
 use kestrel_schema::{FieldId, Schema};
 
-use crate::anchor::{anchors, Anchor};
+use crate::anchor::{anchors, Anchor, Term};
 use crate::error::IndexError;
 use crate::keys::{for_each_key, value_keys};
 
@@ -51,28 +51,32 @@ impl RuleIndex {
         let mut groups: Vec<Group> = Vec::new();
         for (rule, anchor) in anchors.iter().enumerate() {
             let Some(a) = anchor else { continue };
-            let at = match groups
-                .iter()
-                .position(|g| g.field == a.field && g.case_insensitive == a.case_insensitive)
-            {
-                Some(at) => at,
-                None => {
-                    groups.push(Group {
-                        field: a.field,
-                        case_insensitive: a.case_insensitive,
-                        by_key: AHashMap::new(),
-                        members: Vec::new(),
-                    });
-                    groups.len() - 1
+            for t in &a.terms {
+                let at = match groups
+                    .iter()
+                    .position(|g| g.field == t.field && g.case_insensitive == t.case_insensitive)
+                {
+                    Some(at) => at,
+                    None => {
+                        groups.push(Group {
+                            field: t.field,
+                            case_insensitive: t.case_insensitive,
+                            by_key: AHashMap::new(),
+                            members: Vec::new(),
+                        });
+                        groups.len() - 1
+                    }
+                };
+                let group = &mut groups[at];
+                if group.members.last() != Some(&(rule as u32)) {
+                    group.members.push(rule as u32);
                 }
-            };
-            let group = &mut groups[at];
-            group.members.push(rule as u32);
-            for value in &a.values {
-                for key in value_keys(value, a.case_insensitive) {
-                    let rules = group.by_key.entry(key.into()).or_default();
-                    if rules.last() != Some(&(rule as u32)) {
-                        rules.push(rule as u32);
+                for value in &t.values {
+                    for key in value_keys(value, t.case_insensitive) {
+                        let rules = group.by_key.entry(key.into()).or_default();
+                        if rules.last() != Some(&(rule as u32)) {
+                            rules.push(rule as u32);
+                        }
                     }
                 }
             }
@@ -144,6 +148,15 @@ impl RuleIndex {
                 }
             }
         }
+        // A disjunction spans several groups, so its events arrived out of order.
+        for (events, anchor) in out.iter_mut().zip(&self.anchors) {
+            if let (Some(events), Some(a)) = (events, anchor) {
+                if a.terms.len() > 1 {
+                    events.sort_unstable();
+                    events.dedup();
+                }
+            }
+        }
         out
     }
 }
@@ -154,14 +167,19 @@ impl RuleIndex {
 /// distinct values the whole rule set names for it: `host.os.type ==
 /// "windows"` (one of three values rules use) passes far more events than
 /// `process.name in (14 names)` (out of hundreds). So the estimated share
-/// of events is `values / distinct values of the field`; ties go to fewer values.
+/// of events is `values / distinct values of the field`, summed over a
+/// disjunction's terms; ties go to fewer values.
 fn choose(options: Vec<Vec<Anchor>>) -> Vec<Option<Anchor>> {
     let mut distinct: AHashMap<&str, AHashSet<String>> = AHashMap::new();
-    for a in options.iter().flatten() {
-        let seen = distinct.entry(a.path.as_str()).or_default();
-        seen.extend(a.values.iter().map(|v| v.to_lowercase()));
+    for t in options.iter().flatten().flat_map(|a| &a.terms) {
+        let seen = distinct.entry(t.path.as_str()).or_default();
+        seen.extend(t.values.iter().map(|v| v.to_lowercase()));
     }
-    let share = |a: &Anchor| a.values.len() as f64 / distinct[a.path.as_str()].len().max(1) as f64;
+    let term_share =
+        |t: &Term| t.values.len() as f64 / distinct[t.path.as_str()].len().max(1) as f64;
+    // A disjunction passes what any of its terms passes.
+    let share = |a: &Anchor| a.terms.iter().map(term_share).sum::<f64>();
+    let values = |a: &Anchor| a.terms.iter().map(|t| t.values.len()).sum::<usize>();
     let chosen: Vec<Option<usize>> = options
         .iter()
         .map(|rule| {
@@ -169,7 +187,7 @@ fn choose(options: Vec<Vec<Anchor>>) -> Vec<Option<Anchor>> {
                 let (a, b) = (&rule[x], &rule[y]);
                 share(a)
                     .total_cmp(&share(b))
-                    .then(a.values.len().cmp(&b.values.len()))
+                    .then(values(a).cmp(&values(b)))
             })
         })
         .collect();

@@ -21,6 +21,6 @@ mod error;
 mod index;
 mod keys;
 
-pub use anchor::{anchors, Anchor};
+pub use anchor::{anchors, Anchor, Term};
 pub use error::IndexError;
 pub use index::RuleIndex;

@@ -47,7 +47,12 @@ fn schema() -> Schema {
 fn describe(doc: &Value) -> Option<String> {
     let json = doc.to_string();
     let index = RuleIndex::new(&[Some(&json)], &schema()).expect("valid IR");
-    index.anchor(0).map(|a| format!("{a} {:?}", a.values))
+    index.anchor(0).map(|a| {
+        format!(
+            "{a} {:?}",
+            a.terms.iter().flat_map(|t| &t.values).collect::<Vec<_>>()
+        )
+    })
 }
 
 fn batch(lines: &[Value]) -> EventBatch {
@@ -148,15 +153,17 @@ fn the_anchor_on_the_field_with_more_distinct_values_wins() {
 }
 
 #[test]
-fn or_numbers_and_wildcards_with_stars_are_not_anchors() {
+fn numbers_wildcards_with_stars_and_open_ors_are_not_anchors() {
+    // `process.name == "a" or process.pid == 4`: the second branch has no anchor.
     let doc = event_doc(
         json!([
             load("process.name"),
             lit("string", json!("a")),
             eq(0, 1, false),
-            lit("string", json!("b")),
-            eq(0, 3, false),
-            or(&[2, 4])
+            load("process.pid"),
+            lit("i64", json!(4)),
+            eq(3, 4, false),
+            or(&[2, 5])
         ]),
         json!({}),
         None,
@@ -180,6 +187,63 @@ fn or_numbers_and_wildcards_with_stars_are_not_anchors() {
     assert_eq!(
         describe(&glob(json!(["A.exe", "b.exe"]))).unwrap(),
         "file.name in 2 values (ci) [\"A.exe\", \"b.exe\"]"
+    );
+}
+
+#[test]
+fn an_or_of_anchored_branches_is_anchored_on_their_union() {
+    // process.name == "a" or (process.args == "b" and process.title == "1")
+    let doc = event_doc(
+        json!([
+            load("process.name"),
+            lit("string", json!("a")),
+            eq(0, 1, false),
+            load("process.args"),
+            lit("string", json!("b")),
+            eq(3, 4, false),
+            load("process.title"),
+            lit("string", json!("1")),
+            eq(6, 7, false),
+            and(&[5, 8]),
+            or(&[2, 9])
+        ]),
+        json!({}),
+        None,
+    );
+    // event.action == "x" or event.action == "y"
+    let other = event_doc(
+        json!([
+            load("event.action"),
+            lit("string", json!("x")),
+            eq(0, 1, false),
+            load("event.action"),
+            lit("string", json!("y")),
+            eq(3, 4, false),
+            or(&[2, 5])
+        ]),
+        json!({}),
+        None,
+    );
+    let (json, other) = (doc.to_string(), other.to_string());
+    let index = RuleIndex::new(&[Some(&json), Some(&other)], &schema()).unwrap();
+    assert_eq!(
+        index.anchor(0).unwrap().to_string(),
+        "process.name in 1 value (cs) or process.args in 1 value (cs)"
+    );
+    assert_eq!(
+        index.anchor(1).unwrap().to_string(),
+        "event.action in 1 value (cs) or event.action in 1 value (cs)"
+    );
+    let events = [
+        json!({"event": {"action": "x"}, "process": {"args": ["b"]}}),
+        json!({"event": {"action": "y"}, "process": {"name": "a"}}),
+        json!({"event": {"action": "x"}, "process": {"name": "b", "args": "a"}}),
+        json!({"event": {"action": "x"}, "process": {"name": "a", "args": "b", "title": "1"}}),
+    ];
+    let batch = batch(&events);
+    assert_eq!(
+        index.candidates(&batch),
+        vec![Some(vec![0, 1, 3]), Some(vec![0, 1, 2, 3])]
     );
 }
 
