@@ -1,6 +1,9 @@
 """The Wasm runtime with hand-written modules: the ABI, limits, failures and the AOT cache."""
 
 import json
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -157,6 +160,31 @@ def test_a_trapping_rule_is_reported_and_quarantined(schema, batch, tmp_path):
     assert rule.stats()["failures"] == 2
     rule.release()
     assert not rule.quarantined
+
+
+def test_a_trap_survives_signal_handlers_reinstalled_by_the_host(tmp_path):
+    # faulthandler.disable() puts back the handlers from before its enable(),
+    # dropping any a library installed in between; pytest does this for every
+    # in-process run. Traps must not depend on those handlers. A subprocess,
+    # because the failure mode is the death of the process.
+    script = textwrap.dedent(f"""
+        import faulthandler
+        from kestrel import EventBatch, Schema
+        from kestrel._core import WasmRule, WasmRuleError
+        faulthandler.enable()
+        schema = Schema.default()
+        batch = EventBatch.from_dicts({EVENTS!r}, schema=schema)
+        rule = WasmRule({TRAP!r}.encode(), rule_id="trapper", schema=schema, cache_dir={str(tmp_path)!r})
+        faulthandler.disable()
+        faulthandler.enable()
+        try:
+            rule.evaluate(batch)
+        except WasmRuleError as e:
+            print("refused:", e)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "refused: rule trapper: rule trapped" in done.stdout
 
 
 def test_an_infinite_loop_is_interrupted_in_bounded_time(schema, batch, tmp_path):

@@ -34,6 +34,19 @@ fn config(pooling: bool) -> Config {
     c.memory_reservation(MAX_MEMORY_BYTES as u64);
     c.memory_guard_size(64 << 10);
     c.max_wasm_stack(512 << 10);
+    // Traps are explicit checks, not SIGILL/SIGSEGV: Kestrel lives inside
+    // other people's processes, and any library there that reinstalls signal
+    // handlers after us (Python's faulthandler.disable()/enable() does,
+    // pytest does it per in-process run) would turn a trapping rule into a
+    // dead process. The memory settings above already make bounds checks
+    // explicit, so this costs little.
+    c.signals_based_traps(false);
+    // SAFETY: the spectre mitigations rely on faulting loads, which need the
+    // signal handlers switched off above; wasmtime requires them off too.
+    unsafe {
+        c.cranelift_flag_set("enable_heap_access_spectre_mitigation", "false");
+        c.cranelift_flag_set("enable_table_access_spectre_mitigation", "false");
+    }
     if pooling {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_core_instances(MAX_INSTANCES)
