@@ -3,8 +3,7 @@
 * group `engine`: every event rule of the production corpus that both
   engines accept, timed together over one generated stream;
 * group `sequence`: the 3-step `sequence by process.entity_id with
-  maxspan=5m`, once `kestrel.runtime.sequence` is in the build (skipped
-  until then).
+  maxspan=5m` (benches/bench_sequence.py measures it at scale).
 
 The timing is `kestrel.bench.compare`'s own (best of N per engine); the
 benchmark's median is the whole comparison. `extra_info` records Kestrel's
@@ -15,8 +14,6 @@ events; timed (`--benchmark-only`), all of them on 2,000.
 """
 
 from __future__ import annotations
-
-import importlib.util
 
 import pytest
 
@@ -46,6 +43,5 @@ def test_corpus_event_rules_vs_eql(benchmark, budget):
 
 
 @pytest.mark.benchmark(group="sequence")
-@pytest.mark.skipif(importlib.util.find_spec("kestrel.runtime.sequence") is None, reason="no sequence engine in this build yet")
 def test_sequence_3_steps_vs_eql(benchmark, budget):
     compare_case(benchmark, budget, ("sequence",), "sequence_3_steps_by_entity_5m")

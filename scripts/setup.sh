@@ -14,4 +14,4 @@ VPY="$ROOT/.venv/bin/python"
 "$VPY" -m pip install -q --disable-pip-version-check --upgrade pip
 "$VPY" -m pip install -q --disable-pip-version-check "maturin>=1.5,<2"
 VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" \
-    "$ROOT/.venv/bin/maturin" develop --release --quiet --extras "test,compare"
+    "$ROOT/.venv/bin/maturin" develop --release --quiet --extras "test,compare,sigma,zstd,yaml"

@@ -12,7 +12,7 @@ import pytest
 
 from kestrel.cli import main
 
-SHARED = Path("/work/shared") if Path("/work/shared").is_dir() else Path(__file__).resolve().parents[2] / "shared"
+from support.shared import SHARED
 TOML_DIR = SHARED / "corpus" / "detection-rules-toml"
 
 
@@ -99,8 +99,10 @@ def test_python_dash_m(tmp_path):
     assert "1 rule checked" in result.stdout
 
 
-@pytest.mark.skipif(shutil.which("kestrel") is None, reason="console script not installed in this environment")
 def test_console_script(tmp_path):
+    # Installed beside the interpreter running the tests (the venv's bin/).
+    script = shutil.which("kestrel", path=str(Path(sys.executable).parent))
+    assert script is not None, "the kestrel console script is not installed"
     (tmp_path / "ok.eql").write_text("any where true")
-    result = subprocess.run(["kestrel", "check", str(tmp_path)], capture_output=True, text=True)
+    result = subprocess.run([script, "check", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 0

@@ -8,7 +8,6 @@ from engine_support import RULES, event, ndjson
 
 import kestrel
 from kestrel.cli import main
-from kestrel.engine.sources.common import sequence_engine
 
 
 def test_eql_file_alert_carries_the_rule_and_the_event(certutil):
@@ -115,13 +114,6 @@ def test_duplicate_rule_ids_fail(tmp_path):
     again = engine.load(RULES / "eql" / "whoami_discovery.eql")
     assert "duplicate rule id 'whoami_discovery'" in again.failures[0].reason
     assert len(engine.rules()) == 1
-
-
-def test_sequence_rules_without_the_sequence_engine_are_skipped_with_a_reason():
-    if sequence_engine() is not None:
-        pytest.skip("the sequence engine is in this build")
-    report = kestrel.Engine().load(RULES / "eql" / "execution_then_outbound.eql")
-    assert "sequence engine unavailable" in report.skipped[0].reason
 
 
 SIGMA = """title: Whoami Execution

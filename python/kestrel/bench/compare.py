@@ -22,7 +22,6 @@ report says RESULTS DIFFER: a speedup on wrong answers is not a speedup.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -189,10 +188,8 @@ def _sequence_ids(match: Any) -> tuple:
     return tuple(-1 if seq is None else int(seq) for seq in match.seqs)
 
 
-def _kestrel_sequence(compiled: Any, events: Events, schema: kestrel.Schema, repeats: int) -> Optional[tuple[float, set]]:
-    """(best seconds, matches) of `kestrel.runtime.sequence`, or None when this build has none."""
-    if importlib.util.find_spec("kestrel.runtime.sequence") is None:
-        return None
+def _kestrel_sequence(compiled: Any, events: Events, schema: kestrel.Schema, repeats: int) -> tuple[float, set]:
+    """(best seconds, matches) of `kestrel.runtime.sequence`."""
     from kestrel.runtime.sequence import SequenceRule
 
     def one_pass(rule: Any) -> list[Any]:
@@ -261,14 +258,10 @@ def run(plan_: Plan, events: Events, schema: kestrel.Schema, *, repeats: int = 5
         eql_seconds = eql_engine.best_seconds(runs, eql_events, repeats=min(repeats, 3))
         result = CaseResult("sequence_3_steps_by_entity_5m", "sequence", events.count,
                             eql_ns_per_event=eql_seconds / events.count * 1e9, eql_matches=len(runs[0].found))
-        ours = _kestrel_sequence(compiled, events, schema, repeats)
-        if ours is None:
-            result.note = "Kestrel: not available (no kestrel.runtime.sequence in this build)"
-        else:
-            seconds, found = ours
-            result.kestrel_ns_per_event = seconds / events.count * 1e9
-            result.kestrel_matches = len(found)
-            result.agrees = found == runs[0].found
+        seconds, found = _kestrel_sequence(compiled, events, schema, repeats)
+        result.kestrel_ns_per_event = seconds / events.count * 1e9
+        result.kestrel_matches = len(found)
+        result.agrees = found == runs[0].found
         results.append(result)
     if plan_.corpus:
         result = _compare_event_case("corpus_event_rules", "corpus", plan_.corpus, events, schema, eql_events, index, repeats, lists, plan_.parsed)

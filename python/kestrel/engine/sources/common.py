@@ -11,9 +11,6 @@ from kestrel.engine.config import EngineConfig
 from kestrel.engine.rule import EngineRule, SequenceEvaluator, WasmEvaluator
 from kestrel.errors import KestrelError
 
-SEQUENCE_UNAVAILABLE = "sequence engine unavailable (kestrel.runtime.sequence is not in this build)"
-
-
 @dataclass(frozen=True)
 class LoadFailure:
     """A rule that did not load: where (file, 1-based line and column when known) and why."""
@@ -131,22 +128,10 @@ def rule_from_query(
     except KestrelError as error:
         report.failures.append(LoadFailure(location, first_line, None, f"cannot load: {error}"))
         return
-    if evaluator is None:
-        report.skipped.append(Skipped(location, f"{compiled.kind} rule: {SEQUENCE_UNAVAILABLE}"))
-        return
     categories = () if compiled.metadata.any_category else tuple(compiled.categories)
     report.rules.append(
         EngineRule(rule_id, name, compiled.kind, location, evaluator, categories, version, metadata, digest, source)
     )
-
-
-def sequence_engine() -> Any:
-    """``kestrel.runtime.sequence.SequenceRule``, or None when this build lacks it."""
-    try:
-        from kestrel.runtime.sequence import SequenceRule
-    except ImportError:
-        return None
-    return SequenceRule
 
 
 def _evaluator(compiled: Any, context: LoadContext, rule_id: str) -> Any:
@@ -155,12 +140,11 @@ def _evaluator(compiled: Any, context: LoadContext, rule_id: str) -> Any:
 
         predicate = WasmPredicate.from_compiled(compiled, context.schema, rule_id=rule_id, limits=context.wasm_limits())
         return WasmEvaluator(predicate.rule, compiled.ir_json())
-    factory = sequence_engine()
-    if factory is None:
-        return None
+    from kestrel.runtime.sequence import SequenceRule
+
     config = context.config
     return SequenceEvaluator(
-        lambda: factory(
+        lambda: SequenceRule(
             compiled,
             context.schema,
             rule_id=rule_id,
