@@ -12,16 +12,15 @@ indexing on and off. The eql-engine side by side is `kestrel bench --compare eql
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import pytest
 
 import kestrel
+from support.shared import CORPUS
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = Path(os.environ.get("KESTREL_CORPUS", "/work/shared/corpus/elastic_eql_rules.jsonl"))
 REPEAT = 4
 
 

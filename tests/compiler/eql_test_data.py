@@ -6,11 +6,8 @@ import json
 import tomllib
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-if not SHARED.is_dir():  # a checkout elsewhere: fall back to the machine-wide copy
-    SHARED = Path("/work/shared")
-CORPUS = SHARED / "corpus"
-CONFORMANCE = SHARED / "conformance"
+from support.shared import CONFORMANCE  # noqa: F401  (re-exported for the compiler tests)
+from support.shared import CORPUS_DIR as CORPUS
 HERE = Path(__file__).parent
 
 

@@ -2,8 +2,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
+from support.shared import SHARED
 
 
 @pytest.fixture

@@ -2,11 +2,10 @@
 anchored rule only the events whose anchor field has one of its values."""
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 from engine_support import EVENTS, RULES, event
+from support.shared import CORPUS
 
 import kestrel
 from kestrel.engine.index import RuleIndex
@@ -48,7 +47,6 @@ def test_indexing_off_raises_the_same_alerts():
     assert run(True) == run(False)
 
 
-CORPUS = Path(os.environ.get("KESTREL_CORPUS", "/work/shared/corpus/elastic_eql_rules.jsonl"))
 
 
 def _alerts(rules, events, indexing):

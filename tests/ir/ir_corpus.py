@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-if not SHARED.is_dir():  # a checkout elsewhere: the machine-wide copy
-    SHARED = Path("/work/shared")
-CORPUS = SHARED / "corpus" / "elastic_eql_rules.jsonl"
+from support.shared import CORPUS
 
 
 def corpus_rules():

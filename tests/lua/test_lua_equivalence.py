@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -28,8 +27,7 @@ from kestrel.runtime.lua import core_evaluator_available, load_generated
 
 from lua_events import events_for, witness_events
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-CORPUS = (SHARED if SHARED.is_dir() else Path("/work/shared")) / "corpus" / "elastic_eql_rules.jsonl"
+from support.shared import CORPUS
 RULES = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
 CATEGORIES = ["process", "file", "network", "registry", "dns", "authentication", "library", "driver", "iam"]
 PRIMARY_CORE_CALL = re.compile(r"^\s*\w+ = K\(kestrel\.eval_node\(", re.MULTILINE)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import kestrel
@@ -22,8 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-CONFORMANCE = SHARED / "conformance"
+from support.shared import CONFORMANCE
 
 ENDGAME_OPTIONS = CompileOptions(
     category_field="event_type",
