@@ -17,9 +17,11 @@ def test_rules_are_bucketed_by_category():
     engine.load(RULES / "eql")
     engine.load('any where process.pid == 1', rule_id="anything")
     index = RuleIndex(engine._rules)
-    sequences = 1 if any(r.kind == "sequence" for r in engine._rules) else 0  # with the sequence engine in the build
-    assert index.buckets() == {"file": 1, "network": 2 + sequences, "process": 5 + sequences, "registry": 1, "*": 1}
-    assert [r.id for r in index.select({"registry"})] == ["run_key_to_public_folder", "anything"]
+    sequences = [r.id for r in engine._rules if r.kind == "sequence"]
+    assert len(sequences) == 1
+    # Sequences are offered every batch: every event moves their clock.
+    assert index.buckets() == {"file": 1, "network": 2, "process": 5, "registry": 1, "*": 2}
+    assert sorted(r.id for r in index.select({"registry"})) == sorted(["run_key_to_public_folder", *sequences, "anything"])
 
 
 def test_a_batch_without_a_rules_category_never_reaches_it():
@@ -45,6 +47,23 @@ def test_indexing_off_raises_the_same_alerts():
         return sorted((a["rule"]["id"], a["@timestamp"]) for a in seen)
 
     assert run(True) == run(False)
+
+
+def test_a_trailing_missing_step_closes_on_events_the_sequence_cannot_match():
+    # The window closes on event time. A later batch of another category,
+    # none of whose events is a candidate, still moves the clock: the alert
+    # comes with that batch, indexed or not, and not only at flush().
+    rule = 'sequence by host.id with maxspan=1m [process where process.name == "a.exe"] ![file where file.name == "x"]'
+
+    def second_batch_alerts(indexing):
+        engine = kestrel.Engine(indexing=indexing)
+        engine.load(rule, rule_id="no_file_after_a")
+        assert engine.process([event("process", process={"name": "a.exe"})]) == []
+        later = event("network", destination={"port": 443})
+        later["@timestamp"] = "2026-01-05T08:05:00.000Z"
+        return [a["rule"]["id"] for a in engine.process([later])]
+
+    assert second_batch_alerts(True) == second_batch_alerts(False) == ["no_file_after_a"]
 
 
 

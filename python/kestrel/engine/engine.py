@@ -328,7 +328,7 @@ class Engine:
 
     def _handle(self, batch: EventBatch, partition: int = 0) -> None:
         index = self._index  # the rule set this batch runs against, even if a reload swaps it meanwhile
-        categories = batch_categories(batch, self.config.category_field) if index.enabled else ()
+        categories = batch_categories(batch) if index.enabled else ()
         produced: List[Tuple[EngineRule, List[Dict[str, Any]]]] = []
         for rule, candidates in index.offers(batch, categories):
             if rule.status != "active":
@@ -338,7 +338,7 @@ class Engine:
             offered = len(batch) if candidates is None else len(candidates)
             try:
                 if sequence:
-                    hits = rule.evaluator.evaluate(batch, partition)
+                    hits = rule.evaluator.evaluate(batch, partition, candidates)
                 elif candidates is not None:  # only anchored Wasm rules get candidates
                     hits = rule.evaluator.evaluate(batch, candidates)
                 else:

@@ -5,22 +5,25 @@ every rule; the benchmark measures the difference):
 
 * **Categories.** Rules are bucketed by the event categories they can match
   (a rule with no category constraint, e.g. ``any where``, sits in every
-  bucket). For a batch the engine collects the categories present and takes
+  bucket, and so do sequences and samples, whose clock every event moves). For a batch the engine collects the categories present and takes
   the union of their buckets, in load order.
 * **Anchors.** Most event rules require one field to equal one of a few
   strings (``process.name in ("cmd.exe", ...)``). The core's
   ``kestrel._core.RuleIndex`` finds that condition in each rule's IR and, per
   batch, in one pass per anchored field, the events each rule could match.
   A rule whose list is empty is skipped; the others evaluate only their
-  candidates. Rules without IR (Lua, hand-written Wasm) and sequences are
-  never restricted, so the alerts are the same as without the index.
+  candidates. A sequence or sample is anchored on the union of its filters'
+  anchors; it is offered every batch of its categories even with no
+  candidates, because every event moves its clock (expiry, trailing missing
+  steps). Rules without IR (Lua, hand-written Wasm) are never restricted, so
+  the alerts are the same as without the index.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
-from kestrel.engine.rule import EngineRule, WasmEvaluator
+from kestrel.engine.rule import EngineRule
 
 
 class RuleIndex:
@@ -30,8 +33,12 @@ class RuleIndex:
         self._any: List[int] = []
         self._buckets: Dict[str, List[int]] = {}
         for position, rule in enumerate(self.rules):
-            if not rule.categories:
+            # A sequence's clock moves with every event, of any category:
+            # a batch it cannot match still expires its partials and settles
+            # trailing missing steps. Its anchor keeps that cheap.
+            if not rule.categories or rule.kind != "event":
                 self._any.append(position)
+                continue
             for category in rule.categories:
                 self._buckets.setdefault(category, []).append(position)
         self._cache: Dict[FrozenSet[str], List[Tuple[int, EngineRule]]] = {}
@@ -58,7 +65,11 @@ class RuleIndex:
         if self._anchors is None:
             return [(rule, None) for _, rule in selected]
         candidates = self._anchors.candidates(batch)
-        return [(rule, candidates[p]) for p, rule in selected if candidates[p] is None or len(candidates[p])]
+        return [
+            (rule, candidates[p])
+            for p, rule in selected
+            if candidates[p] is None or len(candidates[p]) or rule.kind != "event"
+        ]
 
     def _positions(self, categories: Iterable[str]) -> List[Tuple[int, EngineRule]]:
         if not self.enabled:
@@ -84,17 +95,11 @@ class RuleIndex:
 def _anchor_index(rules: List[EngineRule], schema: Any) -> Any:
     from kestrel._core import RuleIndex as CoreIndex
 
-    # Only compiled event rules carry IR the core can anchor; the rest are None (unrestricted).
-    irs = [rule.evaluator.ir_json if isinstance(rule.evaluator, WasmEvaluator) and rule.kind == "event" else None for rule in rules]
+    # Only compiled EQL carries IR the core can anchor; the rest are None (unrestricted).
+    irs = [getattr(rule.evaluator, "ir_json", None) for rule in rules]
     return CoreIndex(irs, schema)
 
 
-def batch_categories(batch, category_field: str) -> FrozenSet[str]:
-    """The event categories that occur in a batch (one core call for the column)."""
-    found = set()
-    for value in batch.column(category_field):
-        if isinstance(value, list):
-            found.update(v for v in value if isinstance(v, str))
-        elif isinstance(value, str):
-            found.add(value)
-    return frozenset(found)
+def batch_categories(batch: Any) -> FrozenSet[str]:
+    """The event categories that occur in a batch, as its decoder found them."""
+    return frozenset(batch.category_names())

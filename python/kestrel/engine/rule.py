@@ -72,8 +72,9 @@ class SequenceEvaluator:
     runtime = "sequence"
     quarantined = False
 
-    def __init__(self, make: Any) -> None:
+    def __init__(self, make: Any, ir_json: Optional[str] = None) -> None:
         self._make = make
+        self.ir_json = ir_json  # lets the rule index anchor the rule
         self._lock = threading.Lock()
         self.partitions: Dict[int, Any] = {0: make()}  # built now, so a bad rule fails at load
 
@@ -84,8 +85,10 @@ class SequenceEvaluator:
                 rule = self.partitions[partition] = self._make()
             return rule
 
-    def evaluate(self, batch: Any, partition: int = 0) -> List[Any]:
-        return list(self._rule(partition).process(batch))
+    def evaluate(self, batch: Any, partition: int = 0, candidates: Any = None) -> List[Any]:
+        """Matches completed by `batch`; `candidates` (from the rule index) limit
+        the step predicates, while every event still moves the clock."""
+        return list(self._rule(partition).process(batch, candidates))
 
     def flush(self) -> List[Any]:
         return [match for rule in self.partitions.values() for match in rule.flush()]

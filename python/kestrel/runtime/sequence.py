@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
-from kestrel._core import EventBatch, Schema, SequenceMatcher, StateBudget
+from kestrel._core import EventBatch, Matches, Schema, SequenceMatcher, StateBudget
 
 if TYPE_CHECKING:
     from kestrel.compiler.compiled import CompiledRule
@@ -127,13 +127,19 @@ class SequenceRule:
         self.head: Optional[int] = pipes[0].count if pipes and pipes[0].op == "head" else None
         self.emitted = 0
 
-    def match_lists(self, batch: EventBatch) -> list[Any]:
-        """Per filter (steps, then `until`), the events of `batch` that pass it."""
-        return [self.predicate.evaluate(batch, f) for f in range(self.matcher.filters)]
+    def match_lists(self, batch: EventBatch, candidates: Optional[Matches] = None) -> list[Any]:
+        """Per filter (steps, then `until`), the events of `batch` that pass it,
+        looking only at `candidates` when given."""
+        return [self.predicate.evaluate(batch, f, candidates) for f in range(self.matcher.filters)]
 
-    def process(self, batch: EventBatch) -> list[SequenceMatch]:
-        """Feed one batch; returns the matches it completed."""
-        return self._wrap(self.matcher.process(batch, self.match_lists(batch)))
+    def process(self, batch: EventBatch, candidates: Optional[Matches] = None) -> list[SequenceMatch]:
+        """Feed one batch; returns the matches it completed.
+
+        `candidates` (from the engine's rule index) are the events that could
+        pass some filter; the predicates skip the others. Every event of the
+        batch still moves the rule's clock, so expiry and late counting are
+        the same either way."""
+        return self._wrap(self.matcher.process(batch, self.match_lists(batch, candidates)))
 
     def flush(self) -> list[SequenceMatch]:
         """End of stream: settle trailing missing steps and buffered events."""

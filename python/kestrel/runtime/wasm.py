@@ -48,9 +48,10 @@ class WasmPredicate:
         )
         return cls(rule, source)
 
-    def evaluate(self, batch: EventBatch, filter: int = 0) -> Matches:
-        """Indices of the events that pass `filter` (0 for event rules)."""
-        return self.rule.evaluate(batch, filter)
+    def evaluate(self, batch: EventBatch, filter: int = 0, candidates: Optional[Matches] = None) -> Matches:
+        """Indices of the events that pass `filter` (0 for event rules), among
+        `candidates` when given (the rest are taken not to pass)."""
+        return self.rule.evaluate(batch, filter, candidates)
 
     def capture(self, batch: EventBatch, index: int) -> dict[str, Any]:
         return self.rule.capture(batch, index)

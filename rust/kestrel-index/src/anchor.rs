@@ -14,11 +14,14 @@
 //! operand has an anchor is anchored on their union (`process.name :
 //! "x.exe" or process.pe.original_file_name : "X.exe"`, common in rules).
 //!
-//! Sequences and samples are never anchored: their steps feed state, and
-//! `until`/missing steps make "could not match" a different question.
+//! A sequence or sample is anchored on the union of one anchor per filter
+//! (every step, missing steps and `until` included): an event outside it
+//! passes no filter, and such an event only moves the rule's clock, which
+//! the matcher reads off the whole batch anyway. If any filter has no
+//! anchor, neither has the rule.
 
 use kestrel_ir::model::{GlobDoc, SetDoc};
-use kestrel_ir::{Cmp, Const, Logic, Node, Program, RuleKind};
+use kestrel_ir::{Cmp, Const, Filter, Logic, Node, Program, RuleKind};
 use kestrel_schema::FieldId;
 use serde::Deserialize;
 use serde_json::Value;
@@ -32,14 +35,15 @@ pub struct Term {
     pub case_insensitive: bool,
     /// The values as the rule writes them (unfolded).
     pub values: Vec<String>,
+    /// The category the term's filter requires (`None`: any).
+    pub category: Option<String>,
 }
 
-/// A necessary condition of an event rule: some term holds.
+/// A necessary condition of a rule's match: some term holds (each with
+/// its filter's category).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Anchor {
     pub terms: Vec<Term>,
-    /// The category the rule requires (`None`: any).
-    pub category: Option<String>,
 }
 
 impl std::fmt::Display for Term {
@@ -71,24 +75,46 @@ struct RawTables {
 /// Every anchor of `program` (loaded from `json`): each is necessary, so
 /// the index may pick any one (see `RuleIndex::new`).
 pub fn anchors(program: &Program, json: &str) -> Vec<Anchor> {
-    if program.rule.kind != RuleKind::Event || program.rule.steps.len() != 1 {
-        return Vec::new();
-    }
-    let step = &program.rule.steps[0];
     let Ok(tables) = serde_json::from_str::<RawTables>(json) else {
         return Vec::new();
     };
-    let nodes = program.nodes();
+    let (nodes, rule) = (program.nodes(), &program.rule);
+    match rule.kind {
+        RuleKind::Event if rule.steps.len() == 1 => filter_anchors(nodes, &tables, &rule.steps[0]),
+        RuleKind::Event => Vec::new(),
+        RuleKind::Sequence | RuleKind::Sample => {
+            let mut union = Vec::new();
+            for filter in rule.steps.iter().chain(&rule.until) {
+                let narrowest = filter_anchors(nodes, &tables, filter)
+                    .into_iter()
+                    .min_by_key(value_count);
+                match narrowest {
+                    Some(anchor) => union.extend(anchor.terms),
+                    None => return Vec::new(),
+                }
+            }
+            vec![Anchor { terms: union }]
+        }
+    }
+}
+
+/// The alternative anchors of one filter, from its predicate's conjuncts.
+fn filter_anchors(nodes: &[Node], tables: &RawTables, filter: &Filter) -> Vec<Anchor> {
     let mut conjuncts = Vec::new();
-    flatten_and(nodes, step.predicate, &mut conjuncts);
+    flatten_and(nodes, filter.predicate, &mut conjuncts);
     conjuncts
         .into_iter()
-        .filter_map(|n| terms(nodes, &tables, n, 0))
-        .map(|terms| Anchor {
-            terms,
-            category: step.category.clone(),
+        .filter_map(|n| terms(nodes, tables, n, 0))
+        .map(|mut terms| {
+            terms.iter_mut().for_each(|t| t.category = filter.category.clone());
+            Anchor { terms }
         })
         .collect()
+}
+
+/// How many values an anchor names: a rough measure of what it lets through.
+pub(crate) fn value_count(anchor: &Anchor) -> usize {
+    anchor.terms.iter().map(|t| t.values.len()).sum()
 }
 
 /// How deep `or`/`and` nesting is followed: rules nest shallowly, and this
@@ -165,6 +191,7 @@ fn membership(nodes: &[Node], tables: &RawTables, id: u32) -> Option<Term> {
                 path,
                 case_insensitive: set.case_insensitive,
                 values,
+                category: None,
             })
         }
         Node::Compare {
@@ -180,6 +207,7 @@ fn membership(nodes: &[Node], tables: &RawTables, id: u32) -> Option<Term> {
                 path,
                 case_insensitive: *case_insensitive,
                 values: vec![value],
+                category: None,
             })
         }
         Node::WildcardMatch { operand, glob } => {
@@ -193,6 +221,7 @@ fn membership(nodes: &[Node], tables: &RawTables, id: u32) -> Option<Term> {
                 path,
                 case_insensitive: glob.case_insensitive,
                 values: glob.patterns.clone(),
+                category: None,
             })
         }
         _ => None,

@@ -6,24 +6,37 @@ use kestrel_event::{EventBatch, ValueRef};
 use kestrel_ir::Program;
 use kestrel_schema::{FieldId, Schema};
 
-use crate::anchor::{anchors, Anchor, Term};
+use crate::anchor::{anchors, value_count, Anchor, Term};
 use crate::error::IndexError;
 use crate::keys::{for_each_key, value_keys};
+
+/// A rule a term offers events to, and the category the term requires
+/// (an index into `RuleIndex::categories`, or `ANY`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Offer {
+    rule: u32,
+    category: u16,
+}
+
+const ANY: u16 = u16::MAX;
 
 /// The rules anchored on one field with one case mode.
 struct Group {
     field: FieldId,
     case_insensitive: bool,
-    by_key: AHashMap<Box<str>, Vec<u32>>,
-    /// Every rule of the group, offered events whose value is not text (a
-    /// number can equal a string member's spelling; not worth modelling).
-    members: Vec<u32>,
+    by_key: AHashMap<Box<str>, Vec<Offer>>,
+    /// Every (rule, category) of the group, offered events whose value is
+    /// not text (a number can equal a string member's spelling; not worth
+    /// modelling).
+    members: Vec<Offer>,
 }
 
 /// Which events each rule could match, built once per rule set.
 pub struct RuleIndex {
     anchors: Vec<Option<Anchor>>,
     groups: Vec<Group>,
+    /// The categories terms require, numbered for `Offer::category`.
+    categories: Vec<String>,
 }
 
 impl RuleIndex {
@@ -49,9 +62,24 @@ impl RuleIndex {
     /// Index rules by their anchors (`None`: unrestricted).
     pub fn from_anchors(anchors: Vec<Option<Anchor>>) -> RuleIndex {
         let mut groups: Vec<Group> = Vec::new();
+        let mut categories: Vec<String> = Vec::new();
         for (rule, anchor) in anchors.iter().enumerate() {
             let Some(a) = anchor else { continue };
             for t in &a.terms {
+                let category = match &t.category {
+                    None => ANY,
+                    Some(name) => match categories.iter().position(|c| c == name) {
+                        Some(at) => at as u16,
+                        None => {
+                            categories.push(name.clone());
+                            (categories.len() - 1) as u16
+                        }
+                    },
+                };
+                let offer = Offer {
+                    rule: rule as u32,
+                    category,
+                };
                 let at = match groups
                     .iter()
                     .position(|g| g.field == t.field && g.case_insensitive == t.case_insensitive)
@@ -68,20 +96,24 @@ impl RuleIndex {
                     }
                 };
                 let group = &mut groups[at];
-                if group.members.last() != Some(&(rule as u32)) {
-                    group.members.push(rule as u32);
+                if !group.members.contains(&offer) {
+                    group.members.push(offer);
                 }
                 for value in &t.values {
                     for key in value_keys(value, t.case_insensitive) {
-                        let rules = group.by_key.entry(key.into()).or_default();
-                        if rules.last() != Some(&(rule as u32)) {
-                            rules.push(rule as u32);
+                        let offers = group.by_key.entry(key.into()).or_default();
+                        if !offers.contains(&offer) {
+                            offers.push(offer);
                         }
                     }
                 }
             }
         }
-        RuleIndex { anchors, groups }
+        RuleIndex {
+            anchors,
+            groups,
+            categories,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -110,27 +142,24 @@ impl RuleIndex {
             .iter()
             .map(|a| a.as_ref().map(|_| Vec::new()))
             .collect();
-        // The rule's category id in this batch: Some(None) if it is absent,
-        // so the rule gets no events at all.
+        // Each required category's id in this batch (None: absent, so
+        // terms requiring it offer nothing).
         let names = batch.category_names();
-        let category: Vec<Option<Option<u16>>> = self
-            .anchors
+        let category: Vec<Option<u16>> = self
+            .categories
             .iter()
-            .map(|a| {
-                let wanted = a.as_ref()?.category.as_deref()?;
-                Some(names.iter().position(|n| n == wanted).map(|i| i as u16))
-            })
+            .map(|wanted| names.iter().position(|n| n == wanted).map(|i| i as u16))
             .collect();
         for group in &self.groups {
             for ev in 0..batch.len() {
-                let mut offer = |rule: u32| {
-                    let r = rule as usize;
-                    match category[r] {
-                        Some(None) => return,
-                        Some(Some(id)) if !batch.category_ids(ev).contains(&id) => return,
-                        _ => {}
+                let mut offer = |offer: Offer| {
+                    if offer.category != ANY {
+                        match category[offer.category as usize] {
+                            Some(id) if batch.category_ids(ev).contains(&id) => {}
+                            _ => return,
+                        }
                     }
-                    if let Some(events) = out[r].as_mut() {
+                    if let Some(events) = out[offer.rule as usize].as_mut() {
                         // An event can reach a rule twice (array elements, two keys).
                         if events.last() != Some(&(ev as u32)) {
                             events.push(ev as u32);
@@ -179,7 +208,7 @@ fn choose(options: Vec<Vec<Anchor>>) -> Vec<Option<Anchor>> {
         |t: &Term| t.values.len() as f64 / distinct[t.path.as_str()].len().max(1) as f64;
     // A disjunction passes what any of its terms passes.
     let share = |a: &Anchor| a.terms.iter().map(term_share).sum::<f64>();
-    let values = |a: &Anchor| a.terms.iter().map(|t| t.values.len()).sum::<usize>();
+    let values = value_count;
     let chosen: Vec<Option<usize>> = options
         .iter()
         .map(|rule| {
@@ -202,15 +231,15 @@ fn choose(options: Vec<Vec<Anchor>>) -> Vec<Option<Anchor>> {
 impl Group {
     /// Offer the rules `value` could satisfy: null none, text by key,
     /// anything else all of them.
-    fn offer(&self, value: ValueRef<'_>, offer: &mut impl FnMut(u32)) {
+    fn offer(&self, value: ValueRef<'_>, offer: &mut impl FnMut(Offer)) {
         match value {
             ValueRef::Null => {}
             ValueRef::Str(text) => for_each_key(text, self.case_insensitive, |key| {
-                for &rule in self.by_key.get(key).map_or(&[][..], Vec::as_slice) {
-                    offer(rule);
+                for &o in self.by_key.get(key).map_or(&[][..], Vec::as_slice) {
+                    offer(o);
                 }
             }),
-            _ => self.members.iter().for_each(|&rule| offer(rule)),
+            _ => self.members.iter().for_each(|&o| offer(o)),
         }
     }
 }

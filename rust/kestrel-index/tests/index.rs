@@ -247,12 +247,47 @@ fn an_or_of_anchored_branches_is_anchored_on_their_union() {
     );
 }
 
-#[test]
-fn sequences_are_never_anchored() {
+/// A two-step sequence: `[process where process.name in (..) and
+/// process.args == "x"]` then `[network where process.name in (..)]`.
+fn two_step_sequence() -> Value {
     let mut doc = name_rule(true, Some("process"));
     doc["rule"]["kind"] = json!("sequence");
-    let step = doc["rule"]["steps"][0].clone();
-    doc["rule"]["steps"] = json!([step.clone(), step]);
+    let first = doc["rule"]["steps"][0].clone();
+    let mut second = first.clone();
+    second["category"] = json!("network");
+    second["predicate"] = json!(1);
+    doc["rule"]["steps"] = json!([first, second]);
+    doc
+}
+
+#[test]
+fn sequences_are_anchored_on_the_union_of_their_filters() {
+    let doc = two_step_sequence();
+    assert_eq!(
+        describe(&doc).as_deref(),
+        Some(r#"process.args in 1 value (cs) or process.name in 2 values (ci) ["x", "CMD.exe", "pwsh.exe"]"#)
+    );
+    let json = doc.to_string();
+    let index = RuleIndex::new(&[Some(&json)], &schema()).expect("valid IR");
+    // Each term keeps its own step's category.
+    let events = [
+        json!({"event": {"category": "process"}, "process": {"args": "x"}}),
+        json!({"event": {"category": "network"}, "process": {"args": "x"}}),
+        json!({"event": {"category": "network"}, "process": {"name": "cmd.EXE"}}),
+        json!({"event": {"category": "process"}, "process": {"name": "cmd.exe"}}),
+    ];
+    assert_eq!(index.candidates(&batch(&events)), vec![Some(vec![0, 2])]);
+}
+
+#[test]
+fn a_filter_without_an_anchor_leaves_its_sequence_unanchored() {
+    let mut doc = two_step_sequence();
+    let nodes = doc["nodes"].as_array_mut().expect("nodes");
+    nodes.push(lit("bool", json!(true)));
+    let until = nodes.len() - 1;
+    let mut filter = doc["rule"]["steps"][0].clone();
+    filter["predicate"] = json!(until);
+    doc["rule"]["until"] = filter;
     assert_eq!(describe(&doc), None);
 }
 

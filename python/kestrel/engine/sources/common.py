@@ -152,5 +152,6 @@ def _evaluator(compiled: Any, context: LoadContext, rule_id: str) -> Any:
             max_out_of_order_ms=config.max_out_of_order,
             memory_budget=config.state_memory_budget,
             quotas=config.quotas,
-        )
+        ),
+        compiled.ir_json(),
     )
