@@ -33,6 +33,19 @@ def test_sequence_queries(case, shards) -> None:
     assert flattened_ids(rule.evaluate(batch), "serial_event_id") == case["expected_event_ids"]
 
 
+@pytest.mark.parametrize("case", sequence_cases(), ids=lambda c: c["name"])
+def test_candidates_spanning_every_category_change_nothing(case) -> None:
+    """The rule index offers a sequence the union of its steps' candidates,
+    so each step predicate must still keep to its own category."""
+    schema = kestrel.Schema.default()
+    batch, _ = endgame_batch(schema)
+    every_event = kestrel.compile("any where true", schema=schema, options=ENDGAME_OPTIONS).evaluate(batch)
+    assert len(every_event) == len(batch)
+    compiled = kestrel.compile(case["query"], schema=schema, options=ENDGAME_OPTIONS)
+    rule = SequenceRule(compiled, schema, rule_id=case["name"])
+    assert flattened_ids(rule.evaluate(batch, every_event), "serial_event_id") == case["expected_event_ids"]
+
+
 @pytest.mark.parametrize("shards", [1, 2])
 @pytest.mark.parametrize("case", missing_event_cases(), ids=lambda c: c["name"])
 def test_missing_event_queries(case, shards) -> None:

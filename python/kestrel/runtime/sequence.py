@@ -145,13 +145,13 @@ class SequenceRule:
         """End of stream: settle trailing missing steps and buffered events."""
         return self._wrap(self.matcher.flush())
 
-    def evaluate(self, batch: EventBatch) -> list[SequenceMatch]:
+    def evaluate(self, batch: EventBatch, candidates: Optional[Matches] = None) -> list[SequenceMatch]:
         """All matches of a finite input, in Elasticsearch's order (by first
         event), with `| head` / `| tail` applied. The state is used as-is, so
-        call this on a fresh rule."""
+        call this on a fresh rule. `candidates` as for `process`."""
         head, self.head = self.head, None
         try:
-            found = self.process(batch) + self.flush()
+            found = self.process(batch, candidates) + self.flush()
         finally:
             self.head = head
         found.sort(key=lambda m: next(s for s in m.seqs if s is not None))

@@ -168,14 +168,15 @@ impl WasmRule {
         let pred = self.filters.get(filter as usize).cloned().ok_or(WasmError::NoSuchFilter(filter))?;
         let started = Instant::now();
         // A filter with a declared category only ever sees events of that
-        // category, whichever entry point the module offers.
+        // category, whichever entry point the module offers, and whoever
+        // chose the candidates (a sequence's come from all its steps).
         let selected;
         let candidates = match (candidates, self.filter_categories.get(filter as usize).cloned().flatten()) {
-            (None, Some(category)) => {
-                selected = events_of_category(batch, Some(&category));
+            (given, Some(category)) => {
+                selected = events_of_category(batch, Some(&category), given);
                 Some(&selected[..])
             }
-            (given, _) => given,
+            (given, None) => given,
         };
         self.store.data_mut().set_batch(Some(batch));
         let state = self.store.data_mut();
@@ -304,11 +305,19 @@ fn classify(err: wasmtime::Error, time_limit_ms: u64) -> WasmError {
     }
 }
 
-/// The events whose categories include `category` (all events for `None`).
-pub fn events_of_category(batch: &EventBatch, category: Option<&str>) -> Vec<u32> {
-    let n = batch.len() as u32;
-    let Some(category) = category else { return (0..n).collect() };
-    let Some(id) = batch.category_names().iter().position(|c| c == category) else { return Vec::new() };
-    let id = id as u16;
-    (0..n).filter(|&ev| batch.category_ids(ev as usize).contains(&id)).collect()
+/// The events whose categories include `category` (all events for `None`),
+/// among `among` when given (ascending indices) or else the whole batch.
+pub fn events_of_category(batch: &EventBatch, category: Option<&str>, among: Option<&[u32]>) -> Vec<u32> {
+    let id = match category {
+        None => None,
+        Some(c) => match batch.category_names().iter().position(|n| n == c) {
+            Some(i) => Some(i as u16),
+            None => return Vec::new(),
+        },
+    };
+    let keep = |ev: &u32| id.is_none_or(|id| batch.category_ids(*ev as usize).contains(&id));
+    match among {
+        Some(events) => events.iter().copied().filter(keep).collect(),
+        None => (0..batch.len() as u32).filter(keep).collect(),
+    }
 }
