@@ -106,3 +106,42 @@ def test_console_script(tmp_path):
     (tmp_path / "ok.eql").write_text("any where true")
     result = subprocess.run([script, "check", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 0
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_rule_packages_are_loaded_as_the_engine_loads_them(capsys):
+    status, out = run(capsys, "check", str(REPO / "rules" / "lua_example_rule"), str(REPO / "rules" / "wasm_example_rule"))
+    assert status == 0, out
+    assert out.strip() == "2 rules checked: 2 ok, 0 failed"
+
+
+def test_a_broken_package_is_reported_with_its_path(tmp_path, capsys):
+    package = tmp_path / "broken"
+    shutil.copytree(REPO / "rules" / "lua_example_rule", package)
+    (package / "predicate.lua").write_text("function (\n")
+    status, out = run(capsys, "check", str(tmp_path))
+    assert status == 1
+    assert str(package) in out
+    assert out.splitlines()[-1] == "1 rule checked: 0 ok, 1 failed"
+
+
+def test_sigma_files_are_converted_and_checked(tmp_path, capsys):
+    pytest.importorskip("sigma.backends.elasticsearch")
+    (tmp_path / "whoami.yml").write_text(
+        "title: Whoami\nid: 502b42de-4306-40b4-9596-6f590c81f073\nstatus: test\n"
+        "logsource: {category: process_creation, product: windows}\n"
+        "detection:\n  selection:\n    Image|endswith: '\\\\whoami.exe'\n  condition: selection\n"
+    )
+    (tmp_path / "broken.yml").write_text("title: Broken\nlogsource: {category: process_creation}\ndetection: {}\n")
+    status, out = run(capsys, "check", str(tmp_path))
+    assert status == 1
+    assert str(tmp_path / "broken.yml") in out
+    assert out.splitlines()[-1] == "2 rules checked: 1 ok, 1 failed"
+
+
+def test_the_bundled_rules_directory_checks_clean(capsys):
+    status, out = run(capsys, "check", str(REPO / "rules"))
+    assert status == 0, out
+    assert out.splitlines()[-1].endswith("ok, 0 failed")

@@ -9,8 +9,9 @@ sub-parser, so new verbs only add an entry:
     kestrel test PATH...
     kestrel compile RULE --backend wasm|lua -o DIR
 
-`check` compiles every rule found in the paths and prints each error with its
-caret excerpt, then a summary; the exit status is 1 if any rule failed. The
+`check` compiles every EQL rule found in the paths and prints each error with
+its caret excerpt, loads rule packages and Sigma files as the engine would,
+then prints a summary; the exit status is 1 if any rule failed. The
 engine's verbs (`run`, `list`, `test`) live in :mod:`kestrel.engine.commands`,
 which documents the exit codes.
 """
@@ -19,7 +20,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Dict, List, Optional, TextIO
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, TextIO, Union
 
 from kestrel.compiler.sources import RuleSource, discover
 from kestrel.engine.commands import EXIT_CODES, add_list, add_run, add_test
@@ -30,9 +32,11 @@ CommandHandler = Callable[[argparse.Namespace, TextIO], int]
 def _add_check(subparsers) -> None:
     parser = subparsers.add_parser(
         "check",
-        help="parse and check EQL rules",
+        help="check rules of every source: EQL, detection-rules TOML, corpora, packages, Sigma",
         description="Compile EQL rules from .eql files, detection-rules .toml files and "
-        ".jsonl corpora (one JSON object with a `query` field per line). Directories are searched recursively.",
+        ".jsonl corpora (one JSON object with a `query` field per line), and load rule packages "
+        "(manifest.json + rule.wasm | rule.wat | predicate.lua | rule.eql) and Sigma .yml/.yaml files "
+        "as the engine would. Directories are searched recursively.",
         epilog="examples:\n  kestrel check rules/\n  kestrel check --strict my_rule.eql corpus.jsonl\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -121,27 +125,63 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_check(args: argparse.Namespace, out: TextIO) -> int:
-    """Compile every rule under `args.paths`; return the exit status."""
+    """Check every rule under `args.paths`; return the exit status.
+
+    EQL sources (.eql, detection-rules .toml, .jsonl) are compiled and each
+    error is printed with its caret excerpt. Rule packages and Sigma files
+    are loaded as the engine loads them (manifest, module or Lua script,
+    the Sigma conversion), so what `check` passes, `run` can load.
+    """
     from kestrel.compiler import CompileOptions, EqlError, compile
 
     options = CompileOptions(strict=args.strict)
     schema_factory = _schema_factory(args.schema)
     checked = failed = 0
-    for source in discover(args.paths):
-        checked += 1
-        if source.problem is not None:
-            failed += 1
-            print(f"{source.location}: {source.problem}", file=out)
+    for item in _check_targets(args.paths):
+        if isinstance(item, RuleSource):
+            checked += 1
+            if item.problem is not None:
+                failed += 1
+                print(f"{item.location}: {item.problem}", file=out)
+                continue
+            try:
+                compile(item.query, schema=schema_factory(), options=options)
+            except EqlError as exc:
+                failed += 1
+                if not args.quiet:
+                    _report(out, item, exc)
             continue
-        try:
-            compile(source.query, schema=schema_factory(), options=options)
-        except EqlError as exc:
-            failed += 1
-            if not args.quiet:
-                _report(out, source, exc)
+        report = _load_as_engine(item, schema_factory())
+        checked += len(report.rules) + len(report.failures)
+        failed += len(report.failures)
+        for failure in report.failures:
+            print(str(failure), file=out)
+        for skipped in report.skipped:
+            print(f"skipped {skipped}", file=out)
     passed = checked - failed
     print(f"{checked} rule{'s' if checked != 1 else ''} checked: {passed} ok, {failed} failed", file=out)
     return 1 if failed else 0
+
+
+def _check_targets(paths: List[str]) -> Iterator[Union[RuleSource, Path]]:
+    """EQL rules as `RuleSource`s; package directories and Sigma files as paths."""
+    from kestrel.engine.sources import rule_files
+    from kestrel.engine.sources.sigma import SIGMA_SUFFIXES
+
+    for raw in paths:
+        path = Path(raw)
+        for item in rule_files(path) if path.is_dir() and not (path / "manifest.json").exists() else [path]:
+            if item.is_dir() or item.suffix in SIGMA_SUFFIXES or item.name == "manifest.json":
+                yield item
+            else:
+                yield from discover([str(item)])
+
+
+def _load_as_engine(path: Path, schema) -> Any:
+    from kestrel.engine.config import EngineConfig
+    from kestrel.engine.sources import LoadContext, load_target
+
+    return load_target(path, LoadContext(schema, EngineConfig()))
 
 
 def _report(out: TextIO, source: RuleSource, error) -> None:
