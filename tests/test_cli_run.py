@@ -1,6 +1,8 @@
 """`kestrel run` end to end: real rules (EQL, Wasm and Lua packages) over real NDJSON files."""
 
+import io
 import json
+import sys
 from pathlib import Path
 
 from kestrel.cli import main
@@ -61,3 +63,23 @@ def test_compile_to_both_backends_then_run_the_packages(tmp_path, capsys):
         stats = json.loads(capsys.readouterr().out.split("\n", 1)[1])
         counts[backend] = stats["rules"]["whoami_discovery"]["alerts"]
     assert counts["wasm"] == counts["lua"] > 0
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal, as `kestrel run`'s progress line requires."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_gets_a_progress_line_and_a_pipe_does_not(tmp_path, monkeypatch, capsys):
+    args = ["run", "--rules", str(REPO / "rules" / "eql"), "--events", str(REPO / "examples" / "events.ndjson"),
+            "--alerts", str(tmp_path / "alerts.ndjson")]
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(args) == 0
+    line = terminal.getvalue().split("\n")[0]
+    assert line.startswith("\r") and " MB (" in line and " events/s " in line and line.endswith(" alerts")
+    monkeypatch.undo()
+    assert main(args) == 0
+    assert "events/s" not in capsys.readouterr().err

@@ -168,14 +168,14 @@ def _progress(err: TextIO, path: str) -> Any:
     total = os.path.getsize(path) if os.path.exists(path) else 0
     last = [0.0]
 
-    def show(done: int, alerts: int) -> None:
+    def show(done: int, events: int, alerts: int) -> None:
         now = time.monotonic()
         if now - last[0] < 0.2:
             return
         last[0] = now
         share = f" ({done / total:.0%})" if total and not path.endswith((".gz", ".zst")) else ""
-        rate = done / max(now - started, 1e-9) / 1e6
-        err.write(f"\r{done / 1e6:8.1f} MB{share} {rate:6.1f} MB/s  {alerts} alerts")
+        elapsed = max(now - started, 1e-9)
+        err.write(f"\r{done / 1e6:8.1f} MB{share} {done / elapsed / 1e6:6.1f} MB/s  {events / elapsed:9,.0f} events/s  {alerts} alerts")
         err.flush()
 
     return show

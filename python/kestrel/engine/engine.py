@@ -198,19 +198,19 @@ class Engine:
         self._raise_worker_errors()
         return collected
 
-    def process_file(self, path: "str | os.PathLike[str]", progress: Optional[Callable[[int, int], None]] = None) -> int:
+    def process_file(self, path: "str | os.PathLike[str]", progress: Optional[Callable[[int, int, int], None]] = None) -> int:
         """Stream an NDJSON file (``.gz``/``.zst`` too; ``-`` is stdin); return the alerts raised.
 
-        Alerts go to the sinks. `progress(bytes_read, alerts_so_far)` is
-        called after each batch.
+        Alerts go to the sinks. `progress(bytes_read, events_read,
+        alerts_so_far)` is called after each batch.
         """
         source = os.fspath(path)
-        before = self._counts["alerts"]
+        before, received = self._counts["alerts"], self._counts["received"]
         with open_events(source) as stream:
             for chunk in chunks(stream, self.config.batch_size):
                 self._bus.submit(self._decode(chunk.data, source, chunk.first_line))
                 if progress is not None:
-                    progress(chunk.offset, self._counts["alerts"] - before)
+                    progress(chunk.offset, self._counts["received"] - received, self._counts["alerts"] - before)
         self._bus.join()
         self._raise_worker_errors()
         return self._counts["alerts"] - before
