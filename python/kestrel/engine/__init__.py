@@ -3,7 +3,8 @@
 * :class:`Engine` -- the facade (``kestrel.Engine``);
 * :class:`EngineConfig` -- its options, also read from TOML/YAML files;
 * :mod:`kestrel.engine.sources` -- one loader per rule source;
-* :mod:`kestrel.engine.sinks` -- stdout, file, callback, Elasticsearch bulk.
+* :mod:`kestrel.engine.sinks` -- stdout, file, callback, Elasticsearch bulk;
+* :mod:`kestrel.engine.watch` -- a watched rules directory (``Engine.watch``).
 """
 
 from kestrel.engine.config import EngineConfig

@@ -32,6 +32,7 @@ RUN_EXAMPLES = """examples:
   zcat day.ndjson.gz | kestrel run --rules rules/ --events - --json > stats.json
   kestrel run --config engine.toml --events events.ndjson --alerts alerts.bulk   # Elasticsearch _bulk format
   kestrel run --rules rules/ --events events.ndjson --fail-on-alert --max-input-errors 100
+  tail -F /var/log/ecs.ndjson | kestrel run --rules rules/ --events - --watch   # reload rules as they change
 
 """
 
@@ -71,6 +72,9 @@ def add_run(subparsers: Any) -> None:
     parser.add_argument("--strict", action="store_true", help="refuse to run if any rule fails to load")
     parser.add_argument("--workers", type=int, metavar="N", help="worker threads (default: config, else 0 = none)")
     parser.add_argument("--no-index", action="store_true", help="offer every batch to every rule (for measurement)")
+    parser.add_argument("--watch", type=float, nargs="?", const=2.0, metavar="SECONDS",
+                        help="reload the rules when their files change, checking every SECONDS (default 2); "
+                        "a broken change keeps the running rules")
     parser.set_defaults(handler=run_run)
 
 
@@ -136,6 +140,9 @@ def run_run(args: argparse.Namespace, out: TextIO) -> int:
         engine.add_sink(args.alerts)
     elif sink is not None:
         engine.add_sink(sink)
+    if args.watch is not None:
+        engine.watch(args.watch, on_reload=lambda result: print(_reload_line(result), file=err, flush=True))
+        print(f"kestrel run: watching {len(engine.rule_paths())} rule path(s) for changes every {args.watch:g} s", file=err, flush=True)
     progress = _progress(err, args.events) if err.isatty() and args.events != "-" else None
     status = 0
     try:
@@ -160,6 +167,15 @@ def run_run(args: argparse.Namespace, out: TextIO) -> int:
     if status or (args.max_input_errors is not None and stats["malformed"] > args.max_input_errors):
         return 3
     return 1 if args.fail_on_alert and stats["alerts"] else 0
+
+
+def _reload_line(result: Any) -> str:
+    """One stderr line per watched reload."""
+    if not result.ok:
+        first = result.failures[0] if result.failures else "unknown failure"
+        return f"kestrel run: rules changed but did not load ({len(result.failures)} failed, first: {first}); the previous rules keep running"
+    return (f"kestrel run: rules reloaded: {len(result.added)} added, {len(result.removed)} removed, "
+            f"{len(result.changed)} changed, {len(result.unchanged)} unchanged")
 
 
 def _progress(err: TextIO, path: str) -> Any:

@@ -32,6 +32,7 @@ from kestrel.engine.reader import chunks, open_events
 from kestrel.engine.rule import EngineRule, SequenceEvaluator
 from kestrel.engine.sinks import Sink, as_sink
 from kestrel.engine.sources import LoadContext, LoadFailure, LoadReport, load_target
+from kestrel.engine.watch import RuleWatcher
 from kestrel.errors import EngineError, KestrelError, RuleLoadError
 
 #: Input problems kept verbatim for reports (all are counted).
@@ -83,6 +84,7 @@ class Engine:
         self._counts = dict.fromkeys(("received", "processed", "malformed", "input_errors", "alerts", "batches"), 0)
         self.reloads = 0
         self.last_reload: Optional[ReloadResult] = None
+        self._watchers: List[RuleWatcher] = []
         self._worker_errors: List[str] = []
         self._bus = EventBus(
             self._handle, self._split, workers=self.config.workers, queue_size=self.config.queue_size,
@@ -162,6 +164,21 @@ class Engine:
             self.reloads += 1
         return result
 
+    def rule_paths(self) -> List[Path]:
+        """The files and directories the rules were loaded from (EQL text aside)."""
+        return [Path(t) for t, _ in self._specs if isinstance(t, (str, os.PathLike)) and Path(t).exists()]
+
+    def watch(self, interval: float = 2.0, on_reload: Optional[Callable[[ReloadResult], Any]] = None) -> RuleWatcher:
+        """Watch the rule paths: reload whenever a file under them changes.
+
+        A background thread polls every `interval` seconds until `close()`.
+        Each reload behaves as :meth:`reload` (a broken set keeps the old one
+        running) and its result goes to `on_reload`.
+        """
+        watcher = RuleWatcher(self, interval, on_reload).start()
+        self._watchers.append(watcher)
+        return watcher
+
     def set_indexing(self, enabled: bool) -> None:
         """Switch rule indexing on or off (between batches), e.g. to measure its effect."""
         self.config.indexing = enabled
@@ -228,7 +245,9 @@ class Engine:
         return out
 
     def close(self) -> None:
-        """Stop the workers and close the sinks."""
+        """Stop the rule watchers and the workers, and close the sinks."""
+        for watcher in self._watchers:
+            watcher.stop()
         self._bus.close()
         for sink in self._sinks:
             sink.close()
