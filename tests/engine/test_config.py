@@ -1,7 +1,7 @@
 """Engine configuration: keyword options, TOML and YAML files, validation."""
 
 import pytest
-from engine_support import RULES
+from engine_support import RULES, event
 
 import kestrel
 from kestrel.engine import EngineConfig
@@ -34,3 +34,18 @@ def test_unknown_config_keys_name_the_file(tmp_path):
     path.write_text("shardz = 2\n")
     with pytest.raises(kestrel.EngineError, match=r"engine.toml: unknown key 'shardz'"):
         kestrel.Engine.from_config(path)
+
+
+def test_the_tiebreaker_field_orders_events_with_equal_timestamps():
+    # b.exe arrives before a.exe at the same instant; event.sequence says a.exe came first.
+    rule = 'sequence by host.id [process where process.name == "a.exe"] [process where process.name == "b.exe"]'
+    b = event("process", process={"name": "b.exe"}, event={"category": ["process"], "sequence": 2})
+    a = event("process", process={"name": "a.exe"}, event={"category": ["process"], "sequence": 1})
+
+    def alerts(**options):
+        engine = kestrel.Engine(max_out_of_order=1000, **options)
+        engine.load(rule, rule_id="a_then_b")
+        return [x["rule"]["id"] for x in engine.process([b, a]) + engine.flush()]
+
+    assert alerts() == []
+    assert alerts(tiebreaker_field="event.sequence") == ["a_then_b"]

@@ -44,7 +44,7 @@ class EngineConfig:
     timestamp_field: str = "@timestamp"
     #: Unit of numeric timestamps: "s", "ms", "us" or "ns".
     timestamp_unit: str = "ms"
-    #: Orders events with equal timestamps (recorded; the sequence engine orders by arrival today).
+    #: Orders events with equal timestamps in sequences (then arrival order).
     tiebreaker_field: Optional[str] = None
     #: The field events are partitioned by across workers, so sequence state stays local.
     entity_field: str = "host.id"
@@ -54,7 +54,8 @@ class EngineConfig:
     max_out_of_order: int = 0
     #: Bytes of pending sequence state per rule before eviction (None: unbounded).
     state_memory_budget: Optional[int] = None
-    #: Per-rule state quotas handed to the sequence engine (e.g. {"partials_per_key": 64}).
+    #: Pending-sequence quotas of each sequence rule: {"rule": N} partial matches in all,
+    #: {"entity": M} per join key (see kestrel.runtime.sequence.SequenceRule).
     quotas: Optional[Dict[str, Any]] = None
     #: NDJSON lines decoded and evaluated together.
     batch_size: int = 8192

@@ -66,6 +66,15 @@ class LoadContext:
     config: EngineConfig
     reuse: Dict[str, EngineRule] = field(default_factory=dict)
 
+    def compile_options(self) -> Any:
+        """The compiler's view of the engine's event fields: which field holds
+        the category, the timestamp (and its unit) and the tiebreaker."""
+        from kestrel.compiler import CompileOptions
+
+        c = self.config
+        return CompileOptions(category_field=c.category_field, timestamp_field=c.timestamp_field,
+                              timestamp_unit=c.timestamp_unit, tiebreaker_field=c.tiebreaker_field)
+
     def wasm_limits(self) -> Dict[str, Any]:
         return {
             "time_limit_ms": self.config.rule_time_limit_ms,
@@ -119,7 +128,7 @@ def rule_from_query(
         report.rules.append(reused)
         return
     try:
-        compiled = kestrel.compile(query, schema=context.schema)
+        compiled = kestrel.compile(query, schema=context.schema, options=context.compile_options())
     except KestrelError as error:
         report.failures.append(eql_failure(location, first_line, error))
         return
