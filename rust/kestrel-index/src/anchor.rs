@@ -72,30 +72,30 @@ struct RawTables {
     globs: Vec<GlobDoc>,
 }
 
-/// Every anchor of `program` (loaded from `json`): each is necessary, so
-/// the index may pick any one (see `RuleIndex::new`).
-pub fn anchors(program: &Program, json: &str) -> Vec<Anchor> {
+/// The anchors of `program` (loaded from `json`), per filter: one list of
+/// alternatives for each filter (an event rule has one; a sequence or
+/// sample has its steps, then `until`). Every alternative is necessary for
+/// its filter, so the index may pick any one per filter, and the rule's
+/// anchor is the union of the picks (see `RuleIndex::new`). Empty when
+/// some filter has no anchor: the rule cannot be restricted.
+pub fn anchors(program: &Program, json: &str) -> Vec<Vec<Anchor>> {
     let Ok(tables) = serde_json::from_str::<RawTables>(json) else {
         return Vec::new();
     };
     let (nodes, rule) = (program.nodes(), &program.rule);
-    match rule.kind {
-        RuleKind::Event if rule.steps.len() == 1 => filter_anchors(nodes, &tables, &rule.steps[0]),
-        RuleKind::Event => Vec::new(),
-        RuleKind::Sequence | RuleKind::Sample => {
-            let mut union = Vec::new();
-            for filter in rule.steps.iter().chain(&rule.until) {
-                let narrowest = filter_anchors(nodes, &tables, filter)
-                    .into_iter()
-                    .min_by_key(value_count);
-                match narrowest {
-                    Some(anchor) => union.extend(anchor.terms),
-                    None => return Vec::new(),
-                }
-            }
-            vec![Anchor { terms: union }]
-        }
+    if rule.kind == RuleKind::Event && rule.steps.len() != 1 {
+        return Vec::new();
     }
+    let per_filter: Vec<Vec<Anchor>> = rule
+        .steps
+        .iter()
+        .chain(&rule.until)
+        .map(|filter| filter_anchors(nodes, &tables, filter))
+        .collect();
+    if per_filter.iter().any(Vec::is_empty) {
+        return Vec::new();
+    }
+    per_filter
 }
 
 /// The alternative anchors of one filter, from its predicate's conjuncts.
@@ -112,7 +112,7 @@ fn filter_anchors(nodes: &[Node], tables: &RawTables, filter: &Filter) -> Vec<An
         .collect()
 }
 
-/// How many values an anchor names: a rough measure of what it lets through.
+/// How many values an anchor names: a tie-breaker between alternatives.
 pub(crate) fn value_count(anchor: &Anchor) -> usize {
     anchor.terms.iter().map(|t| t.values.len()).sum()
 }

@@ -190,7 +190,8 @@ impl RuleIndex {
     }
 }
 
-/// Pick one anchor per rule: the one expected to pass the fewest events.
+/// Pick one anchor per filter, the one expected to pass the fewest events,
+/// and anchor the rule on the union of the picks.
 ///
 /// Without data statistics, a field's cardinality is estimated by how many
 /// distinct values the whole rule set names for it: `host.os.type ==
@@ -198,33 +199,30 @@ impl RuleIndex {
 /// `process.name in (14 names)` (out of hundreds). So the estimated share
 /// of events is `values / distinct values of the field`, summed over a
 /// disjunction's terms; ties go to fewer values.
-fn choose(options: Vec<Vec<Anchor>>) -> Vec<Option<Anchor>> {
-    let mut distinct: AHashMap<&str, AHashSet<String>> = AHashMap::new();
-    for t in options.iter().flatten().flat_map(|a| &a.terms) {
-        let seen = distinct.entry(t.path.as_str()).or_default();
+fn choose(options: Vec<Vec<Vec<Anchor>>>) -> Vec<Option<Anchor>> {
+    let mut distinct: AHashMap<String, AHashSet<String>> = AHashMap::new();
+    for t in options.iter().flatten().flatten().flat_map(|a| &a.terms) {
+        let seen = distinct.entry(t.path.clone()).or_default();
         seen.extend(t.values.iter().map(|v| v.to_lowercase()));
     }
-    let term_share =
-        |t: &Term| t.values.len() as f64 / distinct[t.path.as_str()].len().max(1) as f64;
+    let term_share = |t: &Term| t.values.len() as f64 / distinct[t.path.as_str()].len().max(1) as f64;
     // A disjunction passes what any of its terms passes.
     let share = |a: &Anchor| a.terms.iter().map(term_share).sum::<f64>();
-    let values = value_count;
-    let chosen: Vec<Option<usize>> = options
-        .iter()
-        .map(|rule| {
-            (0..rule.len()).min_by(|&x, &y| {
-                let (a, b) = (&rule[x], &rule[y]);
-                share(a)
-                    .total_cmp(&share(b))
-                    .then(values(a).cmp(&values(b)))
-            })
-        })
-        .collect();
-    drop(distinct);
     options
         .into_iter()
-        .zip(chosen)
-        .map(|(mut rule, at)| at.map(|i| rule.swap_remove(i)))
+        .map(|filters| {
+            if filters.is_empty() {
+                return None;
+            }
+            let mut terms = Vec::new();
+            for alternatives in filters {
+                let best = alternatives.into_iter().min_by(|a, b| {
+                    share(a).total_cmp(&share(b)).then(value_count(a).cmp(&value_count(b)))
+                })?;
+                terms.extend(best.terms);
+            }
+            Some(Anchor { terms })
+        })
         .collect()
 }
 
