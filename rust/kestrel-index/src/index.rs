@@ -7,6 +7,7 @@ use kestrel_ir::Program;
 use kestrel_schema::{FieldId, Schema};
 
 use crate::anchor::{anchors, value_count, Anchor, Term};
+use crate::check::{Checks, FilterCheck, Memo};
 use crate::error::IndexError;
 use crate::keys::{for_each_key, value_keys};
 
@@ -37,6 +38,11 @@ pub struct RuleIndex {
     groups: Vec<Group>,
     /// The categories terms require, numbered for `Offer::category`.
     categories: Vec<String>,
+    /// Per rule, per filter: every anchor, checked on each candidate
+    /// (empty where the chosen anchors are all there is).
+    checks: Vec<Vec<FilterCheck>>,
+    /// The distinct terms those checks test.
+    terms: Checks,
 }
 
 impl RuleIndex {
@@ -44,7 +50,7 @@ impl RuleIndex {
     /// index knows nothing about: never restricted). Fields are bound in
     /// `schema`, which must be the schema batches are decoded with.
     pub fn new(rules: &[Option<&str>], schema: &Schema) -> Result<RuleIndex, IndexError> {
-        let options = rules
+        let mut options = rules
             .iter()
             .enumerate()
             .map(|(rule, json)| {
@@ -56,7 +62,13 @@ impl RuleIndex {
                 Ok(anchors(&program, json))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self::from_anchors(choose(options)))
+        rank(&mut options);
+        let mut terms = Checks::default();
+        let checks = options.iter().map(|filters| checks_of(filters, &mut terms)).collect();
+        let mut index = Self::from_anchors(choose(options));
+        index.checks = checks;
+        index.terms = terms;
+        Ok(index)
     }
 
     /// Index rules by their anchors (`None`: unrestricted).
@@ -109,10 +121,13 @@ impl RuleIndex {
                 }
             }
         }
+        let checks = anchors.iter().map(|_| Vec::new()).collect();
         RuleIndex {
             anchors,
             groups,
             categories,
+            checks,
+            terms: Checks::default(),
         }
     }
 
@@ -186,12 +201,18 @@ impl RuleIndex {
                 }
             }
         }
+        let mut memo = self.terms.memo(batch.len());
+        for (events, filters) in out.iter_mut().zip(&self.checks) {
+            if let (Some(events), false) = (events, filters.is_empty()) {
+                narrow(batch, events, filters, &mut memo);
+            }
+        }
         out
     }
 }
 
-/// Pick one anchor per filter, the one expected to pass the fewest events,
-/// and anchor the rule on the union of the picks.
+/// Order each filter's alternative anchors, the one expected to pass the
+/// fewest events first.
 ///
 /// Without data statistics, a field's cardinality is estimated by how many
 /// distinct values the whole rule set names for it: `host.os.type ==
@@ -199,7 +220,7 @@ impl RuleIndex {
 /// `process.name in (14 names)` (out of hundreds). So the estimated share
 /// of events is `values / distinct values of the field`, summed over a
 /// disjunction's terms; ties go to fewer values.
-fn choose(options: Vec<Vec<Vec<Anchor>>>) -> Vec<Option<Anchor>> {
+fn rank(options: &mut [Vec<Vec<Anchor>>]) {
     let mut distinct: AHashMap<String, AHashSet<String>> = AHashMap::new();
     for t in options.iter().flatten().flatten().flat_map(|a| &a.terms) {
         let seen = distinct.entry(t.path.clone()).or_default();
@@ -208,22 +229,62 @@ fn choose(options: Vec<Vec<Vec<Anchor>>>) -> Vec<Option<Anchor>> {
     let term_share = |t: &Term| t.values.len() as f64 / distinct[t.path.as_str()].len().max(1) as f64;
     // A disjunction passes what any of its terms passes.
     let share = |a: &Anchor| a.terms.iter().map(term_share).sum::<f64>();
+    for alternatives in options.iter_mut().flatten() {
+        alternatives.sort_by(|a, b| share(a).total_cmp(&share(b)).then(value_count(a).cmp(&value_count(b))));
+    }
+}
+
+/// Anchor each rule on the union of its filters' best anchors (`options`
+/// ranked by `rank`); `None` for a rule without anchors.
+fn choose(options: Vec<Vec<Vec<Anchor>>>) -> Vec<Option<Anchor>> {
     options
         .into_iter()
         .map(|filters| {
-            if filters.is_empty() {
-                return None;
-            }
             let mut terms = Vec::new();
             for alternatives in filters {
-                let best = alternatives.into_iter().min_by(|a, b| {
-                    share(a).total_cmp(&share(b)).then(value_count(a).cmp(&value_count(b)))
-                })?;
-                terms.extend(best.terms);
+                terms.extend(alternatives.into_iter().next()?.terms);
             }
-            Some(Anchor { terms })
+            (!terms.is_empty()).then_some(Anchor { terms })
         })
         .collect()
+}
+
+/// The checks of one rule (`filters` ranked): every anchor of every filter,
+/// most selective first, except where the index's own pick settles it (a
+/// single filter's best anchor). Empty when nothing is left to check.
+fn checks_of(filters: &[Vec<Anchor>], terms: &mut Checks) -> Vec<FilterCheck> {
+    match filters {
+        [only] if only.len() > 1 => vec![terms.filter(&only[1..])],
+        [_] => Vec::new(),
+        _ if filters.iter().any(|alternatives| alternatives.len() > 1) => {
+            filters.iter().map(|alternatives| terms.filter(alternatives)).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Keep the events that pass some filter's every anchor, in its category.
+fn narrow(batch: &EventBatch, events: &mut Vec<u32>, filters: &[FilterCheck], memo: &mut Memo<'_>) {
+    let names = batch.category_names();
+    // Per filter: Some(None) when its category is absent from the batch.
+    let category: Vec<Option<Option<u16>>> = filters
+        .iter()
+        .map(|f| {
+            let wanted = f.category.as_deref()?;
+            Some(names.iter().position(|n| n == wanted).map(|i| i as u16))
+        })
+        .collect();
+    events.retain(|&ev| {
+        let ev = ev as usize;
+        filters.iter().zip(&category).any(|(filter, category)| {
+            let in_category = match category {
+                None => true,
+                Some(None) => false,
+                Some(Some(id)) => batch.category_ids(ev).contains(id),
+            };
+            in_category && filter.holds(memo, batch, ev)
+        })
+    });
 }
 
 impl Group {

@@ -7,7 +7,9 @@
 //! condition is an [`Anchor`] of the rule. A [`RuleIndex`] maps each anchored
 //! field's values to the rules that need them; one pass over a batch per
 //! anchored field then yields every rule's candidate events. The index may
-//! offer an event that does not match, never withhold one that does.
+//! offer an event that does not match, never withhold one that does. Where a
+//! filter has several anchors, the candidates the index found by one are
+//! checked against the others before the rule sees them.
 //!
 //! ```ignore
 //! let index = RuleIndex::new(&[Some(ir_json), None], &schema)?;
@@ -17,6 +19,7 @@
 //! ```
 
 mod anchor;
+mod check;
 mod error;
 mod index;
 mod keys;

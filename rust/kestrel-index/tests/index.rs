@@ -269,14 +269,16 @@ fn sequences_are_anchored_on_the_union_of_their_filters() {
     );
     let json = doc.to_string();
     let index = RuleIndex::new(&[Some(&json)], &schema()).expect("valid IR");
-    // Each term keeps its own step's category.
+    // Each term keeps its own step's category, and a candidate must pass
+    // every anchor of some step: the first needs a name *and* the args.
     let events = [
         json!({"event": {"category": "process"}, "process": {"args": "x"}}),
         json!({"event": {"category": "network"}, "process": {"args": "x"}}),
         json!({"event": {"category": "network"}, "process": {"name": "cmd.EXE"}}),
         json!({"event": {"category": "process"}, "process": {"name": "cmd.exe"}}),
+        json!({"event": {"category": "process"}, "process": {"name": "PWSH.exe", "args": ["y", "x"]}}),
     ];
-    assert_eq!(index.candidates(&batch(&events)), vec![Some(vec![0, 2])]);
+    assert_eq!(index.candidates(&batch(&events)), vec![Some(vec![2, 4])]);
 }
 
 #[test]
