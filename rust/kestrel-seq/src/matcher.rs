@@ -199,6 +199,29 @@ pub(crate) fn key_hasher() -> ahash::RandomState {
     ahash::RandomState::with_seeds(0x6b65_7374, 0x7265_6c5f, 0x7365_7173, 0x6e66_6121)
 }
 
+/// The shared counters a matcher must keep: the budget's bytes when a budget
+/// is enforced or other matchers share it, the rule's partials when a rule
+/// quota is.
+pub(crate) fn shared_counters<'a>(config: &Config, budget: &'a StateBudget, rule_partials: &'a AtomicI64) -> Shared<'a> {
+    let budget_read = config.memory_budget.is_some() || Arc::strong_count(&budget.0) > 1;
+    Shared {
+        budget_bytes: budget_read.then_some(&*budget.0),
+        rule_partials: config.quota_rule.is_some().then_some(rule_partials),
+    }
+}
+
+/// Below this many events a batch's hits are collected on one thread: the
+/// threads would cost more than they save.
+const PARALLEL_COLLECT_MIN: usize = 4096;
+
+/// One thread's share of a batch: its hits and the events it skipped.
+#[derive(Default)]
+struct Collected {
+    hits: Vec<Hit>,
+    untimed: u64,
+    null_keys: u64,
+}
+
 /// The matcher of one sequence or sample rule.
 pub struct SequenceMatcher {
     pub(crate) plan: Plan,
@@ -297,7 +320,7 @@ impl SequenceMatcher {
         self.watermark = self.watermark.max(self.newest);
         self.expire(self.watermark);
         let (plan, config) = (&self.plan, &self.config);
-        let shared = Shared { budget_bytes: &self.budget.0, rule_partials: &self.rule_partials };
+        let shared = shared_counters(&self.config, &self.budget, &self.rule_partials);
         let ctx = Ctx { plan, config, shared, batch: None, creates_state: self.creates_state };
         for shard in &mut self.shards {
             let live: Vec<u32> = shard.live_slots().collect();
@@ -368,16 +391,52 @@ impl SequenceMatcher {
     }
 
     fn collect_hits(&mut self, batch: &EventBatch, masks: &[u64]) -> Vec<Hit> {
+        let threads = if self.shards.len() > 1 && masks.len() >= PARALLEL_COLLECT_MIN {
+            std::thread::available_parallelism().map_or(1, usize::from).min(self.shards.len())
+        } else {
+            1
+        };
+        let this = &*self;
+        let parts: Vec<Collected> = if threads <= 1 {
+            vec![this.hits_in(batch, masks, 0)]
+        } else {
+            // Contiguous chunks, concatenated in order: the hits come out
+            // exactly as one thread would produce them.
+            let chunk = masks.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = masks
+                    .chunks(chunk)
+                    .enumerate()
+                    .map(|(t, part)| scope.spawn(move || this.hits_in(batch, part, t * chunk)))
+                    .collect();
+                workers.into_iter().map(|w| w.join().expect("collecting hits panicked")).collect()
+            })
+        };
+        let mut hits = Vec::with_capacity(parts.iter().map(|p| p.hits.len()).sum());
+        for part in parts {
+            hits.extend(part.hits);
+            self.stats.untimed += part.untimed;
+            self.stats.null_keys += part.null_keys;
+        }
+        self.stats.hits += hits.len() as u64;
+        hits
+    }
+
+    /// The hits of the events whose masks are `masks`, the first of them
+    /// being event `first` of the batch.
+    fn hits_in(&self, batch: &EventBatch, masks: &[u64], first: usize) -> Collected {
+        let mut out = Collected::default();
         let mut hits = Vec::new();
         let mut key = Vec::with_capacity(64);
         let mut keys: Vec<(HitKey, u64)> = Vec::new();
-        for (ev, &mask) in masks.iter().enumerate() {
+        for (offset, &mask) in masks.iter().enumerate() {
+            let ev = first + offset;
             if mask == 0 {
                 continue;
             }
             let ts = batch.timestamp(ev);
             if ts == NO_TIMESTAMP {
-                self.stats.untimed += 1;
+                out.untimed += 1;
                 continue;
             }
             // One hit per distinct key value: specs that yield equal bytes
@@ -398,7 +457,7 @@ impl SequenceMatcher {
                 }
             }
             if keys.is_empty() {
-                self.stats.null_keys += 1;
+                out.null_keys += 1;
                 continue;
             }
             let tiebreaker = self.plan.tiebreaker.as_ref().map_or(0, |t| match batch.value(ev, t.field) {
@@ -412,8 +471,8 @@ impl SequenceMatcher {
                 hits.push(Hit { key: k, hash, mask: bits, seq: batch.seq(ev), ts, tiebreaker, ev: ev as u32, raw: None });
             }
         }
-        self.stats.hits += hits.len() as u64;
-        hits
+        out.hits = hits;
+        out
     }
 
     /// Buffer hits and release, in (timestamp, tiebreaker, arrival) order,
@@ -455,7 +514,7 @@ impl SequenceMatcher {
             }
         }
         let (plan, config) = (&self.plan, &self.config);
-        let shared = Shared { budget_bytes: &self.budget.0, rule_partials: &self.rule_partials };
+        let shared = shared_counters(&self.config, &self.budget, &self.rule_partials);
         let ctx = Ctx { plan, config, shared, batch, creates_state: self.creates_state };
         let work = |shard: &mut Shard, hits: &[Hit]| {
             for hit in hits {
@@ -483,7 +542,7 @@ impl SequenceMatcher {
             return;
         }
         let (plan, config) = (&self.plan, &self.config);
-        let shared = Shared { budget_bytes: &self.budget.0, rule_partials: &self.rule_partials };
+        let shared = shared_counters(&self.config, &self.budget, &self.rule_partials);
         let ctx = Ctx { plan, config, shared, batch: None, creates_state: self.creates_state };
         for shard in &mut self.shards {
             shard.expire_sequences(&ctx, watermark);

@@ -1,8 +1,6 @@
 //! Admission and eviction: the per-key and per-rule quotas, and LRU eviction
 //! under the global memory budget. Every partial removed is counted by reason.
 
-use std::sync::atomic::Ordering;
-
 use crate::matcher::Ctx;
 use crate::store::Shard;
 
@@ -17,7 +15,7 @@ impl Shard {
             }
         }
         if let Some(quota) = ctx.config.quota_rule {
-            while ctx.shared.rule_partials.load(Ordering::Relaxed) >= quota as i64 {
+            while ctx.shared.rule_partials_used() >= quota as i64 {
                 match self.lru_victim(idx) {
                     Some(victim) => {
                         self.stats.evictions.quota_rule += u64::from(self.slots[victim as usize].count);
@@ -36,7 +34,7 @@ impl Shard {
     /// Evict least recently used keys (never `keep`) while the budget is exceeded.
     pub(crate) fn enforce_budget(&mut self, ctx: &Ctx<'_>, keep: u32) {
         let Some(budget) = ctx.config.memory_budget else { return };
-        while ctx.shared.budget_bytes.load(Ordering::Relaxed) > budget as i64 {
+        while ctx.shared.budget_used() > budget as i64 {
             let Some(victim) = self.lru_victim(keep) else { break };
             self.stats.evictions.lru += u64::from(self.slots[victim as usize].count);
             self.remove(victim, &ctx.shared);

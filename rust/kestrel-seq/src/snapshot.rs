@@ -217,7 +217,7 @@ impl SequenceMatcher {
         let budget_before = self.state_bytes() as i64;
         let partials = std::sync::atomic::AtomicI64::new(0);
         let bytes = std::sync::atomic::AtomicI64::new(0);
-        let shared = Shared { budget_bytes: &bytes, rule_partials: &partials };
+        let shared = Shared { budget_bytes: Some(&bytes), rule_partials: Some(&partials) };
         let hasher = crate::matcher::key_hasher();
         let span = self.plan.maxspan_ns;
         for _ in 0..r.count(24)? {
@@ -286,8 +286,14 @@ impl SequenceMatcher {
         self.newest = newest;
         self.released = released;
         self.reorder = reorder;
-        self.rule_partials.store(partials.into_inner(), std::sync::atomic::Ordering::Relaxed);
-        self.budget.0.fetch_add(bytes.into_inner() - budget_before, std::sync::atomic::Ordering::Relaxed);
+        // The matcher's shared counters follow the restored state where it keeps them.
+        let shared = crate::matcher::shared_counters(&self.config, &self.budget, &self.rule_partials);
+        if let Some(total) = shared.rule_partials {
+            total.store(partials.into_inner(), std::sync::atomic::Ordering::Relaxed);
+        }
+        if let Some(total) = shared.budget_bytes {
+            total.fetch_add(bytes.into_inner() - budget_before, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(())
     }
 }

@@ -137,18 +137,44 @@ impl Slot {
 }
 
 /// Counters shared by the shards of one matcher, and the byte total shared
-/// by every matcher drawing on one memory budget.
+/// by every matcher drawing on one memory budget. Each is `None` when
+/// nothing reads it: shards running in parallel would otherwise contend on
+/// the same cache line for every hit, for nothing.
 #[derive(Debug)]
 pub struct Shared<'a> {
-    pub budget_bytes: &'a AtomicI64,
-    pub rule_partials: &'a AtomicI64,
+    pub budget_bytes: Option<&'a AtomicI64>,
+    pub rule_partials: Option<&'a AtomicI64>,
+}
+
+impl Shared<'_> {
+    fn add(&self, bytes: i64, partials: i64) {
+        if let Some(total) = self.budget_bytes {
+            total.fetch_add(bytes, Ordering::Relaxed);
+        }
+        if let Some(total) = self.rule_partials {
+            total.fetch_add(partials, Ordering::Relaxed);
+        }
+    }
+
+    /// The bytes of every matcher on the budget (0 when not tracked).
+    pub fn budget_used(&self) -> i64 {
+        self.budget_bytes.map_or(0, |t| t.load(Ordering::Relaxed))
+    }
+
+    /// The rule's partial matches over all shards (0 when not tracked).
+    pub fn rule_partials_used(&self) -> i64 {
+        self.rule_partials.map_or(0, |t| t.load(Ordering::Relaxed))
+    }
 }
 
 /// Why a timer was pushed (all are handled by the same sweep of the slot).
 pub(crate) type Timer = Reverse<(i64, u32, u32)>;
 
-/// One shard.
+/// One shard. Aligned to its own cache lines: shards run on different
+/// threads, and a neighbour's counters written in the same line would make
+/// every hit a cache miss for both (false sharing).
 #[derive(Debug, Default)]
+#[repr(align(128))]
 pub struct Shard {
     table: HashTable<u32>,
     pub(crate) slots: Vec<Slot>,
@@ -209,8 +235,7 @@ impl Shard {
         let (bytes, count) = (self.slots[idx as usize].bytes as usize, self.slots[idx as usize].count as usize);
         self.bytes -= bytes;
         self.partials -= count;
-        shared.budget_bytes.fetch_sub(bytes as i64, Ordering::Relaxed);
-        shared.rule_partials.fetch_sub(count as i64, Ordering::Relaxed);
+        shared.add(-(bytes as i64), -(count as i64));
         let gen = self.slots[idx as usize].gen;
         self.slots[idx as usize] = Slot { gen, prev: NIL, next: NIL, lead: NONE, timer_at: NONE, ..Slot::default() };
         self.free.push(idx);
@@ -235,8 +260,7 @@ impl Shard {
         slot.count = count;
         self.bytes = (self.bytes as i64 + db) as usize;
         self.partials = (self.partials as i64 + dc) as usize;
-        shared.budget_bytes.fetch_add(db, Ordering::Relaxed);
-        shared.rule_partials.fetch_add(dc, Ordering::Relaxed);
+        shared.add(db, dc);
     }
 
     pub fn touch(&mut self, idx: u32) {
