@@ -69,7 +69,8 @@ def _measure(benchmark, budget, engine: kestrel.Engine, events: Path, indexing: 
     _, other = _run(engine, events)
     engine.set_indexing(indexing)
     _, alerts = benchmark.pedantic(lambda: _run(engine, events), rounds=1, iterations=1)
-    seconds, again = min(_run(engine, events) for _ in range(2))
+    # Best of several passes: one pass is at the mercy of whatever else the machine runs.
+    seconds, again = min(_run(engine, events) for _ in range(2 if benchmark.disabled else 5))
     n = 5000 * REPEAT
     # The reference is the same engine with indexing flipped: the index may
     # only skip work, never change an alert.
