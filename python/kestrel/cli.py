@@ -154,10 +154,11 @@ def run_check(args: argparse.Namespace, out: TextIO) -> int:
         report = _load_as_engine(item, schema_factory())
         checked += len(report.rules) + len(report.failures)
         failed += len(report.failures)
-        for failure in report.failures:
-            print(str(failure), file=out)
-        for skipped in report.skipped:
-            print(f"skipped {skipped}", file=out)
+        if not args.quiet:
+            for failure in report.failures:
+                print(str(failure), file=out)
+            for skipped in report.skipped:
+                print(f"skipped {skipped}", file=out)
     passed = checked - failed
     print(f"{checked} rule{'s' if checked != 1 else ''} checked: {passed} ok, {failed} failed", file=out)
     return 1 if failed else 0

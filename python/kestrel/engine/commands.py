@@ -140,6 +140,9 @@ def run_run(args: argparse.Namespace, out: TextIO) -> int:
         engine.add_sink(args.alerts)
     elif sink is not None:
         engine.add_sink(sink)
+    if args.watch is not None and args.watch <= 0:
+        print("kestrel run: --watch needs a positive number of seconds", file=err)
+        return 2
     if args.watch is not None:
         engine.watch(args.watch, on_reload=lambda result: print(_reload_line(result), file=err, flush=True))
         print(f"kestrel run: watching {len(engine.rule_paths())} rule path(s) for changes every {args.watch:g} s", file=err, flush=True)
