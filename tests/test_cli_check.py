@@ -145,3 +145,12 @@ def test_the_bundled_rules_directory_checks_clean(capsys):
     status, out = run(capsys, "check", str(REPO / "rules"))
     assert status == 0, out
     assert out.splitlines()[-1].endswith("ok, 0 failed")
+
+
+def test_toml_rules_of_other_languages_are_skipped_as_the_engine_skips_them(tmp_path, capsys):
+    (tmp_path / "kuery.toml").write_text('[rule]\nlanguage = "kuery"\nquery = "process.name : cmd.exe"\n')
+    (tmp_path / "ok.eql").write_text("any where true")
+    status, out = run(capsys, "check", str(tmp_path))
+    assert status == 0, out
+    assert f"skipped {tmp_path / 'kuery.toml'}: language = 'kuery', not eql" in out
+    assert out.splitlines()[-1] == "1 rule checked: 1 ok, 0 failed"

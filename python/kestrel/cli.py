@@ -138,6 +138,10 @@ def run_check(args: argparse.Namespace, out: TextIO) -> int:
     schema_factory = _schema_factory(args.schema)
     checked = failed = 0
     for item in _check_targets(args.paths):
+        if isinstance(item, RuleSource) and item.skipped is not None:
+            if not args.quiet:
+                print(f"skipped {item.location}: {item.skipped}", file=out)
+            continue
         if isinstance(item, RuleSource):
             checked += 1
             if item.problem is not None:

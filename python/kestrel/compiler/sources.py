@@ -24,13 +24,14 @@ class RuleSource:
     error at line L is at file line `first_line + L - 1`; it is None when the
     query is escaped inside the file (JSON lines) and positions are relative
     to the query.  `problem` is set (and `query` empty) when the file could
-    not be read as a rule.
+    not be read as a rule; `skipped` says why a readable rule is not EQL.
     """
 
     location: str
     query: str
     first_line: Optional[int] = 1
     problem: Optional[str] = None
+    skipped: Optional[str] = None
 
 
 def discover(paths: Iterable[str]) -> Iterator[RuleSource]:
@@ -68,6 +69,11 @@ def _from_toml(path: Path, text: str) -> RuleSource:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return RuleSource(str(path), "", problem=f"invalid TOML: {exc}")
+    rule = document.get("rule", {})
+    language = rule.get("language") or rule.get("type")
+    if language != "eql":
+        # The engine skips these too (kestrel.engine.sources.toml).
+        return RuleSource(str(path), "", skipped=f"language = {language!r}, not eql")
     query = document.get("rule", {}).get("query")
     if not isinstance(query, str):
         return RuleSource(str(path), "", problem="no [rule] query")
