@@ -2,7 +2,8 @@
 
 `kestrel.Engine.process_file` over the bundled example events
 (examples/events.ndjson, 5,000 process/file/network/registry/dns events,
-repeated to 20,000), with (i) the bundled rules and (ii) all 1,024 corpus
+repeated to 20,000), alerts written to a JSON-lines file as `kestrel run
+--alerts` writes them, with (i) the bundled rules and (ii) all 1,024 corpus
 rules loaded (/work/shared/corpus/elastic_eql_rules.jsonl, or the copy named
 by $KESTREL_CORPUS; sequence rules run only with the sequence engine in the
 build), each with rule indexing on and off. `extra_info` records ns/event and
@@ -31,23 +32,27 @@ def events_file(tmp_path_factory) -> Path:
     return path
 
 
-def _engine(rules: Path) -> kestrel.Engine:
-    engine = kestrel.Engine(batch_size=8192)
+def _engine(rules: Path, alerts: Path) -> kestrel.Engine:
+    engine = kestrel.Engine(batch_size=8192, sinks=[alerts])
     engine.load(rules)
     assert engine.load_report.ok, engine.load_report.failures[:3]
     return engine
 
 
 @pytest.fixture(scope="module")
-def bundled() -> kestrel.Engine:
-    return _engine(REPO / "rules")
+def bundled(tmp_path_factory) -> kestrel.Engine:
+    engine = _engine(REPO / "rules", tmp_path_factory.mktemp("bundled") / "alerts.ndjson")
+    yield engine
+    engine.close()
 
 
 @pytest.fixture(scope="module")
-def corpus() -> kestrel.Engine:
+def corpus(tmp_path_factory) -> kestrel.Engine:
     if not CORPUS.exists():
         pytest.skip(f"no rule corpus at {CORPUS}")
-    return _engine(CORPUS)
+    engine = _engine(CORPUS, tmp_path_factory.mktemp("corpus") / "alerts.ndjson")
+    yield engine
+    engine.close()
 
 
 def _event_alerts(engine: kestrel.Engine) -> int:

@@ -3,7 +3,7 @@
 import io
 import json
 
-from engine_support import RULES, ndjson
+from engine_support import RULES, event, ndjson
 
 import kestrel
 from kestrel.cli import main
@@ -75,3 +75,42 @@ def test_identical_alerts_within_the_window_are_suppressed_and_counted(certutil)
     off = kestrel.Engine()
     off.load(CERTUTIL)
     assert len(off.process([certutil, certutil])) == 2
+
+
+def test_file_alerts_carry_the_original_event_bytes(tmp_path):
+    # Evidence is spliced in as read: key order, spacing and non-ASCII text
+    # survive, and the line is still one valid JSON document.
+    line = '{"process": {"name": "certutil.exe", "title": "Zertifikatsprüfung"}, "event": {"category": ["process"]}, "@timestamp": "2026-01-05T08:00:00Z"}'
+    events = tmp_path / "events.ndjson"
+    events.write_text(line + "\n", encoding="utf-8")
+    alerts = tmp_path / "alerts.ndjson"
+    engine = kestrel.Engine(sinks=[alerts])
+    engine.load('process where process.name : "CERTUTIL.exe"', rule_id="certutil")
+    engine.process_file(events)
+    engine.close()
+    [written] = alerts.read_text(encoding="utf-8").splitlines()
+    assert f'"events":[{line}]' in written
+    doc = json.loads(written)
+    assert doc["events"][0]["process"]["title"] == "Zertifikatsprüfung"
+    assert (doc["kind"], doc["@timestamp"], doc["rule"]["id"]) == ("event", "2026-01-05T08:00:00.000Z", "certutil")
+
+
+def test_sequence_alerts_in_a_sink_have_join_keys_captures_and_missing_steps(tmp_path):
+    rule = "sequence by host.id with maxspan=1m [process where process.name == \"a.exe\"] ![file where file.name == \"x\"]"
+    alerts = tmp_path / "alerts.ndjson"
+    engine = kestrel.Engine(sinks=[alerts])
+    engine.load(rule, rule_id="no_file_after_a")
+    engine.process([event("process", process={"name": "a.exe"})])
+    engine.flush()
+    engine.close()
+    [doc] = [json.loads(line) for line in alerts.read_text().splitlines()]
+    assert doc["kind"] == "sequence" and doc["join_keys"] == [event("process")["host"]["id"]]
+    assert doc["events"][0]["process"]["name"] == "a.exe" and doc["events"][1] == {"missing": True}
+    assert doc["captures"][0]["process.name"] == "a.exe" and doc["captures"][1] == {}
+
+
+def test_eql_text_longer_than_a_file_name_loads_as_a_rule():
+    engine = kestrel.Engine()
+    query = "process where process.name in (" + ", ".join(f'"n{i}.exe"' for i in range(200)) + ")"
+    report = engine.load(query)
+    assert report.ok and [r["kind"] for r in engine.rules()] == ["event"]

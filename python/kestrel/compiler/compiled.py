@@ -19,7 +19,8 @@ class CompiledRule:
 
     Attributes:
         source: the query text as given.
-        ast: the parsed :class:`kestrel.compiler.ast.Query`.
+        ast: the parsed :class:`kestrel.compiler.ast.Query` (None once
+            :meth:`without_syntax_tree` dropped it).
         ir: the :class:`kestrel.compiler.ir.Program` (rule descriptor,
             predicates, event-field bindings, schema identity).
         metadata: categories, fields and prefilter literals
@@ -30,7 +31,7 @@ class CompiledRule:
     def __init__(
         self,
         source: str,
-        tree: ast.Query,
+        tree: Optional[ast.Query],
         program: ir.Program,
         metadata: Metadata,
         options: CompileOptions,
@@ -102,6 +103,16 @@ class CompiledRule:
         predicate = WasmPredicate.from_compiled(self, schema)
         self._wasm_instances.append((schema, predicate))
         return predicate
+
+    def without_syntax_tree(self) -> "CompiledRule":
+        """A copy without the parsed query, for holders that live long.
+
+        Everything past parsing works from the IR. The syntax tree is the
+        larger half of a compiled rule's Python objects, and an engine with
+        a thousand rules that kept it would make every full pass of Python's
+        cycle collector several times slower.
+        """
+        return CompiledRule(self.source, None, self.ir, self.metadata, self.options, self.schema)
 
     def __repr__(self) -> str:
         return f"<CompiledRule {self.kind} categories={list(self.categories)}>"

@@ -7,6 +7,13 @@ An alert::
      "join_keys": [...],            # sequences and samples
      "events": [{...original event...}, {"missing": true}, ...],
      "captures": {...} | [{...}, ...]}   # one dict per event (a list for sequences)
+
+An :class:`Alert` keeps its evidence as the original JSON bytes and writes
+its JSON line by splicing them in: an alert that only goes to a file or
+stdout is never parsed. Parsing an event costs more than matching it, and
+parsing thousands of them per batch also wakes Python's cycle collector,
+which then walks every compiled rule. :attr:`Alert.doc` parses on demand
+(``Engine.process`` results, callback sinks).
 """
 
 from __future__ import annotations
@@ -15,9 +22,12 @@ import datetime as dt
 import hashlib
 import json
 import threading
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from kestrel.engine.rule import EngineRule
+
+#: A missing step's placeholder in a sequence's evidence.
+MISSING = b'{"missing":true}'
 
 
 def iso(ns: Optional[int]) -> Optional[str]:
@@ -26,40 +36,83 @@ def iso(ns: Optional[int]) -> Optional[str]:
     return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def event_alert(rule: EngineRule, batch: Any, index: int, captures: Dict[str, Any]) -> Dict[str, Any]:
-    return {
-        "@timestamp": iso(batch.timestamp(index)),
-        "kind": "event",
-        "rule": rule.alert_rule(),
-        "events": [json.loads(batch.raw(index))],
-        "captures": captures,
-    }
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
-def sequence_alert(rule: EngineRule, match: Any) -> Dict[str, Any]:
-    return {
-        "@timestamp": iso(match.last_timestamp),
-        "kind": match.kind,
-        "rule": rule.alert_rule(),
-        "join_keys": list(match.join_keys),
-        "events": list(match.events),
-        "captures": list(match.captures),
-    }
+class Alert:
+    """One alert: its rule, kind, time, evidence (JSON per event) and captures."""
+
+    __slots__ = ("rule", "kind", "timestamp_ns", "join_keys", "events_json", "captures", "_body", "_doc")
+
+    def __init__(self, rule: EngineRule, kind: str, timestamp_ns: Optional[int], events_json: List[bytes],
+                 captures: Any, join_keys: Optional[List[Any]] = None) -> None:
+        self.rule = rule
+        self.kind = kind
+        self.timestamp_ns = timestamp_ns
+        self.join_keys = join_keys
+        #: Per event, its original JSON (or a placeholder such as :data:`MISSING`).
+        self.events_json = events_json
+        self.captures = captures
+        self._body: Optional[bytes] = None
+        self._doc: Optional[Dict[str, Any]] = None
+
+    def body(self) -> bytes:
+        """The part of the line that identifies the alert: join keys, evidence, captures."""
+        if self._body is None:
+            keys = b"" if self.join_keys is None else b',"join_keys":' + _dumps(self.join_keys)
+            self._body = b"".join((keys, b',"events":[', b",".join(self.events_json), b'],"captures":', _dumps(self.captures)))
+        return self._body
+
+    def line(self) -> bytes:
+        """The alert as one line of UTF-8 JSON (no newline)."""
+        head = f'{{"@timestamp":"{iso(self.timestamp_ns)}","kind":"{self.kind}","rule":'.encode() if self.timestamp_ns is not None \
+            else f'{{"@timestamp":null,"kind":"{self.kind}","rule":'.encode()
+        return b"".join((head, self.rule.alert_rule_json(), self.body(), b"}"))
+
+    def json(self) -> str:
+        """:meth:`line` as text."""
+        return self.line().decode()
+
+    @property
+    def doc(self) -> Dict[str, Any]:
+        """The alert as a dict (parsed once, then kept)."""
+        if self._doc is None:
+            self._doc = json.loads(self.line())
+        return self._doc
+
+    def dedup_key(self) -> bytes:
+        return hashlib.blake2b(self.rule.id.encode() + b"\0" + self.body(), digest_size=16).digest()
 
 
-def alert_time_ns(alert: Dict[str, Any]) -> Optional[int]:
-    stamp = alert.get("@timestamp")
-    if not stamp:
-        return None
-    moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    return int(moment.timestamp() * 1e9)
+def event_alert(rule: EngineRule, batch: Any, index: int, captures: Dict[str, Any]) -> Alert:
+    return Alert(rule, "event", batch.timestamp(index), [batch.raw(index)], captures)
+
+
+def sequence_alerts(rule: EngineRule, matches: Sequence[Any]) -> List[Alert]:
+    """Alerts of a sequence rule's matches, their captures computed together."""
+    captures = rule.evaluator.captures(matches)
+    return [
+        Alert(rule, match.kind, match.last_timestamp, [_evidence_json(e) for e in match.evidence], captured, list(match.join_keys))
+        for match, captured in zip(matches, captures)
+    ]
+
+
+def _evidence_json(evidence: Any) -> bytes:
+    if evidence is None:
+        return MISSING
+    seq, timestamp, raw = evidence
+    if raw is None:  # the rule was built without keeping raw events
+        return _dumps({"seq": seq, "timestamp": timestamp})
+    return raw
 
 
 class Deduplicator:
     """Suppress an alert identical to one seen within `window_ms` of event time.
 
-    Identical means the same rule, evidence and captures. Entries older than
-    the window are pruned as time advances, so memory follows the alert rate.
+    Identical means the same rule, join keys, evidence (byte for byte) and
+    captures. Entries older than the window are pruned as time advances, so
+    memory follows the alert rate.
     """
 
     def __init__(self, window_ms: int) -> None:
@@ -69,17 +122,14 @@ class Deduplicator:
         self._horizon = 0
         self._lock = threading.Lock()
 
-    def admit(self, alerts: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    def admit(self, alerts: List[Alert]) -> List[Alert]:
         if self.window_ns <= 0:
             return alerts
         kept = []
         with self._lock:
             for alert in alerts:
-                key = hashlib.blake2b(
-                    json.dumps([alert["rule"]["id"], alert.get("join_keys"), alert["events"], alert["captures"]], sort_keys=True, default=str).encode(),
-                    digest_size=16,
-                ).digest()
-                now = alert_time_ns(alert) or 0
+                key = alert.dedup_key()
+                now = alert.timestamp_ns or 0
                 last = self._seen.get(key)
                 if last is not None and abs(now - last) <= self.window_ns:
                     self.suppressed += 1

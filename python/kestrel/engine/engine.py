@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from kestrel._core import EventBatch, Schema
-from kestrel.engine.alerts import Deduplicator, event_alert, sequence_alert
+from kestrel.engine.alerts import Alert, Deduplicator, event_alert, sequence_alerts
 from kestrel.engine.bus import EventBus, partition
 from kestrel.engine.config import EngineConfig
 from kestrel.engine.index import RuleIndex, batch_categories
 from kestrel.engine.reader import chunks, open_events
 from kestrel.engine.rule import EngineRule, SequenceEvaluator
 from kestrel.engine.sinks import Sink, as_sink
-from kestrel.engine.sources import LoadContext, LoadFailure, LoadReport, load_target
+from kestrel.engine.sources import LoadContext, LoadFailure, LoadReport, existing_path, load_target
 from kestrel.engine.watch import RuleWatcher
 from kestrel.errors import EngineError, KestrelError, RuleLoadError
 
@@ -78,7 +78,7 @@ class Engine:
         self._dedup = Deduplicator(self.config.dedup_window)
         self._lock = threading.Lock()  # counters and the alert collector
         self._sink_lock = threading.Lock()
-        self._collector: Optional[List[Dict[str, Any]]] = None
+        self._collector: Optional[List[Alert]] = None
         self._seq = 0
         self.problems: List[str] = []
         self._counts = dict.fromkeys(("received", "processed", "malformed", "input_errors", "alerts", "batches"), 0)
@@ -110,7 +110,7 @@ class Engine:
         `strict`, any failure raises :class:`kestrel.RuleLoadError` and
         nothing from `target` is loaded.
         """
-        if isinstance(target, str) and rule_id is None and not Path(target).exists() and " where " in target:
+        if isinstance(target, str) and rule_id is None and existing_path(target) is None and " where " in target:
             rule_id = f"rule-{len(self._specs) + 1}"
         report = load_target(target, LoadContext(self.schema, self.config), rule_id)
         _check_ids(report, self._rules)
@@ -166,7 +166,7 @@ class Engine:
 
     def rule_paths(self) -> List[Path]:
         """The files and directories the rules were loaded from (EQL text aside)."""
-        return [Path(t) for t, _ in self._specs if isinstance(t, (str, os.PathLike)) and Path(t).exists()]
+        return [path for path in (existing_path(t) for t, _ in self._specs) if path is not None]
 
     def watch(self, interval: float = 2.0, on_reload: Optional[Callable[[ReloadResult], Any]] = None) -> RuleWatcher:
         """Watch the rule paths: reload whenever a file under them changes.
@@ -204,7 +204,7 @@ class Engine:
         `events` is an :class:`EventBatch`, NDJSON (``bytes``/``str``) or an
         iterable of event dicts.
         """
-        collected: List[Dict[str, Any]] = []
+        collected: List[Alert] = []
         self._collector = collected
         try:
             for batch in self._batches(events):
@@ -213,7 +213,7 @@ class Engine:
         finally:
             self._collector = None
         self._raise_worker_errors()
-        return collected
+        return [alert.doc for alert in collected]
 
     def process_file(self, path: "str | os.PathLike[str]", progress: Optional[Callable[[int, int, int], None]] = None) -> int:
         """Stream an NDJSON file (``.gz``/``.zst`` too; ``-`` is stdin); return the alerts raised.
@@ -235,14 +235,14 @@ class Engine:
     def flush(self) -> List[Dict[str, Any]]:
         """Settle pending sequences (trailing missing events, expiry) at end of input; return their alerts."""
         self._bus.join()
-        out: List[Dict[str, Any]] = []
+        out: List[Alert] = []
         for rule in self._rules:
             if isinstance(rule.evaluator, SequenceEvaluator):
                 matches = rule.evaluator.flush()
-                alerts = [sequence_alert(rule, m) for m in matches]
+                alerts = sequence_alerts(rule, matches) if matches else []
                 rule.note(0, len(matches), 0)
                 out += self._emit([(rule, alerts)])
-        return out
+        return [alert.doc for alert in out]
 
     def close(self) -> None:
         """Stop the rule watchers and the workers, and close the sinks."""
@@ -348,7 +348,7 @@ class Engine:
     def _handle(self, batch: EventBatch, partition: int = 0) -> None:
         index = self._index  # the rule set this batch runs against, even if a reload swaps it meanwhile
         categories = batch_categories(batch) if index.enabled else ()
-        produced: List[Tuple[EngineRule, List[Dict[str, Any]]]] = []
+        produced: List[Tuple[EngineRule, List[Alert]]] = []
         for rule, candidates in index.offers(batch, categories):
             if rule.status != "active":
                 continue
@@ -366,7 +366,7 @@ class Engine:
                 rule.note(offered, 0, time.perf_counter_ns() - started, str(error))
                 continue
             if sequence:
-                alerts = [sequence_alert(rule, match) for match in hits]
+                alerts = sequence_alerts(rule, hits) if hits else []
             else:
                 alerts = [event_alert(rule, batch, i, captures) for i, captures in hits]
             rule.note(offered, len(hits), time.perf_counter_ns() - started)
@@ -377,8 +377,9 @@ class Engine:
             self._counts["batches"] += 1
         self._emit(produced)
 
-    def _emit(self, produced: List[Tuple[EngineRule, List[Dict[str, Any]]]]) -> List[Dict[str, Any]]:
-        out: List[Dict[str, Any]] = []
+    def _emit(self, produced: List[Tuple[EngineRule, List[Alert]]]) -> List[Alert]:
+        """Deduplicate, count and write alerts; returns those kept."""
+        out: List[Alert] = []
         with self._lock:
             for rule, alerts in produced:
                 kept = self._dedup.admit(alerts)

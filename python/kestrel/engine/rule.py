@@ -14,6 +14,7 @@ sequence evaluator returns the engine's ``SequenceMatch`` objects.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
@@ -93,6 +94,10 @@ class SequenceEvaluator:
     def flush(self) -> List[Any]:
         return [match for rule in self.partitions.values() for match in rule.flush()]
 
+    def captures(self, matches: List[Any]) -> List[List[Dict[str, Any]]]:
+        """Per match, per step, the fields the rule captures (all matches in one pass)."""
+        return self.partitions[0].captures(matches)
+
     def stats(self) -> Dict[str, Any]:
         """The partitions' counters, summed (dicts of counters summed key by key)."""
         total: Dict[str, Any] = {}
@@ -131,6 +136,7 @@ class EngineRule:
     errors: int = 0
     time_ns: int = 0
     last_error: Optional[str] = None
+    _alert_rule_json: Optional[bytes] = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -157,6 +163,12 @@ class EngineRule:
             doc[key] = self.metadata.get(key)
         doc["runtime"] = self.runtime
         return doc
+
+    def alert_rule_json(self) -> bytes:
+        """:meth:`alert_rule` as UTF-8 JSON, built once: every alert of the rule repeats it."""
+        if self._alert_rule_json is None:
+            self._alert_rule_json = json.dumps(self.alert_rule(), ensure_ascii=False, separators=(",", ":"), default=str).encode()
+        return self._alert_rule_json
 
     def describe(self) -> Dict[str, Any]:
         """What ``engine.rules()`` and ``kestrel list`` show."""

@@ -1,4 +1,7 @@
-"""Where alerts go. A sink takes the alerts of one batch at a time.
+"""Where alerts go. A sink takes the alerts of one batch at a time, as
+:class:`~kestrel.engine.alerts.Alert` objects: ``alert.line()`` is the JSON
+line as UTF-8 (built without parsing the evidence), ``alert.doc`` the parsed
+dict. Lines are written as bytes where the stream allows it.
 
 * :class:`StdoutSink` -- JSON lines on stdout (or any text stream);
 * :class:`FileSink` -- JSON lines appended to a file, flushed after every batch;
@@ -17,13 +20,27 @@ import os
 import sys
 from typing import Any, Callable, Dict, List, Optional, TextIO
 
+from kestrel.engine.alerts import Alert
 
-def _line(alert: Dict[str, Any]) -> str:
-    return json.dumps(alert, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+def _lines(alerts: List[Alert], prefix: bytes = b"") -> bytes:
+    return b"".join(b"%s%s\n" % (prefix, alert.line()) for alert in alerts)
+
+
+def _write(stream: Any, data: bytes) -> None:
+    """Write UTF-8 `data` to a text stream, through its binary buffer when it has one."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        stream.write(data.decode())
+        stream.flush()
+        return
+    stream.flush()  # text already written must come first
+    buffer.write(data)
+    buffer.flush()
 
 
 class Sink:
-    def write(self, alerts: List[Dict[str, Any]]) -> None:
+    def write(self, alerts: List[Alert]) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -34,10 +51,9 @@ class StdoutSink(Sink):
     def __init__(self, stream: Optional[TextIO] = None) -> None:
         self.stream = stream
 
-    def write(self, alerts: List[Dict[str, Any]]) -> None:
+    def write(self, alerts: List[Alert]) -> None:
         stream = self.stream or sys.stdout  # looked up late: tests and callers may swap sys.stdout
-        stream.write("".join(_line(a) for a in alerts))
-        stream.flush()
+        _write(stream, _lines(alerts))
 
 
 class FileSink(Sink):
@@ -45,10 +61,10 @@ class FileSink(Sink):
 
     def __init__(self, path: "str | os.PathLike[str]") -> None:
         self.path = os.fspath(path)
-        self._file = open(self.path, "a", encoding="utf-8")
+        self._file = open(self.path, "ab")
 
-    def write(self, alerts: List[Dict[str, Any]]) -> None:
-        self._file.write("".join(_line(a) for a in alerts))
+    def write(self, alerts: List[Alert]) -> None:
+        self._file.write(_lines(alerts))
         self._file.flush()
 
     def close(self) -> None:
@@ -56,12 +72,14 @@ class FileSink(Sink):
 
 
 class CallbackSink(Sink):
+    """Calls `callback` with each alert as a dict."""
+
     def __init__(self, callback: Callable[[Dict[str, Any]], Any]) -> None:
         self.callback = callback
 
-    def write(self, alerts: List[Dict[str, Any]]) -> None:
+    def write(self, alerts: List[Alert]) -> None:
         for alert in alerts:
-            self.callback(alert)
+            self.callback(alert.doc)
 
 
 class ElasticsearchBulkSink(Sink):
@@ -74,12 +92,16 @@ class ElasticsearchBulkSink(Sink):
 
     def __init__(self, target: "str | os.PathLike[str] | TextIO", index: str = "logs-kestrel.alerts-default", action: str = "create") -> None:
         self._owned = isinstance(target, (str, os.PathLike))
-        self._stream: TextIO = open(target, "a", encoding="utf-8") if self._owned else target  # type: ignore[arg-type]
-        self._action = json.dumps({action: {"_index": index}}) + "\n"
+        self._stream: Any = open(target, "ab") if self._owned else target
+        self._action = json.dumps({action: {"_index": index}}).encode() + b"\n"
 
-    def write(self, alerts: List[Dict[str, Any]]) -> None:
-        self._stream.write("".join(self._action + _line(a) for a in alerts))
-        self._stream.flush()
+    def write(self, alerts: List[Alert]) -> None:
+        data = _lines(alerts, self._action)
+        if self._owned:
+            self._stream.write(data)
+            self._stream.flush()
+        else:
+            _write(self._stream, data)
 
     def close(self) -> None:
         if self._owned:

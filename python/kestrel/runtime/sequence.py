@@ -62,7 +62,7 @@ class SequenceMatch:
 
     def _materialize(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         if self._parsed is None:
-            self._parsed = self._rule._evidence(self.evidence)
+            self._parsed = self._rule._evidence(self)
         return self._parsed
 
     def __repr__(self) -> str:
@@ -177,25 +177,28 @@ class SequenceRule:
             out.append(SequenceMatch(self, kind, keys, evidence, first, last))
         return out
 
-    def _evidence(self, evidence: list[Evidence]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        present = [e for e in evidence if e is not None and e[2] is not None]
+    def captures(self, matches: Sequence[SequenceMatch]) -> list[list[dict[str, Any]]]:
+        """Per match, per step, the fields the rule's ``pred_capture`` reads
+        (``{}`` for a missing step or one kept without its raw event).
+
+        The evidence of all `matches` is decoded again as one batch: events
+        of earlier batches are only kept as their original bytes, and one
+        decode call per batch of alerts is cheaper than one per match."""
+        present = [e[2] for m in matches for e in m.evidence if e is not None and e[2] is not None]
         captured: list[dict[str, Any]] = []
         if present:
-            # Captures come from the rule's own pred_capture, run over the
-            # evidence decoded again: alerts are rare, batches are not.
-            batch = EventBatch.from_ndjson(b"\n".join(e[2] for e in present), schema=self.schema)
+            batch = EventBatch.from_ndjson(b"\n".join(present), schema=self.schema)
             captured = [self.predicate.capture(batch, i) for i in range(len(batch))]
-        events: list[dict[str, Any]] = []
-        captures: list[dict[str, Any]] = []
         it = iter(captured)
-        for e in evidence:
+        return [[{} if e is None or e[2] is None else next(it, {}) for e in m.evidence] for m in matches]
+
+    def _evidence(self, match: SequenceMatch) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        events: list[dict[str, Any]] = []
+        for e in match.evidence:
             if e is None:
                 events.append({"missing": True})
-                captures.append({})
             elif e[2] is None:
                 events.append({"seq": e[0], "timestamp": e[1]})
-                captures.append({})
             else:
                 events.append(json.loads(e[2]))
-                captures.append(next(it, {}))
-        return events, captures
+        return events, self.captures([match])[0]

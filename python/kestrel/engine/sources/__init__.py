@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterator, List
 
-from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, Skipped
+from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, Skipped, existing_path
 from kestrel.engine.sources.eql import load_eql_file, load_eql_text
 from kestrel.engine.sources.jsonl import load_jsonl_file
 from kestrel.engine.sources.package import MANIFEST, load_package
@@ -28,17 +28,17 @@ from kestrel.engine.sources.toml import load_toml_file
 LOADERS = {".eql": load_eql_file, ".toml": load_toml_file, ".jsonl": load_jsonl_file}
 LOADERS.update({suffix: load_sigma_file for suffix in SIGMA_SUFFIXES})
 
-__all__ = ["LoadContext", "LoadFailure", "LoadReport", "Skipped", "load_target", "rule_files"]
+__all__ = ["LoadContext", "LoadFailure", "LoadReport", "Skipped", "existing_path", "load_target", "rule_files"]
 
 
 def load_target(target: Any, context: LoadContext, rule_id: "str | None" = None) -> LoadReport:
     """Load a file, a directory (recursively) or EQL text."""
     report = LoadReport()
-    path = Path(target) if isinstance(target, (str, os.PathLike)) else None
+    path = existing_path(target)
     if path is not None and path.is_dir():
         for item in rule_files(path):
             _load_one(item, context, report)
-    elif path is not None and path.exists():
+    elif path is not None:
         _load_one(path, context, report)
     elif isinstance(target, str) and (" where " in target or "\n" in target):
         load_eql_text(target, context, report, rule_id=rule_id)

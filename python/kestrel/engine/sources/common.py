@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from kestrel.engine.config import EngineConfig
@@ -83,6 +85,21 @@ class LoadContext:
         }
 
 
+def existing_path(target: Any) -> Optional[Path]:
+    """`target` as a Path if it names a file or directory that exists, else None.
+
+    A target may also be EQL text: text too long for a file name, or holding
+    a NUL, makes the OS raise instead of answering "no", which means "not a path".
+    """
+    if not isinstance(target, (str, os.PathLike)):
+        return None
+    try:
+        path = Path(target)
+        return path if path.exists() else None
+    except (OSError, ValueError):
+        return None
+
+
 def fingerprint(*parts: Any) -> str:
     """A digest of what a rule is built from (text, bytes or JSON-able data)."""
     digest = hashlib.sha256()
@@ -152,6 +169,7 @@ def _evaluator(compiled: Any, context: LoadContext, rule_id: str) -> Any:
     from kestrel.runtime.sequence import SequenceRule
 
     config = context.config
+    compiled = compiled.without_syntax_tree()  # kept for as long as the rule is loaded
     return SequenceEvaluator(
         lambda: SequenceRule(
             compiled,
