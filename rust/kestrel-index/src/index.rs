@@ -1,48 +1,27 @@
-//! The index: anchored field values → rules, and per batch the candidate
-//! events of every rule.
+//! The index: each rule's filters and their anchors, and per batch the
+//! candidate events of every rule.
 
 use ahash::{AHashMap, AHashSet};
-use kestrel_event::{EventBatch, ValueRef};
+use kestrel_event::EventBatch;
 use kestrel_ir::Program;
-use kestrel_schema::{FieldId, Schema};
+use kestrel_schema::Schema;
 
 use crate::anchor::{anchors, value_count, Anchor, Term};
-use crate::check::{Checks, FilterCheck, Memo};
+use crate::check::{Checks, FilterCheck};
 use crate::error::IndexError;
-use crate::keys::{for_each_key, value_keys};
-
-/// A rule a term offers events to, and the category the term requires
-/// (an index into `RuleIndex::categories`, or `ANY`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Offer {
-    rule: u32,
-    category: u16,
-}
-
-const ANY: u16 = u16::MAX;
-
-/// The rules anchored on one field with one case mode.
-struct Group {
-    field: FieldId,
-    case_insensitive: bool,
-    by_key: AHashMap<Box<str>, Vec<Offer>>,
-    /// Every (rule, category) of the group, offered events whose value is
-    /// not text (a number can equal a string member's spelling; not worth
-    /// modelling).
-    members: Vec<Offer>,
-}
+use crate::values::{BatchValues, FieldSlots};
 
 /// Which events each rule could match, built once per rule set.
 pub struct RuleIndex {
+    /// Per rule, the anchor a rule set without data would pick (what
+    /// `anchor` describes); `None` for an unrestricted rule.
     anchors: Vec<Option<Anchor>>,
-    groups: Vec<Group>,
-    /// The categories terms require, numbered for `Offer::category`.
-    categories: Vec<String>,
-    /// Per rule, per filter: every anchor, checked on each candidate
-    /// (empty where the chosen anchors are all there is).
-    checks: Vec<Vec<FilterCheck>>,
-    /// The distinct terms those checks test.
+    /// Per anchored rule, per filter: its category and every anchor.
+    filters: Vec<Option<Vec<FilterCheck>>>,
+    /// The distinct terms those filters test.
     terms: Checks,
+    /// Every field the terms read.
+    slots: FieldSlots,
 }
 
 impl RuleIndex {
@@ -64,71 +43,16 @@ impl RuleIndex {
             .collect::<Result<Vec<_>, _>>()?;
         rank(&mut options);
         let mut terms = Checks::default();
-        let checks = options.iter().map(|filters| checks_of(filters, &mut terms)).collect();
-        let mut index = Self::from_anchors(choose(options));
-        index.checks = checks;
-        index.terms = terms;
-        Ok(index)
-    }
-
-    /// Index rules by their anchors (`None`: unrestricted).
-    pub fn from_anchors(anchors: Vec<Option<Anchor>>) -> RuleIndex {
-        let mut groups: Vec<Group> = Vec::new();
-        let mut categories: Vec<String> = Vec::new();
-        for (rule, anchor) in anchors.iter().enumerate() {
-            let Some(a) = anchor else { continue };
-            for t in &a.terms {
-                let category = match &t.category {
-                    None => ANY,
-                    Some(name) => match categories.iter().position(|c| c == name) {
-                        Some(at) => at as u16,
-                        None => {
-                            categories.push(name.clone());
-                            (categories.len() - 1) as u16
-                        }
-                    },
-                };
-                let offer = Offer {
-                    rule: rule as u32,
-                    category,
-                };
-                let at = match groups
-                    .iter()
-                    .position(|g| g.field == t.field && g.case_insensitive == t.case_insensitive)
-                {
-                    Some(at) => at,
-                    None => {
-                        groups.push(Group {
-                            field: t.field,
-                            case_insensitive: t.case_insensitive,
-                            by_key: AHashMap::new(),
-                            members: Vec::new(),
-                        });
-                        groups.len() - 1
-                    }
-                };
-                let group = &mut groups[at];
-                if !group.members.contains(&offer) {
-                    group.members.push(offer);
-                }
-                for value in &t.values {
-                    for key in value_keys(value, t.case_insensitive) {
-                        let offers = group.by_key.entry(key.into()).or_default();
-                        if !offers.contains(&offer) {
-                            offers.push(offer);
-                        }
-                    }
-                }
-            }
-        }
-        let checks = anchors.iter().map(|_| Vec::new()).collect();
-        RuleIndex {
-            anchors,
-            groups,
-            categories,
-            checks,
-            terms: Checks::default(),
-        }
+        let mut slots = FieldSlots::default();
+        let filters = options
+            .iter()
+            .map(|filters| {
+                // A filter without an anchor can pass any event: the rule is unrestricted.
+                let anchored = !filters.is_empty() && filters.iter().all(|alternatives| !alternatives.is_empty());
+                anchored.then(|| filters.iter().map(|alternatives| terms.filter(alternatives, &mut slots)).collect())
+            })
+            .collect();
+        Ok(RuleIndex { anchors: choose(options), filters, terms, slots })
     }
 
     pub fn len(&self) -> usize {
@@ -149,65 +73,40 @@ impl RuleIndex {
     }
 
     /// Per rule: `None` to evaluate the whole batch (unanchored), or the
-    /// ascending indices of the events that could match, which also have
-    /// the rule's category. One pass over the batch per anchored field.
+    /// ascending indices of the events that could match: those of some
+    /// filter's category that satisfy every anchor of that filter.
+    ///
+    /// The batch's anchored fields are dictionary-encoded once (see
+    /// [`crate::values`]); each term is then looked up once per key, which
+    /// gives how many events it passes. A filter's events are enumerated
+    /// from its anchor that passes the fewest in this batch, whatever the
+    /// rule set's own statistics suggested, and checked against the others.
     pub fn candidates(&self, batch: &EventBatch) -> Vec<Option<Vec<u32>>> {
-        let mut out: Vec<Option<Vec<u32>>> = self
-            .anchors
-            .iter()
-            .map(|a| a.as_ref().map(|_| Vec::new()))
-            .collect();
-        // Each required category's id in this batch (None: absent, so
-        // terms requiring it offer nothing).
         let names = batch.category_names();
-        let category: Vec<Option<u16>> = self
-            .categories
+        let mut values = BatchValues::new(batch, &self.slots);
+        let mut memo = self.terms.memo();
+        self.filters
             .iter()
-            .map(|wanted| names.iter().position(|n| n == wanted).map(|i| i as u16))
-            .collect();
-        for group in &self.groups {
-            for ev in 0..batch.len() {
-                let mut offer = |offer: Offer| {
-                    if offer.category != ANY {
-                        match category[offer.category as usize] {
-                            Some(id) if batch.category_ids(ev).contains(&id) => {}
-                            _ => return,
-                        }
-                    }
-                    if let Some(events) = out[offer.rule as usize].as_mut() {
-                        // An event can reach a rule twice (array elements, two keys).
-                        if events.last() != Some(&(ev as u32)) {
-                            events.push(ev as u32);
-                        }
-                    }
-                };
-                match batch.value(ev, group.field) {
-                    ValueRef::List(items) => {
-                        // Any element may satisfy the rule (Elasticsearch's any-semantics).
-                        for item in items {
-                            group.offer(batch.element(item), &mut offer);
-                        }
-                    }
-                    value => group.offer(value, &mut offer),
+            .map(|filters| {
+                let filters = filters.as_ref()?;
+                let mut events = Vec::new();
+                for filter in filters {
+                    let category = match filter.category.as_deref() {
+                        None => None,
+                        Some(wanted) => match names.iter().position(|n| n == wanted) {
+                            Some(id) => Some(id as u16),
+                            None => continue, // no event of the batch has it
+                        },
+                    };
+                    filter.select(&mut memo, &mut values, batch, category, &mut events);
                 }
-            }
-        }
-        // A disjunction spans several groups, so its events arrived out of order.
-        for (events, anchor) in out.iter_mut().zip(&self.anchors) {
-            if let (Some(events), Some(a)) = (events, anchor) {
-                if a.terms.len() > 1 {
+                if filters.len() > 1 {
                     events.sort_unstable();
                     events.dedup();
                 }
-            }
-        }
-        let mut memo = self.terms.memo(batch.len());
-        for (events, filters) in out.iter_mut().zip(&self.checks) {
-            if let (Some(events), false) = (events, filters.is_empty()) {
-                narrow(batch, events, filters, &mut memo);
-            }
-        }
-        out
+                Some(events)
+            })
+            .collect()
     }
 }
 
@@ -249,56 +148,3 @@ fn choose(options: Vec<Vec<Vec<Anchor>>>) -> Vec<Option<Anchor>> {
         .collect()
 }
 
-/// The checks of one rule (`filters` ranked): every anchor of every filter,
-/// most selective first, except where the index's own pick settles it (a
-/// single filter's best anchor). Empty when nothing is left to check.
-fn checks_of(filters: &[Vec<Anchor>], terms: &mut Checks) -> Vec<FilterCheck> {
-    match filters {
-        [only] if only.len() > 1 => vec![terms.filter(&only[1..])],
-        [_] => Vec::new(),
-        _ if filters.iter().any(|alternatives| alternatives.len() > 1) => {
-            filters.iter().map(|alternatives| terms.filter(alternatives)).collect()
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// Keep the events that pass some filter's every anchor, in its category.
-fn narrow(batch: &EventBatch, events: &mut Vec<u32>, filters: &[FilterCheck], memo: &mut Memo<'_>) {
-    let names = batch.category_names();
-    // Per filter: Some(None) when its category is absent from the batch.
-    let category: Vec<Option<Option<u16>>> = filters
-        .iter()
-        .map(|f| {
-            let wanted = f.category.as_deref()?;
-            Some(names.iter().position(|n| n == wanted).map(|i| i as u16))
-        })
-        .collect();
-    events.retain(|&ev| {
-        let ev = ev as usize;
-        filters.iter().zip(&category).any(|(filter, category)| {
-            let in_category = match category {
-                None => true,
-                Some(None) => false,
-                Some(Some(id)) => batch.category_ids(ev).contains(id),
-            };
-            in_category && filter.holds(memo, batch, ev)
-        })
-    });
-}
-
-impl Group {
-    /// Offer the rules `value` could satisfy: null none, text by key,
-    /// anything else all of them.
-    fn offer(&self, value: ValueRef<'_>, offer: &mut impl FnMut(Offer)) {
-        match value {
-            ValueRef::Null => {}
-            ValueRef::Str(text) => for_each_key(text, self.case_insensitive, |key| {
-                for &o in self.by_key.get(key).map_or(&[][..], Vec::as_slice) {
-                    offer(o);
-                }
-            }),
-            _ => self.members.iter().for_each(|&o| offer(o)),
-        }
-    }
-}

@@ -4,12 +4,12 @@
 //!
 //! Most event rules require one field to take one of a few string values
 //! (`process.name in ("cmd.exe", ...)`, `event.action == "x"`). That
-//! condition is an [`Anchor`] of the rule. A [`RuleIndex`] maps each anchored
-//! field's values to the rules that need them; one pass over a batch per
-//! anchored field then yields every rule's candidate events. The index may
-//! offer an event that does not match, never withhold one that does. Where a
-//! filter has several anchors, the candidates the index found by one are
-//! checked against the others before the rule sees them.
+//! condition is an [`Anchor`] of the rule. Per batch, a [`RuleIndex`]
+//! dictionary-encodes each anchored field once, counts the events every
+//! anchor passes, enumerates each rule's candidates from its filter's
+//! rarest anchor in that batch, and checks them against the filter's other
+//! anchors. The index may offer an event that does not match, never
+//! withhold one that does.
 //!
 //! ```ignore
 //! let index = RuleIndex::new(&[Some(ir_json), None], &schema)?;
@@ -23,6 +23,7 @@ mod check;
 mod error;
 mod index;
 mod keys;
+mod values;
 
 pub use anchor::{anchors, Anchor, Term};
 pub use error::IndexError;
