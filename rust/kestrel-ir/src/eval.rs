@@ -7,6 +7,7 @@ use kestrel_event::EventBatch;
 use kestrel_host::ops::Tri;
 use kestrel_host::NodeEvaluator;
 
+use crate::cidr::{parse_ip, Block};
 use crate::compare::compare_scalars;
 use crate::functions::{arithmetic, call};
 use crate::node::{Arith, Logic, Node};
@@ -103,6 +104,12 @@ impl<'a> Eval<'a> {
             Node::RegexMatch { operand, regex } => {
                 let regex = &self.program.tables.regexes[*regex as usize];
                 self.any_text(*operand, |text| regex.is_match(text))
+            }
+            Node::Call { args, .. } if self.program.cidr_blocks.contains_key(&id) => {
+                // cidrMatch over literal blocks, parsed when the program was loaded.
+                let blocks = &self.program.cidr_blocks[&id];
+                let address = self.value(args[0]);
+                any_true(address.alternatives(self.batch).map(|item| cidr_match_parsed(&item, blocks)))
             }
             Node::Call {
                 func,
@@ -228,6 +235,26 @@ fn take_scalar<'a>(value: &mut Val<'a>) -> Scalar<'a> {
 }
 
 /// A boolean function's result for `any_true`: only booleans count, null is null.
+/// `cidrMatch(address, blocks...)` with the blocks already parsed: null for
+/// a null address, false for one that is not an IP, and as the blocks are
+/// read in order, null (an error) on reaching one that does not parse.
+fn cidr_match_parsed(address: &Scalar<'_>, blocks: &[Option<Block>]) -> Option<bool> {
+    if address.is_null() {
+        return None;
+    }
+    let Some(ip) = address.as_str().and_then(parse_ip) else {
+        return Some(false);
+    };
+    for block in blocks {
+        match block {
+            Some(block) if block.contains(ip) => return Some(true),
+            Some(_) => {}
+            None => return None,
+        }
+    }
+    Some(false)
+}
+
 fn bool_result(value: &Scalar<'_>) -> Option<bool> {
     match value {
         Scalar::Bool(b) => Some(*b),
@@ -288,6 +315,26 @@ impl NodeEvaluator for Program {
             Some(true) => kestrel_host::ops::TRUE,
             Some(false) => kestrel_host::ops::FALSE,
             None => kestrel_host::ops::NULL,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cidr::parse_block;
+    use crate::node::Func;
+    use crate::value::s;
+
+    #[test]
+    fn parsed_cidr_blocks_answer_as_the_function_does() {
+        let blocks = ["10.0.0.0/8", "bad", "::1", "192.168.0.0/16"];
+        let parsed: Vec<Option<Block>> = blocks.iter().map(|b| parse_block(b)).collect();
+        for address in [s("10.1.2.3"), s("11.0.0.1"), s("::1"), s("192.168.1.1"), s("nope"), Scalar::Int(1), Scalar::Null] {
+            let mut args = vec![address.clone()];
+            args.extend(blocks.iter().map(|b| s(b)));
+            let expected = bool_result(&call(Func::CidrMatch, &args, false).unwrap_or(Scalar::Null));
+            assert_eq!(cidr_match_parsed(&address, &parsed), expected, "{address:?}");
         }
     }
 }

@@ -4,8 +4,11 @@
 use kestrel_event::TimeUnit;
 use kestrel_schema::{FieldId, Schema};
 
+use ahash::AHashMap;
+
+use crate::cidr::{parse_block, Block};
 use crate::error::IrError;
-use crate::node::Node;
+use crate::node::{Const, Func, Node};
 use crate::tables::Tables;
 
 /// The IR version this crate reads.
@@ -88,6 +91,28 @@ pub struct Program {
     pub rule: Rule,
     pub(crate) nodes: Vec<Node>,
     pub(crate) tables: Tables,
+    /// `cidrMatch` calls whose blocks are all string literals: the blocks,
+    /// parsed once (`None` for one that does not parse), by node id.
+    pub(crate) cidr_blocks: AHashMap<u32, Box<[Option<Block>]>>,
+}
+
+/// The blocks of every `cidrMatch` over literal blocks (see `Program::cidr_blocks`).
+pub(crate) fn literal_cidr_blocks(nodes: &[Node]) -> AHashMap<u32, Box<[Option<Block>]>> {
+    let literal = |id: &u32| match nodes.get(*id as usize) {
+        Some(Node::Literal(Const::Str(text))) => Some(parse_block(text)),
+        _ => None,
+    };
+    nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(id, node)| match node {
+            Node::Call { func: Func::CidrMatch, args, .. } if args.len() > 1 => {
+                let blocks: Option<Box<[Option<Block>]>> = args[1..].iter().map(literal).collect();
+                Some((id as u32, blocks?))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 impl Program {

@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::error::{IrError, Location};
 use crate::model::{Document, FieldRefDoc, NodeDoc, StepDoc, NODE_OPS};
 use crate::node::{Arith, Cmp, Const, Func, Logic, Node};
-use crate::program::{EventFields, FieldRef, Filter, Pipe, Program, Rule, RuleKind, IR_VERSION};
+use crate::program::{literal_cidr_blocks, EventFields, FieldRef, Filter, Pipe, Program, Rule, RuleKind, IR_VERSION};
 use crate::tables::{ConstSet, RegexAny, Tables};
 
 /// How deep the node DAG may nest. Evaluation recurses once per level, so
@@ -169,6 +169,7 @@ impl<R: FnMut(u32, &str) -> FieldId> Loader<R> {
             schema_version: doc.schema.version,
             event_fields,
             rule,
+            cidr_blocks: literal_cidr_blocks(&nodes),
             nodes,
             tables,
         })

@@ -8,34 +8,33 @@
   (import "kestrel" "capture_field" (func $capture_field (param i32) (param i32)))
   (import "kestrel" "match_emit" (func $match_emit (param i32) (param i32)))
   (memory (export "memory") 1)
-  (func $f0 (param $ev i32) (result i32) (local $t0 i32) (local $t1 i32) (local $t2 i32) (local $t3 i32) (local $t4 i32)
+  (func $f0 (param $ev i32) (result i32)
     (block $b1 (result i32)
-      (local.set $t0 (i32.const 1))
-      (local.set $t1
-        (block $b2 (result i32)
-          (local.set $t2 (i32.const 0))
-          (local.set $t3 (call $str_eq (local.get $ev) (i32.const 3) (i32.const 0) (i32.const 1)))
-          (if (i32.eq (local.get $t3) (i32.const 1)) (then (br $b2 (i32.const 1))))
-          (if (i32.lt_s (local.get $t3) (i32.const 0)) (then (local.set $t2 (i32.const -1))))
-          (local.set $t3 (call $glob_match_field (local.get $ev) (i32.const 3) (i32.const 0)))
-          (if (i32.eq (local.get $t3) (i32.const 1)) (then (br $b2 (i32.const 1))))
-          (if (i32.lt_s (local.get $t3) (i32.const 0)) (then (local.set $t2 (i32.const -1))))
-          (local.get $t2)))
-      (if (i32.eq (local.get $t1) (i32.const 0)) (then (br $b1 (i32.const 0))))
-      (if (i32.lt_s (local.get $t1) (i32.const 0)) (then (local.set $t0 (i32.const -1))))
-      (local.set $t1
-        (select
-          (i32.const -1)
-          (i32.sub
-            (i32.const 1)
-            (local.tee $t4 (call $str_eq (local.get $ev) (i32.const 1) (i32.const 1) (i32.const 1))))
-          (i32.lt_s (local.get $t4) (i32.const 0))))
-      (if (i32.eq (local.get $t1) (i32.const 0)) (then (br $b1 (i32.const 0))))
-      (if (i32.lt_s (local.get $t1) (i32.const 0)) (then (local.set $t0 (i32.const -1))))
-      (local.set $t1 (call $eval_node (local.get $ev) (i32.const 12)))
-      (if (i32.eq (local.get $t1) (i32.const 0)) (then (br $b1 (i32.const 0))))
-      (if (i32.lt_s (local.get $t1) (i32.const 0)) (then (local.set $t0 (i32.const -1))))
-      (local.get $t0)))
+      (if
+        (i32.eqz
+          (i32.eq
+            (call $str_eq (local.get $ev) (i32.const 1) (i32.const 1) (i32.const 1))
+            (i32.const 0)))
+        (then (br $b1 (i32.const 0))))
+      (if
+        (i32.eqz
+          (block $b2 (result i32)
+            (if
+              (i32.eq
+                (call $str_eq (local.get $ev) (i32.const 3) (i32.const 0) (i32.const 1))
+                (i32.const 1))
+              (then (br $b2 (i32.const 1))))
+            (if
+              (i32.eq
+                (call $glob_match_field (local.get $ev) (i32.const 3) (i32.const 0))
+                (i32.const 1))
+              (then (br $b2 (i32.const 1))))
+            (i32.const 0)))
+        (then (br $b1 (i32.const 0))))
+      (if
+        (i32.eqz (i32.eq (call $eval_node (local.get $ev) (i32.const 12)) (i32.const 1)))
+        (then (br $b1 (i32.const 0))))
+      (i32.const 1)))
   (func $c0 (param $ev i32) (result i32)
     (if (result i32)
       (call $category_is (local.get $ev) (i32.const 2))

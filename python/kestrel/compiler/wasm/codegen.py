@@ -4,9 +4,10 @@ The generator works from the IR's JSON form (a flat, dependency-ordered node
 array), so node ids in the generated code are the IR's own and the core's IR
 evaluator can take over any subtree by id.
 
-A predicate value is an i32 *tri*: 1 true, 0 false, -1 null. `and`/`or` are
-Kleene connectives that stop at their absorbing value, `not` keeps null. The
-leaves that dominate real rules (a field against a literal, a wildcard list,
+A filter function answers one question, "is the predicate true?", as an i32
+0/1; connectives ask their operands "true?" or, under `not`, "false?" (see
+`_Function.truth`), so three-valued logic never has to be accumulated. A leaf
+gives an i32 *tri*: 1 true, 0 false, -1 null. The leaves that dominate real rules (a field against a literal, a wildcard list,
 a regex, a set, a null check, a string function over a field and a literal)
 are single host calls that work in place on the batch; everything else
 (arithmetic, other functions, expression-to-expression comparisons) is
@@ -99,40 +100,61 @@ class _Function:
         self.locals.append(name)
         return name
 
-    # ---- predicates (tri-valued) -------------------------------------------------
+    # ---- predicates ----------------------------------------------------------------
 
-    def tri(self, index: int) -> str:
+    def truth(self, index: int, want: int) -> str:
+        """An i32 that is 1 when node `index` evaluates to `want` (1: is it
+        true? 0: is it false?) and 0 otherwise.
+
+        A filter only asks whether its predicate is true, so three-valued
+        results need not be carried up: `a and b` is true when both are
+        true and false when either is false, `or` the reverse, and `not x`
+        is true exactly when x is false. Each connective therefore stops at
+        the first operand that settles the question, a null included, which
+        Kleene accumulation could not. Operands go cheapest first: none has
+        side effects, so the order changes the cost, never the answer.
+        """
         node = self.nodes[index]
         op = node["op"]
         if op == "Literal":
-            return f"(i32.const {_literal_truth(node)})"
-        if op == "Logical":
-            return self.logical(node)
+            return f"(i32.const {int(_literal_truth(node) == want)})"
         if op == "Not":
-            return self.negate(self.tri(node["operand"]))
-        fast = self.leaf(node)
+            return self.truth(node["operand"], 1 - want)
+        if op == "Logical":
+            every = (node["logic"] == "and") == (want == 1)  # all operands must answer yes
+            label = self.label()
+            parts = []
+            for operand in sorted(node["operands"], key=self.cost):
+                test = self.truth(operand, want)
+                parts.append(f"(if {f'(i32.eqz {test})' if every else test} (then (br {label} (i32.const {int(not every)}))))")
+            return f"(block {label} (result i32) {' '.join(parts)} (i32.const {int(every)}))"
+        return f"(i32.eq {self.tri(index)} (i32.const {want}))"
+
+    def tri(self, index: int) -> str:
+        """Node `index`'s three-valued result (1, 0, -1 null): one host call."""
+        fast = self.leaf(self.nodes[index])
         if fast is not None:
             return fast
         return self.module.call("eval_node", "(local.get $ev)", f"(i32.const {index})")
 
-    def logical(self, node: dict[str, Any]) -> str:
-        absorbing = 1 if node["logic"] == "or" else 0
-        acc, t, label = self.local(), self.local(), self.label()
-        parts = [f"(local.set {acc} (i32.const {1 - absorbing}))"]
-        for operand in node["operands"]:
-            parts.append(f"(local.set {t} {self.tri(operand)})")
-            # The absorbing value decides the whole connective: stop here.
-            parts.append(f"(if (i32.eq (local.get {t}) (i32.const {absorbing})) (then (br {label} (i32.const {absorbing}))))")
-            parts.append(f"(if (i32.lt_s (local.get {t}) (i32.const 0)) (then (local.set {acc} (i32.const -1))))")
-        body = " ".join(parts)
-        return f"(block {label} (result i32) {body} (local.get {acc}))"
-
-    def negate(self, inner: str) -> str:
-        t = self.local()
-        return (
-            f"(select (i32.const -1) (i32.sub (i32.const 1) (local.tee {t} {inner})) "
-            f"(i32.lt_s (local.get {t}) (i32.const 0)))"
-        )
+    def cost(self, index: int) -> int:
+        """A rough relative cost of evaluating node `index`, for ordering."""
+        node = self.nodes[index]
+        op = node["op"]
+        if op == "Literal":
+            return 0
+        if op == "Not":
+            return self.cost(node["operand"])
+        if op == "Logical":
+            return sum(self.cost(o) for o in node["operands"])
+        # Asking registers the leaf's import, which its operand's code needs anyway.
+        if self.leaf(node) is None:
+            return 50  # delegated to the core's IR evaluator (functions, arithmetic)
+        if op == "RegexMatch":
+            return 30
+        if op == "WildcardMatch":
+            return 4 + len(self.module.doc["globs"][node["glob"]]["patterns"])
+        return {"IsNull": 1, "Compare": 2, "InSet": 3}.get(op, 5)
 
     def leaf(self, node: dict[str, Any]) -> str | None:
         """A single host call for the common leaf shapes, or None."""
@@ -215,7 +237,7 @@ def generate(doc: dict[str, Any]) -> WasmModuleSource:
     filters = _filters(doc)
     for n, step in enumerate(filters):
         fn = _Function(module)
-        body = fn.tri(step["predicate"])
+        body = fn.truth(step["predicate"], 1)
         locals_ = "".join(f" (local {name} i32)" for name in fn.locals)
         functions.append(f"(func $f{n} (param $ev i32) (result i32){locals_}\n    {body})")
         # The category test, for callers that offer events one at a time.
