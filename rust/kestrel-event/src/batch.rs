@@ -106,6 +106,8 @@ pub struct EventBatch {
     pub(crate) raw_spans: Vec<Span>,
     /// Epoch nanoseconds; `i64::MIN` when the event had no usable timestamp.
     pub(crate) timestamps: Vec<i64>,
+    /// The latest of `timestamps` (None when no event has one).
+    pub(crate) newest: Option<i64>,
     /// Event `i`'s categories are `category_ids[category_offsets[i]..category_offsets[i+1]]`,
     /// indexes into `category_names` (interned per batch).
     pub(crate) category_offsets: Vec<u32>,
@@ -218,6 +220,11 @@ impl EventBatch {
     #[inline]
     pub fn timestamp(&self, ev: usize) -> i64 {
         self.timestamps[ev]
+    }
+
+    /// The latest event time of the batch, if any event has one.
+    pub fn newest_timestamp(&self) -> Option<i64> {
+        self.newest
     }
 
     pub fn categories(&self, ev: usize) -> impl Iterator<Item = &str> {

@@ -133,6 +133,8 @@ impl Decoder {
         for col in &mut batch.columns {
             col.finish(batch.len);
         }
+        // Read by every sequence rule for every batch: worked out once here.
+        batch.newest = batch.timestamps.iter().copied().filter(|&t| t != crate::batch::NO_TIMESTAMP).max();
         batch
     }
 

@@ -288,17 +288,30 @@ impl SequenceMatcher {
         if matches.len() != count {
             return Err(SeqError::NoSuchFilter { filter: matches.len(), count });
         }
-        let mut masks = vec![0u64; batch.len()];
+        // The events some filter passed, ascending, each with the filters'
+        // bits: proportional to the matches, not to the batch.
+        let mut passed: Vec<(u32, u64)> = Vec::with_capacity(matches.iter().map(|l| l.len()).sum());
         for (f, list) in matches.iter().enumerate() {
             for &ev in *list {
-                let slot = masks.get_mut(ev as usize).ok_or(SeqError::BadEvent { filter: f, event: ev, len: batch.len() })?;
-                *slot |= 1 << f;
+                if ev as usize >= batch.len() {
+                    return Err(SeqError::BadEvent { filter: f, event: ev, len: batch.len() });
+                }
+                passed.push((ev, 1 << f));
             }
         }
+        if matches.len() > 1 {
+            passed.sort_unstable_by_key(|&(ev, _)| ev);
+            passed.dedup_by(|later, earlier| {
+                let same = later.0 == earlier.0;
+                if same {
+                    earlier.1 |= later.1;
+                }
+                same
+            });
+        }
         // Event time advances with every event, not only those a filter passed.
-        let newest = (0..batch.len()).map(|ev| batch.timestamp(ev)).filter(|&t| t != NO_TIMESTAMP).max();
-        self.newest = self.newest.max(newest.unwrap_or(NONE));
-        let hits = self.collect_hits(batch, &masks);
+        self.newest = self.newest.max(batch.newest_timestamp().unwrap_or(NONE));
+        let hits = self.collect_hits(batch, &passed);
         let reordering = self.config.max_out_of_order_ns > 0;
         let hits = if reordering { self.reorder(hits, batch) } else { hits };
         self.run(hits, Some(batch));
@@ -390,24 +403,23 @@ impl SequenceMatcher {
         self.reorder.len()
     }
 
-    fn collect_hits(&mut self, batch: &EventBatch, masks: &[u64]) -> Vec<Hit> {
-        let threads = if self.shards.len() > 1 && masks.len() >= PARALLEL_COLLECT_MIN {
+    fn collect_hits(&mut self, batch: &EventBatch, passed: &[(u32, u64)]) -> Vec<Hit> {
+        let threads = if self.shards.len() > 1 && passed.len() >= PARALLEL_COLLECT_MIN {
             std::thread::available_parallelism().map_or(1, usize::from).min(self.shards.len())
         } else {
             1
         };
         let this = &*self;
         let parts: Vec<Collected> = if threads <= 1 {
-            vec![this.hits_in(batch, masks, 0)]
+            vec![this.hits_in(batch, passed)]
         } else {
             // Contiguous chunks, concatenated in order: the hits come out
             // exactly as one thread would produce them.
-            let chunk = masks.len().div_ceil(threads);
+            let chunk = passed.len().div_ceil(threads);
             std::thread::scope(|scope| {
-                let workers: Vec<_> = masks
+                let workers: Vec<_> = passed
                     .chunks(chunk)
-                    .enumerate()
-                    .map(|(t, part)| scope.spawn(move || this.hits_in(batch, part, t * chunk)))
+                    .map(|part| scope.spawn(move || this.hits_in(batch, part)))
                     .collect();
                 workers.into_iter().map(|w| w.join().expect("collecting hits panicked")).collect()
             })
@@ -422,18 +434,14 @@ impl SequenceMatcher {
         hits
     }
 
-    /// The hits of the events whose masks are `masks`, the first of them
-    /// being event `first` of the batch.
-    fn hits_in(&self, batch: &EventBatch, masks: &[u64], first: usize) -> Collected {
+    /// The hits of `passed`: events of the batch with the bits of the filters they passed.
+    fn hits_in(&self, batch: &EventBatch, passed: &[(u32, u64)]) -> Collected {
         let mut out = Collected::default();
         let mut hits = Vec::new();
         let mut key = Vec::with_capacity(64);
         let mut keys: Vec<(HitKey, u64)> = Vec::new();
-        for (offset, &mask) in masks.iter().enumerate() {
-            let ev = first + offset;
-            if mask == 0 {
-                continue;
-            }
+        for &(ev, mask) in passed {
+            let ev = ev as usize;
             let ts = batch.timestamp(ev);
             if ts == NO_TIMESTAMP {
                 out.untimed += 1;
