@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use kestrel_event::json::{write_str, write_value};
 use kestrel_host::{HostContext, RuleConstants};
 use kestrel_wasm::{AotCache, RuleLimits, RuleSource, WasmError, WasmRule};
 use pyo3::prelude::*;
@@ -110,8 +111,7 @@ impl PyWasmRule {
     /// Indices of the events of `batch` that pass filter `filter` (0 for an
     /// event rule; steps then `until` for sequences). With `candidates`
     /// (ascending, from `RuleIndex.candidates`) only those events are
-    /// evaluated, without the filter's category check: the index already
-    /// applied it. Releases the GIL.
+    /// evaluated (those of them in the filter's category). Releases the GIL.
     #[pyo3(signature = (batch, filter=0, candidates=None))]
     fn evaluate(&self, py: Python<'_>, batch: &PyEventBatch, filter: u32, candidates: Option<PyRef<'_, PyMatches>>) -> PyResult<PyMatches> {
         let b = batch.inner.clone();
@@ -125,6 +125,34 @@ impl PyWasmRule {
             guarded("evaluating a wasm rule", || lock(inner).evaluate_events(&b, filter, candidates.as_deref().map(Vec::as_slice)))
         })?;
         result.map(PyMatches::new).map_err(|e| wasm_error(&self.rule_id, e))
+    }
+
+    /// Per event of `indices`, its captured fields as one JSON object
+    /// (UTF-8 bytes, `{"path": value, ...}`): what an alert carries,
+    /// written without building Python values.
+    fn capture_json<'py>(&self, py: Python<'py>, batch: &PyEventBatch, indices: Vec<u32>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let b = &batch.inner;
+        let mut rule = lock(&self.inner);
+        let mut out = Vec::with_capacity(indices.len());
+        let mut json = Vec::new();
+        for index in indices {
+            let fields = rule.capture(b, index).map_err(|e| wasm_error(&self.rule_id, e))?;
+            json.clear();
+            json.push(b'{');
+            if (index as usize) < b.len() {
+                for def in fields.into_iter().filter_map(|f| self.schema.inner.field(f)) {
+                    if json.len() > 1 {
+                        json.push(b',');
+                    }
+                    write_str(&def.path, &mut json);
+                    json.push(b':');
+                    write_value(b, b.value(index as usize, def.id), &mut json);
+                }
+            }
+            json.push(b'}');
+            out.push(PyBytes::new(py, &json));
+        }
+        Ok(out)
     }
 
     /// The captured fields of matched event `index`, as `{path: value}`.

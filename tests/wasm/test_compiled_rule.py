@@ -1,5 +1,6 @@
 """The public face of the Wasm backend: kestrel.compile(...).wat / .wasm / .evaluate / .capture."""
 
+import json
 import os
 from pathlib import Path
 
@@ -44,3 +45,23 @@ def test_wat_is_deterministic_and_matches_its_snapshot():
     if os.environ.get("KESTREL_UPDATE_SNAPSHOTS"):  # regenerate, review the diff, commit
         snapshot.write_text(first)
     assert first == snapshot.read_text()
+
+
+def test_captures_as_json_equal_the_captured_values():
+    # Alerts carry captures written in the core; they must read back as the
+    # values `capture` gives, for every type a field can hold.
+    rule = kestrel.compile(
+        'process where process.name : "cmd.exe" and process.pid > 1000 and process.args : "/c" '
+        'and ?process.code_signature.trusted == true and ?process.cpu_usage >= 0.5 and ?process.title != "x"'
+    )
+    events = [
+        {"event": {"category": ["process"]}, "process": {
+            "pid": 4242, "name": "CMD.exe", "args": ["cmd.exe", "/c", "é\"\\\n"], "code_signature": {"trusted": True},
+            "cpu_usage": 1.5}},
+        {"event": {"category": ["process"]}, "process": {"pid": 5000, "name": "cmd.exe", "args": ["/c"]}},
+    ]
+    batch = kestrel.EventBatch.from_dicts(events)
+    predicate = rule._wasm_for(batch.schema)
+    written = predicate.rule.capture_json(batch, [0, 1])
+    assert [json.loads(w) for w in written] == [rule.capture(batch, 0), rule.capture(batch, 1)]
+    assert json.loads(written[0])["process.args"] == ["cmd.exe", "/c", "é\"\\\n"]

@@ -24,7 +24,7 @@ import json
 import threading
 from typing import Any, Dict, List, Optional, Sequence
 
-from kestrel.engine.rule import EngineRule
+from kestrel.engine.rule import EngineRule, json_bytes
 
 #: A missing step's placeholder in a sequence's evidence.
 MISSING = b'{"missing":true}'
@@ -36,32 +36,28 @@ def iso(ns: Optional[int]) -> Optional[str]:
     return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode()
-
-
 class Alert:
-    """One alert: its rule, kind, time, evidence (JSON per event) and captures."""
+    """One alert: its rule, kind, time, evidence (JSON per event) and captures (JSON)."""
 
-    __slots__ = ("rule", "kind", "timestamp_ns", "join_keys", "events_json", "captures", "_body", "_doc")
+    __slots__ = ("rule", "kind", "timestamp_ns", "join_keys", "events_json", "captures_json", "_body", "_doc")
 
     def __init__(self, rule: EngineRule, kind: str, timestamp_ns: Optional[int], events_json: List[bytes],
-                 captures: Any, join_keys: Optional[List[Any]] = None) -> None:
+                 captures_json: bytes, join_keys: Optional[List[Any]] = None) -> None:
         self.rule = rule
         self.kind = kind
         self.timestamp_ns = timestamp_ns
         self.join_keys = join_keys
         #: Per event, its original JSON (or a placeholder such as :data:`MISSING`).
         self.events_json = events_json
-        self.captures = captures
+        self.captures_json = captures_json
         self._body: Optional[bytes] = None
         self._doc: Optional[Dict[str, Any]] = None
 
     def body(self) -> bytes:
         """The part of the line that identifies the alert: join keys, evidence, captures."""
         if self._body is None:
-            keys = b"" if self.join_keys is None else b',"join_keys":' + _dumps(self.join_keys)
-            self._body = b"".join((keys, b',"events":[', b",".join(self.events_json), b'],"captures":', _dumps(self.captures)))
+            keys = b"" if self.join_keys is None else b',"join_keys":' + json_bytes(self.join_keys)
+            self._body = b"".join((keys, b',"events":[', b",".join(self.events_json), b'],"captures":', self.captures_json))
         return self._body
 
     def line(self) -> bytes:
@@ -85,15 +81,15 @@ class Alert:
         return hashlib.blake2b(self.rule.id.encode() + b"\0" + self.body(), digest_size=16).digest()
 
 
-def event_alert(rule: EngineRule, batch: Any, index: int, captures: Dict[str, Any]) -> Alert:
-    return Alert(rule, "event", batch.timestamp(index), [batch.raw(index)], captures)
+def event_alert(rule: EngineRule, batch: Any, index: int, captures_json: bytes) -> Alert:
+    return Alert(rule, "event", batch.timestamp(index), [batch.raw(index)], captures_json)
 
 
 def sequence_alerts(rule: EngineRule, matches: Sequence[Any]) -> List[Alert]:
     """Alerts of a sequence rule's matches, their captures computed together."""
     captures = rule.evaluator.captures(matches)
     return [
-        Alert(rule, match.kind, match.last_timestamp, [_evidence_json(e) for e in match.evidence], captured, list(match.join_keys))
+        Alert(rule, match.kind, match.last_timestamp, [_evidence_json(e) for e in match.evidence], json_bytes(captured), list(match.join_keys))
         for match, captured in zip(matches, captures)
     ]
 
@@ -103,7 +99,7 @@ def _evidence_json(evidence: Any) -> bytes:
         return MISSING
     seq, timestamp, raw = evidence
     if raw is None:  # the rule was built without keeping raw events
-        return _dumps({"seq": seq, "timestamp": timestamp})
+        return json_bytes({"seq": seq, "timestamp": timestamp})
     return raw
 
 

@@ -8,8 +8,8 @@ Every source (packages, ``.eql``, detection-rules TOML, Sigma) produces
 * :class:`LuaEvaluator` -- a :class:`kestrel.runtime.lua.LuaRule`;
 * :class:`SequenceEvaluator` -- a ``kestrel.runtime.sequence.SequenceRule``.
 
-Event evaluators return ``[(event index, captures)]`` for a batch; the
-sequence evaluator returns the engine's ``SequenceMatch`` objects.
+Event evaluators return ``[(event index, captures as JSON bytes)]`` for a
+batch; the sequence evaluator returns the engine's ``SequenceMatch`` objects.
 """
 
 from __future__ import annotations
@@ -20,6 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from kestrel.errors import KestrelError
+
+def json_bytes(value: Any) -> bytes:
+    """`value` as compact UTF-8 JSON, the way alerts are written."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
 
 #: Alert metadata keys a source may fill (from a manifest, TOML or Sigma rule).
 METADATA_KEYS = ("severity", "risk_score", "tags", "threat")
@@ -34,10 +39,10 @@ class WasmEvaluator:
         self.rule = rule
         self.ir_json = ir_json
 
-    def evaluate(self, batch: Any, candidates: Any = None) -> List[Tuple[int, Dict[str, Any]]]:
+    def evaluate(self, batch: Any, candidates: Any = None) -> List[Tuple[int, bytes]]:
         """Matches among `candidates` (a ``Matches`` from the rule index; None: the whole batch)."""
-        rule = self.rule
-        return [(i, rule.capture(batch, i)) for i in rule.evaluate(batch, 0, candidates)]
+        hits = list(self.rule.evaluate(batch, 0, candidates))
+        return list(zip(hits, self.rule.capture_json(batch, hits))) if hits else []
 
     @property
     def quarantined(self) -> bool:
@@ -50,12 +55,12 @@ class LuaEvaluator:
     def __init__(self, rule: Any) -> None:
         self.rule = rule
 
-    def evaluate(self, batch: Any) -> List[Tuple[int, Dict[str, Any]]]:
+    def evaluate(self, batch: Any) -> List[Tuple[int, bytes]]:
         result = self.rule.evaluate(batch)
         if result.failure is not None:
             raise KestrelError(str(result.failure))
         hits = sorted(set(result.events()) | set(result.emitted))
-        return [(i, result.captures.get(i, {})) for i in hits]
+        return [(i, json_bytes(result.captures.get(i, {}))) for i in hits]
 
     @property
     def quarantined(self) -> bool:
@@ -167,7 +172,7 @@ class EngineRule:
     def alert_rule_json(self) -> bytes:
         """:meth:`alert_rule` as UTF-8 JSON, built once: every alert of the rule repeats it."""
         if self._alert_rule_json is None:
-            self._alert_rule_json = json.dumps(self.alert_rule(), ensure_ascii=False, separators=(",", ":"), default=str).encode()
+            self._alert_rule_json = json_bytes(self.alert_rule())
         return self._alert_rule_json
 
     def describe(self) -> Dict[str, Any]:

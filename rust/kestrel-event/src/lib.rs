@@ -9,6 +9,7 @@ mod batch;
 mod builder;
 mod decode;
 mod errors;
+pub mod json;
 mod paths;
 pub mod time;
 
