@@ -6,6 +6,7 @@
 //! exactly as it was sent.
 
 mod batch;
+pub mod bytes;
 mod builder;
 mod decode;
 mod errors;

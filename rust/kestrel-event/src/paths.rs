@@ -56,7 +56,7 @@ impl PathTrie {
     pub fn child(&mut self, node: NodeId, key: &str) -> NodeId {
         let n = &mut self.nodes[node as usize];
         if let Some((k, id)) = n.children.get(n.cursor) {
-            if &**k == key {
+            if crate::bytes::same_bytes(k.as_bytes(), key.as_bytes()) {
                 n.cursor += 1;
                 return *id;
             }

@@ -6,6 +6,7 @@
 //! null semantics. A multi-valued (array) field matches if any element does,
 //! as Elasticsearch matches documents.
 
+use kestrel_event::bytes::same_bytes;
 use kestrel_event::{EventBatch, ValueRef};
 use kestrel_schema::FieldId;
 
@@ -145,13 +146,13 @@ pub fn str_eq(batch: &EventBatch, ev: usize, field: FieldId, lit: &Literal, ci: 
                 return FALSE;
             }
             let text = batch.span_bytes(span);
-            return tri(if ci { text.eq_ignore_ascii_case(lit.folded.as_bytes()) } else { text == lit.text.as_bytes() });
+            return tri(if ci { text.eq_ignore_ascii_case(lit.folded.as_bytes()) } else { same_bytes(text, lit.text.as_bytes()) });
         }
     }
     if ci {
         any_str(batch, ev, field, |s| eq_folded(s, &lit.folded))
     } else {
-        any_str(batch, ev, field, |s| s == &*lit.text)
+        any_str(batch, ev, field, |s| same_bytes(s.as_bytes(), lit.text.as_bytes()))
     }
 }
 
@@ -193,3 +194,4 @@ pub fn re_match_field(batch: &EventBatch, ev: usize, field: FieldId, re: &regex:
 pub fn set_contains(batch: &EventBatch, ev: usize, field: FieldId, set: &StrSet) -> Tri {
     any_str(batch, ev, field, |s| set.contains(s))
 }
+
