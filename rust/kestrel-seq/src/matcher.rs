@@ -214,6 +214,43 @@ pub(crate) fn shared_counters<'a>(config: &Config, budget: &'a StateBudget, rule
 /// threads would cost more than they save.
 const PARALLEL_COLLECT_MIN: usize = 4096;
 
+/// The events some filter passed, ascending, each with the bits of the
+/// filters it passed: work proportional to the matches, not to the batch.
+/// Filters' lists come ascending from the predicates and are merged; any
+/// other order is sorted.
+fn passed_events(matches: &[&[u32]]) -> Vec<(u32, u64)> {
+    let total = matches.iter().map(|l| l.len()).sum();
+    let mut passed: Vec<(u32, u64)> = Vec::with_capacity(total);
+    if !matches.iter().all(|l| l.windows(2).all(|w| w[0] <= w[1])) {
+        for (f, list) in matches.iter().enumerate() {
+            passed.extend(list.iter().map(|&ev| (ev, 1u64 << f)));
+        }
+        passed.sort_unstable_by_key(|&(ev, _)| ev);
+        passed.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                earlier.1 |= later.1;
+            }
+            same
+        });
+        return passed;
+    }
+    let mut heads = vec![0usize; matches.len()];
+    loop {
+        let Some(ev) = matches.iter().zip(&heads).filter_map(|(l, &h)| l.get(h).copied()).min() else {
+            return passed;
+        };
+        let mut bits = 0u64;
+        for (f, (list, head)) in matches.iter().zip(heads.iter_mut()).enumerate() {
+            while list.get(*head) == Some(&ev) {
+                bits |= 1 << f;
+                *head += 1;
+            }
+        }
+        passed.push((ev, bits));
+    }
+}
+
 /// One thread's share of a batch: its hits and the events it skipped.
 #[derive(Default)]
 struct Collected {
@@ -288,27 +325,12 @@ impl SequenceMatcher {
         if matches.len() != count {
             return Err(SeqError::NoSuchFilter { filter: matches.len(), count });
         }
-        // The events some filter passed, ascending, each with the filters'
-        // bits: proportional to the matches, not to the batch.
-        let mut passed: Vec<(u32, u64)> = Vec::with_capacity(matches.iter().map(|l| l.len()).sum());
         for (f, list) in matches.iter().enumerate() {
-            for &ev in *list {
-                if ev as usize >= batch.len() {
-                    return Err(SeqError::BadEvent { filter: f, event: ev, len: batch.len() });
-                }
-                passed.push((ev, 1 << f));
+            if let Some(&ev) = list.iter().find(|&&ev| ev as usize >= batch.len()) {
+                return Err(SeqError::BadEvent { filter: f, event: ev, len: batch.len() });
             }
         }
-        if matches.len() > 1 {
-            passed.sort_unstable_by_key(|&(ev, _)| ev);
-            passed.dedup_by(|later, earlier| {
-                let same = later.0 == earlier.0;
-                if same {
-                    earlier.1 |= later.1;
-                }
-                same
-            });
-        }
+        let passed = passed_events(matches);
         // Event time advances with every event, not only those a filter passed.
         self.newest = self.newest.max(batch.newest_timestamp().unwrap_or(NONE));
         let hits = self.collect_hits(batch, &passed);
@@ -562,5 +584,21 @@ impl SequenceMatcher {
         let mut out: Vec<Match> = self.shards.iter_mut().flat_map(|s| std::mem::take(&mut s.out)).collect();
         out.sort_by_key(|m| (m.completed_by, m.first_seq(), m.last_ts));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::passed_events;
+
+    #[test]
+    fn passed_events_merge_filters_whatever_their_order() {
+        let (a, b, c): (&[u32], &[u32], &[u32]) = (&[1, 4, 4, 9], &[0, 4, 9, 12], &[]);
+        let expected = vec![(0, 0b10), (1, 0b01), (4, 0b11), (9, 0b11), (12, 0b10)];
+        assert_eq!(passed_events(&[a, b, c]), expected);
+        // Out of order lists take the sorting path and agree.
+        let (a, b): (&[u32], &[u32]) = (&[9, 4, 1, 4], &[12, 0, 9, 4]);
+        assert_eq!(passed_events(&[a, b, c]), expected);
+        assert!(passed_events(&[c]).is_empty());
     }
 }
