@@ -1,8 +1,10 @@
 //! `kestrel.EventBatch`: a columnar batch of events, built from NDJSON or dicts.
 
+use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use kestrel_event::chunks::LineChunks;
 use kestrel_event::{DecodeOptions, Decoder, EventBatch, SourceInfo, TimeUnit, ValueRef, NO_TIMESTAMP};
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -342,5 +344,64 @@ impl PyEventBatch {
             self.inner.errors().len(),
             self.inner.source()
         )
+    }
+}
+
+/// A plain NDJSON file read in chunks of at most `lines` whole lines, each
+/// decoded into a batch: what `Engine.process_file` reads plain files with.
+/// The chunks pass from one reused buffer straight to the decoder, with no
+/// Python object per line or per chunk, and memory stays at about one chunk.
+#[pyclass(module = "kestrel._core", name = "NdjsonFile")]
+pub struct PyNdjsonFile {
+    chunks: LineChunks<File>,
+    path: PathBuf,
+    settings: Settings,
+    source: String,
+}
+
+#[pymethods]
+impl PyNdjsonFile {
+    #[new]
+    #[pyo3(signature = (path, lines, *, schema=None, source=None, timestamp_field="@timestamp", timestamp_unit="ms",
+        category_field="event.category", entity_field="host.id", max_string_bytes=1048576,
+        max_line_bytes=16777216))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        path: PathBuf,
+        lines: usize,
+        schema: Option<PySchema>,
+        source: Option<String>,
+        timestamp_field: &str,
+        timestamp_unit: &str,
+        category_field: &str,
+        entity_field: &str,
+        max_string_bytes: usize,
+        max_line_bytes: usize,
+    ) -> PyResult<Self> {
+        let settings = settings(schema, timestamp_field, timestamp_unit, category_field, entity_field, max_string_bytes, max_line_bytes, 0)?;
+        let file = File::open(&path).map_err(|e| io_error(&path, e))?;
+        let source = source.unwrap_or_else(|| path.display().to_string());
+        Ok(PyNdjsonFile { chunks: LineChunks::new(file, lines), path, settings, source })
+    }
+
+    /// The next batch, its first line's number in the file and the bytes
+    /// read up to its end; None at the end of the file. Event ingest
+    /// numbers start at `first_seq`. Error records number lines from the
+    /// batch's first line, as `from_ndjson` does. Releases the GIL.
+    fn next_batch(&mut self, py: Python<'_>, first_seq: u64) -> PyResult<Option<(PyEventBatch, u64, u64)>> {
+        let (schema, opts) = (self.settings.schema.inner.clone(), self.settings.opts.clone());
+        let source = SourceInfo { name: self.source.clone(), first_line: 1, first_seq };
+        let chunks = &mut self.chunks;
+        let read = py.detach(|| {
+            guarded("reading events", || -> std::io::Result<Option<(EventBatch, u64, u64)>> {
+                let Some(chunk) = chunks.next_chunk()? else { return Ok(None) };
+                let batch = Decoder::new(schema, opts).decode(chunk.data, &source);
+                Ok(Some((batch, chunk.first_line, chunk.offset)))
+            })
+        })?;
+        let found = read.map_err(|e| io_error(&self.path, e))?;
+        Ok(found.map(|(batch, first_line, offset)| {
+            (PyEventBatch { inner: Arc::new(batch), schema: self.settings.schema.clone() }, first_line, offset)
+        }))
     }
 }

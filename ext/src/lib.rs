@@ -24,6 +24,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<schema::PyFieldInfo>()?;
     m.add_class::<batch::PyEventBatch>()?;
     m.add_class::<batch::PyIngestErrorRecord>()?;
+    m.add_class::<batch::PyNdjsonFile>()?;
     m.add_class::<host::PyHostContext>()?;
     m.add_function(wrap_pyfunction!(host::host_api_v1_address, m)?)?;
     m.add_class::<ir::PyIrProgram>()?;

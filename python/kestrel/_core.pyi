@@ -19,6 +19,7 @@ __all__ = [
     "FieldInfo",
     "EventBatch",
     "IngestErrorRecord",
+    "NdjsonFile",
     "HostContext",
     "host_api_v1_address",
     "IrProgram",
@@ -82,6 +83,24 @@ class Schema:
     def same_as(self, other: Schema) -> bool: ...
     def __len__(self) -> int: ...
     def __contains__(self, key: str, /) -> bool: ...
+
+@final
+class NdjsonFile:
+    def __new__(
+        cls,
+        path: str | os.PathLike[str],
+        lines: int,
+        *,
+        schema: Schema | None = None,
+        source: str | None = None,
+        timestamp_field: str = "@timestamp",
+        timestamp_unit: str = "ms",
+        category_field: str = "event.category",
+        entity_field: str = "host.id",
+        max_string_bytes: int = 1048576,
+        max_line_bytes: int = 16777216,
+    ) -> NdjsonFile: ...
+    def next_batch(self, first_seq: int) -> tuple[EventBatch, int, int] | None: ...
 
 @final
 class IngestErrorRecord:

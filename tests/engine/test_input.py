@@ -77,3 +77,25 @@ def test_dicts_and_event_batches(bad_dns):
     batch = kestrel.EventBatch.from_dicts([bad_dns], schema=engine.schema)
     assert len(engine.process(batch)) == 1 and len(engine.process([bad_dns])) == 1
     assert engine.stats()["processed"] == 2
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 1000])
+def test_plain_and_compressed_files_give_the_same_alerts_counts_and_line_numbers(tmp_path, mixed, batch_size):
+    # Plain files are split by the core, compressed ones by Python: the
+    # results, down to each problem's line number, must not tell them apart.
+    # The last line lacks its newline, and blank lines count as lines.
+    text = mixed.read_text().replace("{broken\n", "{broken\n\n") + json.dumps({"event": {"category": ["dns"]}})
+    plain, packed = tmp_path / "plain.ndjson", tmp_path / "packed.ndjson.gz"
+    plain.write_text(text)
+    packed.write_bytes(gzip.compress(text.encode()))
+
+    def run(path):
+        engine = kestrel.Engine(batch_size=batch_size)
+        engine.load(DNS)
+        alerts = engine.process_file(path)
+        stats = engine.stats()
+        # "<path>:<line>: <kind>: <message>" -> (line, kind)
+        problems = [tuple(p[len(str(path)) + 1 :].split(": ")[:2]) for p in engine.problems]
+        return alerts, stats["received"], stats["processed"], stats["malformed"], problems
+
+    assert run(plain) == run(packed) == (3, 6, 4, 2, [("2", "malformed_json"), ("5", "not_an_object")])

@@ -21,14 +21,14 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from kestrel._core import EventBatch, Schema
+from kestrel._core import EventBatch, NdjsonFile, Schema
 from kestrel.engine.alerts import Alert, Deduplicator, event_alert, sequence_alerts
 from kestrel.engine.bus import EventBus, partition
 from kestrel.engine.config import EngineConfig
 from kestrel.engine.index import RuleIndex, batch_categories
-from kestrel.engine.reader import chunks, open_events
+from kestrel.engine.reader import chunks, is_plain_file, open_events
 from kestrel.engine.rule import EngineRule, SequenceEvaluator
 from kestrel.engine.sinks import Sink, as_sink
 from kestrel.engine.sources import LoadContext, LoadFailure, LoadReport, existing_path, load_target
@@ -223,11 +223,11 @@ class Engine:
         """
         source = os.fspath(path)
         before, received = self._counts["alerts"], self._counts["received"]
-        with open_events(source) as stream:
-            for chunk in chunks(stream, self.config.batch_size):
-                self._bus.submit(self._decode(chunk.data, source, chunk.first_line))
-                if progress is not None:
-                    progress(chunk.offset, self._counts["received"] - received, self._counts["alerts"] - before)
+        for batch, first_line, offset in self._file_batches(source):
+            self._account(batch, first_line)
+            self._bus.submit(batch)
+            if progress is not None:
+                progress(offset, self._counts["received"] - received, self._counts["alerts"] - before)
         self._bus.join()
         self._raise_worker_errors()
         return self._counts["alerts"] - before
@@ -296,6 +296,22 @@ class Engine:
             "schema": self.schema, "timestamp_field": c.timestamp_field, "timestamp_unit": c.timestamp_unit,
             "category_field": c.category_field, "entity_field": c.entity_field,
         }
+
+    def _file_batches(self, source: str) -> Iterator[Tuple[EventBatch, int, int]]:
+        """(batch, first line, bytes read) for each chunk of an events file.
+
+        A plain file is read and split by the core; compressed input and
+        stdin go through Python's streams.
+        """
+        if is_plain_file(source):
+            reader = NdjsonFile(source, self.config.batch_size, source=source, **self._decode_options())
+            while (found := reader.next_batch(self._seq)) is not None:
+                yield found
+            return
+        with open_events(source) as stream:
+            for chunk in chunks(stream, self.config.batch_size):
+                batch = EventBatch.from_ndjson(chunk.data, source=source, first_seq=self._seq, **self._decode_options())
+                yield batch, chunk.first_line, chunk.offset
 
     def _decode(self, data: bytes, source: str, first_line: int) -> EventBatch:
         batch = EventBatch.from_ndjson(data, source=source, first_seq=self._seq, **self._decode_options())

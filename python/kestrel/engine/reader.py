@@ -22,6 +22,14 @@ class Chunk(NamedTuple):
     offset: int  #: bytes of the input consumed after this chunk (uncompressed)
 
 
+COMPRESSED_SUFFIXES = (".gz", ".zst")
+
+
+def is_plain_file(path: str) -> bool:
+    """Whether `path` is an uncompressed file the core can read itself."""
+    return path != "-" and not path.endswith(COMPRESSED_SUFFIXES) and Path(path).is_file()
+
+
 @contextmanager
 def open_events(path: str) -> Iterator[BinaryIO]:
     """A binary stream of the (decompressed) events; ``-`` is stdin."""

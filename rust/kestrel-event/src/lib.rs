@@ -8,6 +8,7 @@
 mod batch;
 pub mod bytes;
 mod builder;
+pub mod chunks;
 mod decode;
 mod errors;
 pub mod json;

@@ -1,0 +1,153 @@
+//! NDJSON from any reader, in chunks of whole lines, through one buffer.
+//!
+//! Memory stays at about one chunk (plus one read block) whatever the input
+//! size, and no line is copied on its way to the decoder: the chunk is a
+//! slice of the buffer. Lines are counted with `memchr`, once each.
+
+use std::io::{self, ErrorKind, Read};
+
+/// How much is read from the input at a time.
+const READ_BLOCK: usize = 1 << 20;
+
+/// One chunk: whole lines (the last one may lack its newline at the end of
+/// the input), where they start, and how far into the input they end.
+pub struct Chunk<'a> {
+    pub data: &'a [u8],
+    /// The input line number (1-based) of the chunk's first line.
+    pub first_line: u64,
+    /// Bytes of input consumed up to the end of this chunk.
+    pub offset: u64,
+}
+
+pub struct LineChunks<R> {
+    reader: R,
+    lines: usize,
+    buf: Vec<u8>,
+    /// Bytes at the front of `buf` handed out in the last chunk.
+    handed_out: usize,
+    /// `buf[..scanned]` holds `newlines` newlines (none of them the cut yet).
+    scanned: usize,
+    newlines: usize,
+    eof: bool,
+    next_line: u64,
+    consumed: u64,
+}
+
+impl<R: Read> LineChunks<R> {
+    /// Chunks of at most `lines` lines (at least one).
+    pub fn new(reader: R, lines: usize) -> LineChunks<R> {
+        LineChunks {
+            reader,
+            lines: lines.max(1),
+            buf: Vec::new(),
+            handed_out: 0,
+            scanned: 0,
+            newlines: 0,
+            eof: false,
+            next_line: 1,
+            consumed: 0,
+        }
+    }
+
+    /// The next chunk, or None at the end of the input.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk<'_>>> {
+        if self.handed_out > 0 {
+            // Keep the unread tail (under a read block) at the front.
+            self.buf.drain(..self.handed_out);
+            self.handed_out = 0;
+            self.scanned = 0;
+            self.newlines = 0;
+        }
+        loop {
+            for at in memchr::memchr_iter(b'\n', &self.buf[self.scanned..]) {
+                self.newlines += 1;
+                if self.newlines == self.lines {
+                    let cut = self.scanned + at + 1;
+                    return Ok(Some(self.take(cut, self.lines)));
+                }
+            }
+            self.scanned = self.buf.len();
+            if self.eof {
+                if self.buf.is_empty() {
+                    return Ok(None);
+                }
+                let (cut, lines) = (self.buf.len(), self.newlines);
+                return Ok(Some(self.take(cut, lines)));
+            }
+            self.fill()?;
+        }
+    }
+
+    fn take(&mut self, cut: usize, lines: usize) -> Chunk<'_> {
+        let first_line = self.next_line;
+        // A last line without its newline still counts as a line.
+        let partial = usize::from(cut > 0 && self.buf[cut - 1] != b'\n');
+        self.next_line += (lines + partial) as u64;
+        self.consumed += cut as u64;
+        self.handed_out = cut;
+        Chunk { data: &self.buf[..cut], first_line, offset: self.consumed }
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        let len = self.buf.len();
+        self.buf.resize(len + READ_BLOCK, 0);
+        let read = loop {
+            match self.reader.read(&mut self.buf[len..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.buf.truncate(len);
+                    return Err(e);
+                }
+            }
+        };
+        self.buf.truncate(len + read);
+        self.eof = read == 0;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out at most `step` bytes per read.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(out.len()).min(self.data.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn chunks(data: &[u8], lines: usize, step: usize) -> Vec<(Vec<u8>, u64, u64)> {
+        let mut reader = LineChunks::new(Trickle { data, step }, lines);
+        let mut out = Vec::new();
+        while let Some(c) = reader.next_chunk().unwrap() {
+            out.push((c.data.to_vec(), c.first_line, c.offset));
+        }
+        out
+    }
+
+    #[test]
+    fn chunks_hold_whole_lines_numbered_from_one() {
+        let data = b"a\nbb\n\nccc\nd";
+        for step in [1, 2, 3, 100] {
+            let got = chunks(data, 2, step);
+            let expected: Vec<(Vec<u8>, u64, u64)> = vec![
+                (b"a\nbb\n".to_vec(), 1, 5),
+                (b"\nccc\n".to_vec(), 3, 10),
+                (b"d".to_vec(), 5, 11),
+            ];
+            assert_eq!(got, expected, "reads of {step} bytes");
+        }
+        assert!(chunks(b"", 3, 4).is_empty());
+        assert_eq!(chunks(b"x\ny\n", 5, 1), vec![(b"x\ny\n".to_vec(), 1, 4)]);
+    }
+}
