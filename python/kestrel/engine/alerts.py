@@ -30,24 +30,24 @@ from kestrel.engine.rule import EngineRule, json_bytes
 MISSING = b'{"missing":true}'
 
 
-#: The last second formatted, as (epoch second, "YYYY-MM-DDTHH:MM:SS"):
-#: alerts of a batch fall in few seconds, and building a datetime per alert
-#: cost more than the rest of its line. One tuple, swapped whole, so
-#: threads sharing it see either the old or the new entry.
-_last_second: tuple = (None, "")
+#: "YYYY-MM-DDTHH:MM:" by epoch minute. Building a datetime per alert cost
+#: more than the rest of its line, and a batch's alerts fall in few minutes.
+#: Bounded; a plain dict, so threads sharing it at worst format a minute twice.
+_minutes: Dict[int, str] = {}
 
 
 def iso(ns: Optional[int]) -> Optional[str]:
-    """Epoch nanoseconds as ISO 8601 UTC with milliseconds: ``2026-01-05T08:00:01.000Z``."""
-    global _last_second
+    """Epoch nanoseconds as ISO 8601 UTC, truncated to milliseconds: ``2026-01-05T08:00:01.000Z``."""
     if ns is None:
         return None
     second, rest = divmod(ns, 1_000_000_000)
-    cached, text = _last_second
-    if cached != second:
-        text = dt.datetime.fromtimestamp(second, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-        _last_second = (second, text)
-    return f"{text}.{rest // 1_000_000:03d}Z"
+    minute, second = divmod(second, 60)
+    prefix = _minutes.get(minute)
+    if prefix is None:
+        if len(_minutes) >= 4096:
+            _minutes.clear()
+        prefix = _minutes[minute] = dt.datetime.fromtimestamp(minute * 60, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:")
+    return f"{prefix}{second:02d}.{rest // 1_000_000:03d}Z"
 
 
 class Alert:
