@@ -101,9 +101,9 @@ def event_alert(rule: EngineRule, batch: Any, index: int, captures_json: bytes) 
 
 def sequence_alerts(rule: EngineRule, matches: Sequence[Any]) -> List[Alert]:
     """Alerts of a sequence rule's matches, their captures computed together."""
-    captures = rule.evaluator.captures(matches)
+    captures = rule.evaluator.captures_json(matches)
     return [
-        Alert(rule, match.kind, match.last_timestamp, [_evidence_json(e) for e in match.evidence], json_bytes(captured), list(match.join_keys))
+        Alert(rule, match.kind, match.last_timestamp, [_evidence_json(e) for e in match.evidence], captured, list(match.join_keys))
         for match, captured in zip(matches, captures)
     ]
 

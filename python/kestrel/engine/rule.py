@@ -99,9 +99,9 @@ class SequenceEvaluator:
     def flush(self) -> List[Any]:
         return [match for rule in self.partitions.values() for match in rule.flush()]
 
-    def captures(self, matches: List[Any]) -> List[List[Dict[str, Any]]]:
-        """Per match, per step, the fields the rule captures (all matches in one pass)."""
-        return self.partitions[0].captures(matches)
+    def captures_json(self, matches: List[Any]) -> List[bytes]:
+        """Per match, its captures (per step, the fields the rule reads) as a JSON array."""
+        return self.partitions[0].captures_json(matches)
 
     def stats(self) -> Dict[str, Any]:
         """The partitions' counters, summed (dicts of counters summed key by key)."""

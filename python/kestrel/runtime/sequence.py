@@ -179,18 +179,25 @@ class SequenceRule:
 
     def captures(self, matches: Sequence[SequenceMatch]) -> list[list[dict[str, Any]]]:
         """Per match, per step, the fields the rule's ``pred_capture`` reads
-        (``{}`` for a missing step or one kept without its raw event).
-
-        The evidence of all `matches` is decoded again as one batch: events
-        of earlier batches are only kept as their original bytes, and one
-        decode call per batch of alerts is cheaper than one per match."""
-        present = [e[2] for m in matches for e in m.evidence if e is not None and e[2] is not None]
-        captured: list[dict[str, Any]] = []
-        if present:
-            batch = EventBatch.from_ndjson(b"\n".join(present), schema=self.schema)
-            captured = [self.predicate.capture(batch, i) for i in range(len(batch))]
-        it = iter(captured)
+        (``{}`` for a missing step or one kept without its raw event)."""
+        batch = self._evidence_batch(matches)
+        it = iter([] if batch is None else [self.predicate.capture(batch, i) for i in range(len(batch))])
         return [[{} if e is None or e[2] is None else next(it, {}) for e in m.evidence] for m in matches]
+
+    def captures_json(self, matches: Sequence[SequenceMatch]) -> list[bytes]:
+        """:meth:`captures` as one JSON array per match, written by the core
+        (what alerts carry, without building Python values)."""
+        batch = self._evidence_batch(matches)
+        it = iter([] if batch is None else self.predicate.rule.capture_json(batch, list(range(len(batch)))))
+        return [b"[" + b",".join(b"{}" if e is None or e[2] is None else next(it, b"{}") for e in m.evidence) + b"]" for m in matches]
+
+    def _evidence_batch(self, matches: Sequence[SequenceMatch]) -> Optional[EventBatch]:
+        """The kept evidence of all `matches`, decoded again as one batch (in
+        step order): events of earlier batches are only kept as their
+        original bytes, and one decode per batch of alerts is cheaper than
+        one per match."""
+        present = [e[2] for m in matches for e in m.evidence if e is not None and e[2] is not None]
+        return EventBatch.from_ndjson(b"\n".join(present), schema=self.schema) if present else None
 
     def _evidence(self, match: SequenceMatch) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         events: list[dict[str, Any]] = []
