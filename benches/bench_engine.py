@@ -8,11 +8,14 @@ rules loaded (/work/shared/corpus/elastic_eql_rules.jsonl, or the copy named
 by $KESTREL_CORPUS; sequence rules run only with the sequence engine in the
 build), each with rule indexing on and off. `extra_info` records ns/event and
 events/s (one thread, so per core), event-rule alerts, and whether the alerts
-were identical with indexing on and off. The eql-engine side by side is `kestrel bench --compare eql`.
+were identical with indexing on and off. `test_engine_vs_eql_from_the_same_file`
+runs the corpus's event rules from one file through Kestrel's engine and
+eql's PythonEngine side by side.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -94,3 +97,83 @@ def test_engine_bundled_rules(benchmark, budget, bundled, events_file, indexing)
 @pytest.mark.parametrize("indexing", [True, False], ids=["indexed", "unindexed"])
 def test_engine_corpus_rules(benchmark, budget, corpus, events_file, indexing):
     _measure(benchmark, budget, corpus, events_file, indexing)
+
+
+@pytest.mark.benchmark(group="engine")
+def test_engine_vs_eql_from_the_same_file(benchmark, budget, tmp_path_factory, request):
+    """The issue's side by side: from one NDJSON file to matches, Kestrel's
+    Engine (indexed, alerts written to a file) beside the `eql` package's
+    PythonEngine (each line parsed, then every rule's engine streamed), in
+    one run, with the corpus's event rules that both engines run on these
+    events. The file is the comparison's generated stream
+    (kestrel.bench.compare), whose fields hold single values where eql and
+    Elasticsearch would read a list differently, so each rule's match count
+    must agree, the semantic differences compare lists aside. `kestrel bench
+    --compare eql` and bench_compare.py compare the predicates alone,
+    without the index."""
+    eql_engine = pytest.importorskip("kestrel.bench.eql_engine")
+    pytest.importorskip("eql")
+    from kestrel.bench import timing
+    from kestrel.bench.compare import ENTITIES, divergence
+    from kestrel.bench.events import generate as generated
+
+    if not CORPUS.exists():
+        pytest.skip(f"no rule corpus at {CORPUS}")
+    timed = not benchmark.disabled
+    count = 2_000 if timed else 1_000
+    folder = tmp_path_factory.mktemp("versus")
+    documents = generated(count, kestrel.Schema.default(), dicts=True, entities=ENTITIES).dicts
+    events_path = folder / "events.ndjson"
+    events_path.write_text("".join(json.dumps(d, separators=(",", ":")) + "\n" for d in documents), encoding="utf-8")
+
+    # The rules eql parses and runs on these events, the same for both engines.
+    eql_events, index = eql_engine.prepare(documents)
+    records, runs = [], []
+    for line in CORPUS.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("query_kind") != "event":
+            continue
+        try:
+            run = eql_engine.QueryRun(eql_engine.parse(record["query"]), index)
+        except Exception:  # eql's parse errors share no base class worth naming
+            continue
+        if eql_engine.matches([run], eql_events) == [None]:
+            records.append(record)
+            runs.append(run)
+    if not timed:  # a quick check that still sees matches: 40 rules that match, 20 that do not
+        chosen = [i for i, r in enumerate(runs) if r.found][:40] + [i for i, r in enumerate(runs) if not r.found][:20]
+        records, runs = [records[i] for i in sorted(chosen)], [runs[i] for i in sorted(chosen)]
+    rules_path = folder / "rules.jsonl"
+    rules_path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    engine = kestrel.Engine(batch_size=8192, sinks=[folder / "alerts.ndjson"])
+    request.addfinalizer(engine.close)
+    engine.load(rules_path)
+    assert engine.load_report.ok and len(engine.rules()) == len(records), engine.load_report.failures[:3]
+
+    engine.process_file(events_path)  # also the warm-up
+    ours = {rule_id: row["matches"] for rule_id, row in engine.stats()["rules"].items()}
+
+    def eql_pass(engines):
+        prepared, _ = eql_engine.prepare([json.loads(line) for line in events_path.read_bytes().splitlines()])
+        for one in engines:
+            one.stream_events(prepared, finalize=True)
+
+    def both():
+        kestrel_seconds = timing.best_seconds(lambda: engine.process_file(events_path), repeats=5 if timed else 1)
+        eql_seconds = timing.best_seconds(eql_pass, repeats=2 if timed else 1, max_seconds=60,
+                                          setup=lambda: [r.engine() for r in runs])
+        return kestrel_seconds, eql_seconds
+
+    kestrel_seconds, eql_seconds = benchmark.pedantic(both, rounds=1, iterations=1)
+    list_fields = frozenset(eql_engine.list_fields(documents))
+    differing = [
+        r["rule_id"] for r, run in zip(records, runs)
+        if ours[r["rule_id"]] != len(run.found) and divergence(r["query"], list_fields) is None
+    ]
+    ratio = eql_seconds / kestrel_seconds
+    budget(kestrel_seconds / count * 1e9, matches=sum(ours.values()), agrees_with_reference=not differing,
+           reference="eql PythonEngine", events=count, rules=len(records),
+           eql_ns_per_event=round(eql_seconds / count * 1e9, 1), eql_matches=sum(len(r.found) for r in runs),
+           ratio=round(ratio, 1))
+    assert not differing, f"RESULTS DIFFER for {differing[:10]}"
+    assert sum(ours.values()) > 0 and ratio > 1
