@@ -310,11 +310,13 @@ class Engine:
             return
         with open_events(source) as stream:
             for chunk in chunks(stream, self.config.batch_size):
-                batch = EventBatch.from_ndjson(chunk.data, source=source, first_seq=self._seq, **self._decode_options())
-                yield batch, chunk.first_line, chunk.offset
+                yield self._from_ndjson(chunk.data, source), chunk.first_line, chunk.offset
+
+    def _from_ndjson(self, data: bytes, source: str) -> EventBatch:
+        return EventBatch.from_ndjson(data, source=source, first_seq=self._seq, **self._decode_options())
 
     def _decode(self, data: bytes, source: str, first_line: int) -> EventBatch:
-        batch = EventBatch.from_ndjson(data, source=source, first_seq=self._seq, **self._decode_options())
+        batch = self._from_ndjson(data, source)
         self._account(batch, first_line)
         return batch
 

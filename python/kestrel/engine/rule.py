@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from kestrel.errors import KestrelError
 
+
 def json_bytes(value: Any) -> bytes:
     """`value` as compact UTF-8 JSON, the way alerts are written."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode()
