@@ -70,17 +70,23 @@ def _lua_target(compiled, rule_id: str, location: str, schema: kestrel.Schema) -
 
 
 def _package_targets(directories: list[Path], schema: kestrel.Schema, runtimes: Sequence[str], out: TargetSet) -> None:
-    # `kestrel run`'s loader, so a package is timed exactly as it runs there
-    # (captures of each match included).
-    from kestrel.packages.manifest import load_manifest
-    from kestrel.run import load_rules
+    # The engine's package loader, so a package is timed exactly as `kestrel
+    # run` runs it (captures of each match included).
+    from kestrel.engine.config import EngineConfig
+    from kestrel.engine.sources import LoadContext, LoadReport
+    from kestrel.engine.sources.package import load_package
 
-    loaded = load_rules([str(d) for d in directories], schema)
-    out.failed += loaded.failed
-    for rule in loaded.rules:
+    report = LoadReport()
+    context = LoadContext(schema, EngineConfig())
+    for directory in directories:
+        load_package(directory, context, report)
+    out.failed += [(failure.location, failure.reason) for failure in report.failures]
+    out.skipped += [(skipped.location, skipped.reason) for skipped in report.skipped]
+    for rule in report.rules:
         if rule.runtime in runtimes:
-            kind = load_manifest(rule.location).kind
-            out.targets.append(Target(rule.id, rule.runtime, kind, rule.location, lambda batch, r=rule: len(r.evaluate(batch))))
+            out.targets.append(
+                Target(rule.id, rule.runtime, rule.kind, rule.location, lambda batch, e=rule.evaluator: len(e.evaluate(batch)))
+            )
 
 
 def rule_name(source: RuleSource) -> str:
