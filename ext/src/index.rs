@@ -44,6 +44,14 @@ impl PyRuleIndex {
         Ok(found.into_iter().map(|c| c.map(PyMatches::new)).collect())
     }
 
+    /// Per rule, `None` for all events, or per filter (steps, then `until`)
+    /// the events of its category that could pass it (`Matches`). Releases the GIL.
+    fn candidates_by_filter(&self, py: Python<'_>, batch: &PyEventBatch) -> PyResult<Vec<Option<Vec<PyMatches>>>> {
+        let b = batch.inner.clone();
+        let found = py.detach(|| guarded("selecting candidates", || self.inner.candidates_by_filter(&b)))?;
+        Ok(found.into_iter().map(|c| c.map(|lists| lists.into_iter().map(PyMatches::new).collect())).collect())
+    }
+
     /// How many rules have an anchor.
     #[getter]
     fn anchored(&self) -> usize {

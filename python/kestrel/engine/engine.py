@@ -372,7 +372,10 @@ class Engine:
                 continue
             started = time.perf_counter_ns()
             sequence = isinstance(rule.evaluator, SequenceEvaluator)
-            offered = len(batch) if candidates is None else len(candidates)
+            if candidates is None:
+                offered = len(batch)
+            else:  # a sequence's candidates come per filter
+                offered = sum(map(len, candidates)) if isinstance(candidates, list) else len(candidates)
             try:
                 if sequence:
                     hits = rule.evaluator.evaluate(batch, partition, candidates)

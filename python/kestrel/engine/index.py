@@ -9,13 +9,13 @@ every rule; the benchmark measures the difference):
   the union of their buckets, in load order.
 * **Anchors.** Most event rules require one field to equal one of a few
   strings (``process.name in ("cmd.exe", ...)``). The core's
-  ``kestrel._core.RuleIndex`` finds that condition in each rule's IR and, per
-  batch, in one pass per anchored field, the events each rule could match.
-  A rule whose list is empty is skipped; the others evaluate only their
-  candidates. A sequence or sample is anchored on the union of its filters'
-  anchors; it is offered every batch of its categories even with no
-  candidates, because every event moves its clock (expiry, trailing missing
-  steps). Rules without IR (Lua, hand-written Wasm) are never restricted, so
+  ``kestrel._core.RuleIndex`` finds such conditions in each rule's IR and,
+  per batch, the events each filter could pass (see ``rust/kestrel-index``).
+  An event rule whose list is empty is skipped; the others evaluate only
+  their candidates. A sequence or sample gets one list per filter, each
+  step's predicate seeing only its own; it is offered every batch even with
+  no candidates, because every event moves its clock (expiry, trailing
+  missing steps). Rules without IR (Lua, hand-written Wasm) are never restricted, so
   the alerts are the same as without the index.
 """
 
@@ -58,18 +58,22 @@ class RuleIndex:
         return [rule for _, rule in self._positions(categories)]
 
     def offers(self, batch: Any, categories: Iterable[str]) -> List[Tuple[EngineRule, Any]]:
-        """(rule, candidates) for a batch: candidates is a ``Matches`` of the
-        events the rule could match, or None for the whole batch. Rules with
-        no candidates are left out."""
+        """(rule, candidates) for a batch. Candidates are None for the whole
+        batch; for an event rule a ``Matches`` of the events it could match
+        (rules with none are left out); for a sequence or sample, a list with
+        one ``Matches`` per filter (steps, then `until`)."""
         selected = self._positions(categories)
         if self._anchors is None:
             return [(rule, None) for _, rule in selected]
-        candidates = self._anchors.candidates(batch)
-        return [
-            (rule, candidates[p])
-            for p, rule in selected
-            if candidates[p] is None or len(candidates[p]) or rule.kind != "event"
-        ]
+        by_filter = self._anchors.candidates_by_filter(batch)
+        offers = []
+        for p, rule in selected:
+            lists = by_filter[p]
+            if lists is None or rule.kind != "event":
+                offers.append((rule, lists))
+            elif len(lists[0]):
+                offers.append((rule, lists[0]))
+        return offers
 
     def _positions(self, categories: Iterable[str]) -> List[Tuple[int, EngineRule]]:
         if not self.enabled:

@@ -10,7 +10,7 @@ keeps the partial matches per join key in a sharded state store (see
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 from kestrel._core import EventBatch, Matches, Schema, SequenceMatcher, StateBudget
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 #: One evidence event as the core returns it: (ingest seq, timestamp ns, original JSON or None).
 Evidence = Optional[tuple[int, int, Optional[bytes]]]
+#: Events the filters may pass: None (all), one ``Matches`` for every filter, or one per filter.
+Candidates = Union[None, Matches, list[Matches]]
 
 _MS = 1_000_000
 
@@ -127,12 +129,18 @@ class SequenceRule:
         self.head: Optional[int] = pipes[0].count if pipes and pipes[0].op == "head" else None
         self.emitted = 0
 
-    def match_lists(self, batch: EventBatch, candidates: Optional[Matches] = None) -> list[Any]:
+    def match_lists(self, batch: EventBatch, candidates: Candidates = None) -> list[Any]:
         """Per filter (steps, then `until`), the events of `batch` that pass it,
-        looking only at `candidates` when given."""
-        return [self.predicate.evaluate(batch, f, candidates) for f in range(self.matcher.filters)]
+        looking only at `candidates` when given: one ``Matches`` for every
+        filter, or a list of one per filter."""
+        count = self.matcher.filters
+        per_filter = candidates if isinstance(candidates, list) else [candidates] * count
+        if len(per_filter) != count:
+            raise ValueError(f"{self.rule_id}: {len(per_filter)} candidate lists for {count} filters")
+        # A filter without candidates passes nothing: no need to call it.
+        return [[] if c is not None and not len(c) else self.predicate.evaluate(batch, f, c) for f, c in enumerate(per_filter)]
 
-    def process(self, batch: EventBatch, candidates: Optional[Matches] = None) -> list[SequenceMatch]:
+    def process(self, batch: EventBatch, candidates: Candidates = None) -> list[SequenceMatch]:
         """Feed one batch; returns the matches it completed.
 
         `candidates` (from the engine's rule index) are the events that could
@@ -145,7 +153,7 @@ class SequenceRule:
         """End of stream: settle trailing missing steps and buffered events."""
         return self._wrap(self.matcher.flush())
 
-    def evaluate(self, batch: EventBatch, candidates: Optional[Matches] = None) -> list[SequenceMatch]:
+    def evaluate(self, batch: EventBatch, candidates: Candidates = None) -> list[SequenceMatch]:
         """All matches of a finite input, in Elasticsearch's order (by first
         event), with `| head` / `| tail` applied. The state is used as-is, so
         call this on a fresh rule. `candidates` as for `process`."""

@@ -74,14 +74,34 @@ impl RuleIndex {
 
     /// Per rule: `None` to evaluate the whole batch (unanchored), or the
     /// ascending indices of the events that could match: those of some
-    /// filter's category that satisfy every anchor of that filter.
+    /// filter's category that satisfy every anchor of that filter (the
+    /// union of [`RuleIndex::candidates_by_filter`]).
+    pub fn candidates(&self, batch: &EventBatch) -> Vec<Option<Vec<u32>>> {
+        self.candidates_by_filter(batch)
+            .into_iter()
+            .map(|filters| {
+                let mut filters = filters?;
+                if filters.len() == 1 {
+                    return filters.pop();
+                }
+                let mut events: Vec<u32> = filters.concat();
+                events.sort_unstable();
+                events.dedup();
+                Some(events)
+            })
+            .collect()
+    }
+
+    /// Per rule: `None` (unanchored), or per filter (steps, then `until`)
+    /// the ascending indices of the events of its category that satisfy
+    /// every anchor it has.
     ///
     /// The batch's anchored fields are dictionary-encoded once (see
     /// [`crate::values`]); each term is then looked up once per key, which
     /// gives how many events it passes. A filter's events are enumerated
     /// from its anchor that passes the fewest in this batch, whatever the
     /// rule set's own statistics suggested, and checked against the others.
-    pub fn candidates(&self, batch: &EventBatch) -> Vec<Option<Vec<u32>>> {
+    pub fn candidates_by_filter(&self, batch: &EventBatch) -> Vec<Option<Vec<Vec<u32>>>> {
         let names = batch.category_names();
         let mut values = BatchValues::new(batch, &self.slots);
         let mut memo = self.terms.memo();
@@ -89,22 +109,22 @@ impl RuleIndex {
             .iter()
             .map(|filters| {
                 let filters = filters.as_ref()?;
-                let mut events = Vec::new();
-                for filter in filters {
-                    let category = match filter.category.as_deref() {
-                        None => None,
-                        Some(wanted) => match names.iter().position(|n| n == wanted) {
-                            Some(id) => Some(id as u16),
-                            None => continue, // no event of the batch has it
-                        },
-                    };
-                    filter.select(&mut memo, &mut values, batch, category, &mut events);
-                }
-                if filters.len() > 1 {
-                    events.sort_unstable();
-                    events.dedup();
-                }
-                Some(events)
+                let lists = filters
+                    .iter()
+                    .map(|filter| {
+                        let mut events = Vec::new();
+                        let category = match filter.category.as_deref() {
+                            None => Some(None),
+                            // None when no event of the batch has it.
+                            Some(wanted) => names.iter().position(|n| n == wanted).map(|id| Some(id as u16)),
+                        };
+                        if let Some(category) = category {
+                            filter.select(&mut memo, &mut values, batch, category, &mut events);
+                        }
+                        events
+                    })
+                    .collect();
+                Some(lists)
             })
             .collect()
     }
