@@ -279,6 +279,8 @@ fn sequences_are_anchored_on_the_union_of_their_filters() {
         json!({"event": {"category": "process"}, "process": {"name": "PWSH.exe", "args": ["y", "x"]}}),
     ];
     assert_eq!(index.candidates(&batch(&events)), vec![Some(vec![2, 4])]);
+    // Per filter: the first step's (process, name and args), then the second's (network, name).
+    assert_eq!(index.candidates_by_filter(&batch(&events)), vec![Some(vec![vec![4], vec![2]])]);
 }
 
 #[test]
