@@ -1,15 +1,15 @@
-//! Narrowing candidates. The inverted index finds a rule's events through one
-//! anchor per filter, but a filter often has several: every top-level
-//! conjunct that is a membership test (`host.os.type == "windows" and
-//! event.type == "start" and process.name in (...)`). The one picked may be
-//! common in the data however rare the rule set makes it look, so each
-//! candidate is also checked against the filter's other anchors here, which
-//! is far cheaper than running the rule's predicate on it. Like the index, a
-//! check may keep an event that does not match, never drop one that does.
+//! A filter's candidates in one batch. A filter often has several anchors:
+//! every top-level conjunct that is a membership test (`host.os.type ==
+//! "windows" and event.type == "start" and process.name in (...)`). Which
+//! is rarest depends on the data, so per batch each anchor's event count is
+//! worked out, the filter's events are enumerated from the rarest, and
+//! each is checked against the other anchors, which is far cheaper than
+//! running the rule's predicate on it. A check may keep an event that does
+//! not match, never drop one that does.
 //!
 //! Rules share terms (hundreds test `host.os.type == "windows"`), so terms
 //! are deduplicated across the rule set, and each term is looked up once
-//! per distinct text of its field in a batch (see [`crate::values`]).
+//! per key in a batch's dictionary of its field (see [`crate::values`]).
 
 use ahash::AHashMap;
 use kestrel_event::EventBatch;
@@ -67,6 +67,7 @@ impl FilterCheck {
         }
     }
 }
+
 /// The rule set's distinct terms.
 #[derive(Default)]
 pub(crate) struct Checks {
