@@ -35,8 +35,9 @@ def test_sequence_queries(case, shards) -> None:
 
 @pytest.mark.parametrize("case", sequence_cases(), ids=lambda c: c["name"])
 def test_candidates_spanning_every_category_change_nothing(case) -> None:
-    """The rule index offers a sequence the union of its steps' candidates,
-    so each step predicate must still keep to its own category."""
+    """Candidates given as one list for every filter (or one per filter, as
+    the engine's rule index gives them) may span every category: each step
+    predicate must still keep to its own."""
     schema = kestrel.Schema.default()
     batch, _ = endgame_batch(schema)
     every_event = kestrel.compile("any where true", schema=schema, options=ENDGAME_OPTIONS).evaluate(batch)
@@ -44,6 +45,11 @@ def test_candidates_spanning_every_category_change_nothing(case) -> None:
     compiled = kestrel.compile(case["query"], schema=schema, options=ENDGAME_OPTIONS)
     rule = SequenceRule(compiled, schema, rule_id=case["name"])
     assert flattened_ids(rule.evaluate(batch, every_event), "serial_event_id") == case["expected_event_ids"]
+    per_filter = SequenceRule(compiled, schema, rule_id=case["name"])
+    lists = [every_event] * per_filter.matcher.filters
+    assert flattened_ids(per_filter.evaluate(batch, lists), "serial_event_id") == case["expected_event_ids"]
+    with pytest.raises(ValueError, match="candidate lists for"):
+        per_filter.match_lists(batch, lists + [every_event])
 
 
 @pytest.mark.parametrize("shards", [1, 2])
