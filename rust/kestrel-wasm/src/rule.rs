@@ -55,6 +55,9 @@ pub struct WasmRule {
     /// module's exported memory: the fastest path (no host call per event
     /// for categories or matches).
     list_fn: Option<(TypedFunc<(i32, i32, i32, i32), i32>, Memory)>,
+    /// `pred_eval_candidates`, the same for the rule index's candidates
+    /// (compiled EQL tests the index's anchors last there). Optional.
+    candidates_fn: Option<TypedFunc<(i32, i32, i32, i32), i32>>,
     filter_categories: Vec<Option<String>>,
     capture_fn: Option<TypedFunc<i32, ()>>,
     limits: RuleLimits,
@@ -120,6 +123,7 @@ impl WasmRule {
             .get_typed_func::<(i32, i32, i32, i32), i32>(&mut store, "pred_eval_list")
             .ok()
             .zip(instance.get_memory(&mut store, "memory"));
+        let candidates_fn = instance.get_typed_func::<(i32, i32, i32, i32), i32>(&mut store, "pred_eval_candidates").ok();
         let capture_fn = instance.get_typed_func::<i32, ()>(&mut store, "pred_capture").ok();
         let report = LoadReport { compile_ns: 0, instantiate_ns: 0, cache: CacheOutcome::Compiled };
         Ok(WasmRule {
@@ -127,6 +131,7 @@ impl WasmRule {
             filters,
             batch_fn,
             list_fn,
+            candidates_fn,
             filter_categories: Vec::new(),
             capture_fn,
             limits,
@@ -167,6 +172,7 @@ impl WasmRule {
         }
         let pred = self.filters.get(filter as usize).cloned().ok_or(WasmError::NoSuchFilter(filter))?;
         let started = Instant::now();
+        let from_index = candidates.is_some();
         // A filter with a declared category only ever sees events of that
         // category, whichever entry point the module offers, and whoever
         // chose the candidates (a sequence's come from all its steps).
@@ -188,7 +194,7 @@ impl WasmRule {
         self.store.set_epoch_deadline(deadline_ticks(&self.limits));
         let n = u32::try_from(batch.len()).unwrap_or(u32::MAX);
         let outcome = match (candidates, &self.batch_fn) {
-            _ if self.list_fn.is_some() => self.run_list(batch, filter, candidates),
+            _ if self.list_fn.is_some() => self.run_list(batch, filter, candidates, from_index),
             (None, Some(batch_fn)) => batch_fn
                 .call(&mut self.store, (filter as i32, 0, n as i32))
                 .map(|_| self.store.data().matches.clone()),
@@ -217,8 +223,13 @@ impl WasmRule {
 
     /// Candidates in, matches out, through linear memory: one host→Wasm
     /// call per batch and no host call per event beyond the predicate's own.
-    fn run_list(&mut self, batch: &EventBatch, filter: u32, candidates: Option<&[u32]>) -> wasmtime::Result<Vec<u32>> {
+    /// `from_index`: the events are the rule index's candidates.
+    fn run_list(&mut self, batch: &EventBatch, filter: u32, candidates: Option<&[u32]>, from_index: bool) -> wasmtime::Result<Vec<u32>> {
         let (list_fn, memory) = self.list_fn.clone().expect("checked by the caller");
+        let list_fn = match &self.candidates_fn {
+            Some(f) if from_index => f.clone(),
+            _ => list_fn,
+        };
         let all;
         let events: &[u32] = match candidates {
             Some(c) => c,

@@ -81,6 +81,26 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $next)))
     (local.get $n))
+  (func (export "pred_eval_candidates") (param $filter i32) (param $in i32) (param $count i32) (param $out i32) (result i32) (local $i i32) (local $n i32) (local $ev i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $ev (i32.load (i32.add (local.get $in) (i32.shl (local.get $i) (i32.const 2)))))
+        (if
+          (i32.eq
+            (if (result i32)
+              (i32.eq (local.get $filter) (i32.const 0))
+              (then (call $f0 (local.get $ev)))
+              (else (i32.const 0)))
+            (i32.const 1))
+          (then
+            (i32.store
+              (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2)))
+              (local.get $ev))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (local.get $n))
   (func (export "pred_capture") (param $ev i32)
     (call $capture_field (local.get $ev) (i32.const 1))
     (call $capture_field (local.get $ev) (i32.const 2))

@@ -83,26 +83,20 @@ class _Module:
 
 
 class _Function:
-    """Code generation state for one filter function: its locals."""
+    """Code generation state for one filter function: its block labels."""
 
     def __init__(self, module: _Module) -> None:
         self.module = module
         self.nodes = module.doc["nodes"]
-        self.locals: list[str] = []
         self.labels = 0
 
     def label(self) -> str:
         self.labels += 1
         return f"$b{self.labels}"
 
-    def local(self) -> str:
-        name = f"$t{len(self.locals)}"
-        self.locals.append(name)
-        return name
-
     # ---- predicates ----------------------------------------------------------------
 
-    def truth(self, index: int, want: int) -> str:
+    def truth(self, index: int, want: int, anchors_last: bool = False) -> str:
         """An i32 that is 1 when node `index` evaluates to `want` (1: is it
         true? 0: is it false?) and 0 otherwise.
 
@@ -113,6 +107,11 @@ class _Function:
         the first operand that settles the question, a null included, which
         Kleene accumulation could not. Operands go cheapest first: none has
         side effects, so the order changes the cost, never the answer.
+
+        With `anchors_last`, a top-level `and` tests its membership
+        conjuncts (the rule index's anchors) after everything else: events
+        the index selected have passed its check of them already, so they
+        are tested first only where that check could have been loose.
         """
         node = self.nodes[index]
         op = node["op"]
@@ -124,7 +123,8 @@ class _Function:
             every = (node["logic"] == "and") == (want == 1)  # all operands must answer yes
             label = self.label()
             parts = []
-            for operand in sorted(node["operands"], key=self.cost):
+            order = (lambda o: (self.is_membership(o), self.cost(o))) if anchors_last and every else self.cost
+            for operand in sorted(node["operands"], key=order):
                 test = self.truth(operand, want)
                 parts.append(f"(if {f'(i32.eqz {test})' if every else test} (then (br {label} (i32.const {int(not every)}))))")
             return f"(block {label} (result i32) {' '.join(parts)} (i32.const {int(every)}))"
@@ -136,6 +136,25 @@ class _Function:
         if fast is not None:
             return fast
         return self.module.call("eval_node", "(local.get $ev)", f"(i32.const {index})")
+
+    def is_membership(self, index: int) -> bool:
+        """Whether node `index` is `field in {strings}` (or an `or` of such):
+        the conditions the rule index anchors on (rust/kestrel-index/src/anchor.rs)."""
+        node = self.nodes[index]
+        op = node["op"]
+        doc = self.module.doc
+        if op == "Logical":
+            return node["logic"] == "or" and all(self.is_membership(o) for o in node["operands"])
+        if op == "InSet":
+            return self.nodes[node["operand"]]["op"] == "LoadField" and all(t == "string" for t in doc["sets"][node["set"]]["types"])
+        if op == "WildcardMatch":
+            patterns = doc["globs"][node["glob"]]["patterns"]
+            return self.nodes[node["operand"]]["op"] == "LoadField" and not any("*" in p or "?" in p for p in patterns)
+        if op == "Compare" and node["cmp"] == "eq":
+            sides = {self.nodes[node["left"]]["op"], self.nodes[node["right"]]["op"]}
+            literal = self.nodes[node["right"] if self.nodes[node["left"]]["op"] == "LoadField" else node["left"]]
+            return sides == {"LoadField", "Literal"} and _is_string(literal)
+        return False
 
     def cost(self, index: int) -> int:
         """A rough relative cost of evaluating node `index`, for ordering."""
@@ -235,11 +254,16 @@ def generate(doc: dict[str, Any]) -> WasmModuleSource:
         module.local_field(ref)
     functions = []
     filters = _filters(doc)
+    # Per filter, the function that tests the rule index's candidates: $f{n}
+    # itself unless putting the anchors last changes its code.
+    for_candidates = []
     for n, step in enumerate(filters):
-        fn = _Function(module)
-        body = fn.truth(step["predicate"], 1)
-        locals_ = "".join(f" (local {name} i32)" for name in fn.locals)
-        functions.append(f"(func $f{n} (param $ev i32) (result i32){locals_}\n    {body})")
+        body = _Function(module).truth(step["predicate"], 1)
+        functions.append(f"(func $f{n} (param $ev i32) (result i32)\n    {body})")
+        anchors_last = _Function(module).truth(step["predicate"], 1, anchors_last=True)
+        if anchors_last != body:
+            functions.append(f"(func $g{n} (param $ev i32) (result i32)\n    {anchors_last})")
+        for_candidates.append(f"g{n}" if anchors_last != body else f"f{n}")
         # The category test, for callers that offer events one at a time.
         check = "(i32.const 1)"
         if step["category"] is not None:
@@ -258,7 +282,8 @@ def generate(doc: dict[str, Any]) -> WasmModuleSource:
             f"    (i32.eq (call $c{n} (local.get $ev)) (i32.const 1)))"
         )
     exports.append(_batch_loop(module, len(filters)))
-    exports.append(_list_loop(len(filters)))
+    exports.append(_list_loop("pred_eval_list", [f"f{n}" for n in range(len(filters))]))
+    exports.append(_list_loop("pred_eval_candidates", for_candidates))
     exports.append(_capture(module))
     lines = ["(module", *("  " + line for line in import_declarations(module.used))]
     # Linear memory only carries the candidate and match lists of
@@ -275,31 +300,34 @@ def generate(doc: dict[str, Any]) -> WasmModuleSource:
     )
 
 
-def _dispatch(count: int, prefix: str) -> str:
-    """Call `{prefix}{filter}($ev)`; an unknown filter matches nothing."""
+def _dispatch(functions: list[str]) -> str:
+    """Call `functions[filter]($ev)`; an unknown filter matches nothing."""
     dispatch = "(i32.const 0)"
-    for n in reversed(range(count)):
+    for n in reversed(range(len(functions))):
         dispatch = (
             f"(if (result i32) (i32.eq (local.get $filter) (i32.const {n})) "
-            f"(then (call ${prefix}{n} (local.get $ev))) (else {dispatch}))"
+            f"(then (call ${functions[n]} (local.get $ev))) (else {dispatch}))"
         )
     return dispatch
 
 
-def _list_loop(count: int) -> str:
-    """`pred_eval_list(filter, in, count, out) -> matched`.
+def _list_loop(name: str, functions: list[str]) -> str:
+    """`{name}(filter, in, count, out) -> matched`, testing each event with
+    `functions[filter]`.
 
     The core writes candidate event indexes (already filtered by category)
     at `in`; matches are written at `out`. One call per batch, and no host
-    call per event beyond the predicate's own leaves.
+    call per event beyond the predicate's own leaves. `pred_eval_list` is
+    for events the core picked by category alone; `pred_eval_candidates`
+    for the rule index's candidates.
     """
     return (
-        '(func (export "pred_eval_list") (param $filter i32) (param $in i32) (param $count i32) (param $out i32) (result i32)\n'
+        f'(func (export "{name}") (param $filter i32) (param $in i32) (param $count i32) (param $out i32) (result i32)\n'
         "    (local $i i32) (local $n i32) (local $ev i32)\n"
         "    (block $done (loop $next\n"
         "      (br_if $done (i32.ge_u (local.get $i) (local.get $count)))\n"
         "      (local.set $ev (i32.load (i32.add (local.get $in) (i32.shl (local.get $i) (i32.const 2)))))\n"
-        f"      (if (i32.eq {_dispatch(count, 'f')} (i32.const 1))\n"
+        f"      (if (i32.eq {_dispatch(functions)} (i32.const 1))\n"
         "        (then (i32.store (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))) (local.get $ev))\n"
         "              (local.set $n (i32.add (local.get $n) (i32.const 1)))))\n"
         "      (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
@@ -317,7 +345,7 @@ def _batch_loop(module: _Module, count: int) -> str:
         "    (local.set $ev (local.get $start))\n"
         "    (block $done (loop $next\n"
         "      (br_if $done (i32.ge_u (local.get $ev) (local.get $end)))\n"
-        f"      (if (i32.eq {_dispatch(count, 'c')} (i32.const 1))\n"
+        f"      (if (i32.eq {_dispatch([f'c{n}' for n in range(count)])} (i32.const 1))\n"
         "        (then (call $match_emit (local.get $filter) (local.get $ev))\n"
         "              (local.set $n (i32.add (local.get $n) (i32.const 1)))))\n"
         "      (local.set $ev (i32.add (local.get $ev) (i32.const 1)))\n"
