@@ -1,4 +1,4 @@
-"""IR → WAT: one function per filter, three-valued logic inline, Host API calls for the leaves.
+"""IR → WAT: one function per filter, the connectives inline, Host API calls for the leaves.
 
 The generator works from the IR's JSON form (a flat, dependency-ordered node
 array), so node ids in the generated code are the IR's own and the core's IR
@@ -6,13 +6,15 @@ evaluator can take over any subtree by id.
 
 A filter function answers one question, "is the predicate true?", as an i32
 0/1; connectives ask their operands "true?" or, under `not`, "false?" (see
-`_Function.truth`), so three-valued logic never has to be accumulated. A leaf
-gives an i32 *tri*: 1 true, 0 false, -1 null. The leaves that dominate real rules (a field against a literal, a wildcard list,
-a regex, a set, a null check, a string function over a field and a literal)
-are single host calls that work in place on the batch; everything else
-(arithmetic, other functions, expression-to-expression comparisons) is
-delegated with `eval_node`, so every rule compiles and keeps the interpreter's
-semantics exactly.
+`_Function.truth`), so three-valued logic never has to be accumulated. A
+leaf gives an i32 *tri*: 1 true, 0 false, -1 null. The leaves that dominate
+real rules (a field against a literal, a wildcard list, a regex, a set, a
+null check, a string function over a field and a literal) are single host
+calls that work in place on the batch; everything else (arithmetic, other
+functions, expression-to-expression comparisons) is delegated with
+`eval_node`, so every rule compiles and keeps the interpreter's semantics
+exactly. Where testing the rule index's anchors last changes a filter, a
+second function serves `pred_eval_candidates` (see rules/README.md).
 """
 
 from __future__ import annotations
