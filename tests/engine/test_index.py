@@ -24,17 +24,31 @@ def test_rules_are_bucketed_by_category():
     assert sorted(r.id for r in index.select({"registry"})) == sorted(["run_key_to_public_folder", *sequences, "anything"])
 
 
+RUN_KEY = {"path": "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\updater", "data": {"strings": ["C:\\Users\\Public\\u.exe"]}}
+
+
 def test_a_batch_without_a_rules_category_never_reaches_it():
     engine = kestrel.Engine()
     engine.load(RULES / "eql")
-    engine.process([event("registry", registry={"path": "HKLM\\x"})])
+    engine.process([event("registry", registry=RUN_KEY)])
     rules = engine.stats()["rules"]
     assert rules["run_key_to_public_folder"]["evaluations"] == 1
     assert rules["certutil_download"]["evaluations"] == 0
     off = kestrel.Engine(indexing=False)
     off.load(RULES / "eql")
-    off.process([event("registry", registry={"path": "HKLM\\x"})])
+    off.process([event("registry", registry=RUN_KEY)])
     assert off.stats()["rules"]["certutil_download"]["evaluations"] == 1
+
+
+def test_a_glob_anchor_keeps_events_its_patterns_reject_from_the_rule():
+    # run_key_to_public_folder needs registry.data.strings : "C:\\Users\\Public\\*".
+    engine = kestrel.Engine()
+    engine.load(RULES / "eql")
+    anchors = {rule.id: engine._index.anchor(p) for p, rule in enumerate(engine._rules)}
+    assert anchors["run_key_to_public_folder"] == "registry.data.strings like 1 pattern (ci)"
+    elsewhere = dict(RUN_KEY, data={"strings": ["C:\\Windows\\u.exe"]})
+    engine.process([event("registry", registry=elsewhere)])
+    assert engine.stats()["rules"]["run_key_to_public_folder"]["evaluations"] == 0
 
 
 def test_indexing_off_raises_the_same_alerts():

@@ -8,7 +8,8 @@ every rule; the benchmark measures the difference):
   bucket, and so do sequences and samples, whose clock every event moves). For a batch the engine collects the categories present and takes
   the union of their buckets, in load order.
 * **Anchors.** Most event rules require one field to equal one of a few
-  strings (``process.name in ("cmd.exe", ...)``). The core's
+  strings (``process.name in ("cmd.exe", ...)``), or to match or not match
+  a few glob patterns (``not process.name : "*.exe"``). The core's
   ``kestrel._core.RuleIndex`` finds such conditions in each rule's IR and,
   per batch, the events each filter could pass (see ``rust/kestrel-index``).
   An event rule whose list is empty is skipped; the others evaluate only

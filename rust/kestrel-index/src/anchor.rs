@@ -1,14 +1,23 @@
-//! An event rule's anchors: conditions `field ∈ {string values}` (or a
-//! disjunction of such) that every matching event satisfies, read off the IR.
+//! An event rule's anchors: conditions on one field's string values that
+//! every matching event satisfies, read off the IR.
 //!
 //! An `and` is true only when every operand is true, and an operand that is
 //! null (a missing field) or false makes it not true. So each operand of the
 //! predicate's top-level `and` (nested `and`s flattened) is necessary. Of
-//! those, these are exact string-membership tests:
-//! - `InSet(LoadField, set)` with only string members;
-//! - `Compare eq` of a `LoadField` and a string `Literal`, either order;
-//! - `WildcardMatch(LoadField, globs)` whose patterns have no `*` or `?`
-//!   (the IR's globs have no escapes, so such a pattern is plain text).
+//! those, these are tests of one field's text:
+//! - membership: `InSet(LoadField, set)` with only string members, `Compare
+//!   eq` of a `LoadField` and a string `Literal` (either order), and
+//!   `WildcardMatch(LoadField, globs)` whose patterns have no `*` or `?`
+//!   (the IR's globs have no escapes, so such a pattern is plain text);
+//! - a `WildcardMatch` with wildcards (`process.name : "python*"`);
+//! - the negation of either (`not process.name : ("*.exe", "*.com")`,
+//!   `!=`), which is true only when the field has a value and the test
+//!   fails on it.
+//!
+//! Membership is looked up by key in a batch's dictionary of the field; the
+//! others are tested once per distinct text of the batch (see
+//! [`crate::check`]), which for fields such as `process.name` is far fewer
+//! tests than one per event.
 //!
 //! An `or` is true only when some operand is, so an `or` whose every
 //! operand has an anchor is anchored on their union (`process.name :
@@ -26,14 +35,39 @@ use kestrel_schema::FieldId;
 use serde::Deserialize;
 use serde_json::Value;
 
-/// One membership test: `path ∈ values`.
+/// How a term's field must relate to its values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TermKind {
+    /// Some value of the field equals one of the values.
+    In,
+    /// The field has a value and none equals one of the values.
+    NotIn,
+    /// Some value matches one of the glob patterns.
+    Like,
+    /// The field has a value and none matches a pattern.
+    NotLike,
+}
+
+impl TermKind {
+    fn negated(self) -> TermKind {
+        match self {
+            TermKind::In => TermKind::NotIn,
+            TermKind::NotIn => TermKind::In,
+            TermKind::Like => TermKind::NotLike,
+            TermKind::NotLike => TermKind::Like,
+        }
+    }
+}
+
+/// One test of a field's text: `path ∈ values`, or its glob or negated forms.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Term {
     /// The field, as the running schema numbers it.
     pub field: FieldId,
     pub path: String,
+    pub kind: TermKind,
     pub case_insensitive: bool,
-    /// The values as the rule writes them (unfolded).
+    /// The values (or glob patterns) as the rule writes them (unfolded).
     pub values: Vec<String>,
     /// The category the term's filter requires (`None`: any).
     pub category: Option<String>,
@@ -51,7 +85,13 @@ impl std::fmt::Display for Term {
         let n = self.values.len();
         let ci = if self.case_insensitive { "ci" } else { "cs" };
         let plural = if n == 1 { "" } else { "s" };
-        write!(f, "{} in {n} value{plural} ({ci})", self.path)
+        let (relation, noun) = match self.kind {
+            TermKind::In => ("in", "value"),
+            TermKind::NotIn => ("not in", "value"),
+            TermKind::Like => ("like", "pattern"),
+            TermKind::NotLike => ("not like", "pattern"),
+        };
+        write!(f, "{} {relation} {n} {noun}{plural} ({ci})", self.path)
     }
 }
 
@@ -112,9 +152,23 @@ fn filter_anchors(nodes: &[Node], tables: &RawTables, filter: &Filter) -> Vec<An
         .collect()
 }
 
-/// How many values an anchor names: a tie-breaker between alternatives.
-pub(crate) fn value_count(anchor: &Anchor) -> usize {
-    anchor.terms.iter().map(|t| t.values.len()).sum()
+/// A rough cost of an anchor, without data: more values pass more events,
+/// a glob more than a value, and a negation most. Breaks ties between
+/// alternatives when the rule set is indexed (the choice per batch is made
+/// on counts).
+pub(crate) fn weight(anchor: &Anchor) -> usize {
+    anchor.terms.iter().map(Term::weight).sum()
+}
+
+impl Term {
+    pub(crate) fn weight(&self) -> usize {
+        let n = self.values.len();
+        match self.kind {
+            TermKind::In => n,
+            TermKind::Like => 8 + n,
+            TermKind::NotIn | TermKind::NotLike => 1000 + n,
+        }
+    }
 }
 
 /// How deep `or`/`and` nesting is followed: rules nest shallowly, and this
@@ -150,7 +204,7 @@ fn terms(nodes: &[Node], tables: &RawTables, id: u32, depth: u32) -> Option<Vec<
             conjuncts
                 .into_iter()
                 .filter_map(|n| terms(nodes, tables, n, depth + 1))
-                .min_by_key(|t| t.iter().map(|t| t.values.len()).sum::<usize>())
+                .min_by_key(|t| t.iter().map(Term::weight).sum::<usize>())
         }
         _ => None,
     }
@@ -171,7 +225,7 @@ fn flatten_and(nodes: &[Node], id: u32, out: &mut Vec<u32>) {
     }
 }
 
-/// Node `id` as `field ∈ values`, when it is exactly that.
+/// Node `id` as a test of one field's text, when it is exactly that.
 fn membership(nodes: &[Node], tables: &RawTables, id: u32) -> Option<Term> {
     let field = |n: u32| match nodes.get(n as usize) {
         Some(Node::LoadField { field, path, .. }) => Some((*field, path.to_string())),
@@ -182,6 +236,10 @@ fn membership(nodes: &[Node], tables: &RawTables, id: u32) -> Option<Term> {
         _ => None,
     };
     match nodes.get(id as usize)? {
+        Node::Not(operand) => {
+            let term = membership(nodes, tables, *operand)?;
+            Some(Term { kind: term.kind.negated(), ..term })
+        }
         Node::InSet { operand, set } => {
             let (f, path) = field(*operand)?;
             let set = tables.sets.get(*set as usize)?;
@@ -189,13 +247,14 @@ fn membership(nodes: &[Node], tables: &RawTables, id: u32) -> Option<Term> {
             Some(Term {
                 field: f,
                 path,
+                kind: TermKind::In,
                 case_insensitive: set.case_insensitive,
                 values,
                 category: None,
             })
         }
         Node::Compare {
-            cmp: Cmp::Eq,
+            cmp: cmp @ (Cmp::Eq | Cmp::Ne),
             sides: [l, r],
             case_insensitive,
         } => {
@@ -205,6 +264,7 @@ fn membership(nodes: &[Node], tables: &RawTables, id: u32) -> Option<Term> {
             Some(Term {
                 field: f,
                 path,
+                kind: if *cmp == Cmp::Eq { TermKind::In } else { TermKind::NotIn },
                 case_insensitive: *case_insensitive,
                 values: vec![value],
                 category: None,
@@ -213,12 +273,11 @@ fn membership(nodes: &[Node], tables: &RawTables, id: u32) -> Option<Term> {
         Node::WildcardMatch { operand, glob } => {
             let (f, path) = field(*operand)?;
             let glob = tables.globs.get(*glob as usize)?;
-            if glob.patterns.iter().any(|p| p.contains(['*', '?'])) {
-                return None;
-            }
+            let wild = glob.patterns.iter().any(|p| p.contains(['*', '?']));
             Some(Term {
                 field: f,
                 path,
+                kind: if wild { TermKind::Like } else { TermKind::In },
                 case_insensitive: glob.case_insensitive,
                 values: glob.patterns.clone(),
                 category: None,

@@ -1,50 +1,82 @@
 //! A filter's candidates in one batch. A filter often has several anchors:
-//! every top-level conjunct that is a membership test (`host.os.type ==
+//! every top-level conjunct that tests one field's text (`host.os.type ==
 //! "windows" and event.type == "start" and process.name in (...)`). Which
 //! is rarest depends on the data, so per batch each anchor's event count is
 //! worked out, the filter's events are enumerated from the rarest, and
-//! each is checked against the other anchors, which is far cheaper than
-//! running the rule's predicate on it. A check may keep an event that does
-//! not match, never drop one that does.
+//! each is checked against the filter's other anchors, which is far cheaper
+//! than running the rule's predicate on it. A check may keep an event that
+//! does not match, never drop one that does.
 //!
 //! Rules share terms (hundreds test `host.os.type == "windows"`), so terms
-//! are deduplicated across the rule set, and each term is looked up once
-//! per key in a batch's dictionary of its field (see [`crate::values`]).
+//! are deduplicated across the rule set. A membership term is looked up
+//! once per key in a batch's dictionary of its field (see
+//! [`crate::values`]); a glob or negated term is tested once per distinct
+//! text of the dictionary. Those cost more, so they are only worked out for
+//! a filter whose membership anchors leave many events.
 
 use ahash::AHashMap;
 use kestrel_event::EventBatch;
 use kestrel_schema::FieldId;
 
-use crate::anchor::{Anchor, Term};
-use crate::keys::value_keys;
-use crate::values::{BatchValues, FieldSlots, NOT_TEXT};
+use kestrel_host::GlobSet;
 
-/// `field ∈ keys`.
+use crate::anchor::{Anchor, Term, TermKind};
+use crate::keys::value_keys;
+use crate::values::{BatchValues, FieldSlots, FieldValues, NOT_TEXT};
+
+/// One term, ready to test a batch's texts.
 struct TermCheck {
     /// The field's slot in the index's [`FieldSlots`].
     slot: u32,
+    kind: TermKind,
     case_insensitive: bool,
-    /// The lookup keys of the term's values (see [`crate::keys`]).
+    /// The lookup keys of the term's values (see [`crate::keys`]); empty
+    /// for globs.
     keys: Vec<String>,
+    /// The patterns of a `Like`/`NotLike` term, as the evaluators match them.
+    globs: Option<GlobSet>,
 }
+
+/// A filter with fewer candidates than this share of the batch (from its
+/// membership anchors) is not narrowed further by its glob and negated
+/// anchors: testing every distinct text of their fields would cost more
+/// than the predicate calls it could save.
+const NARROW_FURTHER: usize = 32;
 
 /// One filter's conditions: its category and every anchor it has, each a
 /// disjunction of terms (ids into [`Checks`]).
 pub(crate) struct FilterCheck {
     pub category: Option<String>,
+    /// Anchors made only of membership terms come first.
     anchors: Vec<Vec<u32>>,
+    /// How many anchors are made only of membership terms.
+    lookups: usize,
 }
 
 impl FilterCheck {
     /// Add to `out` the events of `batch` that could pass this filter: in
     /// its category (`category`: its id in the batch, `None` for any) and
-    /// satisfying every anchor. The events are enumerated from the anchor
-    /// that passes the fewest of them in this batch, and checked against
-    /// the others.
+    /// satisfying every anchor used. The events are enumerated from the
+    /// anchor that passes the fewest of them in this batch, and checked
+    /// against the others. Glob and negated anchors are used only where the
+    /// membership anchors leave many events, and then only over fields
+    /// with few distinct texts (see [`FieldSlots::is_wide`]).
     pub fn select(&self, memo: &mut Memo<'_>, values: &mut BatchValues<'_, '_>, batch: &EventBatch, category: Option<u16>, out: &mut Vec<u32>) {
-        let Some(best) = (0..self.anchors.len()).min_by_key(|&a| {
-            self.anchors[a].iter().map(|&t| u64::from(memo.count(values, t))).sum::<u64>()
-        }) else {
+        let count = |a: usize, memo: &mut Memo<'_>, values: &mut BatchValues<'_, '_>| -> u64 {
+            self.anchors[a].iter().map(|&t| u64::from(memo.count(values, t))).sum()
+        };
+        let mut used: Vec<usize> = (0..self.lookups).collect();
+        let mut best = used.iter().map(|&a| (count(a, memo, values), a)).min();
+        if best.is_none_or(|(n, _)| n as usize > batch.len() / NARROW_FURTHER) {
+            // With membership anchors to fall back on, skip globs and
+            // negations over wide fields: they would test about every event.
+            let slots = values.slots();
+            let worth = |a: &usize| best.is_none() || self.anchors[*a].iter().all(|&t| !slots.is_wide(memo.slot(t)));
+            let others: Vec<usize> = (self.lookups..self.anchors.len()).filter(worth).collect();
+            best = best.into_iter().chain(others.iter().map(|&a| (count(a, memo, values), a))).min();
+            used.extend(others);
+        }
+        let Some((_, best)) = best else {
             return;
         };
         let mut events: Vec<u32> = Vec::new();
@@ -58,11 +90,46 @@ impl FilterCheck {
         for ev in events {
             let in_category = category.is_none_or(|id| batch.category_ids(ev as usize).contains(&id));
             if in_category
-                && self.anchors.iter().enumerate().all(|(a, terms)| {
-                    a == best || terms.iter().any(|&t| memo.holds(values, t, ev as usize))
-                })
+                && used.iter().all(|&a| a == best || self.anchors[a].iter().any(|&t| memo.holds(values, t, ev as usize)))
             {
                 out.push(ev);
+            }
+        }
+    }
+}
+
+impl TermCheck {
+    /// Per id of the field's texts, whether the text satisfies the term.
+    ///
+    /// Arrays make this an over-approximation for negations: an event
+    /// passes `NotIn`/`NotLike` when some value of its field fails the
+    /// test, where the rule wants every value to fail. Case-insensitively,
+    /// a non-ASCII text always passes a glob or negated term: evaluators
+    /// fold such text in two ways (see [`crate::keys`]), and only keys are
+    /// built for both.
+    fn passes(&self, field: &mut FieldValues<'_>) -> Vec<bool> {
+        let uncertain = |text: &str| self.case_insensitive && !text.is_ascii();
+        match self.kind {
+            TermKind::In | TermKind::NotIn => {
+                let mut member = vec![false; field.texts.len()];
+                let mut found = Vec::new();
+                for key in &self.keys {
+                    field.ids_with_key(key, self.case_insensitive, &mut found);
+                }
+                for id in found {
+                    member[id as usize] = true;
+                }
+                if self.kind == TermKind::NotIn {
+                    for (id, text) in field.texts.iter().enumerate() {
+                        member[id] = !member[id] || uncertain(text);
+                    }
+                }
+                member
+            }
+            TermKind::Like | TermKind::NotLike => {
+                let globs = self.globs.as_ref().expect("glob terms carry their patterns");
+                let want = self.kind == TermKind::Like;
+                field.texts.iter().map(|text| uncertain(text) || globs.matches(text) == want).collect()
             }
         }
     }
@@ -72,7 +139,7 @@ impl FilterCheck {
 #[derive(Default)]
 pub(crate) struct Checks {
     terms: Vec<TermCheck>,
-    ids: AHashMap<(FieldId, bool, Vec<String>), u32>,
+    ids: AHashMap<(FieldId, TermKind, bool, Vec<String>), u32>,
 }
 
 impl Checks {
@@ -83,31 +150,41 @@ impl Checks {
             .iter()
             .flat_map(|a| &a.terms)
             .find_map(|t| t.category.clone());
-        let anchors = alternatives
+        let lookup = |a: &&Anchor| a.terms.iter().all(|t| t.kind == TermKind::In);
+        let (lookups, others): (Vec<&Anchor>, Vec<&Anchor>) = alternatives.iter().partition(lookup);
+        let anchors = lookups
             .iter()
+            .chain(&others)
             .map(|a| a.terms.iter().map(|t| self.term(t, slots)).collect())
             .collect();
-        FilterCheck { category, anchors }
+        FilterCheck { category, anchors, lookups: lookups.len() }
     }
 
     fn term(&mut self, term: &Term, slots: &mut FieldSlots) -> u32 {
         let mut values = term.values.clone();
         values.sort_unstable();
-        let key = (term.field, term.case_insensitive, values);
+        let key = (term.field, term.kind, term.case_insensitive, values);
         if let Some(&id) = self.ids.get(&key) {
             return id;
         }
-        let mut keys: Vec<String> = term
-            .values
-            .iter()
-            .flat_map(|v| value_keys(v, term.case_insensitive))
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
+        let (mut keys, mut globs) = (Vec::new(), None);
+        match term.kind {
+            TermKind::In | TermKind::NotIn => {
+                keys = term.values.iter().flat_map(|v| value_keys(v, term.case_insensitive)).collect();
+                keys.sort_unstable();
+                keys.dedup();
+            }
+            TermKind::Like | TermKind::NotLike => {
+                let patterns: Vec<&str> = term.values.iter().map(String::as_str).collect();
+                globs = Some(GlobSet::new(&patterns, term.case_insensitive));
+            }
+        }
         self.terms.push(TermCheck {
             slot: slots.slot(term.field),
+            kind: term.kind,
             case_insensitive: term.case_insensitive,
             keys,
+            globs,
         });
         let id = (self.terms.len() - 1) as u32;
         self.ids.insert(key, id);
@@ -143,20 +220,16 @@ pub(crate) struct Memo<'a> {
 }
 
 impl Memo<'_> {
+    fn slot(&self, term: u32) -> u32 {
+        self.terms[term as usize].slot
+    }
+
     fn state(&mut self, values: &mut BatchValues<'_, '_>, term: u32) -> &mut TermState {
         let check = &self.terms[term as usize];
         self.state[term as usize].get_or_insert_with(|| {
             let field = values.field(check.slot);
-            let mut passing = Vec::new();
-            for key in &check.keys {
-                field.ids_with_key(key, check.case_insensitive, &mut passing);
-            }
-            passing.sort_unstable();
-            passing.dedup();
-            let mut passes = vec![false; field.texts.len()];
-            for &id in &passing {
-                passes[id as usize] = true;
-            }
+            let passes = check.passes(field);
+            let passing: Vec<u32> = (0..passes.len() as u32).filter(|&id| passes[id as usize]).collect();
             let count = passing.iter().map(|&id| field.freq(id)).sum::<u32>() + field.not_text;
             TermState { passes, passing, count, events: None }
         })

@@ -6,7 +6,7 @@ use kestrel_event::EventBatch;
 use kestrel_ir::Program;
 use kestrel_schema::Schema;
 
-use crate::anchor::{anchors, value_count, Anchor, Term};
+use crate::anchor::{anchors, weight, Anchor, Term, TermKind};
 use crate::check::{Checks, FilterCheck};
 use crate::error::IndexError;
 use crate::values::{BatchValues, FieldSlots};
@@ -138,18 +138,25 @@ impl RuleIndex {
 /// "windows"` (one of three values rules use) passes far more events than
 /// `process.name in (14 names)` (out of hundreds). So the estimated share
 /// of events is `values / distinct values of the field`, summed over a
-/// disjunction's terms; ties go to fewer values.
+/// disjunction's terms; ties go to the lower [`weight`]. A glob or a
+/// negation says little about its share: they get fixed guesses.
 fn rank(options: &mut [Vec<Vec<Anchor>>]) {
     let mut distinct: AHashMap<String, AHashSet<String>> = AHashMap::new();
     for t in options.iter().flatten().flatten().flat_map(|a| &a.terms) {
-        let seen = distinct.entry(t.path.clone()).or_default();
-        seen.extend(t.values.iter().map(|v| v.to_lowercase()));
+        if t.kind == TermKind::In {
+            let seen = distinct.entry(t.path.clone()).or_default();
+            seen.extend(t.values.iter().map(|v| v.to_lowercase()));
+        }
     }
-    let term_share = |t: &Term| t.values.len() as f64 / distinct[t.path.as_str()].len().max(1) as f64;
+    let term_share = |t: &Term| match t.kind {
+        TermKind::In => t.values.len() as f64 / distinct[t.path.as_str()].len().max(1) as f64,
+        TermKind::Like => 0.5,
+        TermKind::NotIn | TermKind::NotLike => 0.9,
+    };
     // A disjunction passes what any of its terms passes.
     let share = |a: &Anchor| a.terms.iter().map(term_share).sum::<f64>();
     for alternatives in options.iter_mut().flatten() {
-        alternatives.sort_by(|a, b| share(a).total_cmp(&share(b)).then(value_count(a).cmp(&value_count(b))));
+        alternatives.sort_by(|a, b| share(a).total_cmp(&share(b)).then(weight(a).cmp(&weight(b))));
     }
 }
 

@@ -3,7 +3,8 @@
 //! rules rather than with every rule of the event's category.
 //!
 //! Most event rules require one field to take one of a few string values
-//! (`process.name in ("cmd.exe", ...)`, `event.action == "x"`). That
+//! (`process.name in ("cmd.exe", ...)`, `event.action == "x"`), or to
+//! match (or not) a few glob patterns (`process.name : "python*"`). Such a
 //! condition is an [`Anchor`] of the rule. Per batch, a [`RuleIndex`]
 //! dictionary-encodes each anchored field once, counts the events every
 //! anchor passes, enumerates each rule's candidates from its filter's
@@ -25,6 +26,6 @@ mod index;
 mod keys;
 mod values;
 
-pub use anchor::{anchors, Anchor, Term};
+pub use anchor::{anchors, Anchor, Term, TermKind};
 pub use error::IndexError;
 pub use index::RuleIndex;

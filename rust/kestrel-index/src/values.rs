@@ -8,6 +8,8 @@
 //! a hash lookup per (term, event) with an array read. Building the
 //! dictionary costs one hash per value, once per field per batch.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use ahash::AHashMap;
 use kestrel_event::{EventBatch, ValueRef};
 use kestrel_schema::FieldId;
@@ -167,7 +169,19 @@ fn postings(offsets: &[u32], items: &[u32], distinct: usize) -> Postings {
 #[derive(Default)]
 pub(crate) struct FieldSlots {
     fields: Vec<FieldId>,
+    /// Per field, whether its last large dictionary had many distinct texts
+    /// for its values (see [`WIDE`]): learned from the stream, read when
+    /// deciding whether testing each distinct text is worth it.
+    wide: Vec<AtomicBool>,
 }
+
+/// A field is wide when more than one value in `WIDE` is a distinct text
+/// (command lines, paths): testing each distinct text then costs about as
+/// much as testing each event.
+const WIDE: usize = 4;
+
+/// Dictionaries of fewer values than this say too little to learn from.
+const LEARN_FROM: usize = 256;
 
 impl FieldSlots {
     pub fn slot(&mut self, field: FieldId) -> u32 {
@@ -175,8 +189,21 @@ impl FieldSlots {
             Some(at) => at as u32,
             None => {
                 self.fields.push(field);
+                self.wide.push(AtomicBool::new(false));
                 (self.fields.len() - 1) as u32
             }
+        }
+    }
+
+    /// Whether field `slot` looked wide in the last batch that showed it.
+    pub fn is_wide(&self, slot: u32) -> bool {
+        self.wide[slot as usize].load(Ordering::Relaxed)
+    }
+
+    fn learn(&self, slot: u32, values: &FieldValues<'_>) {
+        if values.items.len() >= LEARN_FROM {
+            let wide = values.texts.len() * WIDE > values.items.len();
+            self.wide[slot as usize].store(wide, Ordering::Relaxed);
         }
     }
 }
@@ -196,8 +223,16 @@ impl<'b, 's> BatchValues<'b, 's> {
 
     #[inline]
     pub fn field(&mut self, slot: u32) -> &mut FieldValues<'b> {
-        let (batch, field) = (self.batch, self.slots.fields[slot as usize]);
-        self.fields[slot as usize].get_or_insert_with(|| FieldValues::build(batch, field))
+        let (batch, slots) = (self.batch, self.slots);
+        self.fields[slot as usize].get_or_insert_with(|| {
+            let values = FieldValues::build(batch, slots.fields[slot as usize]);
+            slots.learn(slot, &values);
+            values
+        })
+    }
+
+    pub fn slots(&self) -> &'s FieldSlots {
+        self.slots
     }
 }
 

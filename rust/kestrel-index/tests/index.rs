@@ -153,7 +153,7 @@ fn the_anchor_on_the_field_with_more_distinct_values_wins() {
 }
 
 #[test]
-fn numbers_wildcards_with_stars_and_open_ors_are_not_anchors() {
+fn numbers_and_open_ors_are_not_anchors() {
     // `process.name == "a" or process.pid == 4`: the second branch has no anchor.
     let doc = event_doc(
         json!([
@@ -175,19 +175,120 @@ fn numbers_wildcards_with_stars_and_open_ors_are_not_anchors() {
         None,
     );
     assert_eq!(describe(&numbers), None);
-    let glob = |patterns: Value| {
-        event_doc(
-            json!([load("file.name"), {"op": "WildcardMatch", "operand": 0, "glob": 0, "case_insensitive": true}]),
-            json!({"globs": [{"patterns": patterns, "case_insensitive": true}]}),
-            None,
-        )
-    };
-    assert_eq!(describe(&glob(json!(["a.exe", "*.dll"]))), None);
-    assert_eq!(describe(&glob(json!(["a?.exe"]))), None);
+}
+
+/// `path : patterns` (case-insensitive), negated when `not`.
+fn glob_rule(path: &str, patterns: Value, not: bool) -> Value {
+    let mut nodes = vec![load(path), json!({"op": "WildcardMatch", "operand": 0, "glob": 0, "case_insensitive": true})];
+    if not {
+        nodes.push(json!({"op": "Not", "operand": 1}));
+    }
+    event_doc(
+        Value::Array(nodes),
+        json!({"globs": [{"patterns": patterns, "case_insensitive": true}]}),
+        None,
+    )
+}
+
+#[test]
+fn globs_and_negations_are_anchors_tested_per_distinct_text() {
     assert_eq!(
-        describe(&glob(json!(["A.exe", "b.exe"]))).unwrap(),
+        describe(&glob_rule("file.name", json!(["a.exe", "*.dll"]), false)).unwrap(),
+        "file.name like 2 patterns (ci) [\"a.exe\", \"*.dll\"]"
+    );
+    assert_eq!(
+        describe(&glob_rule("file.name", json!(["A.exe", "b.exe"]), false)).unwrap(),
         "file.name in 2 values (ci) [\"A.exe\", \"b.exe\"]"
     );
+    assert_eq!(
+        describe(&glob_rule("file.name", json!(["A.exe"]), true)).unwrap(),
+        "file.name not in 1 value (ci) [\"A.exe\"]"
+    );
+    let like = glob_rule("file.name", json!(["*.dll", "a?.exe"]), false);
+    let events = [
+        json!({"file": {"name": "X.DLL"}}),
+        json!({"file": {"name": "a.exe"}}),
+        json!({"file": {"name": "ab.EXE"}}),
+        json!({"file": {"name": ["x.txt", "y.dll"]}}),
+        json!({}),
+        // Folded two ways by the evaluators: always a candidate.
+        json!({"file": {"name": "\u{130}.txt"}}),
+    ];
+    assert_eq!(candidates(&like, &events), Some(vec![0, 2, 3, 5]));
+    let not_like = glob_rule("process.name", json!(["*.exe"]), true);
+    let events = [
+        json!({"process": {"name": "cmd.EXE"}}),
+        json!({"process": {"name": "bash"}}),
+        json!({}),
+        // Over-approximated: one value fails the glob, the rule wants all to.
+        json!({"process": {"name": ["a.exe", "b"]}}),
+        json!({"process": {"name": "\u{130}.exe"}}),
+    ];
+    assert_eq!(candidates(&not_like, &events), Some(vec![1, 3, 4]));
+    let not_equal = event_doc(
+        json!([load("process.name"), lit("string", json!("bash")), {"op": "Compare", "cmp": "ne", "left": 0, "right": 1, "case_insensitive": false}]),
+        json!({}),
+        None,
+    );
+    let events = [json!({"process": {"name": "bash"}}), json!({"process": {"name": "Bash"}}), json!({})];
+    assert_eq!(describe(&not_equal).unwrap(), "process.name not in 1 value (cs) [\"bash\"]");
+    assert_eq!(candidates(&not_equal, &events), Some(vec![1]));
+}
+
+#[test]
+fn globs_narrow_only_what_membership_leaves_wide() {
+    // event.action == "x" and process.name : "*.exe"
+    let doc = event_doc(
+        json!([
+            load("event.action"),
+            lit("string", json!("x")),
+            eq(0, 1, false),
+            load("process.name"),
+            {"op": "WildcardMatch", "operand": 3, "glob": 0, "case_insensitive": true},
+            and(&[2, 4])
+        ]),
+        json!({"globs": [{"patterns": ["*.exe"], "case_insensitive": true}]}),
+        None,
+    );
+    let event = |action: &str, name: &str| json!({"event": {"action": action}, "process": {"name": name}});
+    // Every event has the action: the glob narrows them down.
+    let wide: Vec<Value> = (0..64).map(|i| event("x", if i % 8 == 0 { "a.exe" } else { "a" })).collect();
+    let expected: Vec<u32> = (0..64).step_by(8).collect();
+    assert_eq!(candidates(&doc, &wide), Some(expected));
+    // One event has it: below the threshold the glob is not worked out, and
+    // the predicate, not the index, turns the event down.
+    let mut narrow: Vec<Value> = (0..64).map(|_| event("y", "a.exe")).collect();
+    narrow[5] = event("x", "a");
+    assert_eq!(candidates(&doc, &narrow), Some(vec![5]));
+}
+
+#[test]
+fn globs_over_fields_seen_to_be_wide_are_left_to_the_predicate() {
+    // event.action == "x" and process.command_line : "*zip*"
+    let doc = event_doc(
+        json!([
+            load("event.action"),
+            lit("string", json!("x")),
+            eq(0, 1, false),
+            load("process.command_line"),
+            {"op": "WildcardMatch", "operand": 3, "glob": 0, "case_insensitive": true},
+            and(&[2, 4])
+        ]),
+        json!({"globs": [{"patterns": ["*zip*"], "case_insensitive": true}]}),
+        None,
+    )
+    .to_string();
+    let index = RuleIndex::new(&[Some(&doc)], &schema()).unwrap();
+    // Every command line differs; one in four mentions zip.
+    let events: Vec<Value> = (0..512)
+        .map(|i| json!({"event": {"action": "x"}, "process": {"command_line": format!("{} {i}", if i % 4 == 0 { "zip" } else { "tar" })}}))
+        .collect();
+    let batch = batch(&events);
+    let zipped: Vec<u32> = (0..512).step_by(4).collect();
+    // The first batch shows the field is wide: its glob still narrows it...
+    assert_eq!(index.candidates(&batch), vec![Some(zipped)]);
+    // ...but later batches leave the glob to the rule's predicate.
+    assert_eq!(index.candidates(&batch), vec![Some((0..512).collect())]);
 }
 
 #[test]
