@@ -80,6 +80,8 @@ pub struct Column {
     pub ty: FieldType,
     pub(crate) valid: Vec<u64>,
     pub(crate) data: ColumnData,
+    /// Whether equal texts of this column share one span (see `dedup`).
+    pub(crate) deduplicated: bool,
 }
 
 impl Column {
@@ -90,6 +92,12 @@ impl Column {
 
     pub fn data(&self) -> &ColumnData {
         &self.data
+    }
+
+    /// True when equal texts of this column share one span, so within the
+    /// column a text is identified by its offset alone.
+    pub fn is_deduplicated(&self) -> bool {
+        self.deduplicated
     }
 }
 

@@ -36,7 +36,7 @@ impl EventBatch {
         }
         if self.column_of[slot] == u32::MAX {
             self.column_of[slot] = self.columns.len() as u32;
-            self.columns.push(Column { field, ty, valid: Vec::new(), data: empty_data(ty, capacity) });
+            self.columns.push(Column { field, ty, valid: Vec::new(), data: empty_data(ty, capacity), deduplicated: true });
         }
         self.column_of[slot] as usize
     }

@@ -11,6 +11,7 @@ use simd_json::StaticNode;
 
 use crate::batch::{EventBatch, Span, Value};
 use crate::builder::Reject;
+use crate::dedup::Dedup;
 use crate::errors::{IngestErrorKind, IngestErrorRecord};
 use crate::paths::{NodeId, PathTrie, Slot, ROOT};
 use crate::time::{parse_text, TimeUnit};
@@ -67,6 +68,8 @@ pub struct Decoder {
     // Kept between lines only to reuse its allocation; always empty then.
     tape: Option<Tape<'static>>,
     capacity_hint: usize,
+    /// Reset per batch: spans point into one batch's arena.
+    dedup: Dedup,
 }
 
 /// The per-event state the walker threads through.
@@ -89,6 +92,7 @@ impl Decoder {
             buffers: simd_json::Buffers::default(),
             tape: None,
             capacity_hint: 0,
+            dedup: Dedup::default(),
         }
     }
 
@@ -105,6 +109,7 @@ impl Decoder {
             ..Default::default()
         };
         batch.category_offsets.push(0);
+        self.dedup = Dedup::default();
         // Rough pre-sizing: ECS events run to about a kilobyte.
         let guess = (input.len() / 512 + 1).min(1 << 20);
         self.capacity_hint = guess;
@@ -269,21 +274,22 @@ impl Decoder {
             slot.ty = def.ty;
             self.paths.set_slot(node, slot);
         }
-        let stored = match coerce(ctx.batch, value, slot.ty.scalar, self.opts.max_string_bytes) {
+        let col = ctx.batch.column_index(slot.field, slot.ty, ctx.capacity);
+        let mut strings = Strings { dedup: &mut self.dedup, col };
+        let stored = match coerce(ctx.batch, &mut strings, value, slot.ty.scalar, self.opts.max_string_bytes) {
             Ok(v) => v,
             Err(Reject::WrongType(_)) if slot.auto => {
                 // An inferred type is only a guess: keep the value as it came
                 // (the column becomes mixed) and record the conflict once.
                 let natural = value.natural_type();
                 self.schema.record_conflict(slot.field, FieldType::scalar(natural));
-                match coerce(ctx.batch, value, natural, self.opts.max_string_bytes) {
+                match coerce(ctx.batch, &mut strings, value, natural, self.opts.max_string_bytes) {
                     Ok(v) => v,
                     Err(r) => return self.field_error(ctx, node, r),
                 }
             }
             Err(r) => return self.field_error(ctx, node, r),
         };
-        let col = ctx.batch.column_index(slot.field, slot.ty, ctx.capacity);
         ctx.batch.columns[col].put(ctx.ev, stored, in_array);
     }
 
@@ -418,10 +424,16 @@ impl<'a> Scalar<'a> {
     }
 }
 
+/// Where a leaf's text goes: its column's deduplicated strings.
+struct Strings<'d> {
+    dedup: &'d mut Dedup,
+    col: usize,
+}
+
 /// Convert a JSON scalar to a stored value of type `target`, coercing where
 /// Elasticsearch would (numeric strings into number fields, numbers into
 /// keyword fields) and refusing where it would reject the document.
-fn coerce(batch: &mut EventBatch, value: Scalar<'_>, target: ScalarType, max_string: usize) -> Result<Value, Reject> {
+fn coerce(batch: &mut EventBatch, strings: &mut Strings<'_>, value: Scalar<'_>, target: ScalarType, max_string: usize) -> Result<Value, Reject> {
     use ScalarType as T;
     let wrong = |what: &str| Reject::WrongType(format!("expected {target}, got {what}"));
     let not_a_number = |s: &str| wrong(&format!("the string {:?}", trunc(s)));
@@ -444,7 +456,7 @@ fn coerce(batch: &mut EventBatch, value: Scalar<'_>, target: ScalarType, max_str
             if text.len() > max_string {
                 return Err(Reject::TooLong(text.len()));
             }
-            Value::Str(batch.intern(&text)?)
+            Value::Str(strings.dedup.intern(batch, strings.col, &text)?)
         }
         (_, v) => return Err(wrong(v.kind())),
     };

@@ -10,6 +10,7 @@ pub mod bytes;
 mod builder;
 pub mod chunks;
 mod decode;
+mod dedup;
 mod errors;
 pub mod json;
 mod paths;

@@ -11,7 +11,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use ahash::AHashMap;
-use kestrel_event::{EventBatch, ValueRef};
+use std::collections::hash_map::Entry;
+
+use kestrel_event::{ColumnData, EventBatch, Span, Value};
 use kestrel_schema::FieldId;
 
 use crate::keys::for_each_key;
@@ -39,6 +41,48 @@ pub(crate) struct FieldValues<'b> {
     postings: Option<Postings>,
 }
 
+/// The distinct texts met while building a [`FieldValues`].
+#[derive(Default)]
+struct Dictionary<'b> {
+    texts: Vec<&'b str>,
+    by_text: AHashMap<&'b str, u32>,
+    by_offset: AHashMap<u32, u32>,
+    freq: Vec<u32>,
+    not_text: u32,
+}
+
+impl<'b> Dictionary<'b> {
+    #[inline]
+    fn id(&mut self, batch: &'b EventBatch, span: Span, by_offset: bool) -> u32 {
+        let id = if by_offset {
+            match self.by_offset.entry(span.off) {
+                Entry::Occupied(found) => *found.get(),
+                Entry::Vacant(slot) => {
+                    let id = self.texts.len() as u32;
+                    self.texts.push(batch.text(span));
+                    self.by_text.insert(batch.text(span), id);
+                    self.freq.push(0);
+                    *slot.insert(id)
+                }
+            }
+        } else {
+            let text = batch.text(span);
+            *self.by_text.entry(text).or_insert_with(|| {
+                self.texts.push(text);
+                self.freq.push(0);
+                (self.texts.len() - 1) as u32
+            })
+        };
+        self.freq[id as usize] += 1;
+        id
+    }
+
+    fn into_values(self, offsets: Vec<u32>, items: Vec<u32>) -> FieldValues<'b> {
+        let Dictionary { texts, by_text, freq, not_text, .. } = self;
+        FieldValues { texts, ids: by_text, freq, not_text, offsets, items, folded: None, postings: None }
+    }
+}
+
 struct Postings {
     offsets: Vec<u32>,
     events: Vec<u32>,
@@ -48,41 +92,40 @@ impl<'b> FieldValues<'b> {
     #[inline(never)] // shows up on its own in profiles
     pub fn build(batch: &'b EventBatch, field: FieldId) -> FieldValues<'b> {
         let events = batch.len();
-        let mut ids: AHashMap<&'b str, u32> = AHashMap::new();
-        let mut texts: Vec<&'b str> = Vec::new();
-        let mut freq: Vec<u32> = Vec::new();
-        let mut not_text = 0;
+        let mut dictionary = Dictionary::default();
         let mut offsets = Vec::with_capacity(events + 1);
         let mut items = Vec::with_capacity(events);
         offsets.push(0);
-        let mut push = |value: ValueRef<'b>, items: &mut Vec<u32>| match value {
-            ValueRef::Null => {}
-            ValueRef::Str(text) => {
-                let id = *ids.entry(text).or_insert_with(|| {
-                    texts.push(text);
-                    freq.push(0);
-                    (texts.len() - 1) as u32
-                });
-                freq[id as usize] += 1;
-                items.push(id);
-            }
+        let Some(column) = batch.column(field) else {
+            offsets.resize(events + 1, 0);
+            return dictionary.into_values(offsets, items);
+        };
+        // A deduplicated column's texts are identified by their offsets:
+        // hashing those spares reading (and hashing) every string.
+        let by_offset = column.is_deduplicated();
+        let mut push = |value: &Value, items: &mut Vec<u32>| match *value {
+            Value::Null => {}
+            Value::Str(span) => items.push(dictionary.id(batch, span, by_offset)),
             _ => {
-                not_text += 1;
+                dictionary.not_text += 1;
                 items.push(NOT_TEXT);
             }
         };
         for ev in 0..events {
-            match batch.value(ev, field) {
-                ValueRef::List(elements) => {
-                    for element in elements {
-                        push(batch.element(element), &mut items);
+            if column.is_valid(ev) {
+                match column.data() {
+                    ColumnData::Str(spans) => push(&Value::Str(spans[ev]), &mut items),
+                    ColumnData::List { offsets, items: elements } => {
+                        for element in &elements[offsets[ev] as usize..offsets[ev + 1] as usize] {
+                            push(element, &mut items);
+                        }
                     }
+                    _ => push(&Value::Bool(false), &mut items),
                 }
-                value => push(value, &mut items),
             }
             offsets.push(items.len() as u32);
         }
-        FieldValues { texts, ids, freq, not_text, offsets, items, folded: None, postings: None }
+        dictionary.into_values(offsets, items)
     }
 
     /// The ids of event `ev`'s values.
