@@ -24,7 +24,14 @@ from kestrel.engine.alerts import Alert
 
 
 def _lines(alerts: List[Alert], prefix: bytes = b"") -> bytes:
-    return b"".join(b"%s%s\n" % (prefix, alert.line()) for alert in alerts)
+    """The alerts as JSON lines, each after `prefix`, joined in one copy."""
+    pieces: List[bytes] = []
+    for alert in alerts:
+        if prefix:
+            pieces.append(prefix)
+        pieces += alert.pieces()
+        pieces.append(b"\n")
+    return b"".join(pieces)
 
 
 def _write(stream: Any, data: bytes) -> None:
