@@ -22,6 +22,9 @@ const PROBE: u32 = 256;
 struct ColumnDedup {
     /// The distinct texts stored so far, by hash.
     table: HashTable<Span>,
+    /// The text stored or found last: consecutive events often repeat
+    /// a value (same host, same action), and comparing is cheaper than hashing.
+    last: Option<Span>,
     values: u32,
     fresh: u32,
     active: bool,
@@ -39,16 +42,20 @@ impl Dedup {
     /// or a new one.
     pub fn intern(&mut self, batch: &mut EventBatch, col: usize, text: &str) -> Result<Span, Reject> {
         while self.columns.len() <= col {
-            self.columns.push(ColumnDedup { table: HashTable::new(), values: 0, fresh: 0, active: true });
+            self.columns.push(ColumnDedup { table: HashTable::new(), last: None, values: 0, fresh: 0, active: true });
         }
         let state = &mut self.columns[col];
         if !state.active {
             return batch.intern(text);
         }
         state.values += 1;
+        if let Some(last) = state.last.filter(|&s| batch.span_bytes(s) == text.as_bytes()) {
+            return Ok(last);
+        }
         let hasher = &self.hasher;
         let hash = hasher.hash_one(text.as_bytes());
         if let Some(&span) = state.table.find(hash, |&s| batch.span_bytes(s) == text.as_bytes()) {
+            state.last = Some(span);
             return Ok(span);
         }
         let span = batch.intern(text)?;
@@ -63,6 +70,7 @@ impl Dedup {
         let arena = &batch.arena;
         let bytes = |s: &Span| &arena[s.off as usize..s.off as usize + s.byte_len()];
         state.table.insert_unique(hash, span, |s| hasher.hash_one(bytes(s)));
+        state.last = Some(span);
         Ok(span)
     }
 }
