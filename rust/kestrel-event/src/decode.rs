@@ -70,6 +70,8 @@ pub struct Decoder {
     capacity_hint: usize,
     /// Reset per batch: spans point into one batch's arena.
     dedup: Dedup,
+    /// Kept between events only to reuse its allocation.
+    categories: Vec<u16>,
 }
 
 /// The per-event state the walker threads through.
@@ -93,6 +95,7 @@ impl Decoder {
             tape: None,
             capacity_hint: 0,
             dedup: Dedup::default(),
+            categories: Vec::new(),
         }
     }
 
@@ -174,11 +177,14 @@ impl Decoder {
                     let len = *len;
                     let ev = self.start_event(batch, line, line_no);
                     let capacity = self.capacity_hint;
-                    let mut ctx = EventCtx { batch, ev, capacity, line: line_no, categories: Vec::new() };
+                    let mut categories = std::mem::take(&mut self.categories);
+                    categories.clear();
+                    let mut ctx = EventCtx { batch, ev, capacity, line: line_no, categories };
                     self.walk_object(&mut ctx, &tape.0, 1, len, ROOT, false);
                     let EventCtx { batch, categories, .. } = ctx;
                     batch.category_ids.extend_from_slice(&categories);
                     batch.category_offsets.push(batch.category_ids.len() as u32);
+                    self.categories = categories;
                 }
                 first => {
                     let kind = first.map_or("nothing", node_kind);

@@ -15,6 +15,7 @@ use hashbrown::HashTable;
 
 use crate::batch::{EventBatch, Span};
 use crate::builder::Reject;
+use crate::bytes::same_bytes;
 
 /// Values seen before a column's yield is judged.
 const PROBE: u32 = 256;
@@ -49,12 +50,12 @@ impl Dedup {
             return batch.intern(text);
         }
         state.values += 1;
-        if let Some(last) = state.last.filter(|&s| batch.span_bytes(s) == text.as_bytes()) {
+        if let Some(last) = state.last.filter(|&s| same_bytes(batch.span_bytes(s), text.as_bytes())) {
             return Ok(last);
         }
         let hasher = &self.hasher;
         let hash = hasher.hash_one(text.as_bytes());
-        if let Some(&span) = state.table.find(hash, |&s| batch.span_bytes(s) == text.as_bytes()) {
+        if let Some(&span) = state.table.find(hash, |&s| same_bytes(batch.span_bytes(s), text.as_bytes())) {
             state.last = Some(span);
             return Ok(span);
         }
