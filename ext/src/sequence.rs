@@ -232,4 +232,18 @@ impl PySequenceMatcher {
     fn filters(&self) -> usize {
         lock(&self.inner).plan().filters.len()
     }
+
+    /// The filters whose hits can start state (first steps, leading missing
+    /// steps, sample steps), ascending.
+    #[getter]
+    fn starting_filters(&self) -> Vec<usize> {
+        lock(&self.inner).starting_filters()
+    }
+
+    /// True when no partial match is held and events are not reordered:
+    /// then a batch without a hit on a starting filter completes nothing,
+    /// and its other filters need not be evaluated.
+    fn is_idle(&self) -> bool {
+        lock(&self.inner).is_idle()
+    }
 }

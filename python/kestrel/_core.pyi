@@ -296,3 +296,9 @@ class SequenceMatcher:
     def kind(self) -> str: ...
     @property
     def filters(self) -> int: ...
+    @property
+    def starting_filters(self) -> list[int]:
+        """The filters whose hits can start state (first steps, leading missing steps, sample steps)."""
+    def is_idle(self) -> bool:
+        """No partial match held and no reordering: a batch without a hit on a
+        starting filter then completes nothing, whatever its other filters pass."""

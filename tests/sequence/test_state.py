@@ -7,7 +7,7 @@ import pytest
 
 import kestrel
 from kestrel._core import StateBudget
-from sequence.helpers import THREE_STEPS, batch, event, rule, seqs, stream, synthetic
+from sequence.helpers import THREE_STEPS, batch, event, ids, rule, seqs, stream, synthetic
 
 TWO_STEPS = "sequence by user.name with maxspan=1s [process where true] [file where true]"
 
@@ -134,3 +134,35 @@ def test_inconsistent_match_lists_are_errors_not_crashes() -> None:
 def test_event_queries_are_not_sequence_rules() -> None:
     with pytest.raises(ValueError, match="not a sequence"):
         rule("process where true")
+
+
+def test_an_idle_rule_leaves_later_steps_unevaluated_until_a_first_step_hits() -> None:
+    r = rule("sequence by user.name [process where true] [network where true] until [file where true]")
+    assert r.matcher.starting_filters == [0]
+    # Nothing held, no first step in the batch: the network event cannot
+    # complete anything, and is not even evaluated (no hit counted).
+    assert r.matcher.is_idle()
+    assert r.process(batch([event(1, 1000, "network")])) == []
+    assert r.stats()["hits"] == 0
+    # A first step and a later step in one batch: evaluated, matched.
+    assert ids(r.process(batch([event(2, 2000, "process"), event(3, 3000, "network")], first_seq=1))) == [[2, 3]]
+    # A partial held across batches keeps the rule busy: the next batch's
+    # later step is evaluated although it has no first step.
+    r.process(batch([event(4, 4000, "process")], first_seq=3))
+    assert not r.matcher.is_idle()
+    assert ids(r.process(batch([event(5, 5000, "network")], first_seq=4))) == [[4, 5]]
+
+
+def test_a_rule_that_reorders_events_is_never_idle() -> None:
+    r = rule("sequence by user.name [process where true] [network where true]", max_out_of_order_ms=2000)
+    assert not r.matcher.is_idle()
+    # The network event comes first but is later in time than the process
+    # event of the next batch: reordered, they match.
+    assert r.process(batch([event(2, 3000, "network")])) == []
+    found = r.process(batch([event(1, 2000, "process"), event(9, 9000, "file")], first_seq=1)) + r.flush()
+    assert ids(found) == [[1, 2]]
+
+
+def test_leading_missing_steps_and_samples_start_state_from_every_filter_that_can() -> None:
+    assert rule("sequence by user.name with maxspan=1s ![process where true] [network where true]").matcher.starting_filters == [0, 1]
+    assert rule("sample by user.name [process where true] [network where true]").matcher.starting_filters == [0, 1]

@@ -123,6 +123,7 @@ class SequenceRule:
             keep_raw=keep_raw,
             budget=budget,
         )
+        self._starting = self.matcher.starting_filters
         pipes = compiled.ir.rule.pipes
         # In a stream `| head n` stops after n matches; `| tail` needs the
         # whole input and only applies in `evaluate`.
@@ -137,8 +138,20 @@ class SequenceRule:
         per_filter = candidates if isinstance(candidates, list) else [candidates] * count
         if len(per_filter) != count:
             raise ValueError(f"{self.rule_id}: {len(per_filter)} candidate lists for {count} filters")
-        # A filter without candidates passes nothing: no need to call it.
-        return [[] if c is not None and not len(c) else self.predicate.evaluate(batch, f, c) for f, c in enumerate(per_filter)]
+
+        def passing(f: int) -> Any:
+            c = per_filter[f]
+            # A filter without candidates passes nothing: no need to call it.
+            return [] if c is not None and not len(c) else self.predicate.evaluate(batch, f, c)
+
+        lists: list[Any] = [None] * count
+        for f in self._starting:
+            lists[f] = passing(f)
+        # Nothing held and nothing started in this batch: what the other
+        # filters pass could not advance or complete any match (most batches,
+        # for a rule whose first step is rare), so they are not evaluated.
+        skip = self.matcher.is_idle() and not any(len(lists[f]) for f in self._starting)
+        return [([] if skip else passing(f)) if found is None else found for f, found in enumerate(lists)]
 
     def process(self, batch: EventBatch, candidates: Candidates = None) -> list[SequenceMatch]:
         """Feed one batch; returns the matches it completed.

@@ -425,6 +425,22 @@ impl SequenceMatcher {
         self.reorder.len()
     }
 
+    /// The filters whose hits can give a key state it does not have: first
+    /// steps, leading missing steps, and every step of a sample.
+    pub fn starting_filters(&self) -> Vec<usize> {
+        (0..self.plan.filters.len()).filter(|f| self.creates_state & (1 << f) != 0).collect()
+    }
+
+    /// Whether the next batch's hits on filters other than
+    /// [`SequenceMatcher::starting_filters`] can only matter through hits on
+    /// those: no partial match is held, and none can form from events
+    /// reordered across batches (no reorder buffer). A caller may then skip
+    /// working out the other filters for a batch where the starting ones
+    /// have no hit; only the `hits` and `late` counters tell the difference.
+    pub fn is_idle(&self) -> bool {
+        self.config.max_out_of_order_ns == 0 && self.reorder.is_empty() && self.partials() == 0
+    }
+
     fn collect_hits(&mut self, batch: &EventBatch, passed: &[(u32, u64)]) -> Vec<Hit> {
         let threads = if self.shards.len() > 1 && passed.len() >= PARALLEL_COLLECT_MIN {
             std::thread::available_parallelism().map_or(1, usize::from).min(self.shards.len())
