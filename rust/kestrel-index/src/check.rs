@@ -87,15 +87,30 @@ impl FilterCheck {
             events.sort_unstable();
             events.dedup();
         }
+        // Every used anchor was counted above, so its terms' states and
+        // fields exist: look them up once, not per event.
+        let (memo, values) = (&*memo, &*values);
+        let others: Vec<Vec<(&FieldValues<'_>, &[bool])>> = used
+            .iter()
+            .filter(|&&a| a != best)
+            .map(|&a| self.anchors[a].iter().map(|&t| (values.built(memo.slot(t)), memo.passes(t))).collect())
+            .collect();
         for ev in events {
             let in_category = category.is_none_or(|id| batch.category_ids(ev as usize).contains(&id));
-            if in_category
-                && used.iter().all(|&a| a == best || self.anchors[a].iter().any(|&t| memo.holds(values, t, ev as usize)))
-            {
+            if in_category && others.iter().all(|terms| terms.iter().any(|&(field, passes)| holds(field, passes, ev as usize))) {
                 out.push(ev);
             }
         }
     }
+}
+
+/// Whether event `ev` satisfies a term that `passes` these ids of `field`:
+/// some value of the field does (Elasticsearch's any-semantics for arrays);
+/// null never does, a value that is not text may (a number can equal a
+/// member's spelling; the predicate decides).
+#[inline]
+fn holds(field: &FieldValues<'_>, passes: &[bool], ev: usize) -> bool {
+    field.of(ev).iter().any(|&id| id == NOT_TEXT || passes[id as usize])
 }
 
 impl TermCheck {
@@ -260,17 +275,8 @@ impl Memo<'_> {
         state.events.as_deref().unwrap_or_default()
     }
 
-    /// Whether event `ev` satisfies `term`: some value of its field is one
-    /// of the keys (Elasticsearch's any-semantics for arrays); null never
-    /// is, a value that is not text may be (a number can equal a member's
-    /// spelling; the predicate decides).
-    fn holds(&mut self, values: &mut BatchValues<'_, '_>, term: u32, ev: usize) -> bool {
-        let slot = self.terms[term as usize].slot;
-        let state = self.state(values, term);
-        let field = values.field(slot);
-        field
-            .of(ev)
-            .iter()
-            .any(|&id| id == NOT_TEXT || state.passes[id as usize])
+    /// What a term's state says per id; the state must have been worked out.
+    fn passes(&self, term: u32) -> &[bool] {
+        &self.state[term as usize].as_ref().expect("the term was counted first").passes
     }
 }

@@ -274,6 +274,11 @@ impl<'b, 's> BatchValues<'b, 's> {
         })
     }
 
+    /// Field `slot`'s dictionary, which must have been built.
+    pub fn built(&self, slot: u32) -> &FieldValues<'b> {
+        self.fields[slot as usize].as_ref().expect("the field was read first")
+    }
+
     pub fn slots(&self) -> &'s FieldSlots {
         self.slots
     }
