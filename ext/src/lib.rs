@@ -5,6 +5,13 @@
 
 use pyo3::prelude::*;
 
+/// Every batch allocates buffers of megabytes (raw lines, arena, columns,
+/// dictionaries) and frees them a batch later. glibc's malloc returns such
+/// blocks to the kernel and faults fresh pages in for the next batch;
+/// mimalloc keeps them for reuse.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod batch;
 mod errors;
 mod host;
