@@ -49,3 +49,30 @@ def test_the_tiebreaker_field_orders_events_with_equal_timestamps():
 
     assert alerts() == []
     assert alerts(tiebreaker_field="event.sequence") == ["a_then_b"]
+
+
+#: 2026-01-05T08:00:00Z as a Windows FILETIME: 100 ns ticks since 1601-01-01.
+FILETIME = (1_767_600_000 + 11_644_473_600) * 10_000_000
+
+
+def test_filetime_timestamps(tmp_path):
+    def at(ticks, name):
+        return {"ts": ticks, "event": {"category": ["process"]}, "host": {"id": "h1"}, "process": {"name": name}}
+
+    engine = kestrel.Engine(timestamp_field="ts", timestamp_unit="filetime")
+    assert engine.config.timestamp_unit == "filetime"
+    engine.load('process where process.name == "a.exe"', rule_id="a")
+    # maxspan=1s: a second b.exe 0.5 s after a.exe completes it; one 2 s after does not.
+    engine.load('sequence with maxspan=1s [process where process.name == "a.exe"] [process where process.name == "b.exe"]',
+                rule_id="a_then_b")
+    alerts = engine.process([at(FILETIME, "a.exe"), at(FILETIME + 5_000_000, "b.exe")])
+    assert [(a["rule"]["id"], a["@timestamp"]) for a in alerts] == [
+        ("a", "2026-01-05T08:00:00.000Z"), ("a_then_b", "2026-01-05T08:00:00.500Z"),
+    ]
+    later = FILETIME + 100_000_000
+    assert [a["rule"]["id"] for a in engine.process([at(later, "a.exe"), at(later + 20_000_000, "b.exe")]) + engine.flush()] == ["a"]
+    path = tmp_path / "engine.toml"
+    path.write_text('timestamp_field = "ts"\ntimestamp_unit = "filetime"\n')
+    assert EngineConfig.load(path).timestamp_unit == "filetime"
+    with pytest.raises(kestrel.EngineError, match=r"'timestamp_unit': must be ns, us, ms, s or filetime, not 'ticks'"):
+        kestrel.Engine(timestamp_unit="ticks")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
+from kestrel.compiler.options import TIMESTAMP_UNITS
 from kestrel.errors import EngineError
 
 try:  # Python 3.11+
@@ -42,7 +43,8 @@ class EngineConfig:
     schema: Any = None
     category_field: str = "event.category"
     timestamp_field: str = "@timestamp"
-    #: Unit of numeric timestamps: "s", "ms", "us" or "ns".
+    #: Unit of numeric timestamps: "s", "ms", "us", "ns", or "filetime"
+    #: (Windows FILETIME: 100 ns ticks since 1601).
     timestamp_unit: str = "ms"
     #: Orders events with equal timestamps in sequences (then arrival order).
     tiebreaker_field: Optional[str] = None
@@ -92,8 +94,9 @@ class EngineConfig:
             raise EngineError(f"{self._where('workers')}: must be 0 or more, not {self.workers!r}")
         if self.overflow not in ("block", "drop"):
             raise EngineError(f"{self._where('overflow')}: must be \"block\" or \"drop\", not {self.overflow!r}")
-        if self.timestamp_unit not in ("s", "ms", "us", "ns"):
-            raise EngineError(f"{self._where('timestamp_unit')}: must be s, ms, us or ns, not {self.timestamp_unit!r}")
+        if self.timestamp_unit not in TIMESTAMP_UNITS:
+            units = ", ".join(TIMESTAMP_UNITS[:-1]) + " or " + TIMESTAMP_UNITS[-1]
+            raise EngineError(f"{self._where('timestamp_unit')}: must be {units}, not {self.timestamp_unit!r}")
 
     def _where(self, key: str) -> str:
         return f"{self.source}: key {key!r}" if self.source else f"engine option {key!r}"
