@@ -83,3 +83,19 @@ def test_a_terminal_gets_a_progress_line_and_a_pipe_does_not(tmp_path, monkeypat
     monkeypatch.undo()
     assert main(args) == 0
     assert "events/s" not in capsys.readouterr().err
+
+
+def test_a_tail_rules_alerts_are_written_at_the_end_of_the_input(tmp_path, capsys):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "last_two.eql").write_text("process where true | tail 2\n")
+    (rules / "first_one.eql").write_text("process where true | head 1\n")
+    events = tmp_path / "events.ndjson"
+    events.write_text("".join(
+        json.dumps({"@timestamp": 1_767_600_000_000 + n, "event": {"category": ["process"]}, "n": n}) + "\n" for n in range(5)
+    ))
+    alerts = tmp_path / "alerts.ndjson"
+    assert main(["run", "--rules", str(rules), "--events", str(events), "--alerts", str(alerts)]) == 0
+    written = [json.loads(line) for line in alerts.read_text().splitlines()]
+    assert [(a["rule"]["id"], a["events"][0]["n"]) for a in written] == [("first_one", 0), ("last_two", 3), ("last_two", 4)]
+    capsys.readouterr()

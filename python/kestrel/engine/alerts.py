@@ -22,7 +22,7 @@ import datetime as dt
 import hashlib
 import json
 import threading
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from kestrel.engine.rule import EngineRule, json_bytes
 
@@ -53,7 +53,7 @@ def iso(ns: Optional[int]) -> Optional[str]:
 class Alert:
     """One alert: its rule, kind, time, evidence (JSON per event) and captures (JSON)."""
 
-    __slots__ = ("rule", "kind", "timestamp_ns", "join_keys", "events_json", "captures_json", "_body", "_doc")
+    __slots__ = ("rule", "kind", "timestamp_ns", "join_keys", "events_json", "captures_json", "order", "_body", "_doc")
 
     def __init__(self, rule: EngineRule, kind: str, timestamp_ns: Optional[int], events_json: List[bytes],
                  captures_json: bytes, join_keys: Optional[List[Any]] = None) -> None:
@@ -64,6 +64,11 @@ class Alert:
         #: Per event, its original JSON (or a placeholder such as :data:`MISSING`).
         self.events_json = events_json
         self.captures_json = captures_json
+        #: Where the alert falls in Elasticsearch order, when the engine needs
+        #: to compare alerts of different batches (a ``| tail`` pipe):
+        #: (timestamp ns, tiebreaker, ingest seq) of the event, or of a
+        #: sequence's first event (whose tiebreaker counts as 0).
+        self.order: Optional[Tuple[int, int, int]] = None
         self._body: Optional[bytes] = None
         self._doc: Optional[Dict[str, Any]] = None
 
@@ -107,17 +112,80 @@ class Alert:
         return hashlib.blake2b(self.rule.id.encode() + b"\0" + self.body(), digest_size=16).digest()
 
 
+#: Orders untimed events first (Elasticsearch does not return them at all).
+_NO_TIME = -(1 << 63)
+#: A tiebreaker that is not a number sorts last, as in the sequence matcher.
+_NO_TIEBREAKER = (1 << 63) - 1
+
+
 def event_alert(rule: EngineRule, batch: Any, index: int, captures_json: bytes) -> Alert:
     return Alert(rule, "event", batch.timestamp(index), [batch.raw(index)], captures_json)
 
 
+def event_alerts(rule: EngineRule, batch: Any, hits: List[Tuple[int, bytes]], tiebreaker: Optional[str],
+                 ordered: bool = False) -> List[Alert]:
+    """Alerts of an event rule's hits in `batch`, in Elasticsearch order:
+    timestamp, then the `tiebreaker` field (when configured), then arrival.
+
+    A batch usually arrives in time order, and then its hits are already
+    sorted: only their timestamps are compared. Otherwise, or when `ordered`
+    asks for every alert's :attr:`Alert.order`, the keys are read and the
+    alerts sorted.
+    """
+    alerts = [event_alert(rule, batch, i, captures) for i, captures in hits]
+    if not ordered and _ascending(alerts, strict=tiebreaker is not None):
+        return alerts
+    for alert, (i, _) in zip(alerts, hits):
+        ts = alert.timestamp_ns
+        alert.order = (_NO_TIME if ts is None else ts, _tiebreak(batch.get(i, tiebreaker)) if tiebreaker else 0, batch.seq(i))
+    alerts.sort(key=_order_of)
+    return alerts
+
+
+def _ascending(alerts: List[Alert], strict: bool) -> bool:
+    """Whether the alerts' timestamps increase (strictly, when a tiebreaker
+    would have to decide between equal ones)."""
+    previous: Optional[int] = None
+    for alert in alerts:
+        ts = alert.timestamp_ns
+        if ts is None or (previous is not None and (ts <= previous if strict else ts < previous)):
+            return False
+        previous = ts
+    return True
+
+
+def _tiebreak(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return _NO_TIEBREAKER
+    return int(value)
+
+
+def _order_of(alert: Alert) -> Any:
+    return alert.order
+
+
 def sequence_alerts(rule: EngineRule, matches: Sequence[Any]) -> List[Alert]:
-    """Alerts of a sequence rule's matches, their captures computed together."""
+    """Alerts of a sequence rule's matches, their captures computed together.
+
+    The matches are put in Elasticsearch order: by their earliest event
+    (timestamp, then arrival), whatever order they completed in.
+    """
+    matches = sorted(matches, key=_first_event)
     captures = rule.evaluator.captures_json(matches)
-    return [
-        Alert(rule, match.kind, match.last_timestamp, [_evidence_json(e) for e in match.evidence], captured, list(match.join_keys))
-        for match, captured in zip(matches, captures)
-    ]
+    alerts = []
+    for match, captured in zip(matches, captures):
+        alert = Alert(rule, match.kind, match.last_timestamp, [_evidence_json(e) for e in match.evidence], captured,
+                      list(match.join_keys))
+        first_ts, first_seq = _first_event(match)
+        alert.order = (first_ts, 0, first_seq)
+        alerts.append(alert)
+    return alerts
+
+
+def _first_event(match: Any) -> Tuple[int, int]:
+    """(timestamp, ingest seq) of a match's earliest event: a sequence's first
+    present step, a sample's earliest event whatever its step."""
+    return min((e[1], e[0]) for e in match.evidence if e is not None)
 
 
 def _evidence_json(evidence: Any) -> bytes:

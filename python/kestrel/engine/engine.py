@@ -4,13 +4,20 @@
     report = engine.load("rules/")            # failures: file, line, column, reason
     alerts = engine.process(events)           # dicts, NDJSON bytes or an EventBatch
     engine.process_file("events.ndjson.gz")   # streamed in bounded batches; alerts go to the sinks
-    engine.flush()                            # settle pending sequences at end of input
+    engine.flush()                            # end of input: pending sequences, `| tail` results
     engine.stats()
 
 Python handles batches, never single events: a batch is decoded by the core,
 its event categories select the rules through the :class:`RuleIndex`, each
 rule evaluates the whole batch in the core (GIL released), and the matches
 become alert documents.
+
+A rule's results come in Elasticsearch order within each batch: event
+rules' by timestamp, then the tiebreaker field, then arrival; sequences and
+samples by their first event. Batches follow each other in arrival order, so
+a stream fed in time order gives its results in Elasticsearch order. The
+query's ``| head`` / ``| tail`` pipes apply to that stream, per rule
+(:mod:`kestrel.engine.pipes`), before deduplication.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from kestrel._core import EventBatch, NdjsonFile, Schema
-from kestrel.engine.alerts import Alert, Deduplicator, event_alert, sequence_alerts
+from kestrel.engine.alerts import Alert, Deduplicator, event_alerts, sequence_alerts
 from kestrel.engine.bus import EventBus, partition
 from kestrel.engine.config import EngineConfig
 from kestrel.engine.index import RuleIndex, batch_categories
@@ -202,7 +209,11 @@ class Engine:
         """Evaluate events and return their alerts (which also go to the sinks).
 
         `events` is an :class:`EventBatch`, NDJSON (``bytes``/``str``) or an
-        iterable of event dicts.
+        iterable of event dicts, cut into batches of ``batch_size`` events.
+        Each rule's alerts of a batch are in Elasticsearch order (see the
+        module docstring). A ``| head N`` rule stops alerting after its first
+        N results, counted across calls; a ``| tail N`` rule's results wait
+        for :meth:`flush`.
         """
         collected: List[Alert] = []
         self._collector = collected
@@ -233,14 +244,28 @@ class Engine:
         return self._counts["alerts"] - before
 
     def flush(self) -> List[Dict[str, Any]]:
-        """Settle pending sequences (trailing missing events, expiry) at end of input; return their alerts."""
+        """End of input: settle pending sequences (trailing missing events,
+        expiry) and release what ``| tail`` pipes hold; return those alerts.
+
+        A rule's results then come in Elasticsearch order: its sequences by
+        their first event, then what its tail stages held (see
+        :mod:`kestrel.engine.pipes`). A ``| head`` count survives a flush: a
+        rule that emitted its first N results stays quiet afterwards.
+        """
         self._bus.join()
         out: List[Alert] = []
         for rule in self._rules:
-            if isinstance(rule.evaluator, SequenceEvaluator):
+            pipes = rule.pipes
+            alerts: List[Alert] = []
+            if isinstance(rule.evaluator, SequenceEvaluator) and not (pipes is not None and pipes.exhausted):
                 matches = rule.evaluator.flush()
                 alerts = sequence_alerts(rule, matches) if matches else []
                 rule.note(0, len(matches), 0)
+                if pipes is not None and alerts:
+                    alerts = pipes.admit(alerts)
+            if pipes is not None:
+                alerts += pipes.flush()
+            if alerts:
                 out += self._emit([(rule, alerts)])
         return [alert.doc for alert in out]
 
@@ -367,9 +392,11 @@ class Engine:
         index = self._index  # the rule set this batch runs against, even if a reload swaps it meanwhile
         categories = batch_categories(batch) if index.enabled else ()
         produced: List[Tuple[EngineRule, List[Alert]]] = []
+        tiebreaker = self.config.tiebreaker_field
         for rule, candidates in index.offers(batch, categories):
-            if rule.status != "active":
-                continue
+            pipes = rule.pipes
+            if rule.status != "active" or (pipes is not None and pipes.exhausted):
+                continue  # a full `| head` ends the rule's output: nothing left to evaluate
             started = time.perf_counter_ns()
             sequence = isinstance(rule.evaluator, SequenceEvaluator)
             if candidates is None:
@@ -386,10 +413,14 @@ class Engine:
             except KestrelError as error:
                 rule.note(offered, 0, time.perf_counter_ns() - started, str(error))
                 continue
-            if sequence:
-                alerts = sequence_alerts(rule, hits) if hits else []
+            if not hits:
+                alerts = []
+            elif sequence:
+                alerts = sequence_alerts(rule, hits)
             else:
-                alerts = [event_alert(rule, batch, i, captures) for i, captures in hits]
+                alerts = event_alerts(rule, batch, hits, tiebreaker, ordered=pipes is not None and pipes.ordered)
+            if pipes is not None and alerts:
+                alerts = pipes.admit(alerts)
             rule.note(offered, len(hits), time.perf_counter_ns() - started)
             if alerts:
                 produced.append((rule, alerts))

@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from kestrel.engine.pipes import PipeState
 from kestrel.errors import KestrelError
 
 
@@ -83,13 +84,21 @@ class SequenceEvaluator:
         self._make = make
         self.ir_json = ir_json  # lets the rule index anchor the rule
         self._lock = threading.Lock()
-        self.partitions: Dict[int, Any] = {0: make()}  # built now, so a bad rule fails at load
+        self.partitions: Dict[int, Any] = {0: self._new()}  # built now, so a bad rule fails at load
+
+    def _new(self) -> Any:
+        rule = self._make()
+        # A SequenceRule would apply `| head` per partition and in completion
+        # order; the engine applies the rule's pipes once, over all partitions
+        # and in Elasticsearch order (EngineRule.pipes).
+        rule.head = None
+        return rule
 
     def _rule(self, partition: int) -> Any:
         with self._lock:
             rule = self.partitions.get(partition)
             if rule is None:
-                rule = self.partitions[partition] = self._make()
+                rule = self.partitions[partition] = self._new()
             return rule
 
     def evaluate(self, batch: Any, partition: int = 0, candidates: Any = None) -> List[Any]:
@@ -134,6 +143,9 @@ class EngineRule:
     #: Digest of everything the rule was built from; equal digests are reused on reload.
     fingerprint: str = ""
     source: str = "eql"  #: which loader produced it: package, eql, toml, jsonl, sigma
+    #: The rule's ``| head`` / ``| tail`` pipes and ``size`` limit, with their
+    #: state (see :mod:`kestrel.engine.pipes`); None when it has none.
+    pipes: Optional[PipeState] = None
     status: str = "active"
     evaluations: int = 0  #: events offered
     batches: int = 0
@@ -201,4 +213,5 @@ class EngineRule:
             "errors": self.errors,
             "time_ms": round(self.time_ns / 1e6, 3),
             "last_error": self.last_error,
+            **({"pipes": self.pipes.stats()} if self.pipes is not None else {}),
         }

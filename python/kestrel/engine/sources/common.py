@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from kestrel.engine.config import EngineConfig
+from kestrel.engine.pipes import PipeState
 from kestrel.engine.rule import EngineRule, SequenceEvaluator, WasmEvaluator
 from kestrel.errors import KestrelError
 
@@ -155,8 +156,10 @@ def rule_from_query(
         report.failures.append(LoadFailure(location, first_line, None, f"cannot load: {error}"))
         return
     categories = () if compiled.metadata.any_category else tuple(compiled.categories)
+    pipes = PipeState.of((pipe.op, pipe.count) for pipe in compiled.ir.rule.pipes)
     report.rules.append(
-        EngineRule(rule_id, name, compiled.kind, location, evaluator, categories, version, metadata, digest, source)
+        EngineRule(rule_id, name, compiled.kind, location, evaluator, categories, version, metadata, digest, source,
+                   pipes=pipes)
     )
 
 

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict
 
+from kestrel.engine.pipes import PipeState
 from kestrel.engine.rule import EngineRule, LuaEvaluator, WasmEvaluator
 from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, Skipped, fingerprint, rule_from_query
 from kestrel.errors import KestrelError
@@ -55,7 +56,7 @@ def load_package(directory: Path, context: LoadContext, report: LoadReport) -> N
     report.rules.append(
         EngineRule(
             manifest.id, manifest.name, manifest.kind, str(directory), evaluator, tuple(_categories(directory, manifest)),
-            manifest.version, dict(manifest.metadata), digest, "package",
+            manifest.version, dict(manifest.metadata), digest, "package", pipes=_pipes(directory),
         )
     )
 
@@ -64,6 +65,13 @@ def _package_files(directory: Path) -> list:
     """(name, bytes) of every file of the package except its tests, for the fingerprint."""
     files = [p for p in sorted(directory.rglob("*")) if p.is_file() and "tests" not in p.relative_to(directory).parts]
     return [item for p in files for item in (str(p.relative_to(directory)), p.read_bytes())]
+
+
+def _pipes(directory: Path) -> "PipeState | None":
+    """A compiled EQL package's pipes: its IR keeps them."""
+    ir = _constants(directory).get("ir") or {}
+    pipes = ir.get("rule", {}).get("pipes", [])
+    return PipeState.of((pipe["op"], pipe["count"]) for pipe in pipes)
 
 
 def _constants(directory: Path) -> Dict[str, Any]:
