@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from kestrel._core import EventBatch, NdjsonFile, Schema
+from kestrel.compiler import CompiledRule
 from kestrel.engine.alerts import Alert, Deduplicator, event_alerts, sequence_alerts
 from kestrel.engine.bus import EventBus, partition
 from kestrel.engine.config import EngineConfig
@@ -110,18 +111,27 @@ class Engine:
     # -- rules ---------------------------------------------------------------
 
     def load(self, target: Any, *, strict: bool = False, rule_id: Optional[str] = None) -> LoadReport:
-        """Load rules from a file, a directory (any mix of sources) or EQL text.
+        """Load rules from a file, a directory (any mix of sources), EQL text
+        or a :class:`kestrel.CompiledRule`.
 
         Failures are reported in the returned :class:`LoadReport` (file,
         line, column, reason) and the other rules still load; with
         `strict`, any failure raises :class:`kestrel.RuleLoadError` and
         nothing from `target` is loaded.
+
+        A compiled rule is compiled again from its source text against the
+        engine's schema, with its own options. Its event fields (category
+        field, timestamp field and unit, tiebreaker) must be the engine's:
+        if one differs the rule is refused with a :class:`kestrel.RuleLoadError`
+        naming each differing option, whatever `strict`, as nothing else
+        would load from the call.
         """
-        if isinstance(target, str) and rule_id is None and existing_path(target) is None and " where " in target:
+        if rule_id is None and (isinstance(target, CompiledRule) or (
+                isinstance(target, str) and existing_path(target) is None and " where " in target)):
             rule_id = f"rule-{len(self._specs) + 1}"
         report = load_target(target, LoadContext(self.schema, self.config), rule_id)
         _check_ids(report, self._rules)
-        if strict and report.failures:
+        if report.failures and (strict or isinstance(target, CompiledRule)):
             raise RuleLoadError(_failure_message(report.failures), report.failures)
         self._specs.append((target, rule_id))
         self._install(self._rules + report.rules)

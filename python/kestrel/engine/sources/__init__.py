@@ -2,7 +2,7 @@
 
 * :mod:`.package` -- rule packages (``manifest.json`` + ``rule.wasm`` |
   ``rule.wat`` | ``predicate.lua`` | ``rule.eql``);
-* :mod:`.eql` -- bare ``.eql`` files (and EQL text given directly);
+* :mod:`.eql` -- bare ``.eql`` files (and EQL text or a ``CompiledRule`` given directly);
 * :mod:`.toml` -- Elastic detection-rules ``.toml`` files;
 * :mod:`.jsonl` -- rule corpora, one JSON object with a ``query`` per line;
 * :mod:`.sigma` -- Sigma ``.yml``/``.yaml`` through pySigma (``kestrel[sigma]``).
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator, List
 
 from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, Skipped, existing_path
-from kestrel.engine.sources.eql import load_eql_file, load_eql_text
+from kestrel.engine.sources.eql import load_compiled, load_eql_file, load_eql_text
 from kestrel.engine.sources.jsonl import load_jsonl_file
 from kestrel.engine.sources.package import MANIFEST, load_package
 from kestrel.engine.sources.sigma import SIGMA_SUFFIXES, load_sigma_file
@@ -32,8 +32,13 @@ __all__ = ["LoadContext", "LoadFailure", "LoadReport", "Skipped", "existing_path
 
 
 def load_target(target: Any, context: LoadContext, rule_id: "str | None" = None) -> LoadReport:
-    """Load a file, a directory (recursively) or EQL text."""
+    """Load a file, a directory (recursively), EQL text or a ``kestrel.CompiledRule``."""
+    from kestrel.compiler import CompiledRule
+
     report = LoadReport()
+    if isinstance(target, CompiledRule):
+        load_compiled(target, context, report, rule_id=rule_id)
+        return report
     path = existing_path(target)
     if path is not None and path.is_dir():
         for item in rule_files(path):

@@ -135,18 +135,24 @@ def rule_from_query(
     metadata: Optional[Dict[str, Any]] = None,
     version: str = "1",
     source: str = "eql",
+    options: Any = None,
 ) -> None:
-    """Compile EQL into an EngineRule (Wasm for event rules, the sequence engine otherwise)."""
+    """Compile EQL into an EngineRule (Wasm for event rules, the sequence engine otherwise).
+
+    `options` are compile options to use instead of the engine's (a loaded
+    CompiledRule's).
+    """
     import kestrel
 
     metadata = metadata or {}
-    digest = fingerprint("eql", rule_id, name, version, metadata, query)
+    options = options or context.compile_options()
+    digest = fingerprint("eql", rule_id, name, version, metadata, query, _options_key(options))
     reused = context.reuse.get(digest)
     if reused is not None:
         report.rules.append(reused)
         return
     try:
-        compiled = kestrel.compile(query, schema=context.schema, options=context.compile_options())
+        compiled = kestrel.compile(query, schema=context.schema, options=options)
     except KestrelError as error:
         report.failures.append(eql_failure(location, first_line, error))
         return
@@ -161,6 +167,14 @@ def rule_from_query(
         EngineRule(rule_id, name, compiled.kind, location, evaluator, categories, version, metadata, digest, source,
                    pipes=pipes)
     )
+
+
+def _options_key(options: Any) -> List[Any]:
+    """What of the compile options changes a compiled rule, in a stable form."""
+    return [
+        options.category_field, options.timestamp_field, options.timestamp_unit, options.tiebreaker_field,
+        options.strict, options.optimize, sorted(options.categories),
+    ]
 
 
 def _evaluator(compiled: Any, context: LoadContext, rule_id: str) -> Any:
