@@ -16,8 +16,8 @@ A rule's results come in Elasticsearch order within each batch: event
 rules' by timestamp, then the tiebreaker field, then arrival; sequences and
 samples by their first event. Batches follow each other in arrival order, so
 a stream fed in time order gives its results in Elasticsearch order. The
-query's ``| head`` / ``| tail`` pipes apply to that stream, per rule
-(:mod:`kestrel.engine.pipes`), before deduplication.
+query's ``| head`` / ``| tail`` pipes and its ``size`` apply to that
+stream, per rule (:mod:`kestrel.engine.pipes`), before deduplication.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from kestrel.engine.reader import chunks, is_plain_file, open_events
 from kestrel.engine.rule import EngineRule, SequenceEvaluator
 from kestrel.engine.sinks import Sink, as_sink
 from kestrel.engine.sources import LoadContext, LoadFailure, LoadReport, existing_path, load_target
+from kestrel.engine.sources.common import limit_problem
 from kestrel.engine.watch import RuleWatcher
 from kestrel.errors import EngineError, KestrelError, RuleLoadError
 
@@ -79,7 +80,8 @@ class Engine:
         self.config = config or EngineConfig(**options)
         self.schema = _schema(self.config.schema)
         self._sinks: List[Sink] = [as_sink(s) for s in sinks]
-        self._specs: List[Tuple[Any, Optional[str]]] = []
+        #: (target, rule id, limits) of each load: what a reload loads again.
+        self._specs: List[Tuple[Any, Optional[str], Dict[str, int]]] = []
         self._rules: List[EngineRule] = []
         self._index = RuleIndex([], self.config.indexing)
         self._report = LoadReport()
@@ -110,7 +112,15 @@ class Engine:
 
     # -- rules ---------------------------------------------------------------
 
-    def load(self, target: Any, *, strict: bool = False, rule_id: Optional[str] = None) -> LoadReport:
+    def load(
+        self,
+        target: Any,
+        *,
+        strict: bool = False,
+        rule_id: Optional[str] = None,
+        size: Optional[int] = None,
+        max_samples_per_key: Optional[int] = None,
+    ) -> LoadReport:
         """Load rules from a file, a directory (any mix of sources), EQL text
         or a :class:`kestrel.CompiledRule`.
 
@@ -125,15 +135,26 @@ class Engine:
         if one differs the rule is refused with a :class:`kestrel.RuleLoadError`
         naming each differing option, whatever `strict`, as nothing else
         would load from the call.
+
+        `size` and `max_samples_per_key` are Elasticsearch's limits, for
+        every rule `target` holds; they override the same keys in a rule's
+        own file (a TOML rule's ``[rule]`` table, a package manifest, a
+        ``.jsonl`` record, an ``.eql`` file's ``// size: N`` header line).
+        `size` is the most results (alerts) a rule raises: a last
+        ``| head size`` after the query's own pipes. `max_samples_per_key`
+        is how many samples one join key of a sample rule yields (1 by
+        default, as in Elasticsearch); other kinds of rule ignore it here,
+        and refuse it in their own file. See :mod:`kestrel.engine.pipes`.
         """
+        limits = _load_limits(size=size, max_samples_per_key=max_samples_per_key)
         if rule_id is None and (isinstance(target, CompiledRule) or (
                 isinstance(target, str) and existing_path(target) is None and " where " in target)):
             rule_id = f"rule-{len(self._specs) + 1}"
-        report = load_target(target, LoadContext(self.schema, self.config), rule_id)
+        report = load_target(target, LoadContext(self.schema, self.config, limits=limits), rule_id)
         _check_ids(report, self._rules)
         if report.failures and (strict or isinstance(target, CompiledRule)):
             raise RuleLoadError(_failure_message(report.failures), report.failures)
-        self._specs.append((target, rule_id))
+        self._specs.append((target, rule_id, limits))
         self._install(self._rules + report.rules)
         self._report.failures += report.failures
         self._report.skipped += report.skipped
@@ -156,11 +177,11 @@ class Engine:
         change are carried over as they are, so sequence rules keep their
         pending state. A failed reload keeps the old set and says why.
         """
-        specs = self._specs if targets is None else [(t, None) for t in targets]
+        specs = self._specs if targets is None else [(t, None, {}) for t in targets]
         previous = {rule.fingerprint: rule for rule in self._rules}
-        context = LoadContext(self.schema, self.config, reuse=previous)
         report = LoadReport()
-        for target, rule_id in specs:
+        for target, rule_id, limits in specs:
+            context = LoadContext(self.schema, self.config, reuse=previous, limits=limits)
             report.extend(load_target(target, context, rule_id))
         _check_ids(report, [])
         old_ids = {rule.id: rule for rule in self._rules}
@@ -183,7 +204,7 @@ class Engine:
 
     def rule_paths(self) -> List[Path]:
         """The files and directories the rules were loaded from (EQL text aside)."""
-        return [path for path in (existing_path(t) for t, _ in self._specs) if path is not None]
+        return [path for path in (existing_path(t) for t, _, _ in self._specs) if path is not None]
 
     def watch(self, interval: float = 2.0, on_reload: Optional[Callable[[ReloadResult], Any]] = None) -> RuleWatcher:
         """Watch the rule paths: reload whenever a file under them changes.
@@ -474,6 +495,16 @@ def _schema(value: Any) -> Schema:
     if isinstance(value, (str, os.PathLike)):
         return Schema.load(value)
     return value
+
+
+def _load_limits(**given: Optional[int]) -> Dict[str, int]:
+    """The limits given to ``Engine.load`` (those not None), checked."""
+    limits = {key: value for key, value in given.items() if value is not None}
+    for key, value in limits.items():
+        problem = limit_problem(key, value)
+        if problem is not None:
+            raise EngineError(f"Engine.load: {problem}")
+    return limits
 
 
 def _check_ids(report: LoadReport, existing: List[EngineRule]) -> None:

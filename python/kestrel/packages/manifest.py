@@ -28,8 +28,13 @@ _DEFAULT_ENTRY = {"lua": "predicate.lua", "wasm": "rule.wasm"}
 
 _KNOWN_KEYS = frozenset({
     "id", "name", "version", "description", "runtime", "kind", "entry", "schema", "fields", "categories",
-    "capture", "severity", "risk_score", "tags", "threat", "trusted",
+    "capture", "severity", "risk_score", "tags", "threat", "trusted", "size", "max_samples_per_key",
 })
+
+#: Result limits a manifest may set, with the least value each takes (see
+#: kestrel.engine.pipes): `size` caps the rule's results, `max_samples_per_key`
+#: the samples one join key of a sample rule yields.
+LIMITS = {"size": 0, "max_samples_per_key": 1}
 
 
 class RulePackageError(KestrelError):
@@ -94,6 +99,8 @@ class Manifest:
     capture: Optional[Tuple[str, ...]] = None
     trusted: bool = False
     metadata: Dict[str, Any] = field(default_factory=dict)
+    #: `size` and `max_samples_per_key`, when the manifest sets them.
+    limits: Dict[str, int] = field(default_factory=dict)
     source: str = MANIFEST_FILE
 
 
@@ -127,6 +134,7 @@ def parse_manifest(document: Any, *, source: str = MANIFEST_FILE) -> Manifest:
     if kind not in KINDS:
         raise check.error("kind", f"must be one of {', '.join(KINDS)}, not {kind!r}")
     metadata = {key: document[key] for key in ("severity", "risk_score", "tags", "threat") if key in document}
+    limits = {key: check.integer(document, key, least) for key, least in LIMITS.items() if key in document}
     return Manifest(
         id=rule_id,
         name=check.string(document, "name") or rule_id,
@@ -141,6 +149,7 @@ def parse_manifest(document: Any, *, source: str = MANIFEST_FILE) -> Manifest:
         capture=check.strings(document, "capture"),
         trusted=check.boolean(document, "trusted"),
         metadata=metadata,
+        limits=limits,
         source=source,
     )
 
@@ -218,6 +227,12 @@ class _Checker:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise self.error(key, "must be a list of strings")
         return tuple(value)
+
+    def integer(self, document: Dict[str, Any], key: str, least: int) -> int:
+        value = document[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise self.error(key, f"must be a whole number >= {least}, not {json.dumps(value)}")
+        return value
 
     def boolean(self, document: Dict[str, Any], key: str) -> bool:
         value = document.get(key, False)

@@ -13,6 +13,8 @@ from kestrel.engine.config import EngineConfig
 from kestrel.engine.pipes import PipeState
 from kestrel.engine.rule import EngineRule, SequenceEvaluator, WasmEvaluator
 from kestrel.errors import KestrelError
+from kestrel.packages.manifest import LIMITS
+
 
 @dataclass(frozen=True)
 class LoadFailure:
@@ -68,6 +70,9 @@ class LoadContext:
     schema: Any
     config: EngineConfig
     reuse: Dict[str, EngineRule] = field(default_factory=dict)
+    #: `size` / `max_samples_per_key` given to ``Engine.load``: they override
+    #: a rule file's own (see :func:`limit_problem`).
+    limits: Dict[str, int] = field(default_factory=dict)
 
     def compile_options(self) -> Any:
         """The compiler's view of the engine's event fields: which field holds
@@ -84,6 +89,20 @@ class LoadContext:
             "quarantine_after": self.config.quarantine_after,
             "memory_limit": self.config.rule_memory_limit,
         }
+
+
+def limit_problem(key: str, value: Any) -> Optional[str]:
+    """Why `value` is not a valid `size` or `max_samples_per_key`, or None.
+
+    `size` is Elasticsearch's: the most results the rule returns (0 or
+    more); `max_samples_per_key` the samples one join key of a sample rule
+    yields (1 or more)."""
+    least = LIMITS.get(key)
+    if least is None:
+        return f"unknown limit {key!r} (known: {', '.join(LIMITS)})"
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        return f"`{key}` must be a whole number >= {least}, not {value!r}"
+    return None
 
 
 def existing_path(target: Any) -> Optional[Path]:
@@ -135,18 +154,27 @@ def rule_from_query(
     metadata: Optional[Dict[str, Any]] = None,
     version: str = "1",
     source: str = "eql",
+    limits: Optional[Dict[str, Any]] = None,
     options: Any = None,
 ) -> None:
     """Compile EQL into an EngineRule (Wasm for event rules, the sequence engine otherwise).
 
-    `options` are compile options to use instead of the engine's (a loaded
-    CompiledRule's).
+    `limits` are the rule file's `size` / `max_samples_per_key`; those given
+    to ``Engine.load`` (``context.limits``) win over them. `options` are
+    compile options to use instead of the engine's (a loaded CompiledRule's).
     """
     import kestrel
 
     metadata = metadata or {}
+    own = dict(limits or {})
+    for key, value in own.items():
+        problem = limit_problem(key, value)
+        if problem is not None:
+            report.failures.append(LoadFailure(location, first_line, None, problem))
+            return
+    limits = {**own, **context.limits}
     options = options or context.compile_options()
-    digest = fingerprint("eql", rule_id, name, version, metadata, query, _options_key(options))
+    digest = fingerprint("eql", rule_id, name, version, metadata, query, limits, _options_key(options))
     reused = context.reuse.get(digest)
     if reused is not None:
         report.rules.append(reused)
@@ -156,13 +184,17 @@ def rule_from_query(
     except KestrelError as error:
         report.failures.append(eql_failure(location, first_line, error))
         return
+    if "max_samples_per_key" in own and compiled.kind != "sample":
+        reason = f"`max_samples_per_key` applies to sample rules only, not to a {compiled.kind} rule"
+        report.failures.append(LoadFailure(location, first_line, None, reason))
+        return
     try:
-        evaluator = _evaluator(compiled, context, rule_id)
+        evaluator = _evaluator(compiled, context, rule_id, limits.get("max_samples_per_key", 1))
     except KestrelError as error:
         report.failures.append(LoadFailure(location, first_line, None, f"cannot load: {error}"))
         return
     categories = () if compiled.metadata.any_category else tuple(compiled.categories)
-    pipes = PipeState.of((pipe.op, pipe.count) for pipe in compiled.ir.rule.pipes)
+    pipes = PipeState.of(((pipe.op, pipe.count) for pipe in compiled.ir.rule.pipes), limits.get("size"))
     report.rules.append(
         EngineRule(rule_id, name, compiled.kind, location, evaluator, categories, version, metadata, digest, source,
                    pipes=pipes)
@@ -177,7 +209,7 @@ def _options_key(options: Any) -> List[Any]:
     ]
 
 
-def _evaluator(compiled: Any, context: LoadContext, rule_id: str) -> Any:
+def _evaluator(compiled: Any, context: LoadContext, rule_id: str, max_samples_per_key: int = 1) -> Any:
     if compiled.kind == "event":
         from kestrel.runtime.wasm import WasmPredicate
 
@@ -196,6 +228,7 @@ def _evaluator(compiled: Any, context: LoadContext, rule_id: str) -> Any:
             max_out_of_order_ms=config.max_out_of_order,
             memory_budget=config.state_memory_budget,
             quotas=config.quotas,
+            max_samples_per_key=max_samples_per_key,
         ),
         compiled.ir_json(),
     )

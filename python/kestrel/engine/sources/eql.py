@@ -1,16 +1,27 @@
 """Bare ``.eql`` files, EQL text handed to ``engine.load`` directly, and
 compiled rules (``engine.load(kestrel.compile(query))``).
 
-The rule id and name are the file's stem; a leading ``//`` comment line, as
-the bundled rules have, becomes the name.
+The rule id and name are the file's stem. The ``//`` comment lines that open
+the file are its header: ``// size: 10`` and ``// max_samples_per_key: 2``
+set the rule's limits (as the same keys of a TOML rule or a package manifest
+do), and the first other comment line, as the bundled rules have, becomes
+the name::
+
+    // Three processes of one user, in any order.
+    // max_samples_per_key: 2
+    sample by user.name [process where true] [file where true] [network where true]
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, rule_from_query
+from kestrel.packages.manifest import LIMITS
+
+_LIMIT_LINE = re.compile(r"//\s*(" + "|".join(LIMITS) + r")\s*:\s*(.*?)\s*")
 
 #: The compile options that say where an event's fields are: a compiled rule
 #: must agree with the engine on each (EngineConfig names them the same).
@@ -23,9 +34,32 @@ def load_eql_file(path: Path, context: LoadContext, report: LoadReport) -> None:
     except (OSError, UnicodeDecodeError) as error:
         report.failures.append(LoadFailure(str(path), None, None, f"cannot read: {error}"))
         return
-    first = text.lstrip().splitlines()[0] if text.strip() else ""
-    name = first[2:].strip() if first.startswith("//") else path.stem
-    rule_from_query(context, report, rule_id=path.stem, name=name, query=text, location=str(path), source="eql")
+    name, limits = header(text)
+    rule_from_query(
+        context, report, rule_id=path.stem, name=name or path.stem, query=text, location=str(path), source="eql",
+        limits=limits,
+    )
+
+
+def header(text: str) -> Tuple[Optional[str], Dict[str, Any]]:
+    """The name and the limits an ``.eql`` file's opening comment lines give.
+
+    A limit's value is an int when it is written as digits; anything else is
+    kept as text, for the loader to refuse with the key's name.
+    """
+    name: Optional[str] = None
+    limits: Dict[str, Any] = {}
+    for line in text.strip().splitlines():
+        line = line.strip()
+        if not line.startswith("//"):
+            break
+        found = _LIMIT_LINE.fullmatch(line)
+        if found is not None:
+            value = found.group(2)
+            limits[found.group(1)] = int(value) if value.isdigit() else value
+        elif name is None:
+            name = line[2:].strip() or None
+    return name, limits
 
 
 def load_eql_text(text: str, context: LoadContext, report: LoadReport, rule_id: Optional[str] = None) -> None:

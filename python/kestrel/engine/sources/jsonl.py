@@ -1,5 +1,6 @@
 """Rule corpora: one JSON object per line with a ``query`` (and optionally
-``rule_id``, ``name``, ``severity``, ``risk_score``, ``tags``, ``mitre``), as
+``rule_id``, ``name``, ``severity``, ``risk_score``, ``tags``, ``mitre``,
+``size``, ``max_samples_per_key``), as
 ``/work/shared/corpus/elastic_eql_rules.jsonl`` has them."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import json
 from pathlib import Path
 
 from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, Skipped, rule_from_query
+from kestrel.packages.manifest import LIMITS
 
 
 def load_jsonl_file(path: Path, context: LoadContext, report: LoadReport) -> None:
@@ -37,4 +39,5 @@ def load_jsonl_file(path: Path, context: LoadContext, report: LoadReport) -> Non
         rule_from_query(
             context, report, rule_id=rule_id, name=str(record.get("name") or rule_id), query=record["query"],
             location=f"{path}:{number}", first_line=None, metadata=metadata, source="jsonl",
+            limits={key: record[key] for key in LIMITS if key in record},
         )

@@ -37,13 +37,18 @@ def load_package(directory: Path, context: LoadContext, report: LoadReport) -> N
             return
         rule_from_query(
             context, report, rule_id=manifest.id, name=manifest.name, query=query, location=str(entry),
-            metadata=dict(manifest.metadata), version=manifest.version, source="package",
+            metadata=dict(manifest.metadata), version=manifest.version, source="package", limits=manifest.limits,
         )
         return
     if manifest.kind != "event":
         report.skipped.append(Skipped(str(directory), f"{manifest.kind} packages run from a rule.eql entry only"))
         return
-    digest = fingerprint("package", *_package_files(directory))
+    if "max_samples_per_key" in manifest.limits:
+        reason = "key 'max_samples_per_key': applies to sample rules only, not to an event rule"
+        report.failures.append(LoadFailure(str(directory / MANIFEST), None, None, reason))
+        return
+    limits = {**manifest.limits, **context.limits}
+    digest = fingerprint("package", limits, *_package_files(directory))
     reused = context.reuse.get(digest)
     if reused is not None:
         report.rules.append(reused)
@@ -56,7 +61,7 @@ def load_package(directory: Path, context: LoadContext, report: LoadReport) -> N
     report.rules.append(
         EngineRule(
             manifest.id, manifest.name, manifest.kind, str(directory), evaluator, tuple(_categories(directory, manifest)),
-            manifest.version, dict(manifest.metadata), digest, "package", pipes=_pipes(directory),
+            manifest.version, dict(manifest.metadata), digest, "package", pipes=_pipes(directory, limits.get("size")),
         )
     )
 
@@ -67,11 +72,11 @@ def _package_files(directory: Path) -> list:
     return [item for p in files for item in (str(p.relative_to(directory)), p.read_bytes())]
 
 
-def _pipes(directory: Path) -> "PipeState | None":
-    """A compiled EQL package's pipes: its IR keeps them."""
+def _pipes(directory: Path, size: "int | None") -> "PipeState | None":
+    """A compiled EQL package's pipes (its IR keeps them), then `size`."""
     ir = _constants(directory).get("ir") or {}
     pipes = ir.get("rule", {}).get("pipes", [])
-    return PipeState.of((pipe["op"], pipe["count"]) for pipe in pipes)
+    return PipeState.of(((pipe["op"], pipe["count"]) for pipe in pipes), size)
 
 
 def _constants(directory: Path) -> Dict[str, Any]:

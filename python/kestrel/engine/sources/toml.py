@@ -3,7 +3,8 @@
 Only ``language = "eql"`` rules load; rules in other languages (kuery,
 lucene, esql, machine learning...) are skipped and counted. The rule id,
 name, version, severity, risk score, tags and MITRE threat mapping become the
-alert's ``rule`` metadata.
+alert's ``rule`` metadata. Kestrel also reads ``size`` and
+``max_samples_per_key`` from the ``[rule]`` table (see ``Engine.load``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from kestrel.compiler.sources import read_rules
 from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, Skipped, rule_from_query
+from kestrel.packages.manifest import LIMITS
 
 try:  # Python 3.11+
     import tomllib
@@ -52,4 +54,5 @@ def load_toml_file(path: Path, context: LoadContext, report: LoadReport) -> None
         metadata=metadata,
         version=str(rule.get("version") or document.get("metadata", {}).get("updated_date") or "1"),
         source="toml",
+        limits={key: rule[key] for key in LIMITS if key in rule},
     )
