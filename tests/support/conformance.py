@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterable
 
 import kestrel
 from kestrel.compiler import CompileOptions
@@ -58,11 +58,44 @@ def endgame_batch(schema: kestrel.Schema) -> tuple[kestrel.EventBatch, list[int]
     return batch, [event["serial_event_id"] for event in events]
 
 
-def apply_pipes(rule: "kestrel.CompiledRule", ids: list[int]) -> list[int]:
-    """`| head N` / `| tail N` over an event query's matches, in order."""
-    for pipe in rule.ir.rule.pipes:
-        ids = ids[: pipe.count] if pipe.op == "head" else ids[-pipe.count :]
-    return ids
+def has_pipes(case: dict[str, Any]) -> bool:
+    """Whether a case's query ends in `| head` / `| tail`. Pipes select among
+    a rule's results, which is the engine's work: predicate-level tests run
+    the cases without pipes, tests/engine/test_engine_conformance.py runs them all."""
+    return bool(kestrel.parse(case["query"]).pipes)
+
+
+def unpiped(cases: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The cases whose query has no pipes."""
+    return [case for case in cases if not has_pipes(case)]
+
+
+#: `kestrel.Engine` options for the Endgame data (ENDGAME_OPTIONS, as the engine names them).
+ENDGAME_ENGINE = {
+    "category_field": "event_type",
+    "timestamp_field": "timestamp",
+    "timestamp_unit": "filetime",
+    "tiebreaker_field": "serial_event_id",
+}
+
+
+def endgame_file_events() -> list[dict[str, Any]]:
+    """The Endgame events as the file holds them (one pair is out of time order)."""
+    return json.loads((CONFORMANCE / "endgame_test_data.json").read_text(encoding="utf-8"))
+
+
+def run_engine(query: str, events: Any, **options: Any) -> list[dict[str, Any]]:
+    """`query` run by a `kestrel.Engine` as a user runs one: load, process
+    `events` (dicts or NDJSON), flush; the alert dicts in the order emitted."""
+    with kestrel.Engine(**options) as engine:
+        engine.load(query, strict=True)
+        return engine.process(events) + engine.flush()
+
+
+def alert_ids(alerts: list[dict[str, Any]], id_field: str) -> list[int]:
+    """The ids of the alerts' evidence events, flattened in order, -1 where
+    a sequence's evidence holds a missing step's placeholder."""
+    return [-1 if event.get("missing") else event[id_field] for alert in alerts for event in alert["events"]]
 
 
 def sequence_cases() -> list[dict[str, Any]]:
@@ -73,6 +106,13 @@ def sequence_cases() -> list[dict[str, Any]]:
 MISSING_OPTIONS = CompileOptions(
     category_field="event_type", timestamp_field="@timestamp", timestamp_unit="ms", tiebreaker_field="sequence"
 )
+#: `kestrel.Engine` options for es_missing_events_data.jsonl (MISSING_OPTIONS, as the engine names them).
+MISSING_ENGINE = {"category_field": "event_type", "timestamp_field": "@timestamp", "timestamp_unit": "ms", "tiebreaker_field": "sequence"}
+
+
+def missing_events_data() -> bytes:
+    """es_missing_events_data.jsonl as NDJSON bytes."""
+    return (CONFORMANCE / "es_missing_events_data.jsonl").read_bytes()
 
 
 @lru_cache(maxsize=None)
@@ -85,7 +125,7 @@ def missing_events_batch(schema: kestrel.Schema) -> kestrel.EventBatch:
     """es_missing_events_data.jsonl as the suite reads it: `@timestamp` is epoch
     milliseconds (as a string) or ISO-8601, the category is `event_type`. Every
     query filters on one `event_type`, whose events are already in order."""
-    data = (CONFORMANCE / "es_missing_events_data.jsonl").read_bytes()
+    data = missing_events_data()
     batch = kestrel.EventBatch.from_ndjson(
         data, schema=schema, category_field="event_type", timestamp_field="@timestamp", timestamp_unit="ms"
     )

@@ -1,12 +1,15 @@
-"""Elasticsearch's EQL QA event-query cases, compiled to Wasm and run by the core's wasmtime."""
+"""Elasticsearch's EQL QA event-query cases, compiled to Wasm and run by the core's wasmtime.
+
+Cases with `| head` / `| tail` are left to the engine, which applies pipes
+(tests/engine/test_engine_conformance.py)."""
 
 import pytest
 
 import kestrel
 from kestrel.runtime.wasm import WasmPredicate
-from support.conformance import ENDGAME_OPTIONS, apply_pipes, endgame_batch, event_cases
+from support.conformance import ENDGAME_OPTIONS, endgame_batch, event_cases, unpiped
 
-CASES = event_cases()
+CASES = unpiped(event_cases())
 
 
 @pytest.fixture(scope="module")
@@ -21,5 +24,5 @@ def test_event_query_on_wasm(case, endgame, tmp_path):
     schema, batch, ids = endgame
     rule = kestrel.compile(case["query"], schema=schema, options=ENDGAME_OPTIONS)
     predicate = WasmPredicate.from_compiled(rule, schema, rule_id=case["name"])
-    found = apply_pipes(rule, [ids[i] for i in predicate.evaluate(batch)])
+    found = [ids[i] for i in predicate.evaluate(batch)]
     assert found == case["expected_event_ids"]

@@ -8,6 +8,7 @@
 //! their own tags, as Java's `Long` and `Double` never compare equal.
 
 use kestrel_event::{EventBatch, ValueRef};
+use kestrel_ir::cidr::{parse_ip, Ip};
 use kestrel_ir::FieldRef;
 
 const NULL: u8 = 0;
@@ -16,6 +17,7 @@ const BIG_UINT: u8 = 2;
 const FLOAT: u8 = 3;
 const BOOL: u8 = 4;
 const STR: u8 = 5;
+const IP: u8 = 6;
 
 /// One decoded key component, for output.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,44 +30,130 @@ pub enum KeyValue {
     Str(String),
 }
 
-/// Append the key of event `ev` over `fields` to `out`. Returns false when a
-/// non-optional component is null: such an event does not join.
+/// Most keys one event may form: the product of its multi-valued
+/// components' sizes is cut here, so one hostile array cannot fan out.
+pub const MAX_KEYS_PER_EVENT: usize = 64;
+
+/// Call `each` with every key event `ev` forms over `fields`, and return how
+/// many it formed (at most [`MAX_KEYS_PER_EVENT`]).
+///
+/// Elasticsearch joins a multi-valued key field per value: an event whose
+/// `user.name` is `["a", "b"]` joins under `a` and under `b`, so one event
+/// can meet many partners and the other way round. With several components
+/// the keys are their product, duplicates within one array counted once. A
+/// non-optional component that is null, or an empty array, forms no key; a
+/// `?field` one joins as null.
+pub fn for_each_key(
+    batch: &EventBatch,
+    ev: usize,
+    fields: &[FieldRef],
+    buf: &mut Vec<u8>,
+    mut each: impl FnMut(&[u8]),
+) -> usize {
+    let single = fields.iter().all(|f| !matches!(batch.value(ev, f.field), ValueRef::List(_)));
+    if single {
+        buf.clear();
+        for field in fields {
+            if !push_value(buf, batch.value(ev, field.field), field) {
+                return 0;
+            }
+        }
+        each(buf);
+        return 1;
+    }
+    // Each component's distinct encodings, then their product by odometer.
+    let mut parts: Vec<Vec<Vec<u8>>> = Vec::with_capacity(fields.len());
+    for field in fields {
+        let mut encoded: Vec<Vec<u8>> = Vec::new();
+        let mut push = |value: ValueRef<'_>| {
+            let mut one = Vec::new();
+            if push_value(&mut one, value, field) && !encoded.contains(&one) {
+                encoded.push(one);
+            }
+        };
+        match batch.value(ev, field.field) {
+            ValueRef::List(items) => items.iter().for_each(|item| push(batch.element(item))),
+            other => push(other),
+        }
+        if encoded.is_empty() {
+            return 0;
+        }
+        parts.push(encoded);
+    }
+    let mut at = vec![0usize; parts.len()];
+    let mut formed = 0;
+    while formed < MAX_KEYS_PER_EVENT {
+        buf.clear();
+        for (part, &i) in parts.iter().zip(&at) {
+            buf.extend_from_slice(&part[i]);
+        }
+        each(buf);
+        formed += 1;
+        let Some(turn) = (0..parts.len()).rev().find(|&p| at[p] + 1 < parts[p].len()) else { break };
+        at[turn] += 1;
+        at[turn + 1..].iter_mut().for_each(|i| *i = 0);
+    }
+    formed
+}
+
+/// Append the key of event `ev` over `fields` to `out`, a multi-valued
+/// component joining on its first value. Returns false when a non-optional
+/// component is null: such an event does not join. The matcher itself joins
+/// per value ([`for_each_key`]); this form names one event's first key.
 pub fn encode_key(batch: &EventBatch, ev: usize, fields: &[FieldRef], out: &mut Vec<u8>) -> bool {
     for field in fields {
         let value = match batch.value(ev, field.field) {
-            // A multi-valued key field joins on its first value.
             ValueRef::List(items) => items.first().map_or(ValueRef::Null, |item| batch.element(item)),
             other => other,
         };
-        match value {
-            ValueRef::Null | ValueRef::List(_) => {
-                if !field.optional {
-                    return false;
-                }
-                out.push(NULL);
+        if !push_value(out, value, field) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Append one component; false when it cannot join (null and not optional).
+fn push_value(out: &mut Vec<u8>, value: ValueRef<'_>, field: &FieldRef) -> bool {
+    match value {
+        ValueRef::Null | ValueRef::List(_) => {
+            if !field.optional {
+                return false;
             }
-            ValueRef::I64(x) => push_int(out, x),
-            ValueRef::U64(x) => match i64::try_from(x) {
-                Ok(x) => push_int(out, x),
-                Err(_) => {
-                    out.push(BIG_UINT);
-                    out.extend_from_slice(&x.to_le_bytes());
-                }
-            },
-            ValueRef::F64(x) => {
-                out.push(FLOAT);
-                out.extend_from_slice(&x.to_bits().to_le_bytes());
+            out.push(NULL);
+        }
+        ValueRef::I64(x) => push_int(out, x),
+        ValueRef::U64(x) => match i64::try_from(x) {
+            Ok(x) => push_int(out, x),
+            Err(_) => {
+                out.push(BIG_UINT);
+                out.extend_from_slice(&x.to_le_bytes());
             }
-            ValueRef::Bool(x) => {
-                out.push(BOOL);
-                out.push(u8::from(x));
+        },
+        ValueRef::F64(x) => {
+            out.push(FLOAT);
+            out.extend_from_slice(&x.to_bits().to_le_bytes());
+        }
+        ValueRef::Bool(x) => {
+            out.push(BOOL);
+            out.push(u8::from(x));
+        }
+        ValueRef::Str(s) => match (field.ty.as_str(), parse_ip(s)) {
+            // An ip field joins as an address: "::1" and "0:0::1" are one key.
+            ("ip", Some(ip)) => {
+                out.push(IP);
+                let bits = match ip {
+                    Ip::V4(a) => 0xffff_0000_0000u128 | u128::from(a),
+                    Ip::V6(a) => a,
+                };
+                out.extend_from_slice(&bits.to_be_bytes());
             }
-            ValueRef::Str(s) => {
+            _ => {
                 out.push(STR);
                 out.extend_from_slice(&(s.len() as u32).to_le_bytes());
                 out.extend_from_slice(s.as_bytes());
             }
-        }
+        },
     }
     true
 }
@@ -93,6 +181,12 @@ pub fn decode_key(mut bytes: &[u8]) -> Vec<KeyValue> {
                     break;
                 }
                 (KeyValue::Str(String::from_utf8_lossy(&rest[4..4 + len]).into_owned()), 4 + len)
+            }
+            IP if rest.len() >= 16 => {
+                let bits = u128::from_be_bytes(rest[..16].try_into().unwrap());
+                let addr = std::net::Ipv6Addr::from(bits);
+                let text = addr.to_ipv4_mapped().map_or_else(|| addr.to_string(), |v4| v4.to_string());
+                (KeyValue::Str(text), 16)
             }
             _ => break,
         };

@@ -32,7 +32,7 @@ pub mod store;
 
 use thiserror::Error;
 
-pub use key::{decode_key, encode_key, KeyValue};
+pub use key::{decode_key, encode_key, for_each_key, KeyValue, MAX_KEYS_PER_EVENT};
 pub use matcher::{Config, EvRef, Match, RawRef, SequenceMatcher, StateBudget};
 pub use plan::{Missing, Plan, MAX_FILTERS};
 pub use stats::{Evictions, Stats};

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use kestrel_event::{EventBatch, ValueRef, NO_TIMESTAMP};
 use kestrel_ir::{Program, RuleKind};
 
-use crate::key::{encode_key, HitKey};
+use crate::key::{for_each_key, HitKey};
 use crate::plan::{Missing, Plan};
 use crate::stats::Stats;
 use crate::store::{Shard, Shared, NONE};
@@ -334,7 +334,8 @@ impl SequenceMatcher {
         // Event time advances with every event, not only those a filter passed.
         self.newest = self.newest.max(batch.newest_timestamp().unwrap_or(NONE));
         let hits = self.collect_hits(batch, &passed);
-        let reordering = self.config.max_out_of_order_ns > 0;
+        // Samples are unordered: nothing to hold back, nothing is late.
+        let reordering = self.config.max_out_of_order_ns > 0 && self.plan.kind != RuleKind::Sample;
         let hits = if reordering { self.reorder(hits, batch) } else { hits };
         self.run(hits, Some(batch));
         // Everything up to the watermark has been processed: what is due before it can go.
@@ -478,10 +479,13 @@ impl SequenceMatcher {
         let mut hits = Vec::new();
         let mut key = Vec::with_capacity(64);
         let mut keys: Vec<(HitKey, u64)> = Vec::new();
+        let sample = self.plan.kind == RuleKind::Sample;
         for &(ev, mask) in passed {
             let ev = ev as usize;
             let ts = batch.timestamp(ev);
-            if ts == NO_TIMESTAMP {
+            // A sample ignores time, as Elasticsearch's does: events without
+            // a timestamp take part. A sequence cannot place them.
+            if ts == NO_TIMESTAMP && !sample {
                 out.untimed += 1;
                 continue;
             }
@@ -493,14 +497,12 @@ impl SequenceMatcher {
                 if bits == 0 {
                     continue;
                 }
-                key.clear();
-                if !encode_key(batch, ev, &self.plan.key_specs[spec], &mut key) {
-                    continue;
-                }
-                match keys.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, m)) => *m |= bits,
-                    None => keys.push((HitKey::new(&key), bits)),
-                }
+                for_each_key(batch, ev, &self.plan.key_specs[spec], &mut key, |key| {
+                    match keys.iter_mut().find(|(k, _)| **k == *key) {
+                        Some((_, m)) => *m |= bits,
+                        None => keys.push((HitKey::new(key), bits)),
+                    }
+                });
             }
             if keys.is_empty() {
                 out.null_keys += 1;
