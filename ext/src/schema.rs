@@ -17,13 +17,19 @@ pub struct PyFieldInfo {
     pub id: u32,
     /// Dotted ECS path.
     pub path: String,
-    /// `i64`, `u64`, `f64`, `bool`, `string`, `ip`, `bytes`, `timestamp` or `unknown`.
+    /// `i64`, `u64`, `f64`, `bool`, `string`, `ip`, `bytes`, `timestamp`,
+    /// `date_nanos`, `version` or `unknown`; a date with a non-default
+    /// format carries it after a colon (`timestamp:epoch_second`).
     #[pyo3(name = "type")]
     pub type_: String,
     /// Whether the field is normalised to an array.
     pub array: bool,
     /// Whether the id was auto-assigned rather than declared.
     pub auto: bool,
+    /// For an alias or a multi-field: the path of the field whose value it reads.
+    pub reads: Option<String>,
+    /// Whether reading lower-cases the value (a `.caseless` multi-field).
+    pub lowercase: bool,
 }
 
 impl From<FieldDef> for PyFieldInfo {
@@ -31,9 +37,11 @@ impl From<FieldDef> for PyFieldInfo {
         PyFieldInfo {
             id: d.id,
             path: d.path.to_string(),
-            type_: d.ty.scalar.to_string(),
+            type_: d.type_name(),
             array: d.ty.array,
             auto: d.auto,
+            reads: d.source.as_ref().map(|s| s.path.to_string()),
+            lowercase: d.source.as_ref().is_some_and(|s| s.lowercase),
         }
     }
 }
@@ -94,6 +102,28 @@ impl PySchema {
         parsed
             .map(|inner| PySchema { inner })
             .map_err(|e| SchemaError::new_err(format!("{}: {e}", path.display())))
+    }
+
+    /// The bundled ECS schema (or `base`) extended with an Elasticsearch
+    /// index mapping: a dict, JSON text, or the path of a JSON file holding
+    /// what `GET index/_mapping` or an index template returns. Nested
+    /// `properties`, multi-fields (`fields`), `alias` fields, and the types
+    /// `date` (with its `format`), `date_nanos`, `ip` and `version` keep
+    /// their Elasticsearch meaning in every runtime.
+    #[staticmethod]
+    #[pyo3(signature = (mapping, base = None))]
+    fn from_elasticsearch_mapping(py: Python<'_>, mapping: &Bound<'_, PyAny>, base: Option<&PySchema>) -> PyResult<Self> {
+        let inner = base.map_or_else(kestrel_schema::ecs_default, |b| b.inner.fork());
+        let schema = PySchema { inner };
+        schema.extend_from_elasticsearch_mapping(py, mapping)?;
+        Ok(schema)
+    }
+
+    /// Add an Elasticsearch index mapping's fields (see
+    /// `from_elasticsearch_mapping`); returns how many were declared.
+    fn extend_from_elasticsearch_mapping(&self, py: Python<'_>, mapping: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let value = mapping_value(py, mapping)?;
+        kestrel_schema::extend_from_mapping(&self.inner, &value).map_err(schema_error)
     }
 
     #[getter]
@@ -166,4 +196,36 @@ impl PySchema {
     fn __repr__(&self) -> String {
         format!("Schema(name={:?}, version={:?}, fields={})", self.inner.name(), self.inner.version(), self.inner.len())
     }
+}
+
+/// Mappings larger than this are refused rather than read: real ones are a
+/// few megabytes at most.
+const MAX_MAPPING_BYTES: u64 = 256 << 20;
+
+/// A mapping given as a dict (or list), JSON text, or a JSON file's path.
+fn mapping_value(py: Python<'_>, mapping: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
+    let text = if let Ok(text) = mapping.extract::<String>() {
+        if text.trim_start().starts_with('{') {
+            text
+        } else {
+            read_mapping_file(&PathBuf::from(text))?
+        }
+    } else if let Ok(path) = mapping.extract::<PathBuf>() {
+        read_mapping_file(&path)?
+    } else {
+        py.import("json")?.call_method1("dumps", (mapping,))?.extract::<String>()?
+    };
+    serde_json::from_str(&text).map_err(|e| SchemaError::new_err(format!("index mapping: invalid JSON: {e}")))
+}
+
+fn read_mapping_file(path: &PathBuf) -> PyResult<String> {
+    let meta = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
+    if !meta.is_file() {
+        return Err(SchemaError::new_err(format!("{}: not a regular file", path.display())));
+    }
+    if meta.len() > MAX_MAPPING_BYTES {
+        return Err(SchemaError::new_err(format!("{}: over {} bytes", path.display(), MAX_MAPPING_BYTES)));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| io_error(path, e))?;
+    Ok(text)
 }

@@ -20,6 +20,8 @@ speed.  The semantics, as Elasticsearch evaluates EQL:
 * Comparing a string with a number or boolean compares the string with the
   other value's text (`"4624" == 4624`), which is what a term query on a
   keyword field does.
+* Fields a mapping types as `date`, `date_nanos`, `ip` or `version` compare
+  with their type's meaning (see `typed_semantics.py`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from kestrel.compiler.function_semantics import (
     negate,
     to_string,
 )
+from kestrel.compiler.typed_semantics import compare_typed, field_kind
 from kestrel.compiler.wildcard import glob_regex
 
 #: Give up on array cross products beyond this many combinations.
@@ -207,6 +210,9 @@ def _compare_node(node: ir.Compare, event):
         pairs = _combinations((left, right))
     except EvalError:
         return False
+    kind = field_kind(node.left) or field_kind(node.right)
+    if kind is not None:
+        return any_true(compare_typed(kind, node.cmp, a, b) for a, b in pairs)
     return any_true(compare_scalars(node.cmp, a, b, node.case_insensitive) for a, b in pairs)
 
 
@@ -270,6 +276,12 @@ def _apply_over_arrays(function, values):
 
 def _in_set(node: ir.InSet, event):
     value = evaluate(node.operand, event)
+    kind = field_kind(node.operand)
+    if kind is not None:
+        return any_true(
+            None if item is None else any(compare_typed(kind, "eq", item, member) for member in node.values)
+            for item in _alternatives(value)
+        )
     return any_true(
         None if item is None else any(compare_scalars("eq", item, member, node.case_insensitive) for member in node.values)
         for item in _alternatives(value)

@@ -24,6 +24,8 @@ from kestrel.compiler.schema_protocol import NUMERIC_TYPES, STRING_TYPES, Schema
 
 MAX_RUNS = 100
 MAX_SAMPLE_FILTERS = 5
+#: Alias and multi-field chains are followed this far (the schema's own bound).
+MAX_SOURCE_HOPS = 8
 
 _COMPARISONS = {"==": "eq", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 _ARITHMETIC = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod"}
@@ -39,21 +41,33 @@ class _Typed:
     node: ir.Node
     type: str
     has_field: bool
+    #: Reads a lower-cased multi-field (`.caseless`): its string tests
+    #: compare case-insensitively, as Elasticsearch normalises both the
+    #: indexed value and the query's terms.
+    caseless: bool = False
 
 
 def static_type(schema_type: str) -> str:
-    if schema_type in NUMERIC_TYPES:
+    base = schema_type.split(":", 1)[0]  # a date type may carry its format
+    if base in NUMERIC_TYPES:
         return "number"
-    if schema_type in STRING_TYPES:
+    if base in STRING_TYPES or base == "version":
         return "string"
-    if schema_type in ("bool", "timestamp"):
-        return schema_type
+    if base in ("timestamp", "date_nanos"):
+        return "timestamp"
+    if base == "bool":
+        return base
     return "unknown"
 
 
 def _literal_static_type(value) -> str:
     kind = ir.literal_type(value)
     return {"i64": "number", "u64": "number", "f64": "number"}.get(kind, kind)
+
+
+def _caseless(left: _Typed, right: _Typed) -> bool:
+    """A comparison with a `.caseless` field and a string compares case-insensitively."""
+    return (left.caseless and right.type == "string") or (right.caseless and left.type == "string")
 
 
 def _compatible(left: str, right: str) -> bool:
@@ -103,7 +117,7 @@ class Lowering:
     def _keys(self, fields: Tuple[ast.Field, ...]) -> Tuple[ir.FieldRef, ...]:
         refs = []
         for key in fields:
-            load = self._load(key)
+            load, _ = self._load(key)
             refs.append(ir.FieldRef(load.field, load.path, load.type, load.optional))
         return tuple(refs)
 
@@ -155,16 +169,30 @@ class Lowering:
         return _Typed(ir.Literal(node.value), _literal_static_type(node.value), False)
 
     def _Field(self, node: ast.Field) -> _Typed:
-        load = self._load(node)
-        return _Typed(load, static_type(load.type), True)
+        load, caseless = self._load(node)
+        return _Typed(load, static_type(load.type), True, caseless)
 
-    def _load(self, node: ast.Field) -> ir.LoadField:
+    def _load(self, node: ast.Field) -> Tuple[ir.LoadField, bool]:
+        """The field's load, and whether it reads a lower-cased multi-field.
+
+        An alias or a multi-field (`process.executable.caseless`) loads the
+        field it reads; a multi-field keeps its own type's semantics.
+        """
         info = self.schema.lookup(node.path)
         if info is None:
             if self.options.strict and not node.optional:
                 raise self._error("E030", f"unknown field `{node.path}` (strict mode)", node)
             info = self.schema.resolve(node.path)
-        return ir.LoadField(info.id, info.path, info.type, node.optional)
+        field_type, caseless = info.type, bool(getattr(info, "lowercase", False))
+        for _ in range(MAX_SOURCE_HOPS):
+            reads = getattr(info, "reads", None)
+            if not reads:
+                break
+            info = self.schema.resolve(reads)
+            caseless = caseless or bool(getattr(info, "lowercase", False))
+        if field_type == "unknown":
+            field_type = info.type
+        return ir.LoadField(info.id, info.path, field_type, node.optional), caseless
 
     def _Logical(self, node: ast.Logical) -> _Typed:
         operands: List[ir.Node] = []
@@ -199,14 +227,14 @@ class Lowering:
                 result = ir.IsNull(right.node)
             else:
                 self._require_compatible(left, right, node)
-                result = ir.Compare("eq", left.node, right.node, False)
+                result = ir.Compare("eq", left.node, right.node, _caseless(left, right))
             if node.op == "!=":
                 result = ir.Not(result)
         else:
             self._require_compatible(left, right, node)
             if "bool" in (left.type, right.type):
                 raise self._error("E035", f"`{node.op}` cannot order booleans", node)
-            result = ir.Compare(_COMPARISONS[node.op], left.node, right.node, False)
+            result = ir.Compare(_COMPARISONS[node.op], left.node, right.node, _caseless(left, right))
         return _Typed(result, "bool", left.has_field or right.has_field)
 
     def _require_compatible(self, left: _Typed, right: _Typed, node) -> None:
@@ -221,14 +249,15 @@ class Lowering:
                 raise self._error("E036", f"`{_operator_text(node)}` needs string patterns", pattern)
         if operand.type == "bool":
             raise self._error("E035", f"`{_operator_text(node)}` cannot match a boolean", node)
+        insensitive = node.case_insensitive or operand.caseless
         if node.kind == "regex":
             translated = tuple(self._translate_regex(value, pattern) for value, pattern in zip(values, node.patterns))
-            result: ir.Node = ir.RegexMatch(operand.node, tuple(values), translated, node.case_insensitive)
+            result: ir.Node = ir.RegexMatch(operand.node, tuple(values), translated, insensitive)
             return _Typed(result, "bool", operand.has_field)
         alternatives: List[ir.Node] = []
         for value in values:
             if isinstance(value, str):
-                alternatives.append(ir.WildcardMatch(operand.node, (value,), node.case_insensitive))
+                alternatives.append(ir.WildcardMatch(operand.node, (value,), insensitive))
             else:  # `:` against a number or boolean literal is plain equality
                 alternatives.append(ir.Compare("eq", operand.node, ir.Literal(value), False))
         return _Typed(_any_of(alternatives), "bool", operand.has_field)
@@ -253,7 +282,7 @@ class Lowering:
                 continue
             if not _compatible(operand.type, _literal_static_type(value)):
                 raise self._error("E035", f"cannot look for a {_literal_static_type(value)} in a {operand.type}", value_node)
-            case_insensitive = node.case_insensitive and isinstance(value, str)
+            case_insensitive = (node.case_insensitive or operand.caseless) and isinstance(value, str)
             alternatives.append(ir.Compare("eq", operand.node, ir.Literal(value), case_insensitive))
         result = _any_of(alternatives)
         if node.negated:
@@ -300,7 +329,8 @@ class Lowering:
             args.append(typed)
         if node.name == "cidrMatch":
             self._check_cidrs(node.args[1:])
-        call = ir.FunctionCall(node.name, tuple(a.node for a in args), node.case_insensitive)
+        insensitive = node.case_insensitive or (sig.case_insensitive_ok and any(a.caseless for a in args))
+        call = ir.FunctionCall(node.name, tuple(a.node for a in args), insensitive)
         return _Typed(call, _RETURN_TYPES[sig.returns], any(a.has_field for a in args))
 
     def _check_cidrs(self, blocks) -> None:

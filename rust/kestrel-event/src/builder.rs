@@ -53,9 +53,12 @@ fn empty_data(ty: FieldType, capacity: usize) -> ColumnData {
         ScalarType::U64 => ColumnData::U64(Vec::with_capacity(capacity)),
         ScalarType::F64 => ColumnData::F64(Vec::with_capacity(capacity)),
         ScalarType::Bool => ColumnData::Bool(Vec::with_capacity(capacity)),
-        ScalarType::String | ScalarType::Ip | ScalarType::Bytes | ScalarType::Timestamp => {
-            ColumnData::Str(Vec::with_capacity(capacity))
-        }
+        ScalarType::String
+        | ScalarType::Ip
+        | ScalarType::Bytes
+        | ScalarType::Timestamp
+        | ScalarType::DateNanos
+        | ScalarType::Version => ColumnData::Str(Vec::with_capacity(capacity)),
         // A column is only created once a value fixed the type; a stray
         // unknown keeps values losslessly in list form.
         ScalarType::Unknown => ColumnData::List { offsets: Vec::new(), items: Vec::new() },

@@ -457,7 +457,7 @@ fn coerce(batch: &mut EventBatch, strings: &mut Strings<'_>, value: Scalar<'_>, 
         (T::F64, Scalar::Str(s)) => Value::F64(s.trim().parse().map_err(|_| not_a_number(s))?),
         (T::Bool, Scalar::Bool(b)) => Value::Bool(b),
         (T::Bool, Scalar::Str(s)) if s == "true" || s == "false" => Value::Bool(s == "true"),
-        (T::String | T::Ip | T::Bytes | T::Timestamp | T::Unknown, v) => {
+        (T::String | T::Ip | T::Bytes | T::Timestamp | T::DateNanos | T::Version | T::Unknown, v) => {
             let text = v.text().ok_or_else(|| wrong(v.kind()))?;
             if text.len() > max_string {
                 return Err(Reject::TooLong(text.len()));

@@ -227,8 +227,10 @@ fn flatten_and(nodes: &[Node], id: u32, out: &mut Vec<u32>) {
 
 /// Node `id` as a test of one field's text, when it is exactly that.
 fn membership(nodes: &[Node], tables: &RawTables, id: u32) -> Option<Term> {
+    // A date, ip or version field's equality is not its text's ("::1" is
+    // "0::1"), so the text dictionaries cannot stand in for it.
     let field = |n: u32| match nodes.get(n as usize) {
-        Some(Node::LoadField { field, path, .. }) => Some((*field, path.to_string())),
+        Some(Node::LoadField { field, path, kind, .. }) if !kind.is_typed() => Some((*field, path.to_string())),
         _ => None,
     };
     let text = |n: u32| match nodes.get(n as usize) {

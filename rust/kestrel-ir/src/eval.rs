@@ -10,7 +10,8 @@ use kestrel_host::NodeEvaluator;
 use crate::cidr::{parse_ip, Block};
 use crate::compare::compare_scalars;
 use crate::functions::{arithmetic, call};
-use crate::node::{Arith, Logic, Node};
+use crate::node::{Arith, Cmp, Logic, Node};
+use crate::typed::FieldKind;
 use crate::program::Program;
 use crate::tables::const_scalar;
 use crate::text::to_text;
@@ -55,23 +56,26 @@ impl<'a> Eval<'a> {
         match self.node(id) {
             Node::Compare {
                 cmp,
-                sides: [left, right],
+                sides: [left_id, right_id],
                 case_insensitive,
             } => {
-                let (left, right) = (self.value(*left), self.value(*right));
+                let kind = self.kind(*left_id).or(self.kind(*right_id));
+                let compare = |l: &Scalar<'_>, r: &Scalar<'_>| match kind {
+                    Some(kind) => kind.compare(*cmp, l, r),
+                    None => compare_scalars(*cmp, l, r, *case_insensitive),
+                };
+                let (left, right) = (self.value(*left_id), self.value(*right_id));
                 if !left.is_many() && !right.is_many() {
                     let (Val::One(l), Val::One(r)) = (&left, &right) else {
                         return None;
                     };
-                    return compare_scalars(*cmp, l, r, *case_insensitive);
+                    return compare(l, r);
                 }
                 if left.count().saturating_mul(right.count()) > MAX_COMBINATIONS {
                     return Some(false);
                 }
                 any_true(left.alternatives(self.batch).flat_map(|l| {
-                    right
-                        .alternatives(self.batch)
-                        .map(move |r| compare_scalars(*cmp, &l, &r, *case_insensitive))
+                    right.alternatives(self.batch).map(move |r| compare(&l, &r))
                 }))
             }
             Node::Logical { logic, operands } => {
@@ -95,7 +99,12 @@ impl<'a> Eval<'a> {
             Node::IsNull(operand) => Some(self.value(*operand).is_null()),
             Node::InSet { operand, set } => {
                 let set = &self.program.tables.sets[*set as usize];
-                self.any_alternative(*operand, |item| set.contains(item))
+                match self.kind(*operand) {
+                    Some(kind) => self.any_alternative(*operand, |item| {
+                        set.members().iter().any(|m| kind.compare(Cmp::Eq, item, m) == Some(true))
+                    }),
+                    None => self.any_alternative(*operand, |item| set.contains(item)),
+                }
             }
             Node::WildcardMatch { operand, glob } => {
                 let globs = &self.program.tables.globs[*glob as usize];
@@ -124,6 +133,14 @@ impl<'a> Eval<'a> {
                 }
             }
             _ => self.value(id).truth(),
+        }
+    }
+
+    /// The typed semantics of node `id` when it reads a date, ip or version field.
+    fn kind(&self, id: u32) -> Option<FieldKind> {
+        match self.node(id) {
+            Node::LoadField { kind, .. } if kind.is_typed() => Some(*kind),
+            _ => None,
         }
     }
 

@@ -19,7 +19,7 @@
 //! [`tables`] (globs, regexes, sets), [`value`] (runtime values), `compare`,
 //! `functions`, `cidr`, `text` (Python string semantics), `eval`.
 
-mod cidr;
+pub mod cidr;
 mod compare;
 mod error;
 mod eval;
@@ -29,6 +29,7 @@ mod node;
 mod program;
 pub mod tables;
 mod text;
+pub mod typed;
 mod validate;
 pub mod value;
 
@@ -40,5 +41,6 @@ pub use node::{Arith, Cmp, Const, Func, Logic, Node};
 pub use program::{EventFields, FieldRef, Filter, Pipe, Program, Rule, RuleKind, IR_VERSION};
 pub use tables::Tables;
 pub use text::java_double_text;
+pub use typed::FieldKind;
 pub use validate::MAX_DEPTH;
 pub use value::{Scalar, Val};

@@ -3,6 +3,8 @@
 
 use kestrel_schema::FieldId;
 
+use crate::typed::FieldKind;
+
 /// A constant. Integers are kept as `i128` so that every `i64` and `u64`
 /// literal (and every field value) compares exactly, as Python's ints do.
 #[derive(Clone, Debug, PartialEq)]
@@ -166,6 +168,8 @@ pub enum Node {
         ir_field: u32,
         path: Box<str>,
         optional: bool,
+        /// How the field's values compare (its mapping type's semantics).
+        kind: FieldKind,
     },
     /// `sides` are the left and right operands.
     Compare {

@@ -37,6 +37,9 @@ pub struct ConstSet {
     string_texts: AHashSet<Box<str>>,
     numbers: Vec<Scalar<'static>>,
     bools: [bool; 2],
+    /// Every member as written, for typed fields (dates, addresses,
+    /// versions), whose equality is not textual.
+    members: Box<[Scalar<'static>]>,
 }
 
 impl ConstSet {
@@ -48,6 +51,7 @@ impl ConstSet {
             string_texts: AHashSet::new(),
             numbers: Vec::new(),
             bools: [false; 2],
+            members: members.iter().map(|m| const_scalar(m).into_owned()).collect(),
         };
         for member in members {
             let scalar = const_scalar(member);
@@ -90,6 +94,11 @@ impl ConstSet {
                     || self.spelled_by_string(item)
             }
         }
+    }
+
+    /// The members, as scalars.
+    pub fn members(&self) -> &[Scalar<'static>] {
+        &self.members
     }
 
     fn spelled_by_string(&self, item: &Scalar<'_>) -> bool {

@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::error::{IrError, Location};
 use crate::model::{Document, FieldRefDoc, NodeDoc, StepDoc, NODE_OPS};
 use crate::node::{Arith, Cmp, Const, Func, Logic, Node};
+use crate::typed::FieldKind;
 use crate::program::{literal_cidr_blocks, EventFields, FieldRef, Filter, Pipe, Program, Rule, RuleKind, IR_VERSION};
 use crate::tables::{ConstSet, RegexAny, Tables};
 
@@ -378,6 +379,7 @@ impl<R: FnMut(u32, &str) -> FieldId> Loader<R> {
                     ir_field,
                     path: path.into(),
                     optional,
+                    kind: FieldKind::of_type(&ty),
                 }
             }
             NodeDoc::Compare {

@@ -7,8 +7,8 @@ mod loader;
 mod registry;
 mod types;
 
-pub use loader::{ecs_default, extend_from_value, from_json, from_yaml};
-pub use registry::{FieldDef, Schema, TypeConflict};
+pub use loader::{ecs_default, extend_from_mapping, extend_from_value, from_json, from_yaml};
+pub use registry::{FieldDef, Schema, Source, TypeConflict, DEFAULT_DATE_FORMAT};
 pub use types::{FieldId, FieldType, ScalarType};
 
 /// Errors raised while building or loading a schema.

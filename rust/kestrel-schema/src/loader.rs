@@ -17,9 +17,31 @@ use crate::SchemaError;
 const ECS_9_5_0: &str = include_str!("../../../python/kestrel/data/ecs-9.5.0.json");
 
 /// The default schema: ECS 9.5.0. Each call returns an independent copy.
+///
+/// Every keyword field also has the two multi-fields Elastic's
+/// integrations map on them: `.caseless` (a `lowercase` normalizer, as
+/// Elastic Defend defines it, and as pySigma's Elasticsearch backend
+/// targets) and `.text` (analysed text). Both read the keyword's value.
 pub fn ecs_default() -> Schema {
-    from_json(ECS_9_5_0).expect("the bundled ECS schema is valid")
+    let schema = from_json(ECS_9_5_0).expect("the bundled ECS schema is valid");
+    let keywords: Vec<_> = schema
+        .fields()
+        .into_iter()
+        .filter(|def| def.ty.scalar == crate::types::ScalarType::String)
+        .collect();
+    for def in keywords {
+        for (suffix, lowercase) in DEFAULT_MULTI_FIELDS {
+            let path = format!("{}.{suffix}", def.path);
+            if schema.lookup(&path).is_none() {
+                schema.declare_source(&path, def.ty, &def.path, lowercase);
+            }
+        }
+    }
+    schema
 }
+
+/// The multi-fields every default keyword field has, and whether each lower-cases.
+const DEFAULT_MULTI_FIELDS: [(&str, bool); 2] = [("caseless", true), ("text", false)];
 
 pub fn from_json(text: &str) -> Result<Schema, SchemaError> {
     let doc: Value =
@@ -108,6 +130,117 @@ fn push_typed(
     Ok(())
 }
 
+/// Add the fields of an Elasticsearch index mapping to `schema`, and return
+/// how many were declared.
+///
+/// `doc` is what `GET index/_mapping`, `GET _index_template` or
+/// `GET _component_template` return, an index template body, or a bare
+/// `{"properties": ..}`: every object with a `properties` map found under
+/// it (wrappers such as `mappings`, `template` or index names are walked
+/// through) contributes. Within it, nested `properties` give dotted paths,
+/// `fields` declare multi-fields that read their parent's value
+/// (lower-cased under a `lowercase` normalizer), `alias` fields read their
+/// `path`, and a `date`/`date_nanos` keeps its `format`. Types with no
+/// scalar EQL can compare (geo shapes, vectors, ranges) are left out.
+pub fn extend_from_mapping(schema: &Schema, doc: &Value) -> Result<usize, SchemaError> {
+    let mut roots = Vec::new();
+    find_mapping_roots(doc, 0, &mut roots);
+    if roots.is_empty() {
+        return Err(SchemaError::Parse(
+            "no \"properties\" found: expected an index mapping or index template".into(),
+        ));
+    }
+    let mut walk = MappingWalk { schema, declared: 0, aliases: Vec::new() };
+    for root in roots {
+        walk.properties(root, "")?;
+    }
+    // Aliases take their target's type, which may be declared after them.
+    for (path, target) in std::mem::take(&mut walk.aliases) {
+        let ty = schema.lookup(&target).map_or(FieldType::UNKNOWN, |def| def.ty);
+        schema.declare_source(&path, ty, &target, false);
+        walk.declared += 1;
+    }
+    Ok(walk.declared)
+}
+
+/// Wrappers are at most this deep above `properties` (response → index →
+/// mappings → legacy type name → ...).
+const MAPPING_WRAPPER_DEPTH: usize = 6;
+
+fn find_mapping_roots<'v>(value: &'v Value, depth: usize, out: &mut Vec<&'v serde_json::Map<String, Value>>) {
+    let Some(map) = value.as_object() else { return };
+    if let Some(Value::Object(props)) = map.get("properties") {
+        out.push(props);
+        return;
+    }
+    if depth >= MAPPING_WRAPPER_DEPTH {
+        return;
+    }
+    for (key, child) in map {
+        if key != "settings" && key != "aliases" {
+            match child {
+                Value::Array(items) => items.iter().for_each(|i| find_mapping_roots(i, depth + 1, out)),
+                other => find_mapping_roots(other, depth + 1, out),
+            }
+        }
+    }
+}
+
+struct MappingWalk<'s> {
+    schema: &'s Schema,
+    declared: usize,
+    aliases: Vec<(String, String)>,
+}
+
+impl MappingWalk<'_> {
+    fn properties(&mut self, props: &serde_json::Map<String, Value>, prefix: &str) -> Result<(), SchemaError> {
+        for (name, spec) in props {
+            let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+            let Some(spec) = spec.as_object() else {
+                return Err(SchemaError::Parse(format!("mapping of {path:?}: expected an object")));
+            };
+            if let Some(Value::Object(inner)) = spec.get("properties") {
+                self.properties(inner, &path)?;
+            }
+            let Some(ty) = spec.get("type").and_then(Value::as_str) else { continue };
+            if ty == "alias" {
+                let target = spec.get("path").and_then(Value::as_str).ok_or_else(|| {
+                    SchemaError::Parse(format!("alias {path:?} has no \"path\""))
+                })?;
+                self.aliases.push((path, target.to_string()));
+                continue;
+            }
+            let Some(field_type) = mapping_type(ty) else { continue };
+            let format = spec.get("format").and_then(Value::as_str);
+            self.schema.declare_date(&path, field_type, format);
+            self.declared += 1;
+            if let Some(Value::Object(subfields)) = spec.get("fields") {
+                for (sub, subspec) in subfields {
+                    let sub_ty = subspec.get("type").and_then(Value::as_str).and_then(mapping_type);
+                    let lowercase = subspec
+                        .get("normalizer")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| n.contains("lowercase"));
+                    let sub_path = format!("{path}.{sub}");
+                    let sub_ty = sub_ty.unwrap_or(field_type);
+                    self.schema.declare_source(&sub_path, sub_ty, &path, lowercase);
+                    self.declared += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A mapping type's scalar, or `None` for types EQL cannot compare.
+fn mapping_type(name: &str) -> Option<FieldType> {
+    match name {
+        "token_count" => FieldType::parse("long"),
+        "search_as_you_type" | "semantic_text" | "annotated_text" | "completion" => FieldType::parse("text"),
+        other => FieldType::parse(other).filter(|t| t.scalar != crate::types::ScalarType::Unknown),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +266,33 @@ mod tests {
         assert_eq!(s.lookup("a.b").unwrap().ty, FieldType::scalar(ScalarType::I64));
         assert_eq!(s.lookup("c").unwrap().ty, FieldType::array_of(ScalarType::String));
         assert_eq!(s.lookup("d.e").unwrap().ty, FieldType::scalar(ScalarType::Bool));
+    }
+
+    #[test]
+    fn reads_an_index_mapping_response() {
+        let doc: Value = serde_json::from_str(
+            r#"{"logs-1": {"mappings": {"properties": {
+                "@timestamp": {"type": "date_nanos"},
+                "process": {"properties": {
+                    "executable": {"type": "keyword", "fields": {
+                        "caseless": {"type": "keyword", "normalizer": "lowercase"},
+                        "text": {"type": "match_only_text"}}},
+                    "start": {"type": "date", "format": "epoch_second"}}},
+                "exe": {"type": "alias", "path": "process.executable"},
+                "agent": {"properties": {"version": {"type": "version"}}},
+                "loc": {"type": "geo_shape"}}}}}"#,
+        )
+        .unwrap();
+        let s = Schema::new("m", "1");
+        assert_eq!(extend_from_mapping(&s, &doc).unwrap(), 7);
+        assert_eq!(s.lookup("@timestamp").unwrap().ty.scalar, ScalarType::DateNanos);
+        assert_eq!(s.lookup("process.start").unwrap().type_name(), "timestamp:epoch_second");
+        assert_eq!(s.lookup("agent.version").unwrap().ty.scalar, ScalarType::Version);
+        let (def, lowercase) = s.reading("process.executable.caseless").unwrap();
+        assert_eq!((&*def.path, lowercase), ("process.executable", true));
+        assert_eq!(&*s.reading("exe").unwrap().0.path, "process.executable");
+        assert!(s.lookup("loc").is_none());
+        assert!(extend_from_mapping(&s, &serde_json::json!({"settings": {}})).is_err());
     }
 
     #[test]

@@ -14,6 +14,32 @@ pub struct FieldDef {
     pub ty: FieldType,
     /// Auto-assigned: not declared by the schema, first met in a rule or event.
     pub auto: bool,
+    /// A date field's Elasticsearch `format` (`None`: the default,
+    /// `strict_date_optional_time||epoch_millis`).
+    pub format: Option<Arc<str>>,
+    /// Set for an alias or a multi-field: the field whose value this one reads.
+    pub source: Option<Source>,
+}
+
+/// Where an alias or a multi-field takes its value from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// The field read (an alias's `path`, a multi-field's parent).
+    pub path: Arc<str>,
+    /// Whether values are lower-cased first, as a `lowercase` normalizer
+    /// does (Elastic's `.caseless` multi-fields).
+    pub lowercase: bool,
+}
+
+impl FieldDef {
+    /// The type as rules see it: the scalar name, with a date's format
+    /// after a colon (`timestamp:epoch_second`).
+    pub fn type_name(&self) -> String {
+        match &self.format {
+            Some(format) => format!("{}:{format}", self.ty.scalar),
+            None => self.ty.scalar.to_string(),
+        }
+    }
 }
 
 /// A value whose type disagreed with the field's declared or inferred type.
@@ -24,6 +50,13 @@ pub struct TypeConflict {
     pub expected: FieldType,
     pub seen: FieldType,
 }
+
+/// Elasticsearch's date format when a mapping gives none.
+pub const DEFAULT_DATE_FORMAT: &str = "strict_date_optional_time||epoch_millis";
+
+/// Alias and multi-field chains longer than this are cut (a mapping cannot
+/// nest them deeper; the bound only stops a cycle).
+const MAX_SOURCE_HOPS: usize = 8;
 
 #[derive(Debug, Default)]
 struct Registry {
@@ -104,6 +137,37 @@ impl Schema {
         r.insert(path, ty, false)
     }
 
+    /// Declare a date field with its Elasticsearch `format`.
+    pub fn declare_date(&self, path: &str, ty: FieldType, format: Option<&str>) -> FieldId {
+        let id = self.declare(path, ty);
+        let format = format.map(str::trim).filter(|f| !f.is_empty() && *f != DEFAULT_DATE_FORMAT);
+        self.write().fields[id as usize].format = format.map(Arc::from);
+        id
+    }
+
+    /// Declare `path` as reading another field's value: an alias, or a
+    /// multi-field of its parent (lower-cased when `lowercase`).
+    pub fn declare_source(&self, path: &str, ty: FieldType, source: &str, lowercase: bool) -> FieldId {
+        let id = self.declare(path, ty);
+        let source = Source { path: Arc::from(source), lowercase };
+        self.write().fields[id as usize].source = Some(source);
+        id
+    }
+
+    /// The field whose value `path` reads, following aliases and
+    /// multi-fields (a bounded number of hops, so a cycle ends), and whether
+    /// any hop lower-cases. `None` when `path` is not declared.
+    pub fn reading(&self, path: &str) -> Option<(FieldDef, bool)> {
+        let mut def = self.lookup(path)?;
+        let mut lowercase = false;
+        for _ in 0..MAX_SOURCE_HOPS {
+            let Some(source) = def.source.clone() else { break };
+            lowercase |= source.lowercase;
+            def = self.resolve(&source.path);
+        }
+        Some((def, lowercase))
+    }
+
     pub fn lookup(&self, path: &str) -> Option<FieldDef> {
         let r = self.read();
         r.by_path.get(path).map(|&id| r.fields[id as usize].clone())
@@ -169,7 +233,7 @@ impl Registry {
     fn insert(&mut self, path: &str, ty: FieldType, auto: bool) -> FieldId {
         let id = FieldId::try_from(self.fields.len()).expect("more than u32::MAX fields");
         let path: Arc<str> = Arc::from(path);
-        self.fields.push(FieldDef { id, path: path.clone(), ty, auto });
+        self.fields.push(FieldDef { id, path: path.clone(), ty, auto, format: None, source: None });
         self.by_path.insert(path, id);
         id
     }
@@ -201,6 +265,22 @@ mod tests {
         s.observe("custom.x", FieldType::scalar(ScalarType::String));
         assert_eq!(s.lookup("custom.x").unwrap().ty, FieldType::scalar(ScalarType::I64));
         assert_eq!(s.conflicts().len(), 1);
+    }
+
+    #[test]
+    fn aliases_and_multi_fields_read_their_source() {
+        let s = Schema::new("t", "1");
+        s.declare("process.executable", FieldType::scalar(ScalarType::String));
+        s.declare_source("process.executable.caseless", FieldType::scalar(ScalarType::String), "process.executable", true);
+        s.declare_source("exe", FieldType::scalar(ScalarType::String), "process.executable.caseless", false);
+        let (def, lowercase) = s.reading("exe").unwrap();
+        assert_eq!(&*def.path, "process.executable");
+        assert!(lowercase);
+        s.declare_source("loop.a", FieldType::scalar(ScalarType::String), "loop.b", false);
+        s.declare_source("loop.b", FieldType::scalar(ScalarType::String), "loop.a", false);
+        assert!(s.reading("loop.a").is_some());
+        s.declare_date("when", FieldType::scalar(ScalarType::Timestamp), Some("epoch_second"));
+        assert_eq!(s.lookup("when").unwrap().type_name(), "timestamp:epoch_second");
     }
 
     #[test]

@@ -15,9 +15,14 @@ pub enum ScalarType {
     String,
     Ip,
     Bytes,
-    /// A date. Stored as the text the event carried; the batch's designated
+    /// A date (millisecond precision). Stored as the text the event
+    /// carried; comparisons read it as an instant. The batch's designated
     /// timestamp field is additionally parsed to nanoseconds.
     Timestamp,
+    /// A `date_nanos`: a date compared at nanosecond precision.
+    DateNanos,
+    /// A software version, ordered by Semantic Versioning precedence.
+    Version,
     /// Auto-assigned at compile time and not seen in any event yet.
     Unknown,
 }
@@ -44,7 +49,12 @@ impl FieldType {
     pub fn is_textual(self) -> bool {
         matches!(
             self.scalar,
-            ScalarType::String | ScalarType::Ip | ScalarType::Bytes | ScalarType::Timestamp
+            ScalarType::String
+                | ScalarType::Ip
+                | ScalarType::Bytes
+                | ScalarType::Timestamp
+                | ScalarType::DateNanos
+                | ScalarType::Version
         )
     }
 
@@ -53,7 +63,12 @@ impl FieldType {
     /// that carry no scalar value (object, nested, flattened, geo_point) and
     /// for unknown names; the caller decides which of those is an error.
     pub fn parse(name: &str) -> Option<FieldType> {
+        // A date type may carry its format after a colon (`timestamp:epoch_second`).
         let name = name.trim();
+        let name = match name.split_once(':') {
+            Some((head @ ("timestamp" | "date" | "date_nanos"), _)) => head,
+            _ => name,
+        };
         if let Some(inner) = name.strip_prefix("array<").and_then(|s| s.strip_suffix('>')) {
             let inner = FieldType::parse(inner)?;
             return Some(FieldType::array_of(inner.scalar));
@@ -67,7 +82,9 @@ impl FieldType {
             | "text" => ScalarType::String,
             "ip" => ScalarType::Ip,
             "bytes" | "binary" => ScalarType::Bytes,
-            "timestamp" | "date" | "date_nanos" => ScalarType::Timestamp,
+            "timestamp" | "date" => ScalarType::Timestamp,
+            "date_nanos" => ScalarType::DateNanos,
+            "version" => ScalarType::Version,
             "unknown" => ScalarType::Unknown,
             _ => return None,
         };
@@ -92,6 +109,8 @@ impl fmt::Display for ScalarType {
             ScalarType::Ip => "ip",
             ScalarType::Bytes => "bytes",
             ScalarType::Timestamp => "timestamp",
+            ScalarType::DateNanos => "date_nanos",
+            ScalarType::Version => "version",
             ScalarType::Unknown => "unknown",
         })
     }
@@ -117,6 +136,8 @@ mod tests {
         assert_eq!(FieldType::parse("i64"), Some(FieldType::scalar(ScalarType::I64)));
         assert_eq!(FieldType::parse("array<long>"), Some(FieldType::array_of(ScalarType::I64)));
         assert_eq!(FieldType::parse("geo_point"), None);
+        assert_eq!(FieldType::parse("timestamp:epoch_second"), Some(FieldType::scalar(ScalarType::Timestamp)));
+        assert_eq!(FieldType::parse("date_nanos").unwrap().to_string(), "date_nanos");
         assert_eq!(FieldType::parse("array<string>").unwrap().to_string(), "array<string>");
     }
 }

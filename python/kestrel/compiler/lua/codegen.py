@@ -26,7 +26,9 @@ from kestrel.compiler.lua.tables import PackageTables
 _MIRROR = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
 _LUA_CMP = {"eq": "==", "ne": "~=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 #: Field types whose values the host's string operations see as strings.
-_STRING_TYPES = ("string", "ip")
+#: Text fields with a mapping's own equality and order (ip, dates,
+#: versions) are left to the core's evaluator, which knows those semantics.
+_STRING_TYPES = ("string",)
 #: Field types the batch may hold as anything: string ops fall back to the core.
 _DYNAMIC_TYPES = ("unknown",)
 _STRING_FUNCTIONS = {"startsWith": "str_starts_with", "endsWith": "str_ends_with", "stringContains": "str_contains"}

@@ -29,7 +29,12 @@ from kestrel.compiler.wasm.pretty import pretty
 CMP_CODES = {"eq": 0, "ne": 1, "lt": 2, "le": 3, "gt": 4, "ge": 5}
 #: The comparison seen from the other side (`1 < x` is `x > 1`).
 FLIPPED = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
-TEXT_TYPES = {"string", "ip", "timestamp"}
+#: Field types whose values the host's text operations read as text.
+TEXT_TYPES = {"string", "ip", "timestamp", "date_nanos", "version"}
+#: Of those, the types whose equality and order are their mapping's, not the
+#: text's (dates as instants, addresses, versions): the core's evaluator
+#: compares them, so the host's text equality and sets are not used.
+TYPED_TYPES = {"ip", "timestamp", "date_nanos", "version"}
 NUMERIC_TYPES = {"i64", "u64", "f64"}
 #: Boolean string functions with a direct host call when applied to (field, literal).
 STRING_FUNCTIONS = {"startsWith": "str_starts_with", "endsWith": "str_ends_with", "stringContains": "str_contains"}
@@ -188,20 +193,20 @@ class _Function:
             return None
         if op in ("WildcardMatch", "RegexMatch", "InSet"):
             target = self.nodes[node["operand"]]
-            if target["op"] != "LoadField" or target["type"] not in TEXT_TYPES:
+            if target["op"] != "LoadField" or base_type(target) not in TEXT_TYPES:
                 return None
             if op == "WildcardMatch":
                 return self.module.call("glob_match_field", ev, self.field(target), f"(i32.const {node['glob']})")
             if op == "RegexMatch":
                 return self.module.call("re_match_field", ev, self.field(target), f"(i32.const {node['regex']})")
-            if all(t == "string" for t in self.module.doc["sets"][node["set"]]["types"]):
+            if base_type(target) not in TYPED_TYPES and all(t == "string" for t in self.module.doc["sets"][node["set"]]["types"]):
                 return self.module.call("set_contains", ev, self.field(target), f"(i32.const {node['set']})")
             return None
         if op == "Compare":
             return self.compare(node)
         if op == "FunctionCall" and node["name"] in STRING_FUNCTIONS and len(node["args"]) == 2:
             source, needle = (self.nodes[a] for a in node["args"])
-            if source["op"] == "LoadField" and source["type"] in TEXT_TYPES and _is_string(needle):
+            if source["op"] == "LoadField" and base_type(source) in TEXT_TYPES and _is_string(needle):
                 return self.module.call(
                     STRING_FUNCTIONS[node["name"]], ev, self.field(source),
                     f"(i32.const {needle['string']})", f"(i32.const {int(node['case_insensitive'])})",
@@ -216,7 +221,7 @@ class _Function:
         if left["op"] != "LoadField" or right["op"] != "Literal":
             return None
         ev = "(local.get $ev)"
-        if cmp == "eq" and left["type"] in TEXT_TYPES and _is_string(right):
+        if cmp == "eq" and base_type(left) in TEXT_TYPES - TYPED_TYPES and _is_string(right):
             return self.module.call(
                 "str_eq", ev, self.field(left), f"(i32.const {right['string']})", f"(i32.const {int(node['case_insensitive'])})"
             )
@@ -229,6 +234,11 @@ class _Function:
 
     def field(self, node: dict[str, Any]) -> str:
         return f"(i32.const {self.module.local_field(node)})"
+
+
+def base_type(node: dict[str, Any]) -> str:
+    """A field node's type without a date's format (`timestamp:epoch_second` -> `timestamp`)."""
+    return str(node["type"]).split(":", 1)[0]
 
 
 def _literal_truth(node: dict[str, Any]) -> int:
