@@ -66,6 +66,8 @@ def add_run(subparsers: Any) -> None:
     parser.add_argument("--events", required=True, metavar="FILE", help="NDJSON events, or - for stdin")
     parser.add_argument("--alerts", metavar="FILE", help="append alerts here instead of writing them to stdout")
     parser.add_argument("--config", metavar="FILE", help="engine options (.toml/.yaml); may list rules too")
+    parser.add_argument("--mapping", metavar="FILE",
+                        help="an Elasticsearch index mapping (GET index/_mapping or a template, as JSON): field types as Elasticsearch has them")
     parser.add_argument("--json", action="store_true", help="print the run's statistics as JSON on stdout")
     parser.add_argument("--fail-on-alert", action="store_true", help="exit 1 when any alert was raised")
     parser.add_argument("--max-input-errors", type=int, metavar="N", help="exit 3 when more input lines than N are malformed")
@@ -118,6 +120,8 @@ def run_run(args: argparse.Namespace, out: TextIO) -> int:
         options["workers"] = args.workers
     if args.no_index:
         options["indexing"] = False
+    if args.mapping:
+        options["mapping"] = args.mapping
     try:
         config = EngineConfig.load(args.config) if args.config else None
         engine = Engine(config, **options)

@@ -41,6 +41,10 @@ class EngineConfig:
 
     #: A :class:`kestrel.Schema`, a schema file path, or None for ECS 9.5.0.
     schema: Any = None
+    #: An Elasticsearch index mapping (a dict, or a JSON file's path) whose
+    #: field types (date, date_nanos, ip, version, aliases, multi-fields)
+    #: are laid over the schema, so rules compare as Elasticsearch would.
+    mapping: Any = None
     category_field: str = "event.category"
     timestamp_field: str = "@timestamp"
     #: Unit of numeric timestamps: "s", "ms", "us", "ns", or "filetime"
@@ -135,6 +139,10 @@ class EngineConfig:
         config = cls.from_dict(document, source=str(path))
         # Relative rule paths are relative to the config file, not the working directory.
         config.rules = tuple(str(path.parent / r) for r in config.rules)
+        for name in ("mapping",):
+            value = getattr(config, name)
+            if isinstance(value, str) and not value.lstrip().startswith("{"):
+                setattr(config, name, str(path.parent / value))
         return config
 
 

@@ -78,7 +78,7 @@ class Engine:
         if config is not None and options:
             config = EngineConfig(**{**{f.name: getattr(config, f.name) for f in dataclasses.fields(config)}, **options})
         self.config = config or EngineConfig(**options)
-        self.schema = _schema(self.config.schema)
+        self.schema = _schema(self.config.schema, self.config.mapping)
         self._sinks: List[Sink] = [as_sink(s) for s in sinks]
         #: (target, rule id, limits) of each load: what a reload loads again.
         self._specs: List[Tuple[Any, Optional[str], Dict[str, int]]] = []
@@ -489,12 +489,17 @@ class Engine:
             raise EngineError("a worker failed: " + "; ".join(errors))
 
 
-def _schema(value: Any) -> Schema:
+def _schema(value: Any, mapping: Any = None) -> Schema:
+    """The engine's schema: `value` (or ECS), with an index mapping's fields on top."""
     if value is None:
-        return Schema.default()
-    if isinstance(value, (str, os.PathLike)):
-        return Schema.load(value)
-    return value
+        schema = Schema.default()
+    elif isinstance(value, (str, os.PathLike)):
+        schema = Schema.load(value)
+    else:
+        schema = value
+    if mapping is not None:
+        schema = Schema.from_elasticsearch_mapping(mapping, schema)
+    return schema
 
 
 def _load_limits(**given: Optional[int]) -> Dict[str, int]:

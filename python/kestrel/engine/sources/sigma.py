@@ -2,8 +2,9 @@
 
 An optional extra: ``pip install kestrel[sigma]``. Without pySigma, Sigma
 files are skipped with a message saying so. The ECS Windows pipeline maps
-Sigma fields to ECS; the backend's ``.caseless`` multi-field suffix is
-dropped (Kestrel's ``:`` already compares case-insensitively), and the
+Sigma fields to ECS, and the backend writes Elastic Defend's ``.caseless``
+multi-fields (``process.executable.caseless like~ (...)``); the schema
+knows those multi-fields, so the query compiles as pySigma wrote it. The
 ``any where`` it emits is narrowed to the event category of the Sigma
 logsource, so the rule is indexed like hand-written EQL.
 """
@@ -70,7 +71,6 @@ def load_sigma_file(path: Path, context: LoadContext, report: LoadReport) -> Non
 
 
 def _narrow(query: str, rule: Any) -> str:
-    query = re.sub(r"\.caseless(?=\s*:)", "", query)
     category = CATEGORIES.get(getattr(rule.logsource, "category", None) or "")
     if category and query.startswith("any where "):
         query = f"{category} where " + query[len("any where "):]
