@@ -30,6 +30,8 @@ pub struct PyFieldInfo {
     pub reads: Option<String>,
     /// Whether reading lower-cases the value (a `.caseless` multi-field).
     pub lowercase: bool,
+    /// Analysed text with no keyword multi-field: EQL cannot compare it.
+    pub inexact: bool,
 }
 
 impl From<FieldDef> for PyFieldInfo {
@@ -42,6 +44,7 @@ impl From<FieldDef> for PyFieldInfo {
             auto: d.auto,
             reads: d.source.as_ref().map(|s| s.path.to_string()),
             lowercase: d.source.as_ref().is_some_and(|s| s.lowercase),
+            inexact: d.inexact,
         }
     }
 }

@@ -150,6 +150,34 @@ def test_sigma_rules_through_pysigma(tmp_path):
     assert alert["rule"]["threat"][0]["technique"] == [{"id": "T1033"}]
 
 
+SIGMA_CASELESS = r"""
+title: Headless browser started from a shell
+id: 0c1f3bd4-3a62-4a5e-9bd4-7e3c3c2f6b10
+logsource:
+  category: process_creation
+  product: windows
+detection:
+  selection:
+    Image|endswith: '\chrome.exe'
+    ParentImage|endswith: ['\cmd.exe', '\powershell.exe']
+  condition: selection
+level: low
+"""
+
+
+@pytest.mark.skipif(not _has_pysigma(), reason="pySigma is an optional extra (kestrel[sigma])")
+def test_sigma_rules_on_caseless_multi_fields_match(tmp_path):
+    # pySigma writes `process.parent.executable.caseless like~ (...)`: the
+    # multi-field must read its parent's value, whatever operator is used.
+    (tmp_path / "headless.yml").write_text(SIGMA_CASELESS)
+    engine = kestrel.Engine()
+    assert engine.load(tmp_path).ok
+    parent = {"executable": "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\POWERSHELL.EXE"}
+    hit = event("process", process={"executable": "C:\\Program Files\\Google\\Chrome\\CHROME.EXE", "parent": parent})
+    miss = event("process", process={"executable": "C:\\Program Files\\Google\\Chrome\\chrome.exe", "parent": {"executable": "C:\\explorer.exe"}})
+    assert len(engine.process([hit, miss])) == 1
+
+
 @pytest.mark.skipif(_has_pysigma(), reason="pySigma is installed")
 def test_sigma_rules_are_skipped_with_a_message_without_pysigma(tmp_path):
     (tmp_path / "whoami.yml").write_text(SIGMA)

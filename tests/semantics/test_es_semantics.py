@@ -107,3 +107,13 @@ def test_mapping_errors_are_clear(tmp_path: Path) -> None:
         kestrel.Schema.from_elasticsearch_mapping(str(tmp_path))
     with pytest.raises(kestrel.KestrelError, match="alias"):
         kestrel.Schema.from_elasticsearch_mapping({"properties": {"a": {"type": "alias"}}})
+
+
+def test_text_fields_need_a_keyword_multi_field() -> None:
+    mapping = {"properties": {"message": {"type": "text"}, "title": {"type": "text", "fields": {"keyword": {"type": "keyword"}}}}}
+    schema = kestrel.Schema.from_elasticsearch_mapping(mapping)
+    with pytest.raises(kestrel.EqlError, match="E057"):
+        compile('any where message : "boom"', schema=schema)
+    rule = compile('any where title == "Boom" and title.keyword == "Boom"', schema=schema)
+    batch = kestrel.EventBatch.from_dicts([{"title": "Boom"}, {"title": "boom"}], schema=schema)
+    assert list(rule.evaluate(batch)) == [0]

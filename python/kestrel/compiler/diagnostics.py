@@ -56,6 +56,7 @@ ERROR_CODES: Dict[str, str] = {
     "E053": "a function argument must be a constant",
     "E055": "this function does not take the `~` (case-insensitive) suffix",
     "E056": "an `until` step cannot be a missing event or have runs",
+    "E057": "a text field without a keyword multi-field cannot be compared",
 }
 
 

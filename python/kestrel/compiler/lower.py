@@ -183,6 +183,9 @@ class Lowering:
             if self.options.strict and not node.optional:
                 raise self._error("E030", f"unknown field `{node.path}` (strict mode)", node)
             info = self.schema.resolve(node.path)
+        if getattr(info, "inexact", False):
+            message = f"`{node.path}` is analysed text with no keyword multi-field, so it has no exact value to compare (map one, as Elasticsearch requires)"
+            raise self._error("E057", message, node)
         field_type, caseless = info.type, bool(getattr(info, "lowercase", False))
         for _ in range(MAX_SOURCE_HOPS):
             reads = getattr(info, "reads", None)

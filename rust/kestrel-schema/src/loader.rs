@@ -214,6 +214,13 @@ impl MappingWalk<'_> {
             let format = spec.get("format").and_then(Value::as_str);
             self.schema.declare_date(&path, field_type, format);
             self.declared += 1;
+            // Analysed text is compared through a keyword multi-field; one
+            // without any cannot be compared at all.
+            let exact_sub = |subspec: &Value| {
+                matches!(subspec.get("type").and_then(Value::as_str), Some("keyword" | "constant_keyword" | "wildcard"))
+            };
+            let has_exact = spec.get("fields").and_then(Value::as_object).is_some_and(|f| f.values().any(exact_sub));
+            self.schema.set_inexact(&path, is_analysed(ty) && !has_exact);
             if let Some(Value::Object(subfields)) = spec.get("fields") {
                 for (sub, subspec) in subfields {
                     let sub_ty = subspec.get("type").and_then(Value::as_str).and_then(mapping_type);
@@ -230,6 +237,11 @@ impl MappingWalk<'_> {
         }
         Ok(())
     }
+}
+
+/// Types Elasticsearch analyses into terms, keeping no exact value.
+fn is_analysed(name: &str) -> bool {
+    matches!(name, "text" | "match_only_text" | "search_as_you_type" | "semantic_text" | "annotated_text")
 }
 
 /// A mapping type's scalar, or `None` for types EQL cannot compare.
@@ -280,11 +292,16 @@ mod tests {
                     "start": {"type": "date", "format": "epoch_second"}}},
                 "exe": {"type": "alias", "path": "process.executable"},
                 "agent": {"properties": {"version": {"type": "version"}}},
-                "loc": {"type": "geo_shape"}}}}}"#,
+                "loc": {"type": "geo_shape"},
+                "message": {"type": "text"},
+                "title": {"type": "text", "fields": {"keyword": {"type": "keyword"}}}}}}}"#,
         )
         .unwrap();
         let s = Schema::new("m", "1");
-        assert_eq!(extend_from_mapping(&s, &doc).unwrap(), 7);
+        assert_eq!(extend_from_mapping(&s, &doc).unwrap(), 10);
+        assert!(s.lookup("message").unwrap().inexact);
+        assert!(!s.lookup("title").unwrap().inexact);
+        assert!(!s.lookup("process.executable.text").unwrap().inexact);
         assert_eq!(s.lookup("@timestamp").unwrap().ty.scalar, ScalarType::DateNanos);
         assert_eq!(s.lookup("process.start").unwrap().type_name(), "timestamp:epoch_second");
         assert_eq!(s.lookup("agent.version").unwrap().ty.scalar, ScalarType::Version);

@@ -19,6 +19,9 @@ pub struct FieldDef {
     pub format: Option<Arc<str>>,
     /// Set for an alias or a multi-field: the field whose value this one reads.
     pub source: Option<Source>,
+    /// Analysed `text` with no keyword multi-field: Elasticsearch has no
+    /// exact value to compare, and EQL refuses such a field.
+    pub inexact: bool,
 }
 
 /// Where an alias or a multi-field takes its value from.
@@ -154,6 +157,14 @@ impl Schema {
         id
     }
 
+    /// Mark a declared field as analysed text without an exact form.
+    pub fn set_inexact(&self, path: &str, inexact: bool) {
+        let mut r = self.write();
+        if let Some(&id) = r.by_path.get(path) {
+            r.fields[id as usize].inexact = inexact;
+        }
+    }
+
     /// The field whose value `path` reads, following aliases and
     /// multi-fields (a bounded number of hops, so a cycle ends), and whether
     /// any hop lower-cases. `None` when `path` is not declared.
@@ -233,7 +244,7 @@ impl Registry {
     fn insert(&mut self, path: &str, ty: FieldType, auto: bool) -> FieldId {
         let id = FieldId::try_from(self.fields.len()).expect("more than u32::MAX fields");
         let path: Arc<str> = Arc::from(path);
-        self.fields.push(FieldDef { id, path: path.clone(), ty, auto, format: None, source: None });
+        self.fields.push(FieldDef { id, path: path.clone(), ty, auto, format: None, source: None, inexact: false });
         self.by_path.insert(path, id);
         id
     }
