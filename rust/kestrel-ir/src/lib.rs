@@ -19,7 +19,7 @@
 //! [`tables`] (globs, regexes, sets), [`value`] (runtime values), `compare`,
 //! `functions`, `cidr`, `text` (Python string semantics), `eval`.
 
-pub mod cidr;
+mod cidr;
 mod compare;
 mod error;
 mod eval;

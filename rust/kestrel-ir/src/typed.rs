@@ -114,10 +114,14 @@ fn date_kind(nanos: bool, format: &str) -> FieldKind {
     FieldKind::Date { nanos, epoch, iso }
 }
 
-/// An address as one integer: IPv4 as its IPv4-mapped IPv6 form, which is
-/// how Elasticsearch stores and orders both families.
 fn address(value: &Scalar<'_>) -> Option<u128> {
     let Scalar::Str(text) = value else { return None };
+    address_bits(text)
+}
+
+/// An address as one integer: IPv4 as its IPv4-mapped IPv6 form, which is
+/// how Elasticsearch stores and orders both families.
+pub fn address_bits(text: &str) -> Option<u128> {
     Some(match parse_ip(text.trim())? {
         Ip::V4(a) => 0xffff_0000_0000u128 | u128::from(a),
         Ip::V6(a) => a,

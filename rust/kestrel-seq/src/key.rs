@@ -7,9 +7,11 @@
 //! share one encoding so `u64` and `i64` columns join; floats and strings keep
 //! their own tags, as Java's `Long` and `Double` never compare equal.
 
+use std::borrow::Cow;
+
 use kestrel_event::{EventBatch, ValueRef};
-use kestrel_ir::cidr::{parse_ip, Ip};
-use kestrel_ir::FieldRef;
+use kestrel_ir::typed::address_bits;
+use kestrel_ir::{FieldKind, FieldRef, Scalar};
 
 const NULL: u8 = 0;
 const INT: u8 = 1;
@@ -138,24 +140,33 @@ fn push_value(out: &mut Vec<u8>, value: ValueRef<'_>, field: &FieldRef) -> bool 
             out.push(BOOL);
             out.push(u8::from(x));
         }
-        ValueRef::Str(s) => match (field.ty.as_str(), parse_ip(s)) {
-            // An ip field joins as an address: "::1" and "0:0::1" are one key.
-            ("ip", Some(ip)) => {
-                out.push(IP);
-                let bits = match ip {
-                    Ip::V4(a) => 0xffff_0000_0000u128 | u128::from(a),
-                    Ip::V6(a) => a,
-                };
-                out.extend_from_slice(&bits.to_be_bytes());
-            }
-            _ => {
-                out.push(STR);
-                out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-                out.extend_from_slice(s.as_bytes());
-            }
-        },
+        ValueRef::Str(s) => push_text(out, s, field),
     }
     true
+}
+
+/// A text component. An ip field joins as an address ("::1" and "0:0::1"
+/// are one key), a date field as its instant at the field's precision; a
+/// value that does not read as its type joins as text.
+fn push_text(out: &mut Vec<u8>, s: &str, field: &FieldRef) {
+    match FieldKind::of_type(&field.ty) {
+        FieldKind::Ip => {
+            if let Some(bits) = address_bits(s) {
+                out.push(IP);
+                out.extend_from_slice(&bits.to_be_bytes());
+                return;
+            }
+        }
+        kind @ FieldKind::Date { .. } => {
+            if let Some(ns) = kind.instant(&Scalar::Str(Cow::Borrowed(s))) {
+                return push_int(out, ns);
+            }
+        }
+        _ => {}
+    }
+    out.push(STR);
+    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
 }
 
 fn push_int(out: &mut Vec<u8>, x: i64) {
