@@ -18,10 +18,10 @@ const ECS_9_5_0: &str = include_str!("../../../python/kestrel/data/ecs-9.5.0.jso
 
 /// The default schema: ECS 9.5.0. Each call returns an independent copy.
 ///
-/// Every keyword field also has the two multi-fields Elastic's
-/// integrations map on them: `.caseless` (a `lowercase` normalizer, as
-/// Elastic Defend defines it, and as pySigma's Elasticsearch backend
-/// targets) and `.text` (analysed text). Both read the keyword's value.
+/// Every keyword field also has the multi-fields Elastic's integrations
+/// map on them: `.caseless` (a `lowercase` normalizer, as Elastic Defend
+/// defines it, and as pySigma's Elasticsearch backend targets), `.text`
+/// (analysed text) and `.keyword`. All read the keyword's value.
 pub fn ecs_default() -> Schema {
     let schema = from_json(ECS_9_5_0).expect("the bundled ECS schema is valid");
     let keywords: Vec<_> = schema
@@ -41,7 +41,7 @@ pub fn ecs_default() -> Schema {
 }
 
 /// The multi-fields every default keyword field has, and whether each lower-cases.
-const DEFAULT_MULTI_FIELDS: [(&str, bool); 2] = [("caseless", true), ("text", false)];
+const DEFAULT_MULTI_FIELDS: [(&str, bool); 3] = [("caseless", true), ("text", false), ("keyword", false)];
 
 pub fn from_json(text: &str) -> Result<Schema, SchemaError> {
     let doc: Value =

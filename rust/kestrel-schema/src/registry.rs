@@ -197,7 +197,16 @@ impl Schema {
         // Another thread may have assigned it between the two locks.
         let id = match r.by_path.get(path) {
             Some(&id) => id,
-            None => r.insert(path, FieldType::UNKNOWN, true),
+            None => {
+                let id = r.insert(path, FieldType::UNKNOWN, true);
+                // Elasticsearch maps a new string as text with a `.keyword`
+                // multi-field, so rules name `x.keyword` for a field the
+                // events carry as `x`.
+                if let Some(parent) = path.strip_suffix(".keyword").filter(|p| !p.is_empty()) {
+                    r.fields[id as usize].source = Some(Source { path: Arc::from(parent), lowercase: false });
+                }
+                id
+            }
         };
         r.fields[id as usize].clone()
     }
@@ -290,6 +299,8 @@ mod tests {
         s.declare_source("loop.a", FieldType::scalar(ScalarType::String), "loop.b", false);
         s.declare_source("loop.b", FieldType::scalar(ScalarType::String), "loop.a", false);
         assert!(s.reading("loop.a").is_some());
+        s.resolve("winlog.event_data.TargetUserName.keyword");
+        assert_eq!(&*s.reading("winlog.event_data.TargetUserName.keyword").unwrap().0.path, "winlog.event_data.TargetUserName");
         s.declare_date("when", FieldType::scalar(ScalarType::Timestamp), Some("epoch_second"));
         assert_eq!(s.lookup("when").unwrap().type_name(), "timestamp:epoch_second");
     }
