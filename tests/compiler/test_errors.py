@@ -72,3 +72,48 @@ def test_codes_are_unique_and_well_formed():
 
 def test_every_case_code_is_registered():
     assert {case["code"] for case in CASES} <= set(ERROR_CODES)
+
+
+# -- size limits: a query too big to compile safely fails with a located error --
+
+from kestrel.compiler.lower import MAX_EXPRESSION_DEPTH, MAX_SEQUENCE_FILTERS  # noqa: E402
+
+
+def _nested_not(levels: int) -> str:
+    # Depth counts every node from the root to a leaf: the nots, `==`, the field.
+    return "process where " + "not " * (levels - 2) + "process.pid == 1"
+
+
+def _nested_not_in(levels: int) -> str:
+    # Each level tests the level below twice (once per list value).
+    condition = "process.pid not in (1, 2)"
+    for _ in range(levels - 1):
+        condition = f"({condition}) not in (true, null)"
+    return "process where " + condition
+
+
+def _sequence(steps: int) -> str:
+    return "sequence by host.id " + " ".join(f"[process where process.pid == {n}]" for n in range(steps))
+
+
+@pytest.mark.parametrize("query, code", [
+    (_nested_not(MAX_EXPRESSION_DEPTH + 1), "E058"),
+    ("process where process.pid == " + " + ".join(["1"] * (MAX_EXPRESSION_DEPTH + 1)), "E058"),
+    (_nested_not_in(30), "E060"),
+    (_sequence(MAX_SEQUENCE_FILTERS + 1), "E059"),
+], ids=["nested not", "chained +", "nested shared operands", "sequence steps"])
+def test_queries_over_a_size_limit_are_refused_where_they_cross_it(query, code):
+    with pytest.raises(EqlSemanticError) as info:
+        compile(query)
+    assert info.value.code == code and info.value.line == 1 and info.value.column > 1
+
+
+@pytest.mark.parametrize("query", [
+    _nested_not(MAX_EXPRESSION_DEPTH),
+    "process where " + " or ".join(f"process.pid == {n}" for n in range(3000)),
+    "process where " + " and ".join(f"process.pid != {n}" for n in range(3000)),
+    _nested_not_in(12),
+    _sequence(MAX_SEQUENCE_FILTERS),
+], ids=["nested not at the limit", "3000-term or", "3000-term and", "shared operands", "sequence at the limit"])
+def test_queries_within_the_limits_compile_to_wasm(query):
+    assert compile(query).wasm

@@ -57,6 +57,10 @@ ERROR_CODES: Dict[str, str] = {
     "E055": "this function does not take the `~` (case-insensitive) suffix",
     "E056": "an `until` step cannot be a missing event or have runs",
     "E057": "a text field without a keyword multi-field cannot be compared",
+    "E058": "the expression nests too deeply",
+    "E059": "a sequence has too many filters",
+    "E060": "the expression is too large",
+    "E061": "maxspan is too long",
 }
 
 

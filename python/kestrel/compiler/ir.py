@@ -70,6 +70,32 @@ class Literal:
         return hash((type(self.value), self.value))
 
 
+def _hash_once(cls):
+    """Cache a node's hash on first use.
+
+    Predicates are DAGs (lowering shares operands), and a dataclass hashes
+    its fields anew on every call: hashing a node would walk every path
+    below it, exponential in the depth of nested sharing. The cached value
+    is left out of pickles, since str hashes differ between processes.
+    """
+    plain = cls.__hash__
+
+    def __hash__(self) -> int:
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = plain(self)
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def __getstate__(self) -> dict:
+        return {key: value for key, value in self.__dict__.items() if key != "_hash"}
+
+    cls.__hash__ = __hash__
+    cls.__getstate__ = __getstate__
+    return cls
+
+
+@_hash_once
 @dataclass(frozen=True)
 class Compare:
     """`cmp` is eq, ne, lt, le, gt or ge; `case_insensitive` applies to strings."""
@@ -80,6 +106,7 @@ class Compare:
     case_insensitive: bool = False
 
 
+@_hash_once
 @dataclass(frozen=True)
 class Logical:
     """N-ary `and`/`or` under three-valued logic."""
@@ -88,11 +115,13 @@ class Logical:
     operands: Tuple["Node", ...]
 
 
+@_hash_once
 @dataclass(frozen=True)
 class Not:
     operand: "Node"
 
 
+@_hash_once
 @dataclass(frozen=True)
 class Arithmetic:
     """`op` is add, sub, mul, div, mod (two operands) or neg (one)."""
@@ -101,6 +130,7 @@ class Arithmetic:
     operands: Tuple["Node", ...]
 
 
+@_hash_once
 @dataclass(frozen=True)
 class FunctionCall:
     name: str
@@ -108,6 +138,7 @@ class FunctionCall:
     case_insensitive: bool = False
 
 
+@_hash_once
 @dataclass(frozen=True)
 class InSet:
     """Membership of `operand` in a hashed set of constants of one type family."""
@@ -117,6 +148,7 @@ class InSet:
     case_insensitive: bool = False
 
 
+@_hash_once
 @dataclass(frozen=True)
 class WildcardMatch:
     """`operand` matches any of the globs (`*` any run, `?` one character)."""
@@ -126,6 +158,7 @@ class WildcardMatch:
     case_insensitive: bool = False
 
 
+@_hash_once
 @dataclass(frozen=True)
 class RegexMatch:
     """`operand` matches any regex in full.
@@ -140,6 +173,7 @@ class RegexMatch:
     case_insensitive: bool = False
 
 
+@_hash_once
 @dataclass(frozen=True)
 class IsNull:
     operand: "Node"
@@ -221,6 +255,23 @@ def walk(node: Node):
     stack = [node]
     while stack:
         current = stack.pop()
+        yield current
+        stack.extend(reversed(children(current)))
+
+
+def distinct_nodes(node: Node):
+    """Yield `node` and its descendants, each node object once.
+
+    Where :func:`walk` follows every use of a shared subtree, which for
+    nested sharing is exponential in its depth, this visits the DAG.
+    """
+    seen = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
         yield current
         stack.extend(reversed(children(current)))
 

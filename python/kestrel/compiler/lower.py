@@ -12,7 +12,7 @@ rewrite can be tested for preserving meaning on its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 from kestrel.compiler import ast, ir
 from kestrel.compiler.diagnostics import EqlError, EqlSemanticError, error_at
@@ -26,6 +26,24 @@ MAX_RUNS = 100
 MAX_SAMPLE_FILTERS = 5
 #: Alias and multi-field chains are followed this far (the schema's own bound).
 MAX_SOURCE_HOPS = 8
+#: How deep an expression may nest, counted in compiled (IR) levels: the
+#: passes after parsing walk expressions recursively, and the core's IR
+#: loader refuses more than 256 levels. Most operators are one level; `!=`,
+#: a list (`in (...)`, `: (...)`) and `not in` add one more each. A chain of
+#: one operator (`a or b or c ...`) is one level however long it is.
+MAX_EXPRESSION_DEPTH = 128
+#: How many nodes an expression may expand to once every shared operand is
+#: counted at each of its uses: `f(x) in (a, b)` tests `f(x)` once per value,
+#: and nesting such tests multiplies the work an event costs to evaluate.
+#: A list of N strings on a field is about 2N.
+MAX_EXPRESSION_NODES = 1_000_000
+#: The longest maxspan, in nanoseconds: the sequence engine keeps times as
+#: signed 64-bit nanoseconds (about 292 years).
+MAX_MAXSPAN_NS = 2**63 - 1
+_DAY_NS = 86_400 * 10**9
+#: Filters (steps and `until`) of one sequence: the sequence engine's bound
+#: (MAX_FILTERS in rust/kestrel-seq).
+MAX_SEQUENCE_FILTERS = 64
 
 _COMPARISONS = {"==": "eq", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 _ARITHMETIC = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod"}
@@ -141,6 +159,8 @@ class Lowering:
             maxspan_ns = seq.maxspan.nanoseconds
             if maxspan_ns <= 0:
                 raise self._error("E051", "maxspan must be positive", seq.maxspan)
+            if maxspan_ns > MAX_MAXSPAN_NS:
+                raise self._error("E061", f"maxspan {seq.maxspan.value}{seq.maxspan.unit} is too long: at most {MAX_MAXSPAN_NS // _DAY_NS:,}d (64-bit nanoseconds)", seq.maxspan)
         return ir.Rule("sequence", steps, self._keys(seq.by), maxspan_ns, until, pipes)
 
     def _sample(self, sample: ast.Sample, pipes) -> ir.Rule:
@@ -199,7 +219,7 @@ class Lowering:
 
     def _Logical(self, node: ast.Logical) -> _Typed:
         operands: List[ir.Node] = []
-        for side in (node.left, node.right):
+        for side in _chain(node):
             typed = self.expr(side)
             self._require_boolean(typed, side)
             child = typed.node
@@ -371,6 +391,23 @@ def _accepts(kind: str, typed: _Typed) -> bool:
     return typed.type == "bool"
 
 
+def _chain(node: ast.Logical) -> List[ast.Expr]:
+    """The operands of a chain of one operator (`a or b or c`), in order.
+
+    The grammar builds a chain left-deep, one node per operator; walking it
+    with a loop keeps a chain of thousands of terms from recursing once per term.
+    """
+    operands: List[ast.Expr] = []
+    pending: List[ast.Expr] = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, ast.Logical) and item.op == node.op:
+            pending += (item.right, item.left)
+        else:
+            operands.append(item)
+    return operands
+
+
 def _any_of(alternatives: List[ir.Node]) -> ir.Node:
     if len(alternatives) == 1:
         return alternatives[0]
@@ -385,7 +422,94 @@ def _operator_text(node: ast.PatternMatch) -> str:
 
 def lower(query: ast.Query, source: str, schema: SchemaLike, options: CompileOptions) -> ir.Rule:
     """Check `query` against `schema` and lower it to an (unoptimised) IR rule."""
+    check_size(query, source)
     return Lowering(source, schema, options).rule(query)
+
+
+def check_size(query: ast.Query, source: str = "") -> None:
+    """Refuse a query too big to compile and evaluate safely: a sequence of more
+    than :data:`MAX_SEQUENCE_FILTERS` filters, or an expression deeper than
+    :data:`MAX_EXPRESSION_DEPTH` or larger than :data:`MAX_EXPRESSION_NODES`.
+
+    The walk is a loop, safe on any tree the parser builds (the parser keeps
+    its stack on the heap), and it runs before any pass that recurses, so a
+    hostile rule gets a located error instead of a RecursionError or a hang.
+
+    Raises:
+        EqlSemanticError: E059 at the first filter past the limit, E058 at
+            the first node too deep, E060 at the smallest subexpression too large.
+    """
+    body = query.body
+    if isinstance(body, ast.EventQuery):
+        conditions = [body.condition]
+    else:
+        steps = body.steps + ((body.until,) if isinstance(body, ast.Sequence) and body.until else ())
+        if isinstance(body, ast.Sequence) and len(steps) > MAX_SEQUENCE_FILTERS:
+            message = f"a sequence takes at most {MAX_SEQUENCE_FILTERS} filters (steps and `until`), got {len(steps)}"
+            raise error_at(EqlSemanticError, "E059", message, source, steps[MAX_SEQUENCE_FILTERS].span)
+        conditions = [step.query.condition for step in steps]
+    for condition in conditions:
+        _check_expression(condition, source)
+
+
+def _check_expression(root: ast.Expr, source: str) -> None:
+    # Post-order with an explicit stack: depth is counted on the way down,
+    # the expanded size on the way back up.
+    sizes: Dict[int, int] = {}
+    stack: List[Tuple[ast.Expr, int, bool]] = [(root, _levels(root, None), False)]
+    while stack:
+        node, depth, finished = stack.pop()
+        children = _expression_children(node)
+        if not finished:
+            if depth > MAX_EXPRESSION_DEPTH:
+                message = (f"the expression nests more than {MAX_EXPRESSION_DEPTH} levels deep once compiled "
+                           "(`!=`, lists and `not in` count two or three); simplify it")
+                raise error_at(EqlSemanticError, "E058", message, source, getattr(node, "span", None))
+            stack.append((node, depth, True))
+            stack += [(child, depth + _levels(child, node), False) for child in children]
+            continue
+        size = _expanded_size(node, [sizes.pop(id(child)) for child in children])
+        if size > MAX_EXPRESSION_NODES:
+            message = (f"the expression expands to more than {MAX_EXPRESSION_NODES:,} nodes "
+                       "(an operand tested against a list counts once per value); simplify it")
+            raise error_at(EqlSemanticError, "E060", message, source, getattr(node, "span", None))
+        sizes[id(node)] = size
+
+
+def _expression_children(node: ast.Expr) -> Tuple[ast.Expr, ...]:
+    if isinstance(node, (ast.Logical, ast.Comparison, ast.Arithmetic)):
+        return (node.left, node.right)
+    if isinstance(node, (ast.Not, ast.Negate)):
+        return (node.operand,)
+    if isinstance(node, ast.FunctionCall):
+        return node.args
+    if isinstance(node, ast.PatternMatch):
+        return (node.operand, *node.patterns)
+    if isinstance(node, ast.Membership):
+        return (node.operand, *node.values)
+    return ()
+
+
+def _levels(node: ast.Expr, parent: "ast.Expr | None") -> int:
+    """The IR levels `node` lowers to (see `Lowering`): 0 for a link of its parent's chain."""
+    if isinstance(node, ast.Logical):
+        return 0 if isinstance(parent, ast.Logical) and parent.op == node.op else 1
+    if isinstance(node, ast.Comparison):
+        return 2 if node.op == "!=" else 1
+    if isinstance(node, ast.Membership):
+        return 1 + (len(node.values) > 1) + node.negated
+    if isinstance(node, ast.PatternMatch):
+        return 1 + (node.kind != "regex" and len(node.patterns) > 1)
+    return 1
+
+
+def _expanded_size(node: ast.Expr, sizes: List[int]) -> int:
+    """IR nodes `node` lowers to, a shared operand counted at each use; `sizes` are its children's."""
+    if isinstance(node, ast.Membership):
+        return 2 + sum(1 + sizes[0] + value for value in sizes[1:])
+    if isinstance(node, ast.PatternMatch) and node.kind != "regex":
+        return 1 + sum(1 + sizes[0] + pattern for pattern in sizes[1:])
+    return 1 + (isinstance(node, ast.Comparison) and node.op == "!=") + sum(sizes)
 
 
 def event_fields(schema: SchemaLike, options: CompileOptions) -> ir.EventFields:

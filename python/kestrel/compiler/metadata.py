@@ -59,7 +59,7 @@ def _fields(rule: ir.Rule) -> Dict[int, ir.FieldRef]:
         found[ref.field] = ir.FieldRef(ref.field, ref.path, ref.type, optional)
 
     for step in ir.step_list(rule):
-        for node in ir.walk(step.predicate):
+        for node in ir.distinct_nodes(step.predicate):
             if isinstance(node, ir.LoadField):
                 note(ir.FieldRef(node.field, node.path, node.type, node.optional))
         for key in step.by:

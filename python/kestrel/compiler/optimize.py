@@ -22,7 +22,7 @@ example, does *not* (it is null when x is null) and is not used.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Tuple, cast
+from typing import Any, Callable, Dict, List, Set, Tuple, cast
 
 from kestrel.compiler import ir
 from kestrel.compiler.interpreter import evaluate
@@ -32,13 +32,29 @@ Pass = Callable[[ir.Node], ir.Node]
 
 
 def rewrite(node: ir.Node, local: Pass) -> ir.Node:
-    """Apply `local` bottom-up: children first, then the rebuilt node."""
+    """Apply `local` bottom-up: children first, then the rebuilt node.
+
+    Lowering shares subtrees (`f(x) in (a, b)` tests one `f(x)` twice), so
+    a predicate is a DAG; each shared node is rewritten once, or nested
+    sharing would cost time exponential in its depth.
+    """
+    # Keyed by id: every original node stays alive (under `node`) meanwhile.
+    return _rewrite(node, local, {})
+
+
+def _rewrite(node: ir.Node, local: Pass, done: Dict[int, ir.Node]) -> ir.Node:
+    found = done.get(id(node))
+    if found is not None:
+        return found
+    original = node
     old = ir.children(node)
     if old:
-        new = [rewrite(child, local) for child in old]
+        new = [_rewrite(child, local, done) for child in old]
         if any(a is not b for a, b in zip(old, new)):
             node = _with_children(node, new)
-    return local(node)
+    result = local(node)
+    done[id(original)] = result
+    return result
 
 
 def _with_children(node: ir.Node, kids: List[ir.Node]) -> ir.Node:
@@ -189,12 +205,14 @@ def _simplify_local(node: ir.Node) -> ir.Node:
         return node
     identity = ir.TRUE if node.op == "and" else ir.FALSE
     operands: List[ir.Node] = []
+    seen: Set[ir.Node] = set()  # a set, not the list: chains of thousands of terms
     for operand in node.operands:
         parts = operand.operands if isinstance(operand, ir.Logical) and operand.op == node.op else (operand,)
         for part in parts:
             if part == identity:
                 continue
-            if part not in operands:
+            if part not in seen:
+                seen.add(part)
                 operands.append(part)
     return _logical(node.op, operands)
 

@@ -40,26 +40,49 @@ def _parse(text: str) -> list[Form]:
 
 
 def _flat(form: Form) -> str:
+    # A loop, not recursion: generated code nests as deep as the rule's
+    # expression, and each level of it is several forms deep here.
     if isinstance(form, str):
         return form
-    return "(" + " ".join(_flat(f) for f in form) + ")"
+    parts: list[str] = []
+    stack: list = [form]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            parts.append(item)
+            continue
+        # Punctuation goes on the stack as text, like the atoms.
+        stack.append(")")
+        for index in range(len(item) - 1, -1, -1):
+            stack.append(item[index])
+            if index:
+                stack.append(" ")
+        parts.append("(")
+    return "".join(parts)
 
 
 def _render(form: Form, indent: int, width: int, out: list[str]) -> None:
-    pad = "  " * indent
-    flat = _flat(form)
-    if isinstance(form, str) or len(pad) + len(flat) <= width:
-        out.append(pad + flat)
-        return
-    # Keep the head and its atom arguments (names, types) on the first line.
-    head = []
-    rest = list(form)
-    while rest and (isinstance(rest[0], str) or _is_signature(rest[0])):
-        head.append(_flat(rest.pop(0)))
-    out.append(pad + "(" + " ".join(head))
-    for child in rest:
-        _render(child, indent + 1, width, out)
-    out[-1] += ")"
+    # (form, indent) pairs, plus None entries that close the form opened last.
+    stack: list = [(form, indent)]
+    while stack:
+        item = stack.pop()
+        if item is None:
+            out[-1] += ")"
+            continue
+        form, indent = item
+        pad = "  " * indent
+        flat = _flat(form)
+        if isinstance(form, str) or len(pad) + len(flat) <= width:
+            out.append(pad + flat)
+            continue
+        # Keep the head and its atom arguments (names, types) on the first line.
+        head = []
+        rest = list(form)
+        while rest and (isinstance(rest[0], str) or _is_signature(rest[0])):
+            head.append(_flat(rest.pop(0)))
+        out.append(pad + "(" + " ".join(head))
+        stack.append(None)
+        stack += [(child, indent + 1) for child in reversed(rest)]
 
 
 def _is_signature(form: Form) -> bool:

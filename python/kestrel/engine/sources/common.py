@@ -184,6 +184,11 @@ def rule_from_query(
     except KestrelError as error:
         report.failures.append(eql_failure(location, first_line, error))
         return
+    except RecursionError:
+        # The compiler refuses queries past its size limits first; this
+        # keeps one rule that slips past them from aborting the whole load.
+        report.failures.append(LoadFailure(location, first_line, None, "the query nests too deeply to compile"))
+        return
     if "max_samples_per_key" in own and compiled.kind != "sample":
         reason = f"`max_samples_per_key` applies to sample rules only, not to a {compiled.kind} rule"
         report.failures.append(LoadFailure(location, first_line, None, reason))
