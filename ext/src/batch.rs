@@ -83,6 +83,7 @@ fn settings(
             entity_field: entity_field.into(),
             max_string_bytes,
             max_line_bytes,
+            ..DecodeOptions::default()
         },
         first_seq,
     })

@@ -28,6 +28,12 @@ impl EventBatch {
         Ok(Span::new(off as u32, s.len() as u32, s.is_ascii()))
     }
 
+    /// The index of `field`'s column, if the batch has one yet.
+    #[inline]
+    pub(crate) fn existing_column(&self, field: FieldId) -> Option<usize> {
+        self.column_of.get(field as usize).filter(|&&c| c != u32::MAX).map(|&c| c as usize)
+    }
+
     /// The column for `field`, created with `ty` if the batch has none yet.
     pub(crate) fn column_index(&mut self, field: FieldId, ty: FieldType, capacity: usize) -> usize {
         let slot = field as usize;

@@ -27,6 +27,16 @@ pub struct DecodeOptions {
     pub max_string_bytes: usize,
     /// Longer lines are rejected whole.
     pub max_line_bytes: usize,
+    /// Lines whose objects and arrays nest deeper are rejected whole.
+    pub max_depth: usize,
+    /// Fields (leaf values) stored per event; the rest stay only in the
+    /// event's original JSON.
+    pub max_fields_per_event: usize,
+    /// A batch's columns may hold this many cells per input byte (plus a
+    /// fixed allowance); a field that would need a new column beyond it is
+    /// kept only in the original JSON. Columns are dense, so without it a
+    /// stream of distinct keys costs keys x events.
+    pub column_cells_per_byte: usize,
 }
 
 impl Default for DecodeOptions {
@@ -38,6 +48,9 @@ impl Default for DecodeOptions {
             entity_field: "host.id".into(),
             max_string_bytes: 1 << 20,
             max_line_bytes: 16 << 20,
+            max_depth: 128,
+            max_fields_per_event: 10_000,
+            column_cells_per_byte: 4,
         }
     }
 }
@@ -56,6 +69,19 @@ const ROLE_TIMESTAMP: u8 = 1;
 const ROLE_CATEGORY: u8 = 2;
 const ROLE_ENTITY: u8 = 4;
 
+/// Column cells every batch may use whatever its size.
+const BASE_COLUMN_CELLS: usize = 1 << 22;
+/// Columns born after this many events of a batch start empty instead of
+/// pre-sized: late fields are rare, and pre-sizing each of many distinct
+/// ones would reserve memory for every event.
+const PRESIZE_EVENTS: usize = 64;
+/// The path cache is a cache: past this many nodes it starts again, so a
+/// stream of distinct keys cannot grow it without bound.
+const MAX_TRIE_NODES: usize = 1 << 20;
+/// Fields the decoder adds to the shared schema on its own; later unknown
+/// fields are kept only in the original JSON.
+const MAX_AUTO_FIELDS: usize = 1 << 18;
+
 
 /// A reusable decoder. It caches path→field resolutions across batches of
 /// one stream (see [`PathTrie`]), and reuses its parse buffers.
@@ -68,6 +94,10 @@ pub struct Decoder {
     // Kept between lines only to reuse its allocation; always empty then.
     tape: Option<Tape<'static>>,
     capacity_hint: usize,
+    /// Lines in the batch being decoded: every column is padded to it.
+    lines_hint: usize,
+    /// Column cells the batch being decoded may still claim.
+    cells_left: usize,
     /// Reset per batch: spans point into one batch's arena.
     dedup: Dedup,
     /// Kept between events only to reuse its allocation.
@@ -82,6 +112,10 @@ struct EventCtx<'b> {
     ev: usize,
     line: u32,
     categories: Vec<u16>,
+    /// Fields stored for this event so far, and those left out.
+    fields: usize,
+    fields_dropped: usize,
+    duplicates: usize,
 }
 
 impl Decoder {
@@ -94,6 +128,8 @@ impl Decoder {
             buffers: simd_json::Buffers::default(),
             tape: None,
             capacity_hint: 0,
+            lines_hint: 0,
+            cells_left: 0,
             dedup: Dedup::default(),
             categories: Vec::new(),
         }
@@ -114,8 +150,14 @@ impl Decoder {
         batch.category_offsets.push(0);
         self.dedup = Dedup::default();
         // Rough pre-sizing: ECS events run to about a kilobyte.
-        let guess = (input.len() / 512 + 1).min(1 << 20);
+        self.lines_hint = memchr::memchr_iter(b'\n', input).count() + 1;
+        // A batch holds at most one event per line.
+        let guess = (input.len() / 512 + 1).min(1 << 20).min(self.lines_hint);
         self.capacity_hint = guess;
+        self.cells_left = BASE_COLUMN_CELLS.saturating_add(input.len().saturating_mul(self.opts.column_cells_per_byte));
+        if self.paths.len() > MAX_TRIE_NODES {
+            self.paths = PathTrie::new();
+        }
         Arc::make_mut(&mut batch.raw).reserve(input.len());
         batch.arena.reserve(input.len() / 2);
         batch.lines.reserve(guess);
@@ -172,15 +214,29 @@ impl Decoder {
         let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
         match simd_json::fill_tape(&mut scratch, &mut buffers, &mut tape) {
             Err(e) => reject(batch, IngestErrorKind::MalformedJson, json_error_message(&e, line)),
+            Ok(()) if may_nest_deeper(line, self.opts.max_depth) && nesting_depth(&tape.0) > self.opts.max_depth => {
+                let msg = format!("objects and arrays nest deeper than the limit of {}", self.opts.max_depth);
+                reject(batch, IngestErrorKind::TooDeep, msg)
+            }
             Ok(()) => match tape.0.first() {
                 Some(Node::Object { len, .. }) => {
                     let len = *len;
                     let ev = self.start_event(batch, line, line_no);
-                    let capacity = self.capacity_hint;
+                    let capacity = if ev < PRESIZE_EVENTS { self.capacity_hint } else { 0 };
                     let mut categories = std::mem::take(&mut self.categories);
                     categories.clear();
-                    let mut ctx = EventCtx { batch, ev, capacity, line: line_no, categories };
+                    let mut ctx = EventCtx {
+                        batch,
+                        ev,
+                        capacity,
+                        line: line_no,
+                        categories,
+                        fields: 0,
+                        fields_dropped: 0,
+                        duplicates: 0,
+                    };
                     self.walk_object(&mut ctx, &tape.0, 1, len, ROOT, false);
+                    self.report_event_counts(&mut ctx);
                     let EventCtx { batch, categories, .. } = ctx;
                     batch.category_ids.extend_from_slice(&categories);
                     batch.category_offsets.push(batch.category_ids.len() as u32);
@@ -223,7 +279,13 @@ impl Decoder {
 
     fn walk_value(&mut self, ctx: &mut EventCtx<'_>, tape: &[Node<'_>], i: usize, node: NodeId, in_array: bool) -> usize {
         match tape[i] {
-            Node::Object { len, .. } => self.walk_object(ctx, tape, i + 1, len, node, in_array),
+            Node::Object { len, .. } => {
+                let roles = self.roles_of(node);
+                if roles != 0 {
+                    self.wrong_shape(ctx, node, roles);
+                }
+                self.walk_object(ctx, tape, i + 1, len, node, in_array)
+            }
             // Arrays of objects flatten the way Elasticsearch's object
             // mapping does: each leaf path gathers the values of all
             // elements. Nested arrays flatten into one list.
@@ -245,12 +307,31 @@ impl Decoder {
         }
     }
 
-    fn slot(&mut self, node: NodeId) -> Slot {
+    /// The field at `node`, resolved once and cached on the trie; `None`
+    /// when it is unknown and the schema already holds as many fields as
+    /// the decoder may add.
+    fn slot(&mut self, node: NodeId) -> Option<Slot> {
         if let Some(slot) = self.paths.slot(node) {
-            return slot;
+            return Some(slot);
         }
         let path = self.paths.path(node);
-        let def = self.schema.resolve(&path);
+        let def = match self.schema.lookup(&path) {
+            Some(def) => def,
+            None if self.schema.len() >= MAX_AUTO_FIELDS => return None,
+            None => self.schema.resolve(&path),
+        };
+        let roles = self.roles_of(node);
+        let slot = Slot { field: def.id, ty: def.ty, roles, auto: def.auto };
+        self.paths.set_slot(node, slot);
+        Some(slot)
+    }
+
+    /// The roles (timestamp, category, entity) the path at `node` plays.
+    fn roles_of(&mut self, node: NodeId) -> u8 {
+        if let Some(roles) = self.paths.roles(node) {
+            return roles;
+        }
+        let path = self.paths.path(node);
         let mut roles = 0;
         if path == self.opts.timestamp_field {
             roles |= ROLE_TIMESTAMP;
@@ -261,16 +342,64 @@ impl Decoder {
         if path == self.opts.entity_field {
             roles |= ROLE_ENTITY;
         }
-        let slot = Slot { field: def.id, ty: def.ty, roles, auto: def.auto };
-        self.paths.set_slot(node, slot);
-        slot
+        self.paths.set_roles(node, roles);
+        roles
+    }
+
+    /// An object where the timestamp or category belongs: the event keeps
+    /// no timestamp (or no category from it), and the line says why.
+    fn wrong_shape(&self, ctx: &mut EventCtx<'_>, node: NodeId, roles: u8) {
+        let (kind, what) = if roles & ROLE_TIMESTAMP != 0 {
+            (IngestErrorKind::BadTimestamp, "a timestamp")
+        } else if roles & ROLE_CATEGORY != 0 {
+            (IngestErrorKind::WrongType, "category names")
+        } else {
+            return;
+        };
+        ctx.batch.errors.push(IngestErrorRecord {
+            source: ctx.batch.source.clone(),
+            line: ctx.line,
+            kind,
+            field: Some(self.paths.path(node)),
+            message: format!("expected {what}, got an object"),
+        });
+    }
+
+    /// One record per event for its fields over the limits and its repeated keys.
+    fn report_event_counts(&self, ctx: &mut EventCtx<'_>) {
+        let mut report = |kind, message: String| {
+            ctx.batch.errors.push(IngestErrorRecord {
+                source: ctx.batch.source.clone(),
+                line: ctx.line,
+                kind,
+                field: None,
+                message,
+            });
+        };
+        if ctx.fields_dropped > 0 {
+            let message = format!(
+                "{} field value(s) over the limits ({} per event, a batch's column budget, or the schema's field count) are only in the original JSON",
+                ctx.fields_dropped, self.opts.max_fields_per_event
+            );
+            report(IngestErrorKind::TooManyFields, message);
+        }
+        if ctx.duplicates > 0 {
+            report(IngestErrorKind::DuplicateKey, format!("{} repeated key(s); the last value of each is kept", ctx.duplicates));
+        }
     }
 
     fn leaf(&mut self, ctx: &mut EventCtx<'_>, node: NodeId, value: Scalar<'_>, in_array: bool) {
         if value == Scalar::Null {
             return;
         }
-        let mut slot = self.slot(node);
+        if ctx.fields >= self.opts.max_fields_per_event {
+            ctx.fields_dropped += 1;
+            return;
+        }
+        let Some(mut slot) = self.slot(node) else {
+            ctx.fields_dropped += 1;
+            return;
+        };
         if slot.roles != 0 {
             self.apply_roles(ctx, node, slot.roles, value);
         }
@@ -280,7 +409,25 @@ impl Decoder {
             slot.ty = def.ty;
             self.paths.set_slot(node, slot);
         }
-        let col = ctx.batch.column_index(slot.field, slot.ty, ctx.capacity);
+        let col = match ctx.batch.existing_column(slot.field) {
+            Some(col) => {
+                if !in_array && ctx.batch.columns[col].is_valid(ctx.ev) {
+                    ctx.duplicates += 1;
+                }
+                col
+            }
+            None => {
+                // Every column is padded to the batch's length at the end.
+                let cells = self.lines_hint.max(1);
+                if cells > self.cells_left {
+                    ctx.fields_dropped += 1;
+                    return;
+                }
+                self.cells_left -= cells;
+                ctx.batch.column_index(slot.field, slot.ty, ctx.capacity)
+            }
+        };
+        ctx.fields += 1;
         let mut strings = Strings { dedup: &mut self.dedup, col };
         let stored = match coerce(ctx.batch, &mut strings, value, slot.ty.scalar, self.opts.max_string_bytes) {
             Ok(v) => v,
@@ -487,5 +634,36 @@ fn trunc(s: &str) -> &str {
 
 fn json_error_message(err: &simd_json::Error, line: &[u8]) -> String {
     let col = err.index().min(line.len());
-    format!("invalid JSON at column {}: {:?}", col + 1, err.error())
+    match err.error() {
+        // The parser's internal states say nothing to a user; the byte does.
+        simd_json::ErrorType::InternalError(_) => match line.get(col) {
+            Some(byte) => format!("invalid JSON at column {}: unexpected byte 0x{byte:02x}", col + 1),
+            None => format!("invalid JSON at column {}", col + 1),
+        },
+        other => format!("invalid JSON at column {}: {other:?}", col + 1),
+    }
+}
+
+/// Whether the line has more than `limit` opening brackets: only then can
+/// it nest deeper than `limit`, and the tape needs a look (brackets inside
+/// strings only make this say yes more often).
+fn may_nest_deeper(line: &[u8], limit: usize) -> bool {
+    memchr::memchr2_iter(b'{', b'[', line).nth(limit).is_some()
+}
+
+/// How deeply the line's objects and arrays nest, counted without
+/// recursion (each container's node count says where it ends).
+fn nesting_depth(tape: &[Node<'_>]) -> usize {
+    let mut ends: Vec<usize> = Vec::new();
+    let mut deepest = 0;
+    for (i, node) in tape.iter().enumerate() {
+        while ends.last().is_some_and(|&end| end <= i) {
+            ends.pop();
+        }
+        if let Node::Object { count, .. } | Node::Array { count, .. } = node {
+            ends.push(i + 1 + count);
+            deepest = deepest.max(ends.len());
+        }
+    }
+    deepest
 }

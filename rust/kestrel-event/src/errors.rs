@@ -22,6 +22,16 @@ pub enum IngestErrorKind {
     /// The timestamp field is present but unparseable. The event is kept
     /// without a timestamp.
     BadTimestamp,
+    /// Objects and arrays nest deeper than the configured limit. The line
+    /// is dropped.
+    TooDeep,
+    /// The event has more fields than the per-event limit, or the batch
+    /// more than its budget of columns. The event is kept; the fields over
+    /// the limit are only in its original JSON.
+    TooManyFields,
+    /// A key appears twice in one object. The event is kept with the last
+    /// value, as JSON parsers agree on.
+    DuplicateKey,
 }
 
 impl IngestErrorKind {
@@ -34,6 +44,9 @@ impl IngestErrorKind {
             IngestErrorKind::WrongType => "wrong_type",
             IngestErrorKind::StringTooLong => "string_too_long",
             IngestErrorKind::BadTimestamp => "bad_timestamp",
+            IngestErrorKind::TooDeep => "too_deep",
+            IngestErrorKind::TooManyFields => "too_many_fields",
+            IngestErrorKind::DuplicateKey => "duplicate_key",
         }
     }
 
@@ -45,6 +58,7 @@ impl IngestErrorKind {
                 | IngestErrorKind::NotAnObject
                 | IngestErrorKind::LineTooLong
                 | IngestErrorKind::BatchFull
+                | IngestErrorKind::TooDeep
         )
     }
 }

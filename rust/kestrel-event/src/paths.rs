@@ -30,9 +30,12 @@ struct Node {
     parent: NodeId,
     key: Box<str>,
     children: Vec<(Box<str>, NodeId)>,
-    index: Option<AHashMap<Box<str>, NodeId>>,
+    /// Key to position in `children`, for nodes with many children.
+    index: Option<AHashMap<Box<str>, usize>>,
     cursor: usize,
     slot: Option<Slot>,
+    /// The roles of this path, once worked out (see `Decoder::roles_of`).
+    roles: Option<u8>,
 }
 
 pub(crate) struct PathTrie {
@@ -41,7 +44,7 @@ pub(crate) struct PathTrie {
 
 impl PathTrie {
     pub fn new() -> Self {
-        let root = Node { parent: ROOT, key: "".into(), children: Vec::new(), index: None, cursor: 0, slot: None };
+        let root = Node { parent: ROOT, key: "".into(), children: Vec::new(), index: None, cursor: 0, slot: None, roles: None };
         PathTrie { nodes: vec![root] }
     }
 
@@ -62,7 +65,7 @@ impl PathTrie {
             }
         }
         let found = match &n.index {
-            Some(index) => index.get(key).map(|&id| (n.children.iter().position(|c| c.1 == id).unwrap_or(0), id)),
+            Some(index) => index.get(key).map(|&pos| (pos, n.children[pos].1)),
             None => n.children.iter().position(|(k, _)| &**k == key).map(|pos| (pos, n.children[pos].1)),
         };
         if let Some((pos, id)) = found {
@@ -74,16 +77,16 @@ impl PathTrie {
 
     fn insert(&mut self, parent: NodeId, key: &str) -> NodeId {
         let id = self.nodes.len() as NodeId;
-        self.nodes.push(Node { parent, key: key.into(), children: Vec::new(), index: None, cursor: 0, slot: None });
+        self.nodes.push(Node { parent, key: key.into(), children: Vec::new(), index: None, cursor: 0, slot: None, roles: None });
         let p = &mut self.nodes[parent as usize];
         p.children.push((key.into(), id));
         p.cursor = p.children.len();
         if p.children.len() > INDEX_THRESHOLD {
             let index = p.index.get_or_insert_with(AHashMap::new);
             if index.is_empty() {
-                index.extend(p.children.iter().map(|(k, i)| (k.clone(), *i)));
+                index.extend(p.children.iter().enumerate().map(|(pos, (k, _))| (k.clone(), pos)));
             } else {
-                index.insert(key.into(), id);
+                index.insert(key.into(), p.children.len() - 1);
             }
         }
         id
@@ -108,6 +111,20 @@ impl PathTrie {
 
     pub fn set_slot(&mut self, node: NodeId, slot: Slot) {
         self.nodes[node as usize].slot = Some(slot);
+    }
+
+    #[inline]
+    pub fn roles(&self, node: NodeId) -> Option<u8> {
+        self.nodes[node as usize].roles
+    }
+
+    pub fn set_roles(&mut self, node: NodeId, roles: u8) {
+        self.nodes[node as usize].roles = Some(roles);
+    }
+
+    /// Nodes in the trie, the root included.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use ahash::AHashMap;
+use ahash::{AHashMap, AHashSet};
 
 use crate::types::{FieldId, FieldType, ScalarType};
 
@@ -68,7 +68,15 @@ struct Registry {
     fields: Vec<FieldDef>,
     by_path: AHashMap<Arc<str>, FieldId>,
     conflicts: Vec<TypeConflict>,
+    /// (field, seen type) of every conflict recorded, so a repeat is found
+    /// by hash and not by scanning the list.
+    conflict_keys: AHashSet<(FieldId, FieldType)>,
+    /// Conflicts seen but not kept, past [`MAX_CONFLICTS`].
+    conflicts_dropped: u64,
 }
+
+/// Type conflicts kept for reporting; later ones are only counted.
+pub const MAX_CONFLICTS: usize = 1024;
 
 /// A shared, growable schema. Clones share one registry, so ids assigned by
 /// the compiler are the ids the decoder uses.
@@ -123,6 +131,8 @@ impl Schema {
             fields: r.fields.clone(),
             by_path: r.by_path.clone(),
             conflicts: r.conflicts.clone(),
+            conflict_keys: r.conflict_keys.clone(),
+            conflicts_dropped: r.conflicts_dropped,
         };
         Schema { inner: Arc::new(RwLock::new(copy)) }
     }
@@ -223,10 +233,8 @@ impl Schema {
         let current = r.fields[def.id as usize].ty;
         if current.scalar == ScalarType::Unknown {
             r.fields[def.id as usize].ty = seen;
-        } else if current != seen && !r.conflicts.iter().any(|c| &*c.path == path && c.seen == seen)
-        {
-            let path = r.fields[def.id as usize].path.clone();
-            r.conflicts.push(TypeConflict { path, expected: current, seen });
+        } else if current != seen {
+            r.push_conflict(def.id, seen);
         }
         r.fields[def.id as usize].clone()
     }
@@ -234,10 +242,14 @@ impl Schema {
     /// Record a conflict directly, for values the decoder could not coerce.
     pub fn record_conflict(&self, id: FieldId, seen: FieldType) {
         let mut r = self.write();
-        let Some(def) = r.fields.get(id as usize).cloned() else { return };
-        if !r.conflicts.iter().any(|c| c.path == def.path && c.seen == seen) {
-            r.conflicts.push(TypeConflict { path: def.path, expected: def.ty, seen });
+        if (id as usize) < r.fields.len() {
+            r.push_conflict(id, seen);
         }
+    }
+
+    /// Conflicts seen beyond the [`MAX_CONFLICTS`] kept.
+    pub fn conflicts_dropped(&self) -> u64 {
+        self.read().conflicts_dropped
     }
 
     pub fn conflicts(&self) -> Vec<TypeConflict> {
@@ -250,6 +262,20 @@ impl Schema {
 }
 
 impl Registry {
+    fn push_conflict(&mut self, id: FieldId, seen: FieldType) {
+        if self.conflict_keys.contains(&(id, seen)) {
+            return;
+        }
+        if self.conflicts.len() >= MAX_CONFLICTS {
+            self.conflicts_dropped += 1;
+            return;
+        }
+        self.conflict_keys.insert((id, seen));
+        let def = &self.fields[id as usize];
+        let conflict = TypeConflict { path: def.path.clone(), expected: def.ty, seen };
+        self.conflicts.push(conflict);
+    }
+
     fn insert(&mut self, path: &str, ty: FieldType, auto: bool) -> FieldId {
         let id = FieldId::try_from(self.fields.len()).expect("more than u32::MAX fields");
         let path: Arc<str> = Arc::from(path);
