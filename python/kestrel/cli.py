@@ -92,11 +92,13 @@ def run_compile(args: argparse.Namespace, out: TextIO) -> int:
     from pathlib import Path
 
     from kestrel.compiler import EqlError, compile
+    from kestrel.errors import RuleFileError
+    from kestrel.files import read_text
 
     path = Path(args.rule)
     try:
-        compiled = compile(path.read_text(encoding="utf-8"))
-    except OSError as error:
+        compiled = compile(read_text(path))
+    except RuleFileError as error:
         print(f"kestrel compile: {error}", file=sys.stderr)
         return 2
     except EqlError as error:

@@ -34,6 +34,22 @@ class RuleLoadError(EngineError):
         self.failures = list(failures or [])
 
 
+class RuleFileError(KestrelError):
+    """A rule or package file could not be read: missing, unreadable, not a
+    regular file (a FIFO, a device...), too large, or not UTF-8 text.
+
+    `path` is the file and `reason` says why (without the path).
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"cannot read {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+    def __reduce__(self):  # two arguments, so the default (args) would not rebuild it
+        return (type(self), (self.path, self.reason))
+
+
 __all__ = [
     "KestrelError",
     "SchemaError",
@@ -45,4 +61,5 @@ __all__ = [
     "SequenceError",
     "EngineError",
     "RuleLoadError",
+    "RuleFileError",
 ]

@@ -51,11 +51,20 @@ def discover(paths: Iterable[str]) -> Iterator[RuleSource]:
 
 
 def read_rules(path: Path) -> Iterator[RuleSource]:
+    """The rules of one file; a file that cannot be read is one `problem` source."""
+    from kestrel.errors import RuleFileError
+    from kestrel.files import read_text
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        yield RuleSource(str(path), "", problem=f"cannot read: {exc}")
+        text = read_text(path)
+    except RuleFileError as exc:
+        yield RuleSource(str(path), "", problem=f"cannot read: {exc.reason}")
         return
+    yield from rules_from_text(path, text)
+
+
+def rules_from_text(path: Path, text: str) -> Iterator[RuleSource]:
+    """The rules of file `path` whose text is `text` (read by the caller)."""
     if path.suffix == ".toml":
         yield _from_toml(path, text)
     elif path.suffix == ".jsonl":

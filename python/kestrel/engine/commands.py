@@ -282,17 +282,20 @@ def test_package(package: Path) -> "tuple[str, str]":
     """("PASS" | "FAIL" | "ERROR", detail) for one package's tests/ directory."""
     from kestrel.engine import Engine
     from kestrel.errors import KestrelError
+    from kestrel.files import read_bytes, read_text
 
     tests = package / "tests"
-    events_data = (tests / "events.ndjson").read_bytes()
     expected_file = tests / "expected.json"
-    expected = json.loads(expected_file.read_text(encoding="utf-8")).get("alerts", []) if expected_file.exists() else []
     engine = Engine()
     try:
+        events_data = read_bytes(tests / "events.ndjson")
+        expected = json.loads(read_text(expected_file)).get("alerts", []) if expected_file.exists() else []
         engine.load(package, strict=True)
         alerts = engine.process(events_data) + engine.flush()
     except KestrelError as error:
         return "ERROR", str(error)
+    except json.JSONDecodeError as error:
+        return "ERROR", f"{expected_file}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
     events = [json.loads(line) for line in events_data.splitlines() if line.strip()]
     got = sorted((_normalise(alert, events) for alert in alerts), key=_order)
     want = sorted((_normalise_expected(entry) for entry in expected), key=_order)

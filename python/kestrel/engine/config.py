@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 from kestrel.compiler.options import TIMESTAMP_UNITS
-from kestrel.errors import EngineError
+from kestrel.errors import EngineError, RuleFileError
+from kestrel.files import read_text
 
 try:  # Python 3.11+
     import tomllib
@@ -122,9 +123,9 @@ class EngineConfig:
         """Read a ``.toml``, ``.yaml`` or ``.yml`` config file."""
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise EngineError(f"{path}: cannot read the config: {error.strerror or error}") from None
+            text = read_text(path)
+        except RuleFileError as error:
+            raise EngineError(f"{path}: cannot read the config: {error.reason}") from None
         if path.suffix == ".toml":
             try:
                 document = tomllib.loads(text)

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, Tuple
 
 from kestrel import HostContext
+from kestrel.errors import RuleFileError
+from kestrel.files import read_text
 from kestrel.packages.manifest import RulePackageError
 
 CONSTANTS_FILE = "constants.json"
@@ -63,8 +65,10 @@ def load_constants(package_dir: Path) -> HostConstants:
     if not path.exists():
         return HostConstants()
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+        document = json.loads(read_text(path))
+    except RuleFileError as error:
+        raise RulePackageError(f"{path}: cannot read constants: {error.reason}") from None
+    except json.JSONDecodeError as error:
         raise RulePackageError(f"{path}: cannot read constants: {error}") from None
     return parse_constants(document, str(path))
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from kestrel.errors import KestrelError
+from kestrel.errors import KestrelError, RuleFileError
+from kestrel.files import read_text
 
 MANIFEST_FILE = "manifest.json"
 
@@ -110,9 +111,9 @@ def load_manifest(path: "str | os.PathLike[str]") -> Manifest:
     if path.is_dir():
         path = path / MANIFEST_FILE
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise RulePackageError(f"{path}: cannot read the manifest: {error.strerror or error}") from None
+        text = read_text(path)
+    except RuleFileError as error:
+        raise RulePackageError(f"{path}: cannot read the manifest: {error.reason}") from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, rule_from_query
+from kestrel.errors import RuleFileError
+from kestrel.files import read_text
 from kestrel.packages.manifest import LIMITS
 
 _LIMIT_LINE = re.compile(r"//\s*(" + "|".join(LIMITS) + r")\s*:\s*(.*?)\s*")
@@ -30,9 +32,9 @@ EVENT_FIELD_OPTIONS = ("category_field", "timestamp_field", "timestamp_unit", "t
 
 def load_eql_file(path: Path, context: LoadContext, report: LoadReport) -> None:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        report.failures.append(LoadFailure(str(path), None, None, f"cannot read: {error}"))
+        text = read_text(path)
+    except RuleFileError as error:
+        report.failures.append(LoadFailure(str(path), None, None, f"cannot read: {error.reason}"))
         return
     name, limits = header(text)
     rule_from_query(

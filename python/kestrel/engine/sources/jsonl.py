@@ -9,14 +9,16 @@ import json
 from pathlib import Path
 
 from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, Skipped, rule_from_query
+from kestrel.errors import RuleFileError
+from kestrel.files import read_text
 from kestrel.packages.manifest import LIMITS
 
 
 def load_jsonl_file(path: Path, context: LoadContext, report: LoadReport) -> None:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        report.failures.append(LoadFailure(str(path), None, None, f"cannot read: {error}"))
+        lines = read_text(path).splitlines()
+    except RuleFileError as error:
+        report.failures.append(LoadFailure(str(path), None, None, f"cannot read: {error.reason}"))
         return
     for number, line in enumerate(lines, start=1):
         if not line.strip():

@@ -15,9 +15,11 @@ from typing import Any, Dict
 from kestrel.engine.pipes import PipeState
 from kestrel.engine.rule import EngineRule, LuaEvaluator, WasmEvaluator
 from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, Skipped, fingerprint, rule_from_query
-from kestrel.errors import KestrelError
+from kestrel.errors import KestrelError, RuleFileError
+from kestrel.files import is_regular_file, read_bytes, read_text
 
 MANIFEST = "manifest.json"
+CONSTANTS = "constants.json"
 
 
 def load_package(directory: Path, context: LoadContext, report: LoadReport) -> None:
@@ -31,9 +33,9 @@ def load_package(directory: Path, context: LoadContext, report: LoadReport) -> N
     entry = directory / manifest.entry
     if entry.suffix == ".eql" and manifest.runtime == "wasm":
         try:
-            query = entry.read_text(encoding="utf-8")
-        except OSError as error:
-            report.failures.append(LoadFailure(str(entry), None, None, f"cannot read: {error.strerror or error}"))
+            query = read_text(entry)
+        except RuleFileError as error:
+            report.failures.append(LoadFailure(str(entry), None, None, f"cannot read: {error.reason}"))
             return
         rule_from_query(
             context, report, rule_id=manifest.id, name=manifest.name, query=query, location=str(entry),
@@ -48,44 +50,113 @@ def load_package(directory: Path, context: LoadContext, report: LoadReport) -> N
         report.failures.append(LoadFailure(str(directory / MANIFEST), None, None, reason))
         return
     limits = {**manifest.limits, **context.limits}
-    digest = fingerprint("package", limits, *_package_files(directory))
-    reused = context.reuse.get(digest)
-    if reused is not None:
-        report.rules.append(reused)
-        return
+    # Everything below reads the package's own files: any of them may be
+    # broken, and that is this package's failure, never the directory's.
     try:
-        evaluator = _lua(directory, context) if manifest.runtime == "lua" else _wasm(directory, manifest, context)
-    except (KestrelError, OSError) as error:
+        digest = fingerprint("package", limits, *_package_files(directory))
+        reused = context.reuse.get(digest)
+        if reused is not None:
+            report.rules.append(reused)
+            return
+        constants = package_constants(directory, manifest.runtime)
+        evaluator = _lua(directory, context) if manifest.runtime == "lua" else _wasm(directory, manifest, context, constants)
+        rule = EngineRule(
+            manifest.id, manifest.name, manifest.kind, str(directory), evaluator, tuple(_categories(constants, manifest)),
+            manifest.version, dict(manifest.metadata), digest, "package", pipes=_pipes(constants, limits.get("size")),
+        )
+    except KestrelError as error:
         report.failures.append(LoadFailure(str(directory), None, None, str(error)))
         return
-    report.rules.append(
-        EngineRule(
-            manifest.id, manifest.name, manifest.kind, str(directory), evaluator, tuple(_categories(directory, manifest)),
-            manifest.version, dict(manifest.metadata), digest, "package", pipes=_pipes(directory, limits.get("size")),
-        )
-    )
+    report.rules.append(rule)
 
 
 def _package_files(directory: Path) -> list:
-    """(name, bytes) of every file of the package except its tests, for the fingerprint."""
-    files = [p for p in sorted(directory.rglob("*")) if p.is_file() and "tests" not in p.relative_to(directory).parts]
-    return [item for p in files for item in (str(p.relative_to(directory)), p.read_bytes())]
+    """(name, contents) of every file of the package except its tests, for the fingerprint.
+
+    Only regular files are read (see kestrel.files); anything else is
+    fingerprinted by its name and kind, so a FIFO left in a package cannot
+    block the load, and the loader refuses it if it is a file it needs.
+    """
+    found = []
+    for path in sorted(directory.rglob("*")):
+        relative = path.relative_to(directory)
+        if "tests" in relative.parts or path.is_dir():
+            continue
+        found += [str(relative), read_bytes(path) if is_regular_file(path) else b"(not a regular file)"]
+    return found
 
 
-def _pipes(directory: Path, size: "int | None") -> "PipeState | None":
+def package_constants(directory: Path, runtime: str = "wasm") -> Dict[str, Any]:
+    """The package's ``constants.json``, decoded and checked, or {} when it has none.
+
+    Checked here is what the engine itself reads: a JSON object, its IR (an
+    object, whose pipes the engine applies) and its filter categories. A
+    Wasm package's constants are those of compiled EQL, so they need the IR
+    and the host tables in the form ``kestrel compile`` writes; a Lua
+    package's tables are checked by :mod:`kestrel.packages.constants`.
+
+    Raises:
+        RulePackageError: the file cannot be read, is not JSON, or a key is
+            missing or of the wrong shape (the message names the file and key).
+    """
+    from kestrel.packages.manifest import RulePackageError
+
+    path = directory / CONSTANTS
+    if not path.exists():
+        return {}
+    try:
+        document = json.loads(read_text(path))
+    except RuleFileError as error:
+        raise RulePackageError(f"{path}: cannot read constants: {error.reason}") from None
+    except json.JSONDecodeError as error:
+        raise RulePackageError(f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+
+    def fail(key: "str | None", message: str) -> RulePackageError:
+        return RulePackageError(f"{path}: " + (f"key {key!r}: " if key else "") + message)
+
+    if not isinstance(document, dict):
+        raise fail(None, "must be a JSON object")
+    if runtime == "wasm" and "ir" not in document:
+        raise fail("ir", "is required: a Wasm package's constants.json is written by `kestrel compile`, with the rule's IR")
+    ir = document.get("ir", {})
+    rule = ir.get("rule", {}) if isinstance(ir, dict) else None
+    if not isinstance(rule, dict):
+        raise fail("ir", "must be an IR document (an object with a `rule` object)")
+    pipes = rule.get("pipes", [])
+    if not isinstance(pipes, list) or not all(
+        isinstance(p, dict) and p.get("op") in ("head", "tail") and _whole(p.get("count"), 1) for p in pipes
+    ):
+        raise fail("ir.rule.pipes", 'must be a list of {"op": "head" or "tail", "count": a whole number >= 1}')
+    categories = document.get("filter_categories", [])
+    if not isinstance(categories, list) or not all(c is None or isinstance(c, str) for c in categories):
+        raise fail("filter_categories", "must be a list of category names (or null for any)")
+    if runtime == "wasm":
+        if not _strings(document.get("literals", [])):
+            raise fail("literals", "must be a list of strings")
+        for key in ("globs", "regexes", "sets"):
+            table = document.get(key, [])
+            if not isinstance(table, list) or not all(
+                isinstance(e, list) and len(e) == 2 and _strings(e[0]) and isinstance(e[1], bool) for e in table
+            ):
+                raise fail(key, "must be a list of [list of strings, case-insensitive flag] pairs")
+    return document
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _whole(value: Any, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _pipes(constants: Dict[str, Any], size: "int | None") -> "PipeState | None":
     """A compiled EQL package's pipes (its IR keeps them), then `size`."""
-    ir = _constants(directory).get("ir") or {}
-    pipes = ir.get("rule", {}).get("pipes", [])
+    pipes = (constants.get("ir") or {}).get("rule", {}).get("pipes", [])
     return PipeState.of(((pipe["op"], pipe["count"]) for pipe in pipes), size)
 
 
-def _constants(directory: Path) -> Dict[str, Any]:
-    path = directory / "constants.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-
-
-def _categories(directory: Path, manifest: Any) -> list:
-    constants = _constants(directory)
+def _categories(constants: Dict[str, Any], manifest: Any) -> list:
     if "filter_categories" in constants:  # a compiled EQL package: one category per filter (None = any)
         found = constants["filter_categories"]
         return [] if None in found else sorted(set(found))
@@ -99,19 +170,32 @@ def _lua(directory: Path, context: LoadContext) -> LuaEvaluator:
     return LuaEvaluator(load_lua_package(directory, schema=context.schema, limits=limits))
 
 
-def _wasm(directory: Path, manifest: Any, context: LoadContext) -> WasmEvaluator:
-    ir = _constants(directory).get("ir")  # compiled EQL packages carry their IR: the index can anchor them
-    return WasmEvaluator(wasm_rule(directory, manifest, context.schema, context.wasm_limits()), json.dumps(ir) if ir else None)
+def _wasm(directory: Path, manifest: Any, context: LoadContext, constants: Dict[str, Any]) -> WasmEvaluator:
+    ir = constants.get("ir")  # compiled EQL packages carry their IR: the index can anchor them
+    rule = wasm_rule(directory, manifest, context.schema, context.wasm_limits(), constants=constants)
+    return WasmEvaluator(rule, json.dumps(ir) if ir else None)
 
 
-def wasm_rule(directory: Path, manifest: Any, schema: Any, limits: "Dict[str, Any] | None" = None) -> Any:
-    """A Wasm package loaded into a ``kestrel._core.WasmRule``."""
+def wasm_rule(
+    directory: Path, manifest: Any, schema: Any, limits: "Dict[str, Any] | None" = None, *,
+    constants: "Dict[str, Any] | None" = None,
+) -> Any:
+    """A Wasm package loaded into a ``kestrel._core.WasmRule``.
+
+    `constants` are the package's checked ``constants.json``
+    (:func:`package_constants`), read here when not given.
+
+    Raises:
+        KestrelError: a package file cannot be read or is malformed
+            (RuleFileError, RulePackageError), or the module is refused.
+    """
     from kestrel._core import WasmRule
 
     table = manifest.fields.paths
     fields = [table.get(i, "") for i in range(max(table, default=-1) + 1)]
-    module = (directory / manifest.entry).read_bytes()
-    constants = _constants(directory)
+    module = read_bytes(directory / manifest.entry)
+    if constants is None:
+        constants = package_constants(directory, "wasm")
     if constants:  # a compiled EQL package: its tables, filter categories and IR
         # JSON turned the (patterns, case_insensitive) pairs into lists.
         tables = {k: [tuple(entry) for entry in constants.get(k, [])] for k in ("globs", "regexes", "sets")}

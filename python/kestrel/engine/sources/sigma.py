@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, Skipped, rule_from_query
+from kestrel.errors import RuleFileError
+from kestrel.files import read_text
 
 SIGMA_SUFFIXES = (".yml", ".yaml")
 MISSING = "Sigma rules need pySigma and its Elasticsearch backend: pip install 'kestrel[sigma]'"
@@ -52,7 +54,12 @@ def load_sigma_file(path: Path, context: LoadContext, report: LoadReport) -> Non
         report.skipped.append(Skipped(str(path), MISSING))
         return
     try:
-        collection = SigmaCollection.from_yaml(path.read_text(encoding="utf-8"))
+        text = read_text(path)
+    except RuleFileError as error:
+        report.failures.append(LoadFailure(str(path), None, None, f"cannot read: {error.reason}"))
+        return
+    try:
+        collection = SigmaCollection.from_yaml(text)
         backend = EqlBackend(ecs_windows())
         rules = [rule for rule in collection.rules if getattr(rule, "detection", None) is not None]
         if not rules:

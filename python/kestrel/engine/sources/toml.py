@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kestrel.compiler.sources import read_rules
+from kestrel.compiler.sources import rules_from_text
 from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, Skipped, rule_from_query
+from kestrel.errors import RuleFileError
+from kestrel.files import read_text
 from kestrel.packages.manifest import LIMITS
 
 try:  # Python 3.11+
@@ -22,12 +24,17 @@ except ModuleNotFoundError:  # pragma: no cover - older Pythons need tomli
 
 
 def load_toml_file(path: Path, context: LoadContext, report: LoadReport) -> None:
-    [source] = list(read_rules(path))  # the query and the file line it starts on
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        text = read_text(path)
+    except RuleFileError as error:
+        report.failures.append(LoadFailure(str(path), None, None, f"cannot read: {error.reason}"))
+        return
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
         report.failures.append(LoadFailure(str(path), None, None, f"invalid TOML: {error}"))
         return
+    [source] = list(rules_from_text(path, text))  # the query and the file line it starts on
     rule = document.get("rule", {})
     language = rule.get("language") or rule.get("type")
     if language != "eql":

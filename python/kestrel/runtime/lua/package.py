@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from kestrel import Schema
+from kestrel.errors import RuleFileError
+from kestrel.files import read_text
 from kestrel.packages.constants import CONSTANTS_FILE, load_constants
 from kestrel.packages.manifest import RulePackageError, load_manifest
 from kestrel.runtime.lua.core_eval import attach_core_evaluator
@@ -37,9 +39,9 @@ def load_lua_package(
         raise RulePackageError(f"{manifest.source}: key 'runtime': is {manifest.runtime!r}, not a Lua package")
     entry = directory / manifest.entry
     try:
-        source = entry.read_text(encoding="utf-8")
-    except OSError as error:
-        raise RulePackageError(f"{entry}: cannot read the predicate: {error.strerror or error}") from None
+        source = read_text(entry)
+    except RuleFileError as error:
+        raise RulePackageError(f"{entry}: cannot read the predicate: {error.reason}") from None
     if entry.suffix == ".eql":
         # An EQL package that chose the Lua runtime: compile it here.
         from kestrel.compiler import compile
@@ -69,7 +71,16 @@ def _package_ir(directory: Path) -> Optional[dict]:
     path = directory / CONSTANTS_FILE
     if not path.exists():
         return None
-    return json.loads(path.read_text(encoding="utf-8")).get("ir")
+    try:
+        document = json.loads(read_text(path))
+    except RuleFileError as error:
+        raise RulePackageError(f"{path}: cannot read constants: {error.reason}") from None
+    except json.JSONDecodeError as error:
+        raise RulePackageError(f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    ir = document.get("ir") if isinstance(document, dict) else None
+    if ir is not None and not isinstance(ir, dict):
+        raise RulePackageError(f"{path}: key 'ir': must be an IR document (an object)")
+    return ir
 
 
 def load_generated(
