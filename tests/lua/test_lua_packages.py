@@ -142,9 +142,12 @@ def test_write_package_round_trips(tmp_path):
 
     compiled = compile('process where process.name : ("bash", "sus") and process.pid < 100')
     write_package(generate_package(compiled), tmp_path, "generated")
-    rule = load_lua_package(tmp_path)
     events = [dict(event, event={"category": ["process"]}) for event in SEED_EVENTS]
-    assert rule.trusted and rule.evaluate(kestrel.EventBatch.from_dicts(events)).events() == [1]
+    # The manifest asks to run trusted; only the caller can grant it.
+    untrusted, trusted = load_lua_package(tmp_path), load_lua_package(tmp_path, trust=True)
+    assert not untrusted.trusted and trusted.trusted
+    for rule in (untrusted, trusted):
+        assert rule.evaluate(kestrel.EventBatch.from_dicts(events)).events() == [1]
 
 
 def test_field_id_resolves_new_paths_only_while_loading(vm):

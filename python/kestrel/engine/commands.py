@@ -33,6 +33,7 @@ RUN_EXAMPLES = """examples:
   kestrel run --config engine.toml --events events.ndjson --alerts alerts.bulk   # Elasticsearch _bulk format
   kestrel run --rules rules/ --events events.ndjson --fail-on-alert --max-input-errors 100
   tail -F /var/log/ecs.ndjson | kestrel run --rules rules/ --events - --watch   # reload rules as they change
+  kestrel run --rules rules/ --trust rules/lua_example_rule --events events.ndjson   # a reviewed Lua package runs JIT-compiled
 
 """
 
@@ -74,6 +75,9 @@ def add_run(subparsers: Any) -> None:
     parser.add_argument("--strict", action="store_true", help="refuse to run if any rule fails to load")
     parser.add_argument("--workers", type=int, metavar="N", help="worker threads (default: config, else 0 = none)")
     parser.add_argument("--no-index", action="store_true", help="offer every batch to every rule (for measurement)")
+    parser.add_argument("--trust", action="extend", nargs="+", default=[], metavar="DIR",
+                        help="let the Lua packages under DIR that ask for it (\"trusted\": true in their manifest) run "
+                        "JIT-compiled without the instruction watchdog; a package cannot trust itself")
     parser.add_argument("--watch", type=float, nargs="?", const=2.0, metavar="SECONDS",
                         help="reload the rules when their files change, checking every SECONDS (default 2); "
                         "a broken change keeps the running rules")
@@ -124,6 +128,8 @@ def run_run(args: argparse.Namespace, out: TextIO) -> int:
         options["mapping"] = args.mapping
     try:
         config = EngineConfig.load(args.config) if args.config else None
+        if args.trust:
+            options["trusted_paths"] = list(config.trusted_paths if config else ()) + args.trust
         engine = Engine(config, **options)
     except KestrelError as error:
         print(f"kestrel run: {error}", file=err)

@@ -18,6 +18,7 @@ milliseconds); sizes take ``KB``/``MB``/``GB`` (a bare number is bytes).
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,11 @@ class EngineConfig:
     rule_time_limit_ms: int = 1000
     quarantine_after: int = 3
     rule_memory_limit: int = 16 << 20
+    #: Directories whose Lua packages may run trusted: JIT-compiled, without
+    #: the per-event instruction watchdog. Only a package whose manifest asks
+    #: for it (``"trusted": true``) and that lies under one of these runs so;
+    #: a package cannot trust itself. Each must be an existing directory.
+    trusted_paths: Tuple[str, ...] = ()
     #: Rule paths a config file asks :meth:`Engine.from_config` to load.
     rules: Tuple[str, ...] = ()
     #: Where `from_config` found these settings (for messages).
@@ -92,6 +98,7 @@ class EngineConfig:
             self.state_memory_budget = parse_size(self.state_memory_budget, "state_memory_budget")
         self.rule_memory_limit = parse_size(self.rule_memory_limit, "rule_memory_limit")
         self.rules = tuple(self.rules)
+        self.trusted_paths = self._paths("trusted_paths")
         for name in ("shards", "batch_size", "queue_size", "quarantine_after", "rule_time_limit_ms"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise EngineError(f"{self._where(name)}: must be a positive integer, not {getattr(self, name)!r}")
@@ -102,6 +109,27 @@ class EngineConfig:
         if self.timestamp_unit not in TIMESTAMP_UNITS:
             units = ", ".join(TIMESTAMP_UNITS[:-1]) + " or " + TIMESTAMP_UNITS[-1]
             raise EngineError(f"{self._where('timestamp_unit')}: must be {units}, not {self.timestamp_unit!r}")
+
+    def _paths(self, name: str) -> Tuple[str, ...]:
+        value = getattr(self, name)
+        items = [value] if isinstance(value, (str, os.PathLike)) else value
+        try:
+            paths = tuple(os.fspath(item) for item in items)
+        except TypeError:
+            raise EngineError(f"{self._where(name)}: must be a list of directories, not {value!r}") from None
+        for path in paths:
+            if not os.path.isdir(path):
+                raise EngineError(f"{self._where(name)}: {path!r} is not a directory")
+        return paths
+
+    def trusts(self, directory: "str | os.PathLike[str]") -> bool:
+        """Whether `directory` lies under one of :attr:`trusted_paths` (symlinks resolved)."""
+        target = os.path.realpath(directory)
+        for root in self.trusted_paths:
+            root = os.path.realpath(root)
+            if target == root or target.startswith(root.rstrip(os.sep) + os.sep):
+                return True
+        return False
 
     def _where(self, key: str) -> str:
         return f"{self.source}: key {key!r}" if self.source else f"engine option {key!r}"
@@ -137,6 +165,12 @@ class EngineConfig:
             raise EngineError(f"{path}: config files are .toml, .yaml or .yml")
         if not isinstance(document, dict):
             raise EngineError(f"{path}: the config must be a table of options")
+        table = document["engine"] if isinstance(document.get("engine"), dict) else document
+        trusted = table.get("trusted_paths")
+        if isinstance(trusted, str):
+            trusted = [trusted]
+        if isinstance(trusted, list):  # relative to the config file, checked as such
+            table["trusted_paths"] = [str(path.parent / p) if isinstance(p, str) else p for p in trusted]
         config = cls.from_dict(document, source=str(path))
         # Relative rule paths are relative to the config file, not the working directory.
         config.rules = tuple(str(path.parent / r) for r in config.rules)

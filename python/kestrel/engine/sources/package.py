@@ -167,7 +167,8 @@ def _lua(directory: Path, context: LoadContext) -> LuaEvaluator:
     from kestrel.runtime.lua import LuaLimits, load_lua_package
 
     limits = LuaLimits(quarantine_after=context.config.quarantine_after)
-    return LuaEvaluator(load_lua_package(directory, schema=context.schema, limits=limits))
+    trust = context.config.trusts(directory)
+    return LuaEvaluator(load_lua_package(directory, schema=context.schema, limits=limits, trust=trust))
 
 
 def _wasm(directory: Path, manifest: Any, context: LoadContext, constants: Dict[str, Any]) -> WasmEvaluator:

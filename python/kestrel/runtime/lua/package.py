@@ -23,6 +23,7 @@ def load_lua_package(
     limits: Optional[LuaLimits] = None,
     debug: bool = False,
     vm: Optional[str] = None,
+    trust: bool = False,
 ) -> LuaRule:
     """Validate the package's manifest and load its predicate.
 
@@ -32,6 +33,13 @@ def load_lua_package(
             code fails to load or ``pred_init`` fails.
 
     `vm` forces a lupa module ("lupa.luajit21" or the "lupa.lua54" fallback).
+
+    `trust` is the caller's decision, never the package's: only with it does
+    a manifest's ``"trusted": true`` take effect (JIT on, no instruction
+    budget). Without it the package runs under the instruction watchdog
+    whatever its manifest says, so a package cannot switch its own
+    watchdog off. The engine passes it for packages under the operator's
+    ``trusted_paths`` (``kestrel run --trust DIR``).
     """
     directory = Path(directory)
     manifest = load_manifest(directory)
@@ -57,7 +65,7 @@ def load_lua_package(
         fields=manifest.fields,
         schema=schema,
         constants=load_constants(directory),
-        trusted=manifest.trusted,
+        trusted=trust and manifest.trusted,
         limits=limits,
         debug=debug,
         chunkname=manifest.entry,
