@@ -7,6 +7,7 @@ Rust core over columnar batches of ECS events.
 from kestrel._core import EventBatch, FieldInfo, HostContext, IngestErrorRecord, Matches, Schema, __core_version__
 from kestrel.errors import (
     EngineError,
+    EventInputError,
     IngestError,
     InternalError,
     IrError,
@@ -39,6 +40,7 @@ __all__ = [
     "Engine",
     "EngineError",
     "EventBatch",
+    "EventInputError",
     "FieldInfo",
     "HostContext",
     "IngestError",

@@ -34,6 +34,26 @@ class RuleLoadError(EngineError):
         self.failures = list(failures or [])
 
 
+class EventInputError(EngineError):
+    """The events could not be read to their end: no such file, a directory,
+    a truncated or corrupt ``.gz``/``.zst`` file, text that is not Unicode,
+    or a failed read.
+
+    `source` names the input and `reason` says what went wrong. `offset` is
+    the byte offset where reading stopped, when known (in the compressed
+    bytes for ``.gz`` and ``.zst``); the events before it were processed.
+    """
+
+    def __init__(self, source: str, reason: str, offset: "int | None" = None) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+        self.offset = offset
+
+    def __reduce__(self):
+        return (type(self), (self.source, self.reason, self.offset))
+
+
 class RuleFileError(KestrelError):
     """A rule or package file could not be read: missing, unreadable, not a
     regular file (a FIFO, a device...), too large, or not UTF-8 text.
@@ -62,4 +82,5 @@ __all__ = [
     "EngineError",
     "RuleLoadError",
     "RuleFileError",
+    "EventInputError",
 ]

@@ -2,12 +2,14 @@
 
 Exit codes (all verbs):
 
-====  ==========================================================================
+====  ======================================================================================
 0     ok
 1     ``run --fail-on-alert`` raised alerts; ``test``: a package's alerts differ
-2     usage error, or a rule (or config) failed to load
-3     the events could not be read, or input errors exceeded ``--max-input-errors``
-====  ==========================================================================
+2     usage error, a rule (or config) failed to load, or the alerts file cannot be opened
+3     the events could not be read to their end (missing, a directory, a truncated or
+      corrupt ``.gz``/``.zst``: what was read before is evaluated), or input errors
+      exceeded ``--max-input-errors``
+====  ======================================================================================
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from typing import Any, Dict, List, TextIO
 EXIT_CODES = """exit codes:
   0  ok
   1  alerts were raised and --fail-on-alert was given (test: a package's alerts differ)
-  2  usage error, or a rule or the config failed to load
-  3  the events could not be read, or input errors exceeded --max-input-errors"""
+  2  usage error, a rule or the config failed to load, or the alerts file cannot be opened
+  3  the events could not be read to their end (a truncated or corrupt .gz/.zst: what was
+     read before it is evaluated), or input errors exceeded --max-input-errors"""
 
 RUN_EXAMPLES = """examples:
   kestrel run --rules rules/ --events examples/events.ndjson
@@ -146,10 +149,15 @@ def run_run(args: argparse.Namespace, out: TextIO) -> int:
             print(f"FAILED  {failure}", file=err)
         return 2
     sink = out if not (args.alerts or args.json) else None
-    if args.alerts:
-        engine.add_sink(args.alerts)
-    elif sink is not None:
-        engine.add_sink(sink)
+    try:
+        if args.alerts:
+            engine.add_sink(args.alerts)
+        elif sink is not None:
+            engine.add_sink(sink)
+    except EngineError as error:
+        print(f"kestrel run: {error}", file=err)
+        engine.close()
+        return 2
     if args.watch is not None and args.watch <= 0:
         print("kestrel run: --watch needs a positive number of seconds", file=err)
         return 2
@@ -159,7 +167,12 @@ def run_run(args: argparse.Namespace, out: TextIO) -> int:
     progress = _progress(err, args.events) if err.isatty() and args.events != "-" else None
     status = 0
     try:
-        engine.process_file(args.events, progress=progress)
+        try:
+            engine.process_file(args.events, progress=progress)
+        except (EngineError, OSError) as error:
+            print(f"kestrel run: {error}", file=err)
+            status = 3
+        # Input that broke off has still ended: settle what it held.
         engine.flush()
     except (EngineError, OSError) as error:
         print(f"kestrel run: {error}", file=err)

@@ -42,7 +42,7 @@ from kestrel.engine.sinks import Sink, as_sink
 from kestrel.engine.sources import LoadContext, LoadFailure, LoadReport, existing_path, load_target
 from kestrel.engine.sources.common import limit_problem
 from kestrel.engine.watch import RuleWatcher
-from kestrel.errors import EngineError, KestrelError, RuleLoadError
+from kestrel.errors import EngineError, EventInputError, KestrelError, RuleLoadError
 
 #: Input problems kept verbatim for reports (all are counted).
 MAX_PROBLEMS = 1000
@@ -262,15 +262,24 @@ class Engine:
 
         Alerts go to the sinks. `progress(bytes_read, events_read,
         alerts_so_far)` is called after each batch.
+
+        Raises:
+            EventInputError: the file is missing, a directory, or could not
+                be read to its end (a truncated or corrupt ``.gz``/``.zst``
+                file). Every event read before the damage has been evaluated
+                by then, and its alerts written; the error gives the byte
+                offset of the damage.
         """
         source = os.fspath(path)
         before, received = self._counts["alerts"], self._counts["received"]
-        for batch, first_line, offset in self._file_batches(source):
-            self._account(batch, first_line)
-            self._bus.submit(batch)
-            if progress is not None:
-                progress(offset, self._counts["received"] - received, self._counts["alerts"] - before)
-        self._bus.join()
+        try:
+            for batch, first_line, offset in self._file_batches(source):
+                self._account(batch, first_line)
+                self._bus.submit(batch)
+                if progress is not None:
+                    progress(offset, self._counts["received"] - received, self._counts["alerts"] - before)
+        finally:
+            self._bus.join()  # what was read is evaluated, even when the input breaks off
         self._raise_worker_errors()
         return self._counts["alerts"] - before
 
@@ -391,14 +400,18 @@ class Engine:
             self._account(events)
             yield events
         elif isinstance(events, (bytes, str)):
-            data = events.encode() if isinstance(events, str) else events
+            data = _utf8(events) if isinstance(events, str) else events
             for chunk in chunks(io.BytesIO(data), self.config.batch_size):
                 yield self._decode(chunk.data, "<events>", chunk.first_line)
         else:
             events = list(events)
             size = self.config.batch_size
             for start in range(0, len(events), size):
-                batch = EventBatch.from_dicts(events[start : start + size], source="<events>", first_seq=self._seq, **self._decode_options())
+                part = events[start : start + size]
+                try:
+                    batch = EventBatch.from_dicts(part, source="<events>", first_seq=self._seq, **self._decode_options())
+                except UnicodeEncodeError:
+                    raise _not_unicode(part, start) from None
                 self._account(batch, start + 1)
                 yield batch
 
@@ -487,6 +500,47 @@ class Engine:
             errors, self._worker_errors = self._worker_errors, []
         if errors:
             raise EngineError("a worker failed: " + "; ".join(errors))
+
+
+def _utf8(text: str) -> bytes:
+    """`text` as UTF-8; a lone surrogate (text decoded with errors="surrogateescape",
+    say) cannot be, and is refused with its line and column."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError as error:
+        line = text.count("\n", 0, error.start) + 1
+        column = error.start - (text.rfind("\n", 0, error.start) + 1) + 1
+        char = f"U+{ord(text[error.start]):04X}"
+        raise EventInputError(
+            "<events>", f"line {line}, column {column}: a lone surrogate ({char}) is not Unicode text; "
+            "pass the raw bytes instead, or decode them with errors='replace'") from None
+
+
+def _not_unicode(events: List[Any], first: int) -> EventInputError:
+    """The error for a batch of dicts the core could not encode: which event and
+    where a string holds a lone surrogate (looked for only once the batch failed)."""
+    for index, event in enumerate(events, start=first):
+        path = _surrogate_path(event)
+        if path is not None:
+            return EventInputError("<events>", f"event {index + 1}: {path or 'the event'}: a string holds a lone surrogate, which is not Unicode text")
+    return EventInputError("<events>", "a string holds a lone surrogate, which is not Unicode text")
+
+
+def _surrogate_path(value: Any, path: str = "") -> Optional[str]:
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return where
+        elif isinstance(item, dict):
+            stack += [(k, f"{where}.{k}".lstrip(".") if isinstance(k, str) else where) for k in item]
+            stack += [(v, f"{where}.{k}".lstrip(".")) for k, v in item.items()]
+        elif isinstance(item, (list, tuple)):
+            stack += [(v, f"{where}[{i}]") for i, v in enumerate(item)]
+    return None
 
 
 def _schema(value: Any, mapping: Any = None) -> Schema:

@@ -21,6 +21,7 @@ import sys
 from typing import Any, Callable, Dict, List, Optional, TextIO
 
 from kestrel.engine.alerts import Alert
+from kestrel.errors import EngineError
 
 
 def _lines(alerts: List[Alert], prefix: bytes = b"") -> bytes:
@@ -63,12 +64,24 @@ class StdoutSink(Sink):
         _write(stream, _lines(alerts))
 
 
+def _append(path: "str | os.PathLike[str]") -> Any:
+    """`path` opened for appending alerts; an EngineError naming it if it cannot be."""
+    try:
+        return open(path, "ab")
+    except OSError as error:
+        raise EngineError(f"{os.fspath(path)}: cannot open for alerts: {error.strerror or error}") from None
+
+
 class FileSink(Sink):
-    """Append JSON lines to `path`; each batch is flushed before the next is read."""
+    """Append JSON lines to `path`; each batch is flushed before the next is read.
+
+    Raises:
+        EngineError: `path` cannot be opened (a missing directory, no permission...).
+    """
 
     def __init__(self, path: "str | os.PathLike[str]") -> None:
         self.path = os.fspath(path)
-        self._file = open(self.path, "ab")
+        self._file = _append(self.path)
 
     def write(self, alerts: List[Alert]) -> None:
         self._file.write(_lines(alerts))
@@ -99,7 +112,7 @@ class ElasticsearchBulkSink(Sink):
 
     def __init__(self, target: "str | os.PathLike[str] | TextIO", index: str = "logs-kestrel.alerts-default", action: str = "create") -> None:
         self._owned = isinstance(target, (str, os.PathLike))
-        self._stream: Any = open(target, "ab") if self._owned else target
+        self._stream: Any = _append(target) if self._owned else target
         self._action = json.dumps({action: {"_index": index}}).encode() + b"\n"
 
     def write(self, alerts: List[Alert]) -> None:
