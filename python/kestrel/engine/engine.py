@@ -63,6 +63,11 @@ class ReloadResult:
     def failures(self) -> List[LoadFailure]:
         return self.report.failures
 
+    @classmethod
+    def failed(cls, location: str, reason: str) -> "ReloadResult":
+        """A reload that failed before it could report per rule: one failure, nothing swapped."""
+        return cls(False, [], [], [], [], LoadReport(failures=[LoadFailure(location, None, None, reason)]))
+
 
 class Engine:
     """The detection engine. Options are those of :class:`EngineConfig`.

@@ -10,7 +10,10 @@ small enough that a stat per file every few seconds costs nothing.
 A reload compiles the new set beside the running one and swaps it in
 between batches only if every rule loads, so a half-written or broken file
 leaves the old rules running; the failure is handed to `on_reload` and
-kept in ``engine.last_reload``. The next change is tried again.
+kept in ``engine.last_reload``, even when the reload raised rather than
+reported it. The next change is tried again. Rule files are read only if
+they are regular files (:mod:`kestrel.files`), so a FIFO dropped into a
+watched directory fails that reload instead of blocking the watcher.
 """
 
 from __future__ import annotations
@@ -57,12 +60,25 @@ class RuleWatcher:
         return found
 
     def poll(self) -> Optional["ReloadResult"]:
-        """Reload if anything changed since the last poll; the reload's result, or None."""
+        """Reload if anything changed since the last poll; the reload's result, or None.
+
+        Every reload's result goes to `on_reload`, a failed one included: a
+        reload that raised instead of reporting is handed on as a failed
+        result saying what it raised (and kept in :attr:`last_error`).
+        """
+        from kestrel.engine.engine import ReloadResult
+
         current = self.snapshot()
         if current == self._last:
             return None
         self._last = current
-        result = self.engine.reload()
+        try:
+            result = self.engine.reload()
+        except Exception as error:  # reported below, like any failed reload
+            self.last_error = f"{type(error).__name__}: {error}"
+            where = ", ".join(str(path) for path in self.engine.rule_paths()) or "<rules>"
+            result = ReloadResult.failed(where, f"the reload raised {self.last_error}")
+            self.engine.last_reload = result
         if result.ok:
             self.reloads += 1
         else:
@@ -87,8 +103,7 @@ class RuleWatcher:
         while not self._stop.wait(self.interval):
             try:
                 self.poll()
-            except Exception as error:  # a watcher must outlive any one bad reload
-                self.failed_reloads += 1
+            except Exception as error:  # a watcher must outlive a failing snapshot or callback
                 self.last_error = f"{type(error).__name__}: {error}"
 
 
