@@ -78,7 +78,11 @@ def _from_toml(path: Path, text: str) -> RuleSource:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return RuleSource(str(path), "", problem=f"invalid TOML: {exc}")
+    except RecursionError:
+        return RuleSource(str(path), "", problem="invalid TOML: nested too deeply to parse")
     rule = document.get("rule", {})
+    if not isinstance(rule, dict):
+        return RuleSource(str(path), "", problem="`rule` must be a table")
     language = rule.get("language") or rule.get("type")
     if language != "eql":
         # The engine skips these too (kestrel.engine.sources.toml).
@@ -101,6 +105,9 @@ def _from_jsonl(path: Path, text: str) -> Iterator[RuleSource]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             yield RuleSource(location, "", number, problem=f"invalid JSON: {exc}")
+            continue
+        except RecursionError:
+            yield RuleSource(location, "", number, problem="invalid JSON: nested too deeply to parse")
             continue
         query = record.get("query") if isinstance(record, dict) else None
         if not isinstance(query, str):

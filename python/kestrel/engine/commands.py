@@ -315,6 +315,8 @@ def test_package(package: Path) -> "tuple[str, str]":
         return "ERROR", str(error)
     except json.JSONDecodeError as error:
         return "ERROR", f"{expected_file}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+    except RecursionError:
+        return "ERROR", f"{expected_file}: not valid JSON: nested too deeply to parse"
     events = [json.loads(line) for line in events_data.splitlines() if line.strip()]
     got = sorted((_normalise(alert, events) for alert in alerts), key=_order)
     want = sorted((_normalise_expected(entry) for entry in expected), key=_order)

@@ -159,6 +159,8 @@ class EngineConfig:
                 document = tomllib.loads(text)
             except tomllib.TOMLDecodeError as error:
                 raise EngineError(f"{path}: invalid TOML: {error}") from None
+            except RecursionError:
+                raise EngineError(f"{path}: invalid TOML: nested too deeply to parse") from None
         elif path.suffix in (".yaml", ".yml"):
             document = _yaml(text, path)
         else:
@@ -190,6 +192,8 @@ def _yaml(text: str, path: Path) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise EngineError(f"{path}: invalid YAML: {error}") from None
+    except RecursionError:
+        raise EngineError(f"{path}: invalid YAML: nested too deeply to parse") from None
 
 
 def _parse_unit(value: Any, name: str, units: Dict[str, int], what: str) -> int:

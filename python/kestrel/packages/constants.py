@@ -70,6 +70,8 @@ def load_constants(package_dir: Path) -> HostConstants:
         raise RulePackageError(f"{path}: cannot read constants: {error.reason}") from None
     except json.JSONDecodeError as error:
         raise RulePackageError(f"{path}: cannot read constants: {error}") from None
+    except RecursionError:
+        raise RulePackageError(f"{path}: cannot read constants: nested too deeply to parse") from None
     return parse_constants(document, str(path))
 
 

@@ -118,6 +118,8 @@ def load_manifest(path: "str | os.PathLike[str]") -> Manifest:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise RulePackageError(f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise RulePackageError(f"{path}: not valid JSON: nested too deeply to parse") from None
     return parse_manifest(document, source=str(path))
 
 

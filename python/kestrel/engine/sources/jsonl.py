@@ -28,6 +28,9 @@ def load_jsonl_file(path: Path, context: LoadContext, report: LoadReport) -> Non
         except json.JSONDecodeError as error:
             report.failures.append(LoadFailure(str(path), number, error.colno, f"invalid JSON: {error.msg}"))
             continue
+        except RecursionError:
+            report.failures.append(LoadFailure(str(path), number, None, "invalid JSON: nested too deeply to parse"))
+            continue
         if not isinstance(record, dict) or not isinstance(record.get("query"), str):
             report.failures.append(LoadFailure(str(path), number, None, "no `query` field"))
             continue

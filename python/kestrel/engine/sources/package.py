@@ -110,6 +110,8 @@ def package_constants(directory: Path, runtime: str = "wasm") -> Dict[str, Any]:
         raise RulePackageError(f"{path}: cannot read constants: {error.reason}") from None
     except json.JSONDecodeError as error:
         raise RulePackageError(f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise RulePackageError(f"{path}: not valid JSON: nested too deeply to parse") from None
 
     def fail(key: "str | None", message: str) -> RulePackageError:
         return RulePackageError(f"{path}: " + (f"key {key!r}: " if key else "") + message)

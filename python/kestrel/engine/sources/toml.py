@@ -34,6 +34,13 @@ def load_toml_file(path: Path, context: LoadContext, report: LoadReport) -> None
     except tomllib.TOMLDecodeError as error:
         report.failures.append(LoadFailure(str(path), None, None, f"invalid TOML: {error}"))
         return
+    except RecursionError:
+        report.failures.append(LoadFailure(str(path), None, None, "invalid TOML: nested too deeply to parse"))
+        return
+    problem = _shape_problem(document)
+    if problem is not None:
+        report.failures.append(LoadFailure(str(path), None, None, problem))
+        return
     [source] = list(rules_from_text(path, text))  # the query and the file line it starts on
     rule = document.get("rule", {})
     language = rule.get("language") or rule.get("type")
@@ -63,3 +70,16 @@ def load_toml_file(path: Path, context: LoadContext, report: LoadReport) -> None
         source="toml",
         limits={key: rule[key] for key in LIMITS if key in rule},
     )
+
+
+def _shape_problem(document: dict) -> "str | None":
+    """Why the tables and lists this loader reads are not of their documented shape, or None."""
+    rule, metadata = document.get("rule", {}), document.get("metadata", {})
+    if not isinstance(rule, dict):
+        return "`rule` must be a table"
+    if not isinstance(metadata, dict):
+        return "`metadata` must be a table"
+    for key in ("tags", "threat"):
+        if not isinstance(rule.get(key, []), list):
+            return f"`rule.{key}` must be a list"
+    return None

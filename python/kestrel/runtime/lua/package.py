@@ -85,6 +85,8 @@ def _package_ir(directory: Path) -> Optional[dict]:
         raise RulePackageError(f"{path}: cannot read constants: {error.reason}") from None
     except json.JSONDecodeError as error:
         raise RulePackageError(f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise RulePackageError(f"{path}: not valid JSON: nested too deeply to parse") from None
     ir = document.get("ir") if isinstance(document, dict) else None
     if ir is not None and not isinstance(ir, dict):
         raise RulePackageError(f"{path}: key 'ir': must be an IR document (an object)")
