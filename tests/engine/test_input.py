@@ -99,3 +99,25 @@ def test_plain_and_compressed_files_give_the_same_alerts_counts_and_line_numbers
         return alerts, stats["received"], stats["processed"], stats["malformed"], problems
 
     assert run(plain) == run(packed) == (3, 6, 4, 2, [("2", "malformed_json"), ("5", "not_an_object")])
+
+
+@pytest.mark.parametrize("kind", ["gz", "zst"])
+def test_concatenated_members_and_frames_read_exactly_as_the_plain_text(tmp_path, mixed, kind):
+    # gzip members (zero-padded, as some tools write them) and zstd frames
+    # are read one after the other; what comes out is the plain text, byte for byte.
+    if kind == "zst":
+        zstandard = pytest.importorskip("zstandard")
+        pack, padding = zstandard.ZstdCompressor().compress, b""
+    else:
+        pack, padding = gzip.compress, b"\0" * 16
+    text = mixed.read_bytes() * 200
+    middle = text.index(b"\n", len(text) // 2) + 1
+    packed = tmp_path / f"events.ndjson.{kind}"
+    packed.write_bytes(pack(text[:middle]) + padding + pack(text[middle:]) + padding)
+    from kestrel.engine.reader import chunks, open_events
+
+    with open_events(str(packed)) as stream:
+        assert b"".join(chunk.data for chunk in chunks(stream, 7)) == text
+    engine = kestrel.Engine()
+    engine.load(DNS)
+    assert engine.process_file(packed) == 600 and engine.stats()["malformed"] == 400

@@ -31,12 +31,11 @@ class Chunk(NamedTuple):
 
 
 COMPRESSED_SUFFIXES = (".gz", ".zst")
-
-#: Compressed bytes handed to the decompressor at a time: zstd has no output
-#: limit per call, so a small input slice is what bounds one call's output.
-_SLICE = 16 << 10
-#: Most bytes one gzip decompression call may return.
-_MAX_OUTPUT = 1 << 20
+#: Compressed bytes decompressed in one call. zstd's decoder takes no output
+#: limit, and a few of its bytes can stand for a whole 128 KiB block, so a
+#: small slice is what bounds one call's output; it also bounds how far
+#: from the damage a zstd error can be placed.
+_SLICE = 4 << 10
 
 
 def is_plain_file(path: str) -> bool:
@@ -77,8 +76,7 @@ def open_events(path: str) -> Iterator[BinaryIO]:
         if new_decoder is None:
             yield raw
         else:
-            kind = "gzip" if new_decoder is _GzipMember else "zstd"
-            yield io.BufferedReader(_Decompressed(raw, path, kind, new_decoder), 1 << 16)
+            yield io.BufferedReader(_Decompressed(raw, path, new_decoder), 1 << 16)
 
 
 def chunks(stream: BinaryIO, lines: int) -> Iterator[Chunk]:
@@ -110,26 +108,41 @@ def chunks(stream: BinaryIO, lines: int) -> Iterator[Chunk]:
         raise failure
 
 
+class _Damage(Exception):
+    """A decoder found damage: `offset` is the byte of its input slice where it
+    did, and `output` what that slice decompressed to before it."""
+
+    def __init__(self, detail: str, offset: int, output: bytes = b"") -> None:
+        super().__init__(detail)
+        self.detail, self.offset, self.output = detail, offset, output
+
+
 class _GzipMember:
-    """One gzip member through zlib (which checks the header, CRC and length)."""
+    """One gzip member through zlib (which checks the header, CRC and length).
+
+    Deflate expands a byte at most about a thousandfold, so one slice of
+    input gives at most a few MiB of output.
+    """
 
     kind = "gzip"
-    errors = (zlib.error,)
 
     def __init__(self) -> None:
         self._inflate = zlib.decompressobj(wbits=31)
 
     def feed(self, data: bytes) -> bytes:
-        return self._inflate.decompress(data, _MAX_OUTPUT)
-
-    def more(self) -> bytes:
-        """Output still held back by the output limit (empty when none)."""
-        tail = self._inflate.unconsumed_tail
-        return self._inflate.decompress(tail, _MAX_OUTPUT) if tail else b""
+        saved = self._inflate.copy()
+        try:
+            return self._inflate.decompress(data)
+        except zlib.error as error:
+            output, offset = _replay(saved, data)
+            raise _Damage(str(error), offset, output) from None
 
     def salvage(self) -> bytes:
         """What can still be decompressed of a member cut short."""
-        return self._inflate.flush()
+        try:
+            return self._inflate.flush()
+        except zlib.error:
+            return b""
 
     @property
     def eof(self) -> bool:
@@ -140,20 +153,41 @@ class _GzipMember:
         return self._inflate.unused_data
 
 
+def _replay(inflate: Any, data: bytes) -> "tuple[bytes, int]":
+    """The output of `data` up to the damage, and the damage's offset in it.
+
+    Only on the error path: the slice is fed again a byte at a time, from
+    the state before it, so the damage is placed exactly and nothing
+    decompressed before it is lost.
+    """
+    pieces = []
+    for index in range(len(data)):
+        try:
+            pieces.append(inflate.decompress(data[index : index + 1]))
+        except zlib.error:
+            return b"".join(pieces), index
+    return b"".join(pieces), len(data)
+
+
 class _ZstdFrame:
-    """One zstd frame."""
+    """One zstd frame.
+
+    It has no state to replay from, so damage is placed to within one
+    slice, and what that slice held before the damage (at most the end of
+    one good block) is lost with it.
+    """
 
     kind = "zstd"
 
     def __init__(self, zstandard: Any) -> None:
         self._frame = zstandard.ZstdDecompressor().decompressobj()
-        self.errors = (zstandard.ZstdError,)
+        self._error = zstandard.ZstdError
 
     def feed(self, data: bytes) -> bytes:
-        return self._frame.decompress(data)
-
-    def more(self) -> bytes:
-        return b""
+        try:
+            return self._frame.decompress(data)
+        except self._error as error:
+            raise _Damage(str(error), 0) from None
 
     def salvage(self) -> bytes:
         return b""
@@ -176,10 +210,9 @@ class _Decompressed(io.RawIOBase):
     are read out first; :func:`chunks` raises it after the last chunk.
     """
 
-    def __init__(self, raw: BinaryIO, path: str, kind: str, new_decoder: Callable[[], Any]) -> None:
+    def __init__(self, raw: BinaryIO, path: str, new_decoder: Callable[[], Any]) -> None:
         super().__init__()
         self.name = path
-        self._kind = kind
         self.damage: Optional[EventInputError] = None
         self._raw = raw
         self._new = new_decoder
@@ -187,64 +220,60 @@ class _Decompressed(io.RawIOBase):
         self._input = b""  # compressed bytes read but not yet fed
         self._consumed = 0  # compressed bytes fed to decoders so far
         self._output = b""
+        self._taken = 0  # bytes of _output already handed out
         self._done = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        while not self._output and not self._done:
+        while self._taken == len(self._output) and not self._done:
+            self._output, self._taken = b"", 0
             self._step()
-        size = min(len(buffer), len(self._output))
-        buffer[:size] = self._output[:size]
-        self._output = self._output[size:]
+        size = min(len(buffer), len(self._output) - self._taken)
+        buffer[:size] = memoryview(self._output)[self._taken : self._taken + size]
+        self._taken += size
         return size
 
     def _step(self) -> None:
         decoder = self._decoder
-        if decoder is not None:
-            held = self._guard(decoder.more)
-            if held:
-                self._output = held
-                return
-            if decoder.eof:
-                # The member or frame ended: what follows it starts the next one.
-                self._input = decoder.unused + self._input
-                self._consumed -= len(decoder.unused)
-                self._decoder = decoder = None
+        if decoder is not None and decoder.eof:
+            # The member or frame ended: what follows it starts the next one.
+            self._input = decoder.unused + self._input
+            self._consumed -= len(decoder.unused)
+            self._decoder = decoder = None
         if not self._input:
             self._input = self._raw.read(_SLICE)
             if not self._input:
                 self._finish()
                 return
         if decoder is None:
-            if self._kind == "gzip":
+            decoder = self._new()
+            if decoder.kind == "gzip":
                 stripped = self._input.lstrip(b"\0")  # gzip files may be padded with zeros
                 self._consumed += len(self._input) - len(stripped)
                 self._input = stripped
                 if not self._input:
                     return
-            self._decoder = decoder = self._new()
+            self._decoder = decoder
         data, self._input = self._input[:_SLICE], self._input[_SLICE:]
         start = self._consumed
         self._consumed += len(data)
-        self._output = self._guard(lambda: decoder.feed(data), start)
-
-    def _guard(self, call: Callable[[], bytes], start: Optional[int] = None) -> bytes:
-        decoder = self._decoder
         try:
-            return call()
-        except decoder.errors as error:
-            where = self._consumed if start is None else start
-            self._fail(f"corrupt {decoder.kind} data at byte {where:,} or in the {_SLICE >> 10} KiB after it: {error}", where)
-            return b""
+            self._output = decoder.feed(data)
+        except _Damage as damage:
+            self._output = damage.output
+            where = start + damage.offset
+            near = "" if decoder.kind == "gzip" else f" or in the {_SLICE >> 10} KiB after it"
+            self._fail(f"corrupt {decoder.kind} data, detected at byte {where:,}{near}: {damage.detail}", where)
 
     def _finish(self) -> None:
         decoder = self._decoder
         if decoder is not None and not decoder.eof:
             where = self._consumed
-            self._output = self._guard(decoder.salvage)
-            self._fail(f"the {decoder.kind} data is cut short: the file ends at byte {where:,}, inside a {_unit(decoder.kind)}", where)
+            self._output = decoder.salvage()
+            unit = "member" if decoder.kind == "gzip" else "frame"
+            self._fail(f"the {decoder.kind} data is cut short: the file ends at byte {where:,}, inside a {unit}", where)
             return
         self._done = True
 
@@ -253,7 +282,3 @@ class _Decompressed(io.RawIOBase):
             self.damage = EventInputError(self.name, reason, offset=offset)
         self._done = True
         self._input = b""
-
-
-def _unit(kind: str) -> str:
-    return "member" if kind == "gzip" else "frame"
