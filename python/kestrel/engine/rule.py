@@ -68,6 +68,12 @@ class LuaEvaluator:
     def quarantined(self) -> bool:
         return bool(self.rule.quarantined)
 
+    @property
+    def trusted(self) -> bool:
+        """Whether the rule runs JIT-compiled without the instruction watchdog
+        (granted by the operator, see ``EngineConfig.trusted_paths``)."""
+        return bool(self.rule.trusted)
+
 
 class SequenceEvaluator:
     """A sequence rule: one ``SequenceRule`` per bus partition.
@@ -189,8 +195,9 @@ class EngineRule:
         return self._alert_rule_json
 
     def describe(self) -> Dict[str, Any]:
-        """What ``engine.rules()`` and ``kestrel list`` show."""
-        return {
+        """What ``engine.rules()`` and ``kestrel list`` show (Lua rules also
+        say whether they run trusted)."""
+        doc = {
             "id": self.id,
             "name": self.name,
             "kind": self.kind,
@@ -200,6 +207,10 @@ class EngineRule:
             "source": self.source,
             "location": self.location,
         }
+        trusted = getattr(self.evaluator, "trusted", None)
+        if trusted is not None:
+            doc["trusted"] = trusted
+        return doc
 
     def counters(self) -> Dict[str, Any]:
         return {

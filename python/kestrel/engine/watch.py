@@ -75,7 +75,7 @@ class RuleWatcher:
         try:
             result = self.engine.reload()
         except Exception as error:  # reported below, like any failed reload
-            self.last_error = f"{type(error).__name__}: {error}"
+            self.last_error = _describe(error)
             where = ", ".join(str(path) for path in self.engine.rule_paths()) or "<rules>"
             result = ReloadResult.failed(where, f"the reload raised {self.last_error}")
             self.engine.last_reload = result
@@ -104,7 +104,12 @@ class RuleWatcher:
             try:
                 self.poll()
             except Exception as error:  # a watcher must outlive a failing snapshot or callback
-                self.last_error = f"{type(error).__name__}: {error}"
+                self.last_error = _describe(error)
+
+
+def _describe(error: BaseException) -> str:
+    detail = str(error)
+    return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
 
 
 def _stat_into(found: Snapshot, path: Path) -> None:
