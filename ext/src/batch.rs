@@ -382,7 +382,8 @@ impl PyNdjsonFile {
         let settings = settings(schema, timestamp_field, timestamp_unit, category_field, entity_field, max_string_bytes, max_line_bytes, 0)?;
         let file = File::open(&path).map_err(|e| io_error(&path, e))?;
         let source = source.unwrap_or_else(|| path.display().to_string());
-        Ok(PyNdjsonFile { chunks: LineChunks::new(file, lines), path, settings, source })
+        let chunks = LineChunks::new(file, lines).with_max_line(max_line_bytes);
+        Ok(PyNdjsonFile { chunks, path, settings, source })
     }
 
     /// The next batch, its first line's number in the file and the bytes

@@ -3,6 +3,11 @@
 //! Memory stays at about one chunk (plus one read block) whatever the input
 //! size, and no line is copied on its way to the decoder: the chunk is a
 //! slice of the buffer. Lines are counted with `memchr`, once each.
+//!
+//! A line longer than the line limit is not held whole: once the bytes
+//! buffered for it pass the limit, what follows is read and dropped up to
+//! its newline. What is kept (the limit plus at most a read block) still
+//! reaches the decoder, which reports the line as too long at its number.
 
 use std::io::{self, ErrorKind, Read};
 
@@ -31,6 +36,13 @@ pub struct LineChunks<R> {
     eof: bool,
     next_line: u64,
     consumed: u64,
+    /// Where the line being scanned starts in `buf`.
+    line_start: usize,
+    max_line: usize,
+    /// Dropping the rest of an over-long line until its newline.
+    skipping: bool,
+    /// Bytes dropped since the last chunk, for the offsets.
+    dropped: u64,
 }
 
 impl<R: Read> LineChunks<R> {
@@ -46,7 +58,17 @@ impl<R: Read> LineChunks<R> {
             eof: false,
             next_line: 1,
             consumed: 0,
+            line_start: 0,
+            max_line: usize::MAX,
+            skipping: false,
+            dropped: 0,
         }
+    }
+
+    /// Hold at most `bytes` (plus one) of any line; see the module docs.
+    pub fn with_max_line(mut self, bytes: usize) -> LineChunks<R> {
+        self.max_line = bytes.max(1);
+        self
     }
 
     /// The next chunk, or None at the end of the input.
@@ -57,14 +79,22 @@ impl<R: Read> LineChunks<R> {
             self.handed_out = 0;
             self.scanned = 0;
             self.newlines = 0;
+            self.line_start = 0;
         }
         loop {
             for at in memchr::memchr_iter(b'\n', &self.buf[self.scanned..]) {
                 self.newlines += 1;
+                self.line_start = self.scanned + at + 1;
                 if self.newlines == self.lines {
                     let cut = self.scanned + at + 1;
                     return Ok(Some(self.take(cut, self.lines)));
                 }
+            }
+            if !self.skipping && self.buf.len() - self.line_start > self.max_line {
+                let keep = self.line_start + self.max_line + 1;
+                self.dropped += (self.buf.len() - keep) as u64;
+                self.buf.truncate(keep);
+                self.skipping = true;
             }
             self.scanned = self.buf.len();
             if self.eof {
@@ -83,7 +113,7 @@ impl<R: Read> LineChunks<R> {
         // A last line without its newline still counts as a line.
         let partial = usize::from(cut > 0 && self.buf[cut - 1] != b'\n');
         self.next_line += (lines + partial) as u64;
-        self.consumed += cut as u64;
+        self.consumed += cut as u64 + std::mem::take(&mut self.dropped);
         self.handed_out = cut;
         Chunk { data: &self.buf[..cut], first_line, offset: self.consumed }
     }
@@ -103,6 +133,13 @@ impl<R: Read> LineChunks<R> {
         };
         self.buf.truncate(len + read);
         self.eof = read == 0;
+        if self.skipping {
+            // Drop the over-long line's bytes up to (not including) its newline.
+            let end = memchr::memchr(b'\n', &self.buf[len..]).map_or(self.buf.len(), |i| len + i);
+            self.dropped += (end - len) as u64;
+            self.buf.drain(len..end);
+            self.skipping = end == self.buf.len() && !self.eof;
+        }
         Ok(())
     }
 }
@@ -148,6 +185,25 @@ mod tests {
             assert_eq!(got, expected, "reads of {step} bytes");
         }
         assert!(chunks(b"", 3, 4).is_empty());
+        assert_eq!(chunks(b"x\ny\n", 5, 1), vec![(b"x\ny\n".to_vec(), 1, 4)]);
+    }
+
+    #[test]
+    fn an_over_long_line_is_cut_while_reading() {
+        let mut data = b"ok\n".to_vec();
+        data.extend(std::iter::repeat(b'x').take(5 << 20));
+        data.extend_from_slice(b"\nlast\n");
+        for step in [65536, 1 << 20] {
+            let mut reader = LineChunks::new(Trickle { data: &data, step }, 10).with_max_line(64);
+            let chunk = reader.next_chunk().unwrap().unwrap();
+            let lines: Vec<&[u8]> = chunk.data.split(|&b| b == b'\n').collect();
+            assert_eq!(lines[0], b"ok");
+            // At most one read block past the limit is ever held.
+            assert!(lines[1].len() > 64 && lines[1].len() <= 65 + READ_BLOCK, "reads of {step} bytes");
+            assert_eq!(lines[2], b"last");
+            assert_eq!((chunk.first_line, chunk.offset), (1, data.len() as u64));
+            assert!(reader.buf.capacity() < 4 << 20);
+        }
         assert_eq!(chunks(b"x\ny\n", 5, 1), vec![(b"x\ny\n".to_vec(), 1, 4)]);
     }
 }
