@@ -232,3 +232,52 @@ def test_runtime_info():
     info = WasmRule.runtime_info()
     assert info["allocator"] in ("pooling", "on-demand")
     assert info["epoch_tick_ms"] >= 1
+
+
+# Modules that report what they were not asked about: every result is checked.
+LIST_OUT_OF_RANGE = """
+(module
+  (memory (export "memory") 1)
+  (func (export "pred_eval") (param $ev i32) (result i32) (i32.const 0))
+  (func (export "pred_eval_list") (param $f i32) (param $in i32) (param $n i32) (param $out i32) (result i32)
+    (i32.store (local.get $out) (i32.const 1000000))
+    (i32.const 1)))
+"""
+
+EMIT_OUT_OF_RANGE = """
+(module
+  (import "kestrel" "match_emit" (func $emit (param i32 i32)))
+  (func (export "pred_eval") (param $ev i32) (result i32) (i32.const 0))
+  (func (export "pred_eval_batch") (param $f i32) (param $from i32) (param $to i32) (result i32)
+    (call $emit (i32.const 0) (i32.const 99999))
+    (i32.const 0)))
+"""
+
+EMIT_FLOOD = """
+(module
+  (import "kestrel" "alert_emit" (func $emit (param i32) (result i32)))
+  (func (export "pred_eval") (param $ev i32) (result i32)
+    (local $i i32)
+    (loop $again
+      (drop (call $emit (i32.const 0)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $again (i32.lt_u (local.get $i) (i32.const 1000000))))
+    (i32.const 0)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("wat", "message"),
+    [
+        (LIST_OUT_OF_RANGE, "not offered"),
+        (EMIT_OUT_OF_RANGE, "outside the batch"),
+        (EMIT_FLOOD, "more results than the batch"),
+    ],
+    ids=["list-index-out-of-range", "emit-out-of-range", "emit-flood"],
+)
+def test_a_module_s_results_are_checked_and_a_bad_one_is_its_own_error(schema, batch, tmp_path, wat, message):
+    rule = load(wat, schema, tmp_path, rule_id="liar", quarantine_after=2)
+    for _ in range(2):
+        with pytest.raises(WasmRuleError, match=f"rule liar: rule returned a bad result: .*{message}"):
+            rule.evaluate(batch)
+    assert rule.quarantined

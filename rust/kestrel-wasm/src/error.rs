@@ -19,4 +19,6 @@ pub enum WasmError {
     Quarantined { failures: u32, last: String },
     #[error("no filter {0} in this module")]
     NoSuchFilter(u32),
+    #[error("rule returned a bad result: {0}")]
+    BadResult(String),
 }

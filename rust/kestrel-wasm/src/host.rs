@@ -34,6 +34,9 @@ pub struct HostState {
     pub(crate) alerts: Vec<u32>,
     /// `(filter, event)` pairs reported by `match_emit`.
     pub(crate) matches: Vec<u32>,
+    /// An emit named an event outside the batch, or more emits came than
+    /// the batch has events: the module's results cannot be trusted.
+    pub(crate) bad_emit: Option<String>,
 }
 
 impl HostState {
@@ -47,6 +50,32 @@ impl HostState {
             captured: Vec::new(),
             alerts: Vec::new(),
             matches: Vec::new(),
+            bad_emit: None,
+        }
+    }
+
+    /// Record one emitted event for `buffer` (`alerts` or `matches`), or
+    /// note why the module's emits are refused. A buffer never holds more
+    /// than one entry per event of the batch, so a flood costs no memory.
+    fn emit(&mut self, ev: i32, to_alerts: bool) -> bool {
+        let len = self.batch().map_or(0, EventBatch::len);
+        let held = if to_alerts { self.alerts.len() } else { self.matches.len() };
+        let problem = match usize::try_from(ev) {
+            Ok(e) if e >= len => Some(format!("emitted event {ev}, outside the batch of {len}")),
+            Err(_) => Some(format!("emitted event {ev}, outside the batch of {len}")),
+            Ok(_) if held >= len => Some(format!("emitted more results than the batch's {len} events")),
+            Ok(_) => None,
+        };
+        match problem {
+            Some(message) => {
+                self.bad_emit.get_or_insert(message);
+                false
+            }
+            None => {
+                let buffer = if to_alerts { &mut self.alerts } else { &mut self.matches };
+                buffer.push(ev as u32);
+                true
+            }
         }
     }
 
@@ -248,18 +277,14 @@ pub fn define_imports(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
         }
     })?;
     linker.func_wrap(M, "alert_emit", |mut c: C<'_>, ev: i32| -> i32 {
-        match u32::try_from(ev) {
-            Ok(ev) => {
-                c.data_mut().alerts.push(ev);
-                0
-            }
-            Err(_) => -1,
+        if c.data_mut().emit(ev, true) {
+            0
+        } else {
+            -1
         }
     })?;
     linker.func_wrap(M, "match_emit", |mut c: C<'_>, _filter: i32, ev: i32| {
-        if let Ok(ev) = u32::try_from(ev) {
-            c.data_mut().matches.push(ev);
-        }
+        c.data_mut().emit(ev, false);
     })?;
     Ok(())
 }

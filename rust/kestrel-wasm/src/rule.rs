@@ -191,6 +191,7 @@ impl WasmRule {
         // would cost more than the predicates.
         state.matches.reserve(batch.len());
         self.store.data_mut().alerts.clear();
+        self.store.data_mut().bad_emit = None;
         self.store.set_epoch_deadline(deadline_ticks(&self.limits));
         let n = u32::try_from(batch.len()).unwrap_or(u32::MAX);
         let outcome = match (candidates, &self.batch_fn) {
@@ -205,7 +206,15 @@ impl WasmRule {
         self.health.eval_ns += started.elapsed().as_nanos() as u64;
         self.health.batches += 1;
         self.health.events += candidates.map_or(batch.len(), <[u32]>::len) as u64;
+        let refused = self.store.data_mut().bad_emit.take();
         match outcome {
+            // Everything a module reports is checked: a bad index is this
+            // rule's error, never another rule's lost alerts.
+            Ok(_) if refused.is_some() => Err(self.fail(WasmError::BadResult(refused.unwrap_or_default()))),
+            Ok(matched) if matched.iter().any(|&e| e >= n) => {
+                let bad = matched.iter().find(|&&e| e >= n).copied().unwrap_or_default();
+                Err(self.fail(WasmError::BadResult(format!("matched event {bad}, outside the batch of {n}"))))
+            }
             Ok(mut matched) => {
                 // `alert_emit` asks for an alert even where pred_eval said no.
                 let alerts = std::mem::take(&mut self.store.data_mut().alerts);
@@ -254,8 +263,23 @@ impl WasmRule {
         }
         let n = list_fn.call(&mut self.store, (filter as i32, in_ptr as i32, events.len() as i32, out_ptr as i32))?;
         let n = usize::try_from(n).unwrap_or(0).min(events.len());
-        let out = &memory.data(&self.store)[out_ptr..out_ptr + n * 4];
-        Ok(out.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        // The module may have shrunk nothing, but it wrote the output: read
+        // it within the memory as it is now, and keep only offered events.
+        let data = memory.data(&self.store);
+        let Some(out) = data.get(out_ptr..out_ptr + n * 4) else {
+            self.store.data_mut().bad_emit.get_or_insert_with(|| "pred_eval_list reported more matches than fit in its memory".into());
+            return Ok(Vec::new());
+        };
+        let matched: Vec<u32> = out.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let offered = |ev: &u32| match candidates {
+            Some(c) => c.binary_search(ev).is_ok() || c.contains(ev),
+            None => (*ev as usize) < batch.len(),
+        };
+        if let Some(bad) = matched.iter().find(|ev| !offered(ev)) {
+            let message = format!("pred_eval_list matched event {bad}, which it was not offered");
+            self.store.data_mut().bad_emit.get_or_insert(message);
+        }
+        Ok(matched)
     }
 
     fn each(store: &mut Store<HostState>, pred: &TypedFunc<i32, i32>, evs: impl Iterator<Item = u32>) -> wasmtime::Result<Vec<u32>> {
