@@ -46,8 +46,10 @@ def test_field_table_maps_to_schema_field_ids():
         ({"entry": "rule.py"}, "key 'entry': 'rule.py' is not a predicate.lua"),
         ({"kind": "stream"}, "key 'kind': must be one of event, sequence, sample"),
         ({"fields": ["process.pid"]}, "key 'fields': must be an object of local id -> dotted path"),
-        ({"fields": {"one": "process.pid"}}, "key 'fields.one': local ids must be positive integers"),
-        ({"fields": {"0": "process.pid"}}, "key 'fields.0': local ids must be positive integers"),
+        ({"fields": {"one": "process.pid"}}, "key 'fields.one': local ids must be integers from 1 to 65535"),
+        ({"fields": {"0": "process.pid"}}, "key 'fields.0': local ids must be integers from 1 to 65535"),
+        # A dense table of 2**31 entries would be built from this one key.
+        ({"fields": {"2147483647": "process.pid"}}, "key 'fields.2147483647': local ids must be integers from 1 to 65535"),
         ({"fields": {"1": "process..pid"}}, "key 'fields.1': must be a dotted field path"),
         ({"trusted": "yes"}, "key 'trusted': must be true or false, not a string"),
         ({"categories": "process"}, "key 'categories': must be a list of strings"),

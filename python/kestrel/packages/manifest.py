@@ -178,13 +178,20 @@ def _runtime_and_entry(document: Dict[str, Any], check: "_Checker") -> Tuple[str
     return runtime, entry or _DEFAULT_ENTRY[runtime]
 
 
+#: Local field ids index a table the loader builds densely, so they are
+#: kept small: a tiny manifest must not ask for a table of 2**31 entries.
+MAX_LOCAL_FIELD_ID = 65_535
+
+
 def _field_table(raw: Any, check: "_Checker") -> FieldTable:
     if not isinstance(raw, dict):
         raise check.error("fields", f"must be an object of local id -> dotted path, not {_json_type(raw)}")
     paths: Dict[int, str] = {}
     for key, path in raw.items():
-        if not (isinstance(key, str) and key.isdigit() and 0 < int(key) < 2**31):
-            raise check.error(f"fields.{key}", "local ids must be positive integers written as strings, e.g. \"1\"")
+        if not (isinstance(key, str) and key.isdigit() and 0 < int(key) <= MAX_LOCAL_FIELD_ID):
+            raise check.error(
+                f"fields.{key}", f"local ids must be integers from 1 to {MAX_LOCAL_FIELD_ID} written as strings, e.g. \"1\""
+            )
         if not isinstance(path, str) or not path or path.startswith(".") or path.endswith(".") or ".." in path:
             raise check.error(f"fields.{key}", f"must be a dotted field path, not {path!r}")
         paths[int(key)] = path
