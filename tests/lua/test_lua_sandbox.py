@@ -249,3 +249,15 @@ def test_alert_emit_is_bounded(make_rule, batch, body, message):
     result = make_rule(eval_body(body)).evaluate(batch)
     assert message in str(result.failure)
     assert result.emitted == []
+
+
+def test_field_id_cannot_grow_the_shared_schema_without_bound(make_rule):
+    import kestrel
+    from kestrel.runtime.lua.rule import MAX_FIELDS_ADDED_PER_RULE
+
+    source = "for i = 1, 100000 do kestrel.field_id('junk.f' .. i) end\nfunction pred_eval(ev) return false end\n"
+    schema = kestrel.Schema.default()
+    before = len(schema)
+    with pytest.raises(LuaRuleError, match="no more are allowed"):
+        make_rule(source, schema=schema)
+    assert len(schema) - before == MAX_FIELDS_ADDED_PER_RULE

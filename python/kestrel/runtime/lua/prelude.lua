@@ -89,9 +89,14 @@ return function(cfg)
       if not loading then
         real_error("kestrel.field_id('" .. path .. "'): new paths are resolved in pred_init only", 2)
       end
+      local field = resolve_path(path)
+      if field < 0 then
+        real_error("kestrel.field_id('" .. path .. "'): this rule added " .. cfg.max_fields_added ..
+          " new fields to the schema; no more are allowed", 2)
+      end
       id = next_local
       next_local = next_local + 1
-      F[id] = resolve_path(path)
+      F[id] = field
       LOCAL_OF_PATH[path] = id
     end
     return id

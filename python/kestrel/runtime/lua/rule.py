@@ -31,6 +31,10 @@ FORBIDDEN = (
 )
 
 
+#: New fields one rule's kestrel.field_id() may add to the shared schema.
+MAX_FIELDS_ADDED_PER_RULE = 1024
+
+
 @dataclass(frozen=True)
 class LuaLimits:
     """Per-rule resource limits and failure policy."""
@@ -121,6 +125,7 @@ class LuaRule:
         self.limits = limits or LuaLimits()
         self.debug = debug
         self.schema = schema or Schema.default()
+        self._fields_added = 0
         self.fields = fields or FieldTable({})
         self.constants = constants or HostConstants()
         self.context = self.constants.host_context()
@@ -143,6 +148,7 @@ class LuaRule:
             "field_paths": [x for pair in paths.items() for x in pair],
             "next_local_id": self.fields.next_id(),
             "resolve_path": self._resolve_path,
+            "max_fields_added": MAX_FIELDS_ADDED_PER_RULE,
             "trusted": self.trusted,
             "max_ticks": max(1, self.limits.max_instructions // self.limits.hook_every),
             "hook_every": self.limits.hook_every,
@@ -158,8 +164,16 @@ class LuaRule:
         return setup(self._lua.table_from(config, recursive=True))
 
     def _resolve_path(self, path: str) -> int:
+        """The path's schema FieldId, or -1 once the rule added too many fields."""
         # Called from kestrel.field_id() while the rule loads, never per event.
-        return self.schema.resolve(str(path)).id
+        # A path the schema lacks is added to it for good, and the schema is
+        # shared by every rule, so one rule may only add so many.
+        path = str(path)
+        if self.schema.lookup(path) is None:
+            if self._fields_added >= MAX_FIELDS_ADDED_PER_RULE:
+                return -1  # the prelude turns this into the rule's load error
+            self._fields_added += 1
+        return self.schema.resolve(path).id
 
     def _load(self, source: str, chunkname: str) -> None:
         try:
