@@ -79,8 +79,32 @@ def open_events(path: str) -> Iterator[BinaryIO]:
             yield io.BufferedReader(_Decompressed(raw, path, new_decoder), 1 << 16)
 
 
-def chunks(stream: BinaryIO, lines: int) -> Iterator[Chunk]:
-    """Consecutive chunks of at most `lines` lines.
+#: The decoder's line limit: a longer line is never held whole here either.
+MAX_LINE_BYTES = 16 << 20
+
+
+def _lines(stream: BinaryIO, limit: int) -> Iterator["tuple[bytes, int]"]:
+    """(line, bytes it took in the input) for each line, holding at most
+    `limit` + 1 bytes of any: the rest of a longer line is read and dropped
+    up to its newline, and what is kept still reaches the decoder, which
+    reports the line as too long at its number."""
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        size = len(line)
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:
+                rest = stream.readline(1 << 20)
+                size += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            line += b"\n"
+        yield line, size
+
+
+def chunks(stream: BinaryIO, lines: int, max_line: int = MAX_LINE_BYTES) -> Iterator[Chunk]:
+    """Consecutive chunks of at most `lines` lines, no line held past `max_line` bytes.
 
     Raises:
         EventInputError: after the last chunk, when the input was damaged
@@ -91,9 +115,9 @@ def chunks(stream: BinaryIO, lines: int) -> Iterator[Chunk]:
     offset = 0
     number = 0
     try:
-        for number, line in enumerate(stream, start=1):
+        for number, (line, size) in enumerate(_lines(stream, max_line), start=1):
             pending.append(line)
-            offset += len(line)
+            offset += size
             if len(pending) == lines:
                 yield Chunk(b"".join(pending), first, offset)
                 pending, first = [], number + 1
