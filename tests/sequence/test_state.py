@@ -114,12 +114,30 @@ def test_snapshots_refuse_garbage_and_other_rules() -> None:
     good = r.snapshot()
     with pytest.raises(kestrel.KestrelError, match="not a Kestrel sequence snapshot"):
         r.restore(b"garbage!" * 4)
-    with pytest.raises(kestrel.KestrelError, match="truncated"):
+    with pytest.raises(kestrel.KestrelError, match="checksum mismatch"):
         r.restore(good[: len(good) // 2])
+    with pytest.raises(kestrel.KestrelError, match="truncated"):
+        r.restore(good[:6])
+    # One edited byte (a timestamp, a key) would change what matches.
+    edited = bytearray(good)
+    edited[len(good) // 2] ^= 0x01
+    with pytest.raises(kestrel.KestrelError, match="checksum mismatch"):
+        r.restore(bytes(edited))
     with pytest.raises(kestrel.KestrelError, match="different rule"):
         rule("sequence by user.name [process where true] [file where true] [network where true]").restore(good)
     # A failed restore leaves the state as it was.
     assert r.stats()["partials"] == 5
+
+
+def test_a_restore_into_a_smaller_budget_evicts_at_once() -> None:
+    roomy = rule(TWO_STEPS)
+    roomy.process(batch(starts(200)))
+    snapshot = roomy.snapshot()
+    tight = rule(TWO_STEPS, memory_budget=5_000, budget=StateBudget())
+    tight.restore(snapshot)
+    stats = tight.stats()
+    assert stats["state_bytes"] <= 5_000 + 300
+    assert stats["evictions"]["lru"] > 0
 
 
 def test_inconsistent_match_lists_are_errors_not_crashes() -> None:

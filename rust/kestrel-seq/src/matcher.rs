@@ -276,7 +276,7 @@ pub struct SequenceMatcher {
     pub(crate) stats: Stats,
     /// Per key spec: the filters that use it.
     spec_masks: Vec<u64>,
-    creates_state: u64,
+    pub(crate) creates_state: u64,
     hasher: ahash::RandomState,
 }
 

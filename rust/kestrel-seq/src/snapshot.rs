@@ -3,7 +3,9 @@
 //!
 //! Layout (little endian): `KSEQ`, format version (u8), a fingerprint of
 //! the rule's plan, the clocks, the statistics, then every key's slot and
-//! every hit waiting in the reorder buffer. Timers are not stored: they are
+//! every hit waiting in the reorder buffer, and last a BLAKE3 digest of
+//! everything before it, so a damaged or edited snapshot is refused rather
+//! than restored into wrong matches. Timers are not stored: they are
 //! rebuilt from the partials on restore, and keys are re-sharded, so a
 //! snapshot can be restored with a different shard count.
 
@@ -18,7 +20,9 @@ use crate::SeqError;
 
 const MAGIC: &[u8; 4] = b"KSEQ";
 /// Bump on any layout change; older versions are refused, not guessed at.
-pub const SNAPSHOT_VERSION: u8 = 1;
+pub const SNAPSHOT_VERSION: u8 = 2;
+/// The trailing digest's length.
+const DIGEST: usize = 32;
 
 struct Writer(Vec<u8>);
 
@@ -192,6 +196,8 @@ impl SequenceMatcher {
             w.evref(&EvRef { seq: hit.seq, ts: hit.ts, raw: hit.raw.clone() });
             w.i64(hit.tiebreaker);
         }
+        let digest = blake3::hash(&w.0);
+        w.0.extend_from_slice(digest.as_bytes());
         w.0
     }
 
@@ -205,6 +211,15 @@ impl SequenceMatcher {
         if version != SNAPSHOT_VERSION {
             return Err(r.fail(&format!("snapshot format {version}, this build reads {SNAPSHOT_VERSION}")));
         }
+        if data.len() < r.at + DIGEST {
+            return Err(r.fail("truncated"));
+        }
+        let (body, digest) = data.split_at(data.len() - DIGEST);
+        if blake3::hash(body).as_bytes() != digest {
+            return Err(SeqError::Snapshot { offset: body.len(), reason: "checksum mismatch: the snapshot is damaged or was edited".into() });
+        }
+        let data = body;
+        r.data = body;
         if r.u64()? != self.fingerprint() {
             return Err(r.fail("the snapshot was taken from a different rule"));
         }
@@ -293,6 +308,13 @@ impl SequenceMatcher {
         }
         if let Some(total) = shared.budget_bytes {
             total.fetch_add(bytes.into_inner() - budget_before, std::sync::atomic::Ordering::Relaxed);
+        }
+        // A snapshot from a roomier configuration is brought under this
+        // one's budget now, not at the next event.
+        let (plan, config) = (&self.plan, &self.config);
+        let ctx = crate::matcher::Ctx { plan, config, shared, batch: None, creates_state: self.creates_state };
+        for shard in &mut self.shards {
+            shard.enforce_budget(&ctx, u32::MAX);
         }
         Ok(())
     }
