@@ -41,7 +41,7 @@ pub fn compare_scalars(
 
 /// Whether `order` (None = unordered, a NaN) satisfies `cmp`, as Python's
 /// operators decide: NaN is unequal to everything and ordered with nothing.
-fn holds(cmp: Cmp, order: Option<Ordering>) -> bool {
+pub(crate) fn holds(cmp: Cmp, order: Option<Ordering>) -> bool {
     match order {
         None => cmp == Cmp::Ne,
         Some(o) => match cmp {

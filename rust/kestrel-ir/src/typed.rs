@@ -12,6 +12,7 @@ use std::cmp::Ordering;
 use kestrel_event::time::{parse_iso8601, TimeUnit};
 
 use crate::cidr::{parse_ip, Ip};
+use crate::compare::holds;
 use crate::node::Cmp;
 use crate::value::Scalar;
 
@@ -61,14 +62,9 @@ impl FieldKind {
                 _ => None,
             },
         };
-        Some(order.is_some_and(|o| match cmp {
-            Cmp::Eq => o.is_eq(),
-            Cmp::Ne => o.is_ne(),
-            Cmp::Lt => o.is_lt(),
-            Cmp::Le => o.is_le(),
-            Cmp::Gt => o.is_gt(),
-            Cmp::Ge => o.is_ge(),
-        }))
+        // A side that does not read as the type makes the comparison
+        // false, `!=` included (unlike NaN's unordered `!=`).
+        Some(order.is_some_and(|o| holds(cmp, Some(o))))
     }
 
     /// A value of a date kind as epoch nanoseconds at the kind's precision.
