@@ -197,9 +197,14 @@ impl PyEventBatch {
             let item = item?;
             // A value json cannot encode becomes a malformed line, reported
             // with its position, not an exception that loses the batch.
-            match dumps.call((item,), Some(&kwargs)) {
-                Ok(text) => ndjson.push_str(&text.extract::<String>()?),
-                Err(e) => ndjson.push_str(&format!("!unserialisable: {}", e.to_string().replace('\n', " "))),
+            // So does text that is not Unicode (a lone surrogate survives
+            // json.dumps but has no UTF-8 form).
+            match dumps.call((item,), Some(&kwargs)).and_then(|text| text.extract::<String>()) {
+                Ok(text) => ndjson.push_str(&text),
+                Err(e) => {
+                    ndjson.push_str(std::str::from_utf8(kestrel_event::UNSERIALISABLE).unwrap_or_default());
+                    ndjson.push_str(&e.to_string().replace('\n', " "));
+                }
             }
             ndjson.push('\n');
         }

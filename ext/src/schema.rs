@@ -99,7 +99,7 @@ impl PySchema {
     /// Load a schema document from a `.json`, `.yaml` or `.yml` file.
     #[staticmethod]
     fn load(path: PathBuf) -> PyResult<Self> {
-        let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+        let text = read_schema_file(&path)?;
         let is_yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
         let parsed = if is_yaml { kestrel_schema::from_yaml(&text) } else { kestrel_schema::from_json(&text) };
         parsed
@@ -201,9 +201,9 @@ impl PySchema {
     }
 }
 
-/// Mappings larger than this are refused rather than read: real ones are a
-/// few megabytes at most.
-const MAX_MAPPING_BYTES: u64 = 256 << 20;
+/// Schema and mapping files larger than this are refused rather than read
+/// (the rule files' limit): real ones are a few megabytes at most.
+const MAX_SCHEMA_FILE_BYTES: u64 = 64 << 20;
 
 /// A mapping given as a dict (or list), JSON text, or a JSON file's path.
 fn mapping_value(py: Python<'_>, mapping: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
@@ -211,24 +211,31 @@ fn mapping_value(py: Python<'_>, mapping: &Bound<'_, PyAny>) -> PyResult<serde_j
         if text.trim_start().starts_with('{') {
             text
         } else {
-            read_mapping_file(&PathBuf::from(text))?
+            read_schema_file(&PathBuf::from(text))?
         }
     } else if let Ok(path) = mapping.extract::<PathBuf>() {
-        read_mapping_file(&path)?
+        read_schema_file(&path)?
     } else {
         py.import("json")?.call_method1("dumps", (mapping,))?.extract::<String>()?
     };
     serde_json::from_str(&text).map_err(|e| SchemaError::new_err(format!("index mapping: invalid JSON: {e}")))
 }
 
-fn read_mapping_file(path: &PathBuf) -> PyResult<String> {
+/// A schema or mapping file's text. Only a regular file is opened (a FIFO
+/// would block, a device never end), and no more than the limit is read,
+/// even if the file grows meanwhile.
+fn read_schema_file(path: &PathBuf) -> PyResult<String> {
+    use std::io::Read;
+    let refuse = |why: String| SchemaError::new_err(format!("{}: {why}", path.display()));
     let meta = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
     if !meta.is_file() {
-        return Err(SchemaError::new_err(format!("{}: not a regular file", path.display())));
+        return Err(refuse("not a regular file".into()));
     }
-    if meta.len() > MAX_MAPPING_BYTES {
-        return Err(SchemaError::new_err(format!("{}: over {} bytes", path.display(), MAX_MAPPING_BYTES)));
+    let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SCHEMA_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| io_error(path, e))?;
+    if bytes.len() as u64 > MAX_SCHEMA_FILE_BYTES {
+        return Err(refuse(format!("over {MAX_SCHEMA_FILE_BYTES} bytes")));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| io_error(path, e))?;
-    Ok(text)
+    String::from_utf8(bytes).map_err(|e| refuse(format!("not UTF-8 text: {e}")))
 }

@@ -240,6 +240,13 @@ class TestBadInput:
         assert b.column("a") == [1, 2]
         assert sorted((e.line, e.kind) for e in b.errors) == [(2, "malformed_json"), (3, "not_an_object")]
 
+    def test_text_that_is_not_unicode_is_a_located_record(self):
+        b = EventBatch.from_dicts([{"a": "bad \udc80"}, {"a": "ok"}])
+        assert b.column("a") == ["ok"]
+        [error] = b.errors
+        assert (error.line, error.kind) == (1, "malformed_json")
+        assert "could not be written as JSON" in error.message and "surrogate" in error.message
+
     def test_empty_input(self):
         b = EventBatch.from_ndjson(b"")
         assert len(b) == 0 and b.errors == [] and b.to_dicts() == []

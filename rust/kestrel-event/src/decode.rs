@@ -65,6 +65,10 @@ pub struct SourceInfo {
     pub first_seq: u64,
 }
 
+/// The line `EventBatch.from_dicts` writes for a dict JSON cannot encode,
+/// followed by the reason.
+pub const UNSERIALISABLE: &[u8] = b"!unserialisable: ";
+
 const ROLE_TIMESTAMP: u8 = 1;
 const ROLE_CATEGORY: u8 = 2;
 const ROLE_ENTITY: u8 = 4;
@@ -204,6 +208,12 @@ impl Decoder {
         }
         if batch.raw.len() + line.len() > u32::MAX as usize {
             return reject(batch, IngestErrorKind::BatchFull, "batch buffers are full".into());
+        }
+        // `EventBatch.from_dicts` writes this line for a dict it could not
+        // serialise; its reason says more than any JSON error would.
+        if let Some(reason) = line.strip_prefix(UNSERIALISABLE) {
+            let message = format!("the event could not be written as JSON: {}", String::from_utf8_lossy(reason));
+            return reject(batch, IngestErrorKind::MalformedJson, message);
         }
         // simd-json parses in place, so it gets a scratch copy; the original
         // bytes are kept untouched as the event's evidence.

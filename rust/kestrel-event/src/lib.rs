@@ -17,6 +17,6 @@ mod paths;
 pub mod time;
 
 pub use batch::{Column, ColumnData, EventBatch, Span, Value, ValueRef, NO_TIMESTAMP};
-pub use decode::{DecodeOptions, Decoder, SourceInfo};
+pub use decode::{DecodeOptions, Decoder, SourceInfo, UNSERIALISABLE};
 pub use errors::{IngestErrorKind, IngestErrorRecord};
 pub use time::TimeUnit;

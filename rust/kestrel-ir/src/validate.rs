@@ -22,6 +22,9 @@ use crate::tables::{ConstSet, RegexAny, Tables};
 /// How deep the node DAG may nest. Evaluation recurses once per level, so
 /// this bounds stack use; real rules stay far below it.
 pub const MAX_DEPTH: usize = 256;
+/// Most nodes an expression may have once shared nodes are counted per use
+/// (the compiler's own bound, E060): each is evaluated per event.
+pub const MAX_EXPANDED_NODES: usize = 1_000_000;
 
 pub(crate) fn load(
     json: &str,
@@ -127,8 +130,17 @@ impl<R: FnMut(u32, &str) -> FieldId> Loader<R> {
         };
         let mut nodes = Vec::with_capacity(doc.nodes.len());
         let mut depth = Vec::with_capacity(doc.nodes.len());
+        // Shared nodes are evaluated once per use, so what an event costs is
+        // the tree with sharing expanded: bounded like the depth.
+        let mut expanded: Vec<usize> = Vec::with_capacity(doc.nodes.len());
         for (i, raw) in std::mem::take(&mut doc.nodes).into_iter().enumerate() {
             let node = self.node(i, raw, &tables)?;
+            let size = node.children().iter().fold(1usize, |n, &c| n.saturating_add(expanded[c as usize]));
+            if size > MAX_EXPANDED_NODES {
+                let reason = format!("the expression expands to more than {MAX_EXPANDED_NODES} nodes");
+                return Err(IrError::Invalid { at: Location::Node { index: i, field: "op" }, reason });
+            }
+            expanded.push(size);
             let d = 1 + node
                 .children()
                 .iter()

@@ -301,3 +301,15 @@ fn nesting_is_bounded() {
     nodes.pop();
     assert!(load_doc(&event_doc(Value::Array(nodes), json!({}))).is_ok());
 }
+
+#[test]
+fn shared_nodes_that_expand_exponentially_are_refused() {
+    // Each level uses the one below twice: 2^40 nodes once expanded.
+    let mut nodes = vec![json!({"op": "Literal", "type": "bool", "value": true})];
+    for i in 0..40 {
+        nodes.push(json!({"op": "Logical", "logic": "and", "operands": [i, i]}));
+    }
+    let doc = event_doc(json!(nodes), json!({}));
+    let err = Program::from_json_with(&doc.to_string(), |id, _| id).unwrap_err();
+    assert!(err.to_string().contains("expands to more than"), "{err}");
+}
