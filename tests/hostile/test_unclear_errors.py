@@ -32,6 +32,7 @@ def test_python_api_errors_are_kestrel_errors_that_say_what_and_where(tmp_path):
         report({
             "str": outcome(lambda: engine.process(good + "\\n" + '{"process": {"name": "x\\udc80"}}\\n')),
             "dicts": outcome(lambda: engine.process([{"process": {"args": ["ok", "x\\udc80"]}}])),
+            "dict_problems": engine.problems,
             "directory": outcome(lambda: engine.process_file(sys.argv[2])),
             "alerts_dir": outcome(lambda: kestrel.Engine(sinks=[sys.argv[2] + "/missing/alerts.ndjson"])),
             "maxspan": [[f.line, f.column, f.reason] for f in loaded.failures],
@@ -42,8 +43,10 @@ def test_python_api_errors_are_kestrel_errors_that_say_what_and_where(tmp_path):
     found = result(process)
     assert found["str"] == ["EventInputError", "<events>: line 2, column 24: a lone surrogate (U+DC80) is not Unicode "
                             "text; pass the raw bytes instead, or decode them with errors='replace'"]
-    assert found["dicts"] == ["EventInputError", "<events>: event 1: process.args[1]: a string holds a lone surrogate, "
-                              "which is not Unicode text"]
+    # A dict is one event among others: its text that is not Unicode makes it a located record.
+    assert found["dicts"] is None
+    [problem] = found["dict_problems"]
+    assert problem.startswith("<events>:1: malformed_json: the event could not be written as JSON") and "surrogate" in problem
     assert found["directory"] == ["EventInputError", f"{tmp_path}: is a directory, not an events file"]
     assert found["alerts_dir"] == ["EngineError", f"{tmp_path}/missing/alerts.ndjson: cannot open for alerts: "
                                    "No such file or directory"]

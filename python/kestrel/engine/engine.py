@@ -412,11 +412,10 @@ class Engine:
             events = list(events)
             size = self.config.batch_size
             for start in range(0, len(events), size):
+                # A dict the core cannot write as JSON (a lone surrogate, a NaN)
+                # is that event's located malformed_json record, not an error.
                 part = events[start : start + size]
-                try:
-                    batch = EventBatch.from_dicts(part, source="<events>", first_seq=self._seq, **self._decode_options())
-                except UnicodeEncodeError:
-                    raise _not_unicode(part, start) from None
+                batch = EventBatch.from_dicts(part, source="<events>", first_seq=self._seq, **self._decode_options())
                 self._account(batch, start + 1)
                 yield batch
 
@@ -519,33 +518,6 @@ def _utf8(text: str) -> bytes:
         raise EventInputError(
             "<events>", f"line {line}, column {column}: a lone surrogate ({char}) is not Unicode text; "
             "pass the raw bytes instead, or decode them with errors='replace'") from None
-
-
-def _not_unicode(events: List[Any], first: int) -> EventInputError:
-    """The error for a batch of dicts the core could not encode: which event and
-    where a string holds a lone surrogate (looked for only once the batch failed)."""
-    for index, event in enumerate(events, start=first):
-        path = _surrogate_path(event)
-        if path is not None:
-            return EventInputError("<events>", f"event {index + 1}: {path or 'the event'}: a string holds a lone surrogate, which is not Unicode text")
-    return EventInputError("<events>", "a string holds a lone surrogate, which is not Unicode text")
-
-
-def _surrogate_path(value: Any, path: str = "") -> Optional[str]:
-    stack = [(value, path)]
-    while stack:
-        item, where = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode()
-            except UnicodeEncodeError:
-                return where
-        elif isinstance(item, dict):
-            stack += [(k, f"{where}.{k}".lstrip(".") if isinstance(k, str) else where) for k in item]
-            stack += [(v, f"{where}.{k}".lstrip(".")) for k, v in item.items()]
-        elif isinstance(item, (list, tuple)):
-            stack += [(v, f"{where}[{i}]") for i, v in enumerate(item)]
-    return None
 
 
 def _schema(value: Any, mapping: Any = None) -> Schema:
