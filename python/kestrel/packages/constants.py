@@ -64,15 +64,20 @@ def load_constants(package_dir: Path) -> HostConstants:
     path = Path(package_dir) / CONSTANTS_FILE
     if not path.exists():
         return HostConstants()
+    return parse_constants(read_constants_document(path), str(path))
+
+
+def read_constants_document(path: Path) -> Any:
+    """A ``constants.json`` decoded, not yet validated; every way it can be
+    unreadable is a :class:`RulePackageError` naming the file."""
     try:
-        document = json.loads(read_text(path))
+        return json.loads(read_text(path))
     except RuleFileError as error:
         raise RulePackageError(f"{path}: cannot read constants: {error.reason}") from None
     except json.JSONDecodeError as error:
-        raise RulePackageError(f"{path}: cannot read constants: {error}") from None
+        raise RulePackageError(f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
     except RecursionError:
-        raise RulePackageError(f"{path}: cannot read constants: nested too deeply to parse") from None
-    return parse_constants(document, str(path))
+        raise RulePackageError(f"{path}: not valid JSON: nested too deeply to parse") from None
 
 
 def parse_constants(document: Any, source: str = CONSTANTS_FILE) -> HostConstants:

@@ -99,19 +99,13 @@ def package_constants(directory: Path, runtime: str = "wasm") -> Dict[str, Any]:
         RulePackageError: the file cannot be read, is not JSON, or a key is
             missing or of the wrong shape (the message names the file and key).
     """
+    from kestrel.packages.constants import read_constants_document
     from kestrel.packages.manifest import RulePackageError
 
     path = directory / CONSTANTS
     if not path.exists():
         return {}
-    try:
-        document = json.loads(read_text(path))
-    except RuleFileError as error:
-        raise RulePackageError(f"{path}: cannot read constants: {error.reason}") from None
-    except json.JSONDecodeError as error:
-        raise RulePackageError(f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
-    except RecursionError:
-        raise RulePackageError(f"{path}: not valid JSON: nested too deeply to parse") from None
+    document = read_constants_document(path)
 
     def fail(key: "str | None", message: str) -> RulePackageError:
         return RulePackageError(f"{path}: " + (f"key {key!r}: " if key else "") + message)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Optional
@@ -10,7 +9,7 @@ from typing import Any, Optional
 from kestrel import Schema
 from kestrel.errors import RuleFileError
 from kestrel.files import read_text
-from kestrel.packages.constants import CONSTANTS_FILE, load_constants
+from kestrel.packages.constants import CONSTANTS_FILE, load_constants, read_constants_document
 from kestrel.packages.manifest import RulePackageError, load_manifest
 from kestrel.runtime.lua.core_eval import attach_core_evaluator
 from kestrel.runtime.lua.rule import LuaLimits, LuaRule
@@ -79,14 +78,7 @@ def _package_ir(directory: Path) -> Optional[dict]:
     path = directory / CONSTANTS_FILE
     if not path.exists():
         return None
-    try:
-        document = json.loads(read_text(path))
-    except RuleFileError as error:
-        raise RulePackageError(f"{path}: cannot read constants: {error.reason}") from None
-    except json.JSONDecodeError as error:
-        raise RulePackageError(f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
-    except RecursionError:
-        raise RulePackageError(f"{path}: not valid JSON: nested too deeply to parse") from None
+    document = read_constants_document(path)
     ir = document.get("ir") if isinstance(document, dict) else None
     if ir is not None and not isinstance(ir, dict):
         raise RulePackageError(f"{path}: key 'ir': must be an IR document (an object)")
