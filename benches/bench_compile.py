@@ -7,15 +7,12 @@ Runs once as a test with `--benchmark-disable`; time it with
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from kestrel.compiler import compile
 
-CORPUS = Path("/work/shared/corpus/elastic_eql_rules.jsonl")
-if not CORPUS.exists():
-    CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "elastic_eql_rules.jsonl"
+from support.shared import CORPUS
 
 
 @pytest.fixture(scope="module")

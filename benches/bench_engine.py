@@ -4,7 +4,7 @@
 (examples/events.ndjson, 5,000 process/file/network/registry/dns events,
 repeated to 20,000), alerts written to a JSON-lines file as `kestrel run
 --alerts` writes them, with (i) the bundled rules and (ii) all 1,024 corpus
-rules loaded (/work/shared/corpus/elastic_eql_rules.jsonl, or the copy named
+rules loaded (../shared/corpus/elastic_eql_rules.jsonl, or the copy named
 by $KESTREL_CORPUS), each with rule indexing on and off. `extra_info` records ns/event and
 events/s (one thread, so per core), event-rule alerts, and whether the alerts
 were identical with indexing on and off. `test_engine_vs_eql_from_the_same_file`

@@ -1,7 +1,7 @@
 """Where the shared reference data is: the rule corpus, the conformance cases, the schemas.
 
-CI lays a clean clone out with ``shared/`` beside it; a checkout elsewhere
-falls back to the machine-wide copy, and ``$KESTREL_SHARED`` overrides both.
+CI lays a clean clone out with ``shared/`` beside it; ``$KESTREL_SHARED``
+points elsewhere.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 def _locate() -> Path:
     override = os.environ.get("KESTREL_SHARED")
     candidates = [Path(override)] if override else []
-    candidates += [REPO.parent / "shared", Path("/work/shared")]
+    candidates.append(REPO.parent / "shared")
     return next((c for c in candidates if c.is_dir()), candidates[0])
 
 

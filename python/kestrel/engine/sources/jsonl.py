@@ -1,7 +1,7 @@
 """Rule corpora: one JSON object per line with a ``query`` (and optionally
 ``rule_id``, ``name``, ``severity``, ``risk_score``, ``tags``, ``mitre``,
 ``size``, ``max_samples_per_key``), as
-``/work/shared/corpus/elastic_eql_rules.jsonl`` has them."""
+Elastic's detection-rules corpus (``elastic_eql_rules.jsonl``) has them."""
 
 from __future__ import annotations
 
