@@ -2,10 +2,12 @@ from pathlib import Path
 
 import pytest
 
-from support.shared import SHARED
 
 
 @pytest.fixture
 def shared() -> Path:
-    """The shared/ folder beside the clone: schemas, corpus, conformance data."""
+    """The shared/ folder beside the clone: schemas, corpus, conformance data
+    (imported here, so only the tests that ask for it skip without it)."""
+    from support.shared import SHARED
+
     return SHARED
