@@ -24,6 +24,8 @@ pub struct FieldRef {
     pub path: String,
     /// The schema type name the compiler saw (`string`, `i64`, `unknown`...).
     pub ty: String,
+    /// How its values compare, read off `ty` once.
+    pub kind: crate::typed::FieldKind,
     pub optional: bool,
 }
 

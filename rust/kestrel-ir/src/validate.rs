@@ -196,6 +196,7 @@ impl<R: FnMut(u32, &str) -> FieldId> Loader<R> {
             ir_field,
             path: doc.path.clone(),
             ty: doc.ty.clone(),
+            kind: FieldKind::of_type(&doc.ty),
             optional: doc.optional,
         })
     }

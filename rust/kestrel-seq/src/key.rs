@@ -52,14 +52,20 @@ pub fn for_each_key(
     buf: &mut Vec<u8>,
     mut each: impl FnMut(&[u8]),
 ) -> usize {
-    let single = fields.iter().all(|f| !matches!(batch.value(ev, f.field), ValueRef::List(_)));
-    if single {
-        buf.clear();
-        for field in fields {
-            if !push_value(buf, batch.value(ev, field.field), field) {
-                return 0;
+    // The common case, no component multi-valued: one pass, no allocation.
+    buf.clear();
+    let mut single = true;
+    for field in fields {
+        match batch.value(ev, field.field) {
+            ValueRef::List(_) => {
+                single = false;
+                break;
             }
+            value if !push_value(buf, value, field) => return 0,
+            _ => {}
         }
+    }
+    if single {
         each(buf);
         return 1;
     }
@@ -149,7 +155,7 @@ fn push_value(out: &mut Vec<u8>, value: ValueRef<'_>, field: &FieldRef) -> bool 
 /// are one key), a date field as its instant at the field's precision; a
 /// value that does not read as its type joins as text.
 fn push_text(out: &mut Vec<u8>, s: &str, field: &FieldRef) {
-    match FieldKind::of_type(&field.ty) {
+    match field.kind {
         FieldKind::Ip => {
             if let Some(bits) = address_bits(s) {
                 out.push(IP);
