@@ -16,6 +16,7 @@ create_exception!(_core, PatternError, KestrelError, "A regex or wildcard patter
 create_exception!(_core, WasmRuleError, KestrelError, "A Wasm rule failed to load, trapped, timed out or is quarantined.");
 create_exception!(_core, IrError, KestrelError, "An IR document (`CompiledRule.ir_json()`) is malformed, of an unsupported version, or inconsistent.");
 create_exception!(_core, SequenceError, KestrelError, "A sequence or sample rule could not be planned, was fed inconsistent match lists, or a snapshot could not be restored.");
+create_exception!(_core, SnapshotError, KestrelError, "An engine snapshot is damaged, or was taken from another rule set or partition count.");
 create_exception!(_core, InternalError, KestrelError, "A bug in Kestrel's core: please report it with the input that caused it.");
 
 pub fn schema_error(e: kestrel_schema::SchemaError) -> PyErr {
@@ -37,6 +38,14 @@ pub fn index_error(e: kestrel_index::IndexError) -> PyErr {
 
 pub fn seq_error(e: kestrel_seq::SeqError) -> PyErr {
     SequenceError::new_err(e.to_string())
+}
+
+pub fn engine_error(e: kestrel_engine::EngineError) -> PyErr {
+    match e {
+        kestrel_engine::EngineError::Rule { .. } => WasmRuleError::new_err(e.to_string()),
+        kestrel_engine::EngineError::Snapshot(_) => SnapshotError::new_err(e.to_string()),
+        kestrel_engine::EngineError::Internal(_) => InternalError::new_err(e.to_string()),
+    }
 }
 
 pub fn io_error(path: &std::path::Path, e: std::io::Error) -> PyErr {
@@ -66,5 +75,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InternalError", py.get_type::<InternalError>())?;
     m.add("WasmRuleError", py.get_type::<WasmRuleError>())?;
     m.add("SequenceError", py.get_type::<SequenceError>())?;
+    m.add("SnapshotError", py.get_type::<SnapshotError>())?;
     Ok(())
 }

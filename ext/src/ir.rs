@@ -82,7 +82,7 @@ impl PyIrProgram {
     /// Serve the Host API's `eval_node` for `context` with this program's
     /// nodes (replacing any evaluator it had). Attach before evaluating.
     fn attach(&self, mut context: PyRefMut<'_, PyHostContext>) {
-        context.inner.evaluator = Some(Box::new(SharedProgram(self.inner.clone())));
+        context.inner.evaluator = Some(std::sync::Arc::new(SharedProgram(self.inner.clone())));
     }
 
     /// How many nodes the program has (valid `eval_node` ids are below it).

@@ -17,6 +17,7 @@ mod errors;
 mod host;
 mod index;
 mod matches;
+mod pipeline;
 mod ir;
 mod schema;
 mod sequence;
@@ -40,6 +41,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<index::PyRuleIndex>()?;
     m.add_class::<sequence::PyStateBudget>()?;
     m.add_class::<sequence::PySequenceMatcher>()?;
+    m.add_class::<pipeline::PyNativeRule>()?;
+    m.add_class::<pipeline::PyPipeline>()?;
     m.add_function(wrap_pyfunction!(wasm::wat_to_wasm, m)?)?;
     Ok(())
 }

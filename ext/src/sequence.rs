@@ -1,8 +1,9 @@
 //! `kestrel._core.SequenceMatcher` and `StateBudget`: the sequence engine
 //! (`rust/kestrel-seq`) fed with per-filter match lists.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use kestrel_engine::StateStats;
 use kestrel_ir::{Program, RuleKind};
 use kestrel_seq::{decode_key, Config, KeyValue, Match, SequenceMatcher, StateBudget};
 use pyo3::prelude::*;
@@ -44,7 +45,12 @@ impl PyStateBudget {
 /// `(seq, timestamp_ns, raw_json_bytes | None)` or `None` for a missing step.
 #[pyclass(module = "kestrel._core", name = "SequenceMatcher")]
 pub struct PySequenceMatcher {
-    inner: Mutex<SequenceMatcher>,
+    // Shared with the engine pipeline, whose partition 0 runs this matcher;
+    // the program, settings and budget make the other partitions' matchers.
+    pub(crate) inner: Arc<Mutex<SequenceMatcher>>,
+    pub(crate) program: Arc<Program>,
+    pub(crate) config: Config,
+    pub(crate) budget: StateBudget,
     rule_id: String,
 }
 
@@ -91,6 +97,40 @@ fn match_to_py<'py>(py: Python<'py>, m: Match) -> PyResult<Bound<'py, PyTuple>> 
     PyTuple::new(py, [kind.into_pyobject(py)?.into_any(), keys.into_any(), events.into_any(), optional_ts(m.first_ts).into_pyobject(py)?.into_any(), optional_ts(m.last_ts).into_pyobject(py)?.into_any()])
 }
 
+/// A matcher's figures (or several summed) as the `stats()` dict.
+pub(crate) fn state_dict<'py>(py: Python<'py>, s: &StateStats) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    let t = &s.stats;
+    for (name, value) in [
+        ("hits", t.hits),
+        ("untimed", t.untimed),
+        ("late", t.late),
+        ("null_keys", t.null_keys),
+        ("matches", t.matches),
+        ("replaced", t.replaced),
+        ("rejected_maxspan", t.rejected_maxspan),
+        ("rejected_missing", t.rejected_missing),
+    ] {
+        out.set_item(name, value)?;
+    }
+    let ev = PyDict::new(py);
+    let e = t.evictions;
+    for (name, value) in [("expired", e.expired), ("lru", e.lru), ("quota_rule", e.quota_rule), ("quota_entity", e.quota_entity), ("until", e.until)] {
+        ev.set_item(name, value)?;
+    }
+    out.set_item("evictions", ev)?;
+    out.set_item("partials", s.partials)?;
+    out.set_item("keys", s.keys)?;
+    out.set_item("state_bytes", s.state_bytes)?;
+    out.set_item("bytes_per_partial", if s.partials == 0 { 0.0 } else { s.state_bytes as f64 / s.partials as f64 })?;
+    out.set_item("overhead_bytes", s.overhead_bytes)?;
+    out.set_item("pinned_evidence_bytes", s.pinned_evidence_bytes)?;
+    out.set_item("buffered", s.buffered)?;
+    out.set_item("shards", s.shards)?;
+    out.set_item("partitions", s.partitions)?;
+    Ok(out)
+}
+
 fn matches_to_py<'py>(py: Python<'py>, matches: Vec<Match>) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
     for m in matches {
@@ -133,8 +173,14 @@ impl PySequenceMatcher {
             keep_raw,
         };
         let budget = budget.map(|b| b.inner.clone()).unwrap_or_default();
-        let inner = SequenceMatcher::new(&program, config, budget).map_err(seq_error)?;
-        Ok(PySequenceMatcher { inner: Mutex::new(inner), rule_id: rule_id.to_string() })
+        let inner = SequenceMatcher::new(&program, config.clone(), budget.clone()).map_err(seq_error)?;
+        Ok(PySequenceMatcher {
+            inner: Arc::new(Mutex::new(inner)),
+            program: Arc::new(program),
+            config,
+            budget,
+            rule_id: rule_id.to_string(),
+        })
     }
 
     /// Feed one batch and its per-filter matches; returns completed matches.
@@ -167,37 +213,7 @@ impl PySequenceMatcher {
 
     /// Counters, evictions by reason, and the state's size.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let m = lock(&self.inner);
-        let s = m.stats();
-        let out = PyDict::new(py);
-        for (name, value) in [
-            ("hits", s.hits),
-            ("untimed", s.untimed),
-            ("late", s.late),
-            ("null_keys", s.null_keys),
-            ("matches", s.matches),
-            ("replaced", s.replaced),
-            ("rejected_maxspan", s.rejected_maxspan),
-            ("rejected_missing", s.rejected_missing),
-        ] {
-            out.set_item(name, value)?;
-        }
-        let ev = PyDict::new(py);
-        let e = s.evictions;
-        for (name, value) in [("expired", e.expired), ("lru", e.lru), ("quota_rule", e.quota_rule), ("quota_entity", e.quota_entity), ("until", e.until)] {
-            ev.set_item(name, value)?;
-        }
-        out.set_item("evictions", ev)?;
-        let (partials, bytes) = (m.partials(), m.state_bytes());
-        out.set_item("partials", partials)?;
-        out.set_item("keys", m.keys())?;
-        out.set_item("state_bytes", bytes)?;
-        out.set_item("bytes_per_partial", if partials == 0 { 0.0 } else { bytes as f64 / partials as f64 })?;
-        out.set_item("overhead_bytes", m.overhead_bytes())?;
-        out.set_item("pinned_evidence_bytes", m.pinned_evidence_bytes())?;
-        out.set_item("buffered", m.buffered())?;
-        out.set_item("shards", m.config().shards)?;
-        Ok(out)
+        state_dict(py, &StateStats::of(&lock(&self.inner)))
     }
 
     /// The state as a versioned binary snapshot.

@@ -1,7 +1,7 @@
 //! `kestrel._core.WasmRule`: a rule module run by wasmtime inside the core.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use kestrel_event::json::{write_str, write_value};
 use kestrel_host::{HostContext, RuleConstants};
@@ -34,7 +34,8 @@ fn wasm_error(rule: &str, e: WasmError) -> PyErr {
 pub struct PyWasmRule {
     // A store is driven by one thread at a time; the lock makes concurrent
     // Python callers queue instead of racing.
-    inner: Mutex<WasmRule>,
+    // Shared with the engine pipeline, whose partition 0 runs this instance.
+    pub(crate) inner: Arc<Mutex<WasmRule>>,
     rule_id: String,
     schema: PySchema,
     cache: &'static str,
@@ -88,7 +89,7 @@ impl PyWasmRule {
             // The core's IR evaluator serves `eval_node` for the subtrees the
             // generated code delegates.
             let program = kestrel_ir::Program::from_json(&json, &schema.inner).map_err(ir_error)?;
-            ctx.evaluator = Some(Box::new(program));
+            ctx.evaluator = Some(std::sync::Arc::new(program));
         }
         let src = RuleSource {
             module: &module,
@@ -105,7 +106,7 @@ impl PyWasmRule {
             kestrel_wasm::CacheOutcome::Hit => "hit",
             kestrel_wasm::CacheOutcome::Rebuilt => "rebuilt",
         };
-        Ok(PyWasmRule { inner: Mutex::new(inner), rule_id, schema, cache })
+        Ok(PyWasmRule { inner: Arc::new(Mutex::new(inner)), rule_id, schema, cache })
     }
 
     /// Indices of the events of `batch` that pass filter `filter` (0 for an

@@ -16,6 +16,7 @@ from kestrel.errors import (
     RuleFileError,
     RuleLoadError,
     SchemaError,
+    SnapshotError,
     WasmRuleError,
 )
 from kestrel.compiler import (
@@ -54,6 +55,7 @@ __all__ = [
     "RuleLoadError",
     "Schema",
     "SchemaError",
+    "SnapshotError",
     "WasmRuleError",
     "__core_version__",
 ]

@@ -42,6 +42,7 @@ class IrError(KestrelError): ...
 class InternalError(KestrelError): ...
 class WasmRuleError(KestrelError): ...
 class SequenceError(KestrelError): ...
+class SnapshotError(KestrelError): ...
 
 @final
 class FieldInfo:
@@ -313,3 +314,60 @@ class SequenceMatcher:
     def is_idle(self) -> bool:
         """No partial match held and no reordering: a batch without a hit on a
         starting filter then completes nothing, whatever its other filters pass."""
+
+@final
+class NativeRule:
+    """One rule as the pipeline runs it: a Wasm event rule (`wasm`), a
+    sequence or sample (`wasm` and `matcher`), or a rule evaluated outside
+    the core (neither)."""
+
+    def __new__(
+        cls,
+        rule_id: str,
+        fingerprint: str,
+        rule_json: bytes,
+        kind: str,
+        *,
+        categories: list[str] = ...,
+        pipes: list[tuple[str, int]] = ...,
+        ir_json: str | None = None,
+        schema: Schema | None = None,
+        wasm: WasmRule | None = None,
+        matcher: SequenceMatcher | None = None,
+    ) -> NativeRule: ...
+    @property
+    def rule_id(self) -> str: ...
+    def stats(self) -> dict[str, Any]: ...
+
+@final
+class Pipeline:
+    """The engine's per-batch loop: dispatch, partitions and threads, pipes,
+    deduplication, alert rendering and checkpoints."""
+
+    def __new__(
+        cls,
+        schema: Schema,
+        *,
+        partitions: int = 1,
+        dedup_window_ms: int = 0,
+        tiebreaker_field: str | None = None,
+        entity_field: str = "host.id",
+        indexing: bool = True,
+    ) -> Pipeline: ...
+    def set_rules(self, rules: list[NativeRule]) -> None: ...
+    def set_indexing(self, on: bool) -> None: ...
+    def external_rules(self, batch: EventBatch) -> list[int]: ...
+    def process(
+        self,
+        batch: EventBatch,
+        external: list[tuple[int, list[tuple[int, bytes]], int, int, str | None, bool]] = ...,
+    ) -> tuple[bytes, int]: ...
+    def flush(self) -> tuple[bytes, int]: ...
+    def snapshot(self, extra: bytes = ...) -> bytes: ...
+    def restore(self, data: bytes) -> bytes: ...
+    @property
+    def partitions(self) -> int: ...
+    def totals(self) -> tuple[int, int]: ...
+    @property
+    def anchored(self) -> int: ...
+    def anchor(self, position: int) -> str | None: ...

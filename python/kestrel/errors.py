@@ -14,6 +14,7 @@ from kestrel._core import (
     PatternError,
     SchemaError,
     SequenceError,
+    SnapshotError,
     WasmRuleError,
 )
 
@@ -79,6 +80,7 @@ __all__ = [
     "IrError",
     "WasmRuleError",
     "SequenceError",
+    "SnapshotError",
     "EngineError",
     "RuleLoadError",
     "RuleFileError",

@@ -75,3 +75,20 @@ def test_endgame_case_streamed(case):
 def test_missing_events_case_streamed(case):
     alerts = run_engine(case["query"], _time_ordered_missing_events(), batch_size=1, **MISSING_ENGINE)
     assert alert_ids(alerts, "sequence") == case["expected_event_ids"]
+
+
+# Split over three workers by a join field, the cases give the same results
+# in the same order: sequences joined on it keep their state per partition,
+# the others live in one partition that sees every event, and each rule's
+# results of a batch are merged in Elasticsearch order before its pipes.
+@pytest.mark.parametrize("case", ENDGAME_CASES, ids=[case["name"] for case in ENDGAME_CASES])
+def test_endgame_case_on_three_workers(case):
+    alerts = run_engine(case["query"], endgame_file_events(), workers=3, entity_field="unique_pid", **ENDGAME_ENGINE)
+    assert alert_ids(alerts, "serial_event_id") == case["expected_event_ids"]
+
+
+@pytest.mark.parametrize("case", MISSING_CASES, ids=[case["name"] for case in MISSING_CASES])
+def test_missing_events_case_streamed_on_three_workers(case):
+    alerts = run_engine(case["query"], _time_ordered_missing_events(), batch_size=4, workers=3, entity_field="transID",
+                        **MISSING_ENGINE)
+    assert alert_ids(alerts, "sequence") == case["expected_event_ids"]

@@ -8,20 +8,19 @@ from engine_support import EVENTS, RULES, event
 from support.shared import CORPUS
 
 import kestrel
-from kestrel.engine.index import RuleIndex
 from kestrel.synth import EventGenerator
 
 
-def test_rules_are_bucketed_by_category():
+def test_rules_are_offered_by_category_and_sequences_every_batch():
     engine = kestrel.Engine()
     engine.load(RULES / "eql")
     engine.load('any where process.pid == 1', rule_id="anything")
-    index = RuleIndex(engine._rules)
     sequences = [r.id for r in engine._rules if r.kind == "sequence"]
     assert len(sequences) == 1
+    engine.process([event("registry", registry=RUN_KEY)])
     # Sequences are offered every batch: every event moves their clock.
-    assert index.buckets() == {"file": 1, "network": 2, "process": 5, "registry": 1, "*": 2}
-    assert sorted(r.id for r in index.select({"registry"})) == sorted(["run_key_to_public_folder", *sequences, "anything"])
+    offered = {rule_id for rule_id, counters in engine.stats()["rules"].items() if counters["batches"]}
+    assert offered == {"run_key_to_public_folder", *sequences, "anything"}
 
 
 RUN_KEY = {"path": "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\updater", "data": {"strings": ["C:\\Users\\Public\\u.exe"]}}
@@ -44,7 +43,7 @@ def test_a_glob_anchor_keeps_events_its_patterns_reject_from_the_rule():
     # run_key_to_public_folder needs registry.data.strings : "C:\\Users\\Public\\*".
     engine = kestrel.Engine()
     engine.load(RULES / "eql")
-    anchors = {rule.id: engine._index.anchor(p) for p, rule in enumerate(engine._rules)}
+    anchors = {rule.id: engine._pipeline.anchor(p) for p, rule in enumerate(engine._rules)}
     assert anchors["run_key_to_public_folder"] == "registry.data.strings like 1 pattern (ci)"
     elsewhere = dict(RUN_KEY, data={"strings": ["C:\\Windows\\u.exe"]})
     engine.process([event("registry", registry=elsewhere)])
@@ -113,13 +112,13 @@ def _mixed_events():
 def test_anchors_restrict_rules_to_candidate_events():
     engine = kestrel.Engine()
     engine.load(RULES / "eql")
-    index = engine._index
+    index = engine._pipeline
     assert 0 < index.anchored <= len(engine._rules)
     anchors = [index.anchor(i) for i in range(len(engine._rules))]
     assert any(a and a.startswith("process.name in ") for a in anchors), anchors
     engine.process([event("process", process={"name": "explorer.exe", "pid": 4})])
     # An anchored process rule whose values exclude explorer.exe is not even offered the event.
-    offered = {r.id: r.evaluations for r in engine._rules}
+    offered = {rule_id: counters["evaluations"] for rule_id, counters in engine.stats()["rules"].items()}
     skipped = [r.id for i, r in enumerate(engine._rules) if anchors[i] and "process" in r.categories and offered[r.id] == 0]
     assert skipped
 
@@ -128,7 +127,7 @@ def test_bundled_rules_alert_the_same_with_and_without_anchors():
     events = _mixed_events()
     on, engine = _alerts([RULES], events, True)
     off, _ = _alerts([RULES], events, False)
-    assert engine._index.anchored > 0
+    assert engine._pipeline.anchored > 0
     assert on == off and on
 
 
@@ -139,5 +138,5 @@ def test_corpus_rules_alert_the_same_with_and_without_anchors(tmp_path):
     events = _mixed_events()
     on, engine = _alerts([subset], events, True)
     off, _ = _alerts([subset], events, False)
-    assert engine._index.anchored > 100
+    assert engine._pipeline.anchored > 100
     assert on == off and on

@@ -96,7 +96,7 @@ def test_load_arguments_reach_every_rule_of_a_directory_and_survive_a_reload(tmp
     assert by_rule == {"pairs": [[0, 1], [2, 3]], "processes": [[0], [2]]}
     result = engine.reload()
     assert result.ok and result.unchanged == ["pairs", "processes"]
-    assert engine._rules[0].pipes.stages == [("head", 2)]
+    assert engine._rules[0].pipes == (("head", 2),)
 
 
 def test_bad_limits_given_to_load_raise():

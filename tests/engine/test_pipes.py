@@ -6,7 +6,7 @@ import json
 import pytest
 
 import kestrel
-from kestrel.engine.pipes import PipeState
+from kestrel.engine.pipes import pipe_stages
 
 BASE_MS = 1_767_600_000_000  # 2026-01-05T08:00:00Z
 
@@ -170,8 +170,8 @@ def test_a_compiled_package_keeps_its_pipes(tmp_path):
         assert flat(engine.flush()) == [4], backend
 
 
-def test_pipe_state_refuses_an_unknown_pipe():
+def test_pipe_stages_refuse_an_unknown_pipe():
     with pytest.raises(ValueError, match="unknown pipe 'sort'"):
-        PipeState.of([("sort", 3)])
-    assert PipeState.of([]) is None
-    assert PipeState.of([], size=2).stages == [("head", 2)]
+        pipe_stages([("sort", 3)])
+    assert pipe_stages([]) == ()
+    assert pipe_stages([], size=2) == (("head", 2),)

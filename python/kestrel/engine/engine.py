@@ -7,10 +7,14 @@
     engine.flush()                            # end of input: pending sequences, `| tail` results
     engine.stats()
 
-Python handles batches, never single events: a batch is decoded by the core,
-its event categories select the rules through the :class:`RuleIndex`, each
-rule evaluates the whole batch in the core (GIL released), and the matches
-become alert documents.
+Python handles batches, never single events or alerts: a batch is decoded
+by the core and handed to the core's pipeline (``kestrel._core.Pipeline``,
+``rust/kestrel-engine``) in one call, with the GIL released. The pipeline
+selects the rules by the batch's categories and the rule index, splits the
+batch by entity over ``workers`` threads, evaluates, orders, pipes and
+deduplicates the results, and returns the alerts as JSON lines for the
+sinks. Lua rules run in the shell, once per batch each, and their matches
+go in with that call.
 
 A rule's results come in Elasticsearch order within each batch: event
 rules' by timestamp, then the tiebreaker field, then arrival; sequences and
@@ -24,20 +28,20 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import os
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from kestrel._core import EventBatch, NdjsonFile, Schema
+from kestrel._core import EventBatch, NdjsonFile, Pipeline, Schema
 from kestrel.compiler import CompiledRule
-from kestrel.engine.alerts import Alert, Deduplicator, event_alerts, sequence_alerts
-from kestrel.engine.bus import EventBus, partition
+from kestrel.engine.alerts import AlertBlock
+from kestrel.engine.bus import EventBus
 from kestrel.engine.config import EngineConfig
-from kestrel.engine.index import RuleIndex, batch_categories
 from kestrel.engine.reader import chunks, is_plain_file, open_events
-from kestrel.engine.rule import EngineRule, SequenceEvaluator
+from kestrel.engine.rule import EngineRule, LuaEvaluator
 from kestrel.engine.sinks import Sink, as_sink
 from kestrel.engine.sources import LoadContext, LoadFailure, LoadReport, existing_path, load_target
 from kestrel.engine.sources.common import limit_problem
@@ -88,12 +92,18 @@ class Engine:
         #: (target, rule id, limits) of each load: what a reload loads again.
         self._specs: List[Tuple[Any, Optional[str], Dict[str, int]]] = []
         self._rules: List[EngineRule] = []
-        self._index = RuleIndex([], self.config.indexing)
+        c = self.config
+        self._pipeline = Pipeline(
+            self.schema, partitions=max(c.workers, 1), dedup_window_ms=c.dedup_window,
+            tiebreaker_field=c.tiebreaker_field, entity_field=c.entity_field, indexing=c.indexing,
+        )
+        # Held while a batch runs and while the rule set changes: the Lua
+        # rules of a batch are looked up by their place in the set.
+        self._rules_lock = threading.RLock()
         self._report = LoadReport()
-        self._dedup = Deduplicator(self.config.dedup_window)
         self._lock = threading.Lock()  # counters and the alert collector
         self._sink_lock = threading.Lock()
-        self._collector: Optional[List[Alert]] = None
+        self._collector: Optional[List[AlertBlock]] = None
         self._seq = 0
         self.problems: List[str] = []
         self._counts = dict.fromkeys(("received", "processed", "malformed", "input_errors", "alerts", "batches"), 0)
@@ -101,9 +111,11 @@ class Engine:
         self.last_reload: Optional[ReloadResult] = None
         self._watchers: List[RuleWatcher] = []
         self._worker_errors: List[str] = []
+        # With workers, one thread feeds the pipeline (which runs `workers`
+        # threads of its own) while the caller reads and decodes the next batch.
         self._bus = EventBus(
-            self._handle, self._split, workers=self.config.workers, queue_size=self.config.queue_size,
-            overflow=self.config.overflow, on_error=self._worker_failed,
+            self._handle, threaded=c.workers > 0, queue_size=c.queue_size,
+            overflow=c.overflow, on_error=self._worker_failed,
         )
 
     @classmethod
@@ -224,13 +236,15 @@ class Engine:
 
     def set_indexing(self, enabled: bool) -> None:
         """Switch rule indexing on or off (between batches), e.g. to measure its effect."""
-        self.config.indexing = enabled
-        self._install(self._rules)
+        with self._rules_lock:
+            self.config.indexing = enabled
+            self._pipeline.set_indexing(enabled)
 
     def _install(self, rules: List[EngineRule]) -> None:
-        # One reference assignment: a batch in flight keeps the index it started with.
-        index = RuleIndex(rules, self.config.indexing, self.schema)
-        self._rules, self._index = list(rules), index
+        natives = [rule.native(self.schema) for rule in rules]
+        with self._rules_lock:
+            self._pipeline.set_rules(natives)
+            self._rules = list(rules)
 
     # -- sinks ---------------------------------------------------------------
 
@@ -251,7 +265,7 @@ class Engine:
         N results, counted across calls; a ``| tail N`` rule's results wait
         for :meth:`flush`.
         """
-        collected: List[Alert] = []
+        collected: List[AlertBlock] = []
         self._collector = collected
         try:
             for batch in self._batches(events):
@@ -260,7 +274,7 @@ class Engine:
         finally:
             self._collector = None
         self._raise_worker_errors()
-        return [alert.doc for alert in collected]
+        return [doc for block in collected for doc in block.docs()]
 
     def process_file(self, path: "str | os.PathLike[str]", progress: Optional[Callable[[int, int, int], None]] = None) -> int:
         """Stream an NDJSON file (``.gz``/``.zst`` too; ``-`` is stdin); return the alerts raised.
@@ -298,21 +312,41 @@ class Engine:
         rule that emitted its first N results stays quiet afterwards.
         """
         self._bus.join()
-        out: List[Alert] = []
-        for rule in self._rules:
-            pipes = rule.pipes
-            alerts: List[Alert] = []
-            if isinstance(rule.evaluator, SequenceEvaluator) and not (pipes is not None and pipes.exhausted):
-                matches = rule.evaluator.flush()
-                alerts = sequence_alerts(rule, matches) if matches else []
-                rule.note(0, len(matches), 0)
-                if pipes is not None and alerts:
-                    alerts = pipes.admit(alerts)
-            if pipes is not None:
-                alerts += pipes.flush()
-            if alerts:
-                out += self._emit([(rule, alerts)])
-        return [alert.doc for alert in out]
+        with self._rules_lock:
+            data, count = self._pipeline.flush()
+        block = AlertBlock(data, count)
+        self._emit(block)
+        return block.docs()
+
+    def snapshot(self) -> bytes:
+        """Everything a restarted process needs to go on exactly where this
+        one stopped: every partition's sequence state, the deduplication
+        window, the ingest counters and each rule's pipe counts.
+
+        The blob is versioned and carries each rule's id and fingerprint;
+        :meth:`restore` it into an engine with the same rules and workers.
+        Batches already submitted are finished first.
+        """
+        self._bus.join()
+        with self._lock:
+            extra = json.dumps({"counts": self._counts, "seq": self._seq}).encode()
+        with self._rules_lock:
+            return self._pipeline.snapshot(extra)
+
+    def restore(self, blob: bytes) -> None:
+        """Continue from a :meth:`snapshot`.
+
+        Raises:
+            SnapshotError: the blob is damaged, or was taken from an engine
+                with other rules (ids or fingerprints) or another number of
+                workers. Nothing is changed then.
+        """
+        self._bus.join()
+        with self._rules_lock:
+            extra = json.loads(self._pipeline.restore(blob))
+        with self._lock:
+            self._counts.update(extra["counts"])
+            self._seq = extra["seq"]
 
     def close(self) -> None:
         """Stop the rule watchers and the workers, and close the sinks."""
@@ -330,31 +364,34 @@ class Engine:
 
     def stats(self) -> Dict[str, Any]:
         """Counters of the engine, its rules and its sequence state."""
-        rules = {rule.id: rule.counters() for rule in self._rules}
+        with self._rules_lock:
+            rules = {rule.id: rule.counters() for rule in self._rules}
+            alerts, deduplicated = self._pipeline.totals()
         evictions: Dict[str, int] = {}
         late = state_bytes = partials = 0
-        for rule in self._rules:
-            if isinstance(rule.evaluator, SequenceEvaluator):
-                seq = rule.evaluator.stats()
-                rules[rule.id]["state"] = seq
-                late += seq.get("late", 0)
-                state_bytes += seq.get("state_bytes", 0)
-                partials += seq.get("partials", 0)
-                for reason, count in seq.get("evictions", {}).items():
-                    evictions[reason] = evictions.get(reason, 0) + count
+        for counters in rules.values():
+            seq = counters.get("state")
+            if seq is None:
+                continue
+            late += seq["late"]
+            state_bytes += seq["state_bytes"]
+            partials += seq["partials"]
+            for reason, count in seq["evictions"].items():
+                evictions[reason] = evictions.get(reason, 0) + count
         return {
             **self._counts,
             "dropped": self._bus.dropped,
             "late": late,
-            "deduplicated": self._dedup.suppressed,
+            "deduplicated": deduplicated,
             "evictions": evictions,
             "state_bytes": state_bytes,
             "partials": partials,
-            "rules_loaded": len(self._rules),
+            "rules_loaded": len(rules),
             "rules_failed": len(self._report.failures),
             "rules_skipped": len(self._report.skipped),
             "reloads": self.reloads,
             "indexing": self.config.indexing,
+            "workers": self.config.workers,
             "rules": rules,
         }
 
@@ -419,81 +456,39 @@ class Engine:
                 self._account(batch, start + 1)
                 yield batch
 
-    def _split(self, batch: EventBatch, parts: int) -> List[Optional[EventBatch]]:
-        """Sub-batches by entity key (re-decoded from the raw events: the core has no batch slicing)."""
-        groups: List[List[bytes]] = [[] for _ in range(parts)]
-        for i in range(len(batch)):
-            groups[partition(batch.entity_key(i), parts)].append(batch.raw(i))
-        options = self._decode_options()
-        out: List[Optional[EventBatch]] = []
-        for group in groups:
-            if not group:
-                out.append(None)
-                continue
-            # Fresh, increasing ingest numbers: within a partition (hence per entity) order is kept.
-            with self._lock:
-                first, self._seq = self._seq, self._seq + len(group)
-            out.append(EventBatch.from_ndjson(b"\n".join(group) + b"\n", source=batch.source, first_seq=first, **options))
-        return out
-
-    def _handle(self, batch: EventBatch, partition: int = 0) -> None:
-        index = self._index  # the rule set this batch runs against, even if a reload swaps it meanwhile
-        categories = batch_categories(batch) if index.enabled else ()
-        produced: List[Tuple[EngineRule, List[Alert]]] = []
-        tiebreaker = self.config.tiebreaker_field
-        for rule, candidates in index.offers(batch, categories):
-            pipes = rule.pipes
-            if rule.status != "active" or (pipes is not None and pipes.exhausted):
-                continue  # a full `| head` ends the rule's output: nothing left to evaluate
-            started = time.perf_counter_ns()
-            sequence = isinstance(rule.evaluator, SequenceEvaluator)
-            if candidates is None:
-                offered = len(batch)
-            else:  # a sequence's candidates come per filter
-                offered = sum(map(len, candidates)) if isinstance(candidates, list) else len(candidates)
-            try:
-                if sequence:
-                    hits = rule.evaluator.evaluate(batch, partition, candidates)
-                elif candidates is not None:  # only anchored Wasm rules get candidates
-                    hits = rule.evaluator.evaluate(batch, candidates)
-                else:
-                    hits = rule.evaluator.evaluate(batch)
-            except KestrelError as error:
-                rule.note(offered, 0, time.perf_counter_ns() - started, str(error))
-                continue
-            if not hits:
-                alerts = []
-            elif sequence:
-                alerts = sequence_alerts(rule, hits)
-            else:
-                alerts = event_alerts(rule, batch, hits, tiebreaker, ordered=pipes is not None and pipes.ordered)
-            if pipes is not None and alerts:
-                alerts = pipes.admit(alerts)
-            rule.note(offered, len(hits), time.perf_counter_ns() - started)
-            if alerts:
-                produced.append((rule, alerts))
+    def _handle(self, batch: EventBatch) -> None:
+        with self._rules_lock:  # the rule set this batch runs against, even if a reload is waiting
+            external = [self._external(position, batch) for position in self._pipeline.external_rules(batch)]
+            data, count = self._pipeline.process(batch, external)
         with self._lock:
             self._counts["processed"] += len(batch)
             self._counts["batches"] += 1
-        self._emit(produced)
+        if count:
+            self._emit(AlertBlock(data, count))
 
-    def _emit(self, produced: List[Tuple[EngineRule, List[Alert]]]) -> List[Alert]:
-        """Deduplicate, count and write alerts; returns those kept."""
-        out: List[Alert] = []
+    def _external(self, position: int, batch: EventBatch) -> Tuple[int, List[Tuple[int, bytes]], int, int, Optional[str], bool]:
+        """A Lua rule's matches of `batch`, as the pipeline takes them."""
+        evaluator = self._rules[position].evaluator
+        assert isinstance(evaluator, LuaEvaluator)
+        started = time.perf_counter_ns()
+        try:
+            hits, error = evaluator.evaluate(batch), None
+        except KestrelError as failure:
+            hits, error = [], str(failure)
+        return position, hits, len(batch), time.perf_counter_ns() - started, error, evaluator.quarantined
+
+    def _emit(self, block: AlertBlock) -> None:
+        """Count alerts and write them to the sinks."""
+        if not block.count:
+            return
         with self._lock:
-            for rule, alerts in produced:
-                kept = self._dedup.admit(alerts)
-                rule.alerts += len(kept)
-                out += kept
-            self._counts["alerts"] += len(out)
-            if out and self._collector is not None:
-                self._collector += out
-        if out:
-            # Sinks may be slow (or block): never while holding the counters' lock.
-            with self._sink_lock:
-                for sink in self._sinks:
-                    sink.write(out)
-        return out
+            self._counts["alerts"] += block.count
+            if self._collector is not None:
+                self._collector.append(block)
+        # Sinks may be slow (or block): never while holding the counters' lock.
+        with self._sink_lock:
+            for sink in self._sinks:
+                sink.write(block)
 
     def _worker_failed(self, error: BaseException) -> None:
         with self._lock:

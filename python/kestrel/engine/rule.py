@@ -8,18 +8,18 @@ Every source (packages, ``.eql``, detection-rules TOML, Sigma) produces
 * :class:`LuaEvaluator` -- a :class:`kestrel.runtime.lua.LuaRule`;
 * :class:`SequenceEvaluator` -- a ``kestrel.runtime.sequence.SequenceRule``.
 
-Event evaluators return ``[(event index, captures as JSON bytes)]`` for a
-batch; the sequence evaluator returns the engine's ``SequenceMatch`` objects.
+The core's pipeline (``kestrel._core.Pipeline``) runs Wasm and sequence
+rules itself, from :meth:`EngineRule.native`. A Lua rule is evaluated in the
+shell, once per batch (:meth:`LuaEvaluator.evaluate` gives its ``[(event
+index, captures as JSON bytes)]``), and its matches go to the pipeline.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from kestrel.engine.pipes import PipeState
 from kestrel.errors import KestrelError
 
 
@@ -40,11 +40,6 @@ class WasmEvaluator:
     def __init__(self, rule: Any, ir_json: Optional[str] = None) -> None:
         self.rule = rule
         self.ir_json = ir_json
-
-    def evaluate(self, batch: Any, candidates: Any = None) -> List[Tuple[int, bytes]]:
-        """Matches among `candidates` (a ``Matches`` from the rule index; None: the whole batch)."""
-        hits = list(self.rule.evaluate(batch, 0, candidates))
-        return list(zip(hits, self.rule.capture_json(batch, hits))) if hits else []
 
     @property
     def quarantined(self) -> bool:
@@ -76,62 +71,24 @@ class LuaEvaluator:
 
 
 class SequenceEvaluator:
-    """A sequence rule: one ``SequenceRule`` per bus partition.
+    """A sequence or sample rule: its step predicates (Wasm) and matcher.
 
-    Each partition keeps its own state and its own clock, so a worker that
-    runs ahead cannot expire the partial matches of another; events of one
-    entity always reach the same partition.
+    These are the first partition's; the core's pipeline makes the other
+    partitions' instances from them (the module is compiled once) and keeps
+    every partition's state.
     """
 
     runtime = "sequence"
     quarantined = False
 
-    def __init__(self, make: Any, ir_json: Optional[str] = None) -> None:
-        self._make = make
-        self.ir_json = ir_json  # lets the rule index anchor the rule
-        self._lock = threading.Lock()
-        self.partitions: Dict[int, Any] = {0: self._new()}  # built now, so a bad rule fails at load
-
-    def _new(self) -> Any:
-        rule = self._make()
-        # A SequenceRule would apply `| head` per partition and in completion
-        # order; the engine applies the rule's pipes once, over all partitions
-        # and in Elasticsearch order (EngineRule.pipes).
+    def __init__(self, rule: Any, ir_json: Optional[str] = None) -> None:
+        #: The ``kestrel.runtime.sequence.SequenceRule``: built now, so a bad rule fails at load.
+        self.rule = rule
+        # A SequenceRule would apply `| head` itself, per partition and in
+        # completion order; the pipeline applies the rule's pipes once, over
+        # all partitions and in Elasticsearch order.
         rule.head = None
-        return rule
-
-    def _rule(self, partition: int) -> Any:
-        with self._lock:
-            rule = self.partitions.get(partition)
-            if rule is None:
-                rule = self.partitions[partition] = self._new()
-            return rule
-
-    def evaluate(self, batch: Any, partition: int = 0, candidates: Any = None) -> List[Any]:
-        """Matches completed by `batch`; `candidates` (from the rule index) limit
-        the step predicates, while every event still moves the clock."""
-        return list(self._rule(partition).process(batch, candidates))
-
-    def flush(self) -> List[Any]:
-        return [match for rule in self.partitions.values() for match in rule.flush()]
-
-    def captures_json(self, matches: List[Any]) -> List[bytes]:
-        """Per match, its captures (per step, the fields the rule reads) as a JSON array."""
-        return self.partitions[0].captures_json(matches)
-
-    def stats(self) -> Dict[str, Any]:
-        """The partitions' counters, summed (dicts of counters summed key by key)."""
-        total: Dict[str, Any] = {}
-        for rule in self.partitions.values():
-            for key, value in dict(rule.stats()).items():
-                if isinstance(value, dict):
-                    inner = total.setdefault(key, {})
-                    for k, v in value.items():
-                        inner[k] = inner.get(k, 0) + v
-                elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                    total[key] = total.get(key, 0) + value
-        total["partitions"] = len(self.partitions)
-        return total
+        self.ir_json = ir_json  # lets the rule index anchor the rule
 
 
 @dataclass
@@ -149,36 +106,39 @@ class EngineRule:
     #: Digest of everything the rule was built from; equal digests are reused on reload.
     fingerprint: str = ""
     source: str = "eql"  #: which loader produced it: package, eql, toml, jsonl, sigma
-    #: The rule's ``| head`` / ``| tail`` pipes and ``size`` limit, with their
-    #: state (see :mod:`kestrel.engine.pipes`); None when it has none.
-    pipes: Optional[PipeState] = None
-    status: str = "active"
-    evaluations: int = 0  #: events offered
-    batches: int = 0
-    matches: int = 0
-    alerts: int = 0
-    errors: int = 0
-    time_ns: int = 0
-    last_error: Optional[str] = None
-    _alert_rule_json: Optional[bytes] = field(default=None, repr=False, compare=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    #: The rule's ``| head`` / ``| tail`` stages, then its ``size`` as a last
+    #: head (see :mod:`kestrel.engine.pipes`); empty when it has none.
+    pipes: Tuple[Tuple[str, int], ...] = ()
+    _native: Any = field(default=None, repr=False, compare=False)
 
     @property
     def runtime(self) -> str:
         return self.evaluator.runtime
 
-    def note(self, events: int, matches: int, elapsed_ns: int, error: Optional[str] = None) -> None:
-        """Account one batch (thread-safe: workers share rules)."""
-        with self._lock:
-            self.batches += 1
-            self.evaluations += events
-            self.matches += matches
-            self.time_ns += elapsed_ns
-            if error is not None:
-                self.errors += 1
-                self.last_error = error
-                if self.evaluator.quarantined:
-                    self.status = "quarantined"
+    def native(self, schema: Any) -> Any:
+        """The rule as the core's pipeline runs it (``kestrel._core.NativeRule``),
+        built once: a rule carried over by a reload keeps its state."""
+        if self._native is None:
+            from kestrel._core import NativeRule
+
+            evaluator = self.evaluator
+            options: Dict[str, Any] = {"categories": list(self.categories), "pipes": list(self.pipes), "schema": schema,
+                                       "ir_json": getattr(evaluator, "ir_json", None)}
+            if isinstance(evaluator, WasmEvaluator):
+                options["wasm"] = evaluator.rule
+            elif isinstance(evaluator, SequenceEvaluator):
+                options["wasm"] = evaluator.rule.predicate.rule
+                options["matcher"] = evaluator.rule.matcher
+            else:  # Lua: evaluated in the shell, its matches handed to the pipeline
+                options["ir_json"] = None
+            kind = self.kind if self.kind in ("sequence", "sample") else "event"
+            self._native = NativeRule(self.id, self.fingerprint, json_bytes(self.alert_rule()), kind, **options)
+        return self._native
+
+    @property
+    def status(self) -> str:
+        quarantined = self._native.stats()["quarantined"] if self._native is not None else False
+        return "quarantined" if quarantined or self.evaluator.quarantined else "active"
 
     def alert_rule(self) -> Dict[str, Any]:
         """The ``rule`` object of this rule's alerts."""
@@ -187,12 +147,6 @@ class EngineRule:
             doc[key] = self.metadata.get(key)
         doc["runtime"] = self.runtime
         return doc
-
-    def alert_rule_json(self) -> bytes:
-        """:meth:`alert_rule` as UTF-8 JSON, built once: every alert of the rule repeats it."""
-        if self._alert_rule_json is None:
-            self._alert_rule_json = json_bytes(self.alert_rule())
-        return self._alert_rule_json
 
     def describe(self) -> Dict[str, Any]:
         """What ``engine.rules()`` and ``kestrel list`` show (Lua rules also
@@ -213,16 +167,8 @@ class EngineRule:
         return doc
 
     def counters(self) -> Dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "runtime": self.runtime,
-            "status": self.status,
-            "evaluations": self.evaluations,
-            "batches": self.batches,
-            "matches": self.matches,
-            "alerts": self.alerts,
-            "errors": self.errors,
-            "time_ms": round(self.time_ns / 1e6, 3),
-            "last_error": self.last_error,
-            **({"pipes": self.pipes.stats()} if self.pipes is not None else {}),
-        }
+        """Kind, runtime, status and the pipeline's counters of the rule
+        (``pipes`` and sequence ``state`` when it has them)."""
+        stats = dict(self._native.stats()) if self._native is not None else {}
+        quarantined = stats.pop("quarantined", False) or self.evaluator.quarantined
+        return {"kind": self.kind, "runtime": self.runtime, "status": "quarantined" if quarantined else "active", **stats}

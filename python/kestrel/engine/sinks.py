@@ -1,7 +1,8 @@
-"""Where alerts go. A sink takes the alerts of one batch at a time, as
-:class:`~kestrel.engine.alerts.Alert` objects: ``alert.line()`` is the JSON
-line as UTF-8 (built without parsing the evidence), ``alert.doc`` the parsed
-dict. Lines are written as bytes where the stream allows it.
+"""Where alerts go. A sink takes the alerts of one batch at a time, as an
+:class:`~kestrel.engine.alerts.AlertBlock`: ``block.data`` is the JSON
+lines as UTF-8 bytes (rendered by the core, never parsed on the way),
+``block.docs()`` the parsed dicts. Lines are written as bytes where the
+stream allows it.
 
 * :class:`StdoutSink` -- JSON lines on stdout (or any text stream);
 * :class:`FileSink` -- JSON lines appended to a file, flushed after every batch;
@@ -18,21 +19,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Callable, Dict, List, Optional, TextIO
+from typing import Any, Callable, Dict, Optional, TextIO
 
-from kestrel.engine.alerts import Alert
+from kestrel.engine.alerts import AlertBlock
 from kestrel.errors import EngineError
 
 
-def _lines(alerts: List[Alert], prefix: bytes = b"") -> bytes:
-    """The alerts as JSON lines, each after `prefix`, joined in one copy."""
-    pieces: List[bytes] = []
-    for alert in alerts:
-        if prefix:
-            pieces.append(prefix)
-        pieces += alert.pieces()
-        pieces.append(b"\n")
-    return b"".join(pieces)
+def _prefixed(block: AlertBlock, prefix: bytes) -> bytes:
+    """The block's lines, each after `prefix` (a JSON line never holds a raw newline)."""
+    if not block.data:
+        return b""
+    return prefix + block.data[:-1].replace(b"\n", b"\n" + prefix) + b"\n"
 
 
 def _write(stream: Any, data: bytes) -> None:
@@ -48,7 +45,7 @@ def _write(stream: Any, data: bytes) -> None:
 
 
 class Sink:
-    def write(self, alerts: List[Alert]) -> None:
+    def write(self, alerts: AlertBlock) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -59,9 +56,9 @@ class StdoutSink(Sink):
     def __init__(self, stream: Optional[TextIO] = None) -> None:
         self.stream = stream
 
-    def write(self, alerts: List[Alert]) -> None:
+    def write(self, alerts: AlertBlock) -> None:
         stream = self.stream or sys.stdout  # looked up late: tests and callers may swap sys.stdout
-        _write(stream, _lines(alerts))
+        _write(stream, alerts.data)
 
 
 def _append(path: "str | os.PathLike[str]") -> Any:
@@ -83,8 +80,8 @@ class FileSink(Sink):
         self.path = os.fspath(path)
         self._file = _append(self.path)
 
-    def write(self, alerts: List[Alert]) -> None:
-        self._file.write(_lines(alerts))
+    def write(self, alerts: AlertBlock) -> None:
+        self._file.write(alerts.data)
         self._file.flush()
 
     def close(self) -> None:
@@ -97,9 +94,9 @@ class CallbackSink(Sink):
     def __init__(self, callback: Callable[[Dict[str, Any]], Any]) -> None:
         self.callback = callback
 
-    def write(self, alerts: List[Alert]) -> None:
-        for alert in alerts:
-            self.callback(alert.doc)
+    def write(self, alerts: AlertBlock) -> None:
+        for doc in alerts.docs():
+            self.callback(doc)
 
 
 class ElasticsearchBulkSink(Sink):
@@ -115,8 +112,8 @@ class ElasticsearchBulkSink(Sink):
         self._stream: Any = _append(target) if self._owned else target
         self._action = json.dumps({action: {"_index": index}}).encode() + b"\n"
 
-    def write(self, alerts: List[Alert]) -> None:
-        data = _lines(alerts, self._action)
+    def write(self, alerts: AlertBlock) -> None:
+        data = _prefixed(alerts, self._action)
         if self._owned:
             self._stream.write(data)
             self._stream.flush()

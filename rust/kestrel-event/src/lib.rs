@@ -13,10 +13,12 @@ mod decode;
 mod dedup;
 mod errors;
 pub mod json;
+mod partition;
 mod paths;
 pub mod time;
 
 pub use batch::{Column, ColumnData, EventBatch, Span, Value, ValueRef, NO_TIMESTAMP};
 pub use decode::{DecodeOptions, Decoder, SourceInfo, UNSERIALISABLE};
 pub use errors::{IngestErrorKind, IngestErrorRecord};
+pub use partition::{crc32, partition_of, partition_rows};
 pub use time::TimeUnit;

@@ -20,7 +20,7 @@ pub trait NodeEvaluator: Send + Sync {
 #[derive(Default)]
 pub struct HostContext {
     pub constants: RuleConstants,
-    pub evaluator: Option<Box<dyn NodeEvaluator>>,
+    pub evaluator: Option<std::sync::Arc<dyn NodeEvaluator>>,
     emitted: RefCell<Vec<u32>>,
     matches: RefCell<Vec<(u32, u32)>>,
 }

@@ -29,7 +29,7 @@ impl RuleIndex {
     /// index knows nothing about: never restricted). Fields are bound in
     /// `schema`, which must be the schema batches are decoded with.
     pub fn new(rules: &[Option<&str>], schema: &Schema) -> Result<RuleIndex, IndexError> {
-        let mut options = rules
+        let options = rules
             .iter()
             .enumerate()
             .map(|(rule, json)| {
@@ -41,6 +41,14 @@ impl RuleIndex {
                 Ok(anchors(&program, json))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::from_anchors(options))
+    }
+
+    /// Index rules whose anchors ([`anchors`]) were found beforehand, one
+    /// entry per rule (empty: unrestricted). A rule set that changes one
+    /// rule at a time keeps each rule's anchors and rebuilds from them,
+    /// without reading any rule's IR again.
+    pub fn from_anchors(mut options: Vec<Vec<Vec<Anchor>>>) -> RuleIndex {
         rank(&mut options);
         let mut terms = Checks::default();
         let mut slots = FieldSlots::default();
@@ -52,7 +60,7 @@ impl RuleIndex {
                 anchored.then(|| filters.iter().map(|alternatives| terms.filter(alternatives, &mut slots)).collect())
             })
             .collect();
-        Ok(RuleIndex { anchors: choose(options), filters, terms, slots })
+        RuleIndex { anchors: choose(options), filters, terms, slots }
     }
 
     pub fn len(&self) -> usize {

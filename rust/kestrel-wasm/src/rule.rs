@@ -1,9 +1,10 @@
 //! One loaded rule: a module instance with its own store, limits and health.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use kestrel_event::EventBatch;
-use kestrel_host::HostContext;
+use kestrel_host::{HostContext, NodeEvaluator, RuleConstants};
 use kestrel_schema::FieldId;
 use wasmtime::{Instance, Memory, Module, Store, StoreLimitsBuilder, Trap, TypedFunc};
 
@@ -47,14 +48,31 @@ pub struct RuleHealth {
     pub eval_ns: u64,
 }
 
+/// What every instance of one rule shares: the compiled module and the
+/// host-side tables it addresses. Partitions evaluating the same rule in
+/// parallel each get an instance (a store of their own) from it; the module
+/// is compiled once.
+struct Template {
+    module: Module,
+    constants: RuleConstants,
+    evaluator: Option<Arc<dyn NodeEvaluator>>,
+    field_map: Vec<FieldId>,
+    field_paths: Vec<String>,
+    filter_categories: Vec<Option<String>>,
+}
+
+/// `(filter, in_ptr, count, out_ptr) -> matched`.
+type ListFn = TypedFunc<(i32, i32, i32, i32), i32>;
+
 pub struct WasmRule {
+    template: Arc<Template>,
     store: Store<HostState>,
     filters: Vec<TypedFunc<i32, i32>>,
     batch_fn: Option<TypedFunc<(i32, i32, i32), i32>>,
     /// `pred_eval_list(filter, in_ptr, count, out_ptr) -> matched`, with the
     /// module's exported memory: the fastest path (no host call per event
     /// for categories or matches).
-    list_fn: Option<(TypedFunc<(i32, i32, i32, i32), i32>, Memory)>,
+    list_fn: Option<(ListFn, Memory)>,
     /// `pred_eval_candidates`, the same for the rule index's candidates
     /// (compiled EQL tests the index's anchors last there). Optional.
     candidates_fn: Option<TypedFunc<(i32, i32, i32, i32), i32>>,
@@ -80,6 +98,29 @@ impl WasmRule {
             None => (Module::new(&rt.engine, &wasm).map_err(|e| WasmError::Compile(format!("{e:#}")))?, CacheOutcome::Compiled),
         };
         let compile_ns = started.elapsed().as_nanos() as u64;
+        let template = Arc::new(Template {
+            module,
+            constants: src.ctx.constants,
+            evaluator: src.ctx.evaluator,
+            field_map: src.field_map,
+            field_paths: src.field_paths,
+            filter_categories: src.filter_categories,
+        });
+        let mut rule = Self::instantiate(template, limits)?;
+        rule.report.compile_ns = compile_ns;
+        rule.report.cache = outcome;
+        Ok(rule)
+    }
+
+    /// Another instance of this rule: the same compiled module and tables,
+    /// a fresh store (own memory, `pred_init` run again) and fresh health.
+    /// What a partition evaluating the rule in parallel uses.
+    pub fn fork(&self) -> Result<WasmRule, WasmError> {
+        Self::instantiate(self.template.clone(), self.limits.clone())
+    }
+
+    fn instantiate(template: Arc<Template>, limits: RuleLimits) -> Result<WasmRule, WasmError> {
+        let rt = runtime();
         let started = Instant::now();
         let store_limits = StoreLimitsBuilder::new()
             .memory_size(limits.memory_bytes.min(crate::engine::MAX_MEMORY_BYTES))
@@ -87,17 +128,18 @@ impl WasmRule {
             .memories(1)
             .tables(4)
             .build();
-        let state = HostState::new(src.ctx, src.field_map, src.field_paths, store_limits);
+        let mut ctx = HostContext::new(template.constants.clone());
+        ctx.evaluator = template.evaluator.clone();
+        let state = HostState::new(ctx, template.field_map.clone(), template.field_paths.clone(), store_limits);
         let mut store = Store::new(&rt.engine, state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(deadline_ticks(&limits));
         let instance = rt
             .linker
-            .instantiate(&mut store, &module)
+            .instantiate(&mut store, &template.module)
             .map_err(|e| WasmError::Instantiate(format!("{e:#}")))?;
-        let mut rule = Self::bind(store, instance, limits)?;
-        rule.filter_categories = src.filter_categories;
-        rule.report = LoadReport { compile_ns, instantiate_ns: 0, cache: outcome };
+        let mut rule = Self::bind(template, store, instance, limits)?;
+        rule.filter_categories = rule.template.filter_categories.clone();
         if let Ok(init) = instance.get_typed_func::<(), i32>(&mut rule.store, "pred_init") {
             rule.store.set_epoch_deadline(deadline_ticks(&rule.limits));
             match init.call(&mut rule.store, ()) {
@@ -110,7 +152,7 @@ impl WasmRule {
         Ok(rule)
     }
 
-    fn bind(mut store: Store<HostState>, instance: Instance, limits: RuleLimits) -> Result<WasmRule, WasmError> {
+    fn bind(template: Arc<Template>, mut store: Store<HostState>, instance: Instance, limits: RuleLimits) -> Result<WasmRule, WasmError> {
         let first = instance
             .get_typed_func::<i32, i32>(&mut store, "pred_eval")
             .map_err(|e| WasmError::Abi(format!("export pred_eval(i32) -> i32: {e:#}")))?;
@@ -127,6 +169,7 @@ impl WasmRule {
         let capture_fn = instance.get_typed_func::<i32, ()>(&mut store, "pred_capture").ok();
         let report = LoadReport { compile_ns: 0, instantiate_ns: 0, cache: CacheOutcome::Compiled };
         Ok(WasmRule {
+            template,
             store,
             filters,
             batch_fn,
@@ -164,6 +207,14 @@ impl WasmRule {
     /// Like [`evaluate`](Self::evaluate), restricted to `candidates` (as the
     /// engine's rule index selects them).
     pub fn evaluate_events(&mut self, batch: &EventBatch, filter: u32, candidates: Option<&[u32]>) -> Result<Vec<u32>, WasmError> {
+        self.evaluate_subset(batch, filter, candidates, candidates.is_some())
+    }
+
+    /// Like [`evaluate_events`](Self::evaluate_events), where `candidates`
+    /// may be any subset of the batch (a partition's events): `from_index`
+    /// says whether they are the rule index's, whose anchors compiled EQL
+    /// then need not test again.
+    pub fn evaluate_subset(&mut self, batch: &EventBatch, filter: u32, candidates: Option<&[u32]>, from_index: bool) -> Result<Vec<u32>, WasmError> {
         if self.health.quarantined {
             return Err(WasmError::Quarantined {
                 failures: self.health.failures,
@@ -172,7 +223,6 @@ impl WasmRule {
         }
         let pred = self.filters.get(filter as usize).cloned().ok_or(WasmError::NoSuchFilter(filter))?;
         let started = Instant::now();
-        let from_index = candidates.is_some();
         // A filter with a declared category only ever sees events of that
         // category, whichever entry point the module offers, and whoever
         // chose the candidates (a sequence's come from all its steps).

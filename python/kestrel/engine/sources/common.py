@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from kestrel.engine.config import EngineConfig
-from kestrel.engine.pipes import PipeState
+from kestrel.engine.pipes import pipe_stages
 from kestrel.engine.rule import EngineRule, SequenceEvaluator, WasmEvaluator
 from kestrel.errors import KestrelError
 from kestrel.packages.manifest import LIMITS
@@ -199,7 +199,7 @@ def rule_from_query(
         report.failures.append(LoadFailure(location, first_line, None, f"cannot load: {error}"))
         return
     categories = () if compiled.metadata.any_category else tuple(compiled.categories)
-    pipes = PipeState.of(((pipe.op, pipe.count) for pipe in compiled.ir.rule.pipes), limits.get("size"))
+    pipes = pipe_stages(((pipe.op, pipe.count) for pipe in compiled.ir.rule.pipes), limits.get("size"))
     report.rules.append(
         EngineRule(rule_id, name, compiled.kind, location, evaluator, categories, version, metadata, digest, source,
                    pipes=pipes)
@@ -225,7 +225,7 @@ def _evaluator(compiled: Any, context: LoadContext, rule_id: str, max_samples_pe
     config = context.config
     compiled = compiled.without_syntax_tree()  # kept for as long as the rule is loaded
     return SequenceEvaluator(
-        lambda: SequenceRule(
+        SequenceRule(
             compiled,
             context.schema,
             rule_id=rule_id,

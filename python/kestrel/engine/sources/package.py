@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict
 
-from kestrel.engine.pipes import PipeState
+from kestrel.engine.pipes import Stages, pipe_stages
 from kestrel.engine.rule import EngineRule, LuaEvaluator, WasmEvaluator
 from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, Skipped, fingerprint, rule_from_query
 from kestrel.errors import KestrelError, RuleFileError
@@ -146,10 +146,10 @@ def _whole(value: Any, least: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
-def _pipes(constants: Dict[str, Any], size: "int | None") -> "PipeState | None":
+def _pipes(constants: Dict[str, Any], size: "int | None") -> Stages:
     """A compiled EQL package's pipes (its IR keeps them), then `size`."""
     pipes = (constants.get("ir") or {}).get("rule", {}).get("pipes", [])
-    return PipeState.of(((pipe["op"], pipe["count"]) for pipe in pipes), size)
+    return pipe_stages(((pipe["op"], pipe["count"]) for pipe in pipes), size)
 
 
 def _categories(constants: Dict[str, Any], manifest: Any) -> list:

@@ -1,0 +1,33 @@
+//! Kestrel's engine loop, in the core: the loaded rule set, per-partition
+//! state, evaluation in parallel threads, `| head`/`| tail` pipes,
+//! deduplication, alert rendering to JSON lines, counters and checkpoints.
+//!
+//! The Python shell makes one call per batch ([`Pipeline::process`]); no
+//! per-event or per-alert work happens outside this crate, except for rules
+//! evaluated outside the core (Lua), whose matches come in with the call.
+
+mod dedup;
+mod pipeline;
+mod pipes;
+mod render;
+mod rule;
+mod snapshot;
+mod stats;
+
+pub use dedup::Dedup;
+pub use pipeline::{ExternalMatches, Output, Pipeline, PipelineConfig, RuleSet};
+pub use pipes::{PipeOp, Pipes, StageStats};
+pub use render::{iso8601_millis, Alert, Order};
+pub use rule::{AlertKind, Evaluator, Rule, RuleCounters, RuleSpec};
+pub use snapshot::SNAPSHOT_VERSION;
+pub use stats::StateStats;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("rule {rule}: {message}")]
+    Rule { rule: String, message: String },
+    #[error("snapshot: {0}")]
+    Snapshot(String),
+    #[error("{0}")]
+    Internal(String),
+}

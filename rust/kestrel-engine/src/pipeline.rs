@@ -1,0 +1,610 @@
+//! The per-batch loop: which rules a batch goes to, evaluation across
+//! partitions in parallel threads, then each rule's results in
+//! Elasticsearch order through its pipes, deduplication and out as JSON
+//! lines.
+//!
+//! A batch is split by entity ([`kestrel_event::partition_rows`]): each
+//! partition has its own instance of every rule (Wasm modules are compiled
+//! once and instantiated per partition) and its own sequence state, and one
+//! thread evaluates it. A sequence joined on the entity keeps its state per
+//! partition; one joined on anything else (`user.name`, no join key at all)
+//! lives in a single partition, its *home*, which evaluates it over the
+//! whole batch. Every matcher sees every event's time, so windows close at
+//! the same events whatever the number of partitions.
+//!
+//! The results of all partitions are merged per rule and sorted by
+//! (timestamp, tiebreaker, ingest number) before the pipes: the alerts are
+//! the same, in the same order, for any number of partitions.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use ahash::AHashMap;
+use kestrel_event::{partition_of, partition_rows, DecodeOptions, Decoder, EventBatch, SourceInfo};
+use kestrel_index::RuleIndex;
+use kestrel_schema::{FieldId, Schema};
+use kestrel_seq::{decode_key, Match};
+use kestrel_wasm::WasmRule;
+
+use crate::dedup::Dedup;
+use crate::render::{captures_object, event_order, event_time, render, Alert, AlertParts, MISSING};
+use crate::rule::{lock, Part, Rule};
+use crate::EngineError;
+
+/// Settings fixed for the pipeline's life.
+#[derive(Clone, Debug)]
+pub struct PipelineConfig {
+    /// Partitions (and threads) a batch is split into.
+    pub partitions: usize,
+    /// Identical alerts within this much event time are suppressed; 0 is off.
+    pub dedup_window_ns: i64,
+    /// Orders events with equal timestamps.
+    pub tiebreaker: Option<FieldId>,
+    /// The field events are partitioned by (the decoder's entity key).
+    pub entity: FieldId,
+    /// Offer a batch only to rules whose categories and anchors it has
+    /// (the initial setting; see [`Pipeline::set_indexing`]).
+    pub indexing: bool,
+}
+
+/// The matches of a rule evaluated outside the core (a Lua rule), for one batch.
+#[derive(Clone, Debug, Default)]
+pub struct ExternalMatches {
+    /// The rule's position in the rule set.
+    pub rule: usize,
+    /// (event index, captures as a JSON object).
+    pub hits: Vec<(u32, Vec<u8>)>,
+    pub offered: u64,
+    pub elapsed_ns: u64,
+    pub error: Option<String>,
+    pub quarantined: bool,
+}
+
+/// What a call produced: alert JSON lines (each ending in a newline).
+#[derive(Debug, Default)]
+pub struct Output {
+    pub lines: Vec<u8>,
+    pub alerts: usize,
+}
+
+/// A rule's evaluation in one partition.
+#[derive(Default)]
+struct Outcome {
+    offered: u64,
+    matches: u64,
+    elapsed_ns: u64,
+    error: Option<String>,
+    quarantined: bool,
+    alerts: Vec<Alert>,
+}
+
+/// The rules, with what selects them for a batch. Replaced whole when rules
+/// change; a batch in flight keeps the set it started with.
+pub struct RuleSet {
+    pub rules: Vec<Arc<Rule>>,
+    any: Vec<usize>,
+    buckets: AHashMap<String, Vec<usize>>,
+    selections: Mutex<AHashMap<Vec<String>, Arc<Vec<usize>>>>,
+    index: Option<RuleIndex>,
+    /// Per rule: `None` to run in every partition on its events, or the one
+    /// partition that runs it on the whole batch.
+    home: Vec<Option<usize>>,
+    indexing: bool,
+}
+
+impl RuleSet {
+    fn new(rules: Vec<Arc<Rule>>, config: &PipelineConfig, indexing: bool) -> RuleSet {
+        let mut any = Vec::new();
+        let mut buckets: AHashMap<String, Vec<usize>> = AHashMap::new();
+        for (position, rule) in rules.iter().enumerate() {
+            // A sequence's clock moves with every event, of any category:
+            // a batch it cannot match still expires partials and settles
+            // trailing missing steps.
+            if rule.spec.categories.is_empty() || rule.is_sequence() {
+                any.push(position);
+                continue;
+            }
+            for category in &rule.spec.categories {
+                buckets.entry(category.clone()).or_default().push(position);
+            }
+        }
+        let index = indexing.then(|| {
+            // Rules evaluated outside the core are never restricted.
+            RuleIndex::from_anchors(rules.iter().map(|r| if r.is_external() { Vec::new() } else { r.spec.anchors.clone() }).collect())
+        });
+        let home = rules
+            .iter()
+            .map(|rule| (!rule.joins_on(config.entity)).then(|| partition_of(Some(&rule.spec.id), config.partitions)))
+            .collect();
+        RuleSet { rules, any, buckets, selections: Mutex::new(AHashMap::new()), index, home, indexing }
+    }
+
+    /// The positions of the rules a batch must be offered to, in load order.
+    pub fn select(&self, batch: &EventBatch) -> Arc<Vec<usize>> {
+        if !self.indexing {
+            return Arc::new((0..self.rules.len()).collect());
+        }
+        let mut key: Vec<String> = batch.category_names().to_vec();
+        key.sort_unstable();
+        if let Some(found) = lock(&self.selections).get(&key) {
+            return found.clone();
+        }
+        let mut positions = self.any.clone();
+        for category in &key {
+            positions.extend(self.buckets.get(category).into_iter().flatten());
+        }
+        positions.sort_unstable();
+        positions.dedup();
+        let found = Arc::new(positions);
+        let mut selections = lock(&self.selections);
+        // Distinct category mixes are few; stay bounded anyway.
+        if selections.len() < 4096 {
+            selections.insert(key, found.clone());
+        }
+        found
+    }
+
+    /// How many rules the index restricts to candidate events.
+    pub fn anchored(&self) -> usize {
+        self.index.as_ref().map_or(0, RuleIndex::anchored)
+    }
+
+    /// Rule `position`'s anchor, e.g. `process.name in 14 values (ci)`.
+    pub fn anchor(&self, position: usize) -> Option<String> {
+        self.index.as_ref()?.anchor(position).map(ToString::to_string)
+    }
+}
+
+/// Alerts raised, and those suppressed as duplicates.
+#[derive(Debug, Default)]
+pub(crate) struct Emitted {
+    pub dedup: Dedup,
+    pub alerts: u64,
+}
+
+pub struct Pipeline {
+    pub(crate) schema: Schema,
+    pub(crate) config: PipelineConfig,
+    indexing: AtomicBool,
+    set: RwLock<Arc<RuleSet>>,
+    pub(crate) emitted: Mutex<Emitted>,
+}
+
+/// The candidates of one filter in one partition: the index's list (already
+/// restricted to the partition), the partition's events, or the whole batch.
+enum Offer<'a> {
+    All,
+    Rows(&'a [u32]),
+    Indexed(Vec<u32>),
+}
+
+impl Offer<'_> {
+    fn new<'a>(indexed: Option<&[u32]>, rows: Option<&'a [u32]>) -> Offer<'a> {
+        match (indexed, rows) {
+            (Some(list), Some(rows)) => Offer::Indexed(intersect(list, rows)),
+            (Some(list), None) => Offer::Indexed(list.to_vec()),
+            (None, Some(rows)) => Offer::Rows(rows),
+            (None, None) => Offer::All,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Offer::All => false,
+            Offer::Rows(r) => r.is_empty(),
+            Offer::Indexed(l) => l.is_empty(),
+        }
+    }
+
+    fn len(&self, batch: &EventBatch) -> u64 {
+        match self {
+            Offer::All => batch.len() as u64,
+            Offer::Rows(r) => r.len() as u64,
+            Offer::Indexed(l) => l.len() as u64,
+        }
+    }
+
+    fn evaluate(&self, wasm: &mut WasmRule, batch: &EventBatch, filter: u32) -> Result<Vec<u32>, kestrel_wasm::WasmError> {
+        match self {
+            Offer::All => wasm.evaluate_subset(batch, filter, None, false),
+            Offer::Rows(r) => wasm.evaluate_subset(batch, filter, Some(r), false),
+            Offer::Indexed(l) => wasm.evaluate_subset(batch, filter, Some(l), true),
+        }
+    }
+}
+
+/// The elements of ascending `a` also in ascending `b`.
+fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(a.len().min(b.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+impl Pipeline {
+    pub fn new(schema: Schema, config: PipelineConfig) -> Pipeline {
+        let config = PipelineConfig { partitions: config.partitions.max(1), ..config };
+        let set = Arc::new(RuleSet::new(Vec::new(), &config, config.indexing));
+        let emitted = Emitted { dedup: Dedup::new(config.dedup_window_ns), alerts: 0 };
+        let indexing = AtomicBool::new(config.indexing);
+        Pipeline { schema, config, indexing, set: RwLock::new(set), emitted: Mutex::new(emitted) }
+    }
+
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
+
+    /// Alerts emitted, and those suppressed as duplicates.
+    pub fn totals(&self) -> (u64, u64) {
+        let emitted = lock(&self.emitted);
+        (emitted.alerts, emitted.dedup.suppressed)
+    }
+
+    /// Replace the rule set (between batches). Rules carried over keep
+    /// their state; each gets its instances for every partition first, so
+    /// a rule that cannot be instantiated fails here and nothing changes.
+    pub fn set_rules(&self, rules: Vec<Arc<Rule>>) -> Result<(), EngineError> {
+        for rule in &rules {
+            rule.ensure_partitions(self.config.partitions)?;
+        }
+        let set = Arc::new(RuleSet::new(rules, &self.config, self.indexing.load(Ordering::Relaxed)));
+        *self.set.write().unwrap_or_else(|e| e.into_inner()) = set;
+        Ok(())
+    }
+
+    /// Switch rule indexing (categories and anchors) on or off, between batches.
+    pub fn set_indexing(&self, on: bool) -> Result<(), EngineError> {
+        self.indexing.store(on, Ordering::Relaxed);
+        self.set_rules(self.rules().rules.clone())
+    }
+
+    pub fn rules(&self) -> Arc<RuleSet> {
+        self.set.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The positions of the rules evaluated outside the core that `batch`
+    /// must be offered to (by category), and that can still alert.
+    pub fn external_rules(&self, batch: &EventBatch) -> Vec<usize> {
+        let set = self.rules();
+        let selected = set.select(batch);
+        selected.iter().copied().filter(|&p| set.rules[p].is_external() && set.rules[p].live()).collect()
+    }
+
+    /// Evaluate one batch: every selected rule in every partition, then the
+    /// merged results through pipes and deduplication. `external` carries
+    /// the matches of rules evaluated outside the core on this batch.
+    pub fn process(&self, batch: &EventBatch, external: Vec<ExternalMatches>) -> Result<Output, EngineError> {
+        let set = self.rules();
+        let selected = set.select(batch);
+        let lists = set.index.as_ref().map(|index| index.candidates_by_filter(batch));
+        let n = self.config.partitions;
+        let rows = (n > 1).then(|| partition_rows(batch, n));
+        let run = |p: usize| self.run_partition(&set, p, batch, rows.as_ref().map(|r| r[p].as_slice()), &selected, lists.as_deref());
+        let outcomes: Vec<Vec<(usize, Outcome)>> = if n == 1 {
+            vec![run(0)]
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (1..n).map(|p| scope.spawn(move || run(p))).collect();
+                let mut all = vec![run(0)];
+                for handle in handles {
+                    all.push(handle.join().map_err(|_| EngineError::Internal("a partition's evaluation panicked".into()))?);
+                }
+                Ok::<_, EngineError>(all)
+            })?
+        };
+        let mut by_rule: AHashMap<usize, Vec<Outcome>> = AHashMap::new();
+        for (position, outcome) in outcomes.into_iter().flatten() {
+            by_rule.entry(position).or_default().push(outcome);
+        }
+        for found in external {
+            let Some(rule) = set.rules.get(found.rule) else {
+                return Err(EngineError::Internal(format!("no rule at position {}", found.rule)));
+            };
+            let outcome = self.external_outcome(rule, batch, found)?;
+            by_rule.entry(outcome.0).or_default().push(outcome.1);
+        }
+        let mut out = Output::default();
+        for &position in selected.iter() {
+            if let Some(outcomes) = by_rule.remove(&position) {
+                let rule = &set.rules[position];
+                let alerts = finish(rule, outcomes);
+                self.emit(rule, alerts, &mut out);
+            }
+        }
+        Ok(out)
+    }
+
+    /// End of input: settle every sequence (trailing missing steps,
+    /// buffered events) and release what tail pipes hold.
+    pub fn flush(&self) -> Result<Output, EngineError> {
+        let set = self.rules();
+        let mut out = Output::default();
+        for rule in &set.rules {
+            let mut alerts = Vec::new();
+            if rule.is_sequence() && rule.live() {
+                let mut outcome = Outcome::default();
+                for part in rule.parts() {
+                    let (Some(predicate), Some(matcher)) = (part.predicate, part.matcher) else { continue };
+                    let matches = lock(&matcher).flush();
+                    outcome.matches += matches.len() as u64;
+                    let mut wasm = lock(&predicate);
+                    match self.sequence_alerts(rule, &mut wasm, matches) {
+                        Ok(found) => outcome.alerts.extend(found),
+                        Err(e) => outcome.error = Some(format!("rule {}: {e}", rule.spec.id)),
+                    }
+                }
+                alerts = finish(rule, vec![outcome]);
+            }
+            alerts.extend(lock(&rule.state).pipes.flush());
+            self.emit(rule, alerts, &mut out);
+        }
+        Ok(out)
+    }
+
+    fn emit(&self, rule: &Rule, alerts: Vec<Alert>, out: &mut Output) {
+        if alerts.is_empty() {
+            return;
+        }
+        let kept = {
+            let mut emitted = lock(&self.emitted);
+            let kept = emitted.dedup.admit(alerts);
+            emitted.alerts += kept.len() as u64;
+            kept
+        };
+        lock(&rule.state).counters.alerts += kept.len() as u64;
+        out.alerts += kept.len();
+        for alert in kept {
+            out.lines.extend_from_slice(&alert.line);
+            out.lines.push(b'\n');
+        }
+    }
+
+    fn run_partition(
+        &self,
+        set: &RuleSet,
+        p: usize,
+        batch: &EventBatch,
+        rows: Option<&[u32]>,
+        selected: &[usize],
+        lists: Option<&[Option<Vec<Vec<u32>>>]>,
+    ) -> Vec<(usize, Outcome)> {
+        let mut out = Vec::new();
+        for &position in selected {
+            let rule = &set.rules[position];
+            if rule.is_external() || !rule.live() {
+                continue;
+            }
+            let rows = match set.home[position] {
+                None => rows,
+                Some(home) if home == p => None,
+                Some(_) => continue,
+            };
+            let Some(part) = rule.part(p) else { continue };
+            let index = lists.and_then(|l| l[position].as_deref());
+            let outcome = if rule.is_sequence() { self.run_sequence(rule, &part, batch, rows, index) } else { self.run_event(rule, &part, batch, rows, index) };
+            if let Some(outcome) = outcome {
+                out.push((position, outcome));
+            }
+        }
+        out
+    }
+
+    fn run_event(&self, rule: &Rule, part: &Part, batch: &EventBatch, rows: Option<&[u32]>, index: Option<&[Vec<u32>]>) -> Option<Outcome> {
+        let offer = Offer::new(index.map(|l| l[0].as_slice()), rows);
+        if offer.is_empty() {
+            return None; // nothing in this batch could match
+        }
+        let predicate = part.predicate.as_ref()?;
+        let started = Instant::now();
+        let mut wasm = lock(predicate);
+        let mut outcome = Outcome { offered: offer.len(batch), ..Outcome::default() };
+        let result = offer.evaluate(&mut wasm, batch, 0).and_then(|hits| {
+            outcome.matches = hits.len() as u64;
+            self.event_alerts(rule, &mut wasm, batch, &hits)
+        });
+        match result {
+            Ok(alerts) => outcome.alerts = alerts,
+            Err(e) => {
+                outcome.error = Some(format!("rule {}: {e}", rule.spec.id));
+                outcome.quarantined = wasm.health().quarantined;
+            }
+        }
+        outcome.elapsed_ns = started.elapsed().as_nanos() as u64;
+        Some(outcome)
+    }
+
+    fn event_alerts(&self, rule: &Rule, wasm: &mut WasmRule, batch: &EventBatch, hits: &[u32]) -> Result<Vec<Alert>, kestrel_wasm::WasmError> {
+        let mut alerts = Vec::with_capacity(hits.len());
+        let mut captures = Vec::new();
+        for &ev in hits {
+            let fields = wasm.capture(batch, ev)?;
+            captures.clear();
+            captures_object(&self.schema, batch, ev as usize, &fields, &mut captures);
+            alerts.push(self.event_alert(rule, batch, ev as usize, &captures));
+        }
+        Ok(alerts)
+    }
+
+    fn event_alert(&self, rule: &Rule, batch: &EventBatch, ev: usize, captures: &[u8]) -> Alert {
+        render(&AlertParts {
+            rule_id: &rule.spec.id,
+            rule_json: &rule.spec.alert_rule_json,
+            kind: "event",
+            timestamp: event_time(batch.timestamp(ev)),
+            join_keys: None,
+            events: &[batch.raw(ev)],
+            captures,
+            order: event_order(batch, ev, self.config.tiebreaker),
+        })
+    }
+
+    fn external_outcome(&self, rule: &Rule, batch: &EventBatch, found: ExternalMatches) -> Result<(usize, Outcome), EngineError> {
+        if let Some(&(bad, _)) = found.hits.iter().find(|(ev, _)| *ev as usize >= batch.len()) {
+            return Err(EngineError::Rule { rule: rule.spec.id.clone(), message: format!("matched event {bad}, outside the batch of {}", batch.len()) });
+        }
+        let alerts = found.hits.iter().map(|(ev, captures)| self.event_alert(rule, batch, *ev as usize, captures)).collect();
+        let outcome = Outcome {
+            offered: found.offered,
+            matches: found.hits.len() as u64,
+            elapsed_ns: found.elapsed_ns,
+            error: found.error,
+            quarantined: found.quarantined,
+            alerts,
+        };
+        Ok((found.rule, outcome))
+    }
+
+    fn run_sequence(&self, rule: &Rule, part: &Part, batch: &EventBatch, rows: Option<&[u32]>, index: Option<&[Vec<u32>]>) -> Option<Outcome> {
+        let (predicate, matcher) = (part.predicate.as_ref()?, part.matcher.as_ref()?);
+        let started = Instant::now();
+        let mut wasm = lock(predicate);
+        let mut matcher = lock(matcher);
+        let count = matcher.plan().filters.len();
+        let offers: Vec<Offer<'_>> = (0..count).map(|f| Offer::new(index.map(|l| l[f].as_slice()), rows)).collect();
+        let mut outcome = Outcome { offered: offers.iter().map(|o| o.len(batch)).sum(), ..Outcome::default() };
+        let result = (|| -> Result<Result<Vec<Match>, kestrel_seq::SeqError>, kestrel_wasm::WasmError> {
+            let mut lists: Vec<Option<Vec<u32>>> = vec![None; count];
+            let passing = |f: usize, wasm: &mut WasmRule| -> Result<Vec<u32>, kestrel_wasm::WasmError> {
+                // A filter without candidates passes nothing: no need to call it.
+                if offers[f].is_empty() {
+                    return Ok(Vec::new());
+                }
+                offers[f].evaluate(wasm, batch, f as u32)
+            };
+            let starting = matcher.starting_filters();
+            for &f in &starting {
+                lists[f] = Some(passing(f, &mut wasm)?);
+            }
+            // Nothing held and nothing started in this batch: what the other
+            // filters pass could not advance or complete any match.
+            let skip = matcher.is_idle() && starting.iter().all(|&f| lists[f].as_ref().is_none_or(Vec::is_empty));
+            for (f, list) in lists.iter_mut().enumerate() {
+                if list.is_none() {
+                    *list = Some(if skip { Vec::new() } else { passing(f, &mut wasm)? });
+                }
+            }
+            let slices: Vec<&[u32]> = lists.iter().map(|l| l.as_deref().unwrap_or(&[])).collect();
+            Ok(matcher.process(batch, &slices))
+        })();
+        match result {
+            Ok(Ok(matches)) => {
+                outcome.matches = matches.len() as u64;
+                match self.sequence_alerts(rule, &mut wasm, matches) {
+                    Ok(alerts) => outcome.alerts = alerts,
+                    Err(e) => outcome.error = Some(format!("rule {}: {e}", rule.spec.id)),
+                }
+            }
+            Ok(Err(e)) => outcome.error = Some(format!("rule {}: {e}", rule.spec.id)),
+            Err(e) => {
+                outcome.error = Some(format!("rule {}: {e}", rule.spec.id));
+                outcome.quarantined = wasm.health().quarantined;
+            }
+        }
+        outcome.elapsed_ns = started.elapsed().as_nanos() as u64;
+        Some(outcome)
+    }
+
+    /// Alerts of completed sequences or samples. Their evidence from earlier
+    /// batches is kept only as original JSON; the captures are read from it
+    /// decoded again, all of this call's evidence as one batch.
+    fn sequence_alerts(&self, rule: &Rule, wasm: &mut WasmRule, matches: Vec<Match>) -> Result<Vec<Alert>, kestrel_wasm::WasmError> {
+        if matches.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut data = Vec::new();
+        for raw in matches.iter().flat_map(|m| m.events.iter().flatten().filter_map(|e| e.raw.as_ref())) {
+            data.extend_from_slice(raw.bytes());
+            data.push(b'\n');
+        }
+        let evidence = (!data.is_empty()).then(|| {
+            let source = SourceInfo { name: "<evidence>".into(), first_line: 1, first_seq: 0 };
+            Decoder::new(self.schema.clone(), DecodeOptions::default()).decode(&data, &source)
+        });
+        let mut next = 0usize;
+        let mut alerts = Vec::with_capacity(matches.len());
+        for m in matches {
+            let mut captures = vec![b'['];
+            let mut events: Vec<Vec<u8>> = Vec::with_capacity(m.events.len());
+            for (n, event) in m.events.iter().enumerate() {
+                if n > 0 {
+                    captures.push(b',');
+                }
+                match event {
+                    None => {
+                        events.push(MISSING.to_vec());
+                        captures.extend_from_slice(b"{}");
+                    }
+                    Some(e) => match &e.raw {
+                        None => {
+                            events.push(format!("{{\"seq\":{},\"timestamp\":{}}}", e.seq, e.ts).into_bytes());
+                            captures.extend_from_slice(b"{}");
+                        }
+                        Some(raw) => {
+                            events.push(raw.bytes().to_vec());
+                            match evidence.as_ref().filter(|b| next < b.len()) {
+                                Some(b) => {
+                                    let fields = wasm.capture(b, next as u32)?;
+                                    captures_object(&self.schema, b, next, &fields, &mut captures);
+                                }
+                                None => captures.extend_from_slice(b"{}"),
+                            }
+                            next += 1;
+                        }
+                    },
+                }
+            }
+            captures.push(b']');
+            let first = m.events.iter().flatten().map(|e| (e.ts, e.seq)).min().unwrap_or((i64::MIN, 0));
+            let keys = decode_key(&m.key);
+            let event_refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+            alerts.push(render(&AlertParts {
+                rule_id: &rule.spec.id,
+                rule_json: &rule.spec.alert_rule_json,
+                kind: rule.spec.kind.name(),
+                timestamp: event_time(m.last_ts),
+                join_keys: Some(&keys),
+                events: &event_refs,
+                captures: &captures,
+                order: (first.0, 0, first.1),
+            }));
+        }
+        Ok(alerts)
+    }
+}
+
+/// A rule's outcomes of one batch (one per partition that ran it), counted,
+/// merged in Elasticsearch order and passed through its pipes.
+fn finish(rule: &Rule, outcomes: Vec<Outcome>) -> Vec<Alert> {
+    let mut alerts = Vec::new();
+    let mut state = lock(&rule.state);
+    let counters = &mut state.counters;
+    counters.batches += 1;
+    for outcome in outcomes {
+        counters.evaluations += outcome.offered;
+        counters.matches += outcome.matches;
+        counters.time_ns += outcome.elapsed_ns;
+        if let Some(error) = outcome.error {
+            counters.errors += 1;
+            counters.last_error = Some(error);
+            counters.quarantined |= outcome.quarantined;
+        }
+        alerts.extend(outcome.alerts);
+    }
+    // Stable: alerts of equal order keep arrival order.
+    alerts.sort_by_key(|a| a.order);
+    if !state.pipes.is_empty() && !alerts.is_empty() {
+        alerts = state.pipes.admit(alerts);
+    }
+    alerts
+}

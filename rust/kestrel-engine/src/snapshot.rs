@@ -1,0 +1,329 @@
+//! Checkpoints of a whole pipeline: what a restarted process needs to go on
+//! exactly where this one stopped.
+//!
+//! Layout (little endian): `KENG`, format version (u8), the partition
+//! count, then per rule its id and fingerprint, counters, pipe stages (a
+//! head's count, a tail's held alerts) and every partition's matcher
+//! snapshot ([`kestrel_seq`]'s own format); then the deduplication window,
+//! the caller's extra bytes, and a BLAKE3 digest of everything before it.
+//! A snapshot restores only into a pipeline with the same partitions and
+//! the same rules (ids and fingerprints); anything else is refused before
+//! any state changes.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use kestrel_seq::SequenceMatcher;
+
+use crate::pipeline::Pipeline;
+use crate::pipes::{Held, Stage};
+use crate::render::Alert;
+use crate::rule::{lock, Rule, RuleCounters};
+use crate::EngineError;
+
+const MAGIC: &[u8; 4] = b"KENG";
+/// Bump on any layout change; other versions are refused, not guessed at.
+pub const SNAPSHOT_VERSION: u8 = 1;
+const DIGEST: usize = 32;
+
+#[derive(Default)]
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn i64(&mut self, v: i64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.u64(b.len() as u64);
+        self.0.extend_from_slice(b);
+    }
+    fn alert(&mut self, a: &Alert) {
+        self.i64(a.order.0);
+        self.i64(a.order.1);
+        self.u64(a.order.2);
+        match a.timestamp {
+            Some(ts) => {
+                self.u8(1);
+                self.i64(ts);
+            }
+            None => self.u8(0),
+        }
+        self.0.extend_from_slice(&a.identity);
+        self.bytes(&a.line);
+    }
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn fail(&self, reason: &str) -> EngineError {
+        EngineError::Snapshot(format!("{reason} (at byte {})", self.at))
+    }
+    fn take(&mut self, n: usize) -> Result<&'a [u8], EngineError> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.data.len()).ok_or_else(|| self.fail("truncated"))?;
+        let out = &self.data[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+    fn u8(&mut self) -> Result<u8, EngineError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, EngineError> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+    fn u64(&mut self) -> Result<u64, EngineError> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+    fn i64(&mut self) -> Result<i64, EngineError> {
+        Ok(i64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+    fn bytes(&mut self) -> Result<&'a [u8], EngineError> {
+        let n = usize::try_from(self.u64()?).map_err(|_| self.fail("length out of range"))?;
+        self.take(n)
+    }
+    fn text(&mut self) -> Result<String, EngineError> {
+        let bytes = self.bytes()?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| self.fail("text is not UTF-8"))
+    }
+    /// A count of items of at least `min` bytes each, which the rest must hold.
+    fn count(&mut self, min: usize) -> Result<usize, EngineError> {
+        let n = self.u64()? as usize;
+        if n.saturating_mul(min) > self.data.len() - self.at {
+            return Err(self.fail("count larger than the data"));
+        }
+        Ok(n)
+    }
+    fn alert(&mut self) -> Result<Alert, EngineError> {
+        let order = (self.i64()?, self.i64()?, self.u64()?);
+        let timestamp = match self.u8()? {
+            0 => None,
+            1 => Some(self.i64()?),
+            _ => return Err(self.fail("bad timestamp flag")),
+        };
+        let identity = self.take(16)?.try_into().expect("16 bytes");
+        Ok(Alert { order, timestamp, identity, line: self.bytes()?.to_vec() })
+    }
+}
+
+/// One rule's part of a snapshot, read and checked before anything is applied.
+struct RuleImage {
+    counters: RuleCounters,
+    emitted: u64,
+    stages: Vec<Stage>,
+    matchers: Vec<Option<SequenceMatcher>>,
+}
+
+impl Pipeline {
+    /// Everything a restarted process needs: per rule its counters, pipe
+    /// state and every partition's sequence state; the deduplication
+    /// window; and `extra` (the caller's own counters), returned by
+    /// [`Pipeline::restore`].
+    pub fn snapshot(&self, extra: &[u8]) -> Vec<u8> {
+        let set = self.rules();
+        let mut w = Writer::default();
+        w.0.extend_from_slice(MAGIC);
+        w.u8(SNAPSHOT_VERSION);
+        w.u32(self.config.partitions as u32);
+        w.u64(set.rules.len() as u64);
+        for rule in &set.rules {
+            w.bytes(rule.spec.id.as_bytes());
+            w.bytes(rule.spec.fingerprint.as_bytes());
+            let state = lock(&rule.state);
+            let c = &state.counters;
+            for v in [c.evaluations, c.batches, c.matches, c.alerts, c.errors, c.time_ns] {
+                w.u64(v);
+            }
+            w.u8(u8::from(c.quarantined));
+            w.bytes(c.last_error.as_deref().unwrap_or("").as_bytes());
+            w.u64(state.pipes.emitted);
+            w.u64(state.pipes.stages.len() as u64);
+            for stage in &state.pipes.stages {
+                match stage {
+                    Stage::Head { passed, dropped, .. } => {
+                        w.u8(0);
+                        w.u64(*passed);
+                        w.u64(*dropped);
+                    }
+                    Stage::Tail { held, arrivals, dropped, .. } => {
+                        w.u8(1);
+                        w.u64(*arrivals);
+                        w.u64(*dropped);
+                        w.u64(held.len() as u64);
+                        for Reverse(h) in held.iter() {
+                            w.u64(h.arrival);
+                            w.alert(&h.alert);
+                        }
+                    }
+                }
+            }
+            drop(state);
+            let parts = rule.parts();
+            w.u64(parts.len() as u64);
+            for part in parts {
+                match part.matcher {
+                    Some(m) => {
+                        w.u8(1);
+                        w.bytes(&lock(&m).snapshot());
+                    }
+                    None => w.u8(0),
+                }
+            }
+        }
+        let emitted = lock(&self.emitted);
+        w.u64(emitted.alerts);
+        w.u64(emitted.dedup.suppressed);
+        w.i64(emitted.dedup.horizon);
+        w.u64(emitted.dedup.seen.len() as u64);
+        for (identity, ts) in &emitted.dedup.seen {
+            w.0.extend_from_slice(identity);
+            w.i64(*ts);
+        }
+        drop(emitted);
+        w.bytes(extra);
+        let digest = blake3::hash(&w.0);
+        w.0.extend_from_slice(digest.as_bytes());
+        w.0
+    }
+
+    /// Restore a [`Pipeline::snapshot`] taken with the same rules and
+    /// partitions; returns its extra bytes. A snapshot that is damaged,
+    /// from another rule set or another partition count is refused and
+    /// nothing changes.
+    pub fn restore(&self, data: &[u8]) -> Result<Vec<u8>, EngineError> {
+        if data.len() < MAGIC.len() + 1 + DIGEST || &data[..4] != MAGIC {
+            return Err(EngineError::Snapshot("not a Kestrel engine snapshot".into()));
+        }
+        if data[4] != SNAPSHOT_VERSION {
+            return Err(EngineError::Snapshot(format!("snapshot format {}, this build reads {SNAPSHOT_VERSION}", data[4])));
+        }
+        let (body, digest) = data.split_at(data.len() - DIGEST);
+        if blake3::hash(body).as_bytes() != digest {
+            return Err(EngineError::Snapshot("checksum mismatch: the snapshot is damaged or was edited".into()));
+        }
+        let mut r = Reader { data: body, at: 5 };
+        let partitions = r.u32()? as usize;
+        if partitions != self.config.partitions {
+            return Err(EngineError::Snapshot(format!(
+                "taken with {partitions} partition(s); this engine has {} (use the same number of workers)",
+                self.config.partitions
+            )));
+        }
+        let set = self.rules();
+        let count = r.count(16)?;
+        if count != set.rules.len() {
+            return Err(EngineError::Snapshot(format!("taken with {count} rule(s); this engine has {}", set.rules.len())));
+        }
+        let mut images = Vec::with_capacity(count);
+        for rule in &set.rules {
+            let (id, fingerprint) = (r.text()?, r.text()?);
+            if id != rule.spec.id || fingerprint != rule.spec.fingerprint {
+                let what = if id == rule.spec.id { format!("rule {id} changed since") } else { format!("rule {id} where this engine has {}", rule.spec.id) };
+                return Err(EngineError::Snapshot(format!("taken from another rule set: {what}")));
+            }
+            images.push(read_rule(&mut r, rule)?);
+        }
+        let alerts = r.u64()?;
+        let suppressed = r.u64()?;
+        let horizon = r.i64()?;
+        let entries = r.count(24)?;
+        let mut seen = ahash::AHashMap::with_capacity(entries);
+        for _ in 0..entries {
+            let identity: [u8; 16] = r.take(16)?.try_into().expect("16 bytes");
+            seen.insert(identity, r.i64()?);
+        }
+        let extra = r.bytes()?.to_vec();
+        if r.at != body.len() {
+            return Err(r.fail("trailing bytes"));
+        }
+        for (rule, image) in set.rules.iter().zip(images) {
+            apply(rule, image);
+        }
+        let mut emitted = lock(&self.emitted);
+        emitted.alerts = alerts;
+        emitted.dedup.suppressed = suppressed;
+        emitted.dedup.horizon = horizon;
+        emitted.dedup.seen = seen;
+        Ok(extra)
+    }
+}
+
+fn read_rule(r: &mut Reader<'_>, rule: &Arc<Rule>) -> Result<RuleImage, EngineError> {
+    let mut counters = RuleCounters {
+        evaluations: r.u64()?,
+        batches: r.u64()?,
+        matches: r.u64()?,
+        alerts: r.u64()?,
+        errors: r.u64()?,
+        time_ns: r.u64()?,
+        ..RuleCounters::default()
+    };
+    counters.quarantined = r.u8()? != 0;
+    let last = r.text()?;
+    counters.last_error = (!last.is_empty()).then_some(last);
+    let emitted = r.u64()?;
+    let n = r.count(17)?;
+    if n != rule.spec.pipes.len() {
+        return Err(r.fail("pipe stages differ from the rule's"));
+    }
+    let mut stages = Vec::with_capacity(n);
+    for &(op, count) in &rule.spec.pipes {
+        let stage = match (r.u8()?, op) {
+            (0, crate::pipes::PipeOp::Head) => Stage::Head { count, passed: r.u64()?, dropped: r.u64()? },
+            (1, crate::pipes::PipeOp::Tail) => {
+                let arrivals = r.u64()?;
+                let dropped = r.u64()?;
+                let held_count = r.count(41)?;
+                let mut held = BinaryHeap::with_capacity(held_count);
+                for _ in 0..held_count {
+                    let arrival = r.u64()?;
+                    held.push(Reverse(Held { arrival, alert: r.alert()? }));
+                }
+                Stage::Tail { count, held, arrivals, dropped }
+            }
+            _ => return Err(r.fail("pipe stages differ from the rule's")),
+        };
+        stages.push(stage);
+    }
+    let parts = r.count(1)?;
+    let mut matchers = Vec::with_capacity(parts);
+    for p in 0..parts {
+        matchers.push(match r.u8()? {
+            0 => None,
+            1 => {
+                let bytes = r.bytes()?;
+                let mut fresh = rule.fresh_matcher()?.ok_or_else(|| r.fail("sequence state for a rule that keeps none"))?;
+                fresh.restore(bytes).map_err(|e| EngineError::Snapshot(format!("rule {}, partition {p}: {e}", rule.spec.id)))?;
+                Some(fresh)
+            }
+            _ => return Err(r.fail("bad partition flag")),
+        });
+    }
+    Ok(RuleImage { counters, emitted, stages, matchers })
+}
+
+fn apply(rule: &Rule, image: RuleImage) {
+    {
+        let mut state = lock(&rule.state);
+        state.counters = image.counters;
+        state.pipes.emitted = image.emitted;
+        state.pipes.stages = image.stages;
+    }
+    for (part, restored) in rule.parts().into_iter().zip(image.matchers) {
+        if let (Some(matcher), Some(restored)) = (part.matcher, restored) {
+            *lock(&matcher) = restored;
+        }
+    }
+}

@@ -1,0 +1,75 @@
+"""Workers: a batch split by entity over N threads in the core gives the
+same alerts as one thread, for every N, including sequences joined on
+fields other than the entity."""
+
+import json
+import zlib
+
+import pytest
+from engine_support import EVENTS, RULES, ndjson
+from support.shared import CORPUS
+
+import kestrel
+
+
+def _alert_lines(tmp_path, rules, workers, events=EVENTS, **options):
+    out = tmp_path / f"alerts-{workers}.ndjson"
+    with kestrel.Engine(workers=workers, batch_size=512, sinks=[out], **options) as engine:
+        for target in rules:
+            engine.load(target)
+        engine.process_file(events)
+        engine.flush()
+        stats = engine.stats()
+    return sorted(out.read_bytes().splitlines()), stats
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_bundled_rules_alert_the_same_on_any_number_of_workers(tmp_path, workers):
+    rules = [RULES / "eql", RULES / "detection-rules", RULES / "wasm_example_rule", RULES / "lua_example_rule"]
+    one, stats_one = _alert_lines(tmp_path, rules, 0)
+    many, stats_many = _alert_lines(tmp_path, rules, workers)
+    assert one, "the bundled stream raises alerts"
+    assert any(json.loads(line)["kind"] == "sequence" for line in one)
+    assert many == one
+    assert stats_many["workers"] == workers and stats_many["alerts"] == stats_one["alerts"] == len(one)
+
+
+def test_the_corpus_alerts_the_same_on_two_workers(tmp_path):
+    if not CORPUS.exists():
+        pytest.skip(f"no rule corpus at {CORPUS}")
+    one, _ = _alert_lines(tmp_path, [CORPUS], 0)
+    many, _ = _alert_lines(tmp_path, [CORPUS], 2)
+    assert len(one) > 100
+    assert many == one
+
+
+def _hosts_in_different_partitions():
+    """Two host ids that Kestrel's partition function (CRC-32 modulo the
+    count) sends to different partitions of two."""
+    hosts = [f"host-{n}" for n in range(10)]
+    first = hosts[0]
+    other = next(h for h in hosts if zlib.crc32(h.encode()) % 2 != zlib.crc32(first.encode()) % 2)
+    return first, other
+
+
+def test_a_sequence_joined_by_user_finds_its_match_across_hosts_on_two_workers(tmp_path):
+    a, b = _hosts_in_different_partitions()
+    events = [
+        {"@timestamp": "2026-01-05T08:00:00.000Z", "event": {"category": ["authentication"], "outcome": "failure"},
+         "host": {"id": a}, "user": {"name": "bob"}},
+        {"@timestamp": "2026-01-05T08:00:10.000Z", "event": {"category": ["process"], "type": ["start"]},
+         "host": {"id": b}, "user": {"name": "bob"}, "process": {"name": "whoami.exe"}},
+    ]
+    path = tmp_path / "events.ndjson"
+    path.write_text(ndjson(events))
+    query = ('sequence by user.name with maxspan=1m [authentication where event.outcome == "failure"] '
+             '[process where process.name == "whoami.exe"]')
+    found = {}
+    for workers in (0, 2):
+        with kestrel.Engine(workers=workers, batch_size=1) as engine:
+            engine.load(query, rule_id="fail_then_whoami")
+            alerts = engine.process(path.read_bytes()) + engine.flush()
+        found[workers] = alerts
+    assert len(found[0]) == 1 and found[0][0]["join_keys"] == ["bob"]
+    assert [e["host"]["id"] for e in found[2][0]["events"]] == [a, b]
+    assert found[2] == found[0]
