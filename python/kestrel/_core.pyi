@@ -15,6 +15,7 @@ __all__ = [
     "InternalError",
     "WasmRuleError",
     "SequenceError",
+    "SnapshotError",
     "Schema",
     "FieldInfo",
     "EventBatch",
@@ -29,6 +30,8 @@ __all__ = [
     "wat_to_wasm",
     "StateBudget",
     "SequenceMatcher",
+    "NativeRule",
+    "Pipeline",
 ]
 
 __core_version__: str
