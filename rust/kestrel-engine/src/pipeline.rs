@@ -168,6 +168,10 @@ pub struct Pipeline {
     pub(crate) config: PipelineConfig,
     indexing: AtomicBool,
     set: RwLock<Arc<RuleSet>>,
+    /// Rules given since the set was last built. Building a set (the index
+    /// above all) costs in proportion to all its rules; a caller that adds
+    /// rules one at a time then pays for one build, at the first batch.
+    pending: Mutex<Option<Vec<Arc<Rule>>>>,
     pub(crate) emitted: Mutex<Emitted>,
 }
 
@@ -238,7 +242,7 @@ impl Pipeline {
         let set = Arc::new(RuleSet::new(Vec::new(), &config, config.indexing));
         let emitted = Emitted { dedup: Dedup::new(config.dedup_window_ns), alerts: 0 };
         let indexing = AtomicBool::new(config.indexing);
-        Pipeline { schema, config, indexing, set: RwLock::new(set), emitted: Mutex::new(emitted) }
+        Pipeline { schema, config, indexing, set: RwLock::new(set), pending: Mutex::new(None), emitted: Mutex::new(emitted) }
     }
 
     pub fn config(&self) -> &PipelineConfig {
@@ -258,18 +262,26 @@ impl Pipeline {
         for rule in &rules {
             rule.ensure_partitions(self.config.partitions)?;
         }
-        let set = Arc::new(RuleSet::new(rules, &self.config, self.indexing.load(Ordering::Relaxed)));
-        *self.set.write().unwrap_or_else(|e| e.into_inner()) = set;
+        *lock(&self.pending) = Some(rules);
         Ok(())
     }
 
     /// Switch rule indexing (categories and anchors) on or off, between batches.
     pub fn set_indexing(&self, on: bool) -> Result<(), EngineError> {
+        let rules = self.rules().rules.clone();
         self.indexing.store(on, Ordering::Relaxed);
-        self.set_rules(self.rules().rules.clone())
+        self.set_rules(rules)
     }
 
+    /// The current rule set (built now if rules changed since the last call).
     pub fn rules(&self) -> Arc<RuleSet> {
+        let mut pending = lock(&self.pending);
+        if let Some(rules) = pending.take() {
+            let set = Arc::new(RuleSet::new(rules, &self.config, self.indexing.load(Ordering::Relaxed)));
+            *self.set.write().unwrap_or_else(|e| e.into_inner()) = set.clone();
+            return set;
+        }
+        drop(pending);
         self.set.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 

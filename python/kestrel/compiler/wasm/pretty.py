@@ -7,7 +7,7 @@ snapshot tests can compare it verbatim.
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Optional, Union
 
 Form = Union[str, list]
 
@@ -39,17 +39,26 @@ def _parse(text: str) -> list[Form]:
     return stack[0]
 
 
-def _flat(form: Form) -> str:
+def _flat(form: Form, limit: Optional[int] = None) -> Optional[str]:
+    """`form` on one line; None as soon as it is longer than `limit`.
+
+    The limit keeps rendering linear: every form of a deep tree is asked
+    whether it fits the line, and only its first `limit` characters matter.
+    """
     # A loop, not recursion: generated code nests as deep as the rule's
     # expression, and each level of it is several forms deep here.
     if isinstance(form, str):
-        return form
+        return form if limit is None or len(form) <= limit else None
     parts: list[str] = []
+    length = 0
     stack: list = [form]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
             parts.append(item)
+            length += len(item)
+            if limit is not None and length > limit:
+                return None
             continue
         # Punctuation goes on the stack as text, like the atoms.
         stack.append(")")
@@ -58,6 +67,7 @@ def _flat(form: Form) -> str:
             if index:
                 stack.append(" ")
         parts.append("(")
+        length += 1
     return "".join(parts)
 
 
@@ -71,15 +81,15 @@ def _render(form: Form, indent: int, width: int, out: list[str]) -> None:
             continue
         form, indent = item
         pad = "  " * indent
-        flat = _flat(form)
-        if isinstance(form, str) or len(pad) + len(flat) <= width:
-            out.append(pad + flat)
+        flat = _flat(form, max(width - len(pad), 0))
+        if isinstance(form, str) or flat is not None:
+            out.append(pad + (form if isinstance(form, str) else flat))
             continue
         # Keep the head and its atom arguments (names, types) on the first line.
         head = []
         rest = list(form)
         while rest and (isinstance(rest[0], str) or _is_signature(rest[0])):
-            head.append(_flat(rest.pop(0)))
+            head.append(_flat(rest.pop(0)) or "")
         out.append(pad + "(" + " ".join(head))
         stack.append(None)
         stack += [(child, indent + 1) for child in reversed(rest)]
