@@ -102,3 +102,10 @@ def eql_engine_ns_per_event(query: str, events: list[dict[str, Any]], category: 
     started = time.perf_counter()
     engine.stream_events(prepared)
     return (time.perf_counter() - started) / len(events) * 1e9, len(hits)
+
+
+def time_per_event(before: dict, after: dict) -> dict:
+    """Where the time between two ``Engine.stats()`` went, in ns per event
+    received: decode, Lua, and the pipeline's stages (summed over its threads)."""
+    events = after["received"] - before["received"]
+    return {stage: round((ms - before["time_ms"][stage]) * 1e6 / max(events, 1)) for stage, ms in after["time_ms"].items()}

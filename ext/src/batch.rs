@@ -61,6 +61,15 @@ struct Settings {
     first_seq: u64,
 }
 
+impl Settings {
+    /// Store only `fields` (schema ids; all when `None`), beside the
+    /// timestamp, category and entity fields.
+    fn storing(mut self, fields: Option<Vec<u32>>) -> Settings {
+        self.opts.fields = fields.map(|f| Arc::new(f.into_iter().collect()));
+        self
+    }
+}
+
 fn settings(
     schema: Option<PySchema>,
     timestamp_field: &str,
@@ -135,7 +144,7 @@ impl PyEventBatch {
     #[staticmethod]
     #[pyo3(signature = (data, *, schema=None, source=None, timestamp_field="@timestamp", timestamp_unit="ms",
         category_field="event.category", entity_field="host.id", max_string_bytes=1048576,
-        max_line_bytes=16777216, first_seq=0))]
+        max_line_bytes=16777216, first_seq=0, fields=None))]
     #[allow(clippy::too_many_arguments)]
     fn from_ndjson(
         py: Python<'_>,
@@ -149,8 +158,9 @@ impl PyEventBatch {
         max_string_bytes: usize,
         max_line_bytes: usize,
         first_seq: u64,
+        fields: Option<Vec<u32>>,
     ) -> PyResult<Self> {
-        let s = settings(schema, timestamp_field, timestamp_unit, category_field, entity_field, max_string_bytes, max_line_bytes, first_seq)?;
+        let s = settings(schema, timestamp_field, timestamp_unit, category_field, entity_field, max_string_bytes, max_line_bytes, first_seq)?.storing(fields);
         if let Ok(bytes) = data.cast::<PyBytes>() {
             let name = source.unwrap_or_else(|| "<bytes>".into());
             return decode(py, s, bytes.as_bytes(), name);
@@ -168,7 +178,7 @@ impl PyEventBatch {
     #[staticmethod]
     #[pyo3(signature = (events, *, schema=None, source=None, timestamp_field="@timestamp", timestamp_unit="ms",
         category_field="event.category", entity_field="host.id", max_string_bytes=1048576,
-        max_line_bytes=16777216, first_seq=0))]
+        max_line_bytes=16777216, first_seq=0, fields=None))]
     #[allow(clippy::too_many_arguments)]
     fn from_dicts(
         py: Python<'_>,
@@ -182,8 +192,9 @@ impl PyEventBatch {
         max_string_bytes: usize,
         max_line_bytes: usize,
         first_seq: u64,
+        fields: Option<Vec<u32>>,
     ) -> PyResult<Self> {
-        let s = settings(schema, timestamp_field, timestamp_unit, category_field, entity_field, max_string_bytes, max_line_bytes, first_seq)?;
+        let s = settings(schema, timestamp_field, timestamp_unit, category_field, entity_field, max_string_bytes, max_line_bytes, first_seq)?.storing(fields);
         // Serialising each dict once keeps one decoder (and one set of
         // coercion rules) for every input form, and gives each event the
         // original-JSON evidence the alerts carry.
@@ -370,7 +381,7 @@ impl PyNdjsonFile {
     #[new]
     #[pyo3(signature = (path, lines, *, schema=None, source=None, timestamp_field="@timestamp", timestamp_unit="ms",
         category_field="event.category", entity_field="host.id", max_string_bytes=1048576,
-        max_line_bytes=16777216))]
+        max_line_bytes=16777216, fields=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         path: PathBuf,
@@ -383,8 +394,9 @@ impl PyNdjsonFile {
         entity_field: &str,
         max_string_bytes: usize,
         max_line_bytes: usize,
+        fields: Option<Vec<u32>>,
     ) -> PyResult<Self> {
-        let settings = settings(schema, timestamp_field, timestamp_unit, category_field, entity_field, max_string_bytes, max_line_bytes, 0)?;
+        let settings = settings(schema, timestamp_field, timestamp_unit, category_field, entity_field, max_string_bytes, max_line_bytes, 0)?.storing(fields);
         let file = File::open(&path).map_err(|e| io_error(&path, e))?;
         let source = source.unwrap_or_else(|| path.display().to_string());
         let chunks = LineChunks::new(file, lines).with_max_line(max_line_bytes);

@@ -226,6 +226,18 @@ impl PyPipeline {
         self.inner.totals()
     }
 
+    /// Where the time went, per stage (select, event_rules, sequences,
+    /// alerts, merge), in nanoseconds; partition stages summed over threads.
+    fn timings(&self) -> Vec<(&'static str, u64)> {
+        self.inner.timings.snapshot().to_vec()
+    }
+
+    /// The schema ids of every field a rule reads (what batches need
+    /// decoded), or `None` when some rule may read any field.
+    fn fields(&self) -> Option<Vec<u32>> {
+        self.inner.rules().fields().map(<[u32]>::to_vec)
+    }
+
     /// How many rules the index restricts to their candidate events.
     #[getter]
     fn anchored(&self) -> usize {

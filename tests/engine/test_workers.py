@@ -13,7 +13,7 @@ import kestrel
 
 
 def _alert_lines(tmp_path, rules, workers, events=EVENTS, **options):
-    out = tmp_path / f"alerts-{workers}.ndjson"
+    out = tmp_path / f"alerts-{workers}-{len(list(tmp_path.iterdir()))}.ndjson"  # a file sink appends: a new file per run
     with kestrel.Engine(workers=workers, batch_size=512, sinks=[out], **options) as engine:
         for target in rules:
             engine.load(target)
@@ -73,3 +73,24 @@ def test_a_sequence_joined_by_user_finds_its_match_across_hosts_on_two_workers(t
     assert len(found[0]) == 1 and found[0][0]["join_keys"] == ["bob"]
     assert [e["host"]["id"] for e in found[2][0]["events"]] == [a, b]
     assert found[2] == found[0]
+
+
+@pytest.mark.parametrize("source", ["bundled", "corpus"])
+def test_decoding_only_the_fields_rules_read_changes_no_alert(tmp_path, source):
+    if source == "corpus" and not CORPUS.exists():
+        pytest.skip(f"no rule corpus at {CORPUS}")
+    rules = [CORPUS] if source == "corpus" else [RULES / "eql", RULES / "detection-rules", RULES / "wasm_example_rule"]
+    projected, _ = _alert_lines(tmp_path, rules, 0)
+    with kestrel.Engine() as engine:
+        for target in rules:
+            engine.load(target)
+        fields = engine._pipeline.fields()
+    assert fields is not None and len(fields) < len(engine.schema.fields()) / 4
+    everything, _ = _alert_lines(tmp_path, rules, 0, project_fields=False)
+    assert projected and projected == everything
+
+
+def test_a_lua_rule_turns_the_projection_off():
+    with kestrel.Engine() as engine:
+        engine.load(RULES / "lua_example_rule")
+        assert engine._pipeline.fields() is None

@@ -77,6 +77,10 @@ class EngineConfig:
     dedup_window: int = 0
     #: Offer a batch only to rules whose categories occur in it.
     indexing: bool = True
+    #: Decode into columns only the fields the loaded rules read (the rest
+    #: stay in each event's original JSON, which alerts carry whole). Off
+    #: when a Lua rule is loaded: it may look any field up by name.
+    project_fields: bool = True
     #: Wasm limits per rule: wall time per batch, failures before quarantine, memory.
     rule_time_limit_ms: int = 1000
     quarantine_after: int = 3

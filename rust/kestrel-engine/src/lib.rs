@@ -15,7 +15,7 @@ mod snapshot;
 mod stats;
 
 pub use dedup::Dedup;
-pub use pipeline::{ExternalMatches, Output, Pipeline, PipelineConfig, RuleSet};
+pub use pipeline::{ExternalMatches, Output, Pipeline, PipelineConfig, RuleSet, Timings};
 pub use pipes::{PipeOp, Pipes, StageStats};
 pub use render::{iso8601_millis, Alert, Order};
 pub use rule::{AlertKind, Evaluator, Rule, RuleCounters, RuleSpec};

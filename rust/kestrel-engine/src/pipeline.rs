@@ -16,7 +16,7 @@
 //! (timestamp, tiebreaker, ingest number) before the pipes: the alerts are
 //! the same, in the same order, for any number of partitions.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -91,6 +91,8 @@ pub struct RuleSet {
     /// partition that runs it on the whole batch.
     home: Vec<Option<usize>>,
     indexing: bool,
+    /// Every field some rule reads, or `None` when a rule may read any.
+    fields: Option<Vec<FieldId>>,
 }
 
 impl RuleSet {
@@ -117,7 +119,18 @@ impl RuleSet {
             .iter()
             .map(|rule| (!rule.joins_on(config.entity)).then(|| partition_of(Some(&rule.spec.id), config.partitions)))
             .collect();
-        RuleSet { rules, any, buckets, selections: Mutex::new(AHashMap::new()), index, home, indexing }
+        let mut fields: Option<Vec<FieldId>> = Some(config.tiebreaker.into_iter().collect());
+        for rule in &rules {
+            match (rule.fields(), fields.as_mut()) {
+                (Some(found), Some(all)) => all.extend(found),
+                _ => fields = None,
+            }
+        }
+        if let Some(all) = fields.as_mut() {
+            all.sort_unstable();
+            all.dedup();
+        }
+        RuleSet { rules, any, buckets, selections: Mutex::new(AHashMap::new()), index, home, indexing, fields }
     }
 
     /// The positions of the rules a batch must be offered to, in load order.
@@ -145,6 +158,12 @@ impl RuleSet {
         found
     }
 
+    /// Every field some rule reads (what the decoder need store), or
+    /// `None` when a rule may read any field.
+    pub fn fields(&self) -> Option<&[FieldId]> {
+        self.fields.as_deref()
+    }
+
     /// How many rules the index restricts to candidate events.
     pub fn anchored(&self) -> usize {
         self.index.as_ref().map_or(0, RuleIndex::anchored)
@@ -153,6 +172,50 @@ impl RuleSet {
     /// Rule `position`'s anchor, e.g. `process.name in 14 values (ci)`.
     pub fn anchor(&self, position: usize) -> Option<String> {
         self.index.as_ref()?.anchor(position).map(ToString::to_string)
+    }
+}
+
+/// One unit of a batch's work: a rule, and for a sequence the partition
+/// whose state it runs on (and whether over that partition's events only).
+#[derive(Clone, Copy, Debug)]
+struct Task {
+    position: usize,
+    partition: Option<(usize, bool)>,
+}
+
+/// Where a pipeline's time went, in nanoseconds summed over batches (and,
+/// for the stages that run in partitions, over threads).
+#[derive(Debug, Default)]
+pub struct Timings {
+    /// Rule selection, the index's candidates, the partition split.
+    pub select: AtomicU64,
+    /// Event rules' predicates.
+    pub event_rules: AtomicU64,
+    /// Sequence and sample rules: step predicates and matching.
+    pub sequences: AtomicU64,
+    /// Alert documents: captures and JSON lines.
+    pub alerts: AtomicU64,
+    /// Per rule: ordering, pipes, deduplication, output.
+    pub merge: AtomicU64,
+}
+
+impl Timings {
+    fn add(counter: &AtomicU64, since: Instant) -> Instant {
+        let now = Instant::now();
+        counter.fetch_add((now - since).as_nanos() as u64, Ordering::Relaxed);
+        now
+    }
+
+    /// (stage, nanoseconds) for every stage.
+    pub fn snapshot(&self) -> [(&'static str, u64); 5] {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        [
+            ("select", get(&self.select)),
+            ("event_rules", get(&self.event_rules)),
+            ("sequences", get(&self.sequences)),
+            ("alerts", get(&self.alerts)),
+            ("merge", get(&self.merge)),
+        ]
     }
 }
 
@@ -173,6 +236,7 @@ pub struct Pipeline {
     /// rules one at a time then pays for one build, at the first batch.
     pending: Mutex<Option<Vec<Arc<Rule>>>>,
     pub(crate) emitted: Mutex<Emitted>,
+    pub timings: Timings,
 }
 
 /// The candidates of one filter in one partition: the index's list (already
@@ -242,7 +306,7 @@ impl Pipeline {
         let set = Arc::new(RuleSet::new(Vec::new(), &config, config.indexing));
         let emitted = Emitted { dedup: Dedup::new(config.dedup_window_ns), alerts: 0 };
         let indexing = AtomicBool::new(config.indexing);
-        Pipeline { schema, config, indexing, set: RwLock::new(set), pending: Mutex::new(None), emitted: Mutex::new(emitted) }
+        Pipeline { schema, config, indexing, set: RwLock::new(set), pending: Mutex::new(None), emitted: Mutex::new(emitted), timings: Timings::default() }
     }
 
     pub fn config(&self) -> &PipelineConfig {
@@ -297,24 +361,40 @@ impl Pipeline {
     /// merged results through pipes and deduplication. `external` carries
     /// the matches of rules evaluated outside the core on this batch.
     pub fn process(&self, batch: &EventBatch, external: Vec<ExternalMatches>) -> Result<Output, EngineError> {
+        let started = Instant::now();
         let set = self.rules();
         let selected = set.select(batch);
         let lists = set.index.as_ref().map(|index| index.candidates_by_filter(batch));
         let n = self.config.partitions;
         let rows = (n > 1).then(|| partition_rows(batch, n));
-        let run = |p: usize| self.run_partition(&set, p, batch, rows.as_ref().map(|r| r[p].as_slice()), &selected, lists.as_deref());
-        let outcomes: Vec<Vec<(usize, Outcome)>> = if n == 1 {
+        Timings::add(&self.timings.select, started);
+        let tasks = self.tasks(&set, &selected);
+        let next = AtomicUsize::new(0);
+        let run = |thread: usize| {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&task) = tasks.get(i) else { break };
+                let index = lists.as_deref().and_then(|l| l[task.position].as_deref());
+                if let Some(outcome) = self.run_task(&set, task, thread, batch, rows.as_deref(), index) {
+                    out.push((task.position, outcome));
+                }
+            }
+            out
+        };
+        let outcomes: Vec<Vec<(usize, Outcome)>> = if n == 1 || tasks.len() < 2 {
             vec![run(0)]
         } else {
             std::thread::scope(|scope| {
-                let handles: Vec<_> = (1..n).map(|p| scope.spawn(move || run(p))).collect();
+                let handles: Vec<_> = (1..n).map(|t| scope.spawn(move || run(t))).collect();
                 let mut all = vec![run(0)];
                 for handle in handles {
-                    all.push(handle.join().map_err(|_| EngineError::Internal("a partition's evaluation panicked".into()))?);
+                    all.push(handle.join().map_err(|_| EngineError::Internal("a rule's evaluation panicked".into()))?);
                 }
                 Ok::<_, EngineError>(all)
             })?
         };
+        let started = Instant::now();
         let mut by_rule: AHashMap<usize, Vec<Outcome>> = AHashMap::new();
         for (position, outcome) in outcomes.into_iter().flatten() {
             by_rule.entry(position).or_default().push(outcome);
@@ -334,6 +414,7 @@ impl Pipeline {
                 self.emit(rule, alerts, &mut out);
             }
         }
+        Timings::add(&self.timings.merge, started);
         Ok(out)
     }
 
@@ -382,34 +463,45 @@ impl Pipeline {
         }
     }
 
-    fn run_partition(
-        &self,
-        set: &RuleSet,
-        p: usize,
-        batch: &EventBatch,
-        rows: Option<&[u32]>,
-        selected: &[usize],
-        lists: Option<&[Option<Vec<Vec<u32>>>]>,
-    ) -> Vec<(usize, Outcome)> {
-        let mut out = Vec::new();
+    /// The batch's work, in units any thread can take. An event rule is
+    /// one unit over the whole batch (rules keep no state, so any thread's
+    /// instance will do); a sequence joined on the entity is one unit per
+    /// partition, over that partition's events and with its state; any
+    /// other sequence is one unit in its home partition.
+    fn tasks(&self, set: &RuleSet, selected: &[usize]) -> Vec<Task> {
+        let n = self.config.partitions;
+        let mut tasks = Vec::with_capacity(selected.len());
         for &position in selected {
             let rule = &set.rules[position];
             if rule.is_external() || !rule.live() {
                 continue;
             }
-            let rows = match set.home[position] {
-                None => rows,
-                Some(home) if home == p => None,
-                Some(_) => continue,
-            };
-            let Some(part) = rule.part(p) else { continue };
-            let index = lists.and_then(|l| l[position].as_deref());
-            let outcome = if rule.is_sequence() { self.run_sequence(rule, &part, batch, rows, index) } else { self.run_event(rule, &part, batch, rows, index) };
-            if let Some(outcome) = outcome {
-                out.push((position, outcome));
+            match (rule.is_sequence(), set.home[position]) {
+                (false, _) => tasks.push(Task { position, partition: None }),
+                (true, Some(home)) => tasks.push(Task { position, partition: Some((home, false)) }),
+                (true, None) => tasks.extend((0..n).map(|p| Task { position, partition: Some((p, n > 1)) })),
             }
         }
-        out
+        tasks
+    }
+
+    fn run_task(
+        &self,
+        set: &RuleSet,
+        task: Task,
+        thread: usize,
+        batch: &EventBatch,
+        rows: Option<&[Vec<u32>]>,
+        index: Option<&[Vec<u32>]>,
+    ) -> Option<Outcome> {
+        let rule = &set.rules[task.position];
+        match task.partition {
+            None => self.run_event(rule, &rule.part(thread)?, batch, None, index),
+            Some((p, split)) => {
+                let rows = if split { rows.map(|r| r[p].as_slice()) } else { None };
+                self.run_sequence(rule, &rule.part(p)?, batch, rows, index)
+            }
+        }
     }
 
     fn run_event(&self, rule: &Rule, part: &Part, batch: &EventBatch, rows: Option<&[u32]>, index: Option<&[Vec<u32>]>) -> Option<Outcome> {
@@ -423,7 +515,10 @@ impl Pipeline {
         let mut outcome = Outcome { offered: offer.len(batch), ..Outcome::default() };
         let result = offer.evaluate(&mut wasm, batch, 0).and_then(|hits| {
             outcome.matches = hits.len() as u64;
-            self.event_alerts(rule, &mut wasm, batch, &hits)
+            let evaluated = Timings::add(&self.timings.event_rules, started);
+            let alerts = self.event_alerts(rule, &mut wasm, batch, &hits);
+            Timings::add(&self.timings.alerts, evaluated);
+            alerts
         });
         match result {
             Ok(alerts) => outcome.alerts = alerts,
@@ -512,10 +607,12 @@ impl Pipeline {
         match result {
             Ok(Ok(matches)) => {
                 outcome.matches = matches.len() as u64;
+                let matched = Timings::add(&self.timings.sequences, started);
                 match self.sequence_alerts(rule, &mut wasm, matches) {
                     Ok(alerts) => outcome.alerts = alerts,
                     Err(e) => outcome.error = Some(format!("rule {}: {e}", rule.spec.id)),
                 }
+                Timings::add(&self.timings.alerts, matched);
             }
             Ok(Err(e)) => outcome.error = Some(format!("rule {}: {e}", rule.spec.id)),
             Err(e) => {

@@ -185,6 +185,27 @@ impl Rule {
 }
 
 impl Rule {
+    /// The fields the rule reads (`None`: it may read any, as a rule
+    /// evaluated outside the core or a module addressing schema ids).
+    pub fn fields(&self) -> Option<Vec<FieldId>> {
+        let (predicate, program) = match &self.evaluator {
+            Evaluator::External => return None,
+            Evaluator::Wasm(w) => (w, None),
+            Evaluator::Sequence { predicate, program, .. } => (predicate, Some(program)),
+        };
+        let mut fields: Vec<FieldId> = lock(predicate).field_ids().to_vec();
+        if fields.is_empty() {
+            return None;
+        }
+        if let Some(program) = program {
+            let rule = &program.rule;
+            let keys = rule.by.iter().chain(rule.steps.iter().chain(&rule.until).flat_map(|f| &f.by));
+            fields.extend(keys.chain(&program.event_fields.tiebreaker).map(|f| f.field));
+        }
+        fields.retain(|&f| f != FieldId::MAX);
+        Some(fields)
+    }
+
     /// A new, empty matcher for this rule (`None` for an event rule).
     pub(crate) fn fresh_matcher(&self) -> Result<Option<SequenceMatcher>, EngineError> {
         let Evaluator::Sequence { program, config, budget, .. } = &self.evaluator else {

@@ -5,7 +5,8 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use kestrel_schema::{FieldType, ScalarType, Schema};
+use ahash::AHashSet;
+use kestrel_schema::{FieldId, FieldType, ScalarType, Schema};
 use simd_json::tape::{Node, Tape};
 use simd_json::StaticNode;
 
@@ -37,6 +38,10 @@ pub struct DecodeOptions {
     /// kept only in the original JSON. Columns are dense, so without it a
     /// stream of distinct keys costs keys x events.
     pub column_cells_per_byte: usize,
+    /// When set, only these fields (and the timestamp, category and entity
+    /// fields) are stored: the rest stay only in the event's original JSON,
+    /// uncounted. An engine sets it to the fields its rules read.
+    pub fields: Option<Arc<AHashSet<FieldId>>>,
 }
 
 impl Default for DecodeOptions {
@@ -51,6 +56,7 @@ impl Default for DecodeOptions {
             max_depth: 128,
             max_fields_per_event: 10_000,
             column_cells_per_byte: 4,
+            fields: None,
         }
     }
 }
@@ -325,13 +331,21 @@ impl Decoder {
             return Some(slot);
         }
         let path = self.paths.path(node);
+        let roles = self.roles_of(node);
+        if let Some(wanted) = &self.opts.fields {
+            let known = self.schema.lookup(&path);
+            if roles == 0 && known.as_ref().is_none_or(|def| !wanted.contains(&def.id)) {
+                let slot = Slot { field: FieldId::MAX, ty: FieldType::scalar(ScalarType::Unknown), roles: 0, auto: false, skip: true };
+                self.paths.set_slot(node, slot);
+                return Some(slot);
+            }
+        }
         let def = match self.schema.lookup(&path) {
             Some(def) => def,
             None if self.schema.len() >= MAX_AUTO_FIELDS => return None,
             None => self.schema.resolve(&path),
         };
-        let roles = self.roles_of(node);
-        let slot = Slot { field: def.id, ty: def.ty, roles, auto: def.auto };
+        let slot = Slot { field: def.id, ty: def.ty, roles, auto: def.auto, skip: false };
         self.paths.set_slot(node, slot);
         Some(slot)
     }
@@ -402,14 +416,17 @@ impl Decoder {
         if value == Scalar::Null {
             return;
         }
-        if ctx.fields >= self.opts.max_fields_per_event {
-            ctx.fields_dropped += 1;
-            return;
-        }
         let Some(mut slot) = self.slot(node) else {
             ctx.fields_dropped += 1;
             return;
         };
+        if slot.skip {
+            return; // not a field anyone reads
+        }
+        if ctx.fields >= self.opts.max_fields_per_event {
+            ctx.fields_dropped += 1;
+            return;
+        }
         if slot.roles != 0 {
             self.apply_roles(ctx, node, slot.roles, value);
         }

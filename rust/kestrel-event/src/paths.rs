@@ -18,6 +18,8 @@ pub(crate) struct Slot {
     /// Auto-assigned: its type is a guess, so disagreeing values are kept in
     /// a mixed column rather than rejected.
     pub auto: bool,
+    /// Outside the decoder's field projection: not stored.
+    pub skip: bool,
 }
 
 pub(crate) type NodeId = u32;

@@ -183,6 +183,12 @@ impl WasmRule {
         })
     }
 
+    /// The schema fields the module reads through its field table (empty:
+    /// the module uses schema ids directly, so it may read any field).
+    pub fn field_ids(&self) -> &[FieldId] {
+        &self.template.field_map
+    }
+
     pub fn filter_count(&self) -> usize {
         self.filters.len()
     }
