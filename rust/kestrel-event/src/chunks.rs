@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn an_over_long_line_is_cut_while_reading() {
         let mut data = b"ok\n".to_vec();
-        data.extend(std::iter::repeat(b'x').take(5 << 20));
+        data.extend(std::iter::repeat_n(b'x', 5 << 20));
         data.extend_from_slice(b"\nlast\n");
         for step in [65536, 1 << 20] {
             let mut reader = LineChunks::new(Trickle { data: &data, step }, 10).with_max_line(64);
