@@ -44,6 +44,7 @@ pub fn engine_error(e: kestrel_engine::EngineError) -> PyErr {
     match e {
         kestrel_engine::EngineError::Rule { .. } => WasmRuleError::new_err(e.to_string()),
         kestrel_engine::EngineError::Snapshot(_) => SnapshotError::new_err(e.to_string()),
+        kestrel_engine::EngineError::NoPartition { .. } => pyo3::exceptions::PyIndexError::new_err(e.to_string()),
         kestrel_engine::EngineError::Internal(_) => InternalError::new_err(e.to_string()),
     }
 }

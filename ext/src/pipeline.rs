@@ -216,6 +216,39 @@ impl PyPipeline {
         Ok(PyBytes::new(py, &extra))
     }
 
+    /// Event time in partition `p` reached `watermark` (ns): expire windows
+    /// and settle trailing missing steps; their alerts as `process` gives them.
+    fn advance<'py>(&self, py: Python<'py>, p: usize, watermark: i64) -> PyResult<(Bound<'py, PyBytes>, usize)> {
+        let inner = &self.inner;
+        let out = py.detach(|| guarded("advancing time", || inner.advance(p, watermark)))?.map_err(engine_error)?;
+        Ok(output(py, out))
+    }
+
+    /// The earliest event time (ns) at which `advance(p, ...)` has work, or `None`.
+    fn next_deadline(&self, p: usize) -> PyResult<Option<i64>> {
+        self.inner.next_deadline(p).map_err(engine_error)
+    }
+
+    /// The end of partition `p`'s input: its sequences settle.
+    fn flush_partition<'py>(&self, py: Python<'py>, p: usize) -> PyResult<(Bound<'py, PyBytes>, usize)> {
+        let inner = &self.inner;
+        let out = py.detach(|| guarded("flushing a partition", || inner.flush_partition(p)))?.map_err(engine_error)?;
+        Ok(output(py, out))
+    }
+
+    /// Partition `p`'s sequence state.
+    fn snapshot_partition<'py>(&self, py: Python<'py>, p: usize) -> PyResult<Bound<'py, PyBytes>> {
+        let inner = &self.inner;
+        let data = py.detach(|| guarded("snapshotting a partition", || inner.snapshot_partition(p)))?.map_err(engine_error)?;
+        Ok(PyBytes::new(py, &data))
+    }
+
+    /// Restore partition `p`'s sequence state from `snapshot_partition(p)`.
+    fn restore_partition(&self, py: Python<'_>, p: usize, data: Vec<u8>) -> PyResult<()> {
+        let inner = &self.inner;
+        py.detach(|| guarded("restoring a partition", || inner.restore_partition(p, &data)))?.map_err(engine_error)
+    }
+
     #[getter]
     fn partitions(&self) -> usize {
         self.inner.config().partitions

@@ -123,3 +123,33 @@ def test_a_snapshot_of_other_rules_or_workers_or_damaged_is_refused(tmp_path):
         with pytest.raises(kestrel.SnapshotError, match="truncated|damaged"):
             engine.restore(blob[:-40] + blob[-32:])
         assert engine.stats()["received"] == 0  # nothing was restored
+
+
+def _ab_event(n, name, host="h"):
+    return (f'{{"@timestamp":"2026-01-05T08:00:{n:02d}.000Z","event":{{"category":["process"]}},'
+            f'"host":{{"id":"{host}"}},"process":{{"name":"{name}"}}}}\n')
+
+
+def test_one_partition_is_snapshotted_restored_advanced_and_flushed():
+    # A trailing missing step settles when event time passes the window,
+    # without another event in its partition.
+    query = 'sequence by host.id with maxspan=5s [process where process.name == "a"] ![process where process.name == "b"]'
+    with kestrel.Engine(workers=2) as engine:
+        engine.load(query, rule_id="a_without_b")
+        assert engine.process(_ab_event(1, "a")) == []
+        partition = next(p for p in range(2) if engine.next_deadline(p) is not None)
+        deadline = engine.next_deadline(partition)
+        blob = engine.snapshot_partition(partition)
+        assert engine.advance(partition, deadline - 1) == []
+        alerts = engine.advance(partition, deadline + 1)
+        assert [a["rule"]["id"] for a in alerts] == ["a_without_b"] and alerts[0]["events"][1] == {"missing": True}
+        assert engine.next_deadline(partition) is None
+    with kestrel.Engine(workers=2) as restored:
+        restored.load(query, rule_id="a_without_b")
+        restored.restore_partition(partition, blob)
+        assert restored.next_deadline(partition) == deadline
+        assert [a["rule"]["id"] for a in restored.flush_partition(partition)] == ["a_without_b"]
+        with pytest.raises(kestrel.SnapshotError, match="partition"):
+            restored.restore_partition(1 - partition, blob)
+        with pytest.raises(IndexError, match="partition 2 out of range"):
+            restored.next_deadline(2)

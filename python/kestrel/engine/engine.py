@@ -350,6 +350,58 @@ class Engine:
             self._counts.update(extra["counts"])
             self._seq = extra["seq"]
 
+    # -- one partition at a time, for distributed runners ---------------------
+    #
+    # A runner that spreads partitions over machines (a stream processor's
+    # keyed operator) keeps each partition's sequence state itself, moves
+    # event time forward on partitions that receive no events, and ends a
+    # partition's input. Partitions are numbered 0 to workers - 1 (one when
+    # workers is 0) by Kestrel's partition function of the entity key; see
+    # docs/engine.md.
+
+    def advance(self, partition: int, watermark_ns: int) -> List[Dict[str, Any]]:
+        """Event time in `partition` reached `watermark_ns` (epoch ns): windows
+        that closed before it expire and trailing missing steps settle.
+        Returns their alerts (which also go to the sinks)."""
+        return self._partition_call(self._pipeline.advance, partition, watermark_ns)
+
+    def next_deadline(self, partition: int) -> Optional[int]:
+        """The earliest event time (epoch ns) at which :meth:`advance` has
+        work in `partition`, or None when nothing there waits on time."""
+        with self._rules_lock:
+            return self._pipeline.next_deadline(partition)
+
+    def flush_partition(self, partition: int) -> List[Dict[str, Any]]:
+        """The end of `partition`'s input: its sequences settle. Returns their
+        alerts; ``| tail`` results wait for :meth:`flush`."""
+        return self._partition_call(self._pipeline.flush_partition, partition)
+
+    def snapshot_partition(self, partition: int) -> bytes:
+        """`partition`'s sequence state (its rules' ids and fingerprints, and
+        a digest, included): what :meth:`restore_partition` takes."""
+        self._bus.join()
+        with self._rules_lock:
+            return self._pipeline.snapshot_partition(partition)
+
+    def restore_partition(self, partition: int, blob: bytes) -> None:
+        """Replace `partition`'s sequence state with a :meth:`snapshot_partition`.
+
+        Raises:
+            SnapshotError: the blob is damaged, of another partition or
+                partition count, or from other rules. Nothing changes then.
+        """
+        self._bus.join()
+        with self._rules_lock:
+            self._pipeline.restore_partition(partition, blob)
+
+    def _partition_call(self, call: Callable[..., Tuple[bytes, int]], *args: Any) -> List[Dict[str, Any]]:
+        self._bus.join()
+        with self._rules_lock:
+            data, count = call(*args)
+        block = AlertBlock(data, count)
+        self._emit(block)
+        return block.docs()
+
     def close(self) -> None:
         """Stop the rule watchers and the workers, and close the sinks."""
         for watcher in self._watchers:

@@ -19,7 +19,10 @@ pub struct Dedup {
 
 impl Dedup {
     pub fn new(window_ns: i64) -> Dedup {
-        Dedup { window_ns, ..Default::default() }
+        Dedup {
+            window_ns,
+            ..Default::default()
+        }
     }
 
     pub fn admit(&mut self, alerts: Vec<Alert>) -> Vec<Alert> {
@@ -48,7 +51,8 @@ impl Dedup {
         }
         self.horizon = now;
         let window = self.window_ns;
-        self.seen.retain(|_, &mut t| now.saturating_sub(t) <= window);
+        self.seen
+            .retain(|_, &mut t| now.saturating_sub(t) <= window);
     }
 
     pub fn entries(&self) -> usize {

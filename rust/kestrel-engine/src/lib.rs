@@ -7,6 +7,7 @@
 //! evaluated outside the core (Lua), whose matches come in with the call.
 
 mod dedup;
+mod partitions;
 mod pipeline;
 mod pipes;
 mod render;
@@ -28,6 +29,8 @@ pub enum EngineError {
     Rule { rule: String, message: String },
     #[error("snapshot: {0}")]
     Snapshot(String),
+    #[error("partition {partition} out of range: the engine has {partitions}")]
+    NoPartition { partition: usize, partitions: usize },
     #[error("{0}")]
     Internal(String),
 }

@@ -24,7 +24,7 @@ use ahash::AHashMap;
 use kestrel_event::{partition_of, partition_rows, DecodeOptions, Decoder, EventBatch, SourceInfo};
 use kestrel_index::RuleIndex;
 use kestrel_schema::{FieldId, Schema};
-use kestrel_seq::{decode_key, Match};
+use kestrel_seq::{decode_key, Match, SequenceMatcher};
 use kestrel_wasm::WasmRule;
 
 use crate::dedup::Dedup;
@@ -89,7 +89,7 @@ pub struct RuleSet {
     index: Option<RuleIndex>,
     /// Per rule: `None` to run in every partition on its events, or the one
     /// partition that runs it on the whole batch.
-    home: Vec<Option<usize>>,
+    pub(crate) home: Vec<Option<usize>>,
     indexing: bool,
     /// Every field some rule reads, or `None` when a rule may read any.
     fields: Option<Vec<FieldId>>,
@@ -113,11 +113,25 @@ impl RuleSet {
         }
         let index = indexing.then(|| {
             // Rules evaluated outside the core are never restricted.
-            RuleIndex::from_anchors(rules.iter().map(|r| if r.is_external() { Vec::new() } else { r.spec.anchors.clone() }).collect())
+            RuleIndex::from_anchors(
+                rules
+                    .iter()
+                    .map(|r| {
+                        if r.is_external() {
+                            Vec::new()
+                        } else {
+                            r.spec.anchors.clone()
+                        }
+                    })
+                    .collect(),
+            )
         });
         let home = rules
             .iter()
-            .map(|rule| (!rule.joins_on(config.entity)).then(|| partition_of(Some(&rule.spec.id), config.partitions)))
+            .map(|rule| {
+                (!rule.joins_on(config.entity))
+                    .then(|| partition_of(Some(&rule.spec.id), config.partitions))
+            })
             .collect();
         let mut fields: Option<Vec<FieldId>> = Some(config.tiebreaker.into_iter().collect());
         for rule in &rules {
@@ -130,7 +144,16 @@ impl RuleSet {
             all.sort_unstable();
             all.dedup();
         }
-        RuleSet { rules, any, buckets, selections: Mutex::new(AHashMap::new()), index, home, indexing, fields }
+        RuleSet {
+            rules,
+            any,
+            buckets,
+            selections: Mutex::new(AHashMap::new()),
+            index,
+            home,
+            indexing,
+            fields,
+        }
     }
 
     /// The positions of the rules a batch must be offered to, in load order.
@@ -171,7 +194,10 @@ impl RuleSet {
 
     /// Rule `position`'s anchor, e.g. `process.name in 14 values (ci)`.
     pub fn anchor(&self, position: usize) -> Option<String> {
-        self.index.as_ref()?.anchor(position).map(ToString::to_string)
+        self.index
+            .as_ref()?
+            .anchor(position)
+            .map(ToString::to_string)
     }
 }
 
@@ -273,7 +299,12 @@ impl Offer<'_> {
         }
     }
 
-    fn evaluate(&self, wasm: &mut WasmRule, batch: &EventBatch, filter: u32) -> Result<Vec<u32>, kestrel_wasm::WasmError> {
+    fn evaluate(
+        &self,
+        wasm: &mut WasmRule,
+        batch: &EventBatch,
+        filter: u32,
+    ) -> Result<Vec<u32>, kestrel_wasm::WasmError> {
         match self {
             Offer::All => wasm.evaluate_subset(batch, filter, None, false),
             Offer::Rows(r) => wasm.evaluate_subset(batch, filter, Some(r), false),
@@ -302,11 +333,25 @@ fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
 
 impl Pipeline {
     pub fn new(schema: Schema, config: PipelineConfig) -> Pipeline {
-        let config = PipelineConfig { partitions: config.partitions.max(1), ..config };
+        let config = PipelineConfig {
+            partitions: config.partitions.max(1),
+            ..config
+        };
         let set = Arc::new(RuleSet::new(Vec::new(), &config, config.indexing));
-        let emitted = Emitted { dedup: Dedup::new(config.dedup_window_ns), alerts: 0 };
+        let emitted = Emitted {
+            dedup: Dedup::new(config.dedup_window_ns),
+            alerts: 0,
+        };
         let indexing = AtomicBool::new(config.indexing);
-        Pipeline { schema, config, indexing, set: RwLock::new(set), pending: Mutex::new(None), emitted: Mutex::new(emitted), timings: Timings::default() }
+        Pipeline {
+            schema,
+            config,
+            indexing,
+            set: RwLock::new(set),
+            pending: Mutex::new(None),
+            emitted: Mutex::new(emitted),
+            timings: Timings::default(),
+        }
     }
 
     pub fn config(&self) -> &PipelineConfig {
@@ -341,7 +386,11 @@ impl Pipeline {
     pub fn rules(&self) -> Arc<RuleSet> {
         let mut pending = lock(&self.pending);
         if let Some(rules) = pending.take() {
-            let set = Arc::new(RuleSet::new(rules, &self.config, self.indexing.load(Ordering::Relaxed)));
+            let set = Arc::new(RuleSet::new(
+                rules,
+                &self.config,
+                self.indexing.load(Ordering::Relaxed),
+            ));
             *self.set.write().unwrap_or_else(|e| e.into_inner()) = set.clone();
             return set;
         }
@@ -354,17 +403,28 @@ impl Pipeline {
     pub fn external_rules(&self, batch: &EventBatch) -> Vec<usize> {
         let set = self.rules();
         let selected = set.select(batch);
-        selected.iter().copied().filter(|&p| set.rules[p].is_external() && set.rules[p].live()).collect()
+        selected
+            .iter()
+            .copied()
+            .filter(|&p| set.rules[p].is_external() && set.rules[p].live())
+            .collect()
     }
 
     /// Evaluate one batch: every selected rule in every partition, then the
     /// merged results through pipes and deduplication. `external` carries
     /// the matches of rules evaluated outside the core on this batch.
-    pub fn process(&self, batch: &EventBatch, external: Vec<ExternalMatches>) -> Result<Output, EngineError> {
+    pub fn process(
+        &self,
+        batch: &EventBatch,
+        external: Vec<ExternalMatches>,
+    ) -> Result<Output, EngineError> {
         let started = Instant::now();
         let set = self.rules();
         let selected = set.select(batch);
-        let lists = set.index.as_ref().map(|index| index.candidates_by_filter(batch));
+        let lists = set
+            .index
+            .as_ref()
+            .map(|index| index.candidates_by_filter(batch));
         let n = self.config.partitions;
         let rows = (n > 1).then(|| partition_rows(batch, n));
         Timings::add(&self.timings.select, started);
@@ -376,7 +436,9 @@ impl Pipeline {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&task) = tasks.get(i) else { break };
                 let index = lists.as_deref().and_then(|l| l[task.position].as_deref());
-                if let Some(outcome) = self.run_task(&set, task, thread, batch, rows.as_deref(), index) {
+                if let Some(outcome) =
+                    self.run_task(&set, task, thread, batch, rows.as_deref(), index)
+                {
                     out.push((task.position, outcome));
                 }
             }
@@ -389,7 +451,9 @@ impl Pipeline {
                 let handles: Vec<_> = (1..n).map(|t| scope.spawn(move || run(t))).collect();
                 let mut all = vec![run(0)];
                 for handle in handles {
-                    all.push(handle.join().map_err(|_| EngineError::Internal("a rule's evaluation panicked".into()))?);
+                    all.push(handle.join().map_err(|_| {
+                        EngineError::Internal("a rule's evaluation panicked".into())
+                    })?);
                 }
                 Ok::<_, EngineError>(all)
             })?
@@ -401,7 +465,10 @@ impl Pipeline {
         }
         for found in external {
             let Some(rule) = set.rules.get(found.rule) else {
-                return Err(EngineError::Internal(format!("no rule at position {}", found.rule)));
+                return Err(EngineError::Internal(format!(
+                    "no rule at position {}",
+                    found.rule
+                )));
             };
             let outcome = self.external_outcome(rule, batch, found)?;
             by_rule.entry(outcome.0).or_default().push(outcome.1);
@@ -426,18 +493,7 @@ impl Pipeline {
         for rule in &set.rules {
             let mut alerts = Vec::new();
             if rule.is_sequence() && rule.live() {
-                let mut outcome = Outcome::default();
-                for part in rule.parts() {
-                    let (Some(predicate), Some(matcher)) = (part.predicate, part.matcher) else { continue };
-                    let matches = lock(&matcher).flush();
-                    outcome.matches += matches.len() as u64;
-                    let mut wasm = lock(&predicate);
-                    match self.sequence_alerts(rule, &mut wasm, matches) {
-                        Ok(found) => outcome.alerts.extend(found),
-                        Err(e) => outcome.error = Some(format!("rule {}: {e}", rule.spec.id)),
-                    }
-                }
-                alerts = finish(rule, vec![outcome]);
+                alerts = self.settle(rule, rule.parts(), SequenceMatcher::flush, true);
             }
             alerts.extend(lock(&rule.state).pipes.flush());
             self.emit(rule, alerts, &mut out);
@@ -445,7 +501,38 @@ impl Pipeline {
         Ok(out)
     }
 
-    fn emit(&self, rule: &Rule, alerts: Vec<Alert>, out: &mut Output) {
+    /// Run `step` (flush, advance) on the matchers of `parts`, and put the
+    /// matches it completes through the rule's pipes.
+    pub(crate) fn settle(
+        &self,
+        rule: &Rule,
+        parts: Vec<Part>,
+        mut step: impl FnMut(&mut SequenceMatcher) -> Vec<Match>,
+        count: bool,
+    ) -> Vec<Alert> {
+        let mut outcome = Outcome::default();
+        for part in parts {
+            let (Some(predicate), Some(matcher)) = (part.predicate, part.matcher) else {
+                continue;
+            };
+            let matches = step(&mut lock(&matcher));
+            if matches.is_empty() {
+                continue;
+            }
+            outcome.matches += matches.len() as u64;
+            let mut wasm = lock(&predicate);
+            match self.sequence_alerts(rule, &mut wasm, matches) {
+                Ok(found) => outcome.alerts.extend(found),
+                Err(e) => outcome.error = Some(format!("rule {}: {e}", rule.spec.id)),
+            }
+        }
+        if !count && outcome.matches == 0 && outcome.error.is_none() {
+            return Vec::new();
+        }
+        finish(rule, vec![outcome])
+    }
+
+    pub(crate) fn emit(&self, rule: &Rule, alerts: Vec<Alert>, out: &mut Output) {
         if alerts.is_empty() {
             return;
         }
@@ -477,9 +564,18 @@ impl Pipeline {
                 continue;
             }
             match (rule.is_sequence(), set.home[position]) {
-                (false, _) => tasks.push(Task { position, partition: None }),
-                (true, Some(home)) => tasks.push(Task { position, partition: Some((home, false)) }),
-                (true, None) => tasks.extend((0..n).map(|p| Task { position, partition: Some((p, n > 1)) })),
+                (false, _) => tasks.push(Task {
+                    position,
+                    partition: None,
+                }),
+                (true, Some(home)) => tasks.push(Task {
+                    position,
+                    partition: Some((home, false)),
+                }),
+                (true, None) => tasks.extend((0..n).map(|p| Task {
+                    position,
+                    partition: Some((p, n > 1)),
+                })),
             }
         }
         tasks
@@ -498,13 +594,24 @@ impl Pipeline {
         match task.partition {
             None => self.run_event(rule, &rule.part(thread)?, batch, None, index),
             Some((p, split)) => {
-                let rows = if split { rows.map(|r| r[p].as_slice()) } else { None };
+                let rows = if split {
+                    rows.map(|r| r[p].as_slice())
+                } else {
+                    None
+                };
                 self.run_sequence(rule, &rule.part(p)?, batch, rows, index)
             }
         }
     }
 
-    fn run_event(&self, rule: &Rule, part: &Part, batch: &EventBatch, rows: Option<&[u32]>, index: Option<&[Vec<u32>]>) -> Option<Outcome> {
+    fn run_event(
+        &self,
+        rule: &Rule,
+        part: &Part,
+        batch: &EventBatch,
+        rows: Option<&[u32]>,
+        index: Option<&[Vec<u32>]>,
+    ) -> Option<Outcome> {
         let offer = Offer::new(index.map(|l| l[0].as_slice()), rows);
         if offer.is_empty() {
             return None; // nothing in this batch could match
@@ -512,7 +619,10 @@ impl Pipeline {
         let predicate = part.predicate.as_ref()?;
         let started = Instant::now();
         let mut wasm = lock(predicate);
-        let mut outcome = Outcome { offered: offer.len(batch), ..Outcome::default() };
+        let mut outcome = Outcome {
+            offered: offer.len(batch),
+            ..Outcome::default()
+        };
         let result = offer.evaluate(&mut wasm, batch, 0).and_then(|hits| {
             outcome.matches = hits.len() as u64;
             let evaluated = Timings::add(&self.timings.event_rules, started);
@@ -531,7 +641,13 @@ impl Pipeline {
         Some(outcome)
     }
 
-    fn event_alerts(&self, rule: &Rule, wasm: &mut WasmRule, batch: &EventBatch, hits: &[u32]) -> Result<Vec<Alert>, kestrel_wasm::WasmError> {
+    fn event_alerts(
+        &self,
+        rule: &Rule,
+        wasm: &mut WasmRule,
+        batch: &EventBatch,
+        hits: &[u32],
+    ) -> Result<Vec<Alert>, kestrel_wasm::WasmError> {
         let mut alerts = Vec::with_capacity(hits.len());
         let mut captures = Vec::new();
         for &ev in hits {
@@ -556,11 +672,27 @@ impl Pipeline {
         })
     }
 
-    fn external_outcome(&self, rule: &Rule, batch: &EventBatch, found: ExternalMatches) -> Result<(usize, Outcome), EngineError> {
-        if let Some(&(bad, _)) = found.hits.iter().find(|(ev, _)| *ev as usize >= batch.len()) {
-            return Err(EngineError::Rule { rule: rule.spec.id.clone(), message: format!("matched event {bad}, outside the batch of {}", batch.len()) });
+    fn external_outcome(
+        &self,
+        rule: &Rule,
+        batch: &EventBatch,
+        found: ExternalMatches,
+    ) -> Result<(usize, Outcome), EngineError> {
+        if let Some(&(bad, _)) = found
+            .hits
+            .iter()
+            .find(|(ev, _)| *ev as usize >= batch.len())
+        {
+            return Err(EngineError::Rule {
+                rule: rule.spec.id.clone(),
+                message: format!("matched event {bad}, outside the batch of {}", batch.len()),
+            });
         }
-        let alerts = found.hits.iter().map(|(ev, captures)| self.event_alert(rule, batch, *ev as usize, captures)).collect();
+        let alerts = found
+            .hits
+            .iter()
+            .map(|(ev, captures)| self.event_alert(rule, batch, *ev as usize, captures))
+            .collect();
         let outcome = Outcome {
             offered: found.offered,
             matches: found.hits.len() as u64,
@@ -572,38 +704,60 @@ impl Pipeline {
         Ok((found.rule, outcome))
     }
 
-    fn run_sequence(&self, rule: &Rule, part: &Part, batch: &EventBatch, rows: Option<&[u32]>, index: Option<&[Vec<u32>]>) -> Option<Outcome> {
+    fn run_sequence(
+        &self,
+        rule: &Rule,
+        part: &Part,
+        batch: &EventBatch,
+        rows: Option<&[u32]>,
+        index: Option<&[Vec<u32>]>,
+    ) -> Option<Outcome> {
         let (predicate, matcher) = (part.predicate.as_ref()?, part.matcher.as_ref()?);
         let started = Instant::now();
         let mut wasm = lock(predicate);
         let mut matcher = lock(matcher);
         let count = matcher.plan().filters.len();
-        let offers: Vec<Offer<'_>> = (0..count).map(|f| Offer::new(index.map(|l| l[f].as_slice()), rows)).collect();
-        let mut outcome = Outcome { offered: offers.iter().map(|o| o.len(batch)).sum(), ..Outcome::default() };
-        let result = (|| -> Result<Result<Vec<Match>, kestrel_seq::SeqError>, kestrel_wasm::WasmError> {
-            let mut lists: Vec<Option<Vec<u32>>> = vec![None; count];
-            let passing = |f: usize, wasm: &mut WasmRule| -> Result<Vec<u32>, kestrel_wasm::WasmError> {
-                // A filter without candidates passes nothing: no need to call it.
-                if offers[f].is_empty() {
-                    return Ok(Vec::new());
+        let offers: Vec<Offer<'_>> = (0..count)
+            .map(|f| Offer::new(index.map(|l| l[f].as_slice()), rows))
+            .collect();
+        let mut outcome = Outcome {
+            offered: offers.iter().map(|o| o.len(batch)).sum(),
+            ..Outcome::default()
+        };
+        let result =
+            (|| -> Result<Result<Vec<Match>, kestrel_seq::SeqError>, kestrel_wasm::WasmError> {
+                let mut lists: Vec<Option<Vec<u32>>> = vec![None; count];
+                let passing =
+                    |f: usize, wasm: &mut WasmRule| -> Result<Vec<u32>, kestrel_wasm::WasmError> {
+                        // A filter without candidates passes nothing: no need to call it.
+                        if offers[f].is_empty() {
+                            return Ok(Vec::new());
+                        }
+                        offers[f].evaluate(wasm, batch, f as u32)
+                    };
+                let starting = matcher.starting_filters();
+                for &f in &starting {
+                    lists[f] = Some(passing(f, &mut wasm)?);
                 }
-                offers[f].evaluate(wasm, batch, f as u32)
-            };
-            let starting = matcher.starting_filters();
-            for &f in &starting {
-                lists[f] = Some(passing(f, &mut wasm)?);
-            }
-            // Nothing held and nothing started in this batch: what the other
-            // filters pass could not advance or complete any match.
-            let skip = matcher.is_idle() && starting.iter().all(|&f| lists[f].as_ref().is_none_or(Vec::is_empty));
-            for (f, list) in lists.iter_mut().enumerate() {
-                if list.is_none() {
-                    *list = Some(if skip { Vec::new() } else { passing(f, &mut wasm)? });
+                // Nothing held and nothing started in this batch: what the other
+                // filters pass could not advance or complete any match.
+                let skip = matcher.is_idle()
+                    && starting
+                        .iter()
+                        .all(|&f| lists[f].as_ref().is_none_or(Vec::is_empty));
+                for (f, list) in lists.iter_mut().enumerate() {
+                    if list.is_none() {
+                        *list = Some(if skip {
+                            Vec::new()
+                        } else {
+                            passing(f, &mut wasm)?
+                        });
+                    }
                 }
-            }
-            let slices: Vec<&[u32]> = lists.iter().map(|l| l.as_deref().unwrap_or(&[])).collect();
-            Ok(matcher.process(batch, &slices))
-        })();
+                let slices: Vec<&[u32]> =
+                    lists.iter().map(|l| l.as_deref().unwrap_or(&[])).collect();
+                Ok(matcher.process(batch, &slices))
+            })();
         match result {
             Ok(Ok(matches)) => {
                 outcome.matches = matches.len() as u64;
@@ -627,17 +781,29 @@ impl Pipeline {
     /// Alerts of completed sequences or samples. Their evidence from earlier
     /// batches is kept only as original JSON; the captures are read from it
     /// decoded again, all of this call's evidence as one batch.
-    fn sequence_alerts(&self, rule: &Rule, wasm: &mut WasmRule, matches: Vec<Match>) -> Result<Vec<Alert>, kestrel_wasm::WasmError> {
+    fn sequence_alerts(
+        &self,
+        rule: &Rule,
+        wasm: &mut WasmRule,
+        matches: Vec<Match>,
+    ) -> Result<Vec<Alert>, kestrel_wasm::WasmError> {
         if matches.is_empty() {
             return Ok(Vec::new());
         }
         let mut data = Vec::new();
-        for raw in matches.iter().flat_map(|m| m.events.iter().flatten().filter_map(|e| e.raw.as_ref())) {
+        for raw in matches
+            .iter()
+            .flat_map(|m| m.events.iter().flatten().filter_map(|e| e.raw.as_ref()))
+        {
             data.extend_from_slice(raw.bytes());
             data.push(b'\n');
         }
         let evidence = (!data.is_empty()).then(|| {
-            let source = SourceInfo { name: "<evidence>".into(), first_line: 1, first_seq: 0 };
+            let source = SourceInfo {
+                name: "<evidence>".into(),
+                first_line: 1,
+                first_seq: 0,
+            };
             Decoder::new(self.schema.clone(), DecodeOptions::default()).decode(&data, &source)
         });
         let mut next = 0usize;
@@ -656,7 +822,10 @@ impl Pipeline {
                     }
                     Some(e) => match &e.raw {
                         None => {
-                            events.push(format!("{{\"seq\":{},\"timestamp\":{}}}", e.seq, e.ts).into_bytes());
+                            events.push(
+                                format!("{{\"seq\":{},\"timestamp\":{}}}", e.seq, e.ts)
+                                    .into_bytes(),
+                            );
                             captures.extend_from_slice(b"{}");
                         }
                         Some(raw) => {
@@ -674,7 +843,13 @@ impl Pipeline {
                 }
             }
             captures.push(b']');
-            let first = m.events.iter().flatten().map(|e| (e.ts, e.seq)).min().unwrap_or((i64::MIN, 0));
+            let first = m
+                .events
+                .iter()
+                .flatten()
+                .map(|e| (e.ts, e.seq))
+                .min()
+                .unwrap_or((i64::MIN, 0));
             let keys = decode_key(&m.key);
             let event_refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
             alerts.push(render(&AlertParts {

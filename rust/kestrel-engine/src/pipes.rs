@@ -77,10 +77,19 @@ impl Ord for Held {
 
 #[derive(Debug)]
 pub(crate) enum Stage {
-    Head { count: u64, passed: u64, dropped: u64 },
+    Head {
+        count: u64,
+        passed: u64,
+        dropped: u64,
+    },
     // A min-heap of the `count` greatest alerts seen: a newer one pushes the
     // oldest out, so a tail holds at most `count` alerts.
-    Tail { count: u64, held: BinaryHeap<Reverse<Held>>, arrivals: u64, dropped: u64 },
+    Tail {
+        count: u64,
+        held: BinaryHeap<Reverse<Held>>,
+        arrivals: u64,
+        dropped: u64,
+    },
 }
 
 /// One stage's figures, for `stats()`.
@@ -105,8 +114,17 @@ impl Pipes {
         let stages = stages
             .iter()
             .map(|&(op, count)| match op {
-                PipeOp::Head => Stage::Head { count, passed: 0, dropped: 0 },
-                PipeOp::Tail => Stage::Tail { count, held: BinaryHeap::new(), arrivals: 0, dropped: 0 },
+                PipeOp::Head => Stage::Head {
+                    count,
+                    passed: 0,
+                    dropped: 0,
+                },
+                PipeOp::Tail => Stage::Tail {
+                    count,
+                    held: BinaryHeap::new(),
+                    arrivals: 0,
+                    dropped: 0,
+                },
             })
             .collect();
         Pipes { stages, emitted: 0 }
@@ -119,7 +137,9 @@ impl Pipes {
     /// A full head drops everything that reaches it, and whatever the rule
     /// produces from now on would have to pass it.
     pub fn exhausted(&self) -> bool {
-        self.stages.iter().any(|s| matches!(s, Stage::Head { count, passed, .. } if passed >= count))
+        self.stages
+            .iter()
+            .any(|s| matches!(s, Stage::Head { count, passed, .. } if passed >= count))
     }
 
     /// Stream a batch's alerts (in Elasticsearch order) through the stages;
@@ -137,7 +157,10 @@ impl Pipes {
         for position in 0..self.stages.len() {
             let released = match &mut self.stages[position] {
                 Stage::Tail { held, .. } => {
-                    let mut items: Vec<Held> = std::mem::take(held).into_iter().map(|Reverse(h)| h).collect();
+                    let mut items: Vec<Held> = std::mem::take(held)
+                        .into_iter()
+                        .map(|Reverse(h)| h)
+                        .collect();
                     items.sort();
                     items.into_iter().map(|h| h.alert).collect()
                 }
@@ -157,7 +180,11 @@ impl Pipes {
                 break;
             }
             alerts = match stage {
-                Stage::Head { count, passed, dropped } => {
+                Stage::Head {
+                    count,
+                    passed,
+                    dropped,
+                } => {
                     let room = count.saturating_sub(*passed) as usize;
                     if alerts.len() > room {
                         *dropped += (alerts.len() - room) as u64;
@@ -166,10 +193,18 @@ impl Pipes {
                     *passed += alerts.len() as u64;
                     alerts
                 }
-                Stage::Tail { count, held, arrivals, dropped } => {
+                Stage::Tail {
+                    count,
+                    held,
+                    arrivals,
+                    dropped,
+                } => {
                     for alert in alerts {
                         *arrivals += 1;
-                        held.push(Reverse(Held { arrival: *arrivals, alert }));
+                        held.push(Reverse(Held {
+                            arrival: *arrivals,
+                            alert,
+                        }));
                         if held.len() as u64 > *count {
                             held.pop();
                             *dropped += 1;
@@ -186,12 +221,29 @@ impl Pipes {
         self.stages
             .iter()
             .map(|stage| match stage {
-                Stage::Head { count, passed, dropped } => {
-                    StageStats { op: PipeOp::Head, count: *count, passed: *passed, held: 0, dropped: *dropped }
-                }
-                Stage::Tail { count, held, dropped, .. } => {
-                    StageStats { op: PipeOp::Tail, count: *count, passed: 0, held: held.len() as u64, dropped: *dropped }
-                }
+                Stage::Head {
+                    count,
+                    passed,
+                    dropped,
+                } => StageStats {
+                    op: PipeOp::Head,
+                    count: *count,
+                    passed: *passed,
+                    held: 0,
+                    dropped: *dropped,
+                },
+                Stage::Tail {
+                    count,
+                    held,
+                    dropped,
+                    ..
+                } => StageStats {
+                    op: PipeOp::Tail,
+                    count: *count,
+                    passed: 0,
+                    held: held.len() as u64,
+                    dropped: *dropped,
+                },
             })
             .collect()
     }
@@ -202,7 +254,12 @@ mod tests {
     use super::*;
 
     fn alert(ts: i64) -> Alert {
-        Alert { order: (ts, 0, ts as u64), timestamp: Some(ts), identity: [0; 16], line: ts.to_string().into_bytes() }
+        Alert {
+            order: (ts, 0, ts as u64),
+            timestamp: Some(ts),
+            identity: [0; 16],
+            line: ts.to_string().into_bytes(),
+        }
     }
 
     fn times(alerts: &[Alert]) -> Vec<i64> {

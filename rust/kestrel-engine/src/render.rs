@@ -51,7 +51,10 @@ pub struct AlertParts<'a> {
 }
 
 pub fn render(parts: &AlertParts<'_>) -> Alert {
-    let size = 96 + parts.rule_json.len() + parts.captures.len() + parts.events.iter().map(|e| e.len() + 1).sum::<usize>();
+    let size = 96
+        + parts.rule_json.len()
+        + parts.captures.len()
+        + parts.events.iter().map(|e| e.len() + 1).sum::<usize>();
     let mut line = Vec::with_capacity(size);
     line.extend_from_slice(b"{\"@timestamp\":");
     match parts.timestamp {
@@ -87,7 +90,12 @@ pub fn render(parts: &AlertParts<'_>) -> Alert {
     let mut identity = [0u8; 16];
     identity.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
     line.push(b'}');
-    Alert { order: parts.order, timestamp: parts.timestamp, identity, line }
+    Alert {
+        order: parts.order,
+        timestamp: parts.timestamp,
+        identity,
+        line,
+    }
 }
 
 /// `timestamp` as the alert carries it: `None` for an untimed event.
@@ -111,7 +119,13 @@ pub fn event_order(batch: &EventBatch, ev: usize, tiebreaker: Option<FieldId>) -
 }
 
 /// The fields `fields` of event `ev` as one JSON object `{"path": value}`.
-pub fn captures_object(schema: &Schema, batch: &EventBatch, ev: usize, fields: &[FieldId], out: &mut Vec<u8>) {
+pub fn captures_object(
+    schema: &Schema,
+    batch: &EventBatch,
+    ev: usize,
+    fields: &[FieldId],
+    out: &mut Vec<u8>,
+) {
     out.push(b'{');
     let start = out.len();
     if ev < batch.len() {
@@ -137,7 +151,9 @@ fn write_keys(keys: &[KeyValue], out: &mut Vec<u8>) {
             KeyValue::Null => out.extend_from_slice(b"null"),
             KeyValue::Int(x) => out.extend_from_slice(x.to_string().as_bytes()),
             KeyValue::UInt(x) => out.extend_from_slice(x.to_string().as_bytes()),
-            KeyValue::Float(x) if x.is_finite() => out.extend_from_slice(format!("{x:?}").as_bytes()),
+            KeyValue::Float(x) if x.is_finite() => {
+                out.extend_from_slice(format!("{x:?}").as_bytes())
+            }
             KeyValue::Float(_) => out.extend_from_slice(b"null"),
             KeyValue::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
             KeyValue::Str(s) => write_str(s, out),
@@ -208,7 +224,11 @@ mod tests {
             captures: b"{}",
             order: (ts, 0, 0),
         };
-        let (a, b, c) = (render(&parts(1, b"{\"a\":1}")), render(&parts(2, b"{\"a\":1}")), render(&parts(1, b"{\"a\":2}")));
+        let (a, b, c) = (
+            render(&parts(1, b"{\"a\":1}")),
+            render(&parts(2, b"{\"a\":1}")),
+            render(&parts(1, b"{\"a\":2}")),
+        );
         assert_eq!(a.identity, b.identity);
         assert_ne!(a.identity, c.identity);
         assert!(a.line.ends_with(b"\"events\":[{\"a\":1}],\"captures\":{}}"));

@@ -59,7 +59,13 @@ pub enum Evaluator {
     /// A Wasm event rule (compiled EQL or a hand-written module).
     Wasm(Arc<Mutex<WasmRule>>),
     /// A sequence or sample: Wasm step predicates and the matcher.
-    Sequence { predicate: Arc<Mutex<WasmRule>>, matcher: Arc<Mutex<SequenceMatcher>>, program: Arc<Program>, config: Config, budget: StateBudget },
+    Sequence {
+        predicate: Arc<Mutex<WasmRule>>,
+        matcher: Arc<Mutex<SequenceMatcher>>,
+        program: Arc<Program>,
+        config: Config,
+        budget: StateBudget,
+    },
     /// Evaluated outside the core (Lua, in the Python shell), once per
     /// batch; its matches are handed to the pipeline.
     External,
@@ -103,12 +109,31 @@ pub struct Rule {
 impl Rule {
     pub fn new(spec: RuleSpec, evaluator: Evaluator) -> Rule {
         let first = match &evaluator {
-            Evaluator::Wasm(w) => Part { predicate: Some(w.clone()), matcher: None },
-            Evaluator::Sequence { predicate, matcher, .. } => Part { predicate: Some(predicate.clone()), matcher: Some(matcher.clone()) },
-            Evaluator::External => Part { predicate: None, matcher: None },
+            Evaluator::Wasm(w) => Part {
+                predicate: Some(w.clone()),
+                matcher: None,
+            },
+            Evaluator::Sequence {
+                predicate, matcher, ..
+            } => Part {
+                predicate: Some(predicate.clone()),
+                matcher: Some(matcher.clone()),
+            },
+            Evaluator::External => Part {
+                predicate: None,
+                matcher: None,
+            },
         };
-        let state = RuleState { pipes: Pipes::new(&spec.pipes), counters: RuleCounters::default() };
-        Rule { spec, evaluator, parts: Mutex::new(vec![first]), state: Mutex::new(state) }
+        let state = RuleState {
+            pipes: Pipes::new(&spec.pipes),
+            counters: RuleCounters::default(),
+        };
+        Rule {
+            spec,
+            evaluator,
+            parts: Mutex::new(vec![first]),
+            state: Mutex::new(state),
+        }
     }
 
     pub fn is_external(&self) -> bool {
@@ -131,7 +156,11 @@ impl Rule {
         };
         let matcher = lock(matcher);
         let plan = matcher.plan();
-        let specs: Vec<&Vec<kestrel_ir::FieldRef>> = plan.filters.iter().map(|f| &plan.key_specs[f.key_spec]).collect();
+        let specs: Vec<&Vec<kestrel_ir::FieldRef>> = plan
+            .filters
+            .iter()
+            .map(|f| &plan.key_specs[f.key_spec])
+            .collect();
         let width = specs.iter().map(|s| s.len()).min().unwrap_or(0);
         (0..width).any(|i| specs.iter().all(|s| s[i].field == entity))
     }
@@ -142,13 +171,31 @@ impl Rule {
         let mut parts = lock(&self.parts);
         while parts.len() < count {
             let part = match &self.evaluator {
-                Evaluator::Wasm(w) => Part { predicate: Some(Arc::new(Mutex::new(self.fork(w)?))), matcher: None },
-                Evaluator::Sequence { predicate, program, config, budget, .. } => {
+                Evaluator::Wasm(w) => Part {
+                    predicate: Some(Arc::new(Mutex::new(self.fork(w)?))),
+                    matcher: None,
+                },
+                Evaluator::Sequence {
+                    predicate,
+                    program,
+                    config,
+                    budget,
+                    ..
+                } => {
                     let matcher = SequenceMatcher::new(program, config.clone(), budget.clone())
-                        .map_err(|e| EngineError::Rule { rule: self.spec.id.clone(), message: e.to_string() })?;
-                    Part { predicate: Some(Arc::new(Mutex::new(self.fork(predicate)?))), matcher: Some(Arc::new(Mutex::new(matcher))) }
+                        .map_err(|e| EngineError::Rule {
+                            rule: self.spec.id.clone(),
+                            message: e.to_string(),
+                        })?;
+                    Part {
+                        predicate: Some(Arc::new(Mutex::new(self.fork(predicate)?))),
+                        matcher: Some(Arc::new(Mutex::new(matcher))),
+                    }
                 }
-                Evaluator::External => Part { predicate: None, matcher: None },
+                Evaluator::External => Part {
+                    predicate: None,
+                    matcher: None,
+                },
             };
             parts.push(part);
         }
@@ -156,7 +203,10 @@ impl Rule {
     }
 
     fn fork(&self, wasm: &Arc<Mutex<WasmRule>>) -> Result<WasmRule, EngineError> {
-        lock(wasm).fork().map_err(|e| EngineError::Rule { rule: self.spec.id.clone(), message: e.to_string() })
+        lock(wasm).fork().map_err(|e| EngineError::Rule {
+            rule: self.spec.id.clone(),
+            message: e.to_string(),
+        })
     }
 
     pub(crate) fn part(&self, p: usize) -> Option<Part> {
@@ -180,7 +230,11 @@ impl Rule {
 
     pub fn pipe_stats(&self) -> (Vec<crate::pipes::StageStats>, u64, bool) {
         let state = lock(&self.state);
-        (state.pipes.stats(), state.pipes.emitted, state.pipes.exhausted())
+        (
+            state.pipes.stats(),
+            state.pipes.emitted,
+            state.pipes.exhausted(),
+        )
     }
 }
 
@@ -191,7 +245,9 @@ impl Rule {
         let (predicate, program) = match &self.evaluator {
             Evaluator::External => return None,
             Evaluator::Wasm(w) => (w, None),
-            Evaluator::Sequence { predicate, program, .. } => (predicate, Some(program)),
+            Evaluator::Sequence {
+                predicate, program, ..
+            } => (predicate, Some(program)),
         };
         let mut fields: Vec<FieldId> = lock(predicate).field_ids().to_vec();
         if fields.is_empty() {
@@ -199,8 +255,14 @@ impl Rule {
         }
         if let Some(program) = program {
             let rule = &program.rule;
-            let keys = rule.by.iter().chain(rule.steps.iter().chain(&rule.until).flat_map(|f| &f.by));
-            fields.extend(keys.chain(&program.event_fields.tiebreaker).map(|f| f.field));
+            let keys = rule
+                .by
+                .iter()
+                .chain(rule.steps.iter().chain(&rule.until).flat_map(|f| &f.by));
+            fields.extend(
+                keys.chain(&program.event_fields.tiebreaker)
+                    .map(|f| f.field),
+            );
         }
         fields.retain(|&f| f != FieldId::MAX);
         Some(fields)
@@ -208,11 +270,20 @@ impl Rule {
 
     /// A new, empty matcher for this rule (`None` for an event rule).
     pub(crate) fn fresh_matcher(&self) -> Result<Option<SequenceMatcher>, EngineError> {
-        let Evaluator::Sequence { program, config, budget, .. } = &self.evaluator else {
+        let Evaluator::Sequence {
+            program,
+            config,
+            budget,
+            ..
+        } = &self.evaluator
+        else {
             return Ok(None);
         };
         SequenceMatcher::new(program, config.clone(), budget.clone())
             .map(Some)
-            .map_err(|e| EngineError::Rule { rule: self.spec.id.clone(), message: e.to_string() })
+            .map_err(|e| EngineError::Rule {
+                rule: self.spec.id.clone(),
+                message: e.to_string(),
+            })
     }
 }

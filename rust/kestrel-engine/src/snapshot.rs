@@ -73,7 +73,11 @@ impl<'a> Reader<'a> {
         EngineError::Snapshot(format!("{reason} (at byte {})", self.at))
     }
     fn take(&mut self, n: usize) -> Result<&'a [u8], EngineError> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.data.len()).ok_or_else(|| self.fail("truncated"))?;
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len())
+            .ok_or_else(|| self.fail("truncated"))?;
         let out = &self.data[self.at..end];
         self.at = end;
         Ok(out)
@@ -82,13 +86,19 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
     fn u32(&mut self) -> Result<u32, EngineError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
     fn u64(&mut self) -> Result<u64, EngineError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
     fn i64(&mut self) -> Result<i64, EngineError> {
-        Ok(i64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(i64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
     fn bytes(&mut self) -> Result<&'a [u8], EngineError> {
         let n = usize::try_from(self.u64()?).map_err(|_| self.fail("length out of range"))?;
@@ -114,7 +124,12 @@ impl<'a> Reader<'a> {
             _ => return Err(self.fail("bad timestamp flag")),
         };
         let identity = self.take(16)?.try_into().expect("16 bytes");
-        Ok(Alert { order, timestamp, identity, line: self.bytes()?.to_vec() })
+        Ok(Alert {
+            order,
+            timestamp,
+            identity,
+            line: self.bytes()?.to_vec(),
+        })
     }
 }
 
@@ -143,7 +158,14 @@ impl Pipeline {
             w.bytes(rule.spec.fingerprint.as_bytes());
             let state = lock(&rule.state);
             let c = &state.counters;
-            for v in [c.evaluations, c.batches, c.matches, c.alerts, c.errors, c.time_ns] {
+            for v in [
+                c.evaluations,
+                c.batches,
+                c.matches,
+                c.alerts,
+                c.errors,
+                c.time_ns,
+            ] {
                 w.u64(v);
             }
             w.u8(u8::from(c.quarantined));
@@ -152,12 +174,19 @@ impl Pipeline {
             w.u64(state.pipes.stages.len() as u64);
             for stage in &state.pipes.stages {
                 match stage {
-                    Stage::Head { passed, dropped, .. } => {
+                    Stage::Head {
+                        passed, dropped, ..
+                    } => {
                         w.u8(0);
                         w.u64(*passed);
                         w.u64(*dropped);
                     }
-                    Stage::Tail { held, arrivals, dropped, .. } => {
+                    Stage::Tail {
+                        held,
+                        arrivals,
+                        dropped,
+                        ..
+                    } => {
                         w.u8(1);
                         w.u64(*arrivals);
                         w.u64(*dropped);
@@ -204,14 +233,21 @@ impl Pipeline {
     /// nothing changes.
     pub fn restore(&self, data: &[u8]) -> Result<Vec<u8>, EngineError> {
         if data.len() < MAGIC.len() + 1 + DIGEST || &data[..4] != MAGIC {
-            return Err(EngineError::Snapshot("not a Kestrel engine snapshot".into()));
+            return Err(EngineError::Snapshot(
+                "not a Kestrel engine snapshot".into(),
+            ));
         }
         if data[4] != SNAPSHOT_VERSION {
-            return Err(EngineError::Snapshot(format!("snapshot format {}, this build reads {SNAPSHOT_VERSION}", data[4])));
+            return Err(EngineError::Snapshot(format!(
+                "snapshot format {}, this build reads {SNAPSHOT_VERSION}",
+                data[4]
+            )));
         }
         let (body, digest) = data.split_at(data.len() - DIGEST);
         if blake3::hash(body).as_bytes() != digest {
-            return Err(EngineError::Snapshot("checksum mismatch: the snapshot is damaged or was edited".into()));
+            return Err(EngineError::Snapshot(
+                "checksum mismatch: the snapshot is damaged or was edited".into(),
+            ));
         }
         let mut r = Reader { data: body, at: 5 };
         let partitions = r.u32()? as usize;
@@ -224,14 +260,23 @@ impl Pipeline {
         let set = self.rules();
         let count = r.count(16)?;
         if count != set.rules.len() {
-            return Err(EngineError::Snapshot(format!("taken with {count} rule(s); this engine has {}", set.rules.len())));
+            return Err(EngineError::Snapshot(format!(
+                "taken with {count} rule(s); this engine has {}",
+                set.rules.len()
+            )));
         }
         let mut images = Vec::with_capacity(count);
         for rule in &set.rules {
             let (id, fingerprint) = (r.text()?, r.text()?);
             if id != rule.spec.id || fingerprint != rule.spec.fingerprint {
-                let what = if id == rule.spec.id { format!("rule {id} changed since") } else { format!("rule {id} where this engine has {}", rule.spec.id) };
-                return Err(EngineError::Snapshot(format!("taken from another rule set: {what}")));
+                let what = if id == rule.spec.id {
+                    format!("rule {id} changed since")
+                } else {
+                    format!("rule {id} where this engine has {}", rule.spec.id)
+                };
+                return Err(EngineError::Snapshot(format!(
+                    "taken from another rule set: {what}"
+                )));
             }
             images.push(read_rule(&mut r, rule)?);
         }
@@ -281,7 +326,11 @@ fn read_rule(r: &mut Reader<'_>, rule: &Arc<Rule>) -> Result<RuleImage, EngineEr
     let mut stages = Vec::with_capacity(n);
     for &(op, count) in &rule.spec.pipes {
         let stage = match (r.u8()?, op) {
-            (0, crate::pipes::PipeOp::Head) => Stage::Head { count, passed: r.u64()?, dropped: r.u64()? },
+            (0, crate::pipes::PipeOp::Head) => Stage::Head {
+                count,
+                passed: r.u64()?,
+                dropped: r.u64()?,
+            },
             (1, crate::pipes::PipeOp::Tail) => {
                 let arrivals = r.u64()?;
                 let dropped = r.u64()?;
@@ -289,9 +338,17 @@ fn read_rule(r: &mut Reader<'_>, rule: &Arc<Rule>) -> Result<RuleImage, EngineEr
                 let mut held = BinaryHeap::with_capacity(held_count);
                 for _ in 0..held_count {
                     let arrival = r.u64()?;
-                    held.push(Reverse(Held { arrival, alert: r.alert()? }));
+                    held.push(Reverse(Held {
+                        arrival,
+                        alert: r.alert()?,
+                    }));
                 }
-                Stage::Tail { count, held, arrivals, dropped }
+                Stage::Tail {
+                    count,
+                    held,
+                    arrivals,
+                    dropped,
+                }
             }
             _ => return Err(r.fail("pipe stages differ from the rule's")),
         };
@@ -304,14 +361,23 @@ fn read_rule(r: &mut Reader<'_>, rule: &Arc<Rule>) -> Result<RuleImage, EngineEr
             0 => None,
             1 => {
                 let bytes = r.bytes()?;
-                let mut fresh = rule.fresh_matcher()?.ok_or_else(|| r.fail("sequence state for a rule that keeps none"))?;
-                fresh.restore(bytes).map_err(|e| EngineError::Snapshot(format!("rule {}, partition {p}: {e}", rule.spec.id)))?;
+                let mut fresh = rule
+                    .fresh_matcher()?
+                    .ok_or_else(|| r.fail("sequence state for a rule that keeps none"))?;
+                fresh.restore(bytes).map_err(|e| {
+                    EngineError::Snapshot(format!("rule {}, partition {p}: {e}", rule.spec.id))
+                })?;
                 Some(fresh)
             }
             _ => return Err(r.fail("bad partition flag")),
         });
     }
-    Ok(RuleImage { counters, emitted, stages, matchers })
+    Ok(RuleImage {
+        counters,
+        emitted,
+        stages,
+        matchers,
+    })
 }
 
 fn apply(rule: &Rule, image: RuleImage) {
@@ -325,5 +391,103 @@ fn apply(rule: &Rule, image: RuleImage) {
         if let (Some(matcher), Some(restored)) = (part.matcher, restored) {
             *lock(&matcher) = restored;
         }
+    }
+}
+
+const PART_MAGIC: &[u8; 4] = b"KPRT";
+
+impl Pipeline {
+    /// The sequence state partition `p` holds, for a runner that keeps each
+    /// partition's state itself: per rule with state there, its id,
+    /// fingerprint and matcher snapshot; a BLAKE3 digest closes it. Pipes,
+    /// deduplication and counters belong to the whole engine
+    /// ([`Pipeline::snapshot`]).
+    pub fn snapshot_partition(&self, p: usize) -> Result<Vec<u8>, EngineError> {
+        let rules = self.partition_state(p)?;
+        let mut w = Writer::default();
+        w.0.extend_from_slice(PART_MAGIC);
+        w.u8(SNAPSHOT_VERSION);
+        w.u32(self.config.partitions as u32);
+        w.u32(p as u32);
+        w.u64(rules.len() as u64);
+        for (rule, part) in &rules {
+            w.bytes(rule.spec.id.as_bytes());
+            w.bytes(rule.spec.fingerprint.as_bytes());
+            let state = part
+                .matcher
+                .as_ref()
+                .map(|m| lock(m).snapshot())
+                .unwrap_or_default();
+            w.bytes(&state);
+        }
+        let digest = blake3::hash(&w.0);
+        w.0.extend_from_slice(digest.as_bytes());
+        Ok(w.0)
+    }
+
+    /// Restore a [`Pipeline::snapshot_partition`] of partition `p`, taken
+    /// with the same rules and partition count. Refused whole, before any
+    /// state changes, when it is damaged or from elsewhere.
+    pub fn restore_partition(&self, p: usize, data: &[u8]) -> Result<(), EngineError> {
+        let rules = self.partition_state(p)?;
+        if data.len() < PART_MAGIC.len() + 1 + DIGEST || &data[..4] != PART_MAGIC {
+            return Err(EngineError::Snapshot(
+                "not a Kestrel partition snapshot".into(),
+            ));
+        }
+        if data[4] != SNAPSHOT_VERSION {
+            return Err(EngineError::Snapshot(format!(
+                "snapshot format {}, this build reads {SNAPSHOT_VERSION}",
+                data[4]
+            )));
+        }
+        let (body, digest) = data.split_at(data.len() - DIGEST);
+        if blake3::hash(body).as_bytes() != digest {
+            return Err(EngineError::Snapshot(
+                "checksum mismatch: the snapshot is damaged or was edited".into(),
+            ));
+        }
+        let mut r = Reader { data: body, at: 5 };
+        let (partitions, taken) = (r.u32()? as usize, r.u32()? as usize);
+        if partitions != self.config.partitions || taken != p {
+            return Err(EngineError::Snapshot(format!(
+                "partition {taken} of {partitions}, restored as partition {p} of {}",
+                self.config.partitions
+            )));
+        }
+        let count = r.count(24)?;
+        if count != rules.len() {
+            return Err(EngineError::Snapshot(format!(
+                "taken with {count} rule(s) holding state here; this engine has {}",
+                rules.len()
+            )));
+        }
+        let mut restored = Vec::with_capacity(count);
+        for (rule, _) in &rules {
+            let (id, fingerprint) = (r.text()?, r.text()?);
+            if id != rule.spec.id || fingerprint != rule.spec.fingerprint {
+                return Err(EngineError::Snapshot(format!(
+                    "taken from another rule set: rule {id} where this engine has {}",
+                    rule.spec.id
+                )));
+            }
+            let bytes = r.bytes()?;
+            let mut fresh = rule
+                .fresh_matcher()?
+                .ok_or_else(|| r.fail("sequence state for a rule that keeps none"))?;
+            fresh
+                .restore(bytes)
+                .map_err(|e| EngineError::Snapshot(format!("rule {id}, partition {p}: {e}")))?;
+            restored.push(fresh);
+        }
+        if r.at != body.len() {
+            return Err(r.fail("trailing bytes"));
+        }
+        for ((_, part), fresh) in rules.iter().zip(restored) {
+            if let Some(matcher) = &part.matcher {
+                *lock(matcher) = fresh;
+            }
+        }
+        Ok(())
     }
 }

@@ -368,6 +368,36 @@ impl SequenceMatcher {
         self.drain()
     }
 
+    /// Event time has reached `watermark` without a batch that shows it (a
+    /// distributed runner's watermark, or a timer on a partition that
+    /// receives no events): buffered hits the reorder bound releases are
+    /// matched, windows that closed before it expire, and trailing missing
+    /// steps whose window closed complete. Returns the matches completed.
+    pub fn advance(&mut self, watermark: i64) -> Vec<Match> {
+        if watermark == NONE {
+            return Vec::new();
+        }
+        self.newest = self.newest.max(watermark);
+        let reordering = self.config.max_out_of_order_ns > 0 && self.plan.kind != RuleKind::Sample;
+        if reordering {
+            let released = self.release_buffered();
+            self.run(released, None);
+        }
+        let horizon = if reordering { self.newest.saturating_sub(self.config.max_out_of_order_ns) } else { self.newest };
+        self.watermark = self.watermark.max(horizon);
+        self.expire(self.watermark);
+        self.drain()
+    }
+
+    /// The earliest event time at which [`advance`](Self::advance) has work:
+    /// a window that closes (advance past it), or a buffered hit the reorder
+    /// bound releases. `None` when nothing waits on time.
+    pub fn next_deadline(&self) -> Option<i64> {
+        let timers = self.shards.iter().filter_map(Shard::next_timer).min();
+        let buffered = self.reorder.peek().map(|Reverse(h)| h.ts.saturating_add(self.config.max_out_of_order_ns));
+        timers.into_iter().chain(buffered).min()
+    }
+
     /// Statistics: the matcher's counters plus every shard's.
     pub fn stats(&self) -> Stats {
         let mut total = self.stats;
@@ -536,6 +566,11 @@ impl SequenceMatcher {
             }
             self.reorder.push(Reverse(hit));
         }
+        self.release_buffered()
+    }
+
+    /// The buffered hits the reorder bound no longer holds back, oldest first.
+    fn release_buffered(&mut self) -> Vec<Hit> {
         let horizon = self.newest.saturating_sub(self.config.max_out_of_order_ns);
         let mut out = Vec::new();
         while self.reorder.peek().is_some_and(|Reverse(h)| h.ts <= horizon) {

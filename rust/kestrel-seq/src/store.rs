@@ -292,6 +292,12 @@ impl Shard {
         self.timers.push(Reverse((at, idx, slot.gen)));
     }
 
+    /// The earliest pending timer (possibly stale: its slot may have been
+    /// swept since; waking for it early is harmless).
+    pub fn next_timer(&self) -> Option<i64> {
+        self.timers.peek().map(|Reverse((at, _, _))| *at)
+    }
+
     /// Pop the next timer due strictly before `watermark`, if it is still
     /// its slot's pending one (the slot may have been freed, reused or given
     /// an earlier timer since).
