@@ -403,6 +403,21 @@ impl PyNdjsonFile {
         Ok(PyNdjsonFile { chunks, path, settings, source })
     }
 
+    /// The next chunk of at most `lines` lines, undecoded: its bytes, its
+    /// first line's number and the bytes read up to its end; None at the
+    /// end of the file. For callers that decode chunks in parallel.
+    /// Releases the GIL while reading.
+    fn next_chunk<'py>(&mut self, py: Python<'py>) -> PyResult<Option<(Bound<'py, PyBytes>, u64, u64)>> {
+        let chunks = &mut self.chunks;
+        let read = py.detach(|| {
+            guarded("reading events", || -> std::io::Result<Option<(Vec<u8>, u64, u64)>> {
+                Ok(chunks.next_chunk()?.map(|c| (c.data.to_vec(), c.first_line, c.offset)))
+            })
+        })?;
+        let found = read.map_err(|e| io_error(&self.path, e))?;
+        Ok(found.map(|(data, first_line, offset)| (PyBytes::new(py, &data), first_line, offset)))
+    }
+
     /// The next batch, its first line's number in the file and the bytes
     /// read up to its end; None at the end of the file. Event ingest
     /// numbers start at `first_seq`. Error records number lines from the

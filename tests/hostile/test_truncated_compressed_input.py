@@ -35,12 +35,15 @@ def _damaged(tmp_path, kind, damage):
 
 @pytest.mark.parametrize("kind", ["gz", "zst"])
 @pytest.mark.parametrize("damage", ["truncated", "corrupt"])
-def test_damaged_compressed_input_is_read_up_to_the_damage_then_reported(tmp_path, kind, damage):
+@pytest.mark.parametrize("workers", [0, 2])
+def test_damaged_compressed_input_is_read_up_to_the_damage_then_reported(tmp_path, kind, damage, workers):
+    # With workers, chunks are decoded on threads ahead of evaluation: those
+    # read before the damage are still evaluated.
     path, size = _damaged(tmp_path, kind, damage)
     process = run_scenario(
         """
         import kestrel
-        engine = kestrel.Engine(batch_size=100)
+        engine = kestrel.Engine(batch_size=100, workers=int(sys.argv[2]))
         try:
             engine.process_file(sys.argv[1])
             report({"error": None})
@@ -50,6 +53,7 @@ def test_damaged_compressed_input_is_read_up_to_the_damage_then_reported(tmp_pat
                     "received": stats["received"], "processed": stats["processed"], "malformed": stats["malformed"]})
         """,
         str(path),
+        str(workers),
     )
     found = result(process)
     assert found["error"] == "EventInputError"

@@ -28,19 +28,21 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 import json
 import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from kestrel._core import EventBatch, NdjsonFile, Pipeline, Schema
 from kestrel.compiler import CompiledRule
 from kestrel.engine.alerts import AlertBlock
 from kestrel.engine.bus import EventBus
 from kestrel.engine.config import EngineConfig
-from kestrel.engine.reader import chunks, is_plain_file, open_events
+from kestrel.engine.reader import Chunk, chunks, is_plain_file, open_events
 from kestrel.engine.rule import EngineRule, LuaEvaluator
 from kestrel.engine.sinks import Sink, as_sink
 from kestrel.engine.sources import LoadContext, LoadFailure, LoadReport, existing_path, load_target
@@ -295,7 +297,7 @@ class Engine:
         before, received = self._counts["alerts"], self._counts["received"]
         try:
             for batch, first_line, offset in self._file_batches(source):
-                self._account(batch, first_line)
+                self._account(batch, first_line, numbered=self.config.workers > 0)
                 self._bus.submit(batch)
                 if progress is not None:
                     progress(offset, self._counts["received"] - received, self._counts["alerts"] - before)
@@ -469,8 +471,13 @@ class Engine:
         """(batch, first line, bytes read) for each chunk of an events file.
 
         A plain file is read and split by the core; compressed input and
-        stdin go through Python's streams.
+        stdin go through Python's streams. With workers, chunks are decoded
+        on that many threads at once (the core releases the GIL), and handed
+        on in input order.
         """
+        if self.config.workers > 0:
+            yield from self._decoded_in_parallel(source)
+            return
         if is_plain_file(source):
             reader = NdjsonFile(source, self.config.batch_size, source=source, **self._decode_options())
             while True:
@@ -480,23 +487,55 @@ class Engine:
                 if found is None:
                     return
                 yield found
-        with open_events(source) as stream:
-            for chunk in chunks(stream, self.config.batch_size):
-                started = time.perf_counter_ns()
-                batch = self._from_ndjson(chunk.data, source)
-                self._time_ns["decode"] += time.perf_counter_ns() - started
-                yield batch, chunk.first_line, chunk.offset
+        for chunk in self._file_chunks(source):
+            yield self._from_ndjson(chunk.data, source), chunk.first_line, chunk.offset
 
-    def _from_ndjson(self, data: bytes, source: str) -> EventBatch:
-        return EventBatch.from_ndjson(data, source=source, first_seq=self._seq, **self._decode_options())
+    def _file_chunks(self, source: str) -> Iterator[Chunk]:
+        """The file's undecoded chunks of ``batch_size`` lines."""
+        if is_plain_file(source):
+            reader = NdjsonFile(source, self.config.batch_size, source=source)
+            while (found := reader.next_chunk()) is not None:
+                yield Chunk(*found)
+            return
+        with open_events(source) as stream:
+            yield from chunks(stream, self.config.batch_size)
+
+    def _decoded_in_parallel(self, source: str) -> Iterator[Tuple[EventBatch, int, int]]:
+        workers = self.config.workers
+        window: Deque[Tuple[Future, Chunk]] = deque()
+        with ThreadPoolExecutor(workers, thread_name_prefix="kestrel-decode") as pool:
+            try:
+                for chunk in self._file_chunks(source):
+                    # Ingest numbers are given out in input order, a chunk's
+                    # lines' worth each, before its decoding starts.
+                    first_seq, self._seq = self._seq, self._seq + chunk.data.count(b"\n") + 1
+                    window.append((pool.submit(self._from_ndjson, chunk.data, source, first_seq), chunk))
+                    if len(window) > 2 * workers:
+                        future, done = window.popleft()
+                        yield future.result(), done.first_line, done.offset
+            finally:
+                # What was read before a damaged input broke off is still evaluated.
+                while window:
+                    future, done = window.popleft()
+                    yield future.result(), done.first_line, done.offset
+
+    def _from_ndjson(self, data: bytes, source: str, first_seq: Optional[int] = None) -> EventBatch:
+        started = time.perf_counter_ns()
+        seq = self._seq if first_seq is None else first_seq
+        batch = EventBatch.from_ndjson(data, source=source, first_seq=seq, **self._decode_options())
+        elapsed = time.perf_counter_ns() - started
+        with self._lock:
+            self._time_ns["decode"] += elapsed
+        return batch
 
     def _decode(self, data: bytes, source: str, first_line: int) -> EventBatch:
         batch = self._from_ndjson(data, source)
         self._account(batch, first_line)
         return batch
 
-    def _account(self, batch: EventBatch, first_line: int = 1) -> None:
-        self._seq += len(batch) + batch.dropped
+    def _account(self, batch: EventBatch, first_line: int = 1, numbered: bool = False) -> None:
+        if not numbered:  # a batch decoded ahead had its ingest numbers given out already
+            self._seq += len(batch) + batch.dropped
         with self._lock:
             self._counts["received"] += len(batch) + batch.dropped
             self._counts["malformed"] += batch.dropped
