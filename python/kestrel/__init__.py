@@ -16,6 +16,7 @@ from kestrel.errors import (
     RuleFileError,
     RuleLoadError,
     SchemaError,
+    SinkError,
     SnapshotError,
     WasmRuleError,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "RuleLoadError",
     "Schema",
     "SchemaError",
+    "SinkError",
     "SnapshotError",
     "WasmRuleError",
     "__core_version__",

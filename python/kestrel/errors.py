@@ -55,6 +55,21 @@ class EventInputError(EngineError):
         return (type(self), (self.source, self.reason, self.offset))
 
 
+class SinkError(EngineError):
+    """A sink failed to take a batch of alerts after its retries; the engine
+    stopped taking input. `sink` names it, `undelivered` counts the alerts
+    it did not get (``Engine.stats()["sinks"]`` keeps the totals)."""
+
+    def __init__(self, sink: str, reason: str, undelivered: int) -> None:
+        super().__init__(f"sink {sink}: {undelivered} alert(s) not delivered: {reason}; input stopped")
+        self.sink = sink
+        self.reason = reason
+        self.undelivered = undelivered
+
+    def __reduce__(self):
+        return (type(self), (self.sink, self.reason, self.undelivered))
+
+
 class RuleFileError(KestrelError):
     """A rule or package file could not be read: missing, unreadable, not a
     regular file (a FIFO, a device...), too large, or not UTF-8 text.
@@ -81,6 +96,7 @@ __all__ = [
     "WasmRuleError",
     "SequenceError",
     "SnapshotError",
+    "SinkError",
     "EngineError",
     "RuleLoadError",
     "RuleFileError",

@@ -3,11 +3,13 @@
 import io
 import json
 
-from engine_support import RULES, event, ndjson
+import pytest
+from engine_support import EVENTS, RULES, event, ndjson
 
 import kestrel
 from kestrel.cli import main
 from kestrel.engine import CallbackSink, ElasticsearchBulkSink, FileSink, StdoutSink
+from kestrel.engine.sinks import Sink
 
 CERTUTIL = RULES / "eql" / "certutil_download.eql"
 
@@ -114,3 +116,38 @@ def test_eql_text_longer_than_a_file_name_loads_as_a_rule():
     query = "process where process.name in (" + ", ".join(f'"n{i}.exe"' for i in range(200)) + ")"
     report = engine.load(query)
     assert report.ok and [r["kind"] for r in engine.rules()] == ["event"]
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_failing_sink_is_retried_then_stops_the_input_and_is_counted(tmp_path, workers):
+    # /dev/full takes the open and refuses every write: a disk that is full.
+    lines = EVENTS.read_bytes().splitlines(keepends=True)
+    events = tmp_path / "events.ndjson"
+    events.write_bytes(b"".join(lines) * 2)
+    seen = []
+    engine = kestrel.Engine(workers=workers, batch_size=500, sinks=[FileSink("/dev/full"), CallbackSink(seen.append)])
+    engine.load(RULES / "eql")
+    with pytest.raises(kestrel.SinkError, match=r"sink FileSink\(/dev/full\): \d+ alert\(s\) not delivered: OSError.*3 attempt\(s\)"):
+        engine.process_file(events)
+    stats = engine.stats()
+    full, callback = stats["sinks"]
+    assert full["failed"] > 0 and full["delivered"] == 0 and "No space left" in full["last_error"]
+    # The other sink got the failed block, and input stopped within a few batches.
+    assert callback["delivered"] == len(seen) == full["failed"] > 0
+    assert stats["processed"] <= 500 * 4 < 2 * len(lines)
+    engine.close()
+
+
+def test_a_sink_that_recovers_within_its_retries_loses_nothing(certutil):
+    calls = []
+
+    class Flaky(Sink):
+        def write(self, alerts):
+            calls.append(len(alerts))
+            if len(calls) == 1:
+                raise OSError("a hiccup")
+
+    engine = kestrel.Engine(sinks=[Flaky()])
+    engine.load(RULES / "eql")
+    assert engine.process([certutil])
+    assert calls == [1, 1] and engine.stats()["sinks"][0] == {"sink": "Flaky", "delivered": 1, "failed": 0, "last_error": "OSError: a hiccup"}

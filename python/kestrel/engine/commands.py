@@ -248,6 +248,10 @@ def write_summary(out: TextIO, engine: Any, stats: Dict[str, Any]) -> None:
         f"{stats['input_errors']} input problems; {stats['rules_loaded']} rules loaded, {stats['rules_skipped']} skipped, "
         f"{stats['rules_failed']} failed; {stats['alerts']} alerts, {stats['deduplicated']} deduplicated\n"
     )
+    for sink in stats["sinks"]:
+        if sink["failed"]:
+            out.write(f"sink    {sink['sink']}: {sink['delivered']} alerts delivered, {sink['failed']} not delivered "
+                      f"({sink['last_error']})\n")
 
 
 # -- list -----------------------------------------------------------------------

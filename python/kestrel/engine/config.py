@@ -90,6 +90,9 @@ class EngineConfig:
     #: for it (``"trusted": true``) and that lies under one of these runs so;
     #: a package cannot trust itself. Each must be an existing directory.
     trusted_paths: Tuple[str, ...] = ()
+    #: Times a failing sink's write of a batch is tried again (after 50 ms,
+    #: 100 ms, ...) before the engine stops taking input with a SinkError.
+    sink_retries: int = 2
     #: Rule paths a config file asks :meth:`Engine.from_config` to load.
     rules: Tuple[str, ...] = ()
     #: Where `from_config` found these settings (for messages).
@@ -106,6 +109,8 @@ class EngineConfig:
         for name in ("shards", "batch_size", "queue_size", "quarantine_after", "rule_time_limit_ms"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise EngineError(f"{self._where(name)}: must be a positive integer, not {getattr(self, name)!r}")
+        if not isinstance(self.sink_retries, int) or self.sink_retries < 0:
+            raise EngineError(f"{self._where('sink_retries')}: must be 0 or more, not {self.sink_retries!r}")
         if not isinstance(self.workers, int) or self.workers < 0:
             raise EngineError(f"{self._where('workers')}: must be 0 or more, not {self.workers!r}")
         if self.overflow not in ("block", "drop"):

@@ -48,7 +48,7 @@ from kestrel.engine.sinks import Sink, as_sink
 from kestrel.engine.sources import LoadContext, LoadFailure, LoadReport, existing_path, load_target
 from kestrel.engine.sources.common import limit_problem
 from kestrel.engine.watch import RuleWatcher
-from kestrel.errors import EngineError, EventInputError, KestrelError, RuleLoadError
+from kestrel.errors import EngineError, EventInputError, KestrelError, RuleLoadError, SinkError
 
 #: Input problems kept verbatim for reports (all are counted).
 MAX_PROBLEMS = 1000
@@ -115,6 +115,10 @@ class Engine:
         self.last_reload: Optional[ReloadResult] = None
         self._watchers: List[RuleWatcher] = []
         self._worker_errors: List[str] = []
+        #: Per sink (by identity): alerts delivered and failed, and its last error.
+        self._deliveries: Dict[int, Dict[str, Any]] = {}
+        #: Set when a sink failed for good: no more batches are evaluated in this call.
+        self._halted: Optional[SinkError] = None
         # With workers, one thread feeds the pipeline (which runs `workers`
         # threads of its own) while the caller reads and decodes the next batch.
         self._bus = EventBus(
@@ -271,9 +275,12 @@ class Engine:
         """
         collected: List[AlertBlock] = []
         self._collector = collected
+        self._halted = None
         try:
             for batch in self._batches(events):
                 self._bus.submit(batch)
+                if self._halted is not None:
+                    break
             self._bus.join()
         finally:
             self._collector = None
@@ -295,10 +302,13 @@ class Engine:
         """
         source = os.fspath(path)
         before, received = self._counts["alerts"], self._counts["received"]
+        self._halted = None
         try:
             for batch, first_line, offset in self._file_batches(source):
                 self._account(batch, first_line, numbered=self.config.workers > 0)
                 self._bus.submit(batch)
+                if self._halted is not None:
+                    break  # a sink failed for good: stop reading
                 if progress is not None:
                     progress(offset, self._counts["received"] - received, self._counts["alerts"] - before)
         finally:
@@ -452,6 +462,9 @@ class Engine:
             # Where the time went: decoding (in the caller's thread), Lua
             # rules, then the pipeline's stages (summed over its threads).
             "time_ms": {name: round(ns / 1e6, 3) for name, ns in [*self._time_ns.items(), *timings]},
+            # Per sink: alerts delivered, failed (after retries), last error.
+            "sinks": [dict(self._deliveries.get(id(sink)) or {"sink": _sink_name(sink), "delivered": 0, "failed": 0,
+                                                              "last_error": None}) for sink in self._sinks],
             "rules": rules,
         }
 
@@ -503,21 +516,28 @@ class Engine:
     def _decoded_in_parallel(self, source: str) -> Iterator[Tuple[EventBatch, int, int]]:
         workers = self.config.workers
         window: Deque[Tuple[Future, Chunk]] = deque()
+        chunks_read = self._file_chunks(source)
+        damage: Optional[KestrelError] = None
         with ThreadPoolExecutor(workers, thread_name_prefix="kestrel-decode") as pool:
-            try:
-                for chunk in self._file_chunks(source):
-                    # Ingest numbers are given out in input order, a chunk's
-                    # lines' worth each, before its decoding starts.
-                    first_seq, self._seq = self._seq, self._seq + chunk.data.count(b"\n") + 1
-                    window.append((pool.submit(self._from_ndjson, chunk.data, source, first_seq), chunk))
-                    if len(window) > 2 * workers:
-                        future, done = window.popleft()
-                        yield future.result(), done.first_line, done.offset
-            finally:
-                # What was read before a damaged input broke off is still evaluated.
-                while window:
+            while True:
+                try:
+                    chunk = next(chunks_read, None)
+                except KestrelError as error:  # what was read before the damage is still evaluated
+                    damage, chunk = error, None
+                if chunk is None:
+                    break
+                # Ingest numbers are given out in input order, a chunk's
+                # lines' worth each, before its decoding starts.
+                first_seq, self._seq = self._seq, self._seq + chunk.data.count(b"\n") + 1
+                window.append((pool.submit(self._from_ndjson, chunk.data, source, first_seq), chunk))
+                if len(window) > 2 * workers:
                     future, done = window.popleft()
                     yield future.result(), done.first_line, done.offset
+            while window:
+                future, done = window.popleft()
+                yield future.result(), done.first_line, done.offset
+        if damage is not None:
+            raise damage
 
     def _from_ndjson(self, data: bytes, source: str, first_seq: Optional[int] = None) -> EventBatch:
         started = time.perf_counter_ns()
@@ -564,6 +584,8 @@ class Engine:
                 yield batch
 
     def _handle(self, batch: EventBatch) -> None:
+        if self._halted is not None:
+            return  # read before a sink failed; counted as received, not processed
         with self._rules_lock:  # the rule set this batch runs against, even if a reload is waiting
             external = [self._external(position, batch) for position in self._pipeline.external_rules(batch)]
             data, count = self._pipeline.process(batch, external)
@@ -596,8 +618,29 @@ class Engine:
                 self._collector.append(block)
         # Sinks may be slow (or block): never while holding the counters' lock.
         with self._sink_lock:
-            for sink in self._sinks:
+            failures = [failure for sink in self._sinks if (failure := self._deliver(sink, block)) is not None]
+        if failures:
+            # The other sinks have the block; input stops here.
+            self._halted = failures[0]
+            raise failures[0]
+
+    def _deliver(self, sink: Sink, block: AlertBlock) -> Optional[SinkError]:
+        """Write `block` to `sink`, trying again ``sink_retries`` times; then
+        count its alerts as failed and return why."""
+        record = self._deliveries.setdefault(id(sink), {"sink": _sink_name(sink), "delivered": 0, "failed": 0, "last_error": None})
+        retries = self.config.sink_retries
+        for attempt in range(retries + 1):
+            try:
                 sink.write(block)
+            except Exception as error:  # any sink, any failure: counted and reported below
+                record["last_error"] = f"{type(error).__name__}: {error}"
+                if attempt < retries:
+                    time.sleep(0.05 * (attempt + 1))
+                continue
+            record["delivered"] += block.count
+            return None
+        record["failed"] += block.count
+        return SinkError(record["sink"], f"{record['last_error']} ({retries + 1} attempt(s))", block.count)
 
     def _worker_failed(self, error: BaseException) -> None:
         with self._lock:
@@ -606,8 +649,16 @@ class Engine:
     def _raise_worker_errors(self) -> None:
         with self._lock:
             errors, self._worker_errors = self._worker_errors, []
+        if self._halted is not None:
+            raise self._halted
         if errors:
             raise EngineError("a worker failed: " + "; ".join(errors))
+
+
+def _sink_name(sink: Sink) -> str:
+    """A sink as messages and stats name it: its path when it has one."""
+    path = getattr(sink, "path", None)
+    return f"{type(sink).__name__}({path})" if path else type(sink).__name__
 
 
 def _utf8(text: str) -> bytes:
