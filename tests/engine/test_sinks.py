@@ -2,6 +2,8 @@
 
 import io
 import json
+import threading
+import time
 
 import pytest
 from engine_support import EVENTS, RULES, event, ndjson
@@ -127,7 +129,7 @@ def test_a_failing_sink_is_retried_then_stops_the_input_and_is_counted(tmp_path,
     seen = []
     engine = kestrel.Engine(workers=workers, batch_size=500, sinks=[FileSink("/dev/full"), CallbackSink(seen.append)])
     engine.load(RULES / "eql")
-    with pytest.raises(kestrel.SinkError, match=r"sink FileSink\(/dev/full\): \d+ alert\(s\) not delivered: OSError.*3 attempt\(s\)"):
+    with pytest.raises(kestrel.SinkError, match=r"sink FileSink\(/dev/full\): \d+ alert\(s\) not delivered: OSError.*after 3 attempt\(s\)"):
         engine.process_file(events)
     stats = engine.stats()
     full, callback = stats["sinks"]
@@ -151,3 +153,37 @@ def test_a_sink_that_recovers_within_its_retries_loses_nothing(certutil):
     engine.load(RULES / "eql")
     assert engine.process([certutil])
     assert calls == [1, 1] and engine.stats()["sinks"][0] == {"sink": "Flaky", "delivered": 1, "failed": 0, "last_error": "OSError: a hiccup"}
+
+
+def test_a_sink_that_never_returns_times_out_and_stops_the_input(certutil):
+    release = threading.Event()
+
+    class Stuck(Sink):
+        def write(self, alerts):
+            release.wait(60)  # a reader that never reads
+
+    engine = kestrel.Engine(sinks=[Stuck()], sink_timeout=0.2)
+    engine.load(RULES / "eql")
+    started = time.monotonic()
+    with pytest.raises(kestrel.SinkError, match=r"did not finish within 0.2 s \(after 1 attempt"):
+        engine.process([certutil])
+    assert time.monotonic() - started < 30
+    assert engine.stats()["sinks"][0]["failed"] == 1
+    release.set()
+    engine.close()
+
+
+def test_input_limits_are_engine_options(tmp_path):
+    engine = kestrel.Engine(max_line_bytes="1KB", max_string_bytes=64)
+    engine.load(RULES / "eql")  # rules that read process.name: the decoder stores it
+    long_line = json.dumps(event("process", process={"name": "x" * 2000})) + "\n"
+    long_string = json.dumps(event("process", process={"name": "y" * 100})) + "\n"
+    path = tmp_path / "events.ndjson"
+    path.write_text(long_line + long_string)
+    engine.process_file(path)
+    kinds = sorted({p.split(": ")[1] for p in engine.problems})
+    assert kinds == ["line_too_long", "string_too_long"]
+    with pytest.raises(kestrel.EngineError, match="max_line_bytes"):
+        kestrel.Engine(max_line_bytes=0)
+    with pytest.raises(kestrel.EngineError, match="sink_timeout"):
+        kestrel.Engine(sink_timeout=-1)

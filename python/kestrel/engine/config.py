@@ -90,6 +90,15 @@ class EngineConfig:
     #: for it (``"trusted": true``) and that lies under one of these runs so;
     #: a package cannot trust itself. Each must be an existing directory.
     trusted_paths: Tuple[str, ...] = ()
+    #: Longest input line, in bytes: a longer one is cut while it is read
+    #: and reported as ``line_too_long`` (sizes take KB/MB/GB).
+    max_line_bytes: int = 16 << 20
+    #: Longest string value stored; a longer one is left out of the event's
+    #: fields (its original JSON keeps it) and reported as ``string_too_long``.
+    max_string_bytes: int = 1 << 20
+    #: Seconds a sink may take to write one batch before the engine gives up
+    #: on it (a reader that never reads); None waits for ever.
+    sink_timeout: Optional[float] = 60.0
     #: Times a failing sink's write of a batch is tried again (after 50 ms,
     #: 100 ms, ...) before the engine stops taking input with a SinkError.
     sink_retries: int = 2
@@ -104,9 +113,15 @@ class EngineConfig:
         if self.state_memory_budget is not None:
             self.state_memory_budget = parse_size(self.state_memory_budget, "state_memory_budget")
         self.rule_memory_limit = parse_size(self.rule_memory_limit, "rule_memory_limit")
+        self.max_line_bytes = parse_size(self.max_line_bytes, "max_line_bytes")
+        self.max_string_bytes = parse_size(self.max_string_bytes, "max_string_bytes")
+        if self.sink_timeout is not None and (isinstance(self.sink_timeout, bool) or not isinstance(self.sink_timeout, (int, float))
+                                              or self.sink_timeout <= 0):
+            raise EngineError(f"{self._where('sink_timeout')}: must be a positive number of seconds or None, not {self.sink_timeout!r}")
         self.rules = tuple(self.rules)
         self.trusted_paths = self._paths("trusted_paths")
-        for name in ("shards", "batch_size", "queue_size", "quarantine_after", "rule_time_limit_ms"):
+        for name in ("shards", "batch_size", "queue_size", "quarantine_after", "rule_time_limit_ms", "max_line_bytes",
+                     "max_string_bytes"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise EngineError(f"{self._where(name)}: must be a positive integer, not {getattr(self, name)!r}")
         if not isinstance(self.sink_retries, int) or self.sink_retries < 0:

@@ -30,6 +30,7 @@ import dataclasses
 import io
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 import json
 import os
 import threading
@@ -119,6 +120,7 @@ class Engine:
         self._deliveries: Dict[int, Dict[str, Any]] = {}
         #: Set when a sink failed for good: no more batches are evaluated in this call.
         self._halted: Optional[SinkError] = None
+        self._sink_pool: Optional[ThreadPoolExecutor] = None
         # With workers, one thread feeds the pipeline (which runs `workers`
         # threads of its own) while the caller reads and decodes the next batch.
         self._bus = EventBus(
@@ -419,6 +421,8 @@ class Engine:
         for watcher in self._watchers:
             watcher.stop()
         self._bus.close()
+        if self._sink_pool is not None:
+            self._sink_pool.shutdown(wait=False)  # a write that timed out may never return
         for sink in self._sinks:
             sink.close()
 
@@ -478,6 +482,7 @@ class Engine:
         return {
             "schema": self.schema, "timestamp_field": c.timestamp_field, "timestamp_unit": c.timestamp_unit,
             "category_field": c.category_field, "entity_field": c.entity_field, "fields": fields,
+            "max_line_bytes": c.max_line_bytes, "max_string_bytes": c.max_string_bytes,
         }
 
     def _file_batches(self, source: str) -> Iterator[Tuple[EventBatch, int, int]]:
@@ -506,12 +511,12 @@ class Engine:
     def _file_chunks(self, source: str) -> Iterator[Chunk]:
         """The file's undecoded chunks of ``batch_size`` lines."""
         if is_plain_file(source):
-            reader = NdjsonFile(source, self.config.batch_size, source=source)
+            reader = NdjsonFile(source, self.config.batch_size, source=source, max_line_bytes=self.config.max_line_bytes)
             while (found := reader.next_chunk()) is not None:
                 yield Chunk(*found)
             return
         with open_events(source) as stream:
-            yield from chunks(stream, self.config.batch_size)
+            yield from chunks(stream, self.config.batch_size, self.config.max_line_bytes)
 
     def _decoded_in_parallel(self, source: str) -> Iterator[Tuple[EventBatch, int, int]]:
         workers = self.config.workers
@@ -570,7 +575,7 @@ class Engine:
             yield events
         elif isinstance(events, (bytes, str)):
             data = _utf8(events) if isinstance(events, str) else events
-            for chunk in chunks(io.BytesIO(data), self.config.batch_size):
+            for chunk in chunks(io.BytesIO(data), self.config.batch_size, self.config.max_line_bytes):
                 yield self._decode(chunk.data, "<events>", chunk.first_line)
         else:
             events = list(events)
@@ -624,14 +629,29 @@ class Engine:
             self._halted = failures[0]
             raise failures[0]
 
+    def _sink_writer(self) -> ThreadPoolExecutor:
+        """The thread sinks write on when writes have a time limit: the engine
+        waits for it with a timeout instead of blocking in a write itself."""
+        if self._sink_pool is None:
+            self._sink_pool = ThreadPoolExecutor(1, thread_name_prefix="kestrel-sink")
+        return self._sink_pool
+
     def _deliver(self, sink: Sink, block: AlertBlock) -> Optional[SinkError]:
         """Write `block` to `sink`, trying again ``sink_retries`` times; then
         count its alerts as failed and return why."""
         record = self._deliveries.setdefault(id(sink), {"sink": _sink_name(sink), "delivered": 0, "failed": 0, "last_error": None})
-        retries = self.config.sink_retries
+        retries, timeout = self.config.sink_retries, self.config.sink_timeout
         for attempt in range(retries + 1):
             try:
-                sink.write(block)
+                if timeout is None:
+                    sink.write(block)
+                else:
+                    self._sink_writer().submit(sink.write, block).result(timeout)
+            except FutureTimeout:
+                # A write that does not finish (a reader that never reads)
+                # is not tried again: its thread is still inside it.
+                record["last_error"] = f"the write did not finish within {timeout:g} s"
+                break
             except Exception as error:  # any sink, any failure: counted and reported below
                 record["last_error"] = f"{type(error).__name__}: {error}"
                 if attempt < retries:
@@ -640,7 +660,7 @@ class Engine:
             record["delivered"] += block.count
             return None
         record["failed"] += block.count
-        return SinkError(record["sink"], f"{record['last_error']} ({retries + 1} attempt(s))", block.count)
+        return SinkError(record["sink"], f"{record['last_error']} (after {attempt + 1} attempt(s))", block.count)
 
     def _worker_failed(self, error: BaseException) -> None:
         with self._lock:
