@@ -92,7 +92,6 @@ const MAX_TRIE_NODES: usize = 1 << 20;
 /// fields are kept only in the original JSON.
 const MAX_AUTO_FIELDS: usize = 1 << 18;
 
-
 /// A reusable decoder. It caches path→field resolutions across batches of
 /// one stream (see [`PathTrie`]), and reuses its parse buffers.
 pub struct Decoder {
@@ -112,6 +111,8 @@ pub struct Decoder {
     dedup: Dedup,
     /// Kept between events only to reuse its allocation.
     categories: Vec<u16>,
+    /// With a field projection: every path that leads to a stored field.
+    prefixes: Option<AHashSet<String>>,
 }
 
 /// The per-event state the walker threads through.
@@ -130,7 +131,31 @@ struct EventCtx<'b> {
 
 impl Decoder {
     pub fn new(schema: Schema, opts: DecodeOptions) -> Self {
+        let prefixes = opts.fields.as_ref().map(|fields| {
+            let mut paths: Vec<String> = fields
+                .iter()
+                .filter_map(|&f| schema.field(f))
+                .map(|def| def.path.to_string())
+                .collect();
+            paths.extend([
+                opts.timestamp_field.clone(),
+                opts.category_field.clone(),
+                opts.entity_field.clone(),
+            ]);
+            // Every leading part of a stored path: "process", "process.parent", ...
+            let mut prefixes = AHashSet::new();
+            for path in paths {
+                let mut end = 0;
+                while let Some(dot) = path[end..].find('.') {
+                    prefixes.insert(path[..end + dot].to_string());
+                    end += dot + 1;
+                }
+                prefixes.insert(path);
+            }
+            prefixes
+        });
         Decoder {
+            prefixes,
             schema,
             opts,
             paths: PathTrie::new(),
@@ -164,7 +189,8 @@ impl Decoder {
         // A batch holds at most one event per line.
         let guess = (input.len() / 512 + 1).min(1 << 20).min(self.lines_hint);
         self.capacity_hint = guess;
-        self.cells_left = BASE_COLUMN_CELLS.saturating_add(input.len().saturating_mul(self.opts.column_cells_per_byte));
+        self.cells_left = BASE_COLUMN_CELLS
+            .saturating_add(input.len().saturating_mul(self.opts.column_cells_per_byte));
         if self.paths.len() > MAX_TRIE_NODES {
             self.paths = PathTrie::new();
         }
@@ -194,7 +220,12 @@ impl Decoder {
             col.finish(batch.len);
         }
         // Read by every sequence rule for every batch: worked out once here.
-        batch.newest = batch.timestamps.iter().copied().filter(|&t| t != crate::batch::NO_TIMESTAMP).max();
+        batch.newest = batch
+            .timestamps
+            .iter()
+            .copied()
+            .filter(|&t| t != crate::batch::NO_TIMESTAMP)
+            .max();
         batch
     }
 
@@ -209,16 +240,27 @@ impl Decoder {
             });
         };
         if line.len() > self.opts.max_line_bytes {
-            let msg = format!("{} bytes, over the limit of {}", line.len(), self.opts.max_line_bytes);
+            let msg = format!(
+                "{} bytes, over the limit of {}",
+                line.len(),
+                self.opts.max_line_bytes
+            );
             return reject(batch, IngestErrorKind::LineTooLong, msg);
         }
         if batch.raw.len() + line.len() > u32::MAX as usize {
-            return reject(batch, IngestErrorKind::BatchFull, "batch buffers are full".into());
+            return reject(
+                batch,
+                IngestErrorKind::BatchFull,
+                "batch buffers are full".into(),
+            );
         }
         // `EventBatch.from_dicts` writes this line for a dict it could not
         // serialise; its reason says more than any JSON error would.
         if let Some(reason) = line.strip_prefix(UNSERIALISABLE) {
-            let message = format!("the event could not be written as JSON: {}", String::from_utf8_lossy(reason));
+            let message = format!(
+                "the event could not be written as JSON: {}",
+                String::from_utf8_lossy(reason)
+            );
             return reject(batch, IngestErrorKind::MalformedJson, message);
         }
         // simd-json parses in place, so it gets a scratch copy; the original
@@ -229,16 +271,30 @@ impl Decoder {
         let mut buffers = std::mem::take(&mut self.buffers);
         let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
         match simd_json::fill_tape(&mut scratch, &mut buffers, &mut tape) {
-            Err(e) => reject(batch, IngestErrorKind::MalformedJson, json_error_message(&e, line)),
-            Ok(()) if may_nest_deeper(line, self.opts.max_depth) && nesting_depth(&tape.0) > self.opts.max_depth => {
-                let msg = format!("objects and arrays nest deeper than the limit of {}", self.opts.max_depth);
+            Err(e) => reject(
+                batch,
+                IngestErrorKind::MalformedJson,
+                json_error_message(&e, line),
+            ),
+            Ok(())
+                if may_nest_deeper(line, self.opts.max_depth)
+                    && nesting_depth(&tape.0) > self.opts.max_depth =>
+            {
+                let msg = format!(
+                    "objects and arrays nest deeper than the limit of {}",
+                    self.opts.max_depth
+                );
                 reject(batch, IngestErrorKind::TooDeep, msg)
             }
             Ok(()) => match tape.0.first() {
                 Some(Node::Object { len, .. }) => {
                     let len = *len;
                     let ev = self.start_event(batch, line, line_no);
-                    let capacity = if ev < PRESIZE_EVENTS { self.capacity_hint } else { 0 };
+                    let capacity = if ev < PRESIZE_EVENTS {
+                        self.capacity_hint
+                    } else {
+                        0
+                    };
                     let mut categories = std::mem::take(&mut self.categories);
                     categories.clear();
                     let mut ctx = EventCtx {
@@ -253,14 +309,20 @@ impl Decoder {
                     };
                     self.walk_object(&mut ctx, &tape.0, 1, len, ROOT, false);
                     self.report_event_counts(&mut ctx);
-                    let EventCtx { batch, categories, .. } = ctx;
+                    let EventCtx {
+                        batch, categories, ..
+                    } = ctx;
                     batch.category_ids.extend_from_slice(&categories);
                     batch.category_offsets.push(batch.category_ids.len() as u32);
                     self.categories = categories;
                 }
                 first => {
                     let kind = first.map_or("nothing", node_kind);
-                    reject(batch, IngestErrorKind::NotAnObject, format!("expected a JSON object, got {kind}"))
+                    reject(
+                        batch,
+                        IngestErrorKind::NotAnObject,
+                        format!("expected a JSON object, got {kind}"),
+                    )
                 }
             },
         }
@@ -273,7 +335,9 @@ impl Decoder {
     fn start_event(&mut self, batch: &mut EventBatch, line: &[u8], line_no: u32) -> usize {
         let raw_off = batch.raw.len() as u32;
         Arc::make_mut(&mut batch.raw).extend_from_slice(line);
-        batch.raw_spans.push(Span::new(raw_off, line.len() as u32, true));
+        batch
+            .raw_spans
+            .push(Span::new(raw_off, line.len() as u32, true));
         batch.lines.push(line_no);
         batch.timestamps.push(crate::batch::NO_TIMESTAMP);
         batch.entity_keys.push(None);
@@ -283,18 +347,38 @@ impl Decoder {
 
     /// Walk the `len` key/value pairs starting at tape index `i`; returns the
     /// index after the object.
-    fn walk_object(&mut self, ctx: &mut EventCtx<'_>, tape: &[Node<'_>], mut i: usize, len: usize, node: NodeId, in_array: bool) -> usize {
+    fn walk_object(
+        &mut self,
+        ctx: &mut EventCtx<'_>,
+        tape: &[Node<'_>],
+        mut i: usize,
+        len: usize,
+        node: NodeId,
+        in_array: bool,
+    ) -> usize {
         self.paths.rewind(node);
         for _ in 0..len {
-            let Node::String(key) = tape[i] else { unreachable!("object keys are strings") };
+            let Node::String(key) = tape[i] else {
+                unreachable!("object keys are strings")
+            };
             let child = self.paths.child(node, key);
             i = self.walk_value(ctx, tape, i + 1, child, in_array);
         }
         i
     }
 
-    fn walk_value(&mut self, ctx: &mut EventCtx<'_>, tape: &[Node<'_>], i: usize, node: NodeId, in_array: bool) -> usize {
+    fn walk_value(
+        &mut self,
+        ctx: &mut EventCtx<'_>,
+        tape: &[Node<'_>],
+        i: usize,
+        node: NodeId,
+        in_array: bool,
+    ) -> usize {
         match tape[i] {
+            Node::Object { count, .. } | Node::Array { count, .. } if !self.stores_under(node) => {
+                i + 1 + count
+            }
             Node::Object { len, .. } => {
                 let roles = self.roles_of(node);
                 if roles != 0 {
@@ -323,6 +407,22 @@ impl Decoder {
         }
     }
 
+    /// Whether anything under `node` can be stored: always without a field
+    /// projection; with one, when the node's path leads to a stored field
+    /// or a role. An object or array where nothing can be stored is skipped
+    /// whole on the tape, unwalked.
+    fn stores_under(&mut self, node: NodeId) -> bool {
+        let Some(prefixes) = &self.prefixes else {
+            return true;
+        };
+        if let Some(stores) = self.paths.stores(node) {
+            return stores;
+        }
+        let stores = prefixes.contains(&self.paths.path(node));
+        self.paths.set_stores(node, stores);
+        stores
+    }
+
     /// The field at `node`, resolved once and cached on the trie; `None`
     /// when it is unknown and the schema already holds as many fields as
     /// the decoder may add.
@@ -335,7 +435,13 @@ impl Decoder {
         if let Some(wanted) = &self.opts.fields {
             let known = self.schema.lookup(&path);
             if roles == 0 && known.as_ref().is_none_or(|def| !wanted.contains(&def.id)) {
-                let slot = Slot { field: FieldId::MAX, ty: FieldType::scalar(ScalarType::Unknown), roles: 0, auto: false, skip: true };
+                let slot = Slot {
+                    field: FieldId::MAX,
+                    ty: FieldType::scalar(ScalarType::Unknown),
+                    roles: 0,
+                    auto: false,
+                    skip: true,
+                };
                 self.paths.set_slot(node, slot);
                 return Some(slot);
             }
@@ -345,7 +451,13 @@ impl Decoder {
             None if self.schema.len() >= MAX_AUTO_FIELDS => return None,
             None => self.schema.resolve(&path),
         };
-        let slot = Slot { field: def.id, ty: def.ty, roles, auto: def.auto, skip: false };
+        let slot = Slot {
+            field: def.id,
+            ty: def.ty,
+            roles,
+            auto: def.auto,
+            skip: false,
+        };
         self.paths.set_slot(node, slot);
         Some(slot)
     }
@@ -408,7 +520,13 @@ impl Decoder {
             report(IngestErrorKind::TooManyFields, message);
         }
         if ctx.duplicates > 0 {
-            report(IngestErrorKind::DuplicateKey, format!("{} repeated key(s); the last value of each is kept", ctx.duplicates));
+            report(
+                IngestErrorKind::DuplicateKey,
+                format!(
+                    "{} repeated key(s); the last value of each is kept",
+                    ctx.duplicates
+                ),
+            );
         }
     }
 
@@ -432,7 +550,10 @@ impl Decoder {
         }
         if slot.ty.scalar == ScalarType::Unknown {
             // First sighting of an unknown field settles its type.
-            let def = self.schema.observe(&self.paths.path(node), FieldType::scalar(value.natural_type()));
+            let def = self.schema.observe(
+                &self.paths.path(node),
+                FieldType::scalar(value.natural_type()),
+            );
             slot.ty = def.ty;
             self.paths.set_slot(node, slot);
         }
@@ -455,15 +576,31 @@ impl Decoder {
             }
         };
         ctx.fields += 1;
-        let mut strings = Strings { dedup: &mut self.dedup, col };
-        let stored = match coerce(ctx.batch, &mut strings, value, slot.ty.scalar, self.opts.max_string_bytes) {
+        let mut strings = Strings {
+            dedup: &mut self.dedup,
+            col,
+        };
+        let stored = match coerce(
+            ctx.batch,
+            &mut strings,
+            value,
+            slot.ty.scalar,
+            self.opts.max_string_bytes,
+        ) {
             Ok(v) => v,
             Err(Reject::WrongType(_)) if slot.auto => {
                 // An inferred type is only a guess: keep the value as it came
                 // (the column becomes mixed) and record the conflict once.
                 let natural = value.natural_type();
-                self.schema.record_conflict(slot.field, FieldType::scalar(natural));
-                match coerce(ctx.batch, &mut strings, value, natural, self.opts.max_string_bytes) {
+                self.schema
+                    .record_conflict(slot.field, FieldType::scalar(natural));
+                match coerce(
+                    ctx.batch,
+                    &mut strings,
+                    value,
+                    natural,
+                    self.opts.max_string_bytes,
+                ) {
                     Ok(v) => v,
                     Err(r) => return self.field_error(ctx, node, r),
                 }
@@ -478,7 +615,10 @@ impl Decoder {
             Reject::WrongType(m) => (IngestErrorKind::WrongType, m),
             Reject::TooLong(n) => (
                 IngestErrorKind::StringTooLong,
-                format!("{n} bytes, over the limit of {}", self.opts.max_string_bytes),
+                format!(
+                    "{n} bytes, over the limit of {}",
+                    self.opts.max_string_bytes
+                ),
             ),
             Reject::ArenaFull => (IngestErrorKind::BatchFull, "string arena is full".into()),
         };
@@ -599,7 +739,9 @@ impl<'a> Scalar<'a> {
     fn describe(self) -> String {
         match self {
             Scalar::Str(s) => format!("{:?}", trunc(s)),
-            other => other.text().map_or_else(|| "null".into(), |t| t.into_owned()),
+            other => other
+                .text()
+                .map_or_else(|| "null".into(), |t| t.into_owned()),
         }
     }
 }
@@ -613,17 +755,27 @@ struct Strings<'d> {
 /// Convert a JSON scalar to a stored value of type `target`, coercing where
 /// Elasticsearch would (numeric strings into number fields, numbers into
 /// keyword fields) and refusing where it would reject the document.
-fn coerce(batch: &mut EventBatch, strings: &mut Strings<'_>, value: Scalar<'_>, target: ScalarType, max_string: usize) -> Result<Value, Reject> {
+fn coerce(
+    batch: &mut EventBatch,
+    strings: &mut Strings<'_>,
+    value: Scalar<'_>,
+    target: ScalarType,
+    max_string: usize,
+) -> Result<Value, Reject> {
     use ScalarType as T;
     let wrong = |what: &str| Reject::WrongType(format!("expected {target}, got {what}"));
     let not_a_number = |s: &str| wrong(&format!("the string {:?}", trunc(s)));
     let v = match (target, value) {
         (T::I64, Scalar::I64(n)) => Value::I64(n),
-        (T::I64, Scalar::U64(n)) => Value::I64(i64::try_from(n).map_err(|_| wrong("an integer above the i64 range"))?),
+        (T::I64, Scalar::U64(n)) => {
+            Value::I64(i64::try_from(n).map_err(|_| wrong("an integer above the i64 range"))?)
+        }
         (T::I64, Scalar::F64(x)) if x.fract() == 0.0 && x.abs() < 9.2e18 => Value::I64(x as i64),
         (T::I64, Scalar::Str(s)) => Value::I64(s.trim().parse().map_err(|_| not_a_number(s))?),
         (T::U64, Scalar::U64(n)) => Value::U64(n),
-        (T::U64, Scalar::I64(n)) => Value::U64(u64::try_from(n).map_err(|_| wrong("a negative integer"))?),
+        (T::U64, Scalar::I64(n)) => {
+            Value::U64(u64::try_from(n).map_err(|_| wrong("a negative integer"))?)
+        }
         (T::U64, Scalar::Str(s)) => Value::U64(s.trim().parse().map_err(|_| not_a_number(s))?),
         (T::F64, Scalar::F64(x)) => Value::F64(x),
         (T::F64, Scalar::I64(n)) => Value::F64(n as f64),
@@ -631,7 +783,10 @@ fn coerce(batch: &mut EventBatch, strings: &mut Strings<'_>, value: Scalar<'_>, 
         (T::F64, Scalar::Str(s)) => Value::F64(s.trim().parse().map_err(|_| not_a_number(s))?),
         (T::Bool, Scalar::Bool(b)) => Value::Bool(b),
         (T::Bool, Scalar::Str(s)) if s == "true" || s == "false" => Value::Bool(s == "true"),
-        (T::String | T::Ip | T::Bytes | T::Timestamp | T::DateNanos | T::Version | T::Unknown, v) => {
+        (
+            T::String | T::Ip | T::Bytes | T::Timestamp | T::DateNanos | T::Version | T::Unknown,
+            v,
+        ) => {
             let text = v.text().ok_or_else(|| wrong(v.kind()))?;
             if text.len() > max_string {
                 return Err(Reject::TooLong(text.len()));
@@ -664,7 +819,10 @@ fn json_error_message(err: &simd_json::Error, line: &[u8]) -> String {
     match err.error() {
         // The parser's internal states say nothing to a user; the byte does.
         simd_json::ErrorType::InternalError(_) => match line.get(col) {
-            Some(byte) => format!("invalid JSON at column {}: unexpected byte 0x{byte:02x}", col + 1),
+            Some(byte) => format!(
+                "invalid JSON at column {}: unexpected byte 0x{byte:02x}",
+                col + 1
+            ),
             None => format!("invalid JSON at column {}", col + 1),
         },
         other => format!("invalid JSON at column {}: {other:?}", col + 1),

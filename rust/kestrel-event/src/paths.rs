@@ -38,6 +38,9 @@ struct Node {
     slot: Option<Slot>,
     /// The roles of this path, once worked out (see `Decoder::roles_of`).
     roles: Option<u8>,
+    /// Whether any path under this one is stored, once worked out (see
+    /// `Decoder::stores_under`).
+    stores: Option<bool>,
 }
 
 pub(crate) struct PathTrie {
@@ -46,7 +49,16 @@ pub(crate) struct PathTrie {
 
 impl PathTrie {
     pub fn new() -> Self {
-        let root = Node { parent: ROOT, key: "".into(), children: Vec::new(), index: None, cursor: 0, slot: None, roles: None };
+        let root = Node {
+            parent: ROOT,
+            key: "".into(),
+            children: Vec::new(),
+            index: None,
+            cursor: 0,
+            slot: None,
+            roles: None,
+            stores: None,
+        };
         PathTrie { nodes: vec![root] }
     }
 
@@ -68,7 +80,11 @@ impl PathTrie {
         }
         let found = match &n.index {
             Some(index) => index.get(key).map(|&pos| (pos, n.children[pos].1)),
-            None => n.children.iter().position(|(k, _)| &**k == key).map(|pos| (pos, n.children[pos].1)),
+            None => n
+                .children
+                .iter()
+                .position(|(k, _)| &**k == key)
+                .map(|pos| (pos, n.children[pos].1)),
         };
         if let Some((pos, id)) = found {
             n.cursor = pos + 1;
@@ -79,14 +95,28 @@ impl PathTrie {
 
     fn insert(&mut self, parent: NodeId, key: &str) -> NodeId {
         let id = self.nodes.len() as NodeId;
-        self.nodes.push(Node { parent, key: key.into(), children: Vec::new(), index: None, cursor: 0, slot: None, roles: None });
+        self.nodes.push(Node {
+            parent,
+            key: key.into(),
+            children: Vec::new(),
+            index: None,
+            cursor: 0,
+            slot: None,
+            roles: None,
+            stores: None,
+        });
         let p = &mut self.nodes[parent as usize];
         p.children.push((key.into(), id));
         p.cursor = p.children.len();
         if p.children.len() > INDEX_THRESHOLD {
             let index = p.index.get_or_insert_with(AHashMap::new);
             if index.is_empty() {
-                index.extend(p.children.iter().enumerate().map(|(pos, (k, _))| (k.clone(), pos)));
+                index.extend(
+                    p.children
+                        .iter()
+                        .enumerate()
+                        .map(|(pos, (k, _))| (k.clone(), pos)),
+                );
             } else {
                 index.insert(key.into(), p.children.len() - 1);
             }
@@ -122,6 +152,15 @@ impl PathTrie {
 
     pub fn set_roles(&mut self, node: NodeId, roles: u8) {
         self.nodes[node as usize].roles = Some(roles);
+    }
+
+    #[inline]
+    pub fn stores(&self, node: NodeId) -> Option<bool> {
+        self.nodes[node as usize].stores
+    }
+
+    pub fn set_stores(&mut self, node: NodeId, stores: bool) {
+        self.nodes[node as usize].stores = Some(stores);
     }
 
     /// Nodes in the trie, the root included.
