@@ -10,11 +10,17 @@ use kestrel_event::{DecodeOptions, Decoder, SourceInfo};
 fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().expect("usage: decode_file FILE [ROUNDS]");
-    let rounds: usize = args.next().map_or(10, |r| r.parse().expect("ROUNDS is a number"));
+    let rounds: usize = args
+        .next()
+        .map_or(10, |r| r.parse().expect("ROUNDS is a number"));
     let data = std::fs::read(&path).expect("readable file");
     let schema = kestrel_schema::ecs_default();
     let mut decoder = Decoder::new(schema, DecodeOptions::default());
-    let source = SourceInfo { name: path.clone(), first_line: 1, first_seq: 0 };
+    let source = SourceInfo {
+        name: path.clone(),
+        first_line: 1,
+        first_seq: 0,
+    };
     let mut best = f64::MAX;
     let mut events = 0;
     for _ in 0..rounds {

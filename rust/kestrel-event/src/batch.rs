@@ -24,7 +24,10 @@ const NON_ASCII: u32 = 1 << 31;
 
 impl Span {
     pub fn new(off: u32, len: u32, ascii: bool) -> Span {
-        Span { off, len: if ascii { len } else { len | NON_ASCII } }
+        Span {
+            off,
+            len: if ascii { len } else { len | NON_ASCII },
+        }
     }
 
     #[inline]
@@ -59,7 +62,10 @@ pub enum ColumnData {
     Bool(Vec<bool>),
     Str(Vec<Span>),
     /// Event `i` owns `items[offsets[i]..offsets[i + 1]]`.
-    List { offsets: Vec<u32>, items: Vec<Value> },
+    List {
+        offsets: Vec<u32>,
+        items: Vec<Value>,
+    },
 }
 
 /// A borrowed view of one event's value in one column.
@@ -87,7 +93,9 @@ pub struct Column {
 impl Column {
     #[inline]
     pub fn is_valid(&self, ev: usize) -> bool {
-        self.valid.get(ev >> 6).is_some_and(|w| w >> (ev & 63) & 1 == 1)
+        self.valid
+            .get(ev >> 6)
+            .is_some_and(|w| w >> (ev & 63) & 1 == 1)
     }
 
     pub fn data(&self) -> &ColumnData {
@@ -165,7 +173,9 @@ impl EventBatch {
     /// The value of `field` in event `ev`, without conversion.
     #[inline]
     pub fn value(&self, ev: usize, field: FieldId) -> ValueRef<'_> {
-        let Some(col) = self.column(field) else { return ValueRef::Null };
+        let Some(col) = self.column(field) else {
+            return ValueRef::Null;
+        };
         if !col.is_valid(ev) {
             return ValueRef::Null;
         }
@@ -238,7 +248,8 @@ impl EventBatch {
     pub fn categories(&self, ev: usize) -> impl Iterator<Item = &str> {
         let ids = &self.category_ids
             [self.category_offsets[ev] as usize..self.category_offsets[ev + 1] as usize];
-        ids.iter().map(|&i| self.category_names[i as usize].as_str())
+        ids.iter()
+            .map(|&i| self.category_names[i as usize].as_str())
     }
 
     /// The batch's interned category names; [`EventBatch::category_ids`] index it.
@@ -247,7 +258,8 @@ impl EventBatch {
     }
 
     pub fn category_ids(&self, ev: usize) -> &[u16] {
-        &self.category_ids[self.category_offsets[ev] as usize..self.category_offsets[ev + 1] as usize]
+        &self.category_ids
+            [self.category_offsets[ev] as usize..self.category_offsets[ev + 1] as usize]
     }
 
     pub fn entity_key(&self, ev: usize) -> Option<&str> {

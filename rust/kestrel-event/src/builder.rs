@@ -31,7 +31,10 @@ impl EventBatch {
     /// The index of `field`'s column, if the batch has one yet.
     #[inline]
     pub(crate) fn existing_column(&self, field: FieldId) -> Option<usize> {
-        self.column_of.get(field as usize).filter(|&&c| c != u32::MAX).map(|&c| c as usize)
+        self.column_of
+            .get(field as usize)
+            .filter(|&&c| c != u32::MAX)
+            .map(|&c| c as usize)
     }
 
     /// The column for `field`, created with `ty` if the batch has none yet.
@@ -42,7 +45,13 @@ impl EventBatch {
         }
         if self.column_of[slot] == u32::MAX {
             self.column_of[slot] = self.columns.len() as u32;
-            self.columns.push(Column { field, ty, valid: Vec::new(), data: empty_data(ty, capacity), deduplicated: true });
+            self.columns.push(Column {
+                field,
+                ty,
+                valid: Vec::new(),
+                data: empty_data(ty, capacity),
+                deduplicated: true,
+            });
         }
         self.column_of[slot] as usize
     }
@@ -52,7 +61,10 @@ impl EventBatch {
 /// them does not copy (and fault in fresh pages) several times per batch.
 fn empty_data(ty: FieldType, capacity: usize) -> ColumnData {
     if ty.array {
-        return ColumnData::List { offsets: Vec::with_capacity(capacity + 1), items: Vec::with_capacity(capacity) };
+        return ColumnData::List {
+            offsets: Vec::with_capacity(capacity + 1),
+            items: Vec::with_capacity(capacity),
+        };
     }
     match ty.scalar {
         ScalarType::I64 => ColumnData::I64(Vec::with_capacity(capacity)),
@@ -67,7 +79,10 @@ fn empty_data(ty: FieldType, capacity: usize) -> ColumnData {
         | ScalarType::Version => ColumnData::Str(Vec::with_capacity(capacity)),
         // A column is only created once a value fixed the type; a stray
         // unknown keeps values losslessly in list form.
-        ScalarType::Unknown => ColumnData::List { offsets: Vec::new(), items: Vec::new() },
+        ScalarType::Unknown => ColumnData::List {
+            offsets: Vec::new(),
+            items: Vec::new(),
+        },
     }
 }
 
@@ -147,7 +162,10 @@ impl Column {
     fn convert_to_list(&mut self, upto: usize) {
         let old = std::mem::replace(
             &mut self.data,
-            ColumnData::List { offsets: Vec::new(), items: Vec::new() },
+            ColumnData::List {
+                offsets: Vec::new(),
+                items: Vec::new(),
+            },
         );
         let n = match &old {
             ColumnData::I64(v) => v.len(),
@@ -187,4 +205,3 @@ fn store<T>(v: &mut Vec<T>, ev: usize, x: T, overwrite: bool) {
         v.push(x);
     }
 }
-

@@ -28,7 +28,9 @@ mod tests {
     #[test]
     fn same_bytes_sees_every_differing_byte_at_every_length() {
         for n in 0..40usize {
-            let a: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(7).wrapping_add(3)).collect();
+            let a: Vec<u8> = (0..n as u8)
+                .map(|i| i.wrapping_mul(7).wrapping_add(3))
+                .collect();
             assert!(same_bytes(&a, &a.clone()));
             for at in 0..n {
                 let mut b = a.clone();

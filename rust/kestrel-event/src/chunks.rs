@@ -115,7 +115,11 @@ impl<R: Read> LineChunks<R> {
         self.next_line += (lines + partial) as u64;
         self.consumed += cut as u64 + std::mem::take(&mut self.dropped);
         self.handed_out = cut;
-        Chunk { data: &self.buf[..cut], first_line, offset: self.consumed }
+        Chunk {
+            data: &self.buf[..cut],
+            first_line,
+            offset: self.consumed,
+        }
     }
 
     fn fill(&mut self) -> io::Result<()> {
@@ -199,7 +203,10 @@ mod tests {
             let lines: Vec<&[u8]> = chunk.data.split(|&b| b == b'\n').collect();
             assert_eq!(lines[0], b"ok");
             // At most one read block past the limit is ever held.
-            assert!(lines[1].len() > 64 && lines[1].len() <= 65 + READ_BLOCK, "reads of {step} bytes");
+            assert!(
+                lines[1].len() > 64 && lines[1].len() <= 65 + READ_BLOCK,
+                "reads of {step} bytes"
+            );
             assert_eq!(lines[2], b"last");
             assert_eq!((chunk.first_line, chunk.offset), (1, data.len() as u64));
             assert!(reader.buf.capacity() < 4 << 20);

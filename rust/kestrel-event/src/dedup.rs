@@ -41,21 +41,38 @@ pub(crate) struct Dedup {
 impl Dedup {
     /// The span of `text` in column `col`: an equal text's stored earlier,
     /// or a new one.
-    pub fn intern(&mut self, batch: &mut EventBatch, col: usize, text: &str) -> Result<Span, Reject> {
+    pub fn intern(
+        &mut self,
+        batch: &mut EventBatch,
+        col: usize,
+        text: &str,
+    ) -> Result<Span, Reject> {
         while self.columns.len() <= col {
-            self.columns.push(ColumnDedup { table: HashTable::new(), last: None, values: 0, fresh: 0, active: true });
+            self.columns.push(ColumnDedup {
+                table: HashTable::new(),
+                last: None,
+                values: 0,
+                fresh: 0,
+                active: true,
+            });
         }
         let state = &mut self.columns[col];
         if !state.active {
             return batch.intern(text);
         }
         state.values += 1;
-        if let Some(last) = state.last.filter(|&s| same_bytes(batch.span_bytes(s), text.as_bytes())) {
+        if let Some(last) = state
+            .last
+            .filter(|&s| same_bytes(batch.span_bytes(s), text.as_bytes()))
+        {
             return Ok(last);
         }
         let hasher = &self.hasher;
         let hash = hasher.hash_one(text.as_bytes());
-        if let Some(&span) = state.table.find(hash, |&s| same_bytes(batch.span_bytes(s), text.as_bytes())) {
+        if let Some(&span) = state
+            .table
+            .find(hash, |&s| same_bytes(batch.span_bytes(s), text.as_bytes()))
+        {
             state.last = Some(span);
             return Ok(span);
         }
@@ -70,7 +87,9 @@ impl Dedup {
         }
         let arena = &batch.arena;
         let bytes = |s: &Span| &arena[s.off as usize..s.off as usize + s.byte_len()];
-        state.table.insert_unique(hash, span, |s| hasher.hash_one(bytes(s)));
+        state
+            .table
+            .insert_unique(hash, span, |s| hasher.hash_one(bytes(s)));
         state.last = Some(span);
         Ok(span)
     }
@@ -88,9 +107,16 @@ mod tests {
         let tags = schema.declare("tags", FieldType::array_of(ScalarType::String));
         let line = schema.declare("line", FieldType::scalar(ScalarType::String));
         let input: String = (0..600)
-            .map(|i| format!("{{\"os\":\"{}\",\"tags\":[\"a\",\"{}\"],\"line\":\"cmd {i}\"}}\n", ["linux", "windows"][i % 2], ["linux", "b"][i % 2]))
+            .map(|i| {
+                format!(
+                    "{{\"os\":\"{}\",\"tags\":[\"a\",\"{}\"],\"line\":\"cmd {i}\"}}\n",
+                    ["linux", "windows"][i % 2],
+                    ["linux", "b"][i % 2]
+                )
+            })
             .collect();
-        let batch = Decoder::new(schema, DecodeOptions::default()).decode(input.as_bytes(), &SourceInfo::default());
+        let batch = Decoder::new(schema, DecodeOptions::default())
+            .decode(input.as_bytes(), &SourceInfo::default());
         assert_eq!(batch.len(), 600);
         let spans = |field| match batch.column(field).unwrap().data() {
             crate::ColumnData::Str(v) => v.clone(),

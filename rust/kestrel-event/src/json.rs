@@ -46,7 +46,8 @@ mod tests {
     fn values_read_back_as_the_event_wrote_them() {
         let schema = Schema::new("test", "1");
         let line = r#"{"s":"a\"b\u00e9\n","i":-3,"u":18446744073709551615,"f":1.0,"g":2.5e-7,"b":true,"l":["x","y"]}"#;
-        let batch = Decoder::new(schema.clone(), DecodeOptions::default()).decode(line.as_bytes(), &SourceInfo::default());
+        let batch = Decoder::new(schema.clone(), DecodeOptions::default())
+            .decode(line.as_bytes(), &SourceInfo::default());
         let mut out = Vec::new();
         out.push(b'{');
         for (n, path) in ["s", "i", "u", "f", "g", "b", "l"].iter().enumerate() {
@@ -55,7 +56,11 @@ mod tests {
             }
             write_str(path, &mut out);
             out.push(b':');
-            write_value(&batch, batch.value(0, schema.lookup(path).unwrap().id), &mut out);
+            write_value(
+                &batch,
+                batch.value(0, schema.lookup(path).unwrap().id),
+                &mut out,
+            );
         }
         out.push(b'}');
         let written: serde_json::Value = serde_json::from_slice(&out).unwrap();

@@ -6,8 +6,8 @@
 //! exactly as it was sent.
 
 mod batch;
-pub mod bytes;
 mod builder;
+pub mod bytes;
 pub mod chunks;
 mod decode;
 mod dedup;

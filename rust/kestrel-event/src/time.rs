@@ -50,7 +50,9 @@ impl TimeUnit {
             TimeUnit::Millis => value.checked_mul(1_000_000),
             TimeUnit::Micros => value.checked_mul(1_000),
             TimeUnit::Nanos => Some(value),
-            TimeUnit::FileTime => value.checked_sub(FILETIME_EPOCH_OFFSET_TICKS)?.checked_mul(100),
+            TimeUnit::FileTime => value
+                .checked_sub(FILETIME_EPOCH_OFFSET_TICKS)?
+                .checked_mul(100),
         }
     }
 }
@@ -61,7 +63,9 @@ pub fn parse_text(text: &str, unit: TimeUnit) -> Option<i64> {
     if let Ok(n) = t.parse::<i64>() {
         return unit.int_to_nanos(n);
     }
-    if t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E')) {
+    if t.bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+    {
         if let Ok(x) = t.parse::<f64>() {
             return unit.to_nanos(x);
         }
@@ -112,7 +116,11 @@ pub fn parse_iso8601(s: &str) -> Option<i64> {
             if p.peek() == Some(b':') {
                 p.i += 1;
             }
-            let om = if p.i < b.len() { p.digits(2)? as i64 } else { 0 };
+            let om = if p.i < b.len() {
+                p.digits(2)? as i64
+            } else {
+                0
+            };
             let off = oh * 3600 + om * 60;
             if sign == b'+' {
                 off
@@ -126,8 +134,8 @@ pub fn parse_iso8601(s: &str) -> Option<i64> {
         return None;
     }
     let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + (hour as i64) * 3600 + (minute as i64) * 60 + second as i64
-        - offset_s;
+    let secs =
+        days * 86_400 + (hour as i64) * 3600 + (minute as i64) * 60 + second as i64 - offset_s;
     secs.checked_mul(1_000_000_000)?.checked_add(nanos)
 }
 
@@ -209,8 +217,14 @@ mod tests {
     fn iso_forms() {
         assert_eq!(parse_iso8601("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_iso8601("1970-01-02"), Some(86_400_000_000_000));
-        assert_eq!(parse_iso8601("2024-02-29T12:00:00.5+01:00"), Some(1_709_204_400_500_000_000));
-        assert_eq!(parse_iso8601("2000-01-01 00:00:00.123456789"), Some(946_684_800_123_456_789));
+        assert_eq!(
+            parse_iso8601("2024-02-29T12:00:00.5+01:00"),
+            Some(1_709_204_400_500_000_000)
+        );
+        assert_eq!(
+            parse_iso8601("2000-01-01 00:00:00.123456789"),
+            Some(946_684_800_123_456_789)
+        );
         assert_eq!(parse_iso8601("2023-02-29"), None);
         assert_eq!(parse_iso8601("2023-01-01T00:00:00Zjunk"), None);
         assert_eq!(parse_iso8601("1969-12-31T23:59:59Z"), Some(-1_000_000_000));
@@ -220,7 +234,10 @@ mod tests {
     fn epoch_forms() {
         assert_eq!(parse_text("1", TimeUnit::Millis), Some(1_000_000));
         assert_eq!(parse_text("1.5", TimeUnit::Seconds), Some(1_500_000_000));
-        assert_eq!(TimeUnit::FileTime.int_to_nanos(116_444_736_000_000_000), Some(0));
+        assert_eq!(
+            TimeUnit::FileTime.int_to_nanos(116_444_736_000_000_000),
+            Some(0)
+        );
         assert_eq!(parse_text("not a time", TimeUnit::Millis), None);
     }
 }

@@ -146,7 +146,9 @@ fn filter_anchors(nodes: &[Node], tables: &RawTables, filter: &Filter) -> Vec<An
         .into_iter()
         .filter_map(|n| terms(nodes, tables, n, 0))
         .map(|mut terms| {
-            terms.iter_mut().for_each(|t| t.category = filter.category.clone());
+            terms
+                .iter_mut()
+                .for_each(|t| t.category = filter.category.clone());
             Anchor { terms }
         })
         .collect()
@@ -230,7 +232,9 @@ fn membership(nodes: &[Node], tables: &RawTables, id: u32) -> Option<Term> {
     // A date, ip or version field's equality is not its text's ("::1" is
     // "0::1"), so the text dictionaries cannot stand in for it.
     let field = |n: u32| match nodes.get(n as usize) {
-        Some(Node::LoadField { field, path, kind, .. }) if !kind.is_typed() => Some((*field, path.to_string())),
+        Some(Node::LoadField {
+            field, path, kind, ..
+        }) if !kind.is_typed() => Some((*field, path.to_string())),
         _ => None,
     };
     let text = |n: u32| match nodes.get(n as usize) {
@@ -240,7 +244,10 @@ fn membership(nodes: &[Node], tables: &RawTables, id: u32) -> Option<Term> {
     match nodes.get(id as usize)? {
         Node::Not(operand) => {
             let term = membership(nodes, tables, *operand)?;
-            Some(Term { kind: term.kind.negated(), ..term })
+            Some(Term {
+                kind: term.kind.negated(),
+                ..term
+            })
         }
         Node::InSet { operand, set } => {
             let (f, path) = field(*operand)?;
@@ -266,7 +273,11 @@ fn membership(nodes: &[Node], tables: &RawTables, id: u32) -> Option<Term> {
             Some(Term {
                 field: f,
                 path,
-                kind: if *cmp == Cmp::Eq { TermKind::In } else { TermKind::NotIn },
+                kind: if *cmp == Cmp::Eq {
+                    TermKind::In
+                } else {
+                    TermKind::NotIn
+                },
                 case_insensitive: *case_insensitive,
                 values: vec![value],
                 category: None,

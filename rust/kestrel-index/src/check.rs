@@ -61,9 +61,19 @@ impl FilterCheck {
     /// against the others. Glob and negated anchors are used only where the
     /// membership anchors leave many events, and then only over fields
     /// with few distinct texts (see [`FieldSlots::is_wide`]).
-    pub fn select(&self, memo: &mut Memo<'_>, values: &mut BatchValues<'_, '_>, batch: &EventBatch, category: Option<u16>, out: &mut Vec<u32>) {
+    pub fn select(
+        &self,
+        memo: &mut Memo<'_>,
+        values: &mut BatchValues<'_, '_>,
+        batch: &EventBatch,
+        category: Option<u16>,
+        out: &mut Vec<u32>,
+    ) {
         let count = |a: usize, memo: &mut Memo<'_>, values: &mut BatchValues<'_, '_>| -> u64 {
-            self.anchors[a].iter().map(|&t| u64::from(memo.count(values, t))).sum()
+            self.anchors[a]
+                .iter()
+                .map(|&t| u64::from(memo.count(values, t)))
+                .sum()
         };
         let mut used: Vec<usize> = (0..self.lookups).collect();
         let mut best = used.iter().map(|&a| (count(a, memo, values), a)).min();
@@ -71,9 +81,17 @@ impl FilterCheck {
             // With membership anchors to fall back on, skip globs and
             // negations over wide fields: they would test about every event.
             let slots = values.slots();
-            let worth = |a: &usize| best.is_none() || self.anchors[*a].iter().all(|&t| !slots.is_wide(memo.slot(t)));
+            let worth = |a: &usize| {
+                best.is_none()
+                    || self.anchors[*a]
+                        .iter()
+                        .all(|&t| !slots.is_wide(memo.slot(t)))
+            };
             let others: Vec<usize> = (self.lookups..self.anchors.len()).filter(worth).collect();
-            best = best.into_iter().chain(others.iter().map(|&a| (count(a, memo, values), a))).min();
+            best = best
+                .into_iter()
+                .chain(others.iter().map(|&a| (count(a, memo, values), a)))
+                .min();
             used.extend(others);
         }
         let Some((_, best)) = best else {
@@ -93,11 +111,23 @@ impl FilterCheck {
         let others: Vec<Vec<(&FieldValues<'_>, &[bool])>> = used
             .iter()
             .filter(|&&a| a != best)
-            .map(|&a| self.anchors[a].iter().map(|&t| (values.built(memo.slot(t)), memo.passes(t))).collect())
+            .map(|&a| {
+                self.anchors[a]
+                    .iter()
+                    .map(|&t| (values.built(memo.slot(t)), memo.passes(t)))
+                    .collect()
+            })
             .collect();
         for ev in events {
-            let in_category = category.is_none_or(|id| batch.category_ids(ev as usize).contains(&id));
-            if in_category && others.iter().all(|terms| terms.iter().any(|&(field, passes)| holds(field, passes, ev as usize))) {
+            let in_category =
+                category.is_none_or(|id| batch.category_ids(ev as usize).contains(&id));
+            if in_category
+                && others.iter().all(|terms| {
+                    terms
+                        .iter()
+                        .any(|&(field, passes)| holds(field, passes, ev as usize))
+                })
+            {
                 out.push(ev);
             }
         }
@@ -110,7 +140,10 @@ impl FilterCheck {
 /// member's spelling; the predicate decides).
 #[inline]
 fn holds(field: &FieldValues<'_>, passes: &[bool], ev: usize) -> bool {
-    field.of(ev).iter().any(|&id| id == NOT_TEXT || passes[id as usize])
+    field
+        .of(ev)
+        .iter()
+        .any(|&id| id == NOT_TEXT || passes[id as usize])
 }
 
 impl TermCheck {
@@ -142,9 +175,16 @@ impl TermCheck {
                 member
             }
             TermKind::Like | TermKind::NotLike => {
-                let globs = self.globs.as_ref().expect("glob terms carry their patterns");
+                let globs = self
+                    .globs
+                    .as_ref()
+                    .expect("glob terms carry their patterns");
                 let want = self.kind == TermKind::Like;
-                field.texts.iter().map(|text| uncertain(text) || globs.matches(text) == want).collect()
+                field
+                    .texts
+                    .iter()
+                    .map(|text| uncertain(text) || globs.matches(text) == want)
+                    .collect()
             }
         }
     }
@@ -172,7 +212,11 @@ impl Checks {
             .chain(&others)
             .map(|a| a.terms.iter().map(|t| self.term(t, slots)).collect())
             .collect();
-        FilterCheck { category, anchors, lookups: lookups.len() }
+        FilterCheck {
+            category,
+            anchors,
+            lookups: lookups.len(),
+        }
     }
 
     fn term(&mut self, term: &Term, slots: &mut FieldSlots) -> u32 {
@@ -185,7 +229,11 @@ impl Checks {
         let (mut keys, mut globs) = (Vec::new(), None);
         match term.kind {
             TermKind::In | TermKind::NotIn => {
-                keys = term.values.iter().flat_map(|v| value_keys(v, term.case_insensitive)).collect();
+                keys = term
+                    .values
+                    .iter()
+                    .flat_map(|v| value_keys(v, term.case_insensitive))
+                    .collect();
                 keys.sort_unstable();
                 keys.dedup();
             }
@@ -244,9 +292,16 @@ impl Memo<'_> {
         self.state[term as usize].get_or_insert_with(|| {
             let field = values.field(check.slot);
             let passes = check.passes(field);
-            let passing: Vec<u32> = (0..passes.len() as u32).filter(|&id| passes[id as usize]).collect();
+            let passing: Vec<u32> = (0..passes.len() as u32)
+                .filter(|&id| passes[id as usize])
+                .collect();
             let count = passing.iter().map(|&id| field.freq(id)).sum::<u32>() + field.not_text;
-            TermState { passes, passing, count, events: None }
+            TermState {
+                passes,
+                passing,
+                count,
+                events: None,
+            }
         })
     }
 
@@ -262,7 +317,11 @@ impl Memo<'_> {
             let field = values.field(slot);
             let mut events = Vec::with_capacity(state.count as usize);
             let mut lists = 0;
-            for &id in state.passing.iter().chain((field.not_text > 0).then_some(&NOT_TEXT)) {
+            for &id in state
+                .passing
+                .iter()
+                .chain((field.not_text > 0).then_some(&NOT_TEXT))
+            {
                 events.extend_from_slice(field.events_of(id));
                 lists += 1;
             }
@@ -277,6 +336,9 @@ impl Memo<'_> {
 
     /// What a term's state says per id; the state must have been worked out.
     fn passes(&self, term: u32) -> &[bool] {
-        &self.state[term as usize].as_ref().expect("the term was counted first").passes
+        &self.state[term as usize]
+            .as_ref()
+            .expect("the term was counted first")
+            .passes
     }
 }

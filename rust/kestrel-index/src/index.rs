@@ -56,11 +56,22 @@ impl RuleIndex {
             .iter()
             .map(|filters| {
                 // A filter without an anchor can pass any event: the rule is unrestricted.
-                let anchored = !filters.is_empty() && filters.iter().all(|alternatives| !alternatives.is_empty());
-                anchored.then(|| filters.iter().map(|alternatives| terms.filter(alternatives, &mut slots)).collect())
+                let anchored = !filters.is_empty()
+                    && filters.iter().all(|alternatives| !alternatives.is_empty());
+                anchored.then(|| {
+                    filters
+                        .iter()
+                        .map(|alternatives| terms.filter(alternatives, &mut slots))
+                        .collect()
+                })
             })
             .collect();
-        RuleIndex { anchors: choose(options), filters, terms, slots }
+        RuleIndex {
+            anchors: choose(options),
+            filters,
+            terms,
+            slots,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -124,7 +135,10 @@ impl RuleIndex {
                         let category = match filter.category.as_deref() {
                             None => Some(None),
                             // None when no event of the batch has it.
-                            Some(wanted) => names.iter().position(|n| n == wanted).map(|id| Some(id as u16)),
+                            Some(wanted) => names
+                                .iter()
+                                .position(|n| n == wanted)
+                                .map(|id| Some(id as u16)),
                         };
                         if let Some(category) = category {
                             filter.select(&mut memo, &mut values, batch, category, &mut events);
@@ -164,7 +178,11 @@ fn rank(options: &mut [Vec<Vec<Anchor>>]) {
     // A disjunction passes what any of its terms passes.
     let share = |a: &Anchor| a.terms.iter().map(term_share).sum::<f64>();
     for alternatives in options.iter_mut().flatten() {
-        alternatives.sort_by(|a, b| share(a).total_cmp(&share(b)).then(weight(a).cmp(&weight(b))));
+        alternatives.sort_by(|a, b| {
+            share(a)
+                .total_cmp(&share(b))
+                .then(weight(a).cmp(&weight(b)))
+        });
     }
 }
 
@@ -182,4 +200,3 @@ fn choose(options: Vec<Vec<Vec<Anchor>>>) -> Vec<Option<Anchor>> {
         })
         .collect()
 }
-

@@ -78,8 +78,23 @@ impl<'b> Dictionary<'b> {
     }
 
     fn into_values(self, offsets: Vec<u32>, items: Vec<u32>) -> FieldValues<'b> {
-        let Dictionary { texts, by_text, freq, not_text, .. } = self;
-        FieldValues { texts, ids: by_text, freq, not_text, offsets, items, folded: None, postings: None }
+        let Dictionary {
+            texts,
+            by_text,
+            freq,
+            not_text,
+            ..
+        } = self;
+        FieldValues {
+            texts,
+            ids: by_text,
+            freq,
+            not_text,
+            offsets,
+            items,
+            folded: None,
+            postings: None,
+        }
     }
 }
 
@@ -115,7 +130,10 @@ impl<'b> FieldValues<'b> {
             if column.is_valid(ev) {
                 match column.data() {
                     ColumnData::Str(spans) => push(&Value::Str(spans[ev]), &mut items),
-                    ColumnData::List { offsets, items: elements } => {
+                    ColumnData::List {
+                        offsets,
+                        items: elements,
+                    } => {
                         for element in &elements[offsets[ev] as usize..offsets[ev + 1] as usize] {
                             push(element, &mut items);
                         }
@@ -165,10 +183,14 @@ impl<'b> FieldValues<'b> {
 
     /// The events carrying `id` ([`NOT_TEXT`] included), ascending.
     pub fn events_of(&mut self, id: u32) -> &[u32] {
-        let slot = if id == NOT_TEXT { self.texts.len() } else { id as usize };
-        let postings = self.postings.get_or_insert_with(|| {
-            postings(&self.offsets, &self.items, self.texts.len())
-        });
+        let slot = if id == NOT_TEXT {
+            self.texts.len()
+        } else {
+            id as usize
+        };
+        let postings = self
+            .postings
+            .get_or_insert_with(|| postings(&self.offsets, &self.items, self.texts.len()));
         &postings.events[postings.offsets[slot] as usize..postings.offsets[slot + 1] as usize]
     }
 }
@@ -176,7 +198,13 @@ impl<'b> FieldValues<'b> {
 /// Events by id, by counting sort; an event listing an id twice (an array
 /// with a repeated element) is kept once.
 fn postings(offsets: &[u32], items: &[u32], distinct: usize) -> Postings {
-    let slot = |id: u32| if id == NOT_TEXT { distinct } else { id as usize };
+    let slot = |id: u32| {
+        if id == NOT_TEXT {
+            distinct
+        } else {
+            id as usize
+        }
+    };
     let mut starts = vec![0u32; distinct + 2];
     for &id in items {
         starts[slot(id) + 1] += 1;
@@ -204,7 +232,10 @@ fn postings(offsets: &[u32], items: &[u32], distinct: usize) -> Postings {
         compact.extend_from_slice(&events[starts[s] as usize..next[s] as usize]);
         offsets_out.push(compact.len() as u32);
     }
-    Postings { offsets: offsets_out, events: compact }
+    Postings {
+        offsets: offsets_out,
+        events: compact,
+    }
 }
 
 /// The fields the index reads, numbered densely, so a batch's dictionaries
@@ -261,7 +292,11 @@ pub(crate) struct BatchValues<'b, 's> {
 impl<'b, 's> BatchValues<'b, 's> {
     pub fn new(batch: &'b EventBatch, slots: &'s FieldSlots) -> BatchValues<'b, 's> {
         let fields = slots.fields.iter().map(|_| None).collect();
-        BatchValues { batch, slots, fields }
+        BatchValues {
+            batch,
+            slots,
+            fields,
+        }
     }
 
     #[inline]
@@ -276,7 +311,9 @@ impl<'b, 's> BatchValues<'b, 's> {
 
     /// Field `slot`'s dictionary, which must have been built.
     pub fn built(&self, slot: u32) -> &FieldValues<'b> {
-        self.fields[slot as usize].as_ref().expect("the field was read first")
+        self.fields[slot as usize]
+            .as_ref()
+            .expect("the field was read first")
     }
 
     pub fn slots(&self) -> &'s FieldSlots {
@@ -301,15 +338,22 @@ mod tests {
 {"name":"a"}
 {"name":"b","pid":5,"tags":["y",null]}
 "#;
-        let batch = Decoder::new(schema, DecodeOptions::default()).decode(input, &SourceInfo::default());
+        let batch =
+            Decoder::new(schema, DecodeOptions::default()).decode(input, &SourceInfo::default());
         let names = FieldValues::build(&batch, name);
         assert_eq!(names.texts, ["a", "b"]);
-        assert_eq!([names.of(0), names.of(1), names.of(2), names.of(3)], [&[0][..], &[1], &[0], &[1]]);
+        assert_eq!(
+            [names.of(0), names.of(1), names.of(2), names.of(3)],
+            [&[0][..], &[1], &[0], &[1]]
+        );
         let pids = FieldValues::build(&batch, pid);
         assert_eq!([pids.of(0), pids.of(3)], [&[][..], &[NOT_TEXT]]);
         let tags = FieldValues::build(&batch, tags);
         assert_eq!(tags.texts, ["x", "y"]);
-        assert_eq!([tags.of(0), tags.of(1), tags.of(2), tags.of(3)], [&[0, 1][..], &[], &[], &[1]]);
+        assert_eq!(
+            [tags.of(0), tags.of(1), tags.of(2), tags.of(3)],
+            [&[0, 1][..], &[], &[], &[1]]
+        );
         let mut names = names;
         assert_eq!(names.events_of(0), [0, 2]);
         assert_eq!(names.events_of(1), [1, 3]);
@@ -327,6 +371,9 @@ mod tests {
         let items = [0, 1, 0, NOT_TEXT, 0, 0];
         let p = postings(&offsets, &items, 2);
         let list = |s: usize| &p.events[p.offsets[s] as usize..p.offsets[s + 1] as usize];
-        assert_eq!((list(0), list(1), list(2)), (&[0, 2][..], &[0][..], &[1][..]));
+        assert_eq!(
+            (list(0), list(1), list(2)),
+            (&[0, 2][..], &[0][..], &[1][..])
+        );
     }
 }

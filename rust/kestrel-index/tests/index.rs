@@ -179,7 +179,10 @@ fn numbers_and_open_ors_are_not_anchors() {
 
 /// `path : patterns` (case-insensitive), negated when `not`.
 fn glob_rule(path: &str, patterns: Value, not: bool) -> Value {
-    let mut nodes = vec![load(path), json!({"op": "WildcardMatch", "operand": 0, "glob": 0, "case_insensitive": true})];
+    let mut nodes = vec![
+        load(path),
+        json!({"op": "WildcardMatch", "operand": 0, "glob": 0, "case_insensitive": true}),
+    ];
     if not {
         nodes.push(json!({"op": "Not", "operand": 1}));
     }
@@ -230,8 +233,15 @@ fn globs_and_negations_are_anchors_tested_per_distinct_text() {
         json!({}),
         None,
     );
-    let events = [json!({"process": {"name": "bash"}}), json!({"process": {"name": "Bash"}}), json!({})];
-    assert_eq!(describe(&not_equal).unwrap(), "process.name not in 1 value (cs) [\"bash\"]");
+    let events = [
+        json!({"process": {"name": "bash"}}),
+        json!({"process": {"name": "Bash"}}),
+        json!({}),
+    ];
+    assert_eq!(
+        describe(&not_equal).unwrap(),
+        "process.name not in 1 value (cs) [\"bash\"]"
+    );
     assert_eq!(candidates(&not_equal, &events), Some(vec![1]));
 }
 
@@ -250,9 +260,12 @@ fn globs_narrow_only_what_membership_leaves_wide() {
         json!({"globs": [{"patterns": ["*.exe"], "case_insensitive": true}]}),
         None,
     );
-    let event = |action: &str, name: &str| json!({"event": {"action": action}, "process": {"name": name}});
+    let event =
+        |action: &str, name: &str| json!({"event": {"action": action}, "process": {"name": name}});
     // Every event has the action: the glob narrows them down.
-    let wide: Vec<Value> = (0..64).map(|i| event("x", if i % 8 == 0 { "a.exe" } else { "a" })).collect();
+    let wide: Vec<Value> = (0..64)
+        .map(|i| event("x", if i % 8 == 0 { "a.exe" } else { "a" }))
+        .collect();
     let expected: Vec<u32> = (0..64).step_by(8).collect();
     assert_eq!(candidates(&doc, &wide), Some(expected));
     // One event has it: below the threshold the glob is not worked out, and
@@ -366,7 +379,9 @@ fn sequences_are_anchored_on_the_union_of_their_filters() {
     let doc = two_step_sequence();
     assert_eq!(
         describe(&doc).as_deref(),
-        Some(r#"process.args in 1 value (cs) or process.name in 2 values (ci) ["x", "CMD.exe", "pwsh.exe"]"#)
+        Some(
+            r#"process.args in 1 value (cs) or process.name in 2 values (ci) ["x", "CMD.exe", "pwsh.exe"]"#
+        )
     );
     let json = doc.to_string();
     let index = RuleIndex::new(&[Some(&json)], &schema()).expect("valid IR");
@@ -381,7 +396,10 @@ fn sequences_are_anchored_on_the_union_of_their_filters() {
     ];
     assert_eq!(index.candidates(&batch(&events)), vec![Some(vec![2, 4])]);
     // Per filter: the first step's (process, name and args), then the second's (network, name).
-    assert_eq!(index.candidates_by_filter(&batch(&events)), vec![Some(vec![vec![4], vec![2]])]);
+    assert_eq!(
+        index.candidates_by_filter(&batch(&events)),
+        vec![Some(vec![vec![4], vec![2]])]
+    );
 }
 
 #[test]

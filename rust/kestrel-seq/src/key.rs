@@ -97,7 +97,9 @@ pub fn for_each_key(
         }
         each(buf);
         formed += 1;
-        let Some(turn) = (0..parts.len()).rev().find(|&p| at[p] + 1 < parts[p].len()) else { break };
+        let Some(turn) = (0..parts.len()).rev().find(|&p| at[p] + 1 < parts[p].len()) else {
+            break;
+        };
         at[turn] += 1;
         at[turn + 1..].iter_mut().for_each(|i| *i = 0);
     }
@@ -111,7 +113,9 @@ pub fn for_each_key(
 pub fn encode_key(batch: &EventBatch, ev: usize, fields: &[FieldRef], out: &mut Vec<u8>) -> bool {
     for field in fields {
         let value = match batch.value(ev, field.field) {
-            ValueRef::List(items) => items.first().map_or(ValueRef::Null, |item| batch.element(item)),
+            ValueRef::List(items) => items
+                .first()
+                .map_or(ValueRef::Null, |item| batch.element(item)),
             other => other,
         };
         if !push_value(out, value, field) {
@@ -186,23 +190,37 @@ pub fn decode_key(mut bytes: &[u8]) -> Vec<KeyValue> {
     while let Some((&tag, rest)) = bytes.split_first() {
         let (value, used) = match tag {
             NULL => (KeyValue::Null, 0),
-            INT if rest.len() >= 8 => (KeyValue::Int(i64::from_le_bytes(rest[..8].try_into().unwrap())), 8),
-            BIG_UINT if rest.len() >= 8 => (KeyValue::UInt(u64::from_le_bytes(rest[..8].try_into().unwrap())), 8),
-            FLOAT if rest.len() >= 8 => {
-                (KeyValue::Float(f64::from_bits(u64::from_le_bytes(rest[..8].try_into().unwrap()))), 8)
-            }
+            INT if rest.len() >= 8 => (
+                KeyValue::Int(i64::from_le_bytes(rest[..8].try_into().unwrap())),
+                8,
+            ),
+            BIG_UINT if rest.len() >= 8 => (
+                KeyValue::UInt(u64::from_le_bytes(rest[..8].try_into().unwrap())),
+                8,
+            ),
+            FLOAT if rest.len() >= 8 => (
+                KeyValue::Float(f64::from_bits(u64::from_le_bytes(
+                    rest[..8].try_into().unwrap(),
+                ))),
+                8,
+            ),
             BOOL if !rest.is_empty() => (KeyValue::Bool(rest[0] != 0), 1),
             STR if rest.len() >= 4 => {
                 let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
                 if rest.len() < 4 + len {
                     break;
                 }
-                (KeyValue::Str(String::from_utf8_lossy(&rest[4..4 + len]).into_owned()), 4 + len)
+                (
+                    KeyValue::Str(String::from_utf8_lossy(&rest[4..4 + len]).into_owned()),
+                    4 + len,
+                )
             }
             IP if rest.len() >= 16 => {
                 let bits = u128::from_be_bytes(rest[..16].try_into().unwrap());
                 let addr = std::net::Ipv6Addr::from(bits);
-                let text = addr.to_ipv4_mapped().map_or_else(|| addr.to_string(), |v4| v4.to_string());
+                let text = addr
+                    .to_ipv4_mapped()
+                    .map_or_else(|| addr.to_string(), |v4| v4.to_string());
                 (KeyValue::Str(text), 16)
             }
             _ => break,

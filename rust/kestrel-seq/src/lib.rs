@@ -45,7 +45,11 @@ pub enum SeqError {
     #[error("filter {filter} is out of range (the rule has {count})")]
     NoSuchFilter { filter: usize, count: usize },
     #[error("match list for filter {filter} names event {event}, but the batch has {len} events")]
-    BadEvent { filter: usize, event: u32, len: usize },
+    BadEvent {
+        filter: usize,
+        event: u32,
+        len: usize,
+    },
     #[error("bad snapshot at byte {offset}: {reason}")]
     Snapshot { offset: usize, reason: String },
 }

@@ -76,12 +76,20 @@ pub struct RawRef {
 impl RawRef {
     pub fn of(batch: &EventBatch, ev: usize) -> RawRef {
         let (buf, off, len) = batch.raw_buffer(ev);
-        RawRef { buf: buf.clone(), off, len }
+        RawRef {
+            buf: buf.clone(),
+            off,
+            len,
+        }
     }
 
     /// A private copy (snapshots restore into these).
     pub fn owned(bytes: &[u8]) -> RawRef {
-        RawRef { buf: Arc::new(bytes.to_vec()), off: 0, len: bytes.len() as u32 }
+        RawRef {
+            buf: Arc::new(bytes.to_vec()),
+            off: 0,
+            len: bytes.len() as u32,
+        }
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -123,15 +131,32 @@ pub struct Match {
 }
 
 impl Match {
-    pub(crate) fn new(kind: RuleKind, key: Box<[u8]>, events: Vec<Option<EvRef>>, completed_by: u64) -> Match {
+    pub(crate) fn new(
+        kind: RuleKind,
+        key: Box<[u8]>,
+        events: Vec<Option<EvRef>>,
+        completed_by: u64,
+    ) -> Match {
         let times = events.iter().flatten().map(|e| e.ts);
         let first_ts = times.clone().min().unwrap_or(NONE);
         let last_ts = times.max().unwrap_or(NONE);
-        Match { kind, key, events, completed_by, first_ts, last_ts }
+        Match {
+            kind,
+            key,
+            events,
+            completed_by,
+            first_ts,
+            last_ts,
+        }
     }
 
     fn first_seq(&self) -> u64 {
-        self.events.iter().flatten().map(|e| e.seq).min().unwrap_or(0)
+        self.events
+            .iter()
+            .flatten()
+            .map(|e| e.seq)
+            .min()
+            .unwrap_or(0)
     }
 }
 
@@ -189,7 +214,11 @@ impl Ctx<'_> {
             (None, true, Some(batch)) => Some(RawRef::of(batch, hit.ev as usize)),
             _ => None,
         };
-        EvRef { seq: hit.seq, ts: hit.ts, raw }
+        EvRef {
+            seq: hit.seq,
+            ts: hit.ts,
+            raw,
+        }
     }
 }
 
@@ -202,7 +231,11 @@ pub(crate) fn key_hasher() -> ahash::RandomState {
 /// The shared counters a matcher must keep: the budget's bytes when a budget
 /// is enforced or other matchers share it, the rule's partials when a rule
 /// quota is.
-pub(crate) fn shared_counters<'a>(config: &Config, budget: &'a StateBudget, rule_partials: &'a AtomicI64) -> Shared<'a> {
+pub(crate) fn shared_counters<'a>(
+    config: &Config,
+    budget: &'a StateBudget,
+    rule_partials: &'a AtomicI64,
+) -> Shared<'a> {
     let budget_read = config.memory_budget.is_some() || Arc::strong_count(&budget.0) > 1;
     Shared {
         budget_bytes: budget_read.then_some(&*budget.0),
@@ -237,7 +270,12 @@ fn passed_events(matches: &[&[u32]]) -> Vec<(u32, u64)> {
     }
     let mut heads = vec![0usize; matches.len()];
     loop {
-        let Some(ev) = matches.iter().zip(&heads).filter_map(|(l, &h)| l.get(h).copied()).min() else {
+        let Some(ev) = matches
+            .iter()
+            .zip(&heads)
+            .filter_map(|(l, &h)| l.get(h).copied())
+            .min()
+        else {
             return passed;
         };
         let mut bits = 0u64;
@@ -281,13 +319,20 @@ pub struct SequenceMatcher {
 }
 
 impl SequenceMatcher {
-    pub fn new(program: &Program, config: Config, budget: StateBudget) -> Result<SequenceMatcher, SeqError> {
+    pub fn new(
+        program: &Program,
+        config: Config,
+        budget: StateBudget,
+    ) -> Result<SequenceMatcher, SeqError> {
         let plan = Plan::from_program(program)?;
         let mut spec_masks = vec![0u64; plan.key_specs.len()];
         let mut creates_state = 0u64;
         for (f, fp) in plan.filters.iter().enumerate() {
             spec_masks[fp.key_spec] |= 1 << f;
-            if fp.positions.contains(&0) || fp.missing.contains(&Missing::Leading) || fp.sample_slot.is_some() {
+            if fp.positions.contains(&0)
+                || fp.missing.contains(&Missing::Leading)
+                || fp.sample_slot.is_some()
+            {
                 creates_state |= 1 << f;
             }
         }
@@ -320,14 +365,25 @@ impl SequenceMatcher {
     /// Feed one batch. `matches[f]` lists the events of `batch` that passed
     /// filter `f` (ABI order: steps, then `until`), ascending or not.
     /// Returns the sequences and samples completed, in completion order.
-    pub fn process(&mut self, batch: &EventBatch, matches: &[&[u32]]) -> Result<Vec<Match>, SeqError> {
+    pub fn process(
+        &mut self,
+        batch: &EventBatch,
+        matches: &[&[u32]],
+    ) -> Result<Vec<Match>, SeqError> {
         let count = self.plan.filters.len();
         if matches.len() != count {
-            return Err(SeqError::NoSuchFilter { filter: matches.len(), count });
+            return Err(SeqError::NoSuchFilter {
+                filter: matches.len(),
+                count,
+            });
         }
         for (f, list) in matches.iter().enumerate() {
             if let Some(&ev) = list.iter().find(|&&ev| ev as usize >= batch.len()) {
-                return Err(SeqError::BadEvent { filter: f, event: ev, len: batch.len() });
+                return Err(SeqError::BadEvent {
+                    filter: f,
+                    event: ev,
+                    len: batch.len(),
+                });
             }
         }
         let passed = passed_events(matches);
@@ -336,10 +392,18 @@ impl SequenceMatcher {
         let hits = self.collect_hits(batch, &passed);
         // Samples are unordered: nothing to hold back, nothing is late.
         let reordering = self.config.max_out_of_order_ns > 0 && self.plan.kind != RuleKind::Sample;
-        let hits = if reordering { self.reorder(hits, batch) } else { hits };
+        let hits = if reordering {
+            self.reorder(hits, batch)
+        } else {
+            hits
+        };
         self.run(hits, Some(batch));
         // Everything up to the watermark has been processed: what is due before it can go.
-        let horizon = if reordering { self.newest.saturating_sub(self.config.max_out_of_order_ns) } else { self.newest };
+        let horizon = if reordering {
+            self.newest.saturating_sub(self.config.max_out_of_order_ns)
+        } else {
+            self.newest
+        };
         self.watermark = self.watermark.max(horizon);
         self.expire(self.watermark);
         Ok(self.drain())
@@ -348,7 +412,8 @@ impl SequenceMatcher {
     /// End of stream (or an explicit flush): release the reorder buffer and
     /// close every trailing-missing window.
     pub fn flush(&mut self) -> Vec<Match> {
-        let pending: Vec<Hit> = std::iter::from_fn(|| self.reorder.pop().map(|Reverse(h)| h)).collect();
+        let pending: Vec<Hit> =
+            std::iter::from_fn(|| self.reorder.pop().map(|Reverse(h)| h)).collect();
         for hit in &pending {
             self.released = self.released.max(hit.ts);
         }
@@ -357,7 +422,13 @@ impl SequenceMatcher {
         self.expire(self.watermark);
         let (plan, config) = (&self.plan, &self.config);
         let shared = shared_counters(&self.config, &self.budget, &self.rule_partials);
-        let ctx = Ctx { plan, config, shared, batch: None, creates_state: self.creates_state };
+        let ctx = Ctx {
+            plan,
+            config,
+            shared,
+            batch: None,
+            creates_state: self.creates_state,
+        };
         for shard in &mut self.shards {
             let live: Vec<u32> = shard.live_slots().collect();
             for idx in live {
@@ -383,7 +454,11 @@ impl SequenceMatcher {
             let released = self.release_buffered();
             self.run(released, None);
         }
-        let horizon = if reordering { self.newest.saturating_sub(self.config.max_out_of_order_ns) } else { self.newest };
+        let horizon = if reordering {
+            self.newest.saturating_sub(self.config.max_out_of_order_ns)
+        } else {
+            self.newest
+        };
         self.watermark = self.watermark.max(horizon);
         self.expire(self.watermark);
         self.drain()
@@ -394,7 +469,10 @@ impl SequenceMatcher {
     /// bound releases. `None` when nothing waits on time.
     pub fn next_deadline(&self) -> Option<i64> {
         let timers = self.shards.iter().filter_map(Shard::next_timer).min();
-        let buffered = self.reorder.peek().map(|Reverse(h)| h.ts.saturating_add(self.config.max_out_of_order_ns));
+        let buffered = self
+            .reorder
+            .peek()
+            .map(|Reverse(h)| h.ts.saturating_add(self.config.max_out_of_order_ns));
         timers.into_iter().chain(buffered).min()
     }
 
@@ -424,8 +502,15 @@ impl SequenceMatcher {
         for shard in &self.shards {
             for idx in shard.live_slots() {
                 let slot = &shard.slots[idx as usize];
-                let partials = slot.stages.iter().flatten().map(|p| &**p).chain(slot.awaiting().iter().map(|a| &a.partial));
-                let events = partials.flat_map(|p| p.events.iter()).chain(slot.sample().iter().flatten());
+                let partials = slot
+                    .stages
+                    .iter()
+                    .flatten()
+                    .map(|p| &**p)
+                    .chain(slot.awaiting().iter().map(|a| &a.partial));
+                let events = partials
+                    .flat_map(|p| p.events.iter())
+                    .chain(slot.sample().iter().flatten());
                 for raw in events.filter_map(|e| e.raw.as_ref()) {
                     let (ptr, size) = raw.buffer();
                     seen.insert(ptr, size);
@@ -459,7 +544,9 @@ impl SequenceMatcher {
     /// The filters whose hits can give a key state it does not have: first
     /// steps, leading missing steps, and every step of a sample.
     pub fn starting_filters(&self) -> Vec<usize> {
-        (0..self.plan.filters.len()).filter(|f| self.creates_state & (1 << f) != 0).collect()
+        (0..self.plan.filters.len())
+            .filter(|f| self.creates_state & (1 << f) != 0)
+            .collect()
     }
 
     /// Whether the next batch's hits on filters other than
@@ -474,7 +561,9 @@ impl SequenceMatcher {
 
     fn collect_hits(&mut self, batch: &EventBatch, passed: &[(u32, u64)]) -> Vec<Hit> {
         let threads = if self.shards.len() > 1 && passed.len() >= PARALLEL_COLLECT_MIN {
-            std::thread::available_parallelism().map_or(1, usize::from).min(self.shards.len())
+            std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .min(self.shards.len())
         } else {
             1
         };
@@ -490,7 +579,10 @@ impl SequenceMatcher {
                     .chunks(chunk)
                     .map(|part| scope.spawn(move || this.hits_in(batch, part)))
                     .collect();
-                workers.into_iter().map(|w| w.join().expect("collecting hits panicked")).collect()
+                workers
+                    .into_iter()
+                    .map(|w| w.join().expect("collecting hits panicked"))
+                    .collect()
             })
         };
         let mut hits = Vec::with_capacity(parts.iter().map(|p| p.hits.len()).sum());
@@ -527,26 +619,43 @@ impl SequenceMatcher {
                 if bits == 0 {
                     continue;
                 }
-                for_each_key(batch, ev, &self.plan.key_specs[spec], &mut key, |key| {
-                    match keys.iter_mut().find(|(k, _)| **k == *key) {
+                for_each_key(
+                    batch,
+                    ev,
+                    &self.plan.key_specs[spec],
+                    &mut key,
+                    |key| match keys.iter_mut().find(|(k, _)| **k == *key) {
                         Some((_, m)) => *m |= bits,
                         None => keys.push((HitKey::new(key), bits)),
-                    }
-                });
+                    },
+                );
             }
             if keys.is_empty() {
                 out.null_keys += 1;
                 continue;
             }
-            let tiebreaker = self.plan.tiebreaker.as_ref().map_or(0, |t| match batch.value(ev, t.field) {
-                ValueRef::I64(x) => x,
-                ValueRef::U64(x) => i64::try_from(x).unwrap_or(i64::MAX),
-                ValueRef::F64(x) => x as i64,
-                _ => i64::MAX,
-            });
+            let tiebreaker =
+                self.plan
+                    .tiebreaker
+                    .as_ref()
+                    .map_or(0, |t| match batch.value(ev, t.field) {
+                        ValueRef::I64(x) => x,
+                        ValueRef::U64(x) => i64::try_from(x).unwrap_or(i64::MAX),
+                        ValueRef::F64(x) => x as i64,
+                        _ => i64::MAX,
+                    });
             for (k, bits) in keys.drain(..) {
                 let hash = self.hasher.hash_one(&k[..]);
-                hits.push(Hit { key: k, hash, mask: bits, seq: batch.seq(ev), ts, tiebreaker, ev: ev as u32, raw: None });
+                hits.push(Hit {
+                    key: k,
+                    hash,
+                    mask: bits,
+                    seq: batch.seq(ev),
+                    ts,
+                    tiebreaker,
+                    ev: ev as u32,
+                    raw: None,
+                });
             }
         }
         out.hits = hits;
@@ -573,7 +682,11 @@ impl SequenceMatcher {
     fn release_buffered(&mut self) -> Vec<Hit> {
         let horizon = self.newest.saturating_sub(self.config.max_out_of_order_ns);
         let mut out = Vec::new();
-        while self.reorder.peek().is_some_and(|Reverse(h)| h.ts <= horizon) {
+        while self
+            .reorder
+            .peek()
+            .is_some_and(|Reverse(h)| h.ts <= horizon)
+        {
             let Reverse(hit) = self.reorder.pop().unwrap();
             self.released = self.released.max(hit.ts);
             out.push(hit);
@@ -598,7 +711,13 @@ impl SequenceMatcher {
         }
         let (plan, config) = (&self.plan, &self.config);
         let shared = shared_counters(&self.config, &self.budget, &self.rule_partials);
-        let ctx = Ctx { plan, config, shared, batch, creates_state: self.creates_state };
+        let ctx = Ctx {
+            plan,
+            config,
+            shared,
+            batch,
+            creates_state: self.creates_state,
+        };
         let work = |shard: &mut Shard, hits: &[Hit]| {
             for hit in hits {
                 match ctx.plan.kind {
@@ -626,7 +745,13 @@ impl SequenceMatcher {
         }
         let (plan, config) = (&self.plan, &self.config);
         let shared = shared_counters(&self.config, &self.budget, &self.rule_partials);
-        let ctx = Ctx { plan, config, shared, batch: None, creates_state: self.creates_state };
+        let ctx = Ctx {
+            plan,
+            config,
+            shared,
+            batch: None,
+            creates_state: self.creates_state,
+        };
         for shard in &mut self.shards {
             shard.expire_sequences(&ctx, watermark);
         }
@@ -634,7 +759,11 @@ impl SequenceMatcher {
 
     /// Collect the shards' output in a deterministic order, whatever the shard count.
     fn drain(&mut self) -> Vec<Match> {
-        let mut out: Vec<Match> = self.shards.iter_mut().flat_map(|s| std::mem::take(&mut s.out)).collect();
+        let mut out: Vec<Match> = self
+            .shards
+            .iter_mut()
+            .flat_map(|s| std::mem::take(&mut s.out))
+            .collect();
         out.sort_by_key(|m| (m.completed_by, m.first_seq(), m.last_ts));
         out
     }

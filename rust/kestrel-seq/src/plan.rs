@@ -57,11 +57,15 @@ impl Plan {
     pub fn from_program(program: &Program) -> Result<Plan, SeqError> {
         let rule = &program.rule;
         if rule.kind == RuleKind::Event {
-            return Err(SeqError::Plan("an event query is not a sequence or sample".into()));
+            return Err(SeqError::Plan(
+                "an event query is not a sequence or sample".into(),
+            ));
         }
         let count = program.filter_count();
         if count > MAX_FILTERS {
-            return Err(SeqError::Plan(format!("{count} filters; at most {MAX_FILTERS} are supported")));
+            return Err(SeqError::Plan(format!(
+                "{count} filters; at most {MAX_FILTERS} are supported"
+            )));
         }
         let mut key_specs: Vec<Vec<FieldRef>> = Vec::new();
         let mut spec_of = |filter: &Filter| -> usize {
@@ -76,7 +80,13 @@ impl Plan {
         };
         let mut filters: Vec<FilterPlan> = program
             .filters()
-            .map(|f| FilterPlan { key_spec: spec_of(f), positions: vec![], missing: vec![], until: false, sample_slot: None })
+            .map(|f| FilterPlan {
+                key_spec: spec_of(f),
+                positions: vec![],
+                missing: vec![],
+                until: false,
+                sample_slot: None,
+            })
             .collect();
         if rule.until.is_some() {
             filters[count - 1].until = true;
@@ -106,7 +116,9 @@ impl Plan {
         }
         let positives = positive_filters.len();
         if positives == 0 {
-            return Err(SeqError::Plan("a sequence needs at least one positive step".into()));
+            return Err(SeqError::Plan(
+                "a sequence needs at least one positive step".into(),
+            ));
         }
         let (mut has_leading, mut has_trailing) = (false, false);
         for (filter, before) in pending_missing {
@@ -123,9 +135,13 @@ impl Plan {
                 filters[filter].missing.push(place);
             }
         }
-        let maxspan_ns = rule.maxspan_ns.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let maxspan_ns = rule
+            .maxspan_ns
+            .map(|n| i64::try_from(n).unwrap_or(i64::MAX));
         if (has_leading || has_trailing) && maxspan_ns.is_none() {
-            return Err(SeqError::Plan("leading or trailing missing steps need `with maxspan`".into()));
+            return Err(SeqError::Plan(
+                "leading or trailing missing steps need `with maxspan`".into(),
+            ));
         }
         Ok(Plan {
             kind: rule.kind,
@@ -147,5 +163,8 @@ impl Plan {
 }
 
 fn same_fields(a: &[FieldRef], b: &[FieldRef]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.field == y.field && x.optional == y.optional)
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.field == y.field && x.optional == y.optional)
 }

@@ -18,7 +18,8 @@ impl Shard {
             while ctx.shared.rule_partials_used() >= quota as i64 {
                 match self.lru_victim(idx) {
                     Some(victim) => {
-                        self.stats.evictions.quota_rule += u64::from(self.slots[victim as usize].count);
+                        self.stats.evictions.quota_rule +=
+                            u64::from(self.slots[victim as usize].count);
                         self.remove(victim, &ctx.shared);
                     }
                     None => {
@@ -33,9 +34,13 @@ impl Shard {
 
     /// Evict least recently used keys (never `keep`) while the budget is exceeded.
     pub(crate) fn enforce_budget(&mut self, ctx: &Ctx<'_>, keep: u32) {
-        let Some(budget) = ctx.config.memory_budget else { return };
+        let Some(budget) = ctx.config.memory_budget else {
+            return;
+        };
         while ctx.shared.budget_used() > budget as i64 {
-            let Some(victim) = self.lru_victim(keep) else { break };
+            let Some(victim) = self.lru_victim(keep) else {
+                break;
+            };
             self.stats.evictions.lru += u64::from(self.slots[victim as usize].count);
             self.remove(victim, &ctx.shared);
         }

@@ -36,7 +36,9 @@ impl Shard {
         while bits != 0 {
             let f = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let Some(position) = ctx.plan.filters[f].sample_slot else { continue };
+            let Some(position) = ctx.plan.filters[f].sample_slot else {
+                continue;
+            };
             if extra.sample[position].is_none() {
                 extra.sample[position] = Some(ctx.evref(hit));
                 break;
@@ -46,7 +48,8 @@ impl Shard {
             let events: Vec<_> = std::mem::take(&mut extra.sample);
             extra.samples_done += 1;
             self.stats.matches += 1;
-            self.out.push(Match::new(ctx.plan.kind, key, events, hit.seq));
+            self.out
+                .push(Match::new(ctx.plan.kind, key, events, hit.seq));
         }
         self.account(idx, &ctx.shared);
         self.enforce_budget(ctx, idx);

@@ -54,7 +54,9 @@ impl Shard {
                 continue;
             }
             let slot = &mut self.slots[idx as usize];
-            let Some(mut partial) = slot.stages.get_mut(pos - 1).and_then(Option::take) else { continue };
+            let Some(mut partial) = slot.stages.get_mut(pos - 1).and_then(Option::take) else {
+                continue;
+            };
             if maxspan.is_some_and(|span| hit.ts.saturating_sub(partial.start) > span) {
                 self.stats.rejected_maxspan += 1;
                 continue;
@@ -64,7 +66,10 @@ impl Shard {
             partial.events.push(ctx.evref(hit));
             if pos == last {
                 self.complete(ctx, idx, *partial, hit.seq);
-            } else if self.slots[idx as usize].stages[pos].replace(partial).is_some() {
+            } else if self.slots[idx as usize].stages[pos]
+                .replace(partial)
+                .is_some()
+            {
                 self.stats.replaced += 1;
             }
         }
@@ -76,7 +81,12 @@ impl Shard {
             bits &= bits - 1;
             for &m in &fp.missing {
                 let Missing::Between(p) = m else { continue };
-                if slot.stages.get(p).and_then(Option::as_ref).is_some_and(|w| w.last_seq() != hit.seq) {
+                if slot
+                    .stages
+                    .get(p)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|w| w.last_seq() != hit.seq)
+                {
                     slot.stages[p] = None;
                     self.stats.rejected_missing += 1;
                 }
@@ -86,7 +96,9 @@ impl Shard {
             let span = maxspan.unwrap_or(i64::MAX);
             if let Some(extra) = slot.extra.as_mut() {
                 let before = extra.awaiting.len();
-                extra.awaiting.retain(|a| a.partial.last_seq() == hit.seq || hit.ts.saturating_sub(a.anchor) > span);
+                extra.awaiting.retain(|a| {
+                    a.partial.last_seq() == hit.seq || hit.ts.saturating_sub(a.anchor) > span
+                });
                 self.stats.rejected_missing += (before - extra.awaiting.len()) as u64;
             }
         }
@@ -108,7 +120,11 @@ impl Shard {
         }
         let lead = self.slots[idx as usize].lead;
         if plan.positives() == 1 {
-            let partial = Partial { start: hit.ts, lead, events: vec![ctx.evref(hit)] };
+            let partial = Partial {
+                start: hit.ts,
+                lead,
+                events: vec![ctx.evref(hit)],
+            };
             self.complete(ctx, idx, partial, hit.seq);
             return;
         }
@@ -126,11 +142,20 @@ impl Shard {
                 older.events.push(ctx.evref(hit));
                 self.stats.replaced += 1;
             }
-            empty => *empty = Some(Box::new(Partial { start: hit.ts, lead, events: vec![ctx.evref(hit)] })),
+            empty => {
+                *empty = Some(Box::new(Partial {
+                    start: hit.ts,
+                    lead,
+                    events: vec![ctx.evref(hit)],
+                }))
+            }
         }
         let expires = match plan.maxspan_ns {
             Some(span) => hit.ts.saturating_add(span),
-            None => ctx.config.idle_ttl_ns.map_or(NONE, |ttl| hit.ts.saturating_add(ttl)),
+            None => ctx
+                .config
+                .idle_ttl_ns
+                .map_or(NONE, |ttl| hit.ts.saturating_add(ttl)),
         };
         self.push_timer(expires, idx);
     }
@@ -143,10 +168,18 @@ impl Shard {
         if plan.has_trailing {
             // With a leading step too, a trailing event only rules the match
             // out together with a leading one within maxspan of it.
-            let anchor = if plan.has_leading { partial.lead } else { partial.start };
+            let anchor = if plan.has_leading {
+                partial.lead
+            } else {
+                partial.start
+            };
             if anchor != NONE {
                 let deadline = anchor.saturating_add(span);
-                self.slots[idx as usize].extra().awaiting.push(Awaiting { deadline, anchor, partial });
+                self.slots[idx as usize].extra().awaiting.push(Awaiting {
+                    deadline,
+                    anchor,
+                    partial,
+                });
                 self.push_timer(deadline, idx);
                 return;
             }
@@ -163,7 +196,12 @@ impl Shard {
     pub(crate) fn emit(&mut self, ctx: &Ctx<'_>, idx: u32, partial: Partial, seq: u64) {
         let key = self.slots[idx as usize].key.clone();
         let mut positives = partial.events.into_iter();
-        let events: Vec<_> = ctx.plan.layout.iter().map(|p| p.and_then(|_| positives.next())).collect();
+        let events: Vec<_> = ctx
+            .plan
+            .layout
+            .iter()
+            .map(|p| p.and_then(|_| positives.next()))
+            .collect();
         self.stats.matches += 1;
         self.out.push(Match::new(ctx.plan.kind, key, events, seq));
     }
@@ -178,7 +216,10 @@ impl Shard {
             match span {
                 Some(span) => {
                     for stage in slot.stages.iter_mut() {
-                        if stage.as_ref().is_some_and(|p| p.start.saturating_add(span) < watermark) {
+                        if stage
+                            .as_ref()
+                            .is_some_and(|p| p.start.saturating_add(span) < watermark)
+                        {
                             *stage = None;
                             expired += 1;
                         }
@@ -190,7 +231,8 @@ impl Shard {
                 None => {
                     if let Some(ttl) = idle {
                         if slot.touched.saturating_add(ttl) < watermark {
-                            expired += slot.stages.iter_mut().filter_map(Option::take).count() as u64;
+                            expired +=
+                                slot.stages.iter_mut().filter_map(Option::take).count() as u64;
                         }
                     }
                 }
@@ -209,21 +251,40 @@ impl Shard {
         let span = ctx.plan.maxspan_ns;
         let stages = slot.stages.iter().flatten().map(|p| match span {
             Some(span) => p.start.saturating_add(span),
-            None => ctx.config.idle_ttl_ns.map_or(i64::MAX, |ttl| slot.touched.saturating_add(ttl)),
+            None => ctx
+                .config
+                .idle_ttl_ns
+                .map_or(i64::MAX, |ttl| slot.touched.saturating_add(ttl)),
         });
-        let lead = (slot.lead != NONE).then(|| span.map_or(i64::MAX, |s| slot.lead.saturating_add(s)));
-        let next = stages.chain(slot.awaiting().iter().map(|a| a.deadline)).chain(lead).min().unwrap_or(i64::MAX);
-        if next == i64::MAX { NONE } else { next }
+        let lead =
+            (slot.lead != NONE).then(|| span.map_or(i64::MAX, |s| slot.lead.saturating_add(s)));
+        let next = stages
+            .chain(slot.awaiting().iter().map(|a| a.deadline))
+            .chain(lead)
+            .min()
+            .unwrap_or(i64::MAX);
+        if next == i64::MAX {
+            NONE
+        } else {
+            next
+        }
     }
 
     /// Emit the completions whose trailing window `closed` says is over.
-    pub(crate) fn release_awaiting(&mut self, ctx: &Ctx<'_>, idx: u32, closed: impl Fn(&Awaiting) -> bool) {
+    pub(crate) fn release_awaiting(
+        &mut self,
+        ctx: &Ctx<'_>,
+        idx: u32,
+        closed: impl Fn(&Awaiting) -> bool,
+    ) {
         let slot = &mut self.slots[idx as usize];
         if slot.awaiting().is_empty() {
             return;
         }
         let extra = slot.extra();
-        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut extra.awaiting).into_iter().partition(|a| closed(a));
+        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut extra.awaiting)
+            .into_iter()
+            .partition(|a| closed(a));
         extra.awaiting = waiting;
         for a in done {
             let seq = a.partial.last_seq();

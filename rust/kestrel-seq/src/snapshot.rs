@@ -9,8 +9,8 @@
 //! rebuilt from the partials on restore, and keys are re-sharded, so a
 //! snapshot can be restored with a different shard count.
 
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use crate::key::HitKey;
 use crate::matcher::{EvRef, Hit, RawRef, SequenceMatcher};
@@ -69,10 +69,17 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn fail(&self, reason: &str) -> SeqError {
-        SeqError::Snapshot { offset: self.at, reason: reason.to_string() }
+        SeqError::Snapshot {
+            offset: self.at,
+            reason: reason.to_string(),
+        }
     }
     fn take(&mut self, n: usize) -> Result<&'a [u8], SeqError> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.data.len()).ok_or_else(|| self.fail("truncated"))?;
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len())
+            .ok_or_else(|| self.fail("truncated"))?;
         let out = &self.data[self.at..end];
         self.at = end;
         Ok(out)
@@ -116,14 +123,48 @@ impl<'a> Reader<'a> {
         let lead = self.i64()?;
         let n = self.count(17)?;
         let events = (0..n).map(|_| self.evref()).collect::<Result<_, _>>()?;
-        Ok(Partial { start, lead, events })
+        Ok(Partial {
+            start,
+            lead,
+            events,
+        })
     }
 }
 
 fn stats_fields(s: &mut Stats) -> [&mut u64; 13] {
-    let Stats { hits, untimed, late, null_keys, matches, replaced, rejected_maxspan, rejected_missing, evictions } = s;
-    let Evictions { expired, lru, quota_rule, quota_entity, until } = evictions;
-    [hits, untimed, late, null_keys, matches, replaced, rejected_maxspan, rejected_missing, expired, lru, quota_rule, quota_entity, until]
+    let Stats {
+        hits,
+        untimed,
+        late,
+        null_keys,
+        matches,
+        replaced,
+        rejected_maxspan,
+        rejected_missing,
+        evictions,
+    } = s;
+    let Evictions {
+        expired,
+        lru,
+        quota_rule,
+        quota_entity,
+        until,
+    } = evictions;
+    [
+        hits,
+        untimed,
+        late,
+        null_keys,
+        matches,
+        replaced,
+        rejected_maxspan,
+        rejected_missing,
+        expired,
+        lru,
+        quota_rule,
+        quota_entity,
+        until,
+    ]
 }
 
 impl SequenceMatcher {
@@ -134,7 +175,10 @@ impl SequenceMatcher {
             "{:?}|{:?}|{:?}|{}|{:?}",
             plan.kind,
             plan.layout,
-            plan.filters.iter().map(|f| (f.key_spec, &f.positions, &f.missing, f.until)).collect::<Vec<_>>(),
+            plan.filters
+                .iter()
+                .map(|f| (f.key_spec, &f.positions, &f.missing, f.until))
+                .collect::<Vec<_>>(),
             plan.key_specs.len(),
             plan.maxspan_ns
         );
@@ -154,7 +198,11 @@ impl SequenceMatcher {
         for v in stats_fields(&mut stats) {
             w.u64(*v);
         }
-        let slots: Vec<_> = self.shards.iter().flat_map(|s| s.live_slots().map(move |i| &s.slots[i as usize])).collect();
+        let slots: Vec<_> = self
+            .shards
+            .iter()
+            .flat_map(|s| s.live_slots().map(move |i| &s.slots[i as usize]))
+            .collect();
         w.u32(slots.len() as u32);
         for slot in slots {
             w.bytes(&slot.key);
@@ -193,7 +241,11 @@ impl SequenceMatcher {
         for hit in buffered {
             w.bytes(&hit.key);
             w.u64(hit.mask);
-            w.evref(&EvRef { seq: hit.seq, ts: hit.ts, raw: hit.raw.clone() });
+            w.evref(&EvRef {
+                seq: hit.seq,
+                ts: hit.ts,
+                raw: hit.raw.clone(),
+            });
             w.i64(hit.tiebreaker);
         }
         let digest = blake3::hash(&w.0);
@@ -209,14 +261,19 @@ impl SequenceMatcher {
         }
         let version = r.u8()?;
         if version != SNAPSHOT_VERSION {
-            return Err(r.fail(&format!("snapshot format {version}, this build reads {SNAPSHOT_VERSION}")));
+            return Err(r.fail(&format!(
+                "snapshot format {version}, this build reads {SNAPSHOT_VERSION}"
+            )));
         }
         if data.len() < r.at + DIGEST {
             return Err(r.fail("truncated"));
         }
         let (body, digest) = data.split_at(data.len() - DIGEST);
         if blake3::hash(body).as_bytes() != digest {
-            return Err(SeqError::Snapshot { offset: body.len(), reason: "checksum mismatch: the snapshot is damaged or was edited".into() });
+            return Err(SeqError::Snapshot {
+                offset: body.len(),
+                reason: "checksum mismatch: the snapshot is damaged or was edited".into(),
+            });
         }
         let data = body;
         r.data = body;
@@ -232,7 +289,10 @@ impl SequenceMatcher {
         let budget_before = self.state_bytes() as i64;
         let partials = std::sync::atomic::AtomicI64::new(0);
         let bytes = std::sync::atomic::AtomicI64::new(0);
-        let shared = Shared { budget_bytes: Some(&bytes), rule_partials: Some(&partials) };
+        let shared = Shared {
+            budget_bytes: Some(&bytes),
+            rule_partials: Some(&partials),
+        };
         let hasher = crate::matcher::key_hasher();
         let span = self.plan.maxspan_ns;
         for _ in 0..r.count(24)? {
@@ -254,7 +314,11 @@ impl SequenceMatcher {
             let mut awaiting = Vec::new();
             for _ in 0..r.count(20)? {
                 let (deadline, anchor) = (r.i64()?, r.i64()?);
-                awaiting.push(Awaiting { deadline, anchor, partial: r.partial()? });
+                awaiting.push(Awaiting {
+                    deadline,
+                    anchor,
+                    partial: r.partial()?,
+                });
             }
             let mut sample = Vec::new();
             for _ in 0..r.count(1)? {
@@ -264,10 +328,17 @@ impl SequenceMatcher {
                     _ => return Err(r.fail("bad sample flag")),
                 });
             }
-            let mut timers: Vec<i64> = stages.iter().flatten().map(|p| match span {
-                Some(s) => p.start.saturating_add(s),
-                None => self.config.idle_ttl_ns.map_or(NONE, |t| touched.saturating_add(t)),
-            }).collect();
+            let mut timers: Vec<i64> = stages
+                .iter()
+                .flatten()
+                .map(|p| match span {
+                    Some(s) => p.start.saturating_add(s),
+                    None => self
+                        .config
+                        .idle_ttl_ns
+                        .map_or(NONE, |t| touched.saturating_add(t)),
+                })
+                .collect();
             timers.extend(awaiting.iter().map(|a| a.deadline));
             if lead != NONE {
                 timers.push(span.map_or(NONE, |s| lead.saturating_add(s)));
@@ -276,7 +347,11 @@ impl SequenceMatcher {
             slot.lead = lead;
             slot.touched = touched;
             slot.stages = stages.into_boxed_slice();
-            *slot.extra() = Extra { awaiting, sample, samples_done };
+            *slot.extra() = Extra {
+                awaiting,
+                sample,
+                samples_done,
+            };
             for t in timers {
                 shard.push_timer(t, idx);
             }
@@ -289,7 +364,16 @@ impl SequenceMatcher {
             let e = r.evref()?;
             let tiebreaker = r.i64()?;
             let hash = hasher.hash_one(&key[..]);
-            reorder.push(Reverse(Hit { key, hash, mask, seq: e.seq, ts: e.ts, tiebreaker, ev: 0, raw: e.raw }));
+            reorder.push(Reverse(Hit {
+                key,
+                hash,
+                mask,
+                seq: e.seq,
+                ts: e.ts,
+                tiebreaker,
+                ev: 0,
+                raw: e.raw,
+            }));
         }
         if r.at != data.len() {
             return Err(r.fail("trailing bytes"));
@@ -302,17 +386,27 @@ impl SequenceMatcher {
         self.released = released;
         self.reorder = reorder;
         // The matcher's shared counters follow the restored state where it keeps them.
-        let shared = crate::matcher::shared_counters(&self.config, &self.budget, &self.rule_partials);
+        let shared =
+            crate::matcher::shared_counters(&self.config, &self.budget, &self.rule_partials);
         if let Some(total) = shared.rule_partials {
             total.store(partials.into_inner(), std::sync::atomic::Ordering::Relaxed);
         }
         if let Some(total) = shared.budget_bytes {
-            total.fetch_add(bytes.into_inner() - budget_before, std::sync::atomic::Ordering::Relaxed);
+            total.fetch_add(
+                bytes.into_inner() - budget_before,
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         // A snapshot from a roomier configuration is brought under this
         // one's budget now, not at the next event.
         let (plan, config) = (&self.plan, &self.config);
-        let ctx = crate::matcher::Ctx { plan, config, shared, batch: None, creates_state: self.creates_state };
+        let ctx = crate::matcher::Ctx {
+            plan,
+            config,
+            shared,
+            batch: None,
+            creates_state: self.creates_state,
+        };
         for shard in &mut self.shards {
             shard.enforce_budget(&ctx, u32::MAX);
         }

@@ -38,7 +38,8 @@ impl Partial {
 
     /// Heap bytes (the struct itself is counted where it is stored).
     fn heap_bytes(&self) -> usize {
-        self.events.capacity() * size_of::<EvRef>() + self.events.iter().map(EvRef::raw_len).sum::<usize>()
+        self.events.capacity() * size_of::<EvRef>()
+            + self.events.iter().map(EvRef::raw_len).sum::<usize>()
     }
 }
 
@@ -109,7 +110,9 @@ impl Slot {
 
     /// Partial matches held (waiting completions and sample events included).
     pub fn partials(&self) -> usize {
-        self.stages.iter().flatten().count() + self.awaiting().len() + usize::from(self.sample().iter().any(Option::is_some))
+        self.stages.iter().flatten().count()
+            + self.awaiting().len()
+            + usize::from(self.sample().iter().any(Option::is_some))
     }
 
     fn bytes(&self) -> usize {
@@ -119,11 +122,19 @@ impl Slot {
             + table
             + self.key.len()
             + self.stages.len() * size_of::<Option<Box<Partial>>>()
-            + self.stages.iter().flatten().map(|p| size_of::<Partial>() + p.heap_bytes()).sum::<usize>()
+            + self
+                .stages
+                .iter()
+                .flatten()
+                .map(|p| size_of::<Partial>() + p.heap_bytes())
+                .sum::<usize>()
             + self.extra.as_ref().map_or(0, |e| {
                 size_of::<Extra>()
                     + e.awaiting.capacity() * size_of::<Awaiting>()
-                    + e.awaiting.iter().map(|a| a.partial.heap_bytes()).sum::<usize>()
+                    + e.awaiting
+                        .iter()
+                        .map(|a| a.partial.heap_bytes())
+                        .sum::<usize>()
                     + e.sample.capacity() * size_of::<Option<EvRef>>()
                     + e.sample.iter().flatten().map(EvRef::raw_len).sum::<usize>()
             })
@@ -191,7 +202,11 @@ pub struct Shard {
 
 impl Shard {
     pub fn new() -> Shard {
-        Shard { lru_head: NIL, lru_tail: NIL, ..Shard::default() }
+        Shard {
+            lru_head: NIL,
+            lru_tail: NIL,
+            ..Shard::default()
+        }
     }
 
     /// The hash of a key: the same function the matcher routes hits with.
@@ -200,7 +215,9 @@ impl Shard {
     }
 
     pub fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
-        self.table.find(hash, |&i| self.slots[i as usize].key[..] == *key).copied()
+        self.table
+            .find(hash, |&i| self.slots[i as usize].key[..] == *key)
+            .copied()
     }
 
     /// A fresh slot for `key`, at the front of the LRU list.
@@ -214,9 +231,20 @@ impl Shard {
         };
         let slot = &mut self.slots[idx as usize];
         let gen = slot.gen.wrapping_add(1);
-        *slot = Slot { key: key.into(), gen, lead: NONE, touched: NONE, timer_at: NONE, prev: NIL, next: NIL, live: true, ..Slot::default() };
+        *slot = Slot {
+            key: key.into(),
+            gen,
+            lead: NONE,
+            touched: NONE,
+            timer_at: NONE,
+            prev: NIL,
+            next: NIL,
+            live: true,
+            ..Slot::default()
+        };
         let slots = &self.slots;
-        self.table.insert_unique(hash, idx, |&i| Shard::hash_key(&slots[i as usize].key));
+        self.table
+            .insert_unique(hash, idx, |&i| Shard::hash_key(&slots[i as usize].key));
         self.push_front(idx);
         idx
     }
@@ -232,12 +260,22 @@ impl Shard {
             entry.remove();
         }
         self.unlink(idx);
-        let (bytes, count) = (self.slots[idx as usize].bytes as usize, self.slots[idx as usize].count as usize);
+        let (bytes, count) = (
+            self.slots[idx as usize].bytes as usize,
+            self.slots[idx as usize].count as usize,
+        );
         self.bytes -= bytes;
         self.partials -= count;
         shared.add(-(bytes as i64), -(count as i64));
         let gen = self.slots[idx as usize].gen;
-        self.slots[idx as usize] = Slot { gen, prev: NIL, next: NIL, lead: NONE, timer_at: NONE, ..Slot::default() };
+        self.slots[idx as usize] = Slot {
+            gen,
+            prev: NIL,
+            next: NIL,
+            lead: NONE,
+            timer_at: NONE,
+            ..Slot::default()
+        };
         self.free.push(idx);
     }
 
@@ -255,7 +293,10 @@ impl Shard {
             slot.extra = None;
         }
         let (bytes, count) = (slot.bytes() as u32, slot.partials() as u32);
-        let (db, dc) = (bytes as i64 - slot.bytes as i64, count as i64 - slot.count as i64);
+        let (db, dc) = (
+            bytes as i64 - slot.bytes as i64,
+            count as i64 - slot.count as i64,
+        );
         slot.bytes = bytes;
         slot.count = count;
         self.bytes = (self.bytes as i64 + db) as usize;
@@ -323,7 +364,9 @@ impl Shard {
     /// Bytes of the expiry heap and of free slots: the store's overhead
     /// beyond what is accounted to keys.
     pub fn overhead_bytes(&self) -> usize {
-        self.timers.capacity() * size_of::<Timer>() + self.free.len() * size_of::<Slot>() + self.free.capacity() * size_of::<u32>()
+        self.timers.capacity() * size_of::<Timer>()
+            + self.free.len() * size_of::<Slot>()
+            + self.free.capacity() * size_of::<u32>()
     }
 
     fn push_front(&mut self, idx: u32) {

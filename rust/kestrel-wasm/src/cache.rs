@@ -44,7 +44,10 @@ impl AotCache {
         engine.precompile_compatibility_hash().hash(&mut h);
         let engine_key = h.finish();
         let module_key = blake3::hash(wasm);
-        self.dir.join(format!("{}-{engine_key:016x}.cwasm", &module_key.to_hex()[..32]))
+        self.dir.join(format!(
+            "{}-{engine_key:016x}.cwasm",
+            &module_key.to_hex()[..32]
+        ))
     }
 
     /// Load `wasm` compiled, from the cache when a valid entry exists.

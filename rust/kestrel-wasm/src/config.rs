@@ -16,7 +16,11 @@ pub struct RuleLimits {
 
 impl Default for RuleLimits {
     fn default() -> Self {
-        RuleLimits { memory_bytes: 16 << 20, time_limit_ms: 1000, quarantine_after: 3 }
+        RuleLimits {
+            memory_bytes: 16 << 20,
+            time_limit_ms: 1000,
+            quarantine_after: 3,
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, OptLevel, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, Linker, OptLevel, PoolingAllocationConfig,
+};
 
 use crate::config::EPOCH_TICK_MS;
 use crate::host::{define_imports, HostState};
@@ -63,7 +65,10 @@ fn build() -> Runtime {
     // that refuses the reservation, fall back rather than fail every rule.
     let (engine, allocator) = match Engine::new(&config(true)) {
         Ok(e) => (e, "pooling"),
-        Err(_) => (Engine::new(&config(false)).expect("wasmtime engine"), "on-demand"),
+        Err(_) => (
+            Engine::new(&config(false)).expect("wasmtime engine"),
+            "on-demand",
+        ),
     };
     let mut linker = Linker::new(&engine);
     define_imports(&mut linker).expect("host imports are well-formed");
@@ -75,7 +80,11 @@ fn build() -> Runtime {
             ticker.increment_epoch();
         })
         .expect("spawn epoch ticker");
-    Runtime { engine, linker, allocator }
+    Runtime {
+        engine,
+        linker,
+        allocator,
+    }
 }
 
 /// The shared runtime, built on first use.

@@ -40,7 +40,12 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn new(ctx: HostContext, field_map: Vec<FieldId>, field_paths: Vec<String>, limits: StoreLimits) -> Self {
+    pub fn new(
+        ctx: HostContext,
+        field_map: Vec<FieldId>,
+        field_paths: Vec<String>,
+        limits: StoreLimits,
+    ) -> Self {
         HostState {
             batch: BatchPtr(std::ptr::null()),
             ctx,
@@ -59,11 +64,17 @@ impl HostState {
     /// than one entry per event of the batch, so a flood costs no memory.
     fn emit(&mut self, ev: i32, to_alerts: bool) -> bool {
         let len = self.batch().map_or(0, EventBatch::len);
-        let held = if to_alerts { self.alerts.len() } else { self.matches.len() };
+        let held = if to_alerts {
+            self.alerts.len()
+        } else {
+            self.matches.len()
+        };
         let problem = match usize::try_from(ev) {
             Ok(e) if e >= len => Some(format!("emitted event {ev}, outside the batch of {len}")),
             Err(_) => Some(format!("emitted event {ev}, outside the batch of {len}")),
-            Ok(_) if held >= len => Some(format!("emitted more results than the batch's {len} events")),
+            Ok(_) if held >= len => Some(format!(
+                "emitted more results than the batch's {len} events"
+            )),
             Ok(_) => None,
         };
         match problem {
@@ -72,7 +83,11 @@ impl HostState {
                 false
             }
             None => {
-                let buffer = if to_alerts { &mut self.alerts } else { &mut self.matches };
+                let buffer = if to_alerts {
+                    &mut self.alerts
+                } else {
+                    &mut self.matches
+                };
                 buffer.push(ev as u32);
                 true
             }
@@ -123,7 +138,12 @@ fn compare<T: PartialOrd>(op: i32, a: T, b: T) -> Tri {
 }
 
 /// Any-semantics over a numeric field: true if any value compares true.
-fn cmp_numeric(batch: &EventBatch, ev: usize, field: FieldId, test: impl Fn(ValueRef<'_>) -> Tri) -> Tri {
+fn cmp_numeric(
+    batch: &EventBatch,
+    ev: usize,
+    field: FieldId,
+    test: impl Fn(ValueRef<'_>) -> Tri,
+) -> Tri {
     match batch.value(ev, field) {
         ValueRef::List(items) => {
             let mut result = NULL;
@@ -165,7 +185,9 @@ fn cmp_f64_value(v: ValueRef<'_>, op: i32, rhs: f64) -> Tri {
 
 /// Read `len` bytes of guest memory at `ptr` as UTF-8.
 fn guest_text(caller: &mut C<'_>, ptr: i32, len: i32) -> Option<String> {
-    let Some(Extern::Memory(mem)) = caller.get_export("memory") else { return None };
+    let Some(Extern::Memory(mem)) = caller.get_export("memory") else {
+        return None;
+    };
     let (start, len) = (usize::try_from(ptr).ok()?, usize::try_from(len).ok()?);
     let bytes = mem.data(&caller).get(start..start.checked_add(len)?)?;
     String::from_utf8(bytes.to_vec()).ok()
@@ -175,43 +197,84 @@ fn guest_text(caller: &mut C<'_>, ptr: i32, len: i32) -> Option<String> {
 pub fn define_imports(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
     const M: &str = "kestrel";
     linker.func_wrap(M, "event_get_i64", |c: C<'_>, ev: i32, f: i32| -> i64 {
-        c.data().at(ev, f).and_then(|(b, ev, f)| ops::event_get_i64(b, ev, f)).unwrap_or(0)
+        c.data()
+            .at(ev, f)
+            .and_then(|(b, ev, f)| ops::event_get_i64(b, ev, f))
+            .unwrap_or(0)
     })?;
     linker.func_wrap(M, "event_get_u64", |c: C<'_>, ev: i32, f: i32| -> i64 {
-        c.data().at(ev, f).and_then(|(b, ev, f)| ops::event_get_u64(b, ev, f)).unwrap_or(0) as i64
+        c.data()
+            .at(ev, f)
+            .and_then(|(b, ev, f)| ops::event_get_u64(b, ev, f))
+            .unwrap_or(0) as i64
     })?;
     linker.func_wrap(M, "event_get_f64", |c: C<'_>, ev: i32, f: i32| -> f64 {
-        c.data().at(ev, f).and_then(|(b, ev, f)| ops::event_get_f64(b, ev, f)).unwrap_or(0.0)
+        c.data()
+            .at(ev, f)
+            .and_then(|(b, ev, f)| ops::event_get_f64(b, ev, f))
+            .unwrap_or(0.0)
     })?;
     linker.func_wrap(M, "event_get_bool", |c: C<'_>, ev: i32, f: i32| -> i32 {
-        c.data().at(ev, f).and_then(|(b, ev, f)| ops::event_get_bool(b, ev, f)).map_or(NULL, |x| x as Tri)
+        c.data()
+            .at(ev, f)
+            .and_then(|(b, ev, f)| ops::event_get_bool(b, ev, f))
+            .map_or(NULL, |x| x as Tri)
     })?;
     linker.func_wrap(M, "event_is_null", |c: C<'_>, ev: i32, f: i32| -> i32 {
-        c.data().at(ev, f).is_none_or(|(b, ev, f)| ops::event_is_null(b, ev, f)) as i32
+        c.data()
+            .at(ev, f)
+            .is_none_or(|(b, ev, f)| ops::event_is_null(b, ev, f)) as i32
     })?;
-    linker.func_wrap(M, "event_get_str", |mut c: C<'_>, ev: i32, f: i32, buf: i32, cap: i32| -> i32 {
-        let Some(text) = c.data().at(ev, f).and_then(|(b, ev, f)| ops::event_get_str(b, ev, f)).map(str::to_owned)
-        else {
-            return -1;
-        };
-        let Some(Extern::Memory(mem)) = c.get_export("memory") else { return -1 };
-        let n = text.len().min(usize::try_from(cap).unwrap_or(0));
-        if let Ok(start) = usize::try_from(buf) {
-            if let Some(dst) = mem.data_mut(&mut c).get_mut(start..start.saturating_add(n)) {
-                dst.copy_from_slice(&text.as_bytes()[..n]);
+    linker.func_wrap(
+        M,
+        "event_get_str",
+        |mut c: C<'_>, ev: i32, f: i32, buf: i32, cap: i32| -> i32 {
+            let Some(text) = c
+                .data()
+                .at(ev, f)
+                .and_then(|(b, ev, f)| ops::event_get_str(b, ev, f))
+                .map(str::to_owned)
+            else {
+                return -1;
+            };
+            let Some(Extern::Memory(mem)) = c.get_export("memory") else {
+                return -1;
+            };
+            let n = text.len().min(usize::try_from(cap).unwrap_or(0));
+            if let Ok(start) = usize::try_from(buf) {
+                if let Some(dst) = mem.data_mut(&mut c).get_mut(start..start.saturating_add(n)) {
+                    dst.copy_from_slice(&text.as_bytes()[..n]);
+                }
             }
-        }
-        i32::try_from(text.len()).unwrap_or(i32::MAX)
-    })?;
-    linker.func_wrap(M, "cmp_i64", |c: C<'_>, ev: i32, f: i32, op: i32, rhs: i64| -> i32 {
-        c.data().at(ev, f).map_or(NULL, |(b, ev, f)| cmp_numeric(b, ev, f, |v| cmp_i64_value(v, op, rhs)))
-    })?;
-    linker.func_wrap(M, "cmp_f64", |c: C<'_>, ev: i32, f: i32, op: i32, rhs: f64| -> i32 {
-        c.data().at(ev, f).map_or(NULL, |(b, ev, f)| cmp_numeric(b, ev, f, |v| cmp_f64_value(v, op, rhs)))
-    })?;
+            i32::try_from(text.len()).unwrap_or(i32::MAX)
+        },
+    )?;
+    linker.func_wrap(
+        M,
+        "cmp_i64",
+        |c: C<'_>, ev: i32, f: i32, op: i32, rhs: i64| -> i32 {
+            c.data().at(ev, f).map_or(NULL, |(b, ev, f)| {
+                cmp_numeric(b, ev, f, |v| cmp_i64_value(v, op, rhs))
+            })
+        },
+    )?;
+    linker.func_wrap(
+        M,
+        "cmp_f64",
+        |c: C<'_>, ev: i32, f: i32, op: i32, rhs: f64| -> i32 {
+            c.data().at(ev, f).map_or(NULL, |(b, ev, f)| {
+                cmp_numeric(b, ev, f, |v| cmp_f64_value(v, op, rhs))
+            })
+        },
+    )?;
     linker.func_wrap(M, "category_is", |c: C<'_>, ev: i32, lit: i32| -> i32 {
         let s = c.data();
-        let Some(lit) = usize::try_from(lit).ok().and_then(|i| s.ctx.constants.literals.get(i)) else { return 0 };
+        let Some(lit) = usize::try_from(lit)
+            .ok()
+            .and_then(|i| s.ctx.constants.literals.get(i))
+        else {
+            return 0;
+        };
         let Some(batch) = s.batch() else { return 0 };
         match usize::try_from(ev) {
             Ok(ev) if ev < batch.len() => batch.categories(ev).any(|c| c == &*lit.text) as i32,
@@ -220,13 +283,21 @@ pub fn define_imports(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
     })?;
     macro_rules! literal_op {
         ($name:literal, $op:path) => {
-            linker.func_wrap(M, $name, |c: C<'_>, ev: i32, f: i32, lit: i32, ci: i32| -> i32 {
-                let s = c.data();
-                let Some(lit) = usize::try_from(lit).ok().and_then(|i| s.ctx.constants.literals.get(i)) else {
-                    return NULL;
-                };
-                s.at(ev, f).map_or(NULL, |(b, ev, f)| $op(b, ev, f, lit, ci != 0))
-            })?;
+            linker.func_wrap(
+                M,
+                $name,
+                |c: C<'_>, ev: i32, f: i32, lit: i32, ci: i32| -> i32 {
+                    let s = c.data();
+                    let Some(lit) = usize::try_from(lit)
+                        .ok()
+                        .and_then(|i| s.ctx.constants.literals.get(i))
+                    else {
+                        return NULL;
+                    };
+                    s.at(ev, f)
+                        .map_or(NULL, |(b, ev, f)| $op(b, ev, f, lit, ci != 0))
+                },
+            )?;
         };
     }
     literal_op!("str_eq", ops::str_eq);
@@ -237,7 +308,10 @@ pub fn define_imports(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
         ($name:literal, $table:ident, $op:path) => {
             linker.func_wrap(M, $name, |c: C<'_>, ev: i32, f: i32, id: i32| -> i32 {
                 let s = c.data();
-                let Some(item) = usize::try_from(id).ok().and_then(|i| s.ctx.constants.$table.get(i)) else {
+                let Some(item) = usize::try_from(id)
+                    .ok()
+                    .and_then(|i| s.ctx.constants.$table.get(i))
+                else {
                     return NULL;
                 };
                 s.at(ev, f).map_or(NULL, |(b, ev, f)| $op(b, ev, f, item))
@@ -249,7 +323,9 @@ pub fn define_imports(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
     table_op!("set_contains", sets, ops::set_contains);
     linker.func_wrap(M, "eval_node", |c: C<'_>, ev: i32, node: i32| -> i32 {
         let s = c.data();
-        let (Some(batch), Some(eval), Ok(node)) = (s.batch(), s.ctx.evaluator.as_deref(), u32::try_from(node)) else {
+        let (Some(batch), Some(eval), Ok(node)) =
+            (s.batch(), s.ctx.evaluator.as_deref(), u32::try_from(node))
+        else {
             return NULL;
         };
         match usize::try_from(ev) {
@@ -257,19 +333,43 @@ pub fn define_imports(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             _ => NULL,
         }
     })?;
-    linker.func_wrap(M, "glob_match", |mut c: C<'_>, id: i32, ptr: i32, len: i32| -> i32 {
-        let Some(text) = guest_text(&mut c, ptr, len) else { return NULL };
-        let s = c.data();
-        usize::try_from(id).ok().and_then(|i| s.ctx.constants.globs.get(i)).map_or(NULL, |g| g.matches(&text) as Tri)
-    })?;
-    linker.func_wrap(M, "re_match", |mut c: C<'_>, id: i32, ptr: i32, len: i32| -> i32 {
-        let Some(text) = guest_text(&mut c, ptr, len) else { return NULL };
-        let s = c.data();
-        usize::try_from(id).ok().and_then(|i| s.ctx.constants.regexes.get(i)).map_or(NULL, |r| r.is_match(&text) as Tri)
-    })?;
+    linker.func_wrap(
+        M,
+        "glob_match",
+        |mut c: C<'_>, id: i32, ptr: i32, len: i32| -> i32 {
+            let Some(text) = guest_text(&mut c, ptr, len) else {
+                return NULL;
+            };
+            let s = c.data();
+            usize::try_from(id)
+                .ok()
+                .and_then(|i| s.ctx.constants.globs.get(i))
+                .map_or(NULL, |g| g.matches(&text) as Tri)
+        },
+    )?;
+    linker.func_wrap(
+        M,
+        "re_match",
+        |mut c: C<'_>, id: i32, ptr: i32, len: i32| -> i32 {
+            let Some(text) = guest_text(&mut c, ptr, len) else {
+                return NULL;
+            };
+            let s = c.data();
+            usize::try_from(id)
+                .ok()
+                .and_then(|i| s.ctx.constants.regexes.get(i))
+                .map_or(NULL, |r| r.is_match(&text) as Tri)
+        },
+    )?;
     linker.func_wrap(M, "field_id", |mut c: C<'_>, ptr: i32, len: i32| -> i32 {
-        let Some(path) = guest_text(&mut c, ptr, len) else { return -1 };
-        c.data().field_paths.iter().position(|p| *p == path).map_or(-1, |i| i as i32)
+        let Some(path) = guest_text(&mut c, ptr, len) else {
+            return -1;
+        };
+        c.data()
+            .field_paths
+            .iter()
+            .position(|p| *p == path)
+            .map_or(-1, |i| i as i32)
     })?;
     linker.func_wrap(M, "capture_field", |mut c: C<'_>, _ev: i32, f: i32| {
         if let Some(field) = c.data().field(f) {

@@ -23,7 +23,8 @@ pub use rule::{events_of_category, LoadReport, RuleHealth, RuleSource, WasmRule}
 /// Compile WAT text to a validated binary module.
 pub fn wat_to_wasm(text: &str) -> Result<Vec<u8>, WasmError> {
     let wasm = wat::parse_str(text).map_err(|e| WasmError::Compile(e.to_string()))?;
-    wasmtime::Module::validate(&runtime().engine, &wasm).map_err(|e| WasmError::Compile(format!("{e:#}")))?;
+    wasmtime::Module::validate(&runtime().engine, &wasm)
+        .map_err(|e| WasmError::Compile(format!("{e:#}")))?;
     Ok(wasm)
 }
 

@@ -89,13 +89,22 @@ fn deadline_ticks(limits: &RuleLimits) -> u64 {
 
 impl WasmRule {
     /// Compile (or load from `cache`), instantiate and run `pred_init`.
-    pub fn load(src: RuleSource<'_>, limits: RuleLimits, cache: Option<&AotCache>) -> Result<WasmRule, WasmError> {
+    pub fn load(
+        src: RuleSource<'_>,
+        limits: RuleLimits,
+        cache: Option<&AotCache>,
+    ) -> Result<WasmRule, WasmError> {
         let rt = runtime();
         let started = Instant::now();
         let wasm = wat::parse_bytes(src.module).map_err(|e| WasmError::Compile(e.to_string()))?;
         let (module, outcome) = match cache {
-            Some(c) => c.load(&rt.engine, &wasm).map_err(|e| WasmError::Compile(format!("{e:#}")))?,
-            None => (Module::new(&rt.engine, &wasm).map_err(|e| WasmError::Compile(format!("{e:#}")))?, CacheOutcome::Compiled),
+            Some(c) => c
+                .load(&rt.engine, &wasm)
+                .map_err(|e| WasmError::Compile(format!("{e:#}")))?,
+            None => (
+                Module::new(&rt.engine, &wasm).map_err(|e| WasmError::Compile(format!("{e:#}")))?,
+                CacheOutcome::Compiled,
+            ),
         };
         let compile_ns = started.elapsed().as_nanos() as u64;
         let template = Arc::new(Template {
@@ -130,7 +139,12 @@ impl WasmRule {
             .build();
         let mut ctx = HostContext::new(template.constants.clone());
         ctx.evaluator = template.evaluator.clone();
-        let state = HostState::new(ctx, template.field_map.clone(), template.field_paths.clone(), store_limits);
+        let state = HostState::new(
+            ctx,
+            template.field_map.clone(),
+            template.field_paths.clone(),
+            store_limits,
+        );
         let mut store = Store::new(&rt.engine, state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(deadline_ticks(&limits));
@@ -152,22 +166,39 @@ impl WasmRule {
         Ok(rule)
     }
 
-    fn bind(template: Arc<Template>, mut store: Store<HostState>, instance: Instance, limits: RuleLimits) -> Result<WasmRule, WasmError> {
+    fn bind(
+        template: Arc<Template>,
+        mut store: Store<HostState>,
+        instance: Instance,
+        limits: RuleLimits,
+    ) -> Result<WasmRule, WasmError> {
         let first = instance
             .get_typed_func::<i32, i32>(&mut store, "pred_eval")
             .map_err(|e| WasmError::Abi(format!("export pred_eval(i32) -> i32: {e:#}")))?;
         let mut filters = vec![first];
-        while let Ok(f) = instance.get_typed_func::<i32, i32>(&mut store, &format!("pred_eval_{}", filters.len())) {
+        while let Ok(f) =
+            instance.get_typed_func::<i32, i32>(&mut store, &format!("pred_eval_{}", filters.len()))
+        {
             filters.push(f);
         }
-        let batch_fn = instance.get_typed_func::<(i32, i32, i32), i32>(&mut store, "pred_eval_batch").ok();
+        let batch_fn = instance
+            .get_typed_func::<(i32, i32, i32), i32>(&mut store, "pred_eval_batch")
+            .ok();
         let list_fn = instance
             .get_typed_func::<(i32, i32, i32, i32), i32>(&mut store, "pred_eval_list")
             .ok()
             .zip(instance.get_memory(&mut store, "memory"));
-        let candidates_fn = instance.get_typed_func::<(i32, i32, i32, i32), i32>(&mut store, "pred_eval_candidates").ok();
-        let capture_fn = instance.get_typed_func::<i32, ()>(&mut store, "pred_capture").ok();
-        let report = LoadReport { compile_ns: 0, instantiate_ns: 0, cache: CacheOutcome::Compiled };
+        let candidates_fn = instance
+            .get_typed_func::<(i32, i32, i32, i32), i32>(&mut store, "pred_eval_candidates")
+            .ok();
+        let capture_fn = instance
+            .get_typed_func::<i32, ()>(&mut store, "pred_capture")
+            .ok();
+        let report = LoadReport {
+            compile_ns: 0,
+            instantiate_ns: 0,
+            cache: CacheOutcome::Compiled,
+        };
         Ok(WasmRule {
             template,
             store,
@@ -212,7 +243,12 @@ impl WasmRule {
 
     /// Like [`evaluate`](Self::evaluate), restricted to `candidates` (as the
     /// engine's rule index selects them).
-    pub fn evaluate_events(&mut self, batch: &EventBatch, filter: u32, candidates: Option<&[u32]>) -> Result<Vec<u32>, WasmError> {
+    pub fn evaluate_events(
+        &mut self,
+        batch: &EventBatch,
+        filter: u32,
+        candidates: Option<&[u32]>,
+    ) -> Result<Vec<u32>, WasmError> {
         self.evaluate_subset(batch, filter, candidates, candidates.is_some())
     }
 
@@ -220,20 +256,36 @@ impl WasmRule {
     /// may be any subset of the batch (a partition's events): `from_index`
     /// says whether they are the rule index's, whose anchors compiled EQL
     /// then need not test again.
-    pub fn evaluate_subset(&mut self, batch: &EventBatch, filter: u32, candidates: Option<&[u32]>, from_index: bool) -> Result<Vec<u32>, WasmError> {
+    pub fn evaluate_subset(
+        &mut self,
+        batch: &EventBatch,
+        filter: u32,
+        candidates: Option<&[u32]>,
+        from_index: bool,
+    ) -> Result<Vec<u32>, WasmError> {
         if self.health.quarantined {
             return Err(WasmError::Quarantined {
                 failures: self.health.failures,
                 last: self.health.last_error.clone().unwrap_or_default(),
             });
         }
-        let pred = self.filters.get(filter as usize).cloned().ok_or(WasmError::NoSuchFilter(filter))?;
+        let pred = self
+            .filters
+            .get(filter as usize)
+            .cloned()
+            .ok_or(WasmError::NoSuchFilter(filter))?;
         let started = Instant::now();
         // A filter with a declared category only ever sees events of that
         // category, whichever entry point the module offers, and whoever
         // chose the candidates (a sequence's come from all its steps).
         let selected;
-        let candidates = match (candidates, self.filter_categories.get(filter as usize).cloned().flatten()) {
+        let candidates = match (
+            candidates,
+            self.filter_categories
+                .get(filter as usize)
+                .cloned()
+                .flatten(),
+        ) {
             (given, Some(category)) => {
                 selected = events_of_category(batch, Some(&category), given);
                 Some(&selected[..])
@@ -266,10 +318,18 @@ impl WasmRule {
         match outcome {
             // Everything a module reports is checked: a bad index is this
             // rule's error, never another rule's lost alerts.
-            Ok(_) if refused.is_some() => Err(self.fail(WasmError::BadResult(refused.unwrap_or_default()))),
+            Ok(_) if refused.is_some() => {
+                Err(self.fail(WasmError::BadResult(refused.unwrap_or_default())))
+            }
             Ok(matched) if matched.iter().any(|&e| e >= n) => {
-                let bad = matched.iter().find(|&&e| e >= n).copied().unwrap_or_default();
-                Err(self.fail(WasmError::BadResult(format!("matched event {bad}, outside the batch of {n}"))))
+                let bad = matched
+                    .iter()
+                    .find(|&&e| e >= n)
+                    .copied()
+                    .unwrap_or_default();
+                Err(self.fail(WasmError::BadResult(format!(
+                    "matched event {bad}, outside the batch of {n}"
+                ))))
             }
             Ok(mut matched) => {
                 // `alert_emit` asks for an alert even where pred_eval said no.
@@ -289,7 +349,13 @@ impl WasmRule {
     /// Candidates in, matches out, through linear memory: one host→Wasm
     /// call per batch and no host call per event beyond the predicate's own.
     /// `from_index`: the events are the rule index's candidates.
-    fn run_list(&mut self, batch: &EventBatch, filter: u32, candidates: Option<&[u32]>, from_index: bool) -> wasmtime::Result<Vec<u32>> {
+    fn run_list(
+        &mut self,
+        batch: &EventBatch,
+        filter: u32,
+        candidates: Option<&[u32]>,
+        from_index: bool,
+    ) -> wasmtime::Result<Vec<u32>> {
         let (list_fn, memory) = self.list_fn.clone().expect("checked by the caller");
         let list_fn = match &self.candidates_fn {
             Some(f) if from_index => f.clone(),
@@ -314,19 +380,35 @@ impl WasmRule {
             let pages = (needed - have).div_ceil(65536);
             memory.grow(&mut self.store, pages)?;
         }
-        for (slot, ev) in memory.data_mut(&mut self.store)[in_ptr..in_ptr + bytes].chunks_exact_mut(4).zip(events) {
+        for (slot, ev) in memory.data_mut(&mut self.store)[in_ptr..in_ptr + bytes]
+            .chunks_exact_mut(4)
+            .zip(events)
+        {
             slot.copy_from_slice(&ev.to_le_bytes());
         }
-        let n = list_fn.call(&mut self.store, (filter as i32, in_ptr as i32, events.len() as i32, out_ptr as i32))?;
+        let n = list_fn.call(
+            &mut self.store,
+            (
+                filter as i32,
+                in_ptr as i32,
+                events.len() as i32,
+                out_ptr as i32,
+            ),
+        )?;
         let n = usize::try_from(n).unwrap_or(0).min(events.len());
         // The module may have shrunk nothing, but it wrote the output: read
         // it within the memory as it is now, and keep only offered events.
         let data = memory.data(&self.store);
         let Some(out) = data.get(out_ptr..out_ptr + n * 4) else {
-            self.store.data_mut().bad_emit.get_or_insert_with(|| "pred_eval_list reported more matches than fit in its memory".into());
+            self.store.data_mut().bad_emit.get_or_insert_with(|| {
+                "pred_eval_list reported more matches than fit in its memory".into()
+            });
             return Ok(Vec::new());
         };
-        let matched: Vec<u32> = out.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let matched: Vec<u32> = out
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         let offered = |ev: &u32| match candidates {
             Some(c) => c.binary_search(ev).is_ok() || c.contains(ev),
             None => (*ev as usize) < batch.len(),
@@ -338,7 +420,11 @@ impl WasmRule {
         Ok(matched)
     }
 
-    fn each(store: &mut Store<HostState>, pred: &TypedFunc<i32, i32>, evs: impl Iterator<Item = u32>) -> wasmtime::Result<Vec<u32>> {
+    fn each(
+        store: &mut Store<HostState>,
+        pred: &TypedFunc<i32, i32>,
+        evs: impl Iterator<Item = u32>,
+    ) -> wasmtime::Result<Vec<u32>> {
         let mut out = Vec::new();
         for ev in evs {
             if pred.call(&mut *store, ev as i32)? == 1 {
@@ -398,7 +484,11 @@ fn classify(err: wasmtime::Error, time_limit_ms: u64) -> WasmError {
 
 /// The events whose categories include `category` (all events for `None`),
 /// among `among` when given (ascending indices) or else the whole batch.
-pub fn events_of_category(batch: &EventBatch, category: Option<&str>, among: Option<&[u32]>) -> Vec<u32> {
+pub fn events_of_category(
+    batch: &EventBatch,
+    category: Option<&str>,
+    among: Option<&[u32]>,
+) -> Vec<u32> {
     let id = match category {
         None => None,
         Some(c) => match batch.category_names().iter().position(|n| n == c) {
