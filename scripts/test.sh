@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Command 2 of the README: set everything up and run the whole test suite.
 source "$(dirname "$0")/setup.sh"
+echo "== rust format and lints: cargo fmt --check, clippy -D warnings"
+cargo fmt --all --check
+cargo clippy -q --workspace --all-targets -- -D warnings
 echo "== stub check: kestrel._core against _core.pyi"
 "$VPY" -m mypy.stubtest kestrel._core --allowlist scripts/stubtest-allowlist.txt
 echo "== pytest (tests/ and benches/, benchmarks run once)"

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use kestrel_event::chunks::LineChunks;
-use kestrel_event::{DecodeOptions, Decoder, EventBatch, SourceInfo, TimeUnit, ValueRef, NO_TIMESTAMP};
+use kestrel_event::{
+    DecodeOptions, Decoder, EventBatch, SourceInfo, TimeUnit, ValueRef, NO_TIMESTAMP,
+};
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
@@ -34,12 +36,22 @@ pub struct PyIngestErrorRecord {
 #[pymethods]
 impl PyIngestErrorRecord {
     fn __repr__(&self) -> String {
-        format!("IngestErrorRecord({}:{} {} {:?})", self.source, self.line, self.kind, self.message)
+        format!(
+            "IngestErrorRecord({}:{} {} {:?})",
+            self.source, self.line, self.kind, self.message
+        )
     }
 
     fn __str__(&self) -> String {
-        let field = self.field.as_ref().map(|f| format!(" in field {f:?}")).unwrap_or_default();
-        format!("{}:{}: {}{}: {}", self.source, self.line, self.kind, field, self.message)
+        let field = self
+            .field
+            .as_ref()
+            .map(|f| format!(" in field {f:?}"))
+            .unwrap_or_default();
+        format!(
+            "{}:{}: {}{}: {}",
+            self.source, self.line, self.kind, field, self.message
+        )
     }
 }
 
@@ -70,6 +82,8 @@ impl Settings {
     }
 }
 
+// The decoding keywords of the Python API, one parameter each.
+#[allow(clippy::too_many_arguments)]
 fn settings(
     schema: Option<PySchema>,
     timestamp_field: &str,
@@ -81,10 +95,14 @@ fn settings(
     first_seq: u64,
 ) -> PyResult<Settings> {
     let unit = TimeUnit::parse(timestamp_unit).ok_or_else(|| {
-        PyValueError::new_err(format!("timestamp_unit {timestamp_unit:?}: expected s, ms, us, ns or filetime"))
+        PyValueError::new_err(format!(
+            "timestamp_unit {timestamp_unit:?}: expected s, ms, us, ns or filetime"
+        ))
     })?;
     Ok(Settings {
-        schema: schema.unwrap_or_else(|| PySchema { inner: kestrel_schema::ecs_default() }),
+        schema: schema.unwrap_or_else(|| PySchema {
+            inner: kestrel_schema::ecs_default(),
+        }),
         opts: DecodeOptions {
             timestamp_field: timestamp_field.into(),
             timestamp_unit: unit,
@@ -100,11 +118,20 @@ fn settings(
 
 fn decode(py: Python<'_>, s: Settings, data: &[u8], name: String) -> PyResult<PyEventBatch> {
     let schema = s.schema.inner.clone();
-    let source = SourceInfo { name, first_line: 1, first_seq: s.first_seq };
+    let source = SourceInfo {
+        name,
+        first_line: 1,
+        first_seq: s.first_seq,
+    };
     let batch = py.detach(|| {
-        guarded("decoding events", || Decoder::new(schema, s.opts).decode(data, &source))
+        guarded("decoding events", || {
+            Decoder::new(schema, s.opts).decode(data, &source)
+        })
     })?;
-    Ok(PyEventBatch { inner: Arc::new(batch), schema: s.schema })
+    Ok(PyEventBatch {
+        inner: Arc::new(batch),
+        schema: s.schema,
+    })
 }
 
 impl PyEventBatch {
@@ -114,12 +141,18 @@ impl PyEventBatch {
         if (0..n).contains(&i) {
             Ok(i as usize)
         } else {
-            Err(PyIndexError::new_err(format!("event index {index} out of range for a batch of {n}")))
+            Err(PyIndexError::new_err(format!(
+                "event index {index} out of range for a batch of {n}"
+            )))
         }
     }
 }
 
-pub fn value_to_py<'py>(py: Python<'py>, batch: &EventBatch, v: ValueRef<'_>) -> PyResult<Bound<'py, PyAny>> {
+pub fn value_to_py<'py>(
+    py: Python<'py>,
+    batch: &EventBatch,
+    v: ValueRef<'_>,
+) -> PyResult<Bound<'py, PyAny>> {
     Ok(match v {
         ValueRef::Null => py.None().into_bound(py),
         ValueRef::I64(x) => x.into_pyobject(py)?.into_any(),
@@ -160,7 +193,17 @@ impl PyEventBatch {
         first_seq: u64,
         fields: Option<Vec<u32>>,
     ) -> PyResult<Self> {
-        let s = settings(schema, timestamp_field, timestamp_unit, category_field, entity_field, max_string_bytes, max_line_bytes, first_seq)?.storing(fields);
+        let s = settings(
+            schema,
+            timestamp_field,
+            timestamp_unit,
+            category_field,
+            entity_field,
+            max_string_bytes,
+            max_line_bytes,
+            first_seq,
+        )?
+        .storing(fields);
         if let Ok(bytes) = data.cast::<PyBytes>() {
             let name = source.unwrap_or_else(|| "<bytes>".into());
             return decode(py, s, bytes.as_bytes(), name);
@@ -168,7 +211,9 @@ impl PyEventBatch {
         let path: PathBuf = data.extract().map_err(|_| {
             PyTypeError::new_err("from_ndjson expects bytes, or a path as str or os.PathLike")
         })?;
-        let content = py.detach(|| std::fs::read(&path)).map_err(|e| io_error(&path, e))?;
+        let content = py
+            .detach(|| std::fs::read(&path))
+            .map_err(|e| io_error(&path, e))?;
         let name = source.unwrap_or_else(|| path.display().to_string());
         decode(py, s, &content, name)
     }
@@ -194,7 +239,17 @@ impl PyEventBatch {
         first_seq: u64,
         fields: Option<Vec<u32>>,
     ) -> PyResult<Self> {
-        let s = settings(schema, timestamp_field, timestamp_unit, category_field, entity_field, max_string_bytes, max_line_bytes, first_seq)?.storing(fields);
+        let s = settings(
+            schema,
+            timestamp_field,
+            timestamp_unit,
+            category_field,
+            entity_field,
+            max_string_bytes,
+            max_line_bytes,
+            first_seq,
+        )?
+        .storing(fields);
         // Serialising each dict once keeps one decoder (and one set of
         // coercion rules) for every input form, and gives each event the
         // original-JSON evidence the alerts carry.
@@ -210,16 +265,26 @@ impl PyEventBatch {
             // with its position, not an exception that loses the batch.
             // So does text that is not Unicode (a lone surrogate survives
             // json.dumps but has no UTF-8 form).
-            match dumps.call((item,), Some(&kwargs)).and_then(|text| text.extract::<String>()) {
+            match dumps
+                .call((item,), Some(&kwargs))
+                .and_then(|text| text.extract::<String>())
+            {
                 Ok(text) => ndjson.push_str(&text),
                 Err(e) => {
-                    ndjson.push_str(std::str::from_utf8(kestrel_event::UNSERIALISABLE).unwrap_or_default());
+                    ndjson.push_str(
+                        std::str::from_utf8(kestrel_event::UNSERIALISABLE).unwrap_or_default(),
+                    );
                     ndjson.push_str(&e.to_string().replace('\n', " "));
                 }
             }
             ndjson.push('\n');
         }
-        decode(py, s, ndjson.as_bytes(), source.unwrap_or_else(|| "<dicts>".into()))
+        decode(
+            py,
+            s,
+            ndjson.as_bytes(),
+            source.unwrap_or_else(|| "<dicts>".into()),
+        )
     }
 
     /// The events as dicts, exactly as they were received (rebuilt from the
@@ -253,7 +318,9 @@ impl PyEventBatch {
         let out = PyList::empty(py);
         let def = self.schema.inner.lookup(path);
         for ev in 0..self.inner.len() {
-            let v = def.as_ref().map_or(ValueRef::Null, |d| self.inner.value(ev, d.id));
+            let v = def
+                .as_ref()
+                .map_or(ValueRef::Null, |d| self.inner.value(ev, d.id));
             out.append(value_to_py(py, &self.inner, v)?)?;
         }
         Ok(out)
@@ -267,12 +334,18 @@ impl PyEventBatch {
 
     /// Epoch nanoseconds of every event (None where missing).
     fn timestamps(&self) -> Vec<Option<i64>> {
-        (0..self.inner.len()).map(|ev| Some(self.inner.timestamp(ev)).filter(|&t| t != NO_TIMESTAMP)).collect()
+        (0..self.inner.len())
+            .map(|ev| Some(self.inner.timestamp(ev)).filter(|&t| t != NO_TIMESTAMP))
+            .collect()
     }
 
     /// The event categories of event `index` (ECS allows several).
     fn categories(&self, index: isize) -> PyResult<Vec<String>> {
-        Ok(self.inner.categories(self.check_index(index)?).map(str::to_string).collect())
+        Ok(self
+            .inner
+            .categories(self.check_index(index)?)
+            .map(str::to_string)
+            .collect())
     }
 
     /// The distinct event categories that occur in the batch, in order of
@@ -283,7 +356,10 @@ impl PyEventBatch {
 
     /// The partitioning key of event `index` (`host.id` by default).
     fn entity_key(&self, index: isize) -> PyResult<Option<String>> {
-        Ok(self.inner.entity_key(self.check_index(index)?).map(str::to_string))
+        Ok(self
+            .inner
+            .entity_key(self.check_index(index)?)
+            .map(str::to_string))
     }
 
     /// The 1-based source line of event `index`.
@@ -396,23 +472,46 @@ impl PyNdjsonFile {
         max_line_bytes: usize,
         fields: Option<Vec<u32>>,
     ) -> PyResult<Self> {
-        let settings = settings(schema, timestamp_field, timestamp_unit, category_field, entity_field, max_string_bytes, max_line_bytes, 0)?.storing(fields);
+        let settings = settings(
+            schema,
+            timestamp_field,
+            timestamp_unit,
+            category_field,
+            entity_field,
+            max_string_bytes,
+            max_line_bytes,
+            0,
+        )?
+        .storing(fields);
         let file = File::open(&path).map_err(|e| io_error(&path, e))?;
         let source = source.unwrap_or_else(|| path.display().to_string());
         let chunks = LineChunks::new(file, lines).with_max_line(max_line_bytes);
-        Ok(PyNdjsonFile { chunks, path, settings, source })
+        Ok(PyNdjsonFile {
+            chunks,
+            path,
+            settings,
+            source,
+        })
     }
 
     /// The next chunk of at most `lines` lines, undecoded: its bytes, its
     /// first line's number and the bytes read up to its end; None at the
     /// end of the file. For callers that decode chunks in parallel.
     /// Releases the GIL while reading.
-    fn next_chunk<'py>(&mut self, py: Python<'py>) -> PyResult<Option<(Bound<'py, PyBytes>, u64, u64)>> {
+    fn next_chunk<'py>(
+        &mut self,
+        py: Python<'py>,
+    ) -> PyResult<Option<(Bound<'py, PyBytes>, u64, u64)>> {
         let chunks = &mut self.chunks;
         let read = py.detach(|| {
-            guarded("reading events", || -> std::io::Result<Option<(Vec<u8>, u64, u64)>> {
-                Ok(chunks.next_chunk()?.map(|c| (c.data.to_vec(), c.first_line, c.offset)))
-            })
+            guarded(
+                "reading events",
+                || -> std::io::Result<Option<(Vec<u8>, u64, u64)>> {
+                    Ok(chunks
+                        .next_chunk()?
+                        .map(|c| (c.data.to_vec(), c.first_line, c.offset)))
+                },
+            )
         })?;
         let found = read.map_err(|e| io_error(&self.path, e))?;
         Ok(found.map(|(data, first_line, offset)| (PyBytes::new(py, &data), first_line, offset)))
@@ -422,20 +521,43 @@ impl PyNdjsonFile {
     /// read up to its end; None at the end of the file. Event ingest
     /// numbers start at `first_seq`. Error records number lines from the
     /// batch's first line, as `from_ndjson` does. Releases the GIL.
-    fn next_batch(&mut self, py: Python<'_>, first_seq: u64) -> PyResult<Option<(PyEventBatch, u64, u64)>> {
-        let (schema, opts) = (self.settings.schema.inner.clone(), self.settings.opts.clone());
-        let source = SourceInfo { name: self.source.clone(), first_line: 1, first_seq };
+    fn next_batch(
+        &mut self,
+        py: Python<'_>,
+        first_seq: u64,
+    ) -> PyResult<Option<(PyEventBatch, u64, u64)>> {
+        let (schema, opts) = (
+            self.settings.schema.inner.clone(),
+            self.settings.opts.clone(),
+        );
+        let source = SourceInfo {
+            name: self.source.clone(),
+            first_line: 1,
+            first_seq,
+        };
         let chunks = &mut self.chunks;
         let read = py.detach(|| {
-            guarded("reading events", || -> std::io::Result<Option<(EventBatch, u64, u64)>> {
-                let Some(chunk) = chunks.next_chunk()? else { return Ok(None) };
-                let batch = Decoder::new(schema, opts).decode(chunk.data, &source);
-                Ok(Some((batch, chunk.first_line, chunk.offset)))
-            })
+            guarded(
+                "reading events",
+                || -> std::io::Result<Option<(EventBatch, u64, u64)>> {
+                    let Some(chunk) = chunks.next_chunk()? else {
+                        return Ok(None);
+                    };
+                    let batch = Decoder::new(schema, opts).decode(chunk.data, &source);
+                    Ok(Some((batch, chunk.first_line, chunk.offset)))
+                },
+            )
         })?;
         let found = read.map_err(|e| io_error(&self.path, e))?;
         Ok(found.map(|(batch, first_line, offset)| {
-            (PyEventBatch { inner: Arc::new(batch), schema: self.settings.schema.clone() }, first_line, offset)
+            (
+                PyEventBatch {
+                    inner: Arc::new(batch),
+                    schema: self.settings.schema.clone(),
+                },
+                first_line,
+                offset,
+            )
         }))
     }
 }

@@ -9,15 +9,45 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
-create_exception!(_core, KestrelError, PyException, "Root of every error Kestrel raises.");
-create_exception!(_core, SchemaError, KestrelError, "A schema could not be loaded or extended.");
+create_exception!(
+    _core,
+    KestrelError,
+    PyException,
+    "Root of every error Kestrel raises."
+);
+create_exception!(
+    _core,
+    SchemaError,
+    KestrelError,
+    "A schema could not be loaded or extended."
+);
 create_exception!(_core, IngestError, KestrelError, "Events could not be read at all (an unreadable file, say). Per-line problems are records on the batch, not exceptions.");
-create_exception!(_core, PatternError, KestrelError, "A regex or wildcard pattern could not be compiled.");
-create_exception!(_core, WasmRuleError, KestrelError, "A Wasm rule failed to load, trapped, timed out or is quarantined.");
+create_exception!(
+    _core,
+    PatternError,
+    KestrelError,
+    "A regex or wildcard pattern could not be compiled."
+);
+create_exception!(
+    _core,
+    WasmRuleError,
+    KestrelError,
+    "A Wasm rule failed to load, trapped, timed out or is quarantined."
+);
 create_exception!(_core, IrError, KestrelError, "An IR document (`CompiledRule.ir_json()`) is malformed, of an unsupported version, or inconsistent.");
 create_exception!(_core, SequenceError, KestrelError, "A sequence or sample rule could not be planned, was fed inconsistent match lists, or a snapshot could not be restored.");
-create_exception!(_core, SnapshotError, KestrelError, "An engine snapshot is damaged, or was taken from another rule set or partition count.");
-create_exception!(_core, InternalError, KestrelError, "A bug in Kestrel's core: please report it with the input that caused it.");
+create_exception!(
+    _core,
+    SnapshotError,
+    KestrelError,
+    "An engine snapshot is damaged, or was taken from another rule set or partition count."
+);
+create_exception!(
+    _core,
+    InternalError,
+    KestrelError,
+    "A bug in Kestrel's core: please report it with the input that caused it."
+);
 
 pub fn schema_error(e: kestrel_schema::SchemaError) -> PyErr {
     SchemaError::new_err(e.to_string())
@@ -44,7 +74,9 @@ pub fn engine_error(e: kestrel_engine::EngineError) -> PyErr {
     match e {
         kestrel_engine::EngineError::Rule { .. } => WasmRuleError::new_err(e.to_string()),
         kestrel_engine::EngineError::Snapshot(_) => SnapshotError::new_err(e.to_string()),
-        kestrel_engine::EngineError::NoPartition { .. } => pyo3::exceptions::PyIndexError::new_err(e.to_string()),
+        kestrel_engine::EngineError::NoPartition { .. } => {
+            pyo3::exceptions::PyIndexError::new_err(e.to_string())
+        }
         kestrel_engine::EngineError::Internal(_) => InternalError::new_err(e.to_string()),
     }
 }

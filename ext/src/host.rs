@@ -48,7 +48,9 @@ impl PyHostContext {
             let refs: Vec<&str> = items.iter().map(String::as_str).collect();
             c.add_set(&refs, *ci);
         }
-        Ok(PyHostContext { inner: Box::new(HostContext::new(c)) })
+        Ok(PyHostContext {
+            inner: Box::new(HostContext::new(c)),
+        })
     }
 
     /// `(filter, event)` pairs passed to `match_emit` since the last call.

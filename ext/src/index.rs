@@ -33,7 +33,9 @@ impl PyRuleIndex {
                 RuleIndex::new(&refs, &schema.inner)
             })
         })?;
-        Ok(PyRuleIndex { inner: built.map_err(index_error)? })
+        Ok(PyRuleIndex {
+            inner: built.map_err(index_error)?,
+        })
     }
 
     /// Per rule, the events it could match (`Matches`), or `None` for all.
@@ -46,10 +48,21 @@ impl PyRuleIndex {
 
     /// Per rule, `None` for all events, or per filter (steps, then `until`)
     /// the events of its category that could pass it (`Matches`). Releases the GIL.
-    fn candidates_by_filter(&self, py: Python<'_>, batch: &PyEventBatch) -> PyResult<Vec<Option<Vec<PyMatches>>>> {
+    fn candidates_by_filter(
+        &self,
+        py: Python<'_>,
+        batch: &PyEventBatch,
+    ) -> PyResult<Vec<Option<Vec<PyMatches>>>> {
         let b = batch.inner.clone();
-        let found = py.detach(|| guarded("selecting candidates", || self.inner.candidates_by_filter(&b)))?;
-        Ok(found.into_iter().map(|c| c.map(|lists| lists.into_iter().map(PyMatches::new).collect())).collect())
+        let found = py.detach(|| {
+            guarded("selecting candidates", || {
+                self.inner.candidates_by_filter(&b)
+            })
+        })?;
+        Ok(found
+            .into_iter()
+            .map(|c| c.map(|lists| lists.into_iter().map(PyMatches::new).collect()))
+            .collect())
     }
 
     /// How many rules have an anchor.
@@ -62,7 +75,10 @@ impl PyRuleIndex {
     /// `None` if it has none.
     fn describe(&self, i: usize) -> PyResult<Option<String>> {
         if i >= self.inner.len() {
-            return Err(PyIndexError::new_err(format!("rule {i} out of range: the index has {}", self.inner.len())));
+            return Err(PyIndexError::new_err(format!(
+                "rule {i} out of range: the index has {}",
+                self.inner.len()
+            )));
         }
         Ok(self.inner.anchor(i).map(ToString::to_string))
     }
@@ -72,6 +88,10 @@ impl PyRuleIndex {
     }
 
     fn __repr__(&self) -> String {
-        format!("RuleIndex(rules={}, anchored={})", self.inner.len(), self.inner.anchored())
+        format!(
+            "RuleIndex(rules={}, anchored={})",
+            self.inner.len(),
+            self.inner.anchored()
+        )
     }
 }

@@ -39,7 +39,9 @@ impl PyIrProgram {
         if step < count {
             Ok(())
         } else {
-            Err(PyIndexError::new_err(format!("filter {step} out of range: the rule has {count}")))
+            Err(PyIndexError::new_err(format!(
+                "filter {step} out of range: the rule has {count}"
+            )))
         }
     }
 
@@ -52,7 +54,13 @@ impl PyIrProgram {
         per_event: impl Fn(&Program, &EventBatch, usize) -> Option<T> + Send + Sync,
     ) -> PyResult<Vec<T>> {
         let (program, events) = (self.inner.clone(), batch.get().inner.clone());
-        py.detach(|| guarded(what, || (0..events.len()).filter_map(|ev| per_event(&program, &events, ev)).collect()))
+        py.detach(|| {
+            guarded(what, || {
+                (0..events.len())
+                    .filter_map(|ev| per_event(&program, &events, ev))
+                    .collect()
+            })
+        })
     }
 }
 
@@ -60,23 +68,40 @@ impl PyIrProgram {
 impl PyIrProgram {
     #[new]
     fn new(py: Python<'_>, ir_json: &str, schema: PySchema) -> PyResult<Self> {
-        let program = py.detach(|| guarded("loading IR", || Program::from_json(ir_json, &schema.inner)))?;
-        Ok(PyIrProgram { inner: Arc::new(program.map_err(ir_error)?) })
+        let program =
+            py.detach(|| guarded("loading IR", || Program::from_json(ir_json, &schema.inner)))?;
+        Ok(PyIrProgram {
+            inner: Arc::new(program.map_err(ir_error)?),
+        })
     }
 
     /// The three-valued result of filter `step`'s predicate for every event
     /// (no category check).
     #[pyo3(signature = (batch, step = 0))]
-    fn evaluate(&self, py: Python<'_>, batch: &Bound<'_, PyEventBatch>, step: usize) -> PyResult<Vec<Option<bool>>> {
+    fn evaluate(
+        &self,
+        py: Python<'_>,
+        batch: &Bound<'_, PyEventBatch>,
+        step: usize,
+    ) -> PyResult<Vec<Option<bool>>> {
         self.check_step(step)?;
-        self.over_batch(py, batch, "evaluating IR", move |p, b, ev| Some(p.eval_step(step, b, ev)))
+        self.over_batch(py, batch, "evaluating IR", move |p, b, ev| {
+            Some(p.eval_step(step, b, ev))
+        })
     }
 
     /// Indexes of the events that pass filter `step` (category and predicate).
     #[pyo3(signature = (batch, step = 0))]
-    fn matches(&self, py: Python<'_>, batch: &Bound<'_, PyEventBatch>, step: usize) -> PyResult<Vec<usize>> {
+    fn matches(
+        &self,
+        py: Python<'_>,
+        batch: &Bound<'_, PyEventBatch>,
+        step: usize,
+    ) -> PyResult<Vec<usize>> {
         self.check_step(step)?;
-        self.over_batch(py, batch, "matching IR", move |p, b, ev| p.step_matches(step, b, ev).then_some(ev))
+        self.over_batch(py, batch, "matching IR", move |p, b, ev| {
+            p.step_matches(step, b, ev).then_some(ev)
+        })
     }
 
     /// Serve the Host API's `eval_node` for `context` with this program's
@@ -92,6 +117,10 @@ impl PyIrProgram {
     }
 
     fn __repr__(&self) -> String {
-        format!("IrProgram(nodes={}, filters={})", self.inner.node_count(), self.inner.filter_count())
+        format!(
+            "IrProgram(nodes={}, filters={})",
+            self.inner.node_count(),
+            self.inner.filter_count()
+        )
     }
 }

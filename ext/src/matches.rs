@@ -17,7 +17,9 @@ pub struct PyMatches {
 
 impl PyMatches {
     pub fn new(indices: Vec<u32>) -> Self {
-        PyMatches { indices: Arc::new(indices) }
+        PyMatches {
+            indices: Arc::new(indices),
+        }
     }
 
     /// The indices, shared without copying.
@@ -77,7 +79,11 @@ impl PyMatches {
 
     fn __repr__(&self) -> String {
         let shown: Vec<String> = self.indices.iter().take(10).map(u32::to_string).collect();
-        let more = if self.indices.len() > 10 { format!(", ... ({} in all)", self.indices.len()) } else { String::new() };
+        let more = if self.indices.len() > 10 {
+            format!(", ... ({} in all)", self.indices.len())
+        } else {
+            String::new()
+        };
         format!("Matches([{}{more}])", shown.join(", "))
     }
 }

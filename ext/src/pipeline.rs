@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use kestrel_engine::{AlertKind, Evaluator, ExternalMatches, PipeOp, Pipeline, PipelineConfig, Rule, RuleSpec};
+use kestrel_engine::{
+    AlertKind, Evaluator, ExternalMatches, PipeOp, Pipeline, PipelineConfig, Rule, RuleSpec,
+};
 use kestrel_ir::Program;
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
@@ -50,15 +52,25 @@ impl PyNativeRule {
             "event" => AlertKind::Event,
             "sequence" => AlertKind::Sequence,
             "sample" => AlertKind::Sample,
-            other => return Err(PyValueError::new_err(format!("unknown rule kind {other:?} (event, sequence or sample)"))),
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown rule kind {other:?} (event, sequence or sample)"
+                )))
+            }
         };
         let pipes = pipes
             .into_iter()
-            .map(|(op, count)| PipeOp::parse(&op).map(|op| (op, count)).ok_or_else(|| PyValueError::new_err(format!("unknown pipe {op:?} (head and tail are known)"))))
+            .map(|(op, count)| {
+                PipeOp::parse(&op).map(|op| (op, count)).ok_or_else(|| {
+                    PyValueError::new_err(format!("unknown pipe {op:?} (head and tail are known)"))
+                })
+            })
             .collect::<PyResult<Vec<_>>>()?;
         let anchors = match (&ir_json, &schema) {
             (Some(json), Some(schema)) => {
-                let program = py.detach(|| guarded("loading IR", || Program::from_json(json, &schema.inner)))?.map_err(ir_error)?;
+                let program = py
+                    .detach(|| guarded("loading IR", || Program::from_json(json, &schema.inner)))?
+                    .map_err(ir_error)?;
                 kestrel_index::anchors(&program, json)
             }
             _ => Vec::new(),
@@ -73,10 +85,24 @@ impl PyNativeRule {
                 budget: m.budget.clone(),
             },
             (None, None) => Evaluator::External,
-            (None, Some(_)) => return Err(PyValueError::new_err("a sequence rule needs its step predicates (wasm=)")),
+            (None, Some(_)) => {
+                return Err(PyValueError::new_err(
+                    "a sequence rule needs its step predicates (wasm=)",
+                ))
+            }
         };
-        let spec = RuleSpec { id: rule_id, fingerprint, alert_rule_json: rule_json, kind, categories, anchors, pipes };
-        Ok(PyNativeRule { inner: Arc::new(Rule::new(spec, evaluator)) })
+        let spec = RuleSpec {
+            id: rule_id,
+            fingerprint,
+            alert_rule_json: rule_json,
+            kind,
+            categories,
+            anchors,
+            pipes,
+        };
+        Ok(PyNativeRule {
+            inner: Arc::new(Rule::new(spec, evaluator)),
+        })
     }
 
     #[getter]
@@ -149,9 +175,18 @@ fn output<'py>(py: Python<'py>, out: kestrel_engine::Output) -> (Bound<'py, PyBy
 impl PyPipeline {
     #[new]
     #[pyo3(signature = (schema, *, partitions=1, dedup_window_ms=0, tiebreaker_field=None, entity_field="host.id", indexing=true))]
-    fn new(schema: PySchema, partitions: usize, dedup_window_ms: i64, tiebreaker_field: Option<&str>, entity_field: &str, indexing: bool) -> PyResult<Self> {
+    fn new(
+        schema: PySchema,
+        partitions: usize,
+        dedup_window_ms: i64,
+        tiebreaker_field: Option<&str>,
+        entity_field: &str,
+        indexing: bool,
+    ) -> PyResult<Self> {
         if !(1..=256).contains(&partitions) {
-            return Err(PyValueError::new_err(format!("partitions must be 1 to 256, not {partitions}")));
+            return Err(PyValueError::new_err(format!(
+                "partitions must be 1 to 256, not {partitions}"
+            )));
         }
         let config = PipelineConfig {
             partitions,
@@ -160,7 +195,9 @@ impl PyPipeline {
             entity: schema.inner.resolve(entity_field).id,
             indexing,
         };
-        Ok(PyPipeline { inner: Pipeline::new(schema.inner.clone(), config) })
+        Ok(PyPipeline {
+            inner: Pipeline::new(schema.inner.clone(), config),
+        })
     }
 
     /// Replace the rule set (each rule's instances for every partition are
@@ -168,13 +205,15 @@ impl PyPipeline {
     fn set_rules(&self, py: Python<'_>, rules: Vec<PyRef<'_, PyNativeRule>>) -> PyResult<()> {
         let rules: Vec<Arc<Rule>> = rules.iter().map(|r| r.inner.clone()).collect();
         let inner = &self.inner;
-        py.detach(|| guarded("installing rules", || inner.set_rules(rules)))?.map_err(engine_error)
+        py.detach(|| guarded("installing rules", || inner.set_rules(rules)))?
+            .map_err(engine_error)
     }
 
     /// Switch rule indexing on or off (between batches).
     fn set_indexing(&self, py: Python<'_>, on: bool) -> PyResult<()> {
         let inner = &self.inner;
-        py.detach(|| guarded("installing rules", || inner.set_indexing(on)))?.map_err(engine_error)
+        py.detach(|| guarded("installing rules", || inner.set_indexing(on)))?
+            .map_err(engine_error)
     }
 
     /// Positions of the external rules `batch` must be offered to.
@@ -183,21 +222,39 @@ impl PyPipeline {
     }
 
     #[pyo3(signature = (batch, external=Vec::new()))]
-    fn process<'py>(&self, py: Python<'py>, batch: &PyEventBatch, external: Vec<ExternalTuple>) -> PyResult<(Bound<'py, PyBytes>, usize)> {
+    fn process<'py>(
+        &self,
+        py: Python<'py>,
+        batch: &PyEventBatch,
+        external: Vec<ExternalTuple>,
+    ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
         let external = external
             .into_iter()
-            .map(|(rule, hits, offered, elapsed_ns, error, quarantined)| ExternalMatches { rule, hits, offered, elapsed_ns, error, quarantined })
+            .map(
+                |(rule, hits, offered, elapsed_ns, error, quarantined)| ExternalMatches {
+                    rule,
+                    hits,
+                    offered,
+                    elapsed_ns,
+                    error,
+                    quarantined,
+                },
+            )
             .collect();
         let b = batch.inner.clone();
         let inner = &self.inner;
-        let out = py.detach(|| guarded("evaluating a batch", || inner.process(&b, external)))?.map_err(engine_error)?;
+        let out = py
+            .detach(|| guarded("evaluating a batch", || inner.process(&b, external)))?
+            .map_err(engine_error)?;
         Ok(output(py, out))
     }
 
     /// End of input: pending sequences and `| tail` results, as `process` returns alerts.
     fn flush<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyBytes>, usize)> {
         let inner = &self.inner;
-        let out = py.detach(|| guarded("flushing", || inner.flush()))?.map_err(engine_error)?;
+        let out = py
+            .detach(|| guarded("flushing", || inner.flush()))?
+            .map_err(engine_error)?;
         Ok(output(py, out))
     }
 
@@ -212,15 +269,24 @@ impl PyPipeline {
     /// Restore a snapshot of this rule set; returns its `extra` bytes.
     fn restore<'py>(&self, py: Python<'py>, data: Vec<u8>) -> PyResult<Bound<'py, PyBytes>> {
         let inner = &self.inner;
-        let extra = py.detach(|| guarded("restoring the engine", || inner.restore(&data)))?.map_err(engine_error)?;
+        let extra = py
+            .detach(|| guarded("restoring the engine", || inner.restore(&data)))?
+            .map_err(engine_error)?;
         Ok(PyBytes::new(py, &extra))
     }
 
     /// Event time in partition `p` reached `watermark` (ns): expire windows
     /// and settle trailing missing steps; their alerts as `process` gives them.
-    fn advance<'py>(&self, py: Python<'py>, p: usize, watermark: i64) -> PyResult<(Bound<'py, PyBytes>, usize)> {
+    fn advance<'py>(
+        &self,
+        py: Python<'py>,
+        p: usize,
+        watermark: i64,
+    ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
         let inner = &self.inner;
-        let out = py.detach(|| guarded("advancing time", || inner.advance(p, watermark)))?.map_err(engine_error)?;
+        let out = py
+            .detach(|| guarded("advancing time", || inner.advance(p, watermark)))?
+            .map_err(engine_error)?;
         Ok(output(py, out))
     }
 
@@ -230,23 +296,36 @@ impl PyPipeline {
     }
 
     /// The end of partition `p`'s input: its sequences settle.
-    fn flush_partition<'py>(&self, py: Python<'py>, p: usize) -> PyResult<(Bound<'py, PyBytes>, usize)> {
+    fn flush_partition<'py>(
+        &self,
+        py: Python<'py>,
+        p: usize,
+    ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
         let inner = &self.inner;
-        let out = py.detach(|| guarded("flushing a partition", || inner.flush_partition(p)))?.map_err(engine_error)?;
+        let out = py
+            .detach(|| guarded("flushing a partition", || inner.flush_partition(p)))?
+            .map_err(engine_error)?;
         Ok(output(py, out))
     }
 
     /// Partition `p`'s sequence state.
     fn snapshot_partition<'py>(&self, py: Python<'py>, p: usize) -> PyResult<Bound<'py, PyBytes>> {
         let inner = &self.inner;
-        let data = py.detach(|| guarded("snapshotting a partition", || inner.snapshot_partition(p)))?.map_err(engine_error)?;
+        let data = py
+            .detach(|| guarded("snapshotting a partition", || inner.snapshot_partition(p)))?
+            .map_err(engine_error)?;
         Ok(PyBytes::new(py, &data))
     }
 
     /// Restore partition `p`'s sequence state from `snapshot_partition(p)`.
     fn restore_partition(&self, py: Python<'_>, p: usize, data: Vec<u8>) -> PyResult<()> {
         let inner = &self.inner;
-        py.detach(|| guarded("restoring a partition", || inner.restore_partition(p, &data)))?.map_err(engine_error)
+        py.detach(|| {
+            guarded("restoring a partition", || {
+                inner.restore_partition(p, &data)
+            })
+        })?
+        .map_err(engine_error)
     }
 
     #[getter]
@@ -281,7 +360,10 @@ impl PyPipeline {
     fn anchor(&self, position: usize) -> PyResult<Option<String>> {
         let set = self.inner.rules();
         if position >= set.rules.len() {
-            return Err(PyIndexError::new_err(format!("rule {position} out of range: {} loaded", set.rules.len())));
+            return Err(PyIndexError::new_err(format!(
+                "rule {position} out of range: {} loaded",
+                set.rules.len()
+            )));
         }
         Ok(set.anchor(position))
     }

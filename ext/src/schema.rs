@@ -52,8 +52,18 @@ impl From<FieldDef> for PyFieldInfo {
 #[pymethods]
 impl PyFieldInfo {
     fn __repr__(&self) -> String {
-        let ty = if self.array { format!("array<{}>", self.type_) } else { self.type_.clone() };
-        format!("FieldInfo(id={}, path={:?}, type={:?}{})", self.id, self.path, ty, if self.auto { ", auto" } else { "" })
+        let ty = if self.array {
+            format!("array<{}>", self.type_)
+        } else {
+            self.type_.clone()
+        };
+        format!(
+            "FieldInfo(id={}, path={:?}, type={:?}{})",
+            self.id,
+            self.path,
+            ty,
+            if self.auto { ", auto" } else { "" }
+        )
     }
 }
 
@@ -74,34 +84,49 @@ impl PySchema {
     /// The bundled ECS 9.5.0 schema. Each call returns an independent copy.
     #[staticmethod]
     fn default() -> Self {
-        PySchema { inner: kestrel_schema::ecs_default() }
+        PySchema {
+            inner: kestrel_schema::ecs_default(),
+        }
     }
 
     /// A schema with no fields.
     #[staticmethod]
     #[pyo3(signature = (name = "custom", version = "1"))]
     fn empty(name: &str, version: &str) -> Self {
-        PySchema { inner: Schema::new(name, version) }
+        PySchema {
+            inner: Schema::new(name, version),
+        }
     }
 
     /// Load a schema document from JSON text.
     #[staticmethod]
     fn from_json(text: &str) -> PyResult<Self> {
-        kestrel_schema::from_json(text).map(|inner| PySchema { inner }).map_err(schema_error)
+        kestrel_schema::from_json(text)
+            .map(|inner| PySchema { inner })
+            .map_err(schema_error)
     }
 
     /// Load a schema document from YAML text.
     #[staticmethod]
     fn from_yaml(text: &str) -> PyResult<Self> {
-        kestrel_schema::from_yaml(text).map(|inner| PySchema { inner }).map_err(schema_error)
+        kestrel_schema::from_yaml(text)
+            .map(|inner| PySchema { inner })
+            .map_err(schema_error)
     }
 
     /// Load a schema document from a `.json`, `.yaml` or `.yml` file.
     #[staticmethod]
     fn load(path: PathBuf) -> PyResult<Self> {
         let text = read_schema_file(&path)?;
-        let is_yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
-        let parsed = if is_yaml { kestrel_schema::from_yaml(&text) } else { kestrel_schema::from_json(&text) };
+        let is_yaml = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        );
+        let parsed = if is_yaml {
+            kestrel_schema::from_yaml(&text)
+        } else {
+            kestrel_schema::from_json(&text)
+        };
         parsed
             .map(|inner| PySchema { inner })
             .map_err(|e| SchemaError::new_err(format!("{}: {e}", path.display())))
@@ -115,7 +140,11 @@ impl PySchema {
     /// their Elasticsearch meaning in every runtime.
     #[staticmethod]
     #[pyo3(signature = (mapping, base = None))]
-    fn from_elasticsearch_mapping(py: Python<'_>, mapping: &Bound<'_, PyAny>, base: Option<&PySchema>) -> PyResult<Self> {
+    fn from_elasticsearch_mapping(
+        py: Python<'_>,
+        mapping: &Bound<'_, PyAny>,
+        base: Option<&PySchema>,
+    ) -> PyResult<Self> {
         let inner = base.map_or_else(kestrel_schema::ecs_default, |b| b.inner.fork());
         let schema = PySchema { inner };
         schema.extend_from_elasticsearch_mapping(py, mapping)?;
@@ -124,7 +153,11 @@ impl PySchema {
 
     /// Add an Elasticsearch index mapping's fields (see
     /// `from_elasticsearch_mapping`); returns how many were declared.
-    fn extend_from_elasticsearch_mapping(&self, py: Python<'_>, mapping: &Bound<'_, PyAny>) -> PyResult<usize> {
+    fn extend_from_elasticsearch_mapping(
+        &self,
+        py: Python<'_>,
+        mapping: &Bound<'_, PyAny>,
+    ) -> PyResult<usize> {
         let value = mapping_value(py, mapping)?;
         kestrel_schema::extend_from_mapping(&self.inner, &value).map_err(schema_error)
     }
@@ -161,7 +194,10 @@ impl PySchema {
 
     /// The field with id `field_id`.
     fn field(&self, field_id: FieldId) -> PyResult<PyFieldInfo> {
-        self.inner.field(field_id).map(Into::into).ok_or_else(|| PyKeyError::new_err(field_id))
+        self.inner
+            .field(field_id)
+            .map(Into::into)
+            .ok_or_else(|| PyKeyError::new_err(field_id))
     }
 
     /// Every field, in id order.
@@ -174,7 +210,13 @@ impl PySchema {
         self.inner
             .conflicts()
             .into_iter()
-            .map(|c| (c.path.to_string(), c.expected.to_string(), c.seen.to_string()))
+            .map(|c| {
+                (
+                    c.path.to_string(),
+                    c.expected.to_string(),
+                    c.seen.to_string(),
+                )
+            })
             .collect()
     }
 
@@ -185,7 +227,9 @@ impl PySchema {
 
     /// An independent copy: ids assigned in one are not seen by the other.
     fn copy(&self) -> Self {
-        PySchema { inner: self.inner.fork() }
+        PySchema {
+            inner: self.inner.fork(),
+        }
     }
 
     fn __len__(&self) -> usize {
@@ -197,7 +241,12 @@ impl PySchema {
     }
 
     fn __repr__(&self) -> String {
-        format!("Schema(name={:?}, version={:?}, fields={})", self.inner.name(), self.inner.version(), self.inner.len())
+        format!(
+            "Schema(name={:?}, version={:?}, fields={})",
+            self.inner.name(),
+            self.inner.version(),
+            self.inner.len()
+        )
     }
 }
 
@@ -216,9 +265,12 @@ fn mapping_value(py: Python<'_>, mapping: &Bound<'_, PyAny>) -> PyResult<serde_j
     } else if let Ok(path) = mapping.extract::<PathBuf>() {
         read_schema_file(&path)?
     } else {
-        py.import("json")?.call_method1("dumps", (mapping,))?.extract::<String>()?
+        py.import("json")?
+            .call_method1("dumps", (mapping,))?
+            .extract::<String>()?
     };
-    serde_json::from_str(&text).map_err(|e| SchemaError::new_err(format!("index mapping: invalid JSON: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| SchemaError::new_err(format!("index mapping: invalid JSON: {e}")))
 }
 
 /// A schema or mapping file's text. Only a regular file is opened (a FIFO
@@ -233,7 +285,9 @@ fn read_schema_file(path: &PathBuf) -> PyResult<String> {
     }
     let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
     let mut bytes = Vec::new();
-    file.take(MAX_SCHEMA_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| io_error(path, e))?;
+    file.take(MAX_SCHEMA_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error(path, e))?;
     if bytes.len() as u64 > MAX_SCHEMA_FILE_BYTES {
         return Err(refuse(format!("over {MAX_SCHEMA_FILE_BYTES} bytes")));
     }

@@ -26,7 +26,9 @@ pub struct PyStateBudget {
 impl PyStateBudget {
     #[new]
     fn new() -> Self {
-        PyStateBudget { inner: StateBudget::default() }
+        PyStateBudget {
+            inner: StateBudget::default(),
+        }
     }
 
     /// Bytes of state currently held by every matcher sharing this budget.
@@ -94,7 +96,16 @@ fn match_to_py<'py>(py: Python<'py>, m: Match) -> PyResult<Bound<'py, PyTuple>> 
             None => events.append(py.None())?,
         }
     }
-    PyTuple::new(py, [kind.into_pyobject(py)?.into_any(), keys.into_any(), events.into_any(), optional_ts(m.first_ts).into_pyobject(py)?.into_any(), optional_ts(m.last_ts).into_pyobject(py)?.into_any()])
+    PyTuple::new(
+        py,
+        [
+            kind.into_pyobject(py)?.into_any(),
+            keys.into_any(),
+            events.into_any(),
+            optional_ts(m.first_ts).into_pyobject(py)?.into_any(),
+            optional_ts(m.last_ts).into_pyobject(py)?.into_any(),
+        ],
+    )
 }
 
 /// A matcher's figures (or several summed) as the `stats()` dict.
@@ -115,14 +126,27 @@ pub(crate) fn state_dict<'py>(py: Python<'py>, s: &StateStats) -> PyResult<Bound
     }
     let ev = PyDict::new(py);
     let e = t.evictions;
-    for (name, value) in [("expired", e.expired), ("lru", e.lru), ("quota_rule", e.quota_rule), ("quota_entity", e.quota_entity), ("until", e.until)] {
+    for (name, value) in [
+        ("expired", e.expired),
+        ("lru", e.lru),
+        ("quota_rule", e.quota_rule),
+        ("quota_entity", e.quota_entity),
+        ("until", e.until),
+    ] {
         ev.set_item(name, value)?;
     }
     out.set_item("evictions", ev)?;
     out.set_item("partials", s.partials)?;
     out.set_item("keys", s.keys)?;
     out.set_item("state_bytes", s.state_bytes)?;
-    out.set_item("bytes_per_partial", if s.partials == 0 { 0.0 } else { s.state_bytes as f64 / s.partials as f64 })?;
+    out.set_item(
+        "bytes_per_partial",
+        if s.partials == 0 {
+            0.0
+        } else {
+            s.state_bytes as f64 / s.partials as f64
+        },
+    )?;
     out.set_item("overhead_bytes", s.overhead_bytes)?;
     out.set_item("pinned_evidence_bytes", s.pinned_evidence_bytes)?;
     out.set_item("buffered", s.buffered)?;
@@ -161,7 +185,9 @@ impl PySequenceMatcher {
         keep_raw: bool,
         budget: Option<PyRef<'_, PyStateBudget>>,
     ) -> PyResult<Self> {
-        let program = py.detach(|| guarded("loading IR", || Program::from_json(ir_json, &schema.inner)))?.map_err(ir_error)?;
+        let program = py
+            .detach(|| guarded("loading IR", || Program::from_json(ir_json, &schema.inner)))?
+            .map_err(ir_error)?;
         let config = Config {
             shards: shards.clamp(1, 256),
             max_out_of_order_ns: max_out_of_order_ns.max(0),
@@ -173,7 +199,8 @@ impl PySequenceMatcher {
             keep_raw,
         };
         let budget = budget.map(|b| b.inner.clone()).unwrap_or_default();
-        let inner = SequenceMatcher::new(&program, config.clone(), budget.clone()).map_err(seq_error)?;
+        let inner =
+            SequenceMatcher::new(&program, config.clone(), budget.clone()).map_err(seq_error)?;
         Ok(PySequenceMatcher {
             inner: Arc::new(Mutex::new(inner)),
             program: Arc::new(program),
@@ -185,7 +212,12 @@ impl PySequenceMatcher {
 
     /// Feed one batch and its per-filter matches; returns completed matches.
     /// Releases the GIL; shards run in parallel threads.
-    fn process<'py>(&self, py: Python<'py>, batch: &PyEventBatch, matches: Vec<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyList>> {
+    fn process<'py>(
+        &self,
+        py: Python<'py>,
+        batch: &PyEventBatch,
+        matches: Vec<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let mut lists: Vec<std::sync::Arc<Vec<u32>>> = Vec::with_capacity(matches.len());
         for m in &matches {
             lists.push(match m.cast::<PyMatches>() {
@@ -226,7 +258,8 @@ impl PySequenceMatcher {
     /// Replace the state with a snapshot's (taken from the same rule).
     fn restore(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
         let inner = &self.inner;
-        py.detach(|| guarded("restoring sequences", || lock(inner).restore(data)))?.map_err(seq_error)
+        py.detach(|| guarded("restoring sequences", || lock(inner).restore(data)))?
+            .map_err(seq_error)
     }
 
     #[getter]

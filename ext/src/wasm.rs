@@ -71,7 +71,10 @@ impl PyWasmRule {
             constants.add_literal(l);
         }
         for (patterns, ci) in &globs {
-            constants.add_globs(&patterns.iter().map(String::as_str).collect::<Vec<_>>(), *ci);
+            constants.add_globs(
+                &patterns.iter().map(String::as_str).collect::<Vec<_>>(),
+                *ci,
+            );
         }
         for (patterns, ci) in &regexes {
             let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
@@ -81,9 +84,28 @@ impl PyWasmRule {
             constants.add_set(&items.iter().map(String::as_str).collect::<Vec<_>>(), *ci);
         }
         // An empty path marks an unused local id (package tables may have gaps).
-        let field_map = fields.iter().map(|p| if p.is_empty() { u32::MAX } else { schema.inner.resolve(p).id }).collect();
-        let limits = RuleLimits { memory_bytes: memory_limit, time_limit_ms, quarantine_after };
-        let cache = if use_cache { cache_dir.or_else(kestrel_wasm::default_cache_dir).map(AotCache::new) } else { None };
+        let field_map = fields
+            .iter()
+            .map(|p| {
+                if p.is_empty() {
+                    u32::MAX
+                } else {
+                    schema.inner.resolve(p).id
+                }
+            })
+            .collect();
+        let limits = RuleLimits {
+            memory_bytes: memory_limit,
+            time_limit_ms,
+            quarantine_after,
+        };
+        let cache = if use_cache {
+            cache_dir
+                .or_else(kestrel_wasm::default_cache_dir)
+                .map(AotCache::new)
+        } else {
+            None
+        };
         let mut ctx = HostContext::new(constants);
         if let Some(json) = ir_json {
             // The core's IR evaluator serves `eval_node` for the subtrees the
@@ -98,7 +120,11 @@ impl PyWasmRule {
             field_paths: fields,
             filter_categories: categories,
         };
-        let loaded = py.detach(|| guarded("loading a wasm rule", || WasmRule::load(src, limits, cache.as_ref())))?;
+        let loaded = py.detach(|| {
+            guarded("loading a wasm rule", || {
+                WasmRule::load(src, limits, cache.as_ref())
+            })
+        })?;
         let inner = loaded.map_err(|e| wasm_error(&rule_id, e))?;
         let cache = match inner.load_report().cache {
             kestrel_wasm::CacheOutcome::Compiled => "compiled",
@@ -106,7 +132,12 @@ impl PyWasmRule {
             kestrel_wasm::CacheOutcome::Hit => "hit",
             kestrel_wasm::CacheOutcome::Rebuilt => "rebuilt",
         };
-        Ok(PyWasmRule { inner: Arc::new(Mutex::new(inner)), rule_id, schema, cache })
+        Ok(PyWasmRule {
+            inner: Arc::new(Mutex::new(inner)),
+            rule_id,
+            schema,
+            cache,
+        })
     }
 
     /// Indices of the events of `batch` that pass filter `filter` (0 for an
@@ -114,34 +145,59 @@ impl PyWasmRule {
     /// (ascending, from `RuleIndex.candidates`) only those events are
     /// evaluated (those of them in the filter's category). Releases the GIL.
     #[pyo3(signature = (batch, filter=0, candidates=None))]
-    fn evaluate(&self, py: Python<'_>, batch: &PyEventBatch, filter: u32, candidates: Option<PyRef<'_, PyMatches>>) -> PyResult<PyMatches> {
+    fn evaluate(
+        &self,
+        py: Python<'_>,
+        batch: &PyEventBatch,
+        filter: u32,
+        candidates: Option<PyRef<'_, PyMatches>>,
+    ) -> PyResult<PyMatches> {
         let b = batch.inner.clone();
         let inner = &self.inner;
         let candidates = candidates.map(|c| c.indices());
         let n = b.len() as u32;
-        if candidates.as_ref().is_some_and(|c| c.iter().any(|&ev| ev >= n)) {
-            return Err(pyo3::exceptions::PyIndexError::new_err(format!("a candidate is out of range for a batch of {n}")));
+        if candidates
+            .as_ref()
+            .is_some_and(|c| c.iter().any(|&ev| ev >= n))
+        {
+            return Err(pyo3::exceptions::PyIndexError::new_err(format!(
+                "a candidate is out of range for a batch of {n}"
+            )));
         }
         let result = py.detach(|| {
-            guarded("evaluating a wasm rule", || lock(inner).evaluate_events(&b, filter, candidates.as_deref().map(Vec::as_slice)))
+            guarded("evaluating a wasm rule", || {
+                lock(inner).evaluate_events(&b, filter, candidates.as_deref().map(Vec::as_slice))
+            })
         })?;
-        result.map(PyMatches::new).map_err(|e| wasm_error(&self.rule_id, e))
+        result
+            .map(PyMatches::new)
+            .map_err(|e| wasm_error(&self.rule_id, e))
     }
 
     /// Per event of `indices`, its captured fields as one JSON object
     /// (UTF-8 bytes, `{"path": value, ...}`): what an alert carries,
     /// written without building Python values.
-    fn capture_json<'py>(&self, py: Python<'py>, batch: &PyEventBatch, indices: Vec<u32>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    fn capture_json<'py>(
+        &self,
+        py: Python<'py>,
+        batch: &PyEventBatch,
+        indices: Vec<u32>,
+    ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
         let b = &batch.inner;
         let mut rule = lock(&self.inner);
         let mut out = Vec::with_capacity(indices.len());
         let mut json = Vec::new();
         for index in indices {
-            let fields = rule.capture(b, index).map_err(|e| wasm_error(&self.rule_id, e))?;
+            let fields = rule
+                .capture(b, index)
+                .map_err(|e| wasm_error(&self.rule_id, e))?;
             json.clear();
             json.push(b'{');
             if (index as usize) < b.len() {
-                for def in fields.into_iter().filter_map(|f| self.schema.inner.field(f)) {
+                for def in fields
+                    .into_iter()
+                    .filter_map(|f| self.schema.inner.field(f))
+                {
                     if json.len() > 1 {
                         json.push(b',');
                     }
@@ -157,14 +213,24 @@ impl PyWasmRule {
     }
 
     /// The captured fields of matched event `index`, as `{path: value}`.
-    fn capture<'py>(&self, py: Python<'py>, batch: &PyEventBatch, index: u32) -> PyResult<Bound<'py, PyDict>> {
-        let fields = lock(&self.inner).capture(&batch.inner, index).map_err(|e| wasm_error(&self.rule_id, e))?;
+    fn capture<'py>(
+        &self,
+        py: Python<'py>,
+        batch: &PyEventBatch,
+        index: u32,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let fields = lock(&self.inner)
+            .capture(&batch.inner, index)
+            .map_err(|e| wasm_error(&self.rule_id, e))?;
         let out = PyDict::new(py);
         let ev = index as usize;
         if ev < batch.inner.len() {
             for f in fields {
                 if let Some(def) = self.schema.inner.field(f) {
-                    out.set_item(&*def.path, value_to_py(py, &batch.inner, batch.inner.value(ev, f))?)?;
+                    out.set_item(
+                        &*def.path,
+                        value_to_py(py, &batch.inner, batch.inner.value(ev, f))?,
+                    )?;
                 }
             }
         }
@@ -220,7 +286,10 @@ impl PyWasmRule {
         d.set_item("allocator", kestrel_wasm::runtime().allocator)?;
         d.set_item("max_instances", kestrel_wasm::MAX_INSTANCES)?;
         d.set_item("epoch_tick_ms", kestrel_wasm::EPOCH_TICK_MS)?;
-        d.set_item("cache_dir", kestrel_wasm::default_cache_dir().map(|p| p.display().to_string()))?;
+        d.set_item(
+            "cache_dir",
+            kestrel_wasm::default_cache_dir().map(|p| p.display().to_string()),
+        )?;
         Ok(d)
     }
 }
@@ -228,6 +297,7 @@ impl PyWasmRule {
 /// Compile WAT text into a validated binary module.
 #[pyfunction]
 pub fn wat_to_wasm<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyBytes>> {
-    let wasm = kestrel_wasm::wat_to_wasm(text).map_err(|e| WasmRuleError::new_err(e.to_string()))?;
+    let wasm =
+        kestrel_wasm::wat_to_wasm(text).map_err(|e| WasmRuleError::new_err(e.to_string()))?;
     Ok(PyBytes::new(py, &wasm))
 }

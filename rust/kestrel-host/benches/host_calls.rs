@@ -30,8 +30,13 @@ fn batch() -> (EventBatch, u32, u32) {
         ndjson.push('\n');
     }
     let schema = kestrel_schema::ecs_default();
-    let b = Decoder::new(schema.clone(), DecodeOptions::default()).decode(ndjson.as_bytes(), &SourceInfo::default());
-    (b, schema.lookup("process.pid").unwrap().id, schema.lookup("process.name").unwrap().id)
+    let b = Decoder::new(schema.clone(), DecodeOptions::default())
+        .decode(ndjson.as_bytes(), &SourceInfo::default());
+    (
+        b,
+        schema.lookup("process.pid").unwrap().id,
+        schema.lookup("process.name").unwrap().id,
+    )
 }
 
 /// Median nanoseconds per call of `f` applied to every event.
@@ -56,19 +61,53 @@ fn main() {
     let cmd = Literal::new("cmd.exe");
     let globs = GlobSet::new(&["*-enc*", "*frombase64*", "*\\cmd.exe"], true);
     let set = StrSet::new(["cmd.exe", "powershell.exe", "pwsh.exe"], true);
-    let cmdline = kestrel_schema::ecs_default().lookup("process.command_line").unwrap().id;
+    let cmdline = kestrel_schema::ecs_default()
+        .lookup("process.command_line")
+        .unwrap()
+        .id;
     let results = [
-        ("event_get_i64", measure(&b, |ev| ops::event_get_i64(&b, ev, pid).unwrap_or(0))),
-        ("event_is_null", measure(&b, |ev| ops::event_is_null(&b, ev, pid) as i64)),
-        ("event_get_str", measure(&b, |ev| ops::event_get_str(&b, ev, name).map_or(0, str::len) as i64)),
-        ("str_eq (case-sensitive)", measure(&b, |ev| ops::str_eq(&b, ev, name, &cmd, false) as i64)),
-        ("str_eq (case-insensitive)", measure(&b, |ev| ops::str_eq(&b, ev, name, &cmd, true) as i64)),
-        ("str_ends_with (case-insensitive)", measure(&b, |ev| ops::str_ends_with(&b, ev, name, &cmd, true) as i64)),
-        ("set_contains (case-insensitive)", measure(&b, |ev| ops::set_contains(&b, ev, name, &set) as i64)),
-        ("glob_match_field (3 patterns, ci)", measure(&b, |ev| ops::glob_match_field(&b, ev, cmdline, &globs) as i64)),
+        (
+            "event_get_i64",
+            measure(&b, |ev| ops::event_get_i64(&b, ev, pid).unwrap_or(0)),
+        ),
+        (
+            "event_is_null",
+            measure(&b, |ev| ops::event_is_null(&b, ev, pid) as i64),
+        ),
+        (
+            "event_get_str",
+            measure(&b, |ev| {
+                ops::event_get_str(&b, ev, name).map_or(0, str::len) as i64
+            }),
+        ),
+        (
+            "str_eq (case-sensitive)",
+            measure(&b, |ev| ops::str_eq(&b, ev, name, &cmd, false) as i64),
+        ),
+        (
+            "str_eq (case-insensitive)",
+            measure(&b, |ev| ops::str_eq(&b, ev, name, &cmd, true) as i64),
+        ),
+        (
+            "str_ends_with (case-insensitive)",
+            measure(&b, |ev| ops::str_ends_with(&b, ev, name, &cmd, true) as i64),
+        ),
+        (
+            "set_contains (case-insensitive)",
+            measure(&b, |ev| ops::set_contains(&b, ev, name, &set) as i64),
+        ),
+        (
+            "glob_match_field (3 patterns, ci)",
+            measure(&b, |ev| {
+                ops::glob_match_field(&b, ev, cmdline, &globs) as i64
+            }),
+        ),
     ];
     if json {
-        let body: Vec<String> = results.iter().map(|(k, v)| format!("\"{k}\": {v:.2}")).collect();
+        let body: Vec<String> = results
+            .iter()
+            .map(|(k, v)| format!("\"{k}\": {v:.2}"))
+            .collect();
         println!("{{{}}}", body.join(", "));
     } else {
         for (k, v) in results {

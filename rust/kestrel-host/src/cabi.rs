@@ -42,7 +42,8 @@ pub struct HostApiV1 {
 }
 
 /// `(ctx, batch, event, field, literal_id, case_insensitive) -> tri`
-pub type StrOp = unsafe extern "C" fn(*const HostContext, *const EventBatch, u32, u32, u32, i32) -> Tri;
+pub type StrOp =
+    unsafe extern "C" fn(*const HostContext, *const EventBatch, u32, u32, u32, i32) -> Tri;
 /// `(ctx, batch, event, field, pattern_or_set_id) -> tri`
 pub type IdOp = unsafe extern "C" fn(*const HostContext, *const EventBatch, u32, u32, u32) -> Tri;
 /// `(ctx, pattern_id, text_ptr, text_len) -> 0 | 1` (-1 on a bad id or non-UTF-8 text)
@@ -75,8 +76,15 @@ pub static HOST_API_V1: HostApiV1 = HostApiV1 {
 
 /// Run `f` on a valid (batch, event) pair, or return `fallback`.
 #[inline]
-unsafe fn with_event<R>(batch: *const EventBatch, ev: u32, fallback: R, f: impl FnOnce(&EventBatch, usize) -> R) -> R {
-    let Some(b) = batch.as_ref() else { return fallback };
+unsafe fn with_event<R>(
+    batch: *const EventBatch,
+    ev: u32,
+    fallback: R,
+    f: impl FnOnce(&EventBatch, usize) -> R,
+) -> R {
+    let Some(b) = batch.as_ref() else {
+        return fallback;
+    };
     if ev as usize >= b.len() {
         return fallback;
     }
@@ -95,7 +103,12 @@ unsafe fn set_flag(out: *mut i32, value: i32) {
 
 macro_rules! numeric_getter {
     ($name:ident, $ty:ty, $op:path) => {
-        unsafe extern "C" fn $name(b: *const EventBatch, ev: u32, field: u32, is_null: *mut i32) -> $ty {
+        unsafe extern "C" fn $name(
+            b: *const EventBatch,
+            ev: u32,
+            field: u32,
+            is_null: *mut i32,
+        ) -> $ty {
             let v = with_event(b, ev, None, |b, ev| $op(b, ev, field));
             set_flag(is_null, v.is_none() as i32);
             v.unwrap_or_default()
@@ -108,12 +121,20 @@ numeric_getter!(c_get_u64, u64, ops::event_get_u64);
 numeric_getter!(c_get_f64, f64, ops::event_get_f64);
 
 unsafe extern "C" fn c_get_bool(b: *const EventBatch, ev: u32, field: u32) -> Tri {
-    with_event(b, ev, NULL, |b, ev| ops::event_get_bool(b, ev, field).map_or(NULL, |x| x as Tri))
+    with_event(b, ev, NULL, |b, ev| {
+        ops::event_get_bool(b, ev, field).map_or(NULL, |x| x as Tri)
+    })
 }
 
-unsafe extern "C" fn c_get_str(b: *const EventBatch, ev: u32, field: u32, len: *mut u32) -> *const u8 {
+unsafe extern "C" fn c_get_str(
+    b: *const EventBatch,
+    ev: u32,
+    field: u32,
+    len: *mut u32,
+) -> *const u8 {
     let (ptr, n) = with_event(b, ev, (std::ptr::null(), 0), |b, ev| {
-        ops::event_get_str(b, ev, field).map_or((std::ptr::null(), 0), |s| (s.as_ptr(), s.len() as u32))
+        ops::event_get_str(b, ev, field)
+            .map_or((std::ptr::null(), 0), |s| (s.as_ptr(), s.len() as u32))
     });
     if let Some(l) = len.as_mut() {
         *l = n;
@@ -135,7 +156,10 @@ macro_rules! literal_op {
             lit: u32,
             ci: i32,
         ) -> Tri {
-            let Some(lit) = ctx.as_ref().and_then(|c| c.constants.literals.get(lit as usize)) else {
+            let Some(lit) = ctx
+                .as_ref()
+                .and_then(|c| c.constants.literals.get(lit as usize))
+            else {
                 return NULL;
             };
             with_event(b, ev, NULL, |b, ev| $op(b, ev, field, lit, ci != 0))
@@ -150,8 +174,17 @@ literal_op!(c_str_ends_with, ops::str_ends_with);
 
 macro_rules! id_op {
     ($name:ident, $table:ident, $op:path) => {
-        unsafe extern "C" fn $name(ctx: *const HostContext, b: *const EventBatch, ev: u32, field: u32, id: u32) -> Tri {
-            let Some(item) = ctx.as_ref().and_then(|c| c.constants.$table.get(id as usize)) else {
+        unsafe extern "C" fn $name(
+            ctx: *const HostContext,
+            b: *const EventBatch,
+            ev: u32,
+            field: u32,
+            id: u32,
+        ) -> Tri {
+            let Some(item) = ctx
+                .as_ref()
+                .and_then(|c| c.constants.$table.get(id as usize))
+            else {
                 return NULL;
             };
             with_event(b, ev, NULL, |b, ev| $op(b, ev, field, item))
@@ -170,15 +203,28 @@ unsafe fn text<'a>(ptr: *const u8, len: u32) -> Option<&'a str> {
     std::str::from_utf8(std::slice::from_raw_parts(ptr, len as usize)).ok()
 }
 
-unsafe extern "C" fn c_glob_match(ctx: *const HostContext, id: u32, ptr: *const u8, len: u32) -> Tri {
-    let (Some(g), Some(t)) = (ctx.as_ref().and_then(|c| c.constants.globs.get(id as usize)), text(ptr, len)) else {
+unsafe extern "C" fn c_glob_match(
+    ctx: *const HostContext,
+    id: u32,
+    ptr: *const u8,
+    len: u32,
+) -> Tri {
+    let (Some(g), Some(t)) = (
+        ctx.as_ref()
+            .and_then(|c| c.constants.globs.get(id as usize)),
+        text(ptr, len),
+    ) else {
         return NULL;
     };
     catch_unwind(AssertUnwindSafe(|| g.matches(t) as Tri)).unwrap_or(NULL)
 }
 
 unsafe extern "C" fn c_re_match(ctx: *const HostContext, id: u32, ptr: *const u8, len: u32) -> Tri {
-    let (Some(r), Some(t)) = (ctx.as_ref().and_then(|c| c.constants.regexes.get(id as usize)), text(ptr, len)) else {
+    let (Some(r), Some(t)) = (
+        ctx.as_ref()
+            .and_then(|c| c.constants.regexes.get(id as usize)),
+        text(ptr, len),
+    ) else {
         return NULL;
     };
     catch_unwind(AssertUnwindSafe(|| r.is_match(t) as Tri)).unwrap_or(NULL)
@@ -204,7 +250,14 @@ unsafe extern "C" fn c_match_emit(ctx: *const HostContext, filter: u32, ev: u32)
     }
 }
 
-unsafe extern "C" fn c_eval_node(ctx: *const HostContext, b: *const EventBatch, ev: u32, node: u32) -> Tri {
-    let Some(evaluator) = ctx.as_ref().and_then(|c| c.evaluator.as_deref()) else { return NULL };
+unsafe extern "C" fn c_eval_node(
+    ctx: *const HostContext,
+    b: *const EventBatch,
+    ev: u32,
+    node: u32,
+) -> Tri {
+    let Some(evaluator) = ctx.as_ref().and_then(|c| c.evaluator.as_deref()) else {
+        return NULL;
+    };
     with_event(b, ev, NULL, |b, ev| evaluator.eval_node(b, ev, node))
 }

@@ -18,7 +18,11 @@ pub struct Literal {
 
 impl Literal {
     pub fn new(text: &str) -> Literal {
-        Literal { text: text.into(), folded: fold(text).into(), ascii: text.is_ascii() }
+        Literal {
+            text: text.into(),
+            folded: fold(text).into(),
+            ascii: text.is_ascii(),
+        }
     }
 }
 
@@ -33,9 +37,18 @@ impl StrSet {
     pub fn new<'a>(items: impl IntoIterator<Item = &'a str>, case_insensitive: bool) -> StrSet {
         let members = items
             .into_iter()
-            .map(|s| if case_insensitive { fold(s).into() } else { s.into() })
+            .map(|s| {
+                if case_insensitive {
+                    fold(s).into()
+                } else {
+                    s.into()
+                }
+            })
             .collect();
-        StrSet { members, case_insensitive }
+        StrSet {
+            members,
+            case_insensitive,
+        }
     }
 
     #[inline]
@@ -65,7 +78,10 @@ pub fn compile_regex(pattern: &str, case_insensitive: bool) -> Result<Regex, Hos
         .dot_matches_new_line(true)
         .size_limit(8 << 20)
         .build()
-        .map_err(|e| HostError::BadRegex { pattern: pattern.to_string(), reason: e.to_string() })
+        .map_err(|e| HostError::BadRegex {
+            pattern: pattern.to_string(),
+            reason: e.to_string(),
+        })
 }
 
 /// Everything a rule's predicates address by id.
@@ -93,13 +109,19 @@ impl RuleConstants {
     }
 
     /// One regex id matching when any of `patterns` matches.
-    pub fn add_regex_any(&mut self, patterns: &[&str], case_insensitive: bool) -> Result<u32, HostError> {
-        self.regexes.push(compile_regex_any(patterns, case_insensitive)?);
+    pub fn add_regex_any(
+        &mut self,
+        patterns: &[&str],
+        case_insensitive: bool,
+    ) -> Result<u32, HostError> {
+        self.regexes
+            .push(compile_regex_any(patterns, case_insensitive)?);
         Ok((self.regexes.len() - 1) as u32)
     }
 
     pub fn add_set(&mut self, items: &[&str], case_insensitive: bool) -> u32 {
-        self.sets.push(StrSet::new(items.iter().copied(), case_insensitive));
+        self.sets
+            .push(StrSet::new(items.iter().copied(), case_insensitive));
         (self.sets.len() - 1) as u32
     }
 }
@@ -107,6 +129,10 @@ impl RuleConstants {
 /// Compile several patterns into one anchored regex that matches when any
 /// of them matches the whole text (a `regex` list in EQL).
 pub fn compile_regex_any(patterns: &[&str], case_insensitive: bool) -> Result<Regex, HostError> {
-    let joined = patterns.iter().map(|p| format!("(?:{p})")).collect::<Vec<_>>().join("|");
+    let joined = patterns
+        .iter()
+        .map(|p| format!("(?:{p})"))
+        .collect::<Vec<_>>()
+        .join("|");
     compile_regex(&joined, case_insensitive)
 }

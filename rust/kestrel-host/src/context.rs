@@ -27,13 +27,18 @@ pub struct HostContext {
 
 impl std::fmt::Debug for HostContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HostContext").field("constants", &self.constants).finish_non_exhaustive()
+        f.debug_struct("HostContext")
+            .field("constants", &self.constants)
+            .finish_non_exhaustive()
     }
 }
 
 impl HostContext {
     pub fn new(constants: RuleConstants) -> Self {
-        HostContext { constants, ..Default::default() }
+        HostContext {
+            constants,
+            ..Default::default()
+        }
     }
 
     /// `match_emit(filter, event)`: a batch loop reporting a match.

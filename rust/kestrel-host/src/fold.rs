@@ -38,7 +38,8 @@ pub fn fold_into(s: &str, out: &mut String) {
 #[inline]
 pub fn eq_folded(text: &str, folded: &str) -> bool {
     if text.is_ascii() && folded.is_ascii() {
-        return text.len() == folded.len() && text.as_bytes().eq_ignore_ascii_case(folded.as_bytes());
+        return text.len() == folded.len()
+            && text.as_bytes().eq_ignore_ascii_case(folded.as_bytes());
     }
     let mut a = text.chars().map(fold_char);
     let mut b = folded.chars();

@@ -27,7 +27,11 @@ fn tri(b: bool) -> Tri {
 
 #[inline]
 fn first<'a>(batch: &'a EventBatch, items: &'a [kestrel_event::Value]) -> ValueRef<'a> {
-    items.iter().map(|v| batch.element(v)).find(|v| *v != ValueRef::Null).unwrap_or(ValueRef::Null)
+    items
+        .iter()
+        .map(|v| batch.element(v))
+        .find(|v| *v != ValueRef::Null)
+        .unwrap_or(ValueRef::Null)
 }
 
 #[inline]
@@ -104,7 +108,9 @@ pub fn event_get_str(batch: &EventBatch, ev: usize, field: FieldId) -> Option<&s
 pub fn event_is_null(batch: &EventBatch, ev: usize, field: FieldId) -> bool {
     match batch.value(ev, field) {
         ValueRef::Null => true,
-        ValueRef::List(items) => items.iter().all(|v| matches!(v, kestrel_event::Value::Null)),
+        ValueRef::List(items) => items
+            .iter()
+            .all(|v| matches!(v, kestrel_event::Value::Null)),
         _ => false,
     }
 }
@@ -146,35 +152,59 @@ pub fn str_eq(batch: &EventBatch, ev: usize, field: FieldId, lit: &Literal, ci: 
                 return FALSE;
             }
             let text = batch.span_bytes(span);
-            return tri(if ci { text.eq_ignore_ascii_case(lit.folded.as_bytes()) } else { same_bytes(text, lit.text.as_bytes()) });
+            return tri(if ci {
+                text.eq_ignore_ascii_case(lit.folded.as_bytes())
+            } else {
+                same_bytes(text, lit.text.as_bytes())
+            });
         }
     }
     if ci {
         any_str(batch, ev, field, |s| eq_folded(s, &lit.folded))
     } else {
-        any_str(batch, ev, field, |s| same_bytes(s.as_bytes(), lit.text.as_bytes()))
+        any_str(batch, ev, field, |s| {
+            same_bytes(s.as_bytes(), lit.text.as_bytes())
+        })
     }
 }
 
 pub fn str_contains(batch: &EventBatch, ev: usize, field: FieldId, lit: &Literal, ci: bool) -> Tri {
     if ci {
-        any_str(batch, ev, field, |s| crate::fold::with_folded(s, |f| f.contains(&*lit.folded)))
+        any_str(batch, ev, field, |s| {
+            crate::fold::with_folded(s, |f| f.contains(&*lit.folded))
+        })
     } else {
         any_str(batch, ev, field, |s| s.contains(&*lit.text))
     }
 }
 
-pub fn str_starts_with(batch: &EventBatch, ev: usize, field: FieldId, lit: &Literal, ci: bool) -> Tri {
+pub fn str_starts_with(
+    batch: &EventBatch,
+    ev: usize,
+    field: FieldId,
+    lit: &Literal,
+    ci: bool,
+) -> Tri {
     if ci {
-        any_str(batch, ev, field, |s| crate::fold::with_folded(s, |f| f.starts_with(&*lit.folded)))
+        any_str(batch, ev, field, |s| {
+            crate::fold::with_folded(s, |f| f.starts_with(&*lit.folded))
+        })
     } else {
         any_str(batch, ev, field, |s| s.starts_with(&*lit.text))
     }
 }
 
-pub fn str_ends_with(batch: &EventBatch, ev: usize, field: FieldId, lit: &Literal, ci: bool) -> Tri {
+pub fn str_ends_with(
+    batch: &EventBatch,
+    ev: usize,
+    field: FieldId,
+    lit: &Literal,
+    ci: bool,
+) -> Tri {
     if ci {
-        any_str(batch, ev, field, |s| crate::fold::with_folded(s, |f| f.ends_with(&*lit.folded)))
+        any_str(batch, ev, field, |s| {
+            crate::fold::with_folded(s, |f| f.ends_with(&*lit.folded))
+        })
     } else {
         any_str(batch, ev, field, |s| s.ends_with(&*lit.text))
     }
@@ -194,4 +224,3 @@ pub fn re_match_field(batch: &EventBatch, ev: usize, field: FieldId, re: &regex:
 pub fn set_contains(batch: &EventBatch, ev: usize, field: FieldId, set: &StrSet) -> Tri {
     any_str(batch, ev, field, |s| set.contains(s))
 }
-

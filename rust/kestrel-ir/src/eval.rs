@@ -11,10 +11,10 @@ use crate::cidr::{parse_ip, Block};
 use crate::compare::compare_scalars;
 use crate::functions::{arithmetic, call};
 use crate::node::{Arith, Cmp, Logic, Node};
-use crate::typed::FieldKind;
 use crate::program::Program;
 use crate::tables::const_scalar;
 use crate::text::to_text;
+use crate::typed::FieldKind;
 use crate::value::{any_true, Scalar, Val, NULL};
 
 /// Give up on array cross products beyond this many combinations (a
@@ -74,9 +74,10 @@ impl<'a> Eval<'a> {
                 if left.count().saturating_mul(right.count()) > MAX_COMBINATIONS {
                     return Some(false);
                 }
-                any_true(left.alternatives(self.batch).flat_map(|l| {
-                    right.alternatives(self.batch).map(move |r| compare(&l, &r))
-                }))
+                any_true(
+                    left.alternatives(self.batch)
+                        .flat_map(|l| right.alternatives(self.batch).map(move |r| compare(&l, &r))),
+                )
             }
             Node::Logical { logic, operands } => {
                 // `or` stops at true, `and` at false; null only if nothing decided.
@@ -101,7 +102,9 @@ impl<'a> Eval<'a> {
                 let set = &self.program.tables.sets[*set as usize];
                 match self.kind(*operand) {
                     Some(kind) => self.any_alternative(*operand, |item| {
-                        set.members().iter().any(|m| kind.compare(Cmp::Eq, item, m) == Some(true))
+                        set.members()
+                            .iter()
+                            .any(|m| kind.compare(Cmp::Eq, item, m) == Some(true))
                     }),
                     None => self.any_alternative(*operand, |item| set.contains(item)),
                 }
@@ -118,7 +121,11 @@ impl<'a> Eval<'a> {
                 // cidrMatch over literal blocks, parsed when the program was loaded.
                 let blocks = &self.program.cidr_blocks[&id];
                 let address = self.value(args[0]);
-                any_true(address.alternatives(self.batch).map(|item| cidr_match_parsed(&item, blocks)))
+                any_true(
+                    address
+                        .alternatives(self.batch)
+                        .map(|item| cidr_match_parsed(&item, blocks)),
+                )
             }
             Node::Call {
                 func,
@@ -347,11 +354,24 @@ mod tests {
     fn parsed_cidr_blocks_answer_as_the_function_does() {
         let blocks = ["10.0.0.0/8", "bad", "::1", "192.168.0.0/16"];
         let parsed: Vec<Option<Block>> = blocks.iter().map(|b| parse_block(b)).collect();
-        for address in [s("10.1.2.3"), s("11.0.0.1"), s("::1"), s("192.168.1.1"), s("nope"), Scalar::Int(1), Scalar::Null] {
+        for address in [
+            s("10.1.2.3"),
+            s("11.0.0.1"),
+            s("::1"),
+            s("192.168.1.1"),
+            s("nope"),
+            Scalar::Int(1),
+            Scalar::Null,
+        ] {
             let mut args = vec![address.clone()];
             args.extend(blocks.iter().map(|b| s(b)));
-            let expected = bool_result(&call(Func::CidrMatch, &args, false).unwrap_or(Scalar::Null));
-            assert_eq!(cidr_match_parsed(&address, &parsed), expected, "{address:?}");
+            let expected =
+                bool_result(&call(Func::CidrMatch, &args, false).unwrap_or(Scalar::Null));
+            assert_eq!(
+                cidr_match_parsed(&address, &parsed),
+                expected,
+                "{address:?}"
+            );
         }
     }
 }

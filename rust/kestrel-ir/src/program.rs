@@ -108,7 +108,11 @@ pub(crate) fn literal_cidr_blocks(nodes: &[Node]) -> AHashMap<u32, Box<[Option<B
         .iter()
         .enumerate()
         .filter_map(|(id, node)| match node {
-            Node::Call { func: Func::CidrMatch, args, .. } if args.len() > 1 => {
+            Node::Call {
+                func: Func::CidrMatch,
+                args,
+                ..
+            } if args.len() > 1 => {
                 let blocks: Option<Box<[Option<Block>]>> = args[1..].iter().map(literal).collect();
                 Some((id as u32, blocks?))
             }

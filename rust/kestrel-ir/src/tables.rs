@@ -51,7 +51,10 @@ impl ConstSet {
             string_texts: AHashSet::new(),
             numbers: Vec::new(),
             bools: [false; 2],
-            members: members.iter().map(|m| const_scalar(m).into_owned()).collect(),
+            members: members
+                .iter()
+                .map(|m| const_scalar(m).into_owned())
+                .collect(),
         };
         for member in members {
             let scalar = const_scalar(member);

@@ -24,7 +24,11 @@ pub enum FieldKind {
     /// An instant. `nanos` is `date_nanos` precision (otherwise
     /// milliseconds); `epoch` is the unit of bare numbers; `iso` whether
     /// date text is accepted by the field's format.
-    Date { nanos: bool, epoch: Option<TimeUnit>, iso: bool },
+    Date {
+        nanos: bool,
+        epoch: Option<TimeUnit>,
+        iso: bool,
+    },
     Ip,
     Version,
 }
@@ -55,7 +59,10 @@ impl FieldKind {
         }
         let order = match self {
             FieldKind::Plain => return None,
-            FieldKind::Date { .. } => self.instant(left).zip(self.instant(right)).map(|(a, b)| a.cmp(&b)),
+            FieldKind::Date { .. } => self
+                .instant(left)
+                .zip(self.instant(right))
+                .map(|(a, b)| a.cmp(&b)),
             FieldKind::Ip => address(left).zip(address(right)).map(|(a, b)| a.cmp(&b)),
             FieldKind::Version => match (left, right) {
                 (Scalar::Str(a), Scalar::Str(b)) => Some(version_order(a, b)),
@@ -69,7 +76,9 @@ impl FieldKind {
 
     /// A value of a date kind as epoch nanoseconds at the kind's precision.
     pub fn instant(self, value: &Scalar<'_>) -> Option<i64> {
-        let FieldKind::Date { nanos, epoch, iso } = self else { return None };
+        let FieldKind::Date { nanos, epoch, iso } = self else {
+            return None;
+        };
         let unit = epoch.unwrap_or(TimeUnit::Millis);
         let ns = match value {
             Scalar::Int(i) => unit.int_to_nanos(i64::try_from(*i).ok()?)?,
@@ -77,9 +86,14 @@ impl FieldKind {
             Scalar::Str(text) => {
                 let text = text.trim();
                 let numeric = !text.is_empty()
-                    && text.bytes().enumerate().all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-') || b == b'.');
+                    && text
+                        .bytes()
+                        .enumerate()
+                        .all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-') || b == b'.');
                 match (numeric, epoch) {
-                    (true, Some(unit)) if text.contains('.') => unit.to_nanos(text.parse().ok()?)?,
+                    (true, Some(unit)) if text.contains('.') => {
+                        unit.to_nanos(text.parse().ok()?)?
+                    }
                     (true, Some(unit)) => unit.int_to_nanos(text.parse().ok()?)?,
                     _ if iso => parse_iso8601(text)?,
                     _ => return None,
@@ -87,14 +101,22 @@ impl FieldKind {
             }
             _ => return None,
         };
-        Some(if nanos { ns } else { ns.div_euclid(1_000_000) * 1_000_000 })
+        Some(if nanos {
+            ns
+        } else {
+            ns.div_euclid(1_000_000) * 1_000_000
+        })
     }
 }
 
 /// Elasticsearch's default date format is `strict_date_optional_time||epoch_millis`.
 fn date_kind(nanos: bool, format: &str) -> FieldKind {
     if format.trim().is_empty() {
-        return FieldKind::Date { nanos, epoch: Some(TimeUnit::Millis), iso: true };
+        return FieldKind::Date {
+            nanos,
+            epoch: Some(TimeUnit::Millis),
+            iso: true,
+        };
     }
     let (mut epoch, mut iso) = (None, false);
     for part in format.split("||").map(str::trim) {
@@ -111,7 +133,9 @@ fn date_kind(nanos: bool, format: &str) -> FieldKind {
 }
 
 fn address(value: &Scalar<'_>) -> Option<u128> {
-    let Scalar::Str(text) = value else { return None };
+    let Scalar::Str(text) = value else {
+        return None;
+    };
     address_bits(text)
 }
 
@@ -158,7 +182,10 @@ impl<'a> Version<'a> {
             None => (text, None),
         };
         let main: Vec<&str> = main.split('.').collect();
-        if main.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        if main
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
             return None;
         }
         Some(Version { main, pre })
@@ -167,7 +194,8 @@ impl<'a> Version<'a> {
 
 fn identifiers(text: &str) -> Option<Vec<&str>> {
     let parts: Vec<&str> = text.split('.').collect();
-    let valid = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let valid =
+        |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     parts.iter().all(valid).then_some(parts)
 }
 
@@ -229,34 +257,96 @@ mod tests {
 
     #[test]
     fn versions_order_by_precedence() {
-        let ordered = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.2", "1.2.3.4", "1.9.2", "1.10.0", "2.0.0", "1.2.alpha.4", "abc"];
+        let ordered = [
+            "1.0.0-alpha",
+            "1.0.0-alpha.1",
+            "1.0.0-alpha.beta",
+            "1.0.0-beta.2",
+            "1.0.0-beta.11",
+            "1.0.0-rc.1",
+            "1.0.0",
+            "1.2",
+            "1.2.3.4",
+            "1.9.2",
+            "1.10.0",
+            "2.0.0",
+            "1.2.alpha.4",
+            "abc",
+        ];
         for pair in ordered.windows(2) {
             assert_eq!(version_order(pair[0], pair[1]), Ordering::Less, "{pair:?}");
         }
-        assert_eq!(version_order("1.0.0+build.1", "1.0.0+build.1"), Ordering::Equal);
+        assert_eq!(
+            version_order("1.0.0+build.1", "1.0.0+build.1"),
+            Ordering::Equal
+        );
         assert_ne!(version_order("1.0.0+build.1", "1.0.0"), Ordering::Equal);
-        assert!(FieldKind::Version.compare(Cmp::Gt, &s("1.10.0"), &s("1.9.2")).unwrap());
+        assert!(FieldKind::Version
+            .compare(Cmp::Gt, &s("1.10.0"), &s("1.9.2"))
+            .unwrap());
     }
 
     #[test]
     fn dates_compare_as_instants_at_their_precision() {
         let date = FieldKind::of_type("timestamp");
-        assert!(date.compare(Cmp::Eq, &s("2017-08-30T20:47:32.000Z"), &s("2017-08-30T20:47:32Z")).unwrap());
-        assert!(date.compare(Cmp::Eq, &s("2017-08-30T22:47:32+02:00"), &Scalar::Int(1_504_126_052_000)).unwrap());
-        assert!(date.compare(Cmp::Eq, &s("2017-08-30T20:47:32.0001Z"), &s("2017-08-30T20:47:32Z")).unwrap());
+        assert!(date
+            .compare(
+                Cmp::Eq,
+                &s("2017-08-30T20:47:32.000Z"),
+                &s("2017-08-30T20:47:32Z")
+            )
+            .unwrap());
+        assert!(date
+            .compare(
+                Cmp::Eq,
+                &s("2017-08-30T22:47:32+02:00"),
+                &Scalar::Int(1_504_126_052_000)
+            )
+            .unwrap());
+        assert!(date
+            .compare(
+                Cmp::Eq,
+                &s("2017-08-30T20:47:32.0001Z"),
+                &s("2017-08-30T20:47:32Z")
+            )
+            .unwrap());
         let nanos = FieldKind::of_type("date_nanos");
-        assert!(nanos.compare(Cmp::Gt, &s("2017-08-30T20:47:32.0001Z"), &s("2017-08-30T20:47:32Z")).unwrap());
+        assert!(nanos
+            .compare(
+                Cmp::Gt,
+                &s("2017-08-30T20:47:32.0001Z"),
+                &s("2017-08-30T20:47:32Z")
+            )
+            .unwrap());
         let seconds = FieldKind::of_type("timestamp:epoch_second");
-        assert!(seconds.compare(Cmp::Eq, &s("1504126052"), &Scalar::Int(1_504_126_052)).unwrap());
-        assert!(!seconds.compare(Cmp::Eq, &s("2017-08-30T20:47:32Z"), &Scalar::Int(1_504_126_052)).unwrap());
-        assert!(!date.compare(Cmp::Lt, &s("not a date"), &s("2017-08-30T20:47:32Z")).unwrap());
+        assert!(seconds
+            .compare(Cmp::Eq, &s("1504126052"), &Scalar::Int(1_504_126_052))
+            .unwrap());
+        assert!(!seconds
+            .compare(
+                Cmp::Eq,
+                &s("2017-08-30T20:47:32Z"),
+                &Scalar::Int(1_504_126_052)
+            )
+            .unwrap());
+        assert!(!date
+            .compare(Cmp::Lt, &s("not a date"), &s("2017-08-30T20:47:32Z"))
+            .unwrap());
     }
 
     #[test]
     fn addresses_compare_as_addresses() {
-        assert!(FieldKind::Ip.compare(Cmp::Eq, &s("::1"), &s("0:0:0:0:0:0:0:1")).unwrap());
-        assert!(FieldKind::Ip.compare(Cmp::Eq, &s("10.0.0.1"), &s("::ffff:10.0.0.1")).unwrap());
-        assert!(FieldKind::Ip.compare(Cmp::Lt, &s("9.255.255.255"), &s("10.0.0.0")).unwrap());
-        assert!(!FieldKind::Ip.compare(Cmp::Ne, &s("bogus"), &s("10.0.0.0")).unwrap());
+        assert!(FieldKind::Ip
+            .compare(Cmp::Eq, &s("::1"), &s("0:0:0:0:0:0:0:1"))
+            .unwrap());
+        assert!(FieldKind::Ip
+            .compare(Cmp::Eq, &s("10.0.0.1"), &s("::ffff:10.0.0.1"))
+            .unwrap());
+        assert!(FieldKind::Ip
+            .compare(Cmp::Lt, &s("9.255.255.255"), &s("10.0.0.0"))
+            .unwrap());
+        assert!(!FieldKind::Ip
+            .compare(Cmp::Ne, &s("bogus"), &s("10.0.0.0"))
+            .unwrap());
     }
 }

@@ -15,9 +15,11 @@ use serde_json::Value;
 use crate::error::{IrError, Location};
 use crate::model::{Document, FieldRefDoc, NodeDoc, StepDoc, NODE_OPS};
 use crate::node::{Arith, Cmp, Const, Func, Logic, Node};
-use crate::typed::FieldKind;
-use crate::program::{literal_cidr_blocks, EventFields, FieldRef, Filter, Pipe, Program, Rule, RuleKind, IR_VERSION};
+use crate::program::{
+    literal_cidr_blocks, EventFields, FieldRef, Filter, Pipe, Program, Rule, RuleKind, IR_VERSION,
+};
 use crate::tables::{ConstSet, RegexAny, Tables};
+use crate::typed::FieldKind;
 
 /// How deep the node DAG may nest. Evaluation recurses once per level, so
 /// this bounds stack use; real rules stay far below it.
@@ -135,10 +137,20 @@ impl<R: FnMut(u32, &str) -> FieldId> Loader<R> {
         let mut expanded: Vec<usize> = Vec::with_capacity(doc.nodes.len());
         for (i, raw) in std::mem::take(&mut doc.nodes).into_iter().enumerate() {
             let node = self.node(i, raw, &tables)?;
-            let size = node.children().iter().fold(1usize, |n, &c| n.saturating_add(expanded[c as usize]));
+            let size = node
+                .children()
+                .iter()
+                .fold(1usize, |n, &c| n.saturating_add(expanded[c as usize]));
             if size > MAX_EXPANDED_NODES {
-                let reason = format!("the expression expands to more than {MAX_EXPANDED_NODES} nodes");
-                return Err(IrError::Invalid { at: Location::Node { index: i, field: "op" }, reason });
+                let reason =
+                    format!("the expression expands to more than {MAX_EXPANDED_NODES} nodes");
+                return Err(IrError::Invalid {
+                    at: Location::Node {
+                        index: i,
+                        field: "op",
+                    },
+                    reason,
+                });
             }
             expanded.push(size);
             let d = 1 + node

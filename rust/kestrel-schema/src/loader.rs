@@ -41,7 +41,8 @@ pub fn ecs_default() -> Schema {
 }
 
 /// The multi-fields every default keyword field has, and whether each lower-cases.
-const DEFAULT_MULTI_FIELDS: [(&str, bool); 3] = [("caseless", true), ("text", false), ("keyword", false)];
+const DEFAULT_MULTI_FIELDS: [(&str, bool); 3] =
+    [("caseless", true), ("text", false), ("keyword", false)];
 
 pub fn from_json(text: &str) -> Result<Schema, SchemaError> {
     let doc: Value =
@@ -60,12 +61,17 @@ fn from_document(doc: &Value) -> Result<Schema, SchemaError> {
         .as_object()
         .ok_or_else(|| SchemaError::Parse("a schema document must be an object".into()))?;
     let text = |key: &str, default: &str| -> String {
-        obj.get(key).and_then(Value::as_str).unwrap_or(default).to_string()
+        obj.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or(default)
+            .to_string()
     };
     let schema = Schema::new(text("name", "custom"), text("version", "1"));
     let fields = obj.get("fields").unwrap_or(&Value::Null);
     if !fields.is_object() {
-        return Err(SchemaError::Parse("a schema document needs a \"fields\" object".into()));
+        return Err(SchemaError::Parse(
+            "a schema document needs a \"fields\" object".into(),
+        ));
     }
     extend_from_value(&schema, fields)?;
     Ok(schema)
@@ -87,7 +93,9 @@ fn collect(
     out: &mut Vec<(String, FieldType)>,
 ) -> Result<(), SchemaError> {
     let Some(map) = value.as_object() else {
-        return Err(SchemaError::Parse(format!("field {prefix:?}: expected a type name or a map")));
+        return Err(SchemaError::Parse(format!(
+            "field {prefix:?}: expected a type name or a map"
+        )));
     };
     for (key, spec) in map {
         let len = prefix.len();
@@ -123,8 +131,10 @@ fn push_typed(
     if FieldType::is_container_name(name) {
         return Ok(());
     }
-    let mut ty = FieldType::parse(name)
-        .ok_or_else(|| SchemaError::UnknownType { path: path.to_string(), name: name.to_string() })?;
+    let mut ty = FieldType::parse(name).ok_or_else(|| SchemaError::UnknownType {
+        path: path.to_string(),
+        name: name.to_string(),
+    })?;
     ty.array |= array;
     out.push((path.to_string(), ty));
     Ok(())
@@ -150,13 +160,19 @@ pub fn extend_from_mapping(schema: &Schema, doc: &Value) -> Result<usize, Schema
             "no \"properties\" found: expected an index mapping or index template".into(),
         ));
     }
-    let mut walk = MappingWalk { schema, declared: 0, aliases: Vec::new() };
+    let mut walk = MappingWalk {
+        schema,
+        declared: 0,
+        aliases: Vec::new(),
+    };
     for root in roots {
         walk.properties(root, "")?;
     }
     // Aliases take their target's type, which may be declared after them.
     for (path, target) in std::mem::take(&mut walk.aliases) {
-        let ty = schema.lookup(&target).map_or(FieldType::UNKNOWN, |def| def.ty);
+        let ty = schema
+            .lookup(&target)
+            .map_or(FieldType::UNKNOWN, |def| def.ty);
         schema.declare_source(&path, ty, &target, false);
         walk.declared += 1;
     }
@@ -167,7 +183,11 @@ pub fn extend_from_mapping(schema: &Schema, doc: &Value) -> Result<usize, Schema
 /// mappings → legacy type name → ...).
 const MAPPING_WRAPPER_DEPTH: usize = 6;
 
-fn find_mapping_roots<'v>(value: &'v Value, depth: usize, out: &mut Vec<&'v serde_json::Map<String, Value>>) {
+fn find_mapping_roots<'v>(
+    value: &'v Value,
+    depth: usize,
+    out: &mut Vec<&'v serde_json::Map<String, Value>>,
+) {
     let Some(map) = value.as_object() else { return };
     if let Some(Value::Object(props)) = map.get("properties") {
         out.push(props);
@@ -179,7 +199,9 @@ fn find_mapping_roots<'v>(value: &'v Value, depth: usize, out: &mut Vec<&'v serd
     for (key, child) in map {
         if key != "settings" && key != "aliases" {
             match child {
-                Value::Array(items) => items.iter().for_each(|i| find_mapping_roots(i, depth + 1, out)),
+                Value::Array(items) => items
+                    .iter()
+                    .for_each(|i| find_mapping_roots(i, depth + 1, out)),
                 other => find_mapping_roots(other, depth + 1, out),
             }
         }
@@ -193,44 +215,70 @@ struct MappingWalk<'s> {
 }
 
 impl MappingWalk<'_> {
-    fn properties(&mut self, props: &serde_json::Map<String, Value>, prefix: &str) -> Result<(), SchemaError> {
+    fn properties(
+        &mut self,
+        props: &serde_json::Map<String, Value>,
+        prefix: &str,
+    ) -> Result<(), SchemaError> {
         for (name, spec) in props {
-            let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+            let path = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}.{name}")
+            };
             let Some(spec) = spec.as_object() else {
-                return Err(SchemaError::Parse(format!("mapping of {path:?}: expected an object")));
+                return Err(SchemaError::Parse(format!(
+                    "mapping of {path:?}: expected an object"
+                )));
             };
             if let Some(Value::Object(inner)) = spec.get("properties") {
                 self.properties(inner, &path)?;
             }
-            let Some(ty) = spec.get("type").and_then(Value::as_str) else { continue };
+            let Some(ty) = spec.get("type").and_then(Value::as_str) else {
+                continue;
+            };
             if ty == "alias" {
-                let target = spec.get("path").and_then(Value::as_str).ok_or_else(|| {
-                    SchemaError::Parse(format!("alias {path:?} has no \"path\""))
-                })?;
+                let target = spec
+                    .get("path")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| SchemaError::Parse(format!("alias {path:?} has no \"path\"")))?;
                 self.aliases.push((path, target.to_string()));
                 continue;
             }
-            let Some(field_type) = mapping_type(ty) else { continue };
+            let Some(field_type) = mapping_type(ty) else {
+                continue;
+            };
             let format = spec.get("format").and_then(Value::as_str);
             self.schema.declare_date(&path, field_type, format);
             self.declared += 1;
             // Analysed text is compared through a keyword multi-field; one
             // without any cannot be compared at all.
             let exact_sub = |subspec: &Value| {
-                matches!(subspec.get("type").and_then(Value::as_str), Some("keyword" | "constant_keyword" | "wildcard"))
+                matches!(
+                    subspec.get("type").and_then(Value::as_str),
+                    Some("keyword" | "constant_keyword" | "wildcard")
+                )
             };
-            let has_exact = spec.get("fields").and_then(Value::as_object).is_some_and(|f| f.values().any(exact_sub));
-            self.schema.set_inexact(&path, is_analysed(ty) && !has_exact);
+            let has_exact = spec
+                .get("fields")
+                .and_then(Value::as_object)
+                .is_some_and(|f| f.values().any(exact_sub));
+            self.schema
+                .set_inexact(&path, is_analysed(ty) && !has_exact);
             if let Some(Value::Object(subfields)) = spec.get("fields") {
                 for (sub, subspec) in subfields {
-                    let sub_ty = subspec.get("type").and_then(Value::as_str).and_then(mapping_type);
+                    let sub_ty = subspec
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .and_then(mapping_type);
                     let lowercase = subspec
                         .get("normalizer")
                         .and_then(Value::as_str)
                         .is_some_and(|n| n.contains("lowercase"));
                     let sub_path = format!("{path}.{sub}");
                     let sub_ty = sub_ty.unwrap_or(field_type);
-                    self.schema.declare_source(&sub_path, sub_ty, &path, lowercase);
+                    self.schema
+                        .declare_source(&sub_path, sub_ty, &path, lowercase);
                     self.declared += 1;
                 }
             }
@@ -241,14 +289,19 @@ impl MappingWalk<'_> {
 
 /// Types Elasticsearch analyses into terms, keeping no exact value.
 fn is_analysed(name: &str) -> bool {
-    matches!(name, "text" | "match_only_text" | "search_as_you_type" | "semantic_text" | "annotated_text")
+    matches!(
+        name,
+        "text" | "match_only_text" | "search_as_you_type" | "semantic_text" | "annotated_text"
+    )
 }
 
 /// A mapping type's scalar, or `None` for types EQL cannot compare.
 fn mapping_type(name: &str) -> Option<FieldType> {
     match name {
         "token_count" => FieldType::parse("long"),
-        "search_as_you_type" | "semantic_text" | "annotated_text" | "completion" => FieldType::parse("text"),
+        "search_as_you_type" | "semantic_text" | "annotated_text" | "completion" => {
+            FieldType::parse("text")
+        }
         other => FieldType::parse(other).filter(|t| t.scalar != crate::types::ScalarType::Unknown),
     }
 }
@@ -264,8 +317,14 @@ mod tests {
         assert_eq!(s.name(), "ecs");
         assert_eq!(s.version(), "9.5.0");
         assert!(s.len() > 2000);
-        assert_eq!(s.lookup("process.pid").unwrap().ty, FieldType::scalar(ScalarType::I64));
-        assert_eq!(s.lookup("event.category").unwrap().ty, FieldType::array_of(ScalarType::String));
+        assert_eq!(
+            s.lookup("process.pid").unwrap().ty,
+            FieldType::scalar(ScalarType::I64)
+        );
+        assert_eq!(
+            s.lookup("event.category").unwrap().ty,
+            FieldType::array_of(ScalarType::String)
+        );
         assert_eq!(s.lookup("source.ip").unwrap().ty.scalar, ScalarType::Ip);
     }
 
@@ -275,9 +334,18 @@ mod tests {
             "name: mine\nversion: '2'\nfields:\n  a.b: long\n  c: {type: keyword, array: true}\n  d:\n    e: boolean\n",
         )
         .unwrap();
-        assert_eq!(s.lookup("a.b").unwrap().ty, FieldType::scalar(ScalarType::I64));
-        assert_eq!(s.lookup("c").unwrap().ty, FieldType::array_of(ScalarType::String));
-        assert_eq!(s.lookup("d.e").unwrap().ty, FieldType::scalar(ScalarType::Bool));
+        assert_eq!(
+            s.lookup("a.b").unwrap().ty,
+            FieldType::scalar(ScalarType::I64)
+        );
+        assert_eq!(
+            s.lookup("c").unwrap().ty,
+            FieldType::array_of(ScalarType::String)
+        );
+        assert_eq!(
+            s.lookup("d.e").unwrap().ty,
+            FieldType::scalar(ScalarType::Bool)
+        );
     }
 
     #[test]
@@ -302,9 +370,18 @@ mod tests {
         assert!(s.lookup("message").unwrap().inexact);
         assert!(!s.lookup("title").unwrap().inexact);
         assert!(!s.lookup("process.executable.text").unwrap().inexact);
-        assert_eq!(s.lookup("@timestamp").unwrap().ty.scalar, ScalarType::DateNanos);
-        assert_eq!(s.lookup("process.start").unwrap().type_name(), "timestamp:epoch_second");
-        assert_eq!(s.lookup("agent.version").unwrap().ty.scalar, ScalarType::Version);
+        assert_eq!(
+            s.lookup("@timestamp").unwrap().ty.scalar,
+            ScalarType::DateNanos
+        );
+        assert_eq!(
+            s.lookup("process.start").unwrap().type_name(),
+            "timestamp:epoch_second"
+        );
+        assert_eq!(
+            s.lookup("agent.version").unwrap().ty.scalar,
+            ScalarType::Version
+        );
         let (def, lowercase) = s.reading("process.executable.caseless").unwrap();
         assert_eq!((&*def.path, lowercase), ("process.executable", true));
         assert_eq!(&*s.reading("exe").unwrap().0.path, "process.executable");

@@ -87,8 +87,14 @@ pub struct Schema {
 
 impl Schema {
     pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
-        let registry = Registry { name: name.into(), version: version.into(), ..Default::default() };
-        Schema { inner: Arc::new(RwLock::new(registry)) }
+        let registry = Registry {
+            name: name.into(),
+            version: version.into(),
+            ..Default::default()
+        };
+        Schema {
+            inner: Arc::new(RwLock::new(registry)),
+        }
     }
 
     // A poisoned lock only means another thread panicked mid-update of plain
@@ -134,7 +140,9 @@ impl Schema {
             conflict_keys: r.conflict_keys.clone(),
             conflicts_dropped: r.conflicts_dropped,
         };
-        Schema { inner: Arc::new(RwLock::new(copy)) }
+        Schema {
+            inner: Arc::new(RwLock::new(copy)),
+        }
     }
 
     /// Declare a field, or re-declare an existing one with a new type. The id
@@ -153,16 +161,27 @@ impl Schema {
     /// Declare a date field with its Elasticsearch `format`.
     pub fn declare_date(&self, path: &str, ty: FieldType, format: Option<&str>) -> FieldId {
         let id = self.declare(path, ty);
-        let format = format.map(str::trim).filter(|f| !f.is_empty() && *f != DEFAULT_DATE_FORMAT);
+        let format = format
+            .map(str::trim)
+            .filter(|f| !f.is_empty() && *f != DEFAULT_DATE_FORMAT);
         self.write().fields[id as usize].format = format.map(Arc::from);
         id
     }
 
     /// Declare `path` as reading another field's value: an alias, or a
     /// multi-field of its parent (lower-cased when `lowercase`).
-    pub fn declare_source(&self, path: &str, ty: FieldType, source: &str, lowercase: bool) -> FieldId {
+    pub fn declare_source(
+        &self,
+        path: &str,
+        ty: FieldType,
+        source: &str,
+        lowercase: bool,
+    ) -> FieldId {
         let id = self.declare(path, ty);
-        let source = Source { path: Arc::from(source), lowercase };
+        let source = Source {
+            path: Arc::from(source),
+            lowercase,
+        };
         self.write().fields[id as usize].source = Some(source);
         id
     }
@@ -182,7 +201,9 @@ impl Schema {
         let mut def = self.lookup(path)?;
         let mut lowercase = false;
         for _ in 0..MAX_SOURCE_HOPS {
-            let Some(source) = def.source.clone() else { break };
+            let Some(source) = def.source.clone() else {
+                break;
+            };
             lowercase |= source.lowercase;
             def = self.resolve(&source.path);
         }
@@ -213,7 +234,10 @@ impl Schema {
                 // multi-field, so rules name `x.keyword` for a field the
                 // events carry as `x`.
                 if let Some(parent) = path.strip_suffix(".keyword").filter(|p| !p.is_empty()) {
-                    r.fields[id as usize].source = Some(Source { path: Arc::from(parent), lowercase: false });
+                    r.fields[id as usize].source = Some(Source {
+                        path: Arc::from(parent),
+                        lowercase: false,
+                    });
                 }
                 id
             }
@@ -272,14 +296,26 @@ impl Registry {
         }
         self.conflict_keys.insert((id, seen));
         let def = &self.fields[id as usize];
-        let conflict = TypeConflict { path: def.path.clone(), expected: def.ty, seen };
+        let conflict = TypeConflict {
+            path: def.path.clone(),
+            expected: def.ty,
+            seen,
+        };
         self.conflicts.push(conflict);
     }
 
     fn insert(&mut self, path: &str, ty: FieldType, auto: bool) -> FieldId {
         let id = FieldId::try_from(self.fields.len()).expect("more than u32::MAX fields");
         let path: Arc<str> = Arc::from(path);
-        self.fields.push(FieldDef { id, path: path.clone(), ty, auto, format: None, source: None, inexact: false });
+        self.fields.push(FieldDef {
+            id,
+            path: path.clone(),
+            ty,
+            auto,
+            format: None,
+            source: None,
+            inexact: false,
+        });
         self.by_path.insert(path, id);
         id
     }
@@ -297,7 +333,10 @@ mod tests {
         let b = clone.resolve("process.name").id;
         assert_eq!(s.lookup("process.name").unwrap().id, b);
         assert_ne!(a, b);
-        assert_eq!(s.declare("process.pid", FieldType::scalar(ScalarType::U64)), a);
+        assert_eq!(
+            s.declare("process.pid", FieldType::scalar(ScalarType::U64)),
+            a
+        );
     }
 
     #[test]
@@ -309,7 +348,10 @@ mod tests {
         s.observe("custom.x", FieldType::scalar(ScalarType::I64));
         s.observe("custom.x", FieldType::scalar(ScalarType::String));
         s.observe("custom.x", FieldType::scalar(ScalarType::String));
-        assert_eq!(s.lookup("custom.x").unwrap().ty, FieldType::scalar(ScalarType::I64));
+        assert_eq!(
+            s.lookup("custom.x").unwrap().ty,
+            FieldType::scalar(ScalarType::I64)
+        );
         assert_eq!(s.conflicts().len(), 1);
     }
 
@@ -317,18 +359,51 @@ mod tests {
     fn aliases_and_multi_fields_read_their_source() {
         let s = Schema::new("t", "1");
         s.declare("process.executable", FieldType::scalar(ScalarType::String));
-        s.declare_source("process.executable.caseless", FieldType::scalar(ScalarType::String), "process.executable", true);
-        s.declare_source("exe", FieldType::scalar(ScalarType::String), "process.executable.caseless", false);
+        s.declare_source(
+            "process.executable.caseless",
+            FieldType::scalar(ScalarType::String),
+            "process.executable",
+            true,
+        );
+        s.declare_source(
+            "exe",
+            FieldType::scalar(ScalarType::String),
+            "process.executable.caseless",
+            false,
+        );
         let (def, lowercase) = s.reading("exe").unwrap();
         assert_eq!(&*def.path, "process.executable");
         assert!(lowercase);
-        s.declare_source("loop.a", FieldType::scalar(ScalarType::String), "loop.b", false);
-        s.declare_source("loop.b", FieldType::scalar(ScalarType::String), "loop.a", false);
+        s.declare_source(
+            "loop.a",
+            FieldType::scalar(ScalarType::String),
+            "loop.b",
+            false,
+        );
+        s.declare_source(
+            "loop.b",
+            FieldType::scalar(ScalarType::String),
+            "loop.a",
+            false,
+        );
         assert!(s.reading("loop.a").is_some());
         s.resolve("winlog.event_data.TargetUserName.keyword");
-        assert_eq!(&*s.reading("winlog.event_data.TargetUserName.keyword").unwrap().0.path, "winlog.event_data.TargetUserName");
-        s.declare_date("when", FieldType::scalar(ScalarType::Timestamp), Some("epoch_second"));
-        assert_eq!(s.lookup("when").unwrap().type_name(), "timestamp:epoch_second");
+        assert_eq!(
+            &*s.reading("winlog.event_data.TargetUserName.keyword")
+                .unwrap()
+                .0
+                .path,
+            "winlog.event_data.TargetUserName"
+        );
+        s.declare_date(
+            "when",
+            FieldType::scalar(ScalarType::Timestamp),
+            Some("epoch_second"),
+        );
+        assert_eq!(
+            s.lookup("when").unwrap().type_name(),
+            "timestamp:epoch_second"
+        );
     }
 
     #[test]

@@ -38,11 +38,17 @@ impl FieldType {
     pub const UNKNOWN: FieldType = FieldType::scalar(ScalarType::Unknown);
 
     pub const fn scalar(scalar: ScalarType) -> Self {
-        FieldType { scalar, array: false }
+        FieldType {
+            scalar,
+            array: false,
+        }
     }
 
     pub const fn array_of(scalar: ScalarType) -> Self {
-        FieldType { scalar, array: true }
+        FieldType {
+            scalar,
+            array: true,
+        }
     }
 
     /// Whether values of this type are strings in the event store.
@@ -69,7 +75,10 @@ impl FieldType {
             Some((head @ ("timestamp" | "date" | "date_nanos"), _)) => head,
             _ => name,
         };
-        if let Some(inner) = name.strip_prefix("array<").and_then(|s| s.strip_suffix('>')) {
+        if let Some(inner) = name
+            .strip_prefix("array<")
+            .and_then(|s| s.strip_suffix('>'))
+        {
             let inner = FieldType::parse(inner)?;
             return Some(FieldType::array_of(inner.scalar));
         }
@@ -78,8 +87,9 @@ impl FieldType {
             "u64" | "unsigned_long" => ScalarType::U64,
             "f64" | "float" | "double" | "half_float" | "scaled_float" => ScalarType::F64,
             "bool" | "boolean" => ScalarType::Bool,
-            "string" | "keyword" | "wildcard" | "constant_keyword" | "match_only_text"
-            | "text" => ScalarType::String,
+            "string" | "keyword" | "wildcard" | "constant_keyword" | "match_only_text" | "text" => {
+                ScalarType::String
+            }
             "ip" => ScalarType::Ip,
             "bytes" | "binary" => ScalarType::Bytes,
             "timestamp" | "date" => ScalarType::Timestamp,
@@ -132,12 +142,30 @@ mod tests {
 
     #[test]
     fn parses_both_naming_schemes() {
-        assert_eq!(FieldType::parse("keyword"), Some(FieldType::scalar(ScalarType::String)));
-        assert_eq!(FieldType::parse("i64"), Some(FieldType::scalar(ScalarType::I64)));
-        assert_eq!(FieldType::parse("array<long>"), Some(FieldType::array_of(ScalarType::I64)));
+        assert_eq!(
+            FieldType::parse("keyword"),
+            Some(FieldType::scalar(ScalarType::String))
+        );
+        assert_eq!(
+            FieldType::parse("i64"),
+            Some(FieldType::scalar(ScalarType::I64))
+        );
+        assert_eq!(
+            FieldType::parse("array<long>"),
+            Some(FieldType::array_of(ScalarType::I64))
+        );
         assert_eq!(FieldType::parse("geo_point"), None);
-        assert_eq!(FieldType::parse("timestamp:epoch_second"), Some(FieldType::scalar(ScalarType::Timestamp)));
-        assert_eq!(FieldType::parse("date_nanos").unwrap().to_string(), "date_nanos");
-        assert_eq!(FieldType::parse("array<string>").unwrap().to_string(), "array<string>");
+        assert_eq!(
+            FieldType::parse("timestamp:epoch_second"),
+            Some(FieldType::scalar(ScalarType::Timestamp))
+        );
+        assert_eq!(
+            FieldType::parse("date_nanos").unwrap().to_string(),
+            "date_nanos"
+        );
+        assert_eq!(
+            FieldType::parse("array<string>").unwrap().to_string(),
+            "array<string>"
+        );
     }
 }
