@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use kestrel_event::json::{write_str, write_value};
 use kestrel_host::{HostContext, RuleConstants};
 use kestrel_wasm::{AotCache, RuleLimits, RuleSource, WasmError, WasmRule};
 use pyo3::prelude::*;
@@ -183,33 +182,24 @@ impl PyWasmRule {
         batch: &PyEventBatch,
         indices: Vec<u32>,
     ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-        let b = &batch.inner;
-        let mut rule = lock(&self.inner);
-        let mut out = Vec::with_capacity(indices.len());
-        let mut json = Vec::new();
-        for index in indices {
-            let fields = rule
-                .capture(b, index)
-                .map_err(|e| wasm_error(&self.rule_id, e))?;
-            json.clear();
-            json.push(b'{');
-            if (index as usize) < b.len() {
-                for def in fields
-                    .into_iter()
-                    .filter_map(|f| self.schema.inner.field(f))
-                {
-                    if json.len() > 1 {
-                        json.push(b',');
-                    }
-                    write_str(&def.path, &mut json);
-                    json.push(b':');
-                    write_value(b, b.value(index as usize, def.id), &mut json);
+        let b = batch.inner.clone();
+        let (inner, schema) = (&self.inner, &self.schema.inner);
+        // A rule's code runs without the GIL held (it may take its whole time limit).
+        let written = py.detach(|| {
+            guarded("capturing fields", || -> Result<Vec<Vec<u8>>, WasmError> {
+                let mut rule = lock(inner);
+                let mut out = Vec::with_capacity(indices.len());
+                for index in indices {
+                    let fields = rule.capture(&b, index)?;
+                    let mut json = Vec::new();
+                    kestrel_engine::captures_object(schema, &b, index as usize, &fields, &mut json);
+                    out.push(json);
                 }
-            }
-            json.push(b'}');
-            out.push(PyBytes::new(py, &json));
-        }
-        Ok(out)
+                Ok(out)
+            })
+        })?;
+        let written = written.map_err(|e| wasm_error(&self.rule_id, e))?;
+        Ok(written.iter().map(|json| PyBytes::new(py, json)).collect())
     }
 
     /// The captured fields of matched event `index`, as `{path: value}`.
