@@ -69,6 +69,29 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A reader past the header of a snapshot of `kind` (magic, version),
+    /// over its body once its digest checks out.
+    fn open(data: &'a [u8], magic: &[u8; 4], kind: &str) -> Result<Reader<'a>, EngineError> {
+        if data.len() < magic.len() + 1 + DIGEST || &data[..4] != magic {
+            return Err(EngineError::Snapshot(format!(
+                "not a Kestrel {kind} snapshot"
+            )));
+        }
+        if data[4] != SNAPSHOT_VERSION {
+            return Err(EngineError::Snapshot(format!(
+                "snapshot format {}, this build reads {SNAPSHOT_VERSION}",
+                data[4]
+            )));
+        }
+        let (body, digest) = data.split_at(data.len() - DIGEST);
+        if blake3::hash(body).as_bytes() != digest {
+            return Err(EngineError::Snapshot(
+                "checksum mismatch: the snapshot is damaged or was edited".into(),
+            ));
+        }
+        Ok(Reader { data: body, at: 5 })
+    }
+
     fn fail(&self, reason: &str) -> EngineError {
         EngineError::Snapshot(format!("{reason} (at byte {})", self.at))
     }
@@ -232,24 +255,8 @@ impl Pipeline {
     /// from another rule set or another partition count is refused and
     /// nothing changes.
     pub fn restore(&self, data: &[u8]) -> Result<Vec<u8>, EngineError> {
-        if data.len() < MAGIC.len() + 1 + DIGEST || &data[..4] != MAGIC {
-            return Err(EngineError::Snapshot(
-                "not a Kestrel engine snapshot".into(),
-            ));
-        }
-        if data[4] != SNAPSHOT_VERSION {
-            return Err(EngineError::Snapshot(format!(
-                "snapshot format {}, this build reads {SNAPSHOT_VERSION}",
-                data[4]
-            )));
-        }
-        let (body, digest) = data.split_at(data.len() - DIGEST);
-        if blake3::hash(body).as_bytes() != digest {
-            return Err(EngineError::Snapshot(
-                "checksum mismatch: the snapshot is damaged or was edited".into(),
-            ));
-        }
-        let mut r = Reader { data: body, at: 5 };
+        let mut r = Reader::open(data, MAGIC, "engine")?;
+        let body = r.data;
         let partitions = r.u32()? as usize;
         if partitions != self.config.partitions {
             return Err(EngineError::Snapshot(format!(
@@ -430,24 +437,8 @@ impl Pipeline {
     /// state changes, when it is damaged or from elsewhere.
     pub fn restore_partition(&self, p: usize, data: &[u8]) -> Result<(), EngineError> {
         let rules = self.partition_state(p)?;
-        if data.len() < PART_MAGIC.len() + 1 + DIGEST || &data[..4] != PART_MAGIC {
-            return Err(EngineError::Snapshot(
-                "not a Kestrel partition snapshot".into(),
-            ));
-        }
-        if data[4] != SNAPSHOT_VERSION {
-            return Err(EngineError::Snapshot(format!(
-                "snapshot format {}, this build reads {SNAPSHOT_VERSION}",
-                data[4]
-            )));
-        }
-        let (body, digest) = data.split_at(data.len() - DIGEST);
-        if blake3::hash(body).as_bytes() != digest {
-            return Err(EngineError::Snapshot(
-                "checksum mismatch: the snapshot is damaged or was edited".into(),
-            ));
-        }
-        let mut r = Reader { data: body, at: 5 };
+        let mut r = Reader::open(data, PART_MAGIC, "partition")?;
+        let body = r.data;
         let (partitions, taken) = (r.u32()? as usize, r.u32()? as usize);
         if partitions != self.config.partitions || taken != p {
             return Err(EngineError::Snapshot(format!(
