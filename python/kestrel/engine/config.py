@@ -67,9 +67,10 @@ class EngineConfig:
     quotas: Optional[Dict[str, Any]] = None
     #: NDJSON lines decoded and evaluated together.
     batch_size: int = 8192
-    #: Worker threads of the event bus; 0 evaluates in the caller's thread.
+    #: Threads that evaluate (each batch split by entity, see docs/engine.md) and decode
+    #: files ahead; 0 does everything in the caller's thread, the cheapest on one core.
     workers: int = 0
-    #: Batches each worker's queue holds before producers block (or drop).
+    #: Batches waiting for the evaluating thread before producers block (or drop).
     queue_size: int = 4
     #: "block" (backpressure, the default) or "drop" (counted).
     overflow: str = "block"
