@@ -16,6 +16,7 @@
 //! (timestamp, tiebreaker, ingest number) before the pipes: the alerts are
 //! the same, in the same order, for any number of partitions.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
@@ -270,14 +271,15 @@ pub struct Pipeline {
 enum Offer<'a> {
     All,
     Rows(&'a [u32]),
-    Indexed(Vec<u32>),
+    Indexed(Cow<'a, [u32]>),
 }
 
 impl Offer<'_> {
-    fn new<'a>(indexed: Option<&[u32]>, rows: Option<&'a [u32]>) -> Offer<'a> {
+    fn new<'a>(indexed: Option<&'a [u32]>, rows: Option<&'a [u32]>) -> Offer<'a> {
         match (indexed, rows) {
-            (Some(list), Some(rows)) => Offer::Indexed(intersect(list, rows)),
-            (Some(list), None) => Offer::Indexed(list.to_vec()),
+            (Some(list), Some(rows)) => Offer::Indexed(Cow::Owned(intersect(list, rows))),
+            // The whole batch: the index's list as it is.
+            (Some(list), None) => Offer::Indexed(Cow::Borrowed(list)),
             (None, Some(rows)) => Offer::Rows(rows),
             (None, None) => Offer::All,
         }
@@ -310,6 +312,15 @@ impl Offer<'_> {
             Offer::Rows(r) => wasm.evaluate_subset(batch, filter, Some(r), false),
             Offer::Indexed(l) => wasm.evaluate_subset(batch, filter, Some(l), true),
         }
+    }
+}
+
+impl Outcome {
+    /// Record that `rule` failed with `error`; `wasm` is its instance when
+    /// the failure was its code's (which may have quarantined it).
+    fn fail(&mut self, rule: &Rule, error: impl std::fmt::Display, wasm: Option<&WasmRule>) {
+        self.error = Some(format!("rule {}: {error}", rule.spec.id));
+        self.quarantined |= wasm.is_some_and(|w| w.health().quarantined);
     }
 }
 
@@ -523,7 +534,7 @@ impl Pipeline {
             let mut wasm = lock(&predicate);
             match self.sequence_alerts(rule, &mut wasm, matches) {
                 Ok(found) => outcome.alerts.extend(found),
-                Err(e) => outcome.error = Some(format!("rule {}: {e}", rule.spec.id)),
+                Err(e) => outcome.fail(rule, e, Some(&wasm)),
             }
         }
         if !count && outcome.matches == 0 && outcome.error.is_none() {
@@ -632,10 +643,7 @@ impl Pipeline {
         });
         match result {
             Ok(alerts) => outcome.alerts = alerts,
-            Err(e) => {
-                outcome.error = Some(format!("rule {}: {e}", rule.spec.id));
-                outcome.quarantined = wasm.health().quarantined;
-            }
+            Err(e) => outcome.fail(rule, e, Some(&wasm)),
         }
         outcome.elapsed_ns = started.elapsed().as_nanos() as u64;
         Some(outcome)
@@ -764,15 +772,12 @@ impl Pipeline {
                 let matched = Timings::add(&self.timings.sequences, started);
                 match self.sequence_alerts(rule, &mut wasm, matches) {
                     Ok(alerts) => outcome.alerts = alerts,
-                    Err(e) => outcome.error = Some(format!("rule {}: {e}", rule.spec.id)),
+                    Err(e) => outcome.fail(rule, e, Some(&wasm)),
                 }
                 Timings::add(&self.timings.alerts, matched);
             }
-            Ok(Err(e)) => outcome.error = Some(format!("rule {}: {e}", rule.spec.id)),
-            Err(e) => {
-                outcome.error = Some(format!("rule {}: {e}", rule.spec.id));
-                outcome.quarantined = wasm.health().quarantined;
-            }
+            Ok(Err(e)) => outcome.fail(rule, e, None),
+            Err(e) => outcome.fail(rule, e, Some(&wasm)),
         }
         outcome.elapsed_ns = started.elapsed().as_nanos() as u64;
         Some(outcome)
@@ -810,26 +815,27 @@ impl Pipeline {
         let mut alerts = Vec::with_capacity(matches.len());
         for m in matches {
             let mut captures = vec![b'['];
-            let mut events: Vec<Vec<u8>> = Vec::with_capacity(m.events.len());
+            // Evidence is spliced in as kept: borrowed, not copied per alert.
+            let mut events: Vec<Cow<'_, [u8]>> = Vec::with_capacity(m.events.len());
             for (n, event) in m.events.iter().enumerate() {
                 if n > 0 {
                     captures.push(b',');
                 }
                 match event {
                     None => {
-                        events.push(MISSING.to_vec());
+                        events.push(Cow::Borrowed(MISSING));
                         captures.extend_from_slice(b"{}");
                     }
                     Some(e) => match &e.raw {
                         None => {
-                            events.push(
+                            events.push(Cow::Owned(
                                 format!("{{\"seq\":{},\"timestamp\":{}}}", e.seq, e.ts)
                                     .into_bytes(),
-                            );
+                            ));
                             captures.extend_from_slice(b"{}");
                         }
                         Some(raw) => {
-                            events.push(raw.bytes().to_vec());
+                            events.push(Cow::Borrowed(raw.bytes()));
                             match evidence.as_ref().filter(|b| next < b.len()) {
                                 Some(b) => {
                                     let fields = wasm.capture(b, next as u32)?;
@@ -851,7 +857,7 @@ impl Pipeline {
                 .min()
                 .unwrap_or((i64::MIN, 0));
             let keys = decode_key(&m.key);
-            let event_refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+            let event_refs: Vec<&[u8]> = events.iter().map(|e| &**e).collect();
             alerts.push(render(&AlertParts {
                 rule_id: &rule.spec.id,
                 rule_json: &rule.spec.alert_rule_json,
