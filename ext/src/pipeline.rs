@@ -110,6 +110,13 @@ impl PyNativeRule {
         &self.inner.spec.id
     }
 
+    /// Whether a failure quarantined the rule (without building `stats()`,
+    /// which walks a sequence's state).
+    #[getter]
+    fn quarantined(&self) -> bool {
+        self.inner.counters().quarantined
+    }
+
     /// Counters (evaluations, batches, matches, alerts, errors, time_ms,
     /// last_error, quarantined), `pipes` when the rule has any, and `state`
     /// (summed over partitions) for sequences and samples.

@@ -137,7 +137,7 @@ class EngineRule:
 
     @property
     def status(self) -> str:
-        quarantined = self._native.stats()["quarantined"] if self._native is not None else False
+        quarantined = self._native is not None and self._native.quarantined
         return "quarantined" if quarantined or self.evaluator.quarantined else "active"
 
     def alert_rule(self) -> Dict[str, Any]:
