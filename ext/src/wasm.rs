@@ -268,13 +268,12 @@ impl PyWasmRule {
     }
 
     /// How the process-wide Wasm runtime is configured: wasmtime version,
-    /// instance allocator, instance limit, epoch tick and cache directory.
+    /// instance allocator, epoch tick and cache directory.
     #[staticmethod]
     fn runtime_info<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("wasmtime", kestrel_wasm::WASMTIME_VERSION)?;
         d.set_item("allocator", kestrel_wasm::runtime().allocator)?;
-        d.set_item("max_instances", kestrel_wasm::MAX_INSTANCES)?;
         d.set_item("epoch_tick_ms", kestrel_wasm::EPOCH_TICK_MS)?;
         d.set_item(
             "cache_dir",

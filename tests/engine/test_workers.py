@@ -2,7 +2,10 @@
 same alerts as one thread, for every N, including sequences joined on
 fields other than the entity."""
 
+import gc
 import json
+import threading
+import weakref
 import zlib
 
 import pytest
@@ -94,3 +97,35 @@ def test_a_lua_rule_turns_the_projection_off():
     with kestrel.Engine() as engine:
         engine.load(RULES / "lua_example_rule")
         assert engine._pipeline.fields() is None
+
+
+def test_an_engine_nobody_closed_is_collected_and_stops_its_worker():
+    engine = kestrel.Engine(workers=2)
+    engine.load(RULES / "eql")
+    engine.process_file(EVENTS)
+    gone = weakref.ref(engine)
+    del engine
+    gc.collect()
+    assert gone() is None
+    for thread in threading.enumerate():
+        if thread.name == "kestrel-worker":
+            thread.join(timeout=5)
+    assert not any(t.name == "kestrel-worker" and t.is_alive() for t in threading.enumerate())
+
+
+def test_many_engines_over_the_corpus_can_live_at_once():
+    """Each engine holds a Wasm instance per rule per worker thread; no
+    process-wide instance pool may run out."""
+    if not CORPUS.exists():
+        pytest.skip(f"no rule corpus at {CORPUS}")
+    engines = []
+    try:
+        for _ in range(3):
+            engine = kestrel.Engine(workers=2)
+            engine.load(CORPUS)
+            engine.process_file(EVENTS)
+            assert engine.load_report.ok, engine.load_report.failures[:2]
+            engines.append(engine)
+    finally:
+        for engine in engines:
+            engine.close()

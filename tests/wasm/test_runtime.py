@@ -230,7 +230,7 @@ def test_aot_cache_skips_compilation_and_rebuilds_corrupt_entries(schema, batch,
 
 def test_runtime_info():
     info = WasmRule.runtime_info()
-    assert info["allocator"] in ("pooling", "on-demand")
+    assert info["allocator"] == "on-demand"
     assert info["epoch_tick_ms"] >= 1
 
 

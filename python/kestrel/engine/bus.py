@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import weakref
 from typing import Any, Callable, Optional
 
 _STOP = object()
@@ -41,8 +42,13 @@ class EventBus:
         self._queue: Optional["queue.Queue[Any]"] = queue.Queue(maxsize=queue_size) if threaded else None
         self._thread: Optional[threading.Thread] = None
         if self._queue is not None:
-            self._thread = threading.Thread(target=self._work, args=(self._queue,), name="kestrel-worker", daemon=True)
+            # The thread holds the bus only weakly, so an engine nobody closed
+            # can still be collected; collecting it stops the thread.
+            self._thread = threading.Thread(
+                target=_work, args=(self._queue, weakref.ref(self)), name="kestrel-worker", daemon=True
+            )
             self._thread.start()
+            weakref.finalize(self, self._queue.put, _STOP)
 
     def submit(self, batch: Any) -> None:
         """Hand a batch to the worker (or handle it now, without one)."""
@@ -75,15 +81,22 @@ class EventBus:
             self._thread.join()
         self._queue, self._thread = None, None
 
-    def _work(self, source: "queue.Queue[Any]") -> None:
-        while True:
-            item = source.get()
+
+def _work(source: "queue.Queue[Any]", bus_ref: "weakref.ref[EventBus]") -> None:
+    while True:
+        item = source.get()
+        try:
+            if item is _STOP:
+                return
+            bus = bus_ref()
+            if bus is None:
+                return
             try:
-                if item is _STOP:
-                    return
-                self.handler(item)
+                bus.handler(item)
             except BaseException as error:  # the worker must survive a failing batch; the engine records it
-                if self.on_error is not None:
-                    self.on_error(error)
+                if bus.on_error is not None:
+                    bus.on_error(error)
             finally:
-                source.task_done()
+                del bus
+        finally:
+            source.task_done()

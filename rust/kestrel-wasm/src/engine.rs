@@ -1,31 +1,26 @@
-//! The process-wide wasmtime engine: Cranelift tuned for speed, the pooling
-//! instance allocator, epoch interruption driven by a ticker thread, and the
+//! The process-wide wasmtime engine: Cranelift tuned for speed, on-demand
+//! instance allocation, epoch interruption driven by a ticker thread, and the
 //! linker holding Host API v1.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, Linker, OptLevel, PoolingAllocationConfig,
-};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, OptLevel};
 
 use crate::config::EPOCH_TICK_MS;
 use crate::host::{define_imports, HostState};
 
-/// Upper bound on simultaneously live rule instances (and so memories).
-/// Comfortably above the 1,024-rule production corpus.
-pub const MAX_INSTANCES: u32 = 4096;
 /// The largest linear memory any rule can be configured to use.
 pub const MAX_MEMORY_BYTES: usize = 64 << 20;
 
 pub struct Runtime {
     pub engine: Engine,
     pub linker: Linker<HostState>,
-    /// "pooling" or, where the pool could not be reserved, "on-demand".
+    /// How instances get their memory: always "on-demand".
     pub allocator: &'static str,
 }
 
-fn config(pooling: bool) -> Config {
+fn config() -> Config {
     let mut c = Config::new();
     c.cranelift_opt_level(OptLevel::Speed);
     c.epoch_interruption(true);
@@ -49,27 +44,17 @@ fn config(pooling: bool) -> Config {
         c.cranelift_flag_set("enable_heap_access_spectre_mitigation", "false");
         c.cranelift_flag_set("enable_table_access_spectre_mitigation", "false");
     }
-    if pooling {
-        let mut pool = PoolingAllocationConfig::default();
-        pool.total_core_instances(MAX_INSTANCES)
-            .total_memories(MAX_INSTANCES)
-            .total_tables(MAX_INSTANCES)
-            .max_memory_size(MAX_MEMORY_BYTES);
-        c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    }
+    // On-demand rather than pooled: a pool caps live instances process-wide,
+    // and every engine holds one instance per rule per worker thread, so a
+    // few engines over the full corpus would exhaust any fixed pool.
+    // Instances are created when rules load, never per batch, so the pool's
+    // faster instantiation buys nothing on the hot path.
+    c.allocation_strategy(InstanceAllocationStrategy::OnDemand);
     c
 }
 
 fn build() -> Runtime {
-    // The pooling allocator reserves its address space up front; on a host
-    // that refuses the reservation, fall back rather than fail every rule.
-    let (engine, allocator) = match Engine::new(&config(true)) {
-        Ok(e) => (e, "pooling"),
-        Err(_) => (
-            Engine::new(&config(false)).expect("wasmtime engine"),
-            "on-demand",
-        ),
-    };
+    let engine = Engine::new(&config()).expect("wasmtime engine");
     let mut linker = Linker::new(&engine);
     define_imports(&mut linker).expect("host imports are well-formed");
     let ticker = engine.clone();
@@ -83,7 +68,7 @@ fn build() -> Runtime {
     Runtime {
         engine,
         linker,
-        allocator,
+        allocator: "on-demand",
     }
 }
 

@@ -16,7 +16,7 @@ mod rule;
 
 pub use cache::{AotCache, CacheOutcome};
 pub use config::{default_cache_dir, RuleLimits, EPOCH_TICK_MS};
-pub use engine::{runtime, MAX_INSTANCES, MAX_MEMORY_BYTES};
+pub use engine::{runtime, MAX_MEMORY_BYTES};
 pub use error::WasmError;
 pub use rule::{events_of_category, LoadReport, RuleHealth, RuleSource, WasmRule};
 
