@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Command 2 of the README: set everything up and run the whole test suite.
 source "$(dirname "$0")/setup.sh"
+echo "== the scale-out tests' environment: .venv-flink (PyFlink), Kafka jars"
+bash "$ROOT/scripts/flink-setup.sh"
 echo "== rust format and lints: cargo fmt --check, clippy -D warnings"
 cargo fmt --all --check
 cargo clippy -q --workspace --all-targets -- -D warnings

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use kestrel_engine::{
-    AlertKind, Evaluator, ExternalMatches, PipeOp, Pipeline, PipelineConfig, Rule, RuleSpec,
+    AlertKind, Evaluator, ExternalMatches, PipeOp, Pipeline, PipelineConfig, Rule, RuleSpec, Scope,
 };
 use kestrel_ir::Program;
 use pyo3::exceptions::{PyIndexError, PyValueError};
@@ -223,18 +223,39 @@ impl PyPipeline {
             .map_err(engine_error)
     }
 
+    /// Positions of the sequences not joined on the entity: what a
+    /// `cross_entity` call evaluates.
+    fn cross_entity_rules(&self) -> Vec<usize> {
+        self.inner.cross_entity_rules()
+    }
+
     /// Positions of the external rules `batch` must be offered to.
     fn external_rules(&self, batch: &PyEventBatch) -> Vec<usize> {
         self.inner.external_rules(&batch.inner)
     }
 
-    #[pyo3(signature = (batch, external=Vec::new()))]
+    /// Evaluate `batch`. With `partition`, the batch is that partition's
+    /// alone (a distributed runner keyed it) and sequences not joined on the
+    /// entity are skipped; with `cross_entity`, only those sequences run.
+    #[pyo3(signature = (batch, external=Vec::new(), partition=None, cross_entity=false))]
     fn process<'py>(
         &self,
         py: Python<'py>,
         batch: &PyEventBatch,
         external: Vec<ExternalTuple>,
+        partition: Option<usize>,
+        cross_entity: bool,
     ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
+        let scope = match (partition, cross_entity) {
+            (None, false) => Scope::All,
+            (Some(p), false) => Scope::Partition(p),
+            (None, true) => Scope::CrossEntity,
+            (Some(_), true) => {
+                return Err(PyValueError::new_err(
+                    "a batch is either one partition's or cross-entity, not both",
+                ))
+            }
+        };
         let external = external
             .into_iter()
             .map(
@@ -251,7 +272,11 @@ impl PyPipeline {
         let b = batch.inner.clone();
         let inner = &self.inner;
         let out = py
-            .detach(|| guarded("evaluating a batch", || inner.process(&b, external)))?
+            .detach(|| {
+                guarded("evaluating a batch", || {
+                    inner.process_scoped(&b, external, scope)
+                })
+            })?
             .map_err(engine_error)?;
         Ok(output(py, out))
     }

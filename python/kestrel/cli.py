@@ -8,6 +8,7 @@ sub-parser, so new verbs only add an entry:
     kestrel list PATH...
     kestrel test PATH...
     kestrel compile RULE --backend wasm|lua -o DIR
+    kestrel flink submit --rules PATH... --source URI --sink URI
 
 `check` compiles every EQL rule found in the paths and prints each error with
 its caret excerpt, loads rule packages and Sigma files as the engine would,
@@ -77,6 +78,12 @@ def _add_bench(subparsers) -> None:
     parser.set_defaults(handler=run_bench)
 
 
+def _add_flink(subparsers) -> None:
+    from kestrel.flink.command import add_flink
+
+    add_flink(subparsers)
+
+
 #: verb -> function adding its sub-parser.
 COMMANDS: Dict[str, Callable] = {
     "check": _add_check,
@@ -85,6 +92,7 @@ COMMANDS: Dict[str, Callable] = {
     "test": add_test,
     "compile": _add_compile,
     "bench": _add_bench,
+    "flink": _add_flink,
 }
 
 

@@ -36,7 +36,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from kestrel._core import EventBatch, NdjsonFile, Pipeline, Schema
 from kestrel.compiler import CompiledRule
@@ -53,6 +53,8 @@ from kestrel.errors import EngineError, EventInputError, KestrelError, RuleLoadE
 
 #: Input problems kept verbatim for reports (all are counted).
 MAX_PROBLEMS = 1000
+#: What the per-partition calls return: dicts, or the block of JSON lines.
+Alerts = Union[List[Dict[str, Any]], AlertBlock]
 
 
 @dataclasses.dataclass
@@ -373,11 +375,44 @@ class Engine:
     # workers is 0) by Kestrel's partition function of the entity key; see
     # docs/engine.md.
 
-    def advance(self, partition: int, watermark_ns: int) -> List[Dict[str, Any]]:
+    # Each call returns its alerts (which also go to the sinks) as dicts, or
+    # with ``block=True`` as one AlertBlock: the JSON lines as they are, for
+    # a runner that passes them on without parsing them.
+
+    def advance(self, partition: int, watermark_ns: int, *, block: bool = False) -> Alerts:
         """Event time in `partition` reached `watermark_ns` (epoch ns): windows
         that closed before it expire and trailing missing steps settle.
-        Returns their alerts (which also go to the sinks)."""
-        return self._partition_call(self._pipeline.advance, partition, watermark_ns)
+        Returns their alerts."""
+        return self._partition_call(block, self._pipeline.advance, partition, watermark_ns)
+
+    def process_partition(self, partition: int, events: Any, *, block: bool = False) -> Alerts:
+        """Evaluate events that all belong to `partition` (a runner keyed
+        them there by entity): the event rules, and the sequences joined on
+        the entity with `partition`'s state. Sequences joined on anything
+        else need every event; they are :meth:`process_cross_entity`'s work.
+
+        `events` is what :meth:`process` takes. Returns the alerts.
+        """
+        return self._scoped(block, events, partition=partition)
+
+    def process_cross_entity(self, events: Any, *, block: bool = False) -> Alerts:
+        """Evaluate only the sequences not joined on the entity (see
+        :meth:`cross_entity_rules`), each in its home partition, over events
+        a runner sends to one place whole. Returns the alerts."""
+        return self._scoped(block, events, cross_entity=True)
+
+    def cross_entity_rules(self) -> List[str]:
+        """Ids of the sequences that are not joined on the entity field: a
+        runner that keys events by entity must send them every event."""
+        with self._rules_lock:
+            return [self._rules[position].id for position in self._pipeline.cross_entity_rules()]
+
+    def _scoped(self, block: bool, events: Any, **scope: Any) -> Alerts:
+        self._bus.join()
+        self._halted = None
+        blocks = [self._evaluate(batch, **scope) for batch in self._batches(events)]
+        alerts = AlertBlock(b"".join(b.data for b in blocks), sum(b.count for b in blocks))
+        return alerts if block else alerts.docs()
 
     def next_deadline(self, partition: int) -> Optional[int]:
         """The earliest event time (epoch ns) at which :meth:`advance` has
@@ -385,10 +420,10 @@ class Engine:
         with self._rules_lock:
             return self._pipeline.next_deadline(partition)
 
-    def flush_partition(self, partition: int) -> List[Dict[str, Any]]:
+    def flush_partition(self, partition: int, *, block: bool = False) -> Alerts:
         """The end of `partition`'s input: its sequences settle. Returns their
         alerts; ``| tail`` results wait for :meth:`flush`."""
-        return self._partition_call(self._pipeline.flush_partition, partition)
+        return self._partition_call(block, self._pipeline.flush_partition, partition)
 
     def snapshot_partition(self, partition: int) -> bytes:
         """`partition`'s sequence state (its rules' ids and fingerprints, and
@@ -408,13 +443,13 @@ class Engine:
         with self._rules_lock:
             self._pipeline.restore_partition(partition, blob)
 
-    def _partition_call(self, call: Callable[..., Tuple[bytes, int]], *args: Any) -> List[Dict[str, Any]]:
+    def _partition_call(self, block: bool, call: Callable[..., Tuple[bytes, int]], *args: Any) -> Alerts:
         self._bus.join()
         with self._rules_lock:
             data, count = call(*args)
-        block = AlertBlock(data, count)
-        self._emit(block)
-        return block.docs()
+        alerts = AlertBlock(data, count)
+        self._emit(alerts)
+        return alerts if block else alerts.docs()
 
     def close(self) -> None:
         """Stop the rule watchers and the workers, and close the sinks."""
@@ -591,14 +626,20 @@ class Engine:
     def _handle(self, batch: EventBatch) -> None:
         if self._halted is not None:
             return  # read before a sink failed; counted as received, not processed
+        self._evaluate(batch)
+
+    def _evaluate(self, batch: EventBatch, partition: Optional[int] = None, cross_entity: bool = False) -> AlertBlock:
         with self._rules_lock:  # the rule set this batch runs against, even if a reload is waiting
-            external = [self._external(position, batch) for position in self._pipeline.external_rules(batch)]
-            data, count = self._pipeline.process(batch, external)
+            # Lua rules are event rules: never part of the cross-entity work.
+            positions = [] if cross_entity else self._pipeline.external_rules(batch)
+            external = [self._external(position, batch) for position in positions]
+            data, count = self._pipeline.process(batch, external, partition=partition, cross_entity=cross_entity)
         with self._lock:
             self._counts["processed"] += len(batch)
             self._counts["batches"] += 1
-        if count:
-            self._emit(AlertBlock(data, count))
+        block = AlertBlock(data, count)
+        self._emit(block)
+        return block
 
     def _external(self, position: int, batch: EventBatch) -> Tuple[int, List[Tuple[int, bytes]], int, int, Optional[str], bool]:
         """A Lua rule's matches of `batch`, as the pipeline takes them."""

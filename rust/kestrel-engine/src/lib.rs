@@ -16,7 +16,7 @@ mod snapshot;
 mod stats;
 
 pub use dedup::Dedup;
-pub use pipeline::{ExternalMatches, Output, Pipeline, PipelineConfig, RuleSet, Timings};
+pub use pipeline::{ExternalMatches, Output, Pipeline, PipelineConfig, RuleSet, Scope, Timings};
 pub use pipes::{PipeOp, Pipes, StageStats};
 pub use render::{captures_object, iso8601_millis, Alert, Order};
 pub use rule::{AlertKind, Evaluator, Rule, RuleCounters, RuleSpec};

@@ -10,16 +10,21 @@ use crate::rule::{lock, Part, Rule};
 use crate::EngineError;
 
 impl Pipeline {
-    /// The sequence rules whose state partition `p` holds (every rule
-    /// joined on the entity, and those whose home it is), with their
-    /// instances there.
-    pub(crate) fn partition_state(&self, p: usize) -> Result<Vec<(Arc<Rule>, Part)>, EngineError> {
+    pub(crate) fn check_partition(&self, p: usize) -> Result<(), EngineError> {
         if p >= self.config.partitions {
             return Err(EngineError::NoPartition {
                 partition: p,
                 partitions: self.config.partitions,
             });
         }
+        Ok(())
+    }
+
+    /// The sequence rules whose state partition `p` holds (every rule
+    /// joined on the entity, and those whose home it is), with their
+    /// instances there.
+    pub(crate) fn partition_state(&self, p: usize) -> Result<Vec<(Arc<Rule>, Part)>, EngineError> {
+        self.check_partition(p)?;
         let set = self.rules();
         let mut found = Vec::new();
         for (position, rule) in set.rules.iter().enumerate() {

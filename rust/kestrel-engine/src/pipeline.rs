@@ -62,6 +62,21 @@ pub struct ExternalMatches {
     pub quarantined: bool,
 }
 
+/// Which of a batch's work one call does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything: the batch is split by entity over all partitions.
+    All,
+    /// The batch holds only events of partition `p` (a distributed runner
+    /// keyed them there): event rules and the sequences joined on the
+    /// entity, with `p`'s state. Sequences joined on anything else need
+    /// every event and are left to [`Scope::CrossEntity`].
+    Partition(usize),
+    /// Only the sequences not joined on the entity, each in its home
+    /// partition, over a batch a runner sends to one place whole.
+    CrossEntity,
+}
+
 /// What a call produced: alert JSON lines (each ending in a newline).
 #[derive(Debug, Default)]
 pub struct Output {
@@ -409,6 +424,15 @@ impl Pipeline {
         self.set.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The positions of the sequences not joined on the entity: the work of
+    /// [`Scope::CrossEntity`].
+    pub fn cross_entity_rules(&self) -> Vec<usize> {
+        let set = self.rules();
+        (0..set.rules.len())
+            .filter(|&p| set.rules[p].is_sequence() && set.home[p].is_some())
+            .collect()
+    }
+
     /// The positions of the rules evaluated outside the core that `batch`
     /// must be offered to (by category), and that can still alert.
     pub fn external_rules(&self, batch: &EventBatch) -> Vec<usize> {
@@ -429,6 +453,19 @@ impl Pipeline {
         batch: &EventBatch,
         external: Vec<ExternalMatches>,
     ) -> Result<Output, EngineError> {
+        self.process_scoped(batch, external, Scope::All)
+    }
+
+    /// [`Pipeline::process`], restricted to one [`Scope`]'s work.
+    pub fn process_scoped(
+        &self,
+        batch: &EventBatch,
+        external: Vec<ExternalMatches>,
+        scope: Scope,
+    ) -> Result<Output, EngineError> {
+        if let Scope::Partition(p) = scope {
+            self.check_partition(p)?;
+        }
         let started = Instant::now();
         let set = self.rules();
         let selected = set.select(batch);
@@ -437,9 +474,9 @@ impl Pipeline {
             .as_ref()
             .map(|index| index.candidates_by_filter(batch));
         let n = self.config.partitions;
-        let rows = (n > 1).then(|| partition_rows(batch, n));
+        let rows = (n > 1 && scope == Scope::All).then(|| partition_rows(batch, n));
         Timings::add(&self.timings.select, started);
-        let tasks = self.tasks(&set, &selected);
+        let tasks = self.tasks(&set, &selected, scope);
         let next = AtomicUsize::new(0);
         let run = |thread: usize| {
             let mut out = Vec::new();
@@ -566,7 +603,7 @@ impl Pipeline {
     /// instance will do); a sequence joined on the entity is one unit per
     /// partition, over that partition's events and with its state; any
     /// other sequence is one unit in its home partition.
-    fn tasks(&self, set: &RuleSet, selected: &[usize]) -> Vec<Task> {
+    fn tasks(&self, set: &RuleSet, selected: &[usize], scope: Scope) -> Vec<Task> {
         let n = self.config.partitions;
         let mut tasks = Vec::with_capacity(selected.len());
         for &position in selected {
@@ -574,19 +611,19 @@ impl Pipeline {
             if rule.is_external() || !rule.live() {
                 continue;
             }
-            match (rule.is_sequence(), set.home[position]) {
-                (false, _) => tasks.push(Task {
-                    position,
-                    partition: None,
-                }),
-                (true, Some(home)) => tasks.push(Task {
-                    position,
-                    partition: Some((home, false)),
-                }),
-                (true, None) => tasks.extend((0..n).map(|p| Task {
-                    position,
-                    partition: Some((p, n > 1)),
-                })),
+            let event = |partition| Task {
+                position,
+                partition,
+            };
+            match (rule.is_sequence(), set.home[position], scope) {
+                (false, _, Scope::All | Scope::Partition(_)) => tasks.push(event(None)),
+                (true, Some(home), Scope::All | Scope::CrossEntity) => {
+                    tasks.push(event(Some((home, false))))
+                }
+                (true, None, Scope::All) => tasks.extend((0..n).map(|p| event(Some((p, n > 1))))),
+                // The whole batch is partition p's.
+                (true, None, Scope::Partition(p)) => tasks.push(event(Some((p, false)))),
+                _ => {}
             }
         }
         tasks

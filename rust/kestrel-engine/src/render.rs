@@ -23,6 +23,8 @@ pub type Order = (i64, i64, u64);
 /// A tiebreaker that is not a number sorts last, as in the sequence matcher.
 pub const NO_TIEBREAKER: i64 = i64::MAX;
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 /// A missing step's placeholder in a sequence's evidence.
 pub const MISSING: &[u8] = br#"{"missing":true}"#;
 
@@ -89,7 +91,15 @@ pub fn render(parts: &AlertParts<'_>) -> Alert {
     hasher.update(&line[body..]);
     let mut identity = [0u8; 16];
     identity.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
-    line.push(b'}');
+    // The identity is also the alert's id: the same alert raised again (a
+    // replay after a restore) has the same one, so an index keyed on it
+    // (Elasticsearch `_id`, a Kafka record key) stores it once.
+    line.extend_from_slice(b",\"id\":\"");
+    for byte in identity {
+        line.push(HEX[(byte >> 4) as usize]);
+        line.push(HEX[(byte & 15) as usize]);
+    }
+    line.extend_from_slice(b"\"}");
     Alert {
         order: parts.order,
         timestamp: parts.timestamp,
@@ -231,6 +241,11 @@ mod tests {
         );
         assert_eq!(a.identity, b.identity);
         assert_ne!(a.identity, c.identity);
-        assert!(a.line.ends_with(b"\"events\":[{\"a\":1}],\"captures\":{}}"));
+        let tail = b"\"events\":[{\"a\":1}],\"captures\":{},\"id\":\"";
+        let at = a.line.len() - tail.len() - 34;
+        assert_eq!(&a.line[at..at + tail.len()], tail);
+        let id: String = a.identity.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(a.line.ends_with(format!("{id}\"}}").as_bytes()));
+        assert_eq!(b.line[b.line.len() - 34..], a.line[a.line.len() - 34..]);
     }
 }

@@ -1,0 +1,198 @@
+"""The Flink job: NDJSON records in, Kestrel alerts out, state in Flink.
+
+The JVM side does all per-record work. A SQL view reads each record's
+event time and entity key, and marks records whose window has already
+closed (``CURRENT_WATERMARK``); a one-second event-time window per shard
+joins the rest into one NDJSON batch. Late records skip the window and go
+on alone, so none is dropped. Python sees one row per shard per window and
+makes one native call for it (:mod:`kestrel.flink.shard`). Alert blocks are
+split back into one record per alert on the JVM side.
+
+Shards are a fixed number of virtual partitions of the entity key
+(``host.id`` by default), computed on the JVM by ``HASH_CODE``: every event
+of an entity lands in one shard, whatever the parallelism, so the shard's
+keyed state follows it through restores and rescales.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple
+from urllib.parse import urlparse
+
+from kestrel.errors import KestrelError
+
+#: Seconds of event time a shard's batch spans.
+WINDOW_SECONDS = 1
+
+
+@dataclass
+class JobSpec:
+    """What to run: rules (os.pathsep-separated paths), where events come
+    from and alerts go (``file:PATH`` or ``kafka://HOST:PORT/TOPIC``), and
+    how the work is cut."""
+
+    rules: str
+    source: str
+    sink: str
+    shards: int = 8
+    parallelism: int = 1
+    #: How far event time may run behind the newest event before records count as late.
+    out_of_orderness_s: int = 5
+    checkpoint_interval_ms: int = 10_000
+    #: Read a Kafka topic only up to the offsets it has when the job starts.
+    bounded: bool = False
+    entity_field: str = "host.id"
+    name: str = "kestrel"
+    #: Extra Flink configuration (key -> value).
+    flink: Dict[str, str] = field(default_factory=dict)
+    python: str = sys.executable
+
+
+def _endpoint(uri: str, role: str) -> Dict[str, str]:
+    """`uri` as Flink table options, or a KestrelError naming what is wrong with it."""
+    if uri.startswith("file:"):
+        path = uri[len("file:") :]
+        if path.startswith("//"):
+            path = urlparse(uri).path
+        if not path:
+            raise KestrelError(f"{role} {uri!r}: no path")
+        return {"connector": "filesystem", "path": path, "format": "raw"}
+    if uri.startswith("kafka://"):
+        parsed = urlparse(uri)
+        topic = parsed.path.strip("/")
+        if not parsed.netloc or not topic:
+            raise KestrelError(f"{role} {uri!r}: expected kafka://HOST:PORT/TOPIC")
+        return {"connector": "kafka", "topic": topic, "properties.bootstrap.servers": parsed.netloc}
+    raise KestrelError(f"{role} {uri!r}: expected file:PATH or kafka://HOST:PORT/TOPIC")
+
+
+def _with(options: Dict[str, str]) -> str:
+    return ", ".join(f"'{k}' = '{v}'" for k, v in options.items())
+
+
+def _json_path(field_name: str) -> str:
+    """`field_name` nested or as one dotted key, as JSON_VALUE paths (SQL-quoted)."""
+    nested = "$." + ".".join(f'"{part}"' for part in field_name.split("."))
+    return f"COALESCE(JSON_VALUE(line, '{nested}'), JSON_VALUE(line, '$.\"{field_name}\"'))"
+
+
+def source_sql(spec: JobSpec) -> str:
+    options = _endpoint(spec.source, "source")
+    if options["connector"] == "kafka":
+        options.update({"format": "raw", "scan.startup.mode": "earliest-offset", "properties.group.id": spec.name})
+        if spec.bounded:
+            options["scan.bounded.mode"] = "latest-offset"
+    # Whole seconds are enough: time here only cuts windows and moves the
+    # watermark, and the engine reads each event's exact time itself.
+    ts = "TO_TIMESTAMP(REPLACE(SUBSTRING(JSON_VALUE(line, '$.\"@timestamp\"'), 1, 19), 'T', ' '))"
+    return f"""
+CREATE TABLE kestrel_events (
+  line STRING,
+  ts AS COALESCE({ts}, TIMESTAMP '1970-01-01 00:00:00.000'),
+  WATERMARK FOR ts AS ts - INTERVAL '{spec.out_of_orderness_s}' SECOND
+) WITH ({_with(options)})"""
+
+
+def sink_sql(spec: JobSpec) -> str:
+    options = _endpoint(spec.sink, "sink")
+    columns = "alert STRING"
+    if options["connector"] == "kafka":
+        # Transactions commit with checkpoints; the alert id is the record
+        # key, so a consumer that indexes by key stores a replayed alert once.
+        columns = "id STRING, alert STRING"
+        options.update(
+            {
+                "key.format": "raw",
+                "key.fields": "id",
+                "value.format": "raw",
+                "value.fields-include": "EXCEPT_KEY",
+                "sink.delivery-guarantee": "exactly-once",
+                "sink.transactional-id-prefix": f"{spec.name}-alerts",
+                "properties.transaction.timeout.ms": "600000",
+            }
+        )
+        del options["format"]
+    return f"CREATE TABLE kestrel_alerts ({columns}) WITH ({_with(options)})"
+
+
+def keyed_sql(spec: JobSpec, cross_entity: bool) -> Tuple[str, str]:
+    """The records marked with shard and lateness; then per shard and
+    window, the window's events as one NDJSON string, and late records one
+    by one. With `cross_entity`, every event also goes to the cross-entity
+    shard."""
+    window_end = f"FLOOR(ts TO SECOND) + INTERVAL '{WINDOW_SECONDS}' SECOND"
+    entity = _json_path(spec.entity_field)
+    marked = f"""
+SELECT line, ts,
+  MOD(MOD(HASH_CODE(COALESCE({entity}, '')), {spec.shards}) + {spec.shards}, {spec.shards}) AS shard,
+  COALESCE({window_end} <= CURRENT_WATERMARK(ts) + INTERVAL '0.001' SECOND, FALSE) AS late
+FROM kestrel_events"""
+    windows = []
+    for shard in ["shard"] + (["-1"] if cross_entity else []):
+        windows.append(
+            f"""
+SELECT {shard} AS shard, ARRAY_JOIN(ARRAY_AGG(line), '\n') AS lines, FALSE AS late
+FROM TABLE(TUMBLE(TABLE kestrel_marked_on_time, DESCRIPTOR(ts), INTERVAL '{WINDOW_SECONDS}' SECOND))
+GROUP BY {"shard, " if shard == "shard" else ""}window_start, window_end"""
+        )
+        windows.append(f"SELECT {shard} AS shard, line AS lines, TRUE AS late FROM kestrel_marked WHERE late")
+    return marked, "\nUNION ALL\n".join(windows)
+
+
+def build(spec: JobSpec, env: Optional[object] = None) -> object:
+    """The job on a StreamExecutionEnvironment (made from the spec when not
+    given); run it with ``env.execute(spec.name)``."""
+    from pyflink.common import Configuration, Types
+    from pyflink.datastream import CheckpointingMode, StreamExecutionEnvironment
+    from pyflink.table import StreamTableEnvironment
+
+    from kestrel.engine import Engine
+    from kestrel.flink.shard import ShardFunction
+
+    if spec.shards < 1 or spec.parallelism < 1:
+        raise KestrelError("shards and parallelism must be at least 1")
+    with Engine() as probe:  # fail here, on the client, on rules that do not load
+        for target in spec.rules.split(os.pathsep):
+            probe.load(target)
+        if not probe.load_report.ok:
+            failure = probe.load_report.failures[0]
+            raise KestrelError(f"{failure.location}: {failure.reason}")
+        cross_entity = bool(probe.cross_entity_rules())
+    if env is None:
+        config = Configuration()
+        for key, value in {
+            "python.executable": spec.python,
+            "python.client.executable": spec.python,
+            "python.execution-mode": "process",
+            **spec.flink,
+        }.items():
+            config.set_string(key, value)
+        env = StreamExecutionEnvironment.get_execution_environment(config)
+    env.set_parallelism(spec.parallelism)
+    env.enable_checkpointing(spec.checkpoint_interval_ms, CheckpointingMode.EXACTLY_ONCE)
+    tables = StreamTableEnvironment.create(env)
+    tables.get_config().set("table.local-time-zone", "UTC")
+    tables.execute_sql(source_sql(spec))
+    tables.execute_sql(sink_sql(spec))
+    marked, keyed = keyed_sql(spec, cross_entity)
+    tables.create_temporary_view("kestrel_marked", tables.sql_query(marked))
+    tables.create_temporary_view("kestrel_marked_on_time", tables.sql_query("SELECT line, ts, shard FROM kestrel_marked WHERE NOT late"))
+    batches = tables.to_data_stream(tables.sql_query(keyed))
+    options = {"batch_size": 1 << 20, "entity_field": spec.entity_field}
+    blocks = (
+        batches.key_by(lambda row: row[0], key_type=Types.INT())
+        .process(ShardFunction(spec.rules, spec.shards, options), output_type=Types.STRING())
+        .name("kestrel")
+    )
+    tables.create_temporary_view("kestrel_blocks", tables.from_data_stream(blocks).alias("block"))
+    alerts = "SELECT alert FROM kestrel_blocks CROSS JOIN UNNEST(SPLIT(block, '\n')) AS a(alert)"
+    if _endpoint(spec.sink, "sink")["connector"] == "kafka":
+        alerts = f"SELECT SUBSTRING(alert, CHAR_LENGTH(alert) - 33, 32) AS id, alert FROM ({alerts})"
+    tables.create_temporary_view("kestrel_alert_rows", tables.sql_query(alerts))
+    statements = tables.create_statement_set()
+    statements.add_insert_sql("INSERT INTO kestrel_alerts SELECT * FROM kestrel_alert_rows")
+    statements.attach_as_datastream()
+    return env

@@ -1,0 +1,121 @@
+"""The keyed operator: one virtual shard's batches through Kestrel's engine.
+
+Flink keys batches by shard; this function holds, per Python worker, one
+engine with the rules (partitions = shards), and keeps each shard's
+sequence state in Flink keyed state, written before every call returns. So
+a checkpoint (which Flink takes only between bundles) always holds source
+offsets, in-flight windows and shard state that agree, and a restore, a
+rescale or a move of the shard to another worker loses nothing.
+
+The shard ``CROSS_ENTITY`` is the one place that sees every event; it runs
+only the sequences not joined on the entity, on an engine of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Iterator, Optional, Tuple
+
+from pyflink.common import Types
+from pyflink.datastream import KeyedProcessFunction, RuntimeContext
+from pyflink.datastream.state import ValueStateDescriptor
+
+from kestrel.engine import Engine
+
+#: The key of the batches that carry every event, for cross-entity sequences.
+CROSS_ENTITY = -1
+#: Fires once the input ends (a bounded source's final watermark): every
+#: shard settles its sequences then.
+END_OF_INPUT_MS = (1 << 63) - 2
+_TOKEN = 16
+_MAX_MS = ((1 << 63) - 1) // 1_000_000
+
+
+class ShardFunction(KeyedProcessFunction):
+    """Input rows are ``(shard, lines, late)``: NDJSON events of one shard
+    (or of all, for ``CROSS_ENTITY``). Output: one string per call that
+    raised alerts, their JSON lines joined by newlines."""
+
+    def __init__(self, rules: str, shards: int, options: Optional[Dict[str, Any]] = None) -> None:
+        self.rules = rules
+        self.shards = shards
+        self.options = dict(options or {})
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.state = runtime_context.get_state(ValueStateDescriptor("kestrel.partition", Types.PICKLED_BYTE_ARRAY()))
+        metrics = runtime_context.get_metrics_group()
+        self.late = metrics.counter("kestrel_late_events")
+        self.alerts = metrics.counter("kestrel_alerts")
+        self.batches = metrics.counter("kestrel_batches")
+        self.keyed = self._engine(self.shards)
+        self.cross = self._engine(0)
+        #: Per shard: the token of the state this process's engine holds, and
+        #: the shard's state before it saw anything.
+        self.held: Dict[int, bytes] = {}
+        self.fresh: Dict[int, bytes] = {}
+
+    def _engine(self, workers: int) -> Engine:
+        engine = Engine(workers=workers, **self.options)
+        for target in self.rules.split(os.pathsep):
+            engine.load(target)
+        if not engine.load_report.ok:
+            failure = engine.load_report.failures[0]
+            raise RuntimeError(f"{failure.location}: {failure.reason}")
+        return engine
+
+    def close(self) -> None:
+        for engine in (getattr(self, "keyed", None), getattr(self, "cross", None)):
+            if engine is not None:
+                engine.close()
+
+    def process_element(self, value: Any, ctx: "KeyedProcessFunction.Context") -> Iterator[str]:
+        shard, lines, late = value[0], value[1], value[2]
+        engine, p = self._synced(shard)
+        if late:
+            self.late.inc(lines.count("\n") + 1)
+        data = lines.encode()
+        if shard == CROSS_ENTITY:
+            block = engine.process_cross_entity(data, block=True)
+        else:
+            block = engine.process_partition(p, data, block=True)
+        self.batches.inc()
+        yield from self._finish(shard, engine, p, ctx, block)
+
+    def on_timer(self, timestamp: int, ctx: "KeyedProcessFunction.OnTimerContext") -> Iterator[str]:
+        shard = ctx.get_current_key()
+        engine, p = self._synced(shard)
+        watermark = ctx.timer_service().current_watermark()
+        if timestamp >= END_OF_INPUT_MS:
+            block = engine.flush_partition(p, block=True)
+        else:
+            block = engine.advance(p, min(watermark, _MAX_MS) * 1_000_000, block=True)
+        yield from self._finish(shard, engine, p, ctx, block)
+
+    def _synced(self, shard: int) -> Tuple[Engine, int]:
+        """The engine and partition for `shard`, holding the state Flink has
+        for it (restored when this process's copy is not that one)."""
+        engine, p = (self.cross, 0) if shard == CROSS_ENTITY else (self.keyed, shard)
+        if shard not in self.fresh:
+            self.fresh[shard] = engine.snapshot_partition(p)
+        stored = self.state.value()
+        token = stored[:_TOKEN] if stored else None
+        if token != self.held.get(shard):
+            engine.restore_partition(p, stored[_TOKEN:] if stored else self.fresh[shard])
+            self.held[shard] = token  # type: ignore[assignment]
+        return engine, p
+
+    def _finish(self, shard: int, engine: Engine, p: int, ctx: Any, block: Any) -> Iterator[str]:
+        token = os.urandom(_TOKEN)
+        self.state.update(token + engine.snapshot_partition(p))
+        self.held[shard] = token
+        timers = ctx.timer_service()
+        watermark = timers.current_watermark()
+        if watermark < END_OF_INPUT_MS:  # once the input has ended, nothing waits on time
+            deadline = engine.next_deadline(p)
+            if deadline is not None:
+                # A deadline the watermark has passed fires at once, not never.
+                timers.register_event_time_timer(max(-(-deadline // 1_000_000), watermark + 1))
+            timers.register_event_time_timer(END_OF_INPUT_MS)
+        if block.count:
+            self.alerts.inc(block.count)
+            yield block.data.decode()[:-1]

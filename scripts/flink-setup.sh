@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The scale-out tests' environment: .venv-flink with the pinned apache-flink
+# (the `flink` extra) and Kestrel from this checkout (built by setup.sh into
+# python/kestrel), and the Kafka broker and Flink Kafka connector jars from
+# Maven Central (scripts/kafka.sh fetch). Idempotent; run after setup.sh.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PY="${PYTHON:-python3}"
+FLINK_PIN="$(sed -n 's/^flink = \["\(apache-flink==[^"]*\)"\]/\1/p' pyproject.toml)"
+if [ ! -x .venv-flink/bin/python ]; then
+    "$PY" -m venv .venv-flink
+fi
+FPY="$ROOT/.venv-flink/bin/python"
+if ! "$FPY" -c "import pyflink" 2>/dev/null; then
+    "$FPY" -m pip install -q --disable-pip-version-check "$FLINK_PIN" lark "lupa>=2.7,<3" zstandard pyyaml
+fi
+# Kestrel itself comes from the checkout, whose extension setup.sh built in place.
+SITE="$("$FPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+echo "$ROOT/python" > "$SITE/kestrel-checkout.pth"
+"$FPY" -c "import kestrel, pyflink; kestrel.Engine().close()"

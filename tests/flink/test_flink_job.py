@@ -1,0 +1,113 @@
+"""Kestrel as a Flink job on a local mini cluster (real Flink, real Python
+workers in process mode), against `kestrel run` on the same rules and events.
+
+The job needs PyFlink, which lives in its own environment (`.venv-flink`,
+made by scripts/flink-setup.sh): without it these tests are skipped, except
+in CI, where that is an error.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FLINK_PYTHON = Path(os.environ.get("KESTREL_FLINK_PYTHON", REPO / ".venv-flink" / "bin" / "python"))
+RULES = [REPO / "rules" / name for name in ("eql", "detection-rules", "wasm_example_rule", "lua_example_rule")]
+EVENTS = REPO / "examples" / "events.ndjson"
+
+CROSS_ENTITY_RULE = """sequence by user.name with maxspan=1m
+  [process where process.name == "kestrel-first.exe"]
+  [process where process.name == "kestrel-second.exe"]
+"""
+
+pytestmark = pytest.mark.slow
+
+
+def _require_flink():
+    if not FLINK_PYTHON.exists():
+        message = f"no PyFlink environment at {FLINK_PYTHON} (run scripts/flink-setup.sh)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def _isolated(command):
+    """`command` with loopback-only networking when the machine allows it:
+    PyFlink's gRPC servers for Python workers listen on every interface."""
+    if shutil.which("unshare") and os.geteuid() == 0:
+        return ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *command]
+    return command
+
+
+def _submit(tmp_path, rules, events, *extra):
+    out = tmp_path / "flink-alerts"
+    command = [str(FLINK_PYTHON), "-m", "kestrel", "flink", "submit", "--rules", *map(str, rules),
+               "--source", f"file:{events}", "--sink", f"file:{out}", "--checkpoint-interval", "2000", *extra]
+    done = subprocess.run(_isolated(command), capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert files and not any(p.name.startswith(".") for p in files), f"uncommitted output: {files}"
+    return [line for p in files for line in p.read_text().splitlines() if line]
+
+
+def _reference(tmp_path, rules, events):
+    out = tmp_path / "reference.ndjson"
+    command = [sys.executable, "-m", "kestrel", "run", "--rules", *map(str, rules), "--events", str(events), "--alerts", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out.read_text().splitlines()
+
+
+def _canonical(lines):
+    return sorted(json.dumps(json.loads(line), sort_keys=True) for line in lines)
+
+
+def _stream(tmp_path):
+    """The bundled events, a cross-entity pair (one user on two hosts), and
+    at the end an alerting event an hour older than the rest: late."""
+    lines = EVENTS.read_text().splitlines()
+    docs = [json.loads(line) for line in lines]
+    last = max(d["@timestamp"] for d in docs)
+    pair = [
+        {"@timestamp": last, "event": {"category": ["process"], "type": ["start"]}, "host": {"id": f"cross-{n}"},
+         "user": {"name": "kestrel-cross"}, "process": {"name": name, "pid": 7 + n}}
+        for n, name in enumerate(["kestrel-first.exe", "kestrel-second.exe"])
+    ]
+    late = dict(pair[0], host={"id": "late-host"}, user={"name": "late-user"}, **{"@timestamp": "2000-01-01T00:00:00.000Z"})
+    path = tmp_path / "events.ndjson"
+    path.write_text("\n".join(lines + [json.dumps(e) for e in pair + [late]]) + "\n")
+    return path
+
+
+def test_flink_job_raises_the_alerts_of_kestrel_run(tmp_path):
+    _require_flink()
+    rule = tmp_path / "cross_entity.eql"
+    rule.write_text(CROSS_ENTITY_RULE)
+    late_rule = tmp_path / "late.eql"
+    late_rule.write_text('process where host.id == "late-host"\n')
+    rules = RULES + [rule, late_rule]
+    events = _stream(tmp_path)
+    expected = _canonical(_reference(tmp_path, rules, events))
+    found = _canonical(_submit(tmp_path, rules, events, "--shards", "4", "--parallelism", "2"))
+    assert any('"kestrel-cross"' in a and '"sequence"' in a for a in expected)
+    assert any('"late-host"' in a for a in expected)
+    assert len(found) == len(expected)
+    assert found == expected
+    ids = [json.loads(a)["id"] for a in found]
+    assert len(set(ids)) == len(ids)
+
+
+def test_a_rule_that_does_not_load_stops_the_submission(tmp_path):
+    _require_flink()
+    bad = tmp_path / "bad.eql"
+    bad.write_text("process where\n")
+    command = [str(FLINK_PYTHON), "-m", "kestrel", "flink", "submit", "--rules", str(bad),
+               "--source", f"file:{EVENTS}", "--sink", f"file:{tmp_path / 'out'}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert "bad.eql" in done.stderr
