@@ -2,7 +2,7 @@
 # The scale-out tests' environment: .venv-flink with the pinned apache-flink
 # (the `flink` extra) and Kestrel from this checkout (built by setup.sh into
 # python/kestrel), and the Kafka broker and Flink Kafka connector jars from
-# Maven Central (scripts/kafka.sh fetch). Idempotent; run after setup.sh.
+# Maven Central (scripts/scaleout/pom.xml). Idempotent; run after setup.sh.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -19,3 +19,14 @@ fi
 SITE="$("$FPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 echo "$ROOT/python" > "$SITE/kestrel-checkout.pth"
 "$FPY" -c "import kestrel, pyflink; kestrel.Engine().close()"
+# Kafka (broker and tools) and the Flink Kafka SQL connector, from Maven Central.
+JARS="${KESTREL_SCALEOUT_JARS:-$HOME/.cache/kestrel/scaleout}"
+CONNECTOR="$(sed -n 's:.*<flink.kafka.connector>\(.*\)</flink.kafka.connector>.*:\1:p' scripts/scaleout/pom.xml)"
+if [ ! -f "$JARS/broker/.complete" ]; then
+    mvn -q -B -f scripts/scaleout/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$JARS/broker"
+    touch "$JARS/broker/.complete"
+fi
+if [ ! -f "$JARS/connector/flink-sql-connector-kafka-$CONNECTOR.jar" ]; then
+    mvn -q -B -f scripts/scaleout/pom.xml dependency:copy \
+        -Dartifact="org.apache.flink:flink-sql-connector-kafka:$CONNECTOR" -DoutputDirectory="$JARS/connector"
+fi

@@ -114,7 +114,7 @@ def sink_sql(spec: JobSpec) -> str:
                 "properties.transaction.timeout.ms": "600000",
             }
         )
-        del options["format"]
+        options.pop("format", None)
     return f"CREATE TABLE kestrel_alerts ({columns}) WITH ({_with(options)})"
 
 

@@ -1,0 +1,122 @@
+"""Real parts for the scale-out tests: a private loopback-only network, and
+an Apache Kafka broker (single node, KRaft) from Maven Central's jars,
+fetched by scripts/flink-setup.sh. Everything started here is stopped here.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, List
+
+JARS = Path(os.environ.get("KESTREL_SCALEOUT_JARS", Path.home() / ".cache" / "kestrel" / "scaleout"))
+BROKER_JARS = JARS / "broker"
+KAFKA_CONNECTOR = next(iter(sorted((JARS / "connector").glob("flink-sql-connector-kafka-*.jar"))), None) if (JARS / "connector").is_dir() else None
+
+
+@contextmanager
+def private_network() -> Iterator[List[str]]:
+    """A command prefix that runs a program in a network namespace with only
+    loopback (PyFlink's gRPC servers listen on every interface), shared by
+    every program started with it; an empty prefix where namespaces are not
+    available (not root)."""
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        yield []
+        return
+    name = f"kestrel-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
+        yield ["ip", "netns", "exec", name]
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], check=False)
+
+
+def _java(prefix: List[str], main: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    command = [*prefix, "java", "-Xmx256m", "-cp", f"{BROKER_JARS}/*", main, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=kwargs.pop("timeout", 120), **kwargs)
+
+
+class Kafka:
+    """A broker at localhost:`port` inside `prefix`'s network."""
+
+    def __init__(self, prefix: List[str], workdir: Path, port: int = 19092) -> None:
+        self.prefix, self.workdir, self.port = prefix, workdir, port
+        self.bootstrap = f"localhost:{port}"
+        self.process: "subprocess.Popen[bytes] | None" = None
+
+    def start(self) -> "Kafka":
+        config = self.workdir / "server.properties"
+        config.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@localhost:{self.port + 1}",
+                    f"listeners=PLAINTEXT://localhost:{self.port},CONTROLLER://localhost:{self.port + 1}",
+                    f"advertised.listeners=PLAINTEXT://localhost:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                    f"log.dirs={self.workdir / 'data'}",
+                    "num.partitions=4",
+                    "offsets.topic.replication.factor=1",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                ]
+            )
+            + "\n"
+        )
+        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        done = _java(self.prefix, "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(config))
+        if done.returncode != 0:
+            raise RuntimeError(f"formatting Kafka storage failed: {done.stdout}{done.stderr}")
+        command = [*self.prefix, "java", "-Xmx512m", "-cp", f"{BROKER_JARS}/*", "kafka.Kafka", str(config)]
+        with open(self.workdir / "broker.log", "wb") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Kafka exited: {(self.workdir / 'broker.log').read_text()[-2000:]}")
+            if self.topics().returncode == 0:
+                return self
+            time.sleep(1)
+        raise RuntimeError("Kafka did not start within 90 s")
+
+    def topics(self, *args: str) -> subprocess.CompletedProcess:
+        return _java(self.prefix, "org.apache.kafka.tools.TopicCommand", "--bootstrap-server", self.bootstrap, *(args or ("--list",)))
+
+    def create_topic(self, topic: str, partitions: int = 4) -> None:
+        done = self.topics("--create", "--topic", topic, "--partitions", str(partitions), "--replication-factor", "1")
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr)
+
+    def produce(self, topic: str, lines: List[str]) -> None:
+        command = [*self.prefix, "java", "-Xmx256m", "-cp", f"{BROKER_JARS}/*", "org.apache.kafka.tools.ConsoleProducer",
+                   "--bootstrap-server", self.bootstrap, "--topic", topic]
+        done = subprocess.run(command, input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=180)
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr)
+
+    def consume(self, topic: str, idle_ms: int = 15000) -> List[str]:
+        """Every committed record of `topic` (transactions aborted by a
+        restart are not read), until none arrives for `idle_ms`."""
+        done = _java(self.prefix, "org.apache.kafka.tools.consumer.ConsoleConsumer", "--bootstrap-server", self.bootstrap,
+                     "--topic", topic, "--from-beginning", "--timeout-ms", str(idle_ms),
+                     "--isolation-level", "read_committed", timeout=600)
+        return [line for line in done.stdout.splitlines() if line.startswith("{")]
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
