@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import os
+import json
 import shutil
 import subprocess
 import time
@@ -120,3 +121,96 @@ class Kafka:
             except subprocess.TimeoutExpired:
                 self.process.kill()
 
+
+
+class FlinkCluster:
+    """A standalone Flink cluster on localhost from the apache-flink wheel's
+    own scripts: one JobManager (REST on `rest_port`) and TaskManagers of
+    one slot each, checkpointing to `workdir`, restarting with exponential
+    delay."""
+
+    def __init__(self, prefix: List[str], workdir: Path, python: Path, rest_port: int = 18081) -> None:
+        done = subprocess.run([str(python), "-c", "import pyflink, os; print(os.path.dirname(pyflink.__file__))"],
+                              capture_output=True, text=True, check=True)
+        self.home = Path(done.stdout.strip())
+        self.prefix, self.workdir, self.rest_port = prefix, workdir, rest_port
+        self.conf = workdir / "conf"
+        self.conf.mkdir(parents=True, exist_ok=True)
+        java_opts = ""
+        for line in (self.home / "conf" / "config.yaml").read_text().splitlines():
+            if line.strip().startswith("all: --add-exports"):
+                java_opts = line.strip()[len("all: ") :]
+        settings = {
+            "env.java.opts.all": java_opts,
+            "jobmanager.rpc.address": "localhost",
+            "jobmanager.bind-host": "localhost",
+            "taskmanager.bind-host": "localhost",
+            "taskmanager.host": "localhost",
+            "rest.address": "localhost",
+            "rest.bind-address": "localhost",
+            "rest.port": str(rest_port),
+            "jobmanager.memory.process.size": "1024m",
+            "taskmanager.memory.process.size": "1600m",
+            "taskmanager.numberOfTaskSlots": "1",
+            "execution.checkpointing.dir": (workdir / "checkpoints").as_uri(),
+            "execution.checkpointing.savepoint-dir": (workdir / "savepoints").as_uri(),
+            "restart-strategy.type": "exponential-delay",
+            "python.executable": str(python),
+            # A loaded two-core machine can miss a few heartbeats; a killed
+            # TaskManager is found sooner by its peers' broken connections.
+            "heartbeat.timeout": "30000",
+        }
+        (self.conf / "config.yaml").write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in settings.items()))
+        for name in ("log4j.properties", "log4j-console.properties", "log4j-cli.properties"):
+            shutil.copy(self.home / "conf" / name, self.conf / name)
+        (workdir / "log").mkdir(exist_ok=True)
+        self.env = dict(os.environ, FLINK_CONF_DIR=str(self.conf), FLINK_LOG_DIR=str(workdir / "log"),
+                        FLINK_PID_DIR=str(workdir / "pids"))
+
+    def _daemon(self, script: str, action: str) -> None:
+        subprocess.run([*self.prefix, "bash", str(self.home / "bin" / script), action], env=self.env,
+                       check=True, capture_output=True, timeout=120)
+
+    def start(self, taskmanagers: int) -> "FlinkCluster":
+        self._daemon("jobmanager.sh", "start")
+        for _ in range(taskmanagers):
+            self.add_taskmanager()
+        self.wait(lambda: self.rest("/taskmanagers")["taskmanagers"].__len__() >= taskmanagers, "TaskManagers to register")
+        return self
+
+    def add_taskmanager(self) -> None:
+        self._daemon("taskmanager.sh", "start")
+
+    def taskmanager_pids(self) -> List[int]:
+        found = (self.workdir / "pids").glob("flink-*-taskexecutor.pid")
+        return [int(x) for p in found for x in p.read_text().split()]
+
+    def rest(self, path: str, body: "dict | None" = None) -> dict:
+        command = [*self.prefix, "curl", "-sf", f"http://localhost:{self.rest_port}{path}"]
+        if body is not None:
+            command += ["-X", "POST", "-H", "Content-Type: application/json", "-d", json.dumps(body)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        if done.returncode != 0:
+            raise RuntimeError(f"REST {path}: curl exit {done.returncode}")
+        return json.loads(done.stdout or "{}")
+
+    def wait(self, condition, what: str, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if condition():
+                    return
+            except (RuntimeError, KeyError, ValueError):
+                pass
+            time.sleep(1)
+        raise RuntimeError(f"timed out waiting for {what}; logs in {self.workdir / 'log'}")
+
+    def stop(self) -> None:
+        for pid in self.taskmanager_pids():
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        subprocess.run([*self.prefix, "bash", str(self.home / "bin" / "jobmanager.sh"), "stop"], env=self.env,
+                       capture_output=True, timeout=120)
+        subprocess.run(["pkill", "-9", "-f", str(self.conf)], capture_output=True)

@@ -65,14 +65,12 @@ def run_flink(args: argparse.Namespace, out: TextIO) -> int:
             return 2
         flink[key] = value
     if args.jobmanager:
-        host, _, port = args.jobmanager.rpartition(":")
-        flink.update({"execution.target": "remote", "rest.address": host or "localhost", "rest.port": port})
+        return _submit_to_cluster(args, out)
     if args.jars:
         missing = [jar for jar in args.jars if not Path(jar).is_file()]
         if missing:
             print(f"kestrel flink: no such jar: {missing[0]}", file=sys.stderr)
             return 2
-        flink["pipeline.jars"] = ";".join(Path(jar).resolve().as_uri() for jar in args.jars)
     spec = JobSpec(
         rules=os.pathsep.join(str(Path(path).resolve()) for path in args.rules),
         source=args.source,
@@ -84,6 +82,7 @@ def run_flink(args: argparse.Namespace, out: TextIO) -> int:
         bounded=args.bounded,
         name=args.name,
         flink=flink,
+        jars=[Path(jar).resolve().as_uri() for jar in args.jars],
     )
     try:
         env = build(spec)
@@ -98,6 +97,46 @@ def run_flink(args: argparse.Namespace, out: TextIO) -> int:
             result = env.execute(spec.name)
             out.write(f"job {result.get_job_id()} finished\n")
     except Exception as error:  # a Flink job failure arrives as a py4j error with the Java trace
-        print(f"kestrel flink: the job failed: {str(error).splitlines()[0] if str(error) else error!r}", file=sys.stderr)
+        print(f"kestrel flink: the job failed: {_root_cause(error)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _submit_to_cluster(args: argparse.Namespace, out: TextIO) -> int:
+    """Hand the job to Flink's own client (`flink run`), which runs this same
+    command, minus --jobmanager, in a driver whose environment is the
+    cluster's."""
+    import subprocess
+
+    import pyflink
+
+    host, _, port = args.jobmanager.rpartition(":")
+    client = Path(pyflink.__file__).parent / "bin" / "flink"
+    command = ["bash", str(client), "run", "-t", "remote", f"-Drest.address={host or 'localhost'}", f"-Drest.port={port}",
+               "-pyclientexec", sys.executable, "-pyexec", sys.executable]
+    if args.detach:
+        command.append("--detached")
+    command += ["-pym", "kestrel", "flink", "submit", "--rules", *(str(Path(p).resolve()) for p in args.rules),
+                "--source", args.source, "--sink", args.sink, "--shards", str(args.shards),
+                "--parallelism", str(args.parallelism), "--checkpoint-interval", str(args.checkpoint_interval),
+                "--out-of-orderness", str(args.out_of_orderness), "--name", args.name]
+    command += ["--bounded"] * args.bounded + ["--detach"] * args.detach
+    if args.jars:
+        command += ["--jars", *(str(Path(jar).resolve()) for jar in args.jars)]
+    for item in args.conf:
+        command += ["--conf", item]
+    done = subprocess.run(command, capture_output=True, text=True)
+    for line in done.stdout.splitlines():
+        if "JobID" in line or line.startswith(("submitted job", "job ")):
+            out.write(line.replace("Job has been submitted with JobID", "submitted job").strip() + "\n")
+    if done.returncode != 0:
+        print(f"kestrel flink: flink run failed: {_root_cause(done.stdout + done.stderr)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _root_cause(error: "BaseException | str") -> str:
+    """The innermost cause in a Java stack trace that py4j passed on, or the error itself."""
+    text = str(error)
+    causes = [line.strip()[len("Caused by: ") :] for line in text.splitlines() if line.strip().startswith("Caused by: ")]
+    return causes[-1] if causes else (text.splitlines()[0] if text else repr(error))

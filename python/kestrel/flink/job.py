@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 from urllib.parse import urlparse
 
 from kestrel.errors import KestrelError
@@ -48,6 +48,8 @@ class JobSpec:
     name: str = "kestrel"
     #: Extra Flink configuration (key -> value).
     flink: Dict[str, str] = field(default_factory=dict)
+    #: Connector jars (file URIs), added to those the environment has.
+    jars: List[str] = field(default_factory=list)
     python: str = sys.executable
 
 
@@ -171,6 +173,8 @@ def build(spec: JobSpec, env: Optional[object] = None) -> object:
         }.items():
             config.set_string(key, value)
         env = StreamExecutionEnvironment.get_execution_environment(config)
+    if spec.jars:
+        env.add_jars(*spec.jars)
     env.set_parallelism(spec.parallelism)
     env.enable_checkpointing(spec.checkpoint_interval_ms, CheckpointingMode.EXACTLY_ONCE)
     tables = StreamTableEnvironment.create(env)
