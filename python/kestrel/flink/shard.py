@@ -48,7 +48,7 @@ class ShardFunction(KeyedProcessFunction):
         self.alerts = metrics.counter("kestrel_alerts")
         self.batches = metrics.counter("kestrel_batches")
         self.keyed = self._engine(self.shards)
-        self.cross = self._engine(0)
+        self._cross: Optional[Engine] = None
         #: Per shard: the token of the state this process's engine holds, and
         #: the shard's state before it saw anything.
         self.held: Dict[int, bytes] = {}
@@ -63,15 +63,22 @@ class ShardFunction(KeyedProcessFunction):
             raise RuntimeError(f"{failure.location}: {failure.reason}")
         return engine
 
+    @property
+    def cross(self) -> Engine:
+        """The engine of the cross-entity key, made when that key first has work."""
+        if self._cross is None:
+            self._cross = self._engine(0)
+        return self._cross
+
     def close(self) -> None:
-        for engine in (getattr(self, "keyed", None), getattr(self, "cross", None)):
+        for engine in (getattr(self, "keyed", None), getattr(self, "_cross", None)):
             if engine is not None:
                 engine.close()
 
     def process_element(self, value: Any, ctx: "KeyedProcessFunction.Context") -> Iterator[str]:
         shard, lines, late = value[0], value[1], value[2]
         engine, p = self._synced(shard)
-        if late:
+        if late and shard != CROSS_ENTITY:  # a late record also goes to the cross-entity key: count it once
             self.late.inc(lines.count("\n") + 1)
         data = lines.encode()
         if shard == CROSS_ENTITY:
