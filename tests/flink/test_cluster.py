@@ -11,8 +11,8 @@ import signal
 import subprocess
 
 import pytest
-from scaleout import BROKER_JARS, KAFKA_CONNECTOR, FlinkCluster, Kafka, private_network
-from test_flink_job import FLINK_PYTHON, RULES, _canonical, _reference, _require_flink, _stream
+from scaleout import KAFKA_CONNECTOR, FlinkCluster, Kafka, private_network
+from test_flink_job import FLINK_PYTHON, RULES, _canonical, _reference, _require_flink, _require_kafka, _stream
 
 pytestmark = pytest.mark.slow
 
@@ -29,11 +29,7 @@ def _span_event(name, timestamp):
 
 def test_a_killed_taskmanager_loses_no_alert_and_no_partial_sequence(tmp_path):
     _require_flink()
-    if KAFKA_CONNECTOR is None or not BROKER_JARS.is_dir():
-        message = "no Kafka jars (run scripts/flink-setup.sh)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    _require_kafka()
     lines = _stream(tmp_path).read_text().splitlines()
     half = len(lines) // 2
     stamp = json.loads(lines[half])["@timestamp"]
