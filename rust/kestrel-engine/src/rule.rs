@@ -176,22 +176,11 @@ impl Rule {
                     matcher: None,
                 },
                 Evaluator::Sequence {
-                    predicate,
-                    program,
-                    config,
-                    budget,
-                    ..
-                } => {
-                    let matcher = SequenceMatcher::new(program, config.clone(), budget.clone())
-                        .map_err(|e| EngineError::Rule {
-                            rule: self.spec.id.clone(),
-                            message: e.to_string(),
-                        })?;
-                    Part {
-                        predicate: Some(Arc::new(Mutex::new(self.fork(predicate)?))),
-                        matcher: Some(Arc::new(Mutex::new(matcher))),
-                    }
-                }
+                    predicate, matcher, ..
+                } => Part {
+                    predicate: Some(Arc::new(Mutex::new(self.fork(predicate)?))),
+                    matcher: Some(Arc::new(Mutex::new(lock(matcher).empty_like()))),
+                },
                 Evaluator::External => Part {
                     predicate: None,
                     matcher: None,
@@ -268,22 +257,12 @@ impl Rule {
         Some(fields)
     }
 
-    /// A new, empty matcher for this rule (`None` for an event rule).
-    pub(crate) fn fresh_matcher(&self) -> Result<Option<SequenceMatcher>, EngineError> {
-        let Evaluator::Sequence {
-            program,
-            config,
-            budget,
-            ..
-        } = &self.evaluator
-        else {
-            return Ok(None);
+    /// A new, empty matcher for this rule to restore state into (`None` for
+    /// an event rule), on counters of its own until it replaces a live one.
+    pub(crate) fn fresh_matcher(&self) -> Option<SequenceMatcher> {
+        let Evaluator::Sequence { matcher, .. } = &self.evaluator else {
+            return None;
         };
-        SequenceMatcher::new(program, config.clone(), budget.clone())
-            .map(Some)
-            .map_err(|e| EngineError::Rule {
-                rule: self.spec.id.clone(),
-                message: e.to_string(),
-            })
+        Some(lock(matcher).empty_detached())
     }
 }

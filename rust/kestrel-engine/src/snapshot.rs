@@ -12,7 +12,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use kestrel_seq::SequenceMatcher;
 
@@ -369,7 +369,7 @@ fn read_rule(r: &mut Reader<'_>, rule: &Arc<Rule>) -> Result<RuleImage, EngineEr
             1 => {
                 let bytes = r.bytes()?;
                 let mut fresh = rule
-                    .fresh_matcher()?
+                    .fresh_matcher()
                     .ok_or_else(|| r.fail("sequence state for a rule that keeps none"))?;
                 fresh.restore(bytes).map_err(|e| {
                     EngineError::Snapshot(format!("rule {}, partition {p}: {e}", rule.spec.id))
@@ -396,9 +396,17 @@ fn apply(rule: &Rule, image: RuleImage) {
     }
     for (part, restored) in rule.parts().into_iter().zip(image.matchers) {
         if let (Some(matcher), Some(restored)) = (part.matcher, restored) {
-            *lock(&matcher) = restored;
+            replace_matcher(&matcher, restored);
         }
     }
+}
+
+/// Swap restored state in: it moves onto the live matcher's shared budget
+/// and quota, and the live matcher's share leaves with it.
+fn replace_matcher(live: &Mutex<SequenceMatcher>, mut restored: SequenceMatcher) {
+    let mut live = lock(live);
+    restored.adopt_counters(&live);
+    *live = restored;
 }
 
 const PART_MAGIC: &[u8; 4] = b"KPRT";
@@ -464,7 +472,7 @@ impl Pipeline {
             }
             let bytes = r.bytes()?;
             let mut fresh = rule
-                .fresh_matcher()?
+                .fresh_matcher()
                 .ok_or_else(|| r.fail("sequence state for a rule that keeps none"))?;
             fresh
                 .restore(bytes)
@@ -476,7 +484,7 @@ impl Pipeline {
         }
         for ((_, part), fresh) in rules.iter().zip(restored) {
             if let Some(matcher) = &part.matcher {
-                *lock(matcher) = fresh;
+                replace_matcher(matcher, fresh);
             }
         }
         Ok(())

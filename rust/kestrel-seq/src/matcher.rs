@@ -303,7 +303,9 @@ pub struct SequenceMatcher {
     pub(crate) config: Config,
     pub(crate) shards: Vec<Shard>,
     pub(crate) budget: StateBudget,
-    pub(crate) rule_partials: AtomicI64,
+    /// The rule's partial matches over every matcher of the rule (its
+    /// partitions share it, so the rule quota is one total).
+    pub(crate) rule_partials: Arc<AtomicI64>,
     /// The newest event time processed (drives expiry).
     pub(crate) watermark: i64,
     /// The newest event time received (drives the reorder buffer).
@@ -342,7 +344,7 @@ impl SequenceMatcher {
             config,
             shards,
             budget,
-            rule_partials: AtomicI64::new(0),
+            rule_partials: Arc::new(AtomicI64::new(0)),
             watermark: NONE,
             newest: NONE,
             released: NONE,
@@ -356,6 +358,46 @@ impl SequenceMatcher {
 
     pub fn plan(&self) -> &Plan {
         &self.plan
+    }
+
+    /// An empty matcher of the same rule for another partition. It shares
+    /// this one's byte budget and rule quota, so both stay totals however
+    /// many partitions hold the rule's state.
+    pub fn empty_like(&self) -> SequenceMatcher {
+        SequenceMatcher {
+            plan: self.plan.clone(),
+            config: self.config.clone(),
+            shards: (0..self.shards.len()).map(|_| Shard::new()).collect(),
+            budget: self.budget.clone(),
+            rule_partials: self.rule_partials.clone(),
+            watermark: NONE,
+            newest: NONE,
+            released: NONE,
+            reorder: BinaryHeap::new(),
+            stats: Stats::default(),
+            spec_masks: self.spec_masks.clone(),
+            creates_state: self.creates_state,
+            hasher: key_hasher(),
+        }
+    }
+
+    /// An empty matcher of the same rule on counters of its own, to restore
+    /// a snapshot into before it replaces a live matcher: the live state
+    /// still counts on the shared budget until [`Self::adopt_counters`].
+    pub fn empty_detached(&self) -> SequenceMatcher {
+        let mut fresh = self.empty_like();
+        fresh.budget = StateBudget::default();
+        fresh.rule_partials = Arc::new(AtomicI64::new(0));
+        fresh
+    }
+
+    /// Move this matcher's state onto `live`'s shared counters, as it is
+    /// about to replace `live` (whose drop gives back its own share).
+    pub fn adopt_counters(&mut self, live: &SequenceMatcher) {
+        let (bytes, partials) = (self.state_bytes() as i64, self.partials() as i64);
+        self.budget = live.budget.clone();
+        self.rule_partials = live.rule_partials.clone();
+        shared_counters(&self.config, &self.budget, &self.rule_partials).add(bytes, partials);
     }
 
     pub fn config(&self) -> &Config {
@@ -766,6 +808,16 @@ impl SequenceMatcher {
             .collect();
         out.sort_by_key(|m| (m.completed_by, m.first_seq(), m.last_ts));
         out
+    }
+}
+
+/// A matcher that is replaced (a partition restored from a snapshot) or
+/// dropped gives its share of the shared counters back: otherwise the
+/// budget would count state nobody holds, and evict live state for it.
+impl Drop for SequenceMatcher {
+    fn drop(&mut self) {
+        let shared = shared_counters(&self.config, &self.budget, &self.rule_partials);
+        shared.add(-(self.state_bytes() as i64), -(self.partials() as i64));
     }
 }
 

@@ -287,6 +287,7 @@ impl SequenceMatcher {
         }
         let mut shards: Vec<Shard> = (0..self.shards.len()).map(|_| Shard::new()).collect();
         let budget_before = self.state_bytes() as i64;
+        let partials_before = self.partials() as i64;
         let partials = std::sync::atomic::AtomicI64::new(0);
         let bytes = std::sync::atomic::AtomicI64::new(0);
         let shared = Shared {
@@ -389,7 +390,10 @@ impl SequenceMatcher {
         let shared =
             crate::matcher::shared_counters(&self.config, &self.budget, &self.rule_partials);
         if let Some(total) = shared.rule_partials {
-            total.store(partials.into_inner(), std::sync::atomic::Ordering::Relaxed);
+            total.fetch_add(
+                partials.into_inner() - partials_before,
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         if let Some(total) = shared.budget_bytes {
             total.fetch_add(

@@ -158,7 +158,7 @@ pub struct Shared<'a> {
 }
 
 impl Shared<'_> {
-    fn add(&self, bytes: i64, partials: i64) {
+    pub(crate) fn add(&self, bytes: i64, partials: i64) {
         if let Some(total) = self.budget_bytes {
             total.fetch_add(bytes, Ordering::Relaxed);
         }
