@@ -187,7 +187,8 @@ impl PyWasmRule {
         // A rule's code runs without the GIL held (it may take its whole time limit).
         let written = py.detach(|| {
             guarded("capturing fields", || -> Result<Vec<Vec<u8>>, WasmError> {
-                let mut rule = lock(inner);
+                let mut instance = lock(inner);
+                let mut rule = instance.batch();
                 let mut out = Vec::with_capacity(indices.len());
                 for index in indices {
                     let fields = rule.capture(&b, index)?;
@@ -209,8 +210,13 @@ impl PyWasmRule {
         batch: &PyEventBatch,
         index: u32,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let fields = lock(&self.inner)
-            .capture(&batch.inner, index)
+        let inner = &self.inner;
+        let fields = py
+            .detach(|| {
+                guarded("capturing fields", || {
+                    lock(inner).capture(&batch.inner, index)
+                })
+            })?
             .map_err(|e| wasm_error(&self.rule_id, e))?;
         let out = PyDict::new(py);
         let ev = index as usize;

@@ -568,10 +568,11 @@ impl Pipeline {
                 continue;
             }
             outcome.matches += matches.len() as u64;
-            let mut wasm = lock(&predicate);
+            let mut instance = lock(&predicate);
+            let mut wasm = instance.batch();
             match self.sequence_alerts(rule, &mut wasm, matches) {
                 Ok(found) => outcome.alerts.extend(found),
-                Err(e) => outcome.fail(rule, e, Some(&wasm)),
+                Err(e) => outcome.fail(rule, e, Some(&*wasm)),
             }
         }
         if !count && outcome.matches == 0 && outcome.error.is_none() {
@@ -666,7 +667,8 @@ impl Pipeline {
         }
         let predicate = part.predicate.as_ref()?;
         let started = Instant::now();
-        let mut wasm = lock(predicate);
+        let mut instance = lock(predicate);
+        let mut wasm = instance.batch();
         let mut outcome = Outcome {
             offered: offer.len(batch),
             ..Outcome::default()
@@ -680,7 +682,7 @@ impl Pipeline {
         });
         match result {
             Ok(alerts) => outcome.alerts = alerts,
-            Err(e) => outcome.fail(rule, e, Some(&wasm)),
+            Err(e) => outcome.fail(rule, e, Some(&*wasm)),
         }
         outcome.elapsed_ns = started.elapsed().as_nanos() as u64;
         Some(outcome)
@@ -759,7 +761,8 @@ impl Pipeline {
     ) -> Option<Outcome> {
         let (predicate, matcher) = (part.predicate.as_ref()?, part.matcher.as_ref()?);
         let started = Instant::now();
-        let mut wasm = lock(predicate);
+        let mut instance = lock(predicate);
+        let mut wasm = instance.batch();
         let mut matcher = lock(matcher);
         let count = matcher.plan().filters.len();
         let offers: Vec<Offer<'_>> = (0..count)
@@ -809,12 +812,12 @@ impl Pipeline {
                 let matched = Timings::add(&self.timings.sequences, started);
                 match self.sequence_alerts(rule, &mut wasm, matches) {
                     Ok(alerts) => outcome.alerts = alerts,
-                    Err(e) => outcome.fail(rule, e, Some(&wasm)),
+                    Err(e) => outcome.fail(rule, e, Some(&*wasm)),
                 }
                 Timings::add(&self.timings.alerts, matched);
             }
             Ok(Err(e)) => outcome.fail(rule, e, None),
-            Err(e) => outcome.fail(rule, e, Some(&wasm)),
+            Err(e) => outcome.fail(rule, e, Some(&*wasm)),
         }
         outcome.elapsed_ns = started.elapsed().as_nanos() as u64;
         Some(outcome)

@@ -1,7 +1,7 @@
 //! One loaded rule: a module instance with its own store, limits and health.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use kestrel_event::EventBatch;
 use kestrel_host::{HostContext, NodeEvaluator, RuleConstants};
@@ -81,6 +81,33 @@ pub struct WasmRule {
     limits: RuleLimits,
     health: RuleHealth,
     report: LoadReport,
+    /// Inside a [`BatchScope`]: when the batch's time budget runs out.
+    batch_until: Option<Instant>,
+}
+
+/// A rule instance for the length of one batch: every evaluation and
+/// capture within it draws on one time budget, so a module that spends
+/// almost its limit per call cannot take the limit times the batch's
+/// matches.
+pub struct BatchScope<'a>(&'a mut WasmRule);
+
+impl std::ops::Deref for BatchScope<'_> {
+    type Target = WasmRule;
+    fn deref(&self) -> &WasmRule {
+        self.0
+    }
+}
+
+impl std::ops::DerefMut for BatchScope<'_> {
+    fn deref_mut(&mut self) -> &mut WasmRule {
+        self.0
+    }
+}
+
+impl Drop for BatchScope<'_> {
+    fn drop(&mut self) {
+        self.0.batch_until = None;
+    }
 }
 
 fn deadline_ticks(limits: &RuleLimits) -> u64 {
@@ -211,6 +238,7 @@ impl WasmRule {
             limits,
             health: RuleHealth::default(),
             report,
+            batch_until: None,
         })
     }
 
@@ -234,6 +262,29 @@ impl WasmRule {
 
     pub fn host_context(&self) -> &HostContext {
         &self.store.data().ctx
+    }
+
+    /// Start one batch's time budget, shared by every call until the scope ends.
+    pub fn batch(&mut self) -> BatchScope<'_> {
+        self.batch_until = Some(Instant::now() + Duration::from_millis(self.limits.time_limit_ms));
+        BatchScope(self)
+    }
+
+    /// Arm the epoch deadline for the next call into the module: the
+    /// batch's remaining time inside a [`BatchScope`], else a full limit.
+    fn arm_deadline(&mut self) -> Result<(), WasmError> {
+        let ticks = match self.batch_until {
+            None => deadline_ticks(&self.limits),
+            Some(until) => {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(self.fail(WasmError::Timeout(self.limits.time_limit_ms)));
+                }
+                (left.as_millis() as u64).div_ceil(EPOCH_TICK_MS).max(1)
+            }
+        };
+        self.store.set_epoch_deadline(ticks);
+        Ok(())
     }
 
     /// Indices of the events of `batch` that pass filter `filter`.
@@ -300,7 +351,10 @@ impl WasmRule {
         state.matches.reserve(batch.len());
         self.store.data_mut().alerts.clear();
         self.store.data_mut().bad_emit = None;
-        self.store.set_epoch_deadline(deadline_ticks(&self.limits));
+        if let Err(e) = self.arm_deadline() {
+            self.store.data_mut().set_batch(None);
+            return Err(e);
+        }
         let n = u32::try_from(batch.len()).unwrap_or(u32::MAX);
         let outcome = match (candidates, &self.batch_fn) {
             _ if self.list_fn.is_some() => self.run_list(batch, filter, candidates, from_index),
@@ -443,9 +497,9 @@ impl WasmRule {
             all.dedup();
             return Ok(all);
         };
+        self.arm_deadline()?;
         self.store.data_mut().set_batch(Some(batch));
         self.store.data_mut().captured.clear();
-        self.store.set_epoch_deadline(deadline_ticks(&self.limits));
         let result = capture.call(&mut self.store, ev as i32);
         self.store.data_mut().set_batch(None);
         match result {

@@ -162,8 +162,9 @@ def _categories(constants: Dict[str, Any], manifest: Any) -> list:
 def _lua(directory: Path, context: LoadContext) -> LuaEvaluator:
     from kestrel.runtime.lua import LuaLimits, load_lua_package
 
-    limits = LuaLimits(quarantine_after=context.config.quarantine_after)
-    trust = context.config.trusts(directory)
+    config = context.config
+    limits = LuaLimits(quarantine_after=config.quarantine_after, max_batch_seconds=config.rule_time_limit_ms / 1000)
+    trust = config.trusts(directory)
     return LuaEvaluator(load_lua_package(directory, schema=context.schema, limits=limits, trust=trust))
 
 

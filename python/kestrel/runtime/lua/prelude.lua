@@ -39,23 +39,47 @@ return function(cfg)
   local LOCAL_OF_PATH = {}
   for i = 1, #cfg.field_paths, 2 do LOCAL_OF_PATH[cfg.field_paths[i + 1]] = cfg.field_paths[i] end
 
-  -- ---- the instruction budget (untrusted rules; the JIT is off for them) ----
+  -- ---- the budgets (untrusted rules; the JIT is off for them) ----
   -- A count hook does not fire inside compiled traces, so untrusted rules run
-  -- interpreted and this hook bounds every event, and every pcall wrapper
-  -- re-raises once the budget is blown, so rule code cannot swallow the stop.
+  -- interpreted and this hook bounds every event (instructions) and every
+  -- batch (wall time, read every CLOCK_EVERY hooks), and every pcall wrapper
+  -- re-raises once a budget is blown, so rule code cannot swallow the stop.
   local trusted = cfg.trusted
-  local ticks, max_ticks, killed = 0, cfg.max_ticks, false
+  local ticks, max_ticks, killed = 0, cfg.max_ticks, nil
   local nesting = 0  -- see "C functions that call back into Lua" below
+  local deadline, clock_in = math.huge, 0
+  local CLOCK_EVERY = 8
   local KILLED = "instruction budget exceeded (runaway predicate stopped)"
+  local OVERTIME = "time budget of " .. cfg.batch_seconds .. " s per batch exceeded (rule stopped)"
+  local now = cfg.clock
+  if jit and cfg.cdef and jit.os == "Linux" then
+    -- The same clock as Python's time.monotonic, without a call into Python.
+    local ffi = require("ffi")
+    ffi.cdef("typedef struct { long sec; long nsec; } kestrel_timespec;" ..
+      "int clock_gettime(int clock, kestrel_timespec *out);")
+    local ts, C, CLOCK_MONOTONIC = ffi.new("kestrel_timespec"), ffi.C, 1
+    now = function()
+      C.clock_gettime(CLOCK_MONOTONIC, ts)
+      return tonumber(ts.sec) + tonumber(ts.nsec) * 1e-9
+    end
+  end
   local function on_count()
     ticks = ticks + 1
     if ticks > max_ticks then
-      killed = true
+      killed = KILLED
       real_error(KILLED, 0)
+    end
+    clock_in = clock_in - 1
+    if clock_in <= 0 then
+      clock_in = CLOCK_EVERY
+      if now() > deadline then
+        killed = OVERTIME
+        real_error(OVERTIME, 0)
+      end
     end
   end
   local function arm()
-    ticks, killed, nesting = 0, false, 0
+    ticks, killed, nesting = 0, nil, 0
   end
   if not trusted then
     if jit then
@@ -66,7 +90,7 @@ return function(cfg)
   end
 
   local function rethrow(depth, ...)
-    if killed then real_error(KILLED, 0) end
+    if killed then real_error(killed, 0) end
     nesting = depth
     return ...
   end
@@ -151,6 +175,51 @@ return function(cfg)
   table.sort = guarded(table.sort, "table.sort")
   table.foreach, table.foreachi = nil, nil  -- deprecated, and callbacks from C
   local safe_tostring = guarded(tostring, "tostring")
+
+  -- ---- pattern matching under the budgets ----
+  -- Backtracking in C runs where the hook cannot stop it. For untrusted
+  -- rules a call goes to C only when its worst case is at most
+  -- cfg.pattern_steps steps; any other call runs the Lua matcher, which the
+  -- budgets stop like any rule code.
+  if not trusted then
+    local P = cfg.patterns
+    local C_find, C_match, C_gmatch, C_gsub = string.find, string.match, string.gmatch, string.gsub
+    local LIMIT, cost = cfg.pattern_steps, P.cost
+    local function text(v)
+      local t = type(v)
+      if t == "string" then return v end
+      if t == "number" then return tostring(v) end
+      return nil  -- C raises its own argument error before matching
+    end
+    -- Whether the C matcher is safe for this call.
+    local function small(s, p, init, plain, anchored_ok)
+      s, p = text(s), text(p)
+      if s == nil or p == nil then return true end
+      local n = #s
+      if type(init) == "number" then
+        local start = init < 0 and n + init + 1 or init
+        if start > 1 then n = start > n and 0 or n - start + 1 end
+      end
+      if plain then return (n + 1) * (#p + 1) <= LIMIT end
+      return cost(p, n, anchored_ok) <= LIMIT
+    end
+    string.find = function(s, p, init, plain)
+      if small(s, p, init, plain, true) then return C_find(s, p, init, plain) end
+      return P.find(s, p, init, plain)
+    end
+    string.match = function(s, p, init)
+      if small(s, p, init, false, true) then return C_match(s, p, init) end
+      return P.match(s, p, init)
+    end
+    string.gmatch = function(s, p)
+      if small(s, p, nil, false, false) then return C_gmatch(s, p) end
+      return P.gmatch(s, p)
+    end
+    string.gsub = function(s, p, repl, n)
+      if small(s, p, nil, false, true) then return C_gsub(s, p, repl, n) end
+      return P.gsub(s, p, repl, n)
+    end
+  end
   local safe_time = guarded(os.time, "os.time")
 
   -- ---- print goes to a buffer that Python drains into its logging ----
@@ -289,25 +358,29 @@ return function(cfg)
   end
 
   -- One call per batch: returns (true, matches) or (false, message, event index).
-  function entry.run(batch_address, n, filter)
+  -- `until_time` ends the batch's time budget (the clock of `now`).
+  function entry.run(batch_address, n, filter, until_time)
     local name = filter == 0 and "pred_eval" or ("pred_eval_" .. filter)
     local pred = rawget(env, name)
     if type(pred) ~= "function" then return false, "the rule defines no " .. name .. "()", -1 end
     open_batch(batch_address, n)
     arm()
+    deadline, clock_in = until_time, 0
     current = -1
     local ok, r = real_pcall(loop, pred, filter, n)
+    deadline = math.huge
     open_batch(nil)
     if ok then return true, r end
     return false, safe_message(r), current
   end
 
   -- pred_capture for the matched events only; returns {ev -> {field -> value}}.
-  function entry.capture(batch_address, n, events)
+  function entry.capture(batch_address, n, events, until_time)
     local capture = rawget(env, "pred_capture")
     local out = {}
     if type(capture) ~= "function" then return out end
     open_batch(batch_address, n)
+    deadline, clock_in = until_time, 0
     local ok, err = real_pcall(function()
       for i = 1, #events do
         arm()
@@ -328,6 +401,7 @@ return function(cfg)
       end
     end)
     open_batch(nil)
+    deadline = math.huge
     if not ok then return false, safe_message(err) end
     return true, out
   end

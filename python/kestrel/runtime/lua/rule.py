@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Callable, Dict, List, Optional
@@ -45,6 +46,13 @@ class LuaLimits:
     #: checked every `hook_every` instructions).
     max_instructions: int = 10_000_000
     hook_every: int = 1000
+    #: Wall time one batch (all its filters and pred_capture calls) may take
+    #: in an untrusted rule; a batch over it fails.
+    max_batch_seconds: float = 1.0
+    #: Worst-case steps of a string.find/match/gmatch/gsub call that an
+    #: untrusted rule may run in C, where no budget can stop it; costlier
+    #: calls run a Lua matcher under the budgets instead.
+    pattern_steps: int = 1 << 24
     #: Failed batches (errors, runaway, non-boolean result) before quarantine.
     quarantine_after: int = 3
     #: print() lines kept per batch; the rest are counted and dropped.
@@ -152,6 +160,10 @@ class LuaRule:
             "trusted": self.trusted,
             "max_ticks": max(1, self.limits.max_instructions // self.limits.hook_every),
             "hook_every": self.limits.hook_every,
+            "batch_seconds": self.limits.max_batch_seconds,
+            "clock": time.monotonic,
+            "patterns": self._lua.execute(_lua_source("patterns.lua")),
+            "pattern_steps": self.limits.pattern_steps,
             "log_max": self.limits.log_max,
             "max_nesting": self.limits.max_nesting,
             "forbidden": " ".join(name for name in FORBIDDEN if "." not in name),
@@ -221,8 +233,9 @@ class LuaRule:
             return result
         self.context.take_matches()
         self.context.take_emitted()
+        until = time.monotonic() + self.limits.max_batch_seconds
         for filter_index in filters:
-            failure = self._run(batch, filter_index)
+            failure = self._run(batch, filter_index, until)
             if failure is not None:
                 return self._fail(result, failure)
         pairs = self.context.take_matches()
@@ -233,15 +246,17 @@ class LuaRule:
                 result.matches.setdefault(filter_index, []).append(ev)
         if self.has_capture and pairs:
             try:
-                result.captures = self._capture(batch, sorted({ev for _, ev in pairs}))
+                result.captures = self._capture(batch, sorted({ev for _, ev in pairs}), until)
             except RuleCallError as error:
                 return self._fail(result, RuleFailure(self.rule_id, f"pred_capture: {error}"))
         result.emitted = self.context.take_emitted()
         return result
 
-    def _run(self, batch: EventBatch, filter_index: int) -> Optional[RuleFailure]:
+    def _run(self, batch: EventBatch, filter_index: int, until: float) -> Optional[RuleFailure]:
         try:
-            ok, value, event = _padded(self._call(self._entry.run, batch._address(), len(batch), filter_index), 3)
+            ok, value, event = _padded(
+                self._call(self._entry.run, batch._address(), len(batch), filter_index, until), 3
+            )
         except RuleCallError as error:
             ok, value, event = False, str(error), None
         finally:
@@ -250,8 +265,9 @@ class LuaRule:
             return None
         return RuleFailure(self.rule_id, _first_line(str(value)), event)
 
-    def _capture(self, batch: EventBatch, events: List[int]) -> Dict[int, Dict[str, Any]]:
-        ok, captured = _padded(self._call(self._entry.capture, batch._address(), len(batch), self._lua.table_from(events)), 2)
+    def _capture(self, batch: EventBatch, events: List[int], until: float) -> Dict[int, Dict[str, Any]]:
+        events_table = self._lua.table_from(events)
+        ok, captured = _padded(self._call(self._entry.capture, batch._address(), len(batch), events_table, until), 2)
         self._drain_log()
         if not ok:
             raise RuleCallError(str(captured))
