@@ -12,3 +12,5 @@ echo "== pytest (tests/ and benches/, benchmarks run once)"
 "$VPY" -m pytest -q -p no:cacheprovider --benchmark-disable tests benches
 echo "== cargo test"
 cargo test -q --workspace --exclude kestrel-ext
+echo "== fuzzing: each cargo-fuzz target for ${FUZZ_SECONDS:-60} s (scripts/fuzz.sh)"
+bash "$ROOT/scripts/fuzz.sh"
