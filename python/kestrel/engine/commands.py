@@ -321,8 +321,8 @@ def test_package(package: Path) -> "tuple[str, str]":
         return "ERROR", f"{expected_file}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
     except RecursionError:
         return "ERROR", f"{expected_file}: not valid JSON: nested too deeply to parse"
-    events = [json.loads(line) for line in events_data.splitlines() if line.strip()]
-    got = sorted((_normalise(alert, events) for alert in alerts), key=_order)
+    positions = _event_positions(events_data)
+    got = sorted((_normalise(alert, positions) for alert in alerts), key=_order)
     want = sorted((_normalise_expected(entry) for entry in expected), key=_order)
     if got == want:
         return "PASS", f"{len(got)} alert(s) as expected"
@@ -331,11 +331,30 @@ def test_package(package: Path) -> "tuple[str, str]":
     return "FAIL", f"missing {json.dumps(missing)}; unexpected {json.dumps(extra)}"
 
 
-def _normalise(alert: Dict[str, Any], events: List[Any]) -> Dict[str, Any]:
-    positions = [events.index(e) if e in events else None for e in alert["events"] if not e.get("missing")]
+def _event_positions(data: bytes) -> Dict[str, int]:
+    """Each test event's position among the file's non-blank lines, keyed by its canonical JSON.
+
+    A line the engine could not decode has a position but no key: the
+    engine reported it as an input error, and no alert can point at it.
+    """
+    positions: Dict[str, int] = {}
+    for position, line in enumerate(line for line in data.splitlines() if line.strip()):
+        try:
+            positions.setdefault(_canonical(json.loads(line)), position)
+        except (ValueError, RecursionError):
+            continue
+    return positions
+
+
+def _canonical(event: Any) -> str:
+    return json.dumps(event, sort_keys=True)
+
+
+def _normalise(alert: Dict[str, Any], positions: Dict[str, int]) -> Dict[str, Any]:
+    found = [positions.get(_canonical(e)) for e in alert["events"] if not e.get("missing")]
     if alert["kind"] == "event":
-        return {"event": positions[0], "captures": alert["captures"]}
-    return {"events": positions}
+        return {"event": found[0], "captures": alert["captures"]}
+    return {"events": found}
 
 
 def _normalise_expected(entry: Dict[str, Any]) -> Dict[str, Any]:
