@@ -61,16 +61,41 @@ class StdoutSink(Sink):
         _write(stream, alerts.data)
 
 
-def _append(path: "str | os.PathLike[str]") -> Any:
+def _append(path: "str | os.PathLike[str]", buffering: int = -1) -> Any:
     """`path` opened for appending alerts; an EngineError naming it if it cannot be."""
     try:
-        return open(path, "ab")
+        return open(path, "ab", buffering=buffering)
     except OSError as error:
         raise EngineError(f"{os.fspath(path)}: cannot open for alerts: {error.strerror or error}") from None
 
 
+class _AlertFile:
+    """A file opened for appending alerts, unbuffered, whose retried writes resume.
+
+    Nothing waits in a buffer, so a failed write leaves nothing for a retry
+    to repeat or for close() to fail on; and a retry of the block that
+    failed part-way goes on where it stopped, so no alert is written twice.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._file = _append(path, buffering=0)
+        self._block: Optional[AlertBlock] = None
+        self._written = 0
+
+    def write(self, block: AlertBlock, data: bytes) -> None:
+        if block is not self._block:
+            self._block, self._written = block, 0
+        view = memoryview(data)
+        while self._written < len(view):
+            self._written += self._file.write(view[self._written:])
+        self._block = None
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class FileSink(Sink):
-    """Append JSON lines to `path`; each batch is flushed before the next is read.
+    """Append JSON lines to `path`; each batch is written before the next is read.
 
     Raises:
         EngineError: `path` cannot be opened (a missing directory, no permission...).
@@ -78,11 +103,10 @@ class FileSink(Sink):
 
     def __init__(self, path: "str | os.PathLike[str]") -> None:
         self.path = os.fspath(path)
-        self._file = _append(self.path)
+        self._file = _AlertFile(self.path)
 
     def write(self, alerts: AlertBlock) -> None:
-        self._file.write(alerts.data)
-        self._file.flush()
+        self._file.write(alerts, alerts.data)
 
     def close(self) -> None:
         self._file.close()
@@ -109,14 +133,13 @@ class ElasticsearchBulkSink(Sink):
 
     def __init__(self, target: "str | os.PathLike[str] | TextIO", index: str = "logs-kestrel.alerts-default", action: str = "create") -> None:
         self._owned = isinstance(target, (str, os.PathLike))
-        self._stream: Any = _append(target) if self._owned else target
+        self._stream: Any = _AlertFile(os.fspath(target)) if self._owned else target
         self._action = json.dumps({action: {"_index": index}}).encode() + b"\n"
 
     def write(self, alerts: AlertBlock) -> None:
         data = _prefixed(alerts, self._action)
         if self._owned:
-            self._stream.write(data)
-            self._stream.flush()
+            self._stream.write(alerts, data)
         else:
             _write(self._stream, data)
 
