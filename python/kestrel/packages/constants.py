@@ -26,7 +26,7 @@ from typing import Any, Tuple
 from kestrel import HostContext
 from kestrel.errors import RuleFileError
 from kestrel.files import read_text
-from kestrel.packages.manifest import RulePackageError
+from kestrel.packages.manifest import RulePackageError, package_file
 
 CONSTANTS_FILE = "constants.json"
 
@@ -70,6 +70,7 @@ def load_constants(package_dir: Path) -> HostConstants:
 def read_constants_document(path: Path) -> Any:
     """A ``constants.json`` decoded, not yet validated; every way it can be
     unreadable is a :class:`RulePackageError` naming the file."""
+    path = package_file(path.parent, path.name)
     try:
         return json.loads(read_text(path))
     except RuleFileError as error:

@@ -105,11 +105,30 @@ class Manifest:
     source: str = MANIFEST_FILE
 
 
+def package_file(directory: "str | os.PathLike[str]", name: str) -> Path:
+    """`name` in package `directory`, refused when it leads outside the directory.
+
+    Packages come from directories others may write; a file that is a link
+    to ``/etc/shadow`` or a key under ``~/.ssh`` must not be read, and its
+    contents must not reach a load error.
+
+    Raises:
+        RulePackageError: `name` is (or passes through) a link, or a
+            ``..``, that resolves outside `directory`.
+    """
+    path = Path(directory) / name
+    home, real = os.path.realpath(directory), os.path.realpath(path)
+    if os.path.commonpath([home, real]) != home:
+        raise RulePackageError(f"{path}: leads outside the package directory (a link or '..'); not read")
+    return path
+
+
 def load_manifest(path: "str | os.PathLike[str]") -> Manifest:
     """Read and validate a manifest: a package directory or the file itself."""
     path = Path(path)
     if path.is_dir():
         path = path / MANIFEST_FILE
+    path = package_file(path.parent, path.name)
     try:
         text = read_text(path)
     except RuleFileError as error:

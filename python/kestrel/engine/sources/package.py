@@ -23,14 +23,18 @@ CONSTANTS = "constants.json"
 
 
 def load_package(directory: Path, context: LoadContext, report: LoadReport) -> None:
-    from kestrel.packages.manifest import load_manifest
+    from kestrel.packages.manifest import load_manifest, package_file
 
     try:
         manifest = load_manifest(directory)
     except KestrelError as error:
         report.failures.append(LoadFailure(str(directory / MANIFEST), None, None, str(error)))
         return
-    entry = directory / manifest.entry
+    try:
+        entry = package_file(directory, manifest.entry)
+    except KestrelError as error:
+        report.failures.append(LoadFailure(str(directory), None, None, str(error)))
+        return
     if entry.suffix == ".eql" and manifest.runtime == "wasm":
         try:
             query = read_text(entry)
@@ -73,16 +77,23 @@ def load_package(directory: Path, context: LoadContext, report: LoadReport) -> N
 def _package_files(directory: Path) -> list:
     """(name, contents) of every file of the package except its tests, for the fingerprint.
 
-    Only regular files are read (see kestrel.files); anything else is
-    fingerprinted by its name and kind, so a FIFO left in a package cannot
-    block the load, and the loader refuses it if it is a file it needs.
+    Only regular files inside the package are read (see kestrel.files);
+    anything else (a FIFO, a link leading out of the package) is
+    fingerprinted by its name and kind, so it cannot block the load or be
+    read, and the loader refuses it if it is a file it needs.
     """
+    from kestrel.packages.manifest import package_file
+
     found = []
     for path in sorted(directory.rglob("*")):
         relative = path.relative_to(directory)
         if "tests" in relative.parts or path.is_dir():
             continue
-        found += [str(relative), read_bytes(path) if is_regular_file(path) else b"(not a regular file)"]
+        try:
+            inside = is_regular_file(package_file(directory, str(relative)))
+        except KestrelError:
+            inside = False
+        found += [str(relative), read_bytes(path) if inside else b"(not a regular file of the package)"]
     return found
 
 
@@ -188,10 +199,11 @@ def wasm_rule(
             (RuleFileError, RulePackageError), or the module is refused.
     """
     from kestrel._core import WasmRule
+    from kestrel.packages.manifest import package_file
 
     table = manifest.fields.paths
     fields = [table.get(i, "") for i in range(max(table, default=-1) + 1)]
-    module = read_bytes(directory / manifest.entry)
+    module = read_bytes(package_file(directory, manifest.entry))
     if constants is None:
         constants = package_constants(directory, "wasm")
     if constants:  # a compiled EQL package: its tables, filter categories and IR

@@ -10,7 +10,7 @@ from kestrel import Schema
 from kestrel.errors import RuleFileError
 from kestrel.files import read_text
 from kestrel.packages.constants import CONSTANTS_FILE, load_constants, read_constants_document
-from kestrel.packages.manifest import RulePackageError, load_manifest
+from kestrel.packages.manifest import RulePackageError, load_manifest, package_file
 from kestrel.runtime.lua.core_eval import attach_core_evaluator
 from kestrel.runtime.lua.rule import LuaLimits, LuaRule
 
@@ -44,7 +44,7 @@ def load_lua_package(
     manifest = load_manifest(directory)
     if manifest.runtime != "lua":
         raise RulePackageError(f"{manifest.source}: key 'runtime': is {manifest.runtime!r}, not a Lua package")
-    entry = directory / manifest.entry
+    entry = package_file(directory, manifest.entry)
     try:
         source = read_text(entry)
     except RuleFileError as error:
