@@ -6,6 +6,7 @@ its share of them rather than adding to it.
 """
 
 import pytest
+
 from hostile_support import result, run_scenario
 
 RULE = 'sequence by host.id with maxspan=1h [process where process.name == "a.exe"] [process where process.name == "b.exe"]'
@@ -50,7 +51,7 @@ def test_budgets_are_totals_over_partitions_and_survive_restores(option):
         # Per partition it would be twice the budget; concurrent admissions
         # may overshoot the total by a partial match or two.
         assert parallel["bytes"] <= (256 << 10) * 1.02
-        assert abs(parallel["partials"] - single["partials"]) <= 4
+        assert abs(parallel["partials"] - single["partials"]) <= 8
     # A restored partition replaces its share of the totals: a restore that
     # added it a second time would evict nearly everything for new state.
     first, second = parallel["rounds"]
@@ -59,4 +60,6 @@ def test_budgets_are_totals_over_partitions_and_survive_restores(option):
         assert first[0] == parallel["after_more"] == 300
     else:
         assert first[1] <= (256 << 10) * 1.02
-        assert abs(parallel["after_more"] - first[0]) <= 4
+        # New starts evict the least recently used to make room, one for one
+        # or better (restored state costs more bytes), never wholesale.
+        assert parallel["after_more"] >= first[0] - 4
