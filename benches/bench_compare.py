@@ -28,12 +28,23 @@ def compare_case(benchmark, budget, cases: tuple[str, ...], case: str) -> None:
     schema = kestrel.Schema.default()
     plan = compare.plan(schema, cases, corpus_limit=None if timed else 40)
     stream = events.generate(2_000 if timed else 300, schema, dicts=True, entities=compare.ENTITIES)
-    results = benchmark.pedantic(compare.run, args=(plan, stream, schema), kwargs={"repeats": 3 if timed else 1}, rounds=1, iterations=1)
+    results = benchmark.pedantic(
+        compare.run, args=(plan, stream, schema), kwargs={"repeats": 3 if timed else 1}, rounds=1, iterations=1
+    )
     (result,) = [r for r in results if r.case == case]
-    budget(result.kestrel_ns_per_event, matches=result.kestrel_matches, agrees_with_reference=result.agrees, reference="eql PythonEngine",
-           events=result.events, rules=result.rules, eql_ns_per_event=round(result.eql_ns_per_event, 1),
-           eql_matches=result.eql_matches, ratio=None if result.ratio is None else round(result.ratio, 1),
-           known_differences=len(result.explained), matched_rules=result.matched_rules)
+    budget(
+        result.kestrel_ns_per_event,
+        matches=result.kestrel_matches,
+        agrees_with_reference=result.agrees,
+        reference="eql PythonEngine",
+        events=result.events,
+        rules=result.rules,
+        eql_ns_per_event=round(result.eql_ns_per_event, 1),
+        eql_matches=result.eql_matches,
+        ratio=None if result.ratio is None else round(result.ratio, 1),
+        known_differences=len(result.explained),
+        matched_rules=result.matched_rules,
+    )
     assert result.agrees, f"RESULTS DIFFER: {result.differing[:10]}"
 
 

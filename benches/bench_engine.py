@@ -19,10 +19,11 @@ import time
 from pathlib import Path
 
 import pytest
+from workloads import time_per_event
 
 import kestrel
+
 from support.shared import CORPUS
-from workloads import time_per_event
 
 REPO = Path(__file__).resolve().parents[1]
 REPEAT = 4
@@ -85,10 +86,19 @@ def _measure(benchmark, budget, engine: kestrel.Engine, events: Path, indexing: 
     where = time_per_event(before, engine.stats())
     # The reference is the same engine with indexing flipped: the index may
     # only skip work, never change an alert.
-    budget(seconds / n * 1e9, matches=again, agrees_with_reference=alerts == again == other,
-           reference=f"indexing {'off' if indexing else 'on'}", events=n, rules=len(engine.rules()), indexing=indexing,
-           ns_per_event_by_stage=where)
-    print(f"\n{len(engine.rules())} rules, indexing {'on' if indexing else 'off'}: {n / seconds:,.0f} events/s; ns/event by stage {where}")
+    budget(
+        seconds / n * 1e9,
+        matches=again,
+        agrees_with_reference=alerts == again == other,
+        reference=f"indexing {'off' if indexing else 'on'}",
+        events=n,
+        rules=len(engine.rules()),
+        indexing=indexing,
+        ns_per_event_by_stage=where,
+    )
+    print(
+        f"\n{len(engine.rules())} rules, indexing {'on' if indexing else 'off'}: {n / seconds:,.0f} events/s; ns/event by stage {where}"
+    )
     assert alerts == again == other > 0
 
 
@@ -116,11 +126,22 @@ def test_engine_corpus_rules_on_two_workers(benchmark, budget, tmp_path_factory,
                     best[workers] = min(best[workers], time.perf_counter() - started)
 
         benchmark.pedantic(passes, rounds=1, iterations=1)
-        same = sorted((folder / "alerts-0.ndjson").read_bytes().splitlines()) == sorted((folder / "alerts-2.ndjson").read_bytes().splitlines())
+        same = sorted((folder / "alerts-0.ndjson").read_bytes().splitlines()) == sorted(
+            (folder / "alerts-2.ndjson").read_bytes().splitlines()
+        )
         n = 5000 * REPEAT
         ratio = best[0] / best[2]
-        budget(best[2] / n * 1e9, matches=counts[2], agrees_with_reference=same, reference="workers=0",
-               events=n, rules=1024, workers=2, one_worker_ns_per_event=round(best[0] / n * 1e9, 1), speedup=round(ratio, 2))
+        budget(
+            best[2] / n * 1e9,
+            matches=counts[2],
+            agrees_with_reference=same,
+            reference="workers=0",
+            events=n,
+            rules=1024,
+            workers=2,
+            one_worker_ns_per_event=round(best[0] / n * 1e9, 1),
+            speedup=round(ratio, 2),
+        )
         print(f"\ncorpus, 2 workers: {n / best[2]:,.0f} events/s, {ratio:.2f}x the caller's thread ({n / best[0]:,.0f})")
         assert same and counts[0] == counts[2] > 0
     finally:
@@ -201,20 +222,29 @@ def test_engine_vs_eql_from_the_same_file(benchmark, budget, tmp_path_factory, r
 
     def both():
         kestrel_seconds = timing.best_seconds(lambda: engine.process_file(events_path), repeats=5 if timed else 1)
-        eql_seconds = timing.best_seconds(eql_pass, repeats=2 if timed else 1, max_seconds=60,
-                                          setup=lambda: [r.engine() for r in runs])
+        eql_seconds = timing.best_seconds(
+            eql_pass, repeats=2 if timed else 1, max_seconds=60, setup=lambda: [r.engine() for r in runs]
+        )
         return kestrel_seconds, eql_seconds
 
     kestrel_seconds, eql_seconds = benchmark.pedantic(both, rounds=1, iterations=1)
     list_fields = frozenset(eql_engine.list_fields(documents))
     differing = [
-        r["rule_id"] for r, run in zip(records, runs)
+        r["rule_id"]
+        for r, run in zip(records, runs)
         if ours[r["rule_id"]] != len(run.found) and divergence(r["query"], list_fields) is None
     ]
     ratio = eql_seconds / kestrel_seconds
-    budget(kestrel_seconds / count * 1e9, matches=sum(ours.values()), agrees_with_reference=not differing,
-           reference="eql PythonEngine", events=count, rules=len(records),
-           eql_ns_per_event=round(eql_seconds / count * 1e9, 1), eql_matches=sum(len(r.found) for r in runs),
-           ratio=round(ratio, 1))
+    budget(
+        kestrel_seconds / count * 1e9,
+        matches=sum(ours.values()),
+        agrees_with_reference=not differing,
+        reference="eql PythonEngine",
+        events=count,
+        rules=len(records),
+        eql_ns_per_event=round(eql_seconds / count * 1e9, 1),
+        eql_matches=sum(len(r.found) for r in runs),
+        ratio=round(ratio, 1),
+    )
     assert not differing, f"RESULTS DIFFER for {differing[:10]}"
     assert sum(ours.values()) > 0 and ratio > 1

@@ -26,12 +26,13 @@ import json
 import time
 from pathlib import Path
 
-import pytest
-
 import independent_stream
-import kestrel
-from support.shared import CORPUS
+import pytest
 from workloads import time_per_event
+
+import kestrel
+
+from support.shared import CORPUS
 
 EVENTS = 50_000
 SEED = independent_stream.DEFAULT_SEED

@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 import kestrel
+
 from support.shared import CORPUS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,8 +56,25 @@ def _stream(path: Path, copies: int) -> int:
 
 def _job(tmp_path: Path, events: Path, name: str) -> "tuple[float, list[str]]":
     out = tmp_path / f"alerts-{name}"
-    command = [str(FLINK_PYTHON), "-m", "kestrel", "flink", "submit", "--rules", str(CORPUS), "--source", f"file:{events}",
-               "--sink", f"file:{out}", "--shards", "2", "--parallelism", "1", "--checkpoint-interval", "10000"]
+    command = [
+        str(FLINK_PYTHON),
+        "-m",
+        "kestrel",
+        "flink",
+        "submit",
+        "--rules",
+        str(CORPUS),
+        "--source",
+        f"file:{events}",
+        "--sink",
+        f"file:{out}",
+        "--shards",
+        "2",
+        "--parallelism",
+        "1",
+        "--checkpoint-interval",
+        "10000",
+    ]
     started = time.perf_counter()
     done = subprocess.run(_isolated(command), capture_output=True, text=True, timeout=1800, cwd=tmp_path)
     seconds = time.perf_counter() - started

@@ -10,9 +10,10 @@ import json
 import time
 
 import pytest
-from support.shared import CORPUS
 
 import kestrel
+
+from support.shared import CORPUS
 
 EVENT = {"@timestamp": "2026-01-05T08:00:00.000Z", "event": {"category": ["process"]}, "host": {"id": "h1"}}
 
@@ -52,7 +53,13 @@ def test_loading_the_corpus_one_rule_at_a_time(benchmark, budget):
     whole = _at_once()
     single = benchmark.pedantic(lambda: _one_by_one(records), rounds=1, iterations=1)
     ratio = single / whole
-    budget(None, matches=len(records), agrees_with_reference=None, one_by_one_s=round(single, 2),
-           directory_s=round(whole, 2), ratio=round(ratio, 2))
+    budget(
+        None,
+        matches=len(records),
+        agrees_with_reference=None,
+        one_by_one_s=round(single, 2),
+        directory_s=round(whole, 2),
+        ratio=round(ratio, 2),
+    )
     print(f"\nloading 1,024 rules: one by one {single:.1f} s, whole corpus {whole:.1f} s, ratio {ratio:.2f}")
     assert ratio <= MAX_RATIO, f"loading one by one took {ratio:.2f}x loading the corpus at once"

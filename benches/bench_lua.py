@@ -26,13 +26,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from workloads import CHECK_SAMPLE, PREDICATES, agrees_with_interpreter, best_ns_per_event, process_batch, process_dicts
 
 import kestrel
 from kestrel.compiler import compile
 from kestrel.compiler.lua import generate_package
 from kestrel.packages import FieldTable
 from kestrel.runtime.lua import LuaRule, load_generated
-from workloads import CHECK_SAMPLE, PREDICATES, agrees_with_interpreter, best_ns_per_event, process_batch, process_dicts
 
 SEED_FIELDS = FieldTable({1: "process.pid", 2: "process.name"})
 
@@ -74,13 +74,20 @@ def run_case(benchmark, budget, rule: LuaRule, batch, mode: str, agrees) -> None
     matches = result.events()
     # The budgeted figure is the evaluation itself, matches left in the core's
     # buffer, as bench_wasm.py's (whose matches stay in the core too).
-    budget(lua_loop_ns(rule, batch), events=len(batch), matches=len(matches), agrees_with_reference=agrees(matches),
-           mode=mode, evaluate_ns_per_event=round(evaluate_ns, 2))
+    budget(
+        lua_loop_ns(rule, batch),
+        events=len(batch),
+        matches=len(matches),
+        agrees_with_reference=agrees(matches),
+        mode=mode,
+        evaluate_ns_per_event=round(evaluate_ns, 2),
+    )
     assert benchmark.extra_info["agrees_with_reference"]
 
 
 def seed_reference(source: str):
     """The seed rules in plain Python, over the first CHECK_SAMPLE process events."""
+
     def expected(event) -> bool:
         pid, name = event["process"]["pid"], event["process"]["name"]
         return pid > 1000 and (source is SEED_PID or "suspicious" in name)

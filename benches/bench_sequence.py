@@ -38,8 +38,7 @@ def stream(n: int, entities: int = ENTITIES) -> tuple[list[dict], list[kestrel.E
     documents = list(generator.events(n))
     lines = [json.dumps(d, separators=(",", ":")).encode() for d in documents]
     batches = [
-        kestrel.EventBatch.from_ndjson(b"\n".join(lines[i : i + BATCH]), schema=schema, first_seq=i)
-        for i in range(0, n, BATCH)
+        kestrel.EventBatch.from_ndjson(b"\n".join(lines[i : i + BATCH]), schema=schema, first_seq=i) for i in range(0, n, BATCH)
     ]
     return documents, batches, schema
 
@@ -93,10 +92,19 @@ def test_three_steps_vs_eql(benchmark, budget, maxspan):
     eql_seconds, theirs = eql_pass(query, documents)
     assert ours, "the stream should complete sequences"
     assert ours == theirs, f"RESULTS DIFFER: {len(ours ^ theirs)} sequences found by one engine only"
-    budget(seconds / n * 1e9, matches=len(ours), agrees_with_reference=ours == theirs, reference="eql PythonEngine", events=n,
-           events_per_s=round(n / seconds), eql_ns_per_event=round(eql_seconds / n * 1e9, 1),
-           eql_events_per_s=round(n / eql_seconds), ratio=round(eql_seconds / seconds, 1),
-           partials=stats["partials"], state_bytes=stats["state_bytes"])
+    budget(
+        seconds / n * 1e9,
+        matches=len(ours),
+        agrees_with_reference=ours == theirs,
+        reference="eql PythonEngine",
+        events=n,
+        events_per_s=round(n / seconds),
+        eql_ns_per_event=round(eql_seconds / n * 1e9, 1),
+        eql_events_per_s=round(n / eql_seconds),
+        ratio=round(eql_seconds / seconds, 1),
+        partials=stats["partials"],
+        state_bytes=stats["state_bytes"],
+    )
     benchmark.pedantic(run_rule, setup=lambda: ((SequenceRule(compiled, schema, rule_id="bench"), batches), {}), rounds=3)
 
 
@@ -108,8 +116,16 @@ def test_three_steps_throughput(benchmark, budget, maxspan):
     _, batches, schema = stream(n)
     compiled = kestrel.compile(QUERY.format(maxspan=maxspan), schema=schema)
     seconds, found, stats = kestrel_pass(compiled, schema, batches)
-    budget(seconds / n * 1e9, matches=len(found), agrees_with_reference=None, events=n, events_per_s=round(n / seconds),
-           partials=stats["partials"], state_bytes=stats["state_bytes"], expired=stats["evictions"]["expired"])
+    budget(
+        seconds / n * 1e9,
+        matches=len(found),
+        agrees_with_reference=None,
+        events=n,
+        events_per_s=round(n / seconds),
+        partials=stats["partials"],
+        state_bytes=stats["state_bytes"],
+        expired=stats["evictions"]["expired"],
+    )
     benchmark.pedantic(run_rule, setup=lambda: ((SequenceRule(compiled, schema, rule_id="bench"), batches), {}), rounds=3)
 
 
@@ -122,10 +138,18 @@ def test_three_steps_shards(benchmark, budget, shards):
     seconds, found, _ = kestrel_pass(compiled, schema, batches, shards=shards)
     # Sharding must not change a match: the reference is one shard.
     one_shard = {tuple(m.seqs) for m in run_rule(SequenceRule(compiled, schema, rule_id="reference"), batches)}
-    budget(seconds / n * 1e9, matches=len(found), agrees_with_reference=found == one_shard, events=n, shards=shards,
-           events_per_s=round(n / seconds))
+    budget(
+        seconds / n * 1e9,
+        matches=len(found),
+        agrees_with_reference=found == one_shard,
+        events=n,
+        shards=shards,
+        events_per_s=round(n / seconds),
+    )
     assert found == one_shard and found
-    benchmark.pedantic(run_rule, setup=lambda: ((SequenceRule(compiled, schema, rule_id="bench", shards=shards), batches), {}), rounds=3)
+    benchmark.pedantic(
+        run_rule, setup=lambda: ((SequenceRule(compiled, schema, rule_id="bench", shards=shards), batches), {}), rounds=3
+    )
 
 
 def starts_ndjson(first: int, count: int) -> bytes:
@@ -163,7 +187,16 @@ def test_a_million_keys_under_a_memory_budget(benchmark, budget):
     assert stats["partials"] + stats["evictions"]["lru"] == keys, "every key is held or counted as evicted"
     # The reference here is the accounting: every key held or counted as evicted.
     accounted = stats["partials"] + stats["evictions"]["lru"] == keys
-    budget(seconds / keys * 1e9, matches=0, agrees_with_reference=accounted, events=keys, events_per_s=round(keys / seconds),
-           bytes_per_partial=round(stats["bytes_per_partial"], 1), partials=stats["partials"],
-           evicted_lru=stats["evictions"]["lru"], state_bytes=stats["state_bytes"], memory_budget=memory_budget)
+    budget(
+        seconds / keys * 1e9,
+        matches=0,
+        agrees_with_reference=accounted,
+        events=keys,
+        events_per_s=round(keys / seconds),
+        bytes_per_partial=round(stats["bytes_per_partial"], 1),
+        partials=stats["partials"],
+        evicted_lru=stats["evictions"]["lru"],
+        state_bytes=stats["state_bytes"],
+        memory_budget=memory_budget,
+    )
     benchmark.pedantic(fill, rounds=1)

@@ -40,8 +40,17 @@ def test_snapshot_of_a_million_pending_partials(benchmark, budget, tmp_path):
         target.restore(blob)
         restore_s = time.perf_counter() - started
         assert target.stats()["partials"] == count
-    budget(snapshot_s / count * 1e9, matches=count, agrees_with_reference=None, partials=count,
-           snapshot_bytes=len(blob), bytes_per_partial=round(len(blob) / count, 1),
-           snapshot_s=round(snapshot_s, 3), restore_s=round(restore_s, 3))
-    print(f"\n{count:,} partials: snapshot {len(blob) / 1e6:.1f} MB ({len(blob) / count:.0f} B each) "
-          f"in {snapshot_s:.2f} s, restored in {restore_s:.2f} s")
+    budget(
+        snapshot_s / count * 1e9,
+        matches=count,
+        agrees_with_reference=None,
+        partials=count,
+        snapshot_bytes=len(blob),
+        bytes_per_partial=round(len(blob) / count, 1),
+        snapshot_s=round(snapshot_s, 3),
+        restore_s=round(restore_s, 3),
+    )
+    print(
+        f"\n{count:,} partials: snapshot {len(blob) / 1e6:.1f} MB ({len(blob) / count:.0f} B each) "
+        f"in {snapshot_s:.2f} s, restored in {restore_s:.2f} s"
+    )

@@ -14,10 +14,18 @@ from __future__ import annotations
 import time
 
 import pytest
+from workloads import (
+    PREDICATES,
+    agrees_with_interpreter,
+    best_ns_per_event,
+    eql_engine_ns_per_event,
+    most_conditions_rule,
+    process_batch,
+    process_dicts,
+)
 
 import kestrel
 from kestrel.runtime.wasm import WasmPredicate
-from workloads import PREDICATES, agrees_with_interpreter, best_ns_per_event, eql_engine_ns_per_event, most_conditions_rule, process_batch, process_dicts
 
 EQL_SAMPLE = 4_096
 
@@ -34,8 +42,12 @@ def run_case(benchmark, budget, setup, query: str, *, eql_compare: bool = True):
     predicate = WasmPredicate.from_compiled(compiled, schema)
     matches = benchmark(predicate.evaluate, batch)
     ns = best_ns_per_event(lambda: predicate.evaluate(batch), len(batch))
-    extra = {"events": len(batch), "matches": len(matches), "agrees_with_reference": agrees_with_interpreter(compiled, matches),
-             "reference": "Python interpreter"}
+    extra = {
+        "events": len(batch),
+        "matches": len(matches),
+        "agrees_with_reference": agrees_with_interpreter(compiled, matches),
+        "reference": "Python interpreter",
+    }
     if eql_compare:
         try:
             eql_ns, eql_hits = eql_engine_ns_per_event(query, list(process_dicts()[:EQL_SAMPLE]))
@@ -43,7 +55,12 @@ def run_case(benchmark, budget, setup, query: str, *, eql_compare: bool = True):
             pass
         else:
             ours = sum(1 for i in matches if i < EQL_SAMPLE)
-            extra.update(eql_ns_per_event=round(eql_ns, 1), eql_matches=eql_hits, eql_agrees=eql_hits == ours, speedup=round(eql_ns / ns, 1))
+            extra.update(
+                eql_ns_per_event=round(eql_ns, 1),
+                eql_matches=eql_hits,
+                eql_agrees=eql_hits == ours,
+                speedup=round(eql_ns / ns, 1),
+            )
     budget(ns, **extra)
     assert extra["agrees_with_reference"]
 

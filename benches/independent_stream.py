@@ -1166,7 +1166,9 @@ class Background:
                 else (
                     f"{_hex(r, 40)}"
                     if "cache" in folder or "lib" in folder
-                    else f"tmp{_hex(r, 32)[:8]}" if folder == "/tmp" else ctx.doc_name()
+                    else f"tmp{_hex(r, 32)[:8]}"
+                    if folder == "/tmp"
+                    else ctx.doc_name()
                 )
             )
         path = f"{folder}{sep}{name}"
@@ -1596,10 +1598,8 @@ def _unshare(event: Dict[str, Any], path: str) -> None:
         event["host"] = json.loads(json.dumps(event["host"]))
 
 
-_OFFICE = ("winword.exe", "excel.exe", "powerpnt.exe", "outlook.exe", "msaccess.exe", "mspub.exe", "onenote.exe",
-    "visio.exe")
-_WORDISH = ("update", "svc", "data", "x64", "cache", "helper", "agent", "tmp", "core", "local", "bin", "sync",
-    "runtime")
+_OFFICE = ("winword.exe", "excel.exe", "powerpnt.exe", "outlook.exe", "msaccess.exe", "mspub.exe", "onenote.exe", "visio.exe")
+_WORDISH = ("update", "svc", "data", "x64", "cache", "helper", "agent", "tmp", "core", "local", "bin", "sync", "runtime")
 
 
 class Materializer:
@@ -1969,7 +1969,7 @@ class RuleSolver:
                     value = _hex(self.rng, 64)
             join_values.append(value)
             fixed_any.append(fixed)
-            for step, d, _, event in events:
+            for step, _d, _, event in events:
                 set_path(event, self._by(rule, step)[i], value)
         out_steps = []
         for step, d, kind, event in events:

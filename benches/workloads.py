@@ -18,9 +18,26 @@ CORPUS = SHARED / "corpus" / "elastic_eql_rules.jsonl"
 #: 20 wildcard patterns over the command line, the shape of Elastic's
 #: suspicious-PowerShell and LOLBin rules.
 COMMAND_LINE_PATTERNS = (
-    "*-enc*", "*-e *", "*frombase64*", "*-nop*", "*-w hidden*", "*downloadstring*", "*invoke-expression*",
-    "*iex(*", "*bypass*", "*-urlcache*", "*/transfer*", "*mshta*", "*regsvr32*/i:*", "*rundll32*javascript*",
-    "*certutil*-decode*", "*bitsadmin*", "*wmic*process*call*", "*\\\\192.168.*", "*.hta*", "*whoami /all*",
+    "*-enc*",
+    "*-e *",
+    "*frombase64*",
+    "*-nop*",
+    "*-w hidden*",
+    "*downloadstring*",
+    "*invoke-expression*",
+    "*iex(*",
+    "*bypass*",
+    "*-urlcache*",
+    "*/transfer*",
+    "*mshta*",
+    "*regsvr32*/i:*",
+    "*rundll32*javascript*",
+    "*certutil*-decode*",
+    "*bitsadmin*",
+    "*wmic*process*call*",
+    "*\\\\192.168.*",
+    "*.hta*",
+    "*whoami /all*",
 )
 
 #: (a)-(c) of the Wasm issue's table.

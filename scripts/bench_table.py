@@ -53,15 +53,17 @@ def rows(document: dict[str, Any]) -> list[list[str]]:
         agrees = extra.get("agrees_with_reference")
         if extra.get("eql_agrees") is False:
             agrees = False
-        out.append([
-            f"{bench.get('group')}: `{bench['name']}`",
-            f"{_ns(ns)} ns/event ({_rate(ns)})",
-            f"{_ns(eql_ns)} ns/event" if eql_ns else "-",
-            f"{eql_ns / ns:,.0f}x" if eql_ns else "-",
-            {True: "yes", False: "**NO**", None: "-"}[agrees],
-            where,
-            when,
-        ])
+        out.append(
+            [
+                f"{bench.get('group')}: `{bench['name']}`",
+                f"{_ns(ns)} ns/event ({_rate(ns)})",
+                f"{_ns(eql_ns)} ns/event" if eql_ns else "-",
+                f"{eql_ns / ns:,.0f}x" if eql_ns else "-",
+                {True: "yes", False: "**NO**", None: "-"}[agrees],
+                where,
+                when,
+            ]
+        )
     return out
 
 

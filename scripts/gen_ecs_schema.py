@@ -50,7 +50,9 @@ def convert(source: dict) -> dict:
 
 def main() -> None:
     src = Path(sys.argv[1])
-    out = Path(__file__).resolve().parent.parent / "python/kestrel/data" / f"ecs-{json.loads(src.read_text())['ecs_version']}.json"
+    out = (
+        Path(__file__).resolve().parent.parent / "python/kestrel/data" / f"ecs-{json.loads(src.read_text())['ecs_version']}.json"
+    )
     schema = convert(json.loads(src.read_text()))
     out.write_text(json.dumps(schema, indent=0, sort_keys=True) + "\n")
     print(f"wrote {out} with {len(schema['fields'])} fields")

@@ -21,7 +21,9 @@ from kestrel.cli import main
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parents[1]
-needs_eql = pytest.mark.skipif(importlib.util.find_spec("eql") is None, reason="the optional `compare` extra (eql) is not installed")
+needs_eql = pytest.mark.skipif(
+    importlib.util.find_spec("eql") is None, reason="the optional `compare` extra (eql) is not installed"
+)
 FAST_RULE = REPO / "rules" / "eql" / "outbound_4444.eql"
 
 SLOW_LUA = """
@@ -42,8 +44,16 @@ def slow_package(tmp_path) -> Path:
     directory = tmp_path / "slow_loop"
     directory.mkdir()
     (directory / "predicate.lua").write_text(SLOW_LUA)
-    manifest = {"id": "slow_loop", "name": "busy loop", "version": "1", "runtime": "lua", "kind": "event",
-                "entry": "predicate.lua", "fields": {"1": "process.pid"}, "categories": ["process"]}
+    manifest = {
+        "id": "slow_loop",
+        "name": "busy loop",
+        "version": "1",
+        "runtime": "lua",
+        "kind": "event",
+        "entry": "predicate.lua",
+        "fields": {"1": "process.pid"},
+        "categories": ["process"],
+    }
     (directory / "manifest.json").write_text(json.dumps(manifest))
     return directory
 
@@ -55,8 +65,9 @@ def bench(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_a_slow_rule_exceeds_the_budget_and_fails_the_run(slow_package, capsys):
-    status, out, _ = bench(capsys, "--rules", str(slow_package), str(FAST_RULE), "--events-count", "400",
-                           "--budget-ns", "20000", "--repeats", "1")
+    status, out, _ = bench(
+        capsys, "--rules", str(slow_package), str(FAST_RULE), "--events-count", "400", "--budget-ns", "20000", "--repeats", "1"
+    )
     assert status == 1
     rows = [line.split() for line in out.splitlines()[3:] if line and not line.startswith(("OVER", "sequence"))]
     assert rows[0][:2] == ["slow_loop", "lua"] and rows[0][-1] == "OVER"  # slowest first
@@ -65,13 +76,26 @@ def test_a_slow_rule_exceeds_the_budget_and_fails_the_run(slow_package, capsys):
 
 
 def test_within_budget_exits_zero_and_reports_json(capsys):
-    status, out, _ = bench(capsys, "--rules", str(FAST_RULE), str(REPO / "rules" / "eql" / "execution_then_outbound.eql"),
-                           "--events-count", "400", "--budget-ns", "1000000", "--repeats", "1", "--json")
+    status, out, _ = bench(
+        capsys,
+        "--rules",
+        str(FAST_RULE),
+        str(REPO / "rules" / "eql" / "execution_then_outbound.eql"),
+        "--events-count",
+        "400",
+        "--budget-ns",
+        "1000000",
+        "--repeats",
+        "1",
+        "--json",
+    )
     assert status == 0
     report = json.loads(out)
     assert report["events"] == 400 and report["over_budget"] == [] and report["failed"] == []
     by_key = {(r["rule"], r["runtime"]): r for r in report["results"]}
-    assert set(by_key) == {(rule, runtime) for rule in ("outbound_4444", "execution_then_outbound") for runtime in ("wasm", "lua")}
+    assert set(by_key) == {
+        (rule, runtime) for rule in ("outbound_4444", "execution_then_outbound") for runtime in ("wasm", "lua")
+    }
     assert all(r["ns_per_event"] > 0 and r["events_per_s"] > 0 for r in report["results"])
     # Both runtimes see the same events and must find the same matches.
     assert by_key["outbound_4444", "wasm"]["matches"] == by_key["outbound_4444", "lua"]["matches"] > 0
@@ -81,10 +105,15 @@ def test_within_budget_exits_zero_and_reports_json(capsys):
 
 def test_user_events_file_and_runtime_choice(tmp_path, capsys):
     events = tmp_path / "events.ndjson"
-    hit = {"event": {"category": ["network"], "action": "connection_attempted"}, "destination": {"port": 4444, "ip": "203.0.113.9"}}
+    hit = {
+        "event": {"category": ["network"], "action": "connection_attempted"},
+        "destination": {"port": 4444, "ip": "203.0.113.9"},
+    }
     miss = dict(hit, destination={"port": 443, "ip": "203.0.113.9"})
     events.write_text("\n".join(json.dumps(e) for e in [hit, miss, hit]) + "\n")
-    status, out, _ = bench(capsys, "--rules", str(FAST_RULE), "--events", str(events), "--runtime", "wasm", "--json", "--repeats", "1")
+    status, out, _ = bench(
+        capsys, "--rules", str(FAST_RULE), "--events", str(events), "--runtime", "wasm", "--json", "--repeats", "1"
+    )
     assert status == 0
     (result,) = json.loads(out)["results"]
     assert (result["runtime"], result["matches"]) == ("wasm", 2)
@@ -100,13 +129,27 @@ def test_a_rule_that_does_not_compile_is_reported_and_fails(tmp_path, capsys):
 
 @needs_eql
 def test_compare_eql_end_to_end(capsys):
-    status, out, err = bench(capsys, "--compare", "eql", "--events-count", "600", "--cases", "predicates,sequence,corpus",
-                             "--corpus-limit", "12", "--repeats", "1")
+    status, out, err = bench(
+        capsys,
+        "--compare",
+        "eql",
+        "--events-count",
+        "600",
+        "--cases",
+        "predicates,sequence,corpus",
+        "--corpus-limit",
+        "12",
+        "--repeats",
+        "1",
+    )
     assert status == 0, err
     lines = out.splitlines()
     assert lines[1].split()[:3] == ["case", "rules", "kestrel"]
-    rows = {line.split()[0]: line for line in lines[3:] if line.split() and line.split()[0] in
-            set(compare.PREDICATES) | {"sequence_3_steps_by_entity_5m", "corpus_event_rules"}}
+    rows = {
+        line.split()[0]: line
+        for line in lines[3:]
+        if line.split() and line.split()[0] in set(compare.PREDICATES) | {"sequence_3_steps_by_entity_5m", "corpus_event_rules"}
+    }
     assert set(rows) == set(compare.PREDICATES) | {"sequence_3_steps_by_entity_5m", "corpus_event_rules"}
     assert "RESULTS DIFFER" not in out + err
     for name in compare.PREDICATES:
@@ -115,7 +158,9 @@ def test_compare_eql_end_to_end(capsys):
 
 @needs_eql
 def test_compare_eql_json_has_positive_rates_and_equal_matches(capsys):
-    status, out, _ = bench(capsys, "--compare", "eql", "--events-count", "600", "--cases", "predicates,sequence", "--repeats", "1", "--json")
+    status, out, _ = bench(
+        capsys, "--compare", "eql", "--events-count", "600", "--cases", "predicates,sequence", "--repeats", "1", "--json"
+    )
     assert status == 0
     report = json.loads(out)
     assert report["agrees"] is True and report["events"] == 600
@@ -136,7 +181,9 @@ def test_compare_eql_json_has_positive_rates_and_equal_matches(capsys):
 @needs_eql
 def test_compare_says_so_loudly_when_results_differ(monkeypatch, capsys):
     # eql's == ignores case, Kestrel's (as Elasticsearch's) does not: the engines disagree on this query.
-    monkeypatch.setattr(compare, "PREDICATES", {"name_eq_upper": ('process where process.name == "CMD.EXE"', "deliberately divergent")})
+    monkeypatch.setattr(
+        compare, "PREDICATES", {"name_eq_upper": ('process where process.name == "CMD.EXE"', "deliberately divergent")}
+    )
     status, out, err = bench(capsys, "--compare", "eql", "--events-count", "600", "--cases", "predicates", "--repeats", "1")
     assert status == 1
     assert "RESULTS DIFFER: name_eq_upper: Kestrel 0 matches, eql " in out
@@ -151,10 +198,20 @@ def test_corpus_divergences_are_named():
 
 
 def benchmark_json(path: Path, medians: dict[str, float]) -> str:
-    document = {"machine_info": {}, "datetime": "2026-01-01T00:00:00", "benchmarks": [
-        {"name": name.split("::")[-1], "fullname": name, "group": "predicate-wasm", "stats": {"median": median, "min": median},
-         "extra_info": {"ns_per_event": median * 1e9 / 65536}}
-        for name, median in medians.items()]}
+    document = {
+        "machine_info": {},
+        "datetime": "2026-01-01T00:00:00",
+        "benchmarks": [
+            {
+                "name": name.split("::")[-1],
+                "fullname": name,
+                "group": "predicate-wasm",
+                "stats": {"median": median, "min": median},
+                "extra_info": {"ns_per_event": median * 1e9 / 65536},
+            }
+            for name, median in medians.items()
+        ],
+    }
     path.write_text(json.dumps(document))
     return str(path)
 
@@ -174,7 +231,9 @@ def test_diff_finds_a_regression_beyond_the_threshold(tmp_path, capsys):
 def test_diff_compares_ns_per_event_of_untimed_runs(tmp_path, capsys):
     # A --benchmark-disable run has no stats: extra_info's ns_per_event is compared instead.
     def untimed(path: Path, ns: float) -> str:
-        path.write_text(json.dumps({"benchmarks": [{"name": "t", "fullname": "b::t", "stats": None, "extra_info": {"ns_per_event": ns}}]}))
+        path.write_text(
+            json.dumps({"benchmarks": [{"name": "t", "fullname": "b::t", "stats": None, "extra_info": {"ns_per_event": ns}}]})
+        )
         return str(path)
 
     status, out, _ = bench(capsys, "--diff", untimed(tmp_path / "a.json", 20.0), untimed(tmp_path / "b.json", 40.0), "--json")
@@ -194,8 +253,9 @@ def test_budget_check_message_names_benchmark_budget_and_value():
 def test_benches_budget_fixture_fails_a_benchmark_over_budget(pytester):
     # The real benches/conftest.py and a budgets.toml with a tiny budget, in a scratch project.
     shutil.copy(REPO / "benches" / "conftest.py", pytester.path / "conftest.py")
-    (pytester.path / "budgets.toml").write_text('[predicate-wasm]\ndefault = 10\n[predicate-lua]\nslow_one = 5\n')
-    pytester.makepyfile(test_budget="""
+    (pytester.path / "budgets.toml").write_text("[predicate-wasm]\ndefault = 10\n[predicate-lua]\nslow_one = 5\n")
+    pytester.makepyfile(
+        test_budget="""
         import pytest
 
         @pytest.mark.benchmark(group="predicate-wasm")
@@ -207,7 +267,8 @@ def test_benches_budget_fixture_fails_a_benchmark_over_budget(pytester):
         def test_under(benchmark, budget):
             benchmark(lambda: None)
             budget(2.0, matches=3, agrees_with_reference=True)
-    """)
+    """
+    )
     result = pytester.runpytest_inprocess("--benchmark-disable", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*test_over: 250.0 ns/event is over its budget of 10 ns/event (predicate-wasm)*"])
@@ -217,16 +278,25 @@ def test_bench_table_is_generated_between_the_markers(tmp_path):
     import runpy
 
     script = runpy.run_path(str(REPO / "scripts" / "bench_table.py"))
-    results = {"datetime": "2026-01-02T03:04:05", "machine_info": {"cpu": {"brand_raw": "Test CPU", "count": 2}, "python_version": "3.11"},
-               "benchmarks": [
-                   {"name": "test_a", "group": "predicate-wasm", "extra_info": {"ns_per_event": 20.0, "eql_ns_per_event": 2000.0,
-                                                                               "agrees_with_reference": True}},
-                   {"name": "test_b", "group": "compile", "extra_info": {"ns_per_event": None}},
-               ]}
+    results = {
+        "datetime": "2026-01-02T03:04:05",
+        "machine_info": {"cpu": {"brand_raw": "Test CPU", "count": 2}, "python_version": "3.11"},
+        "benchmarks": [
+            {
+                "name": "test_a",
+                "group": "predicate-wasm",
+                "extra_info": {"ns_per_event": 20.0, "eql_ns_per_event": 2000.0, "agrees_with_reference": True},
+            },
+            {"name": "test_b", "group": "compile", "extra_info": {"ns_per_event": None}},
+        ],
+    }
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- bench-table:start -->\nold table\n<!-- bench-table:end -->\noutro\n")
     script["write"](readme, script["table"](results))
     text = readme.read_text()
     assert "old table" not in text and text.startswith("intro\n") and text.endswith("outro\n")
-    assert "| predicate-wasm: `test_a` | 20.0 ns/event (50.0M/s) | 2,000 ns/event | 100x | yes | Test CPU, 2 cores, Python 3.11 | 2026-01-02 |" in text
+    assert (
+        "| predicate-wasm: `test_a` | 20.0 ns/event (50.0M/s) | 2,000 ns/event | 100x | yes | Test CPU, 2 cores, Python 3.11 | 2026-01-02 |"
+        in text
+    )
     assert "test_b" not in text

@@ -13,6 +13,7 @@ import pytest
 from kestrel.cli import main
 
 from support.shared import SHARED
+
 TOML_DIR = SHARED / "corpus" / "detection-rules-toml"
 
 

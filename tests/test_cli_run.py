@@ -12,7 +12,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_bundled_rules_over_bundled_events(tmp_path, capsys):
     alerts = tmp_path / "alerts.ndjson"
-    status = main(["run", "--rules", str(REPO / "rules"), "--events", str(REPO / "examples" / "events.ndjson"), "--alerts", str(alerts)])
+    status = main(
+        ["run", "--rules", str(REPO / "rules"), "--events", str(REPO / "examples" / "events.ndjson"), "--alerts", str(alerts)]
+    )
     assert status == 0
     report = capsys.readouterr().err
     assert "5000 events, 0 malformed, 0 dropped" in report and " 0 failed;" in report
@@ -73,8 +75,15 @@ class _Terminal(io.StringIO):
 
 
 def test_a_terminal_gets_a_progress_line_and_a_pipe_does_not(tmp_path, monkeypatch, capsys):
-    args = ["run", "--rules", str(REPO / "rules" / "eql"), "--events", str(REPO / "examples" / "events.ndjson"),
-            "--alerts", str(tmp_path / "alerts.ndjson")]
+    args = [
+        "run",
+        "--rules",
+        str(REPO / "rules" / "eql"),
+        "--events",
+        str(REPO / "examples" / "events.ndjson"),
+        "--alerts",
+        str(tmp_path / "alerts.ndjson"),
+    ]
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     assert main(args) == 0
@@ -91,9 +100,11 @@ def test_a_tail_rules_alerts_are_written_at_the_end_of_the_input(tmp_path, capsy
     (rules / "last_two.eql").write_text("process where true | tail 2\n")
     (rules / "first_one.eql").write_text("process where true | head 1\n")
     events = tmp_path / "events.ndjson"
-    events.write_text("".join(
-        json.dumps({"@timestamp": 1_767_600_000_000 + n, "event": {"category": ["process"]}, "n": n}) + "\n" for n in range(5)
-    ))
+    events.write_text(
+        "".join(
+            json.dumps({"@timestamp": 1_767_600_000_000 + n, "event": {"category": ["process"]}, "n": n}) + "\n" for n in range(5)
+        )
+    )
     alerts = tmp_path / "alerts.ndjson"
     assert main(["run", "--rules", str(rules), "--events", str(events), "--alerts", str(alerts)]) == 0
     written = [json.loads(line) for line in alerts.read_text().splitlines()]

@@ -5,6 +5,16 @@ Rust core over columnar batches of ECS events.
 """
 
 from kestrel._core import EventBatch, FieldInfo, HostContext, IngestErrorRecord, Matches, Schema, __core_version__
+from kestrel.compiler import (
+    CompiledRule,
+    CompileOptions,
+    EqlError,
+    EqlSemanticError,
+    EqlSyntaxError,
+    compile,
+    parse,
+)
+from kestrel.engine import Engine
 from kestrel.errors import (
     EngineError,
     EventInputError,
@@ -20,16 +30,6 @@ from kestrel.errors import (
     SnapshotError,
     WasmRuleError,
 )
-from kestrel.compiler import (
-    CompiledRule,
-    CompileOptions,
-    EqlError,
-    EqlSemanticError,
-    EqlSyntaxError,
-    compile,
-    parse,
-)
-from kestrel.engine import Engine
 
 __all__ = [
     "CompileOptions",

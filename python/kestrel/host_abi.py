@@ -26,20 +26,42 @@ _TEXT_OP = C.CFUNCTYPE(_TRI, _CTX, _U32, C.c_char_p, _U32)
 LAYOUT: list[tuple[str, object, str]] = [
     ("abi_version", C.c_uint32, "uint32_t abi_version"),
     ("struct_size", C.c_uint32, "uint32_t struct_size"),
-    ("event_get_i64", C.CFUNCTYPE(C.c_int64, _BATCH, _U32, _U32, C.POINTER(C.c_int32)),
-     "int64_t (*event_get_i64)(const void *batch, uint32_t ev, uint32_t field, int32_t *is_null)"),
-    ("event_get_u64", C.CFUNCTYPE(C.c_uint64, _BATCH, _U32, _U32, C.POINTER(C.c_int32)),
-     "uint64_t (*event_get_u64)(const void *batch, uint32_t ev, uint32_t field, int32_t *is_null)"),
-    ("event_get_f64", C.CFUNCTYPE(C.c_double, _BATCH, _U32, _U32, C.POINTER(C.c_int32)),
-     "double (*event_get_f64)(const void *batch, uint32_t ev, uint32_t field, int32_t *is_null)"),
-    ("event_get_bool", C.CFUNCTYPE(_TRI, _BATCH, _U32, _U32),
-     "int32_t (*event_get_bool)(const void *batch, uint32_t ev, uint32_t field)"),
-    ("event_get_str", C.CFUNCTYPE(C.c_void_p, _BATCH, _U32, _U32, C.POINTER(C.c_uint32)),
-     "const char *(*event_get_str)(const void *batch, uint32_t ev, uint32_t field, uint32_t *len)"),
-    ("event_is_null", C.CFUNCTYPE(C.c_int32, _BATCH, _U32, _U32),
-     "int32_t (*event_is_null)(const void *batch, uint32_t ev, uint32_t field)"),
+    (
+        "event_get_i64",
+        C.CFUNCTYPE(C.c_int64, _BATCH, _U32, _U32, C.POINTER(C.c_int32)),
+        "int64_t (*event_get_i64)(const void *batch, uint32_t ev, uint32_t field, int32_t *is_null)",
+    ),
+    (
+        "event_get_u64",
+        C.CFUNCTYPE(C.c_uint64, _BATCH, _U32, _U32, C.POINTER(C.c_int32)),
+        "uint64_t (*event_get_u64)(const void *batch, uint32_t ev, uint32_t field, int32_t *is_null)",
+    ),
+    (
+        "event_get_f64",
+        C.CFUNCTYPE(C.c_double, _BATCH, _U32, _U32, C.POINTER(C.c_int32)),
+        "double (*event_get_f64)(const void *batch, uint32_t ev, uint32_t field, int32_t *is_null)",
+    ),
+    (
+        "event_get_bool",
+        C.CFUNCTYPE(_TRI, _BATCH, _U32, _U32),
+        "int32_t (*event_get_bool)(const void *batch, uint32_t ev, uint32_t field)",
+    ),
+    (
+        "event_get_str",
+        C.CFUNCTYPE(C.c_void_p, _BATCH, _U32, _U32, C.POINTER(C.c_uint32)),
+        "const char *(*event_get_str)(const void *batch, uint32_t ev, uint32_t field, uint32_t *len)",
+    ),
+    (
+        "event_is_null",
+        C.CFUNCTYPE(C.c_int32, _BATCH, _U32, _U32),
+        "int32_t (*event_is_null)(const void *batch, uint32_t ev, uint32_t field)",
+    ),
     *[
-        (name, _STR_OP, f"int32_t (*{name})(const void *ctx, const void *batch, uint32_t ev, uint32_t field, uint32_t lit, int32_t ci)")
+        (
+            name,
+            _STR_OP,
+            f"int32_t (*{name})(const void *ctx, const void *batch, uint32_t ev, uint32_t field, uint32_t lit, int32_t ci)",
+        )
         for name in ("str_eq", "str_contains", "str_starts_with", "str_ends_with")
     ],
     *[
@@ -51,9 +73,16 @@ LAYOUT: list[tuple[str, object, str]] = [
         for name in ("glob_match", "re_match")
     ],
     ("alert_emit", C.CFUNCTYPE(C.c_int32, _CTX, _U32), "int32_t (*alert_emit)(const void *ctx, uint32_t ev)"),
-    ("match_emit", C.CFUNCTYPE(C.c_int32, _CTX, _U32, _U32), "int32_t (*match_emit)(const void *ctx, uint32_t filter, uint32_t ev)"),
-    ("eval_node", C.CFUNCTYPE(_TRI, _CTX, _BATCH, _U32, _U32),
-     "int32_t (*eval_node)(const void *ctx, const void *batch, uint32_t ev, uint32_t node)"),
+    (
+        "match_emit",
+        C.CFUNCTYPE(C.c_int32, _CTX, _U32, _U32),
+        "int32_t (*match_emit)(const void *ctx, uint32_t filter, uint32_t ev)",
+    ),
+    (
+        "eval_node",
+        C.CFUNCTYPE(_TRI, _CTX, _BATCH, _U32, _U32),
+        "int32_t (*eval_node)(const void *ctx, const void *batch, uint32_t ev, uint32_t node)",
+    ),
 ]
 
 

@@ -30,8 +30,7 @@ def summarize(path: Path, schema: Schema) -> str:
         cats.update(batch.categories(i))
     stamps = [t for t in batch.timestamps() if t is not None]
     lines = [
-        f"{path}: {len(batch)} events from {batch.lines_read} lines, {batch.dropped} dropped, "
-        f"{len(batch.errors)} problems",
+        f"{path}: {len(batch)} events from {batch.lines_read} lines, {batch.dropped} dropped, {len(batch.errors)} problems",
         f"  decoded {size / 1e6:.2f} MB in {elapsed * 1e3:.1f} ms ({size / elapsed / 1e6:.0f} MB/s)",
     ]
     if stamps:

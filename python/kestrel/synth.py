@@ -163,7 +163,9 @@ class EventGenerator:
         folder = "C:\\Users\\Public\\Downloads" if host["os"]["family"] == "windows" else "/tmp"
         sep = "\\" if host["os"]["family"] == "windows" else "/"
         ev["file"] = {"path": f"{folder}{sep}{name}", "name": name, "extension": ext, "size": rng.randrange(10, 10_000_000)}
-        ev["process"] = {k: v for k, v in self._process_fields(host, entity).items() if k in ("pid", "name", "executable", "entity_id")}
+        ev["process"] = {
+            k: v for k, v in self._process_fields(host, entity).items() if k in ("pid", "name", "executable", "entity_id")
+        }
         return ev
 
     def _network(self, ms: int, host: dict[str, Any], entity: int) -> dict[str, Any]:
@@ -172,8 +174,14 @@ class EventGenerator:
         port = rng.choice([443, 80, 53, 22, 445, 3389, 4444, 8080])
         ev["source"] = {"ip": host["ip"][0], "port": rng.randrange(49152, 65535)}
         ev["destination"] = {"ip": f"203.0.113.{rng.randrange(1, 255)}", "port": port}
-        ev["network"] = {"transport": "tcp", "protocol": {443: "tls", 80: "http", 53: "dns"}.get(port, "unknown"), "direction": "egress"}
-        ev["process"] = {k: v for k, v in self._process_fields(host, entity).items() if k in ("pid", "name", "executable", "entity_id")}
+        ev["network"] = {
+            "transport": "tcp",
+            "protocol": {443: "tls", 80: "http", 53: "dns"}.get(port, "unknown"),
+            "direction": "egress",
+        }
+        ev["process"] = {
+            k: v for k, v in self._process_fields(host, entity).items() if k in ("pid", "name", "executable", "entity_id")
+        }
         return ev
 
     def _registry(self, ms: int, host: dict[str, Any], entity: int) -> dict[str, Any]:
@@ -186,15 +194,22 @@ class EventGenerator:
             "value": key.rsplit("\\", 1)[1],
             "data": {"strings": [rng.choice(["C:\\Users\\Public\\a.exe", "%SystemRoot%\\system32\\spoolsv.exe"])]},
         }
-        ev["process"] = {k: v for k, v in self._process_fields(host, entity).items() if k in ("pid", "name", "executable", "entity_id")}
+        ev["process"] = {
+            k: v for k, v in self._process_fields(host, entity).items() if k in ("pid", "name", "executable", "entity_id")
+        }
         return ev
 
     def _dns(self, ms: int, host: dict[str, Any], entity: int) -> dict[str, Any]:
         rng = self._rng
         ev = self._common(ms, host, "network", "protocol", "lookup_requested")
         ev["event"]["category"] = ["network"]
-        ev["dns"] = {"question": {"name": rng.choice(_DOMAINS), "type": "A"}, "answers": [{"data": f"198.51.100.{rng.randrange(1, 255)}", "type": "A"}]}
-        ev["process"] = {k: v for k, v in self._process_fields(host, entity).items() if k in ("pid", "name", "executable", "entity_id")}
+        ev["dns"] = {
+            "question": {"name": rng.choice(_DOMAINS), "type": "A"},
+            "answers": [{"data": f"198.51.100.{rng.randrange(1, 255)}", "type": "A"}],
+        }
+        ev["process"] = {
+            k: v for k, v in self._process_fields(host, entity).items() if k in ("pid", "name", "executable", "entity_id")
+        }
         return ev
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from support.shared import CONFORMANCE  # noqa: F401  (re-exported for the compiler tests)
 from support.shared import CORPUS_DIR as CORPUS
+
 HERE = Path(__file__).parent
 
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from eql_test_data import CONFORMANCE, toml_cases
 
 import kestrel
 from kestrel.compiler import CompileOptions, compile, parse
 from kestrel.compiler.interpreter import matches
-
-from eql_test_data import CONFORMANCE, toml_cases
 
 ENDGAME = CompileOptions(
     category_field="event_type",

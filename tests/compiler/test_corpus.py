@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
-
 import pytest
+import tomllib
+from eql_test_data import CORPUS, corpus_queries
 
 from kestrel.compiler import EqlError, compile
-
-from eql_test_data import CORPUS, corpus_queries
 
 RULES = corpus_queries()
 TOML_FILES = sorted((CORPUS / "detection-rules-toml").glob("*.toml"))

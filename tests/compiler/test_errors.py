@@ -5,11 +5,10 @@ from __future__ import annotations
 import pickle
 
 import pytest
+from eql_test_data import HERE, toml_cases
 
 from kestrel import KestrelError
 from kestrel.compiler import ERROR_CODES, EqlError, EqlSemanticError, EqlSyntaxError, compile
-
-from eql_test_data import HERE, toml_cases
 
 CASES = toml_cases(HERE / "invalid_queries.toml", "case")
 
@@ -37,9 +36,9 @@ def test_error_classes_root_at_kestrel_error():
 
 def test_syntax_and_semantic_errors_are_told_apart():
     with pytest.raises(EqlSyntaxError):
-        compile('process where x = 1')
+        compile("process where x = 1")
     with pytest.raises(EqlSemanticError):
-        compile('process where x == y')
+        compile("process where x == y")
 
 
 def test_caret_points_at_the_column():
@@ -96,24 +95,32 @@ def _sequence(steps: int) -> str:
     return "sequence by host.id " + " ".join(f"[process where process.pid == {n}]" for n in range(steps))
 
 
-@pytest.mark.parametrize("query, code", [
-    (_nested_not(MAX_EXPRESSION_DEPTH + 1), "E058"),
-    ("process where process.pid == " + " + ".join(["1"] * (MAX_EXPRESSION_DEPTH + 1)), "E058"),
-    (_nested_not_in(30), "E060"),
-    (_sequence(MAX_SEQUENCE_FILTERS + 1), "E059"),
-], ids=["nested not", "chained +", "nested shared operands", "sequence steps"])
+@pytest.mark.parametrize(
+    "query, code",
+    [
+        (_nested_not(MAX_EXPRESSION_DEPTH + 1), "E058"),
+        ("process where process.pid == " + " + ".join(["1"] * (MAX_EXPRESSION_DEPTH + 1)), "E058"),
+        (_nested_not_in(30), "E060"),
+        (_sequence(MAX_SEQUENCE_FILTERS + 1), "E059"),
+    ],
+    ids=["nested not", "chained +", "nested shared operands", "sequence steps"],
+)
 def test_queries_over_a_size_limit_are_refused_where_they_cross_it(query, code):
     with pytest.raises(EqlSemanticError) as info:
         compile(query)
     assert info.value.code == code and info.value.line == 1 and info.value.column > 1
 
 
-@pytest.mark.parametrize("query", [
-    _nested_not(MAX_EXPRESSION_DEPTH),
-    "process where " + " or ".join(f"process.pid == {n}" for n in range(3000)),
-    "process where " + " and ".join(f"process.pid != {n}" for n in range(3000)),
-    _nested_not_in(12),
-    _sequence(MAX_SEQUENCE_FILTERS),
-], ids=["nested not at the limit", "3000-term or", "3000-term and", "shared operands", "sequence at the limit"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        _nested_not(MAX_EXPRESSION_DEPTH),
+        "process where " + " or ".join(f"process.pid == {n}" for n in range(3000)),
+        "process where " + " and ".join(f"process.pid != {n}" for n in range(3000)),
+        _nested_not_in(12),
+        _sequence(MAX_SEQUENCE_FILTERS),
+    ],
+    ids=["nested not at the limit", "3000-term or", "3000-term and", "shared operands", "sequence at the limit"],
+)
 def test_queries_within_the_limits_compile_to_wasm(query):
     assert compile(query).wasm

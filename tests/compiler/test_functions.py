@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from eql_eval import value_of
 
 ARGS = {"process": {"args_count": 4, "parent": {"args_count": 2}}}
@@ -245,14 +244,19 @@ ERRATA = [
 
 @pytest.mark.parametrize(
     ("expression", "event", "documented"),
-    [pytest.param(e, ev, doc, marks=pytest.mark.xfail(strict=True, reason=f"reference erratum: {why}")) for e, ev, doc, _, why in ERRATA],
+    [
+        pytest.param(e, ev, doc, marks=pytest.mark.xfail(strict=True, reason=f"reference erratum: {why}"))
+        for e, ev, doc, _, why in ERRATA
+    ],
     ids=[e[0] for e in ERRATA],
 )
 def test_reference_example_as_documented(expression, event, documented):
     assert _same(value_of(expression, event), documented)
 
 
-@pytest.mark.parametrize(("expression", "event", "correct"), [(e, ev, ok) for e, ev, _, ok, _ in ERRATA], ids=[e[0] for e in ERRATA])
+@pytest.mark.parametrize(
+    ("expression", "event", "correct"), [(e, ev, ok) for e, ev, _, ok, _ in ERRATA], ids=[e[0] for e in ERRATA]
+)
 def test_reference_erratum_correct_value(expression, event, correct):
     assert _same(value_of(expression, event), correct)
 
@@ -273,8 +277,8 @@ def test_reference_erratum_correct_value(expression, event, correct):
         ('substring("abc", 5)', ""),
         ('substring("abc", 2, 1)', ""),
         ('substring("abc", -10, 2)', "ab"),
-        ('string(1.0E10)', "1.0E10"),
-        ('string(0.0001)', "1.0E-4"),
+        ("string(1.0E10)", "1.0E10"),
+        ("string(0.0001)", "1.0E-4"),
         ('between("abc", "x", "c")', ""),
         ('between("a-b-c", "-", "-", true)', "b"),
         ('cidrMatch("not an ip", "10.0.0.0/8")', False),

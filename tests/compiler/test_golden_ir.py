@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from eql_test_data import HERE
 
 import kestrel
 from kestrel.compiler import compile
-
-from eql_test_data import HERE
 
 GOLDEN = HERE / "golden"
 QUERIES = {
@@ -25,7 +24,7 @@ QUERIES = {
     'length(process.command_line) > 2 * 100 and startsWith~(process.name, "py") | head 10',
     "sequence_full": "sequence by host.id with maxspan=5m "
     '[process where event.type == "start"] by process.entity_id with runs=2 '
-    '![network where destination.port == 443] by process.entity_id '
+    "![network where destination.port == 443] by process.entity_id "
     '[file where file.extension : "exe"] by process.entity_id '
     'until [process where event.type == "end"] by process.entity_id | tail 3',
     "sample": 'sample by host.id [process where process.name == "a"] [file where ?file.size > 1.5]',

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+import kestrel
 from kestrel.compiler import CompileOptions, compile
 from kestrel.compiler.interpreter import load_field, matches
-
-import kestrel
 
 
 def match(query, event, **options):
@@ -110,10 +109,10 @@ def test_integer_division_truncates():
 
 
 def test_category_filter():
-    compiled = compile('process where x == 1', schema=kestrel.Schema.empty(), options=CompileOptions(category_field="event_type"))
+    compiled = compile("process where x == 1", schema=kestrel.Schema.empty(), options=CompileOptions(category_field="event_type"))
     assert matches(compiled, {"event_type": "process", "x": 1})
     assert not matches(compiled, {"event_type": "file", "x": 1})
-    ecs = compile('process where true')
+    ecs = compile("process where true")
     assert matches(ecs, {"event": {"category": ["network", "process"]}})
 
 

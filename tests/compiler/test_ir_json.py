@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 
+from eql_test_data import corpus_queries
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kestrel.compiler import compile, ir
 from kestrel.compiler.interpreter import evaluate_predicate
 from kestrel.compiler.ir_json import rule_from_dict
-
-from eql_test_data import corpus_queries
 
 QUERY = (
     'process where process.name : ("a*", "b", "c") and process.pid in (1, 2) and '
@@ -22,7 +21,18 @@ QUERY = (
 def test_document_shape():
     document = json.loads(compile(QUERY).ir_json())
     assert document["ir_version"] == ir.IR_VERSION == 1
-    assert set(document) == {"ir_version", "schema", "event_fields", "rule", "nodes", "strings", "sets", "globs", "regexes", "metadata"}
+    assert set(document) == {
+        "ir_version",
+        "schema",
+        "event_fields",
+        "rule",
+        "nodes",
+        "strings",
+        "sets",
+        "globs",
+        "regexes",
+        "metadata",
+    }
     assert document["schema"]["version"]
     assert document["globs"] == [{"patterns": ["a*"], "case_insensitive": True}]
     assert document["regexes"][0]["translated"] == [".*[0-9]{2}"]
@@ -80,7 +90,7 @@ def test_decoded_rule_evaluates_the_same(event):
 
 
 def test_metadata():
-    compiled = compile("sequence by host.id [process where process.name == \"cmd.exe\"] [any where ?user.name : \"adm*\"]")
+    compiled = compile('sequence by host.id [process where process.name == "cmd.exe"] [any where ?user.name : "adm*"]')
     document = compiled.ir_dict()
     metadata = document["metadata"]
     assert compiled.categories == ("process",) and metadata["any_category"]

@@ -39,12 +39,12 @@ def test_strict_mode_checks_categories():
 
 
 def test_default_schema_is_fresh_per_call():
-    compile('process where only.in.one.call == 1')
+    compile("process where only.in.one.call == 1")
     assert kestrel.Schema.default().lookup("only.in.one.call") is None
 
 
 def test_event_rule_descriptor():
-    compiled = compile('process where true | head 5 | tail 2')
+    compiled = compile("process where true | head 5 | tail 2")
     rule = compiled.ir.rule
     assert compiled.kind == "event"
     assert rule.pipes == (ir.Pipe("head", 5), ir.Pipe("tail", 2))
@@ -70,7 +70,10 @@ def test_sequence_rule_descriptor(schema):
 
 
 def test_maxspan_units():
-    spans = {unit: compile(f"sequence with maxspan=2{unit} [a where true] [b where true]").ir.rule.maxspan_ns for unit in ("ms", "s", "m", "h", "d")}
+    spans = {
+        unit: compile(f"sequence with maxspan=2{unit} [a where true] [b where true]").ir.rule.maxspan_ns
+        for unit in ("ms", "s", "m", "h", "d")
+    }
     assert spans == {"ms": 2 * 10**6, "s": 2 * 10**9, "m": 120 * 10**9, "h": 7200 * 10**9, "d": 172800 * 10**9}
 
 
@@ -108,7 +111,7 @@ def test_not_equal_lowers_to_not_equal_node():
 
 def test_comparing_with_a_literal_either_side_is_allowed():
     compile("process where 0 <= process.pid")
-    compile('process where length(process.name) > 3 and add(process.pid, 1) == 5')
+    compile("process where length(process.name) > 3 and add(process.pid, 1) == 5")
 
 
 def test_timestamps_compare_with_strings_and_numbers():
@@ -116,9 +119,16 @@ def test_timestamps_compare_with_strings_and_numbers():
 
 
 def test_event_fields_follow_options(schema):
-    options = CompileOptions(category_field="event_type", timestamp_field="ts", timestamp_unit="filetime", tiebreaker_field="serial")
+    options = CompileOptions(
+        category_field="event_type", timestamp_field="ts", timestamp_unit="filetime", tiebreaker_field="serial"
+    )
     fields = compile("process where true", schema=schema, options=options).ir.event_fields
-    assert (fields.category.path, fields.timestamp.path, fields.timestamp_unit, fields.tiebreaker.path) == ("event_type", "ts", "filetime", "serial")
+    assert (fields.category.path, fields.timestamp.path, fields.timestamp_unit, fields.tiebreaker.path) == (
+        "event_type",
+        "ts",
+        "filetime",
+        "serial",
+    )
 
 
 def test_options_validate_timestamp_unit():

@@ -66,7 +66,11 @@ def test_unsupported_features(pattern):
 
 def test_output_avoids_engine_specific_syntax():
     # Patterns from the corpus; none may use lookaround, backreferences or \d.
-    for pattern in [".*\\.(top|buzz)", "[C-Z]:\\\\Windows\\\\(System32|SysWOW64)\\\\[a-zA-Z0-9\\-\\_\\.]+\\.exe", "/var/run/\\w+\\.(pid|lock)"]:
+    for pattern in [
+        ".*\\.(top|buzz)",
+        "[C-Z]:\\\\Windows\\\\(System32|SysWOW64)\\\\[a-zA-Z0-9\\-\\_\\.]+\\.exe",
+        "/var/run/\\w+\\.(pid|lock)",
+    ]:
         text = translate(pattern)
         assert "(?=" not in text and "(?!" not in text and "(?<" not in text
         # an escape (odd run of backslashes) followed by a class letter or digit

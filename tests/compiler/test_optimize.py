@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import pytest
 
 from kestrel.compiler import compile, ir
 from kestrel.compiler.interpreter import evaluate_predicate
@@ -20,7 +19,15 @@ from kestrel.compiler.optimize import (
     simplify_booleans,
 )
 
-PASSES = [fold_constants, plain_patterns_to_equality, merge_wildcards, equalities_to_set, simplify_booleans, remove_dead_branches, optimize]
+PASSES = [
+    fold_constants,
+    plain_patterns_to_equality,
+    merge_wildcards,
+    equalities_to_set,
+    simplify_booleans,
+    remove_dead_branches,
+    optimize,
+]
 
 SCALARS = [None, True, False, 0, 1, -1, 2.5, 1.0, "", "a", "A", "ab", "Ab", "1", "b*"]
 event_values = st.one_of(st.sampled_from(SCALARS), st.lists(st.sampled_from(SCALARS), max_size=3))
@@ -79,7 +86,9 @@ def test_optimising_a_compiled_rule_preserves_meaning(event):
     text = 'any where (x : ("a*", "b", "A") or x in ("ab", "1") or x like~ "?") and not (y == null or 1 + 1 == 3)'
     plain = compile(text, options=_options(optimize=False))
     optimised = compile(text)
-    assert evaluate_predicate(optimised.ir.rule.steps[0].predicate, event) == evaluate_predicate(plain.ir.rule.steps[0].predicate, event)
+    assert evaluate_predicate(optimised.ir.rule.steps[0].predicate, event) == evaluate_predicate(
+        plain.ir.rule.steps[0].predicate, event
+    )
 
 
 def _options(**changes):

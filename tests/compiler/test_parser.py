@@ -47,7 +47,7 @@ def test_backtick_fields():
 
 
 def test_comments_are_ignored():
-    text = 'process where /* block\n comment */ x == 1 // line comment\n and y == 2'
+    text = "process where /* block\n comment */ x == 1 // line comment\n and y == 2"
     assert parse(text) == parse("process where x == 1 and y == 2")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from eql_test_data import corpus_queries
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -9,8 +10,6 @@ from kestrel.compiler import ast, parse
 from kestrel.compiler.functions import SIGNATURES
 from kestrel.compiler.parser import KEYWORDS
 from kestrel.compiler.render import render
-
-from eql_test_data import corpus_queries
 
 identifiers = st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True).filter(lambda s: s not in KEYWORDS)
 odd_parts = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=6)
@@ -36,15 +35,29 @@ def _negate(operand):
 def _compound(children):
     return st.one_of(
         st.builds(ast.Comparison, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), children, children),
-        st.builds(ast.PatternMatch, st.just("seq"), children, st.lists(string_literals, min_size=1, max_size=3).map(tuple), st.just(True)),
-        st.builds(ast.PatternMatch, st.sampled_from(["like", "regex"]), children, st.lists(string_literals, min_size=1, max_size=3).map(tuple), st.booleans()),
+        st.builds(
+            ast.PatternMatch,
+            st.just("seq"),
+            children,
+            st.lists(string_literals, min_size=1, max_size=3).map(tuple),
+            st.just(True),
+        ),
+        st.builds(
+            ast.PatternMatch,
+            st.sampled_from(["like", "regex"]),
+            children,
+            st.lists(string_literals, min_size=1, max_size=3).map(tuple),
+            st.booleans(),
+        ),
         st.builds(ast.Membership, children, st.lists(literals, min_size=1, max_size=3).map(tuple), st.booleans(), st.booleans()),
         st.builds(ast.Logical, st.sampled_from(["and", "or"]), children, children),
         st.builds(ast.Not, children),
         st.builds(ast.Arithmetic, st.sampled_from(["+", "-", "*", "/", "%"]), children, children),
         # Unary minus on a numeric literal parses as a negative literal, so negate anything else.
         children.filter(lambda c: not (isinstance(c, ast.Literal) and type(c.value) in (int, float))).map(_negate),
-        st.builds(ast.FunctionCall, st.sampled_from(sorted(SIGNATURES)), st.lists(children, max_size=3).map(tuple), st.booleans()),
+        st.builds(
+            ast.FunctionCall, st.sampled_from(sorted(SIGNATURES)), st.lists(children, max_size=3).map(tuple), st.booleans()
+        ),
     )
 
 
@@ -55,7 +68,11 @@ keys = st.lists(fields, max_size=2).map(tuple)
 steps = st.builds(ast.Step, event_queries, keys, st.one_of(st.none(), st.integers(1, 100)), st.booleans())
 durations = st.builds(ast.Duration, st.integers(1, 10**6), st.sampled_from(ast.TIME_UNITS))
 sequences = st.builds(
-    ast.Sequence, keys, st.one_of(st.none(), durations), st.lists(steps, min_size=1, max_size=3).map(tuple), st.one_of(st.none(), steps)
+    ast.Sequence,
+    keys,
+    st.one_of(st.none(), durations),
+    st.lists(steps, min_size=1, max_size=3).map(tuple),
+    st.one_of(st.none(), steps),
 )
 samples = st.builds(ast.Sample, keys, st.lists(steps.map(lambda s: ast.Step(s.query, s.by)), min_size=1, max_size=3).map(tuple))
 pipes = st.lists(st.builds(ast.Pipe, st.sampled_from(["head", "tail"]), st.integers(1, 10**6)), max_size=2).map(tuple)

@@ -3,7 +3,6 @@ from pathlib import Path
 import pytest
 
 
-
 @pytest.fixture
 def shared() -> Path:
     """The shared/ folder beside the clone: schemas, corpus, conformance data

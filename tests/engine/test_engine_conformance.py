@@ -22,6 +22,7 @@ from __future__ import annotations
 import pytest
 
 import kestrel
+
 from support.conformance import (
     ENDGAME_ENGINE,
     MISSING_ENGINE,
@@ -89,6 +90,7 @@ def test_endgame_case_on_three_workers(case):
 
 @pytest.mark.parametrize("case", MISSING_CASES, ids=[case["name"] for case in MISSING_CASES])
 def test_missing_events_case_streamed_on_three_workers(case):
-    alerts = run_engine(case["query"], _time_ordered_missing_events(), batch_size=4, workers=3, entity_field="transID",
-                        **MISSING_ENGINE)
+    alerts = run_engine(
+        case["query"], _time_ordered_missing_events(), batch_size=4, workers=3, entity_field="transID", **MISSING_ENGINE
+    )
     assert alert_ids(alerts, "sequence") == case["expected_event_ids"]

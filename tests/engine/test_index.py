@@ -5,16 +5,17 @@ import json
 
 import pytest
 from engine_support import EVENTS, RULES, event
-from support.shared import CORPUS
 
 import kestrel
 from kestrel.synth import EventGenerator
+
+from support.shared import CORPUS
 
 
 def test_rules_are_offered_by_category_and_sequences_every_batch():
     engine = kestrel.Engine()
     engine.load(RULES / "eql")
-    engine.load('any where process.pid == 1', rule_id="anything")
+    engine.load("any where process.pid == 1", rule_id="anything")
     sequences = [r.id for r in engine._rules if r.kind == "sequence"]
     assert len(sequences) == 1
     engine.process([event("registry", registry=RUN_KEY)])
@@ -23,7 +24,10 @@ def test_rules_are_offered_by_category_and_sequences_every_batch():
     assert offered == {"run_key_to_public_folder", *sequences, "anything"}
 
 
-RUN_KEY = {"path": "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\updater", "data": {"strings": ["C:\\Users\\Public\\u.exe"]}}
+RUN_KEY = {
+    "path": "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\updater",
+    "data": {"strings": ["C:\\Users\\Public\\u.exe"]},
+}
 
 
 def test_a_batch_without_a_rules_category_never_reaches_it():
@@ -79,8 +83,6 @@ def test_a_trailing_missing_step_closes_on_events_the_sequence_cannot_match():
     assert second_batch_alerts(True) == second_batch_alerts(False) == ["no_file_after_a"]
 
 
-
-
 def _alerts(rules, events, indexing):
     """Every alert of one run, as comparable tuples, and the engine."""
     engine = kestrel.Engine(indexing=indexing, batch_size=700)
@@ -90,7 +92,9 @@ def _alerts(rules, events, indexing):
     engine.add_sink(seen.append)
     engine.process(events)
     engine.flush()
-    return sorted(json.dumps([a["rule"]["id"], a["events"], a.get("captures")], sort_keys=True, default=str) for a in seen), engine
+    return sorted(
+        json.dumps([a["rule"]["id"], a["events"], a.get("captures")], sort_keys=True, default=str) for a in seen
+    ), engine
 
 
 def _mixed_events():

@@ -68,10 +68,12 @@ def test_keyed_shards_raise_the_alerts_of_one_engine():
 
 
 def test_cross_entity_sequences_are_named_and_run_only_apart():
-    rule = "sequence by user.name [process where process.name == \"a\"] [process where process.name == \"b\"]"
+    rule = 'sequence by user.name [process where process.name == "a"] [process where process.name == "b"]'
     events = [
         event("process", process={"name": "a"}, user={"name": "u"}, host={"id": "h1"}),
-        event("process", process={"name": "b"}, user={"name": "u"}, host={"id": "h2"}, **{"@timestamp": "2026-01-05T08:00:01.000Z"}),
+        event(
+            "process", process={"name": "b"}, user={"name": "u"}, host={"id": "h2"}, **{"@timestamp": "2026-01-05T08:00:01.000Z"}
+        ),
     ]
     with kestrel.Engine(workers=2) as engine:
         engine.load(rule)

@@ -14,7 +14,9 @@ def _hostile(tmp_path):
     package = tmp_path / "spinner"
     package.mkdir()
     (package / "rule.wat").write_text(LOOP)
-    (package / "manifest.json").write_text(json.dumps({"id": "spinner", "version": "1", "entry": "rule.wat", "categories": ["network"]}))
+    (package / "manifest.json").write_text(
+        json.dumps({"id": "spinner", "version": "1", "entry": "rule.wat", "categories": ["network"]})
+    )
     return package
 
 
@@ -52,7 +54,9 @@ def test_a_module_reporting_events_outside_the_batch_loses_no_other_rule_s_alert
     package = tmp_path / "liar"
     package.mkdir()
     (package / "rule.wat").write_text(LIAR)
-    (package / "manifest.json").write_text(json.dumps({"id": "liar", "version": "1", "entry": "rule.wat", "categories": ["network"]}))
+    (package / "manifest.json").write_text(
+        json.dumps({"id": "liar", "version": "1", "entry": "rule.wat", "categories": ["network"]})
+    )
     engine = kestrel.Engine(quarantine_after=2)
     engine.load(package)
     engine.load(RULES / "eql" / "dns_known_bad_domain.eql")

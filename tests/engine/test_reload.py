@@ -27,7 +27,12 @@ def test_reload_adds_changes_and_removes_rules_and_keeps_unchanged_objects(rules
     shutil.copy(RULES / "eql" / "dns_known_bad_domain.eql", rules_dir)
     result = engine.reload()
     assert result.ok
-    assert (result.added, result.removed, result.changed, result.unchanged) == (["dns_known_bad_domain"], ["whoami_discovery"], ["certutil_download"], [])
+    assert (result.added, result.removed, result.changed, result.unchanged) == (
+        ["dns_known_bad_domain"],
+        ["whoami_discovery"],
+        ["certutil_download"],
+        [],
+    )
     assert sorted(a["rule"]["id"] for a in engine.process([bad_dns, certutil])) == ["certutil_download", "dns_known_bad_domain"]
     again = engine.reload()
     assert again.unchanged == ["certutil_download", "dns_known_bad_domain"]
@@ -71,7 +76,9 @@ def test_sequence_state_survives_a_reload_of_other_rules(rules_dir):
     shutil.copy(RULES / "eql" / "dns_known_bad_domain.eql", rules_dir)
     assert "execution_then_outbound" in engine.reload().unchanged
     assert next(r for r in engine._rules if r.kind == "sequence") is sequence
-    connect = event("network", **{"@timestamp": "2026-01-05T08:01:00.000Z"}, process={"entity_id": "p1"}, destination={"port": 4444})
+    connect = event(
+        "network", **{"@timestamp": "2026-01-05T08:01:00.000Z"}, process={"entity_id": "p1"}, destination={"port": 4444}
+    )
     [alert] = engine.process([connect])
     assert alert["kind"] == "sequence" and alert["rule"]["id"] == "execution_then_outbound"
     assert [e["event"]["category"] for e in alert["events"]] == [["process"], ["network"]]

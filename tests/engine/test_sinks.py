@@ -100,7 +100,7 @@ def test_file_alerts_carry_the_original_event_bytes(tmp_path):
 
 
 def test_sequence_alerts_in_a_sink_have_join_keys_captures_and_missing_steps(tmp_path):
-    rule = "sequence by host.id with maxspan=1m [process where process.name == \"a.exe\"] ![file where file.name == \"x\"]"
+    rule = 'sequence by host.id with maxspan=1m [process where process.name == "a.exe"] ![file where file.name == "x"]'
     alerts = tmp_path / "alerts.ndjson"
     engine = kestrel.Engine(sinks=[alerts])
     engine.load(rule, rule_id="no_file_after_a")
@@ -129,7 +129,9 @@ def test_a_failing_sink_is_retried_then_stops_the_input_and_is_counted(tmp_path,
     seen = []
     engine = kestrel.Engine(workers=workers, batch_size=500, sinks=[FileSink("/dev/full"), CallbackSink(seen.append)])
     engine.load(RULES / "eql")
-    with pytest.raises(kestrel.SinkError, match=r"sink FileSink\(/dev/full\): \d+ alert\(s\) not delivered: OSError.*after 3 attempt\(s\)"):
+    with pytest.raises(
+        kestrel.SinkError, match=r"sink FileSink\(/dev/full\): \d+ alert\(s\) not delivered: OSError.*after 3 attempt\(s\)"
+    ):
         engine.process_file(events)
     stats = engine.stats()
     full, callback = stats["sinks"]
@@ -152,7 +154,12 @@ def test_a_sink_that_recovers_within_its_retries_loses_nothing(certutil):
     engine = kestrel.Engine(sinks=[Flaky()])
     engine.load(RULES / "eql")
     assert engine.process([certutil])
-    assert calls == [1, 1] and engine.stats()["sinks"][0] == {"sink": "Flaky", "delivered": 1, "failed": 0, "last_error": "OSError: a hiccup"}
+    assert calls == [1, 1] and engine.stats()["sinks"][0] == {
+        "sink": "Flaky",
+        "delivered": 1,
+        "failed": 0,
+        "last_error": "OSError: a hiccup",
+    }
 
 
 def test_a_sink_that_never_returns_times_out_and_stops_the_input(certutil):

@@ -62,14 +62,16 @@ def test_a_killed_process_is_continued_from_its_snapshot(tmp_path, workers):
     split_alerts, blob = tmp_path / "split.ndjson", tmp_path / "engine.snapshot"
 
     args = [sys.executable, str(script), rules]
-    with subprocess.Popen([*args, str(first), str(split_alerts), str(blob), "first", str(workers)],
-                          stdout=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen(
+        [*args, str(first), str(split_alerts), str(blob), "first", str(workers)], stdout=subprocess.PIPE, text=True
+    ) as proc:
         assert proc.stdout.readline().strip() == "ready"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(30)
     assert proc.returncode == -signal.SIGKILL
-    done = subprocess.run([*args, str(second), str(split_alerts), str(blob), "second", str(workers)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [*args, str(second), str(split_alerts), str(blob), "second", str(workers)], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) == len(lines)  # the ingest counters went on too
 
@@ -126,8 +128,10 @@ def test_a_snapshot_of_other_rules_or_workers_or_damaged_is_refused(tmp_path):
 
 
 def _ab_event(n, name, host="h"):
-    return (f'{{"@timestamp":"2026-01-05T08:00:{n:02d}.000Z","event":{{"category":["process"]}},'
-            f'"host":{{"id":"{host}"}},"process":{{"name":"{name}"}}}}\n')
+    return (
+        f'{{"@timestamp":"2026-01-05T08:00:{n:02d}.000Z","event":{{"category":["process"]}},'
+        f'"host":{{"id":"{host}"}},"process":{{"name":"{name}"}}}}\n'
+    )
 
 
 def test_one_partition_is_snapshotted_restored_advanced_and_flushed():

@@ -58,14 +58,20 @@ def test_packages_of_every_entry_kind(tmp_path, certutil):
     eql_package = tmp_path / "certutil_pkg"
     eql_package.mkdir()
     (eql_package / "rule.eql").write_text((RULES / "eql" / "certutil_download.eql").read_text())
-    (eql_package / "manifest.json").write_text(json.dumps({"id": "pkg-certutil", "version": "2", "entry": "rule.eql", "severity": "high", "risk_score": 73}))
+    (eql_package / "manifest.json").write_text(
+        json.dumps({"id": "pkg-certutil", "version": "2", "entry": "rule.eql", "severity": "high", "risk_score": 73})
+    )
     shutil.copytree(RULES / "lua_example_rule", tmp_path / "lua_example_rule")
     shutil.copytree(RULES / "wasm_example_rule", tmp_path / "wasm_example_rule")
     engine = kestrel.Engine()
     report = engine.load(tmp_path)
     assert report.ok
     runtimes = {r["id"]: (r["runtime"], r["source"]) for r in engine.rules()}
-    assert runtimes == {"pkg-certutil": ("wasm", "package"), "lua_example_rule": ("lua", "package"), "wasm-example-pid-over-1000": ("wasm", "package")}
+    assert runtimes == {
+        "pkg-certutil": ("wasm", "package"),
+        "lua_example_rule": ("lua", "package"),
+        "wasm-example-pid-over-1000": ("wasm", "package"),
+    }
     suspicious = event("process", process={"name": "suspicious.exe", "pid": 4242})
     alerts = engine.process([certutil, suspicious])
     fired = sorted((a["rule"]["id"], a["events"][0]["process"]["name"]) for a in alerts)
@@ -82,9 +88,13 @@ def test_packages_of_every_entry_kind(tmp_path, certutil):
 def test_jsonl_corpus_rules(tmp_path, bad_dns):
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(
-        json.dumps({"rule_id": "r1", "name": "bad dns", "severity": "high", "query": 'network where dns.question.name == "evil.example"'}) + "\n"
+        json.dumps(
+            {"rule_id": "r1", "name": "bad dns", "severity": "high", "query": 'network where dns.question.name == "evil.example"'}
+        )
+        + "\n"
         + "{not json\n"
-        + json.dumps({"rule_id": "r2", "query": "process where process.name == "}) + "\n"
+        + json.dumps({"rule_id": "r2", "query": "process where process.name == "})
+        + "\n"
     )
     engine = kestrel.Engine()
     report = engine.load(corpus)
@@ -174,7 +184,10 @@ def test_sigma_rules_on_caseless_multi_fields_match(tmp_path):
     assert engine.load(tmp_path).ok
     parent = {"executable": "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\POWERSHELL.EXE"}
     hit = event("process", process={"executable": "C:\\Program Files\\Google\\Chrome\\CHROME.EXE", "parent": parent})
-    miss = event("process", process={"executable": "C:\\Program Files\\Google\\Chrome\\chrome.exe", "parent": {"executable": "C:\\explorer.exe"}})
+    miss = event(
+        "process",
+        process={"executable": "C:\\Program Files\\Google\\Chrome\\chrome.exe", "parent": {"executable": "C:\\explorer.exe"}},
+    )
     assert len(engine.process([hit, miss])) == 1
 
 

@@ -80,7 +80,10 @@ def test_kestrel_run_watch_reloads_rules_while_reading_stdin(rules_dir, certutil
 
     run = subprocess.Popen(
         [sys.executable, "-m", "kestrel", "run", "--rules", str(rules_dir), "--events", "-", "--watch", "0.05"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert run.stderr.readline().startswith("kestrel run: watching 1 rule path(s)")

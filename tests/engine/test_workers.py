@@ -10,9 +10,10 @@ import zlib
 
 import pytest
 from engine_support import EVENTS, RULES, ndjson
-from support.shared import CORPUS
 
 import kestrel
+
+from support.shared import CORPUS
 
 
 def _alert_lines(tmp_path, rules, workers, events=EVENTS, **options):
@@ -58,15 +59,26 @@ def _hosts_in_different_partitions():
 def test_a_sequence_joined_by_user_finds_its_match_across_hosts_on_two_workers(tmp_path):
     a, b = _hosts_in_different_partitions()
     events = [
-        {"@timestamp": "2026-01-05T08:00:00.000Z", "event": {"category": ["authentication"], "outcome": "failure"},
-         "host": {"id": a}, "user": {"name": "bob"}},
-        {"@timestamp": "2026-01-05T08:00:10.000Z", "event": {"category": ["process"], "type": ["start"]},
-         "host": {"id": b}, "user": {"name": "bob"}, "process": {"name": "whoami.exe"}},
+        {
+            "@timestamp": "2026-01-05T08:00:00.000Z",
+            "event": {"category": ["authentication"], "outcome": "failure"},
+            "host": {"id": a},
+            "user": {"name": "bob"},
+        },
+        {
+            "@timestamp": "2026-01-05T08:00:10.000Z",
+            "event": {"category": ["process"], "type": ["start"]},
+            "host": {"id": b},
+            "user": {"name": "bob"},
+            "process": {"name": "whoami.exe"},
+        },
     ]
     path = tmp_path / "events.ndjson"
     path.write_text(ndjson(events))
-    query = ('sequence by user.name with maxspan=1m [authentication where event.outcome == "failure"] '
-             '[process where process.name == "whoami.exe"]')
+    query = (
+        'sequence by user.name with maxspan=1m [authentication where event.outcome == "failure"] '
+        '[process where process.name == "whoami.exe"]'
+    )
     found = {}
     for workers in (0, 2):
         with kestrel.Engine(workers=workers, batch_size=1) as engine:

@@ -6,8 +6,8 @@ fetched by scripts/flink-setup.sh. Everything started here is stopped here.
 from __future__ import annotations
 
 import base64
-import os
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -18,7 +18,11 @@ from typing import Iterator, List
 
 JARS = Path(os.environ.get("KESTREL_SCALEOUT_JARS", Path.home() / ".cache" / "kestrel" / "scaleout"))
 BROKER_JARS = JARS / "broker"
-KAFKA_CONNECTOR = next(iter(sorted((JARS / "connector").glob("flink-sql-connector-kafka-*.jar"))), None) if (JARS / "connector").is_dir() else None
+KAFKA_CONNECTOR = (
+    next(iter(sorted((JARS / "connector").glob("flink-sql-connector-kafka-*.jar"))), None)
+    if (JARS / "connector").is_dir()
+    else None
+)
 
 
 @contextmanager
@@ -91,7 +95,9 @@ class Kafka:
         raise RuntimeError("Kafka did not start within 90 s")
 
     def topics(self, *args: str) -> subprocess.CompletedProcess:
-        return _java(self.prefix, "org.apache.kafka.tools.TopicCommand", "--bootstrap-server", self.bootstrap, *(args or ("--list",)))
+        return _java(
+            self.prefix, "org.apache.kafka.tools.TopicCommand", "--bootstrap-server", self.bootstrap, *(args or ("--list",))
+        )
 
     def create_topic(self, topic: str, partitions: int = 4) -> None:
         done = self.topics("--create", "--topic", topic, "--partitions", str(partitions), "--replication-factor", "1")
@@ -99,8 +105,18 @@ class Kafka:
             raise RuntimeError(done.stderr)
 
     def produce(self, topic: str, lines: List[str]) -> None:
-        command = [*self.prefix, "java", "-Xmx256m", "-cp", f"{BROKER_JARS}/*", "org.apache.kafka.tools.ConsoleProducer",
-                   "--bootstrap-server", self.bootstrap, "--topic", topic]
+        command = [
+            *self.prefix,
+            "java",
+            "-Xmx256m",
+            "-cp",
+            f"{BROKER_JARS}/*",
+            "org.apache.kafka.tools.ConsoleProducer",
+            "--bootstrap-server",
+            self.bootstrap,
+            "--topic",
+            topic,
+        ]
         done = subprocess.run(command, input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=180)
         if done.returncode != 0:
             raise RuntimeError(done.stderr)
@@ -108,9 +124,20 @@ class Kafka:
     def consume(self, topic: str, idle_ms: int = 15000) -> List[str]:
         """Every committed record of `topic` (transactions aborted by a
         restart are not read), until none arrives for `idle_ms`."""
-        done = _java(self.prefix, "org.apache.kafka.tools.consumer.ConsoleConsumer", "--bootstrap-server", self.bootstrap,
-                     "--topic", topic, "--from-beginning", "--timeout-ms", str(idle_ms),
-                     "--isolation-level", "read_committed", timeout=600)
+        done = _java(
+            self.prefix,
+            "org.apache.kafka.tools.consumer.ConsoleConsumer",
+            "--bootstrap-server",
+            self.bootstrap,
+            "--topic",
+            topic,
+            "--from-beginning",
+            "--timeout-ms",
+            str(idle_ms),
+            "--isolation-level",
+            "read_committed",
+            timeout=600,
+        )
         return [line for line in done.stdout.splitlines() if line.startswith("{")]
 
     def stop(self) -> None:
@@ -122,7 +149,6 @@ class Kafka:
                 self.process.kill()
 
 
-
 class FlinkCluster:
     """A standalone Flink cluster on localhost from the apache-flink wheel's
     own scripts: one JobManager (REST on `rest_port`) and TaskManagers of
@@ -130,8 +156,12 @@ class FlinkCluster:
     delay."""
 
     def __init__(self, prefix: List[str], workdir: Path, python: Path, rest_port: int = 18081) -> None:
-        done = subprocess.run([str(python), "-c", "import pyflink, os; print(os.path.dirname(pyflink.__file__))"],
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [str(python), "-c", "import pyflink, os; print(os.path.dirname(pyflink.__file__))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         self.home = Path(done.stdout.strip())
         self.prefix, self.workdir, self.rest_port = prefix, workdir, rest_port
         self.conf = workdir / "conf"
@@ -164,12 +194,18 @@ class FlinkCluster:
         for name in ("log4j.properties", "log4j-console.properties", "log4j-cli.properties"):
             shutil.copy(self.home / "conf" / name, self.conf / name)
         (workdir / "log").mkdir(exist_ok=True)
-        self.env = dict(os.environ, FLINK_CONF_DIR=str(self.conf), FLINK_LOG_DIR=str(workdir / "log"),
-                        FLINK_PID_DIR=str(workdir / "pids"))
+        self.env = dict(
+            os.environ, FLINK_CONF_DIR=str(self.conf), FLINK_LOG_DIR=str(workdir / "log"), FLINK_PID_DIR=str(workdir / "pids")
+        )
 
     def _daemon(self, script: str, action: str) -> None:
-        subprocess.run([*self.prefix, "bash", str(self.home / "bin" / script), action], env=self.env,
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [*self.prefix, "bash", str(self.home / "bin" / script), action],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
     def start(self, taskmanagers: int) -> "FlinkCluster":
         self._daemon("jobmanager.sh", "start")
@@ -211,6 +247,10 @@ class FlinkCluster:
                 os.kill(pid, 9)
             except ProcessLookupError:
                 pass
-        subprocess.run([*self.prefix, "bash", str(self.home / "bin" / "jobmanager.sh"), "stop"], env=self.env,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [*self.prefix, "bash", str(self.home / "bin" / "jobmanager.sh"), "stop"],
+            env=self.env,
+            capture_output=True,
+            timeout=120,
+        )
         subprocess.run(["pkill", "-9", "-f", str(self.conf)], capture_output=True)

@@ -11,8 +11,9 @@ import signal
 import subprocess
 
 import pytest
-from scaleout import KAFKA_CONNECTOR, FlinkCluster, Kafka, private_network
 from test_flink_job import FLINK_PYTHON, RULES, _canonical, _reference, _require_flink, _require_kafka, _stream
+
+from scaleout import KAFKA_CONNECTOR, FlinkCluster, Kafka, private_network
 
 pytestmark = pytest.mark.slow
 
@@ -23,8 +24,14 @@ SPANNING_RULE = """sequence by host.id with maxspan=1h
 
 
 def _span_event(name, timestamp):
-    return json.dumps({"@timestamp": timestamp, "event": {"category": ["process"], "type": ["start"]},
-                       "host": {"id": "span-host"}, "process": {"name": name}})
+    return json.dumps(
+        {
+            "@timestamp": timestamp,
+            "event": {"category": ["process"], "type": ["start"]},
+            "host": {"id": "span-host"},
+            "process": {"name": name},
+        }
+    )
 
 
 def test_a_killed_taskmanager_loses_no_alert_and_no_partial_sequence(tmp_path):
@@ -53,10 +60,31 @@ def test_a_killed_taskmanager_loses_no_alert_and_no_partial_sequence(tmp_path):
             kafka.create_topic("alerts", partitions=2)
             cluster.start(taskmanagers=2)
             kafka.produce("events", first)
-            command = [*prefix, str(FLINK_PYTHON), "-m", "kestrel", "flink", "submit", "--rules", *map(str, rules),
-                       "--source", f"kafka://{kafka.bootstrap}/events", "--sink", f"kafka://{kafka.bootstrap}/alerts",
-                       "--jars", str(KAFKA_CONNECTOR), "--shards", "4", "--parallelism", "2",
-                       "--checkpoint-interval", "2000", "--jobmanager", f"localhost:{cluster.rest_port}", "--detach"]
+            command = [
+                *prefix,
+                str(FLINK_PYTHON),
+                "-m",
+                "kestrel",
+                "flink",
+                "submit",
+                "--rules",
+                *map(str, rules),
+                "--source",
+                f"kafka://{kafka.bootstrap}/events",
+                "--sink",
+                f"kafka://{kafka.bootstrap}/alerts",
+                "--jars",
+                str(KAFKA_CONNECTOR),
+                "--shards",
+                "4",
+                "--parallelism",
+                "2",
+                "--checkpoint-interval",
+                "2000",
+                "--jobmanager",
+                f"localhost:{cluster.rest_port}",
+                "--detach",
+            ]
             done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
             assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
             job = done.stdout.split()[-1]
@@ -72,10 +100,13 @@ def test_a_killed_taskmanager_loses_no_alert_and_no_partial_sequence(tmp_path):
             os.kill(victim, signal.SIGKILL)
             cluster.add_taskmanager()
             kafka.produce("events", second)
-            cluster.wait(lambda: cluster.rest(f"/jobs/{job}/checkpoints")["latest"].get("restored") is not None,
-                         "a restore from a checkpoint")
-            cluster.wait(lambda: cluster.rest(f"/jobs/{job}")["state"] == "RUNNING" and checkpoints() >= 6,
-                         "the job to run again")
+            cluster.wait(
+                lambda: cluster.rest(f"/jobs/{job}/checkpoints")["latest"].get("restored") is not None,
+                "a restore from a checkpoint",
+            )
+            cluster.wait(
+                lambda: cluster.rest(f"/jobs/{job}")["state"] == "RUNNING" and checkpoints() >= 6, "the job to run again"
+            )
             # Stop with drain: the final watermark settles every shard, then a
             # savepoint commits the last alerts.
             cluster.rest(f"/jobs/{job}/stop", {"drain": True})

@@ -43,7 +43,10 @@ def _require_flink():
 def _require_kafka():
     from scaleout import BROKER_JARS, KAFKA_CONNECTOR
 
-    _need(KAFKA_CONNECTOR is not None and BROKER_JARS.is_dir(), f"no Kafka jars under {BROKER_JARS.parent} (run scripts/flink-setup.sh)")
+    _need(
+        KAFKA_CONNECTOR is not None and BROKER_JARS.is_dir(),
+        f"no Kafka jars under {BROKER_JARS.parent} (run scripts/flink-setup.sh)",
+    )
 
 
 def _isolated(command):
@@ -56,8 +59,22 @@ def _isolated(command):
 
 def _submit(tmp_path, rules, events, *extra):
     out = tmp_path / "flink-alerts"
-    command = [str(FLINK_PYTHON), "-m", "kestrel", "flink", "submit", "--rules", *map(str, rules),
-               "--source", f"file:{events}", "--sink", f"file:{out}", "--checkpoint-interval", "2000", *extra]
+    command = [
+        str(FLINK_PYTHON),
+        "-m",
+        "kestrel",
+        "flink",
+        "submit",
+        "--rules",
+        *map(str, rules),
+        "--source",
+        f"file:{events}",
+        "--sink",
+        f"file:{out}",
+        "--checkpoint-interval",
+        "2000",
+        *extra,
+    ]
     done = subprocess.run(_isolated(command), capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     files = [p for p in out.rglob("*") if p.is_file()]
@@ -84,8 +101,13 @@ def _stream(tmp_path):
     docs = [json.loads(line) for line in lines]
     last = max(d["@timestamp"] for d in docs)
     pair = [
-        {"@timestamp": last, "event": {"category": ["process"], "type": ["start"]}, "host": {"id": f"cross-{n}"},
-         "user": {"name": "kestrel-cross"}, "process": {"name": name, "pid": 7 + n}}
+        {
+            "@timestamp": last,
+            "event": {"category": ["process"], "type": ["start"]},
+            "host": {"id": f"cross-{n}"},
+            "user": {"name": "kestrel-cross"},
+            "process": {"name": name, "pid": 7 + n},
+        }
         for n, name in enumerate(["kestrel-first.exe", "kestrel-second.exe"])
     ]
     late = dict(pair[0], host={"id": "late-host"}, user={"name": "late-user"}, **{"@timestamp": "2000-01-01T00:00:00.000Z"})
@@ -116,8 +138,19 @@ def test_a_rule_that_does_not_load_stops_the_submission(tmp_path):
     _require_flink()
     bad = tmp_path / "bad.eql"
     bad.write_text("process where\n")
-    command = [str(FLINK_PYTHON), "-m", "kestrel", "flink", "submit", "--rules", str(bad),
-               "--source", f"file:{EVENTS}", "--sink", f"file:{tmp_path / 'out'}"]
+    command = [
+        str(FLINK_PYTHON),
+        "-m",
+        "kestrel",
+        "flink",
+        "submit",
+        "--rules",
+        str(bad),
+        "--source",
+        f"file:{EVENTS}",
+        "--sink",
+        f"file:{tmp_path / 'out'}",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
     assert "bad.eql" in done.stderr
@@ -130,6 +163,7 @@ def test_kafka_in_kafka_out_raises_the_alerts_of_kestrel_run_once_each(tmp_path)
     _require_flink()
     _require_kafka()
     from scaleout import KAFKA_CONNECTOR, Kafka, private_network
+
     events = _stream(tmp_path)
     expected = _canonical(_reference(tmp_path, RULES, events))
     with private_network() as prefix:
@@ -140,10 +174,29 @@ def test_kafka_in_kafka_out_raises_the_alerts_of_kestrel_run_once_each(tmp_path)
             kafka.create_topic("events", partitions=1)
             kafka.create_topic("alerts", partitions=2)
             kafka.produce("events", events.read_text().splitlines())
-            command = [*prefix, str(FLINK_PYTHON), "-m", "kestrel", "flink", "submit", "--rules", *map(str, RULES),
-                       "--source", f"kafka://{kafka.bootstrap}/events", "--sink", f"kafka://{kafka.bootstrap}/alerts",
-                       "--bounded", "--jars", str(KAFKA_CONNECTOR), "--shards", "4", "--parallelism", "2",
-                       "--checkpoint-interval", "2000"]
+            command = [
+                *prefix,
+                str(FLINK_PYTHON),
+                "-m",
+                "kestrel",
+                "flink",
+                "submit",
+                "--rules",
+                *map(str, RULES),
+                "--source",
+                f"kafka://{kafka.bootstrap}/events",
+                "--sink",
+                f"kafka://{kafka.bootstrap}/alerts",
+                "--bounded",
+                "--jars",
+                str(KAFKA_CONNECTOR),
+                "--shards",
+                "4",
+                "--parallelism",
+                "2",
+                "--checkpoint-interval",
+                "2000",
+            ]
             done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
             assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
             found = kafka.consume("alerts")

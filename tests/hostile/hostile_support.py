@@ -60,7 +60,10 @@ def run_scenario(
     script = _PRELUDE.format(limit=memory) + textwrap.dedent(code)
     try:
         return subprocess.run(
-            [sys.executable, "-c", script, *args], capture_output=True, timeout=timeout, cwd=cwd or REPO,
+            [sys.executable, "-c", script, *args],
+            capture_output=True,
+            timeout=timeout,
+            cwd=cwd or REPO,
             input=stdin,
         )
     except subprocess.TimeoutExpired as expired:
@@ -79,7 +82,7 @@ def result(process: subprocess.CompletedProcess) -> Any:
     stdout = process.stdout.decode(errors="replace")
     for line in reversed(stdout.splitlines()):
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     stderr = process.stderr.decode(errors="replace")
     pytest.fail(f"the scenario ended (status {process.returncode}) without a result\n{stdout[-2000:]}\n{stderr[-3000:]}")
 
@@ -106,7 +109,11 @@ def write_package(directory: Path, manifest: dict, files: Sequence[tuple] = ()) 
 
 #: One process event of category "process", as NDJSON, with the given pid.
 def process_event(pid: int, name: str = "cmd.exe") -> str:
-    return json.dumps({
-        "@timestamp": "2026-01-01T00:00:00Z", "event": {"category": ["process"]},
-        "host": {"id": "h1"}, "process": {"pid": pid, "name": name},
-    })
+    return json.dumps(
+        {
+            "@timestamp": "2026-01-01T00:00:00Z",
+            "event": {"category": ["process"]},
+            "host": {"id": "h1"},
+            "process": {"pid": pid, "name": name},
+        }
+    )

@@ -7,10 +7,10 @@ file (and the key); the other rules of the directory load.
 
 import json
 
-from hostile_support import process_event, result, run_scenario, write_package
-
 from kestrel.compiler import compile
 from kestrel.compiler.wasm.package import write_package as write_wasm_package
+
+from hostile_support import process_event, result, run_scenario, write_package
 
 
 def _compiled(directory, rule_id, constants=None):
@@ -32,7 +32,9 @@ def test_one_broken_package_file_fails_only_its_package(tmp_path):
     _compiled(rules / "bad_pipes", "bad_pipes", json.dumps(dict(without_ir, ir={"rule": {"pipes": [{"op": "sort"}]}})))
     _compiled(rules / "deep", "deep", "[" * 100_000)
     lua = {"id": "lua_bad", "version": "1", "runtime": "lua", "entry": "predicate.lua"}
-    write_package(rules / "lua_bad", lua, [("predicate.lua", "function pred_eval(e) return true end\n"), ("constants.json", "[1, ")])
+    write_package(
+        rules / "lua_bad", lua, [("predicate.lua", "function pred_eval(e) return true end\n"), ("constants.json", "[1, ")]
+    )
     process = run_scenario(
         """
         import kestrel
@@ -42,7 +44,8 @@ def test_one_broken_package_file_fails_only_its_package(tmp_path):
                 "failures": {f.location.rsplit("/", 1)[-1]: f.reason for f in loaded.failures},
                 "alerts": sorted(a["rule"]["id"] for a in engine.process(sys.argv[2]))})
         """,
-        str(rules), process_event(4242) + "\n",
+        str(rules),
+        process_event(4242) + "\n",
     )
     found = result(process)
     assert found["rules"] == ["healthy", "loose"] and found["alerts"] == ["healthy", "loose"]

@@ -39,7 +39,8 @@ def test_fifos_and_devices_fail_to_load_without_blocking_or_exhausting_memory(tm
                 "failures": {f.location.rsplit("/", 2)[-2] + "/" + f.location.rsplit("/", 1)[-1]: f.reason for f in loaded.failures},
                 "alerts": len(engine.process(sys.argv[2]))})
         """,
-        str(rules), process_event(4242) + "\n",
+        str(rules),
+        process_event(4242) + "\n",
     )
     found = result(process)
     assert found["rules"] == ["good"] and found["alerts"] == 1

@@ -8,16 +8,45 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import kestrel
+
 from hostile_support import RULES
 
-KEYS = ["@timestamp", "event", "category", "host", "id", "process", "name", "pid", "args", "command_line",
-        "user", "file", "path", "registry", "data", "strings", "dns", "question", "x", "", "process.name"]
+KEYS = [
+    "@timestamp",
+    "event",
+    "category",
+    "host",
+    "id",
+    "process",
+    "name",
+    "pid",
+    "args",
+    "command_line",
+    "user",
+    "file",
+    "path",
+    "registry",
+    "data",
+    "strings",
+    "dns",
+    "question",
+    "x",
+    "",
+    "process.name",
+]
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=False),
-    st.text(max_size=40), st.sampled_from(["process", "network", "2026-01-05T08:00:00Z", "cmd.exe", "h1"]),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=40),
+    st.sampled_from(["process", "network", "2026-01-05T08:00:00Z", "cmd.exe", "h1"]),
 )
-JSON = st.recursive(SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(KEYS), inner, max_size=5)), max_leaves=25)
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(KEYS), inner, max_size=5)),
+    max_leaves=25,
+)
 LINE = st.one_of(
     JSON.map(lambda v: json.dumps(v).encode()),
     st.dictionaries(st.sampled_from(KEYS), JSON, max_size=6).map(lambda d: json.dumps(d).encode()),
@@ -27,7 +56,7 @@ LINE = st.one_of(
 
 ENGINE = kestrel.Engine(batch_size=7)
 ENGINE.load(RULES)
-ENGINE.load('sequence by host.id with maxspan=1m [process where true] [process where process.pid > 1]', rule_id="fuzz_seq")
+ENGINE.load("sequence by host.id with maxspan=1m [process where true] [process where process.pid > 1]", rule_id="fuzz_seq")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -46,9 +75,50 @@ def test_any_lines_end_as_alerts_or_counted_records(lines):
     assert all(isinstance(alert["rule"]["id"], str) for alert in alerts)
 
 
-TOKENS = ["process", "where", "sequence", "by", "with", "maxspan=1m", "until", "sample", "any", "and", "or", "not",
-          "==", ":", "!=", "<", ">=", "in", "like~", "regex", "(", ")", "[", "]", ",", "|", "head", "tail", "1", "\"a*\"",
-          "'x'", "process.name", "?user.name", "length(", "wildcard(", "cidrMatch(", "true", "null", "runs=2", "!", "~", "5s"]
+TOKENS = [
+    "process",
+    "where",
+    "sequence",
+    "by",
+    "with",
+    "maxspan=1m",
+    "until",
+    "sample",
+    "any",
+    "and",
+    "or",
+    "not",
+    "==",
+    ":",
+    "!=",
+    "<",
+    ">=",
+    "in",
+    "like~",
+    "regex",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    "|",
+    "head",
+    "tail",
+    "1",
+    '"a*"',
+    "'x'",
+    "process.name",
+    "?user.name",
+    "length(",
+    "wildcard(",
+    "cidrMatch(",
+    "true",
+    "null",
+    "runs=2",
+    "!",
+    "~",
+    "5s",
+]
 
 
 @settings(max_examples=300, deadline=None)

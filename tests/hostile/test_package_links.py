@@ -10,6 +10,7 @@ import json
 import os
 
 import pytest
+
 from hostile_support import process_event, result, run_scenario, write_package
 
 SECRET = "root-secret-token-1234"
@@ -21,7 +22,9 @@ def test_links_out_of_a_package_fail_that_package_without_reading_the_target(tmp
     secret = tmp_path / "secret.txt"
     secret.write_text(SECRET + "\n")
     rules = tmp_path / "rules"
-    package = write_package(rules / "linked", dict(LUA, id="linked"), [("predicate.lua", "function pred_eval(e) return true end\n")])
+    package = write_package(
+        rules / "linked", dict(LUA, id="linked"), [("predicate.lua", "function pred_eval(e) return true end\n")]
+    )
     (package / linked).unlink(missing_ok=True)
     os.symlink(secret, package / linked)
     (rules / "big_pid.eql").write_text("process where process.pid > 1000\n")
@@ -34,7 +37,8 @@ def test_links_out_of_a_package_fail_that_package_without_reading_the_target(tmp
         report({"rules": [r["id"] for r in engine.rules()], "failures": [str(f) for f in loaded.failures],
                 "alerts": [a["rule"]["id"] for a in alerts]})
         """,
-        str(rules), process_event(4242),
+        str(rules),
+        process_event(4242),
     )
     found = result(process)
     assert found["rules"] == ["big_pid"] and found["alerts"] == ["big_pid"]

@@ -8,8 +8,14 @@ import json
 
 from hostile_support import one_line_error, process_event, run_cli, write_package
 
-MANIFEST = {"id": "big_pid", "version": "1", "runtime": "lua", "entry": "predicate.lua", "categories": ["process"],
-            "fields": {"1": "process.pid"}}
+MANIFEST = {
+    "id": "big_pid",
+    "version": "1",
+    "runtime": "lua",
+    "entry": "predicate.lua",
+    "categories": ["process"],
+    "fields": {"1": "process.pid"},
+}
 SOURCE = "function pred_eval(e)\n  return kestrel.event_get_i64(e, 1) > 1000\nend\n"
 
 

@@ -41,7 +41,8 @@ def test_oversized_rules_fail_alone_with_located_errors(tmp_path):
         report({"rules": sorted(r["id"] for r in engine.rules()), "failures": failures,
                 "alerts": sorted(a["rule"]["id"] for a in engine.process(sys.argv[2]))})
         """,
-        str(rules), process_event(499) + "\n",
+        str(rules),
+        process_event(499) + "\n",
     )
     found = result(process)
     assert found["rules"] == ["and_chain", "or_chain"]

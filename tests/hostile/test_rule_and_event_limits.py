@@ -11,6 +11,7 @@ unreported. 21: kestrel.field_id grew the shared schema without bound.
 import json
 
 import pytest
+
 from hostile_support import one_line_error, process_event, result, run_cli, run_scenario, write_package
 
 WASM = {"version": "1", "runtime": "wasm", "entry": "rule.wat", "categories": ["process"], "fields": {"1": "process.pid"}}
@@ -83,7 +84,8 @@ def test_a_module_s_bad_results_are_its_own_failure_and_other_rules_still_alert(
         stats = engine.stats()["rules"]["liar"]
         report({"alerts": alerts, "errors": stats["errors"], "status": stats["status"], "last": stats["last_error"]})
         """,
-        str(rules), str(events),
+        str(rules),
+        str(events),
         memory=1 << 30,
     )
     found = result(process)
@@ -94,8 +96,11 @@ def test_a_module_s_bad_results_are_its_own_failure_and_other_rules_still_alert(
 
 def test_a_huge_local_field_id_fails_that_package_only(tmp_path):
     rules = tmp_path / "rules"
-    write_package(rules / "huge", dict(WASM, id="huge", fields={"2147483647": "process.pid"}),
-                  [("rule.wat", '(module (func (export "pred_eval") (param i32) (result i32) (i32.const 1)))')])
+    write_package(
+        rules / "huge",
+        dict(WASM, id="huge", fields={"2147483647": "process.pid"}),
+        [("rule.wat", '(module (func (export "pred_eval") (param i32) (result i32) (i32.const 1)))')],
+    )
     (rules / "big_pid.eql").write_text("process where process.pid > 1000\n")
     process = run_scenario(
         """
@@ -126,11 +131,16 @@ def test_alerts_behind_a_full_disk_are_counted_as_not_delivered(tmp_path):
 
 def test_wrong_shapes_and_repeated_keys_are_reported(tmp_path):
     events = tmp_path / "events.ndjson"
-    events.write_text("\n".join([
-        json.dumps({"@timestamp": {"when": 1}, "event": {"category": ["process"]}, "process": {"pid": 1}}),
-        json.dumps({"@timestamp": "2026-01-01T00:00:00Z", "event": {"category": {"a": 1}}, "process": {"pid": 2}}),
-        '{"@timestamp": "2026-01-01T00:00:00Z", "event": {"category": ["process"]}, "process": {"pid": 3, "pid": 4}}',
-    ]) + "\n")
+    events.write_text(
+        "\n".join(
+            [
+                json.dumps({"@timestamp": {"when": 1}, "event": {"category": ["process"]}, "process": {"pid": 1}}),
+                json.dumps({"@timestamp": "2026-01-01T00:00:00Z", "event": {"category": {"a": 1}}, "process": {"pid": 2}}),
+                '{"@timestamp": "2026-01-01T00:00:00Z", "event": {"category": ["process"]}, "process": {"pid": 3, "pid": 4}}',
+            ]
+        )
+        + "\n"
+    )
     process = run_scenario(
         """
         import kestrel
@@ -152,11 +162,16 @@ def test_wrong_shapes_and_repeated_keys_are_reported(tmp_path):
 
 
 def test_field_id_cannot_grow_the_shared_schema_without_bound(tmp_path):
-    source = ("function pred_init()\n  for i = 1, 200000 do kestrel.field_id('made.up.f' .. i) end\n  return 0\nend\n"
-              "function pred_eval(e) return false end\n")
+    source = (
+        "function pred_init()\n  for i = 1, 200000 do kestrel.field_id('made.up.f' .. i) end\n  return 0\nend\n"
+        "function pred_eval(e) return false end\n"
+    )
     rules = tmp_path / "rules"
-    write_package(rules / "grower", {"id": "grower", "version": "1", "runtime": "lua", "entry": "predicate.lua",
-                                     "categories": ["process"]}, [("predicate.lua", source)])
+    write_package(
+        rules / "grower",
+        {"id": "grower", "version": "1", "runtime": "lua", "entry": "predicate.lua", "categories": ["process"]},
+        [("predicate.lua", source)],
+    )
     process = run_scenario(
         """
         import kestrel

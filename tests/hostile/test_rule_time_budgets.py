@@ -10,8 +10,7 @@ and Wasm never runs with the GIL held.
 
 from hostile_support import process_event, result, run_scenario, write_package
 
-LUA = {"version": "1", "runtime": "lua", "entry": "predicate.lua", "categories": ["process"],
-       "fields": {"1": "process.name"}}
+LUA = {"version": "1", "runtime": "lua", "entry": "predicate.lua", "categories": ["process"], "fields": {"1": "process.name"}}
 
 #: One call each that backtracks for hours in C on a name of 5,000 "a"s.
 PATTERN_CALLS = {
@@ -27,7 +26,7 @@ def test_pathological_patterns_are_stopped_and_other_rules_still_alert(tmp_path)
     for name, call in PATTERN_CALLS.items():
         source = f"function pred_eval(e)\n  local name = kestrel.event_get_str(e, 1) or ''\n  return {call} ~= nil\nend\n"
         write_package(rules / name, dict(LUA, id=name), [("predicate.lua", source)])
-    (rules / "long_name.eql").write_text('process where length(process.name) > 4000\n')
+    (rules / "long_name.eql").write_text("process where length(process.name) > 4000\n")
     events = tmp_path / "events.ndjson"
     events.write_text(process_event(1, name="a" * 5000) + "\n")
     process = run_scenario(
@@ -40,7 +39,8 @@ def test_pathological_patterns_are_stopped_and_other_rules_still_alert(tmp_path)
         report({"alerts": [a["rule"]["id"] for a in alerts],
                 "errors": {k: (v["errors"], v["last_error"]) for k, v in stats.items() if k != "long_name"}})
         """,
-        str(rules), str(events),
+        str(rules),
+        str(events),
     )
     found = result(process)
     assert found["alerts"] == ["long_name"]
@@ -49,8 +49,10 @@ def test_pathological_patterns_are_stopped_and_other_rules_still_alert(tmp_path)
 
 
 def test_ordinary_patterns_still_run_and_match(tmp_path):
-    source = ("function pred_eval(e)\n  local name = kestrel.event_get_str(e, 1) or ''\n"
-              "  return name:match('^(%w+)%.exe$') == 'cmd' and select(2, name:gsub('%.', '')) == 1\nend\n")
+    source = (
+        "function pred_eval(e)\n  local name = kestrel.event_get_str(e, 1) or ''\n"
+        "  return name:match('^(%w+)%.exe$') == 'cmd' and select(2, name:gsub('%.', '')) == 1\nend\n"
+    )
     package = write_package(tmp_path / "cmd", dict(LUA, id="cmd"), [("predicate.lua", source)])
     events = tmp_path / "events.ndjson"
     events.write_text(process_event(1, "cmd.exe") + "\n" + process_event(2, "sh") + "\n")
@@ -62,7 +64,8 @@ def test_ordinary_patterns_still_run_and_match(tmp_path):
         alerts = engine.process([json.loads(line) for line in open(sys.argv[2])])
         report([a["events"][0]["process"]["pid"] for a in alerts])
         """,
-        str(package), str(events),
+        str(package),
+        str(events),
     )
     assert result(process) == [1]
 
@@ -84,7 +87,8 @@ def test_a_lua_rule_under_the_event_budget_is_stopped_by_the_batch_budget(tmp_pa
         report({"seconds": time.monotonic() - started, "errors": stats["errors"],
                 "status": stats["status"], "last_error": stats["last_error"]})
         """,
-        str(package), str(events),
+        str(package),
+        str(events),
     )
     found = result(process)
     assert "time budget" in found["last_error"]
@@ -102,8 +106,14 @@ SPIN_CAPTURE = """
 
 
 def test_a_spinning_wasm_capture_gets_one_time_limit_per_batch(tmp_path):
-    manifest = {"id": "spin", "version": "1", "runtime": "wasm", "entry": "rule.wat", "categories": ["process"],
-                "fields": {"1": "process.pid"}}
+    manifest = {
+        "id": "spin",
+        "version": "1",
+        "runtime": "wasm",
+        "entry": "rule.wat",
+        "categories": ["process"],
+        "fields": {"1": "process.pid"},
+    }
     package = write_package(tmp_path / "spin", manifest, [("rule.wat", SPIN_CAPTURE)])
     events = tmp_path / "events.ndjson"
     events.write_text("\n".join(process_event(pid) for pid in range(200)) + "\n")
@@ -118,7 +128,8 @@ def test_a_spinning_wasm_capture_gets_one_time_limit_per_batch(tmp_path):
         report({"seconds": time.monotonic() - started, "alerts": alerts, "errors": stats["errors"],
                 "status": stats["status"]})
         """,
-        str(package), str(events),
+        str(package),
+        str(events),
     )
     found = result(process)
     assert found["alerts"] == 0 and found["errors"] == 3 and found["status"] == "quarantined"
@@ -135,8 +146,14 @@ SPIN_EVAL = """
 
 
 def test_python_threads_run_while_a_wasm_rule_spins(tmp_path):
-    manifest = {"id": "spin", "version": "1", "runtime": "wasm", "entry": "rule.wat", "categories": ["process"],
-                "fields": {"1": "process.pid"}}
+    manifest = {
+        "id": "spin",
+        "version": "1",
+        "runtime": "wasm",
+        "entry": "rule.wat",
+        "categories": ["process"],
+        "fields": {"1": "process.pid"},
+    }
     package = write_package(tmp_path / "spin", manifest, [("rule.wat", SPIN_EVAL)])
     process = run_scenario(
         """
@@ -161,11 +178,10 @@ def test_python_threads_run_while_a_wasm_rule_spins(tmp_path):
         counter.join()
         report({"spun": spun, "ticks": during, "errors": engine.stats()["rules"]["spin"]["errors"]})
         """,
-        str(package), process_event(1),
+        str(package),
+        process_event(1),
     )
     found = result(process)
     assert found["errors"] == 1 and found["spun"] >= 0.9
     # Held, the GIL would leave the counter a handful of ticks in that second.
     assert found["ticks"] > 100, found
-
-

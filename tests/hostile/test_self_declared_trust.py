@@ -9,7 +9,11 @@ import json
 from hostile_support import one_line_error, process_event, result, run_cli, run_scenario, write_package
 
 LOOPING = {
-    "id": "spin", "version": "1", "runtime": "lua", "entry": "predicate.lua", "categories": ["process"],
+    "id": "spin",
+    "version": "1",
+    "runtime": "lua",
+    "entry": "predicate.lua",
+    "categories": ["process"],
     "trusted": True,
 }
 
@@ -29,7 +33,8 @@ def test_a_package_that_trusts_itself_still_runs_under_the_watchdog(tmp_path):
         report({"failures": [str(f) for f in report_.failures], "trusted": rule["trusted"],
                 "errors": stats["errors"], "last_error": stats["last_error"]})
         """,
-        str(package), str(events),
+        str(package),
+        str(events),
     )
     found = result(process)
     assert found["failures"] == [] and found["trusted"] is False
@@ -37,7 +42,9 @@ def test_a_package_that_trusts_itself_still_runs_under_the_watchdog(tmp_path):
 
 
 def test_the_operator_grants_trust_and_only_to_directories_that_exist(tmp_path):
-    package = write_package(tmp_path / "fast", dict(LOOPING, id="fast"), [("predicate.lua", "function pred_eval(e) return true end\n")])
+    package = write_package(
+        tmp_path / "fast", dict(LOOPING, id="fast"), [("predicate.lua", "function pred_eval(e) return true end\n")]
+    )
     granted = run_scenario(
         """
         import kestrel

@@ -14,7 +14,8 @@ RULE = RULES / "eql" / "whoami_discovery.eql"
 
 def test_python_api_errors_are_kestrel_errors_that_say_what_and_where(tmp_path):
     (tmp_path / "huge_maxspan.eql").write_text(
-        "sequence by host.id with maxspan=9999999999d\n  [process where true]\n  [process where true]\n")
+        "sequence by host.id with maxspan=9999999999d\n  [process where true]\n  [process where true]\n"
+    )
     process = run_scenario(
         """
         import kestrel
@@ -38,18 +39,24 @@ def test_python_api_errors_are_kestrel_errors_that_say_what_and_where(tmp_path):
             "maxspan": [[f.line, f.column, f.reason] for f in loaded.failures],
         })
         """,
-        process_event(1), str(tmp_path),
+        process_event(1),
+        str(tmp_path),
     )
     found = result(process)
-    assert found["str"] == ["EventInputError", "<events>: line 2, column 24: a lone surrogate (U+DC80) is not Unicode "
-                            "text; pass the raw bytes instead, or decode them with errors='replace'"]
+    assert found["str"] == [
+        "EventInputError",
+        "<events>: line 2, column 24: a lone surrogate (U+DC80) is not Unicode "
+        "text; pass the raw bytes instead, or decode them with errors='replace'",
+    ]
     # A dict is one event among others: its text that is not Unicode makes it a located record.
     assert found["dicts"] is None
     [problem] = found["dict_problems"]
     assert problem.startswith("<events>:1: malformed_json: the event could not be written as JSON") and "surrogate" in problem
     assert found["directory"] == ["EventInputError", f"{tmp_path}: is a directory, not an events file"]
-    assert found["alerts_dir"] == ["EngineError", f"{tmp_path}/missing/alerts.ndjson: cannot open for alerts: "
-                                   "No such file or directory"]
+    assert found["alerts_dir"] == [
+        "EngineError",
+        f"{tmp_path}/missing/alerts.ndjson: cannot open for alerts: No such file or directory",
+    ]
     [[line, column, reason]] = found["maxspan"]
     assert (line, column) == (1, 26) and reason.startswith("E061 maxspan 9999999999d is too long")
 

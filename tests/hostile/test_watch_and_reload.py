@@ -16,7 +16,7 @@ def test_a_reload_that_raises_is_reported_and_the_old_rules_keep_running(tmp_pat
     rules.mkdir()
     (rules / "pid.eql").write_text("process where process.pid == 4242\n")
     # About 40 MB: reading it takes twice that, more than the child leaves itself.
-    record = json.dumps({"query": "process where process.name : \"" + "x" * 400 + "\""}) + "\n"
+    record = json.dumps({"query": 'process where process.name : "' + "x" * 400 + '"'}) + "\n"
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(record * (40_000_000 // len(record)))
     process = run_scenario(
@@ -40,7 +40,9 @@ def test_a_reload_that_raises_is_reported_and_the_old_rules_keep_running(tmp_pat
                 "last_error": watcher.last_error, "rules": [r["id"] for r in engine.rules()],
                 "alerts": len(engine.process(event))})
         """,
-        str(rules), str(corpus), process_event(4242) + "\n",
+        str(rules),
+        str(corpus),
+        process_event(4242) + "\n",
     )
     found = result(process)
     assert found["ok"] is False and found["failed_reloads"] == 1 and found["last_reload_is_it"]

@@ -137,7 +137,9 @@ def string_values(path: str, pools: Pools, ip: bool) -> st.SearchStrategy:
 def int_values(path: str, pools: Pools, low: int, high: int) -> st.SearchStrategy:
     anchors = sorted(int(n) for n in pools.numbers.get(path, pools.all_numbers) if isinstance(n, (int, float)) and abs(n) < 2**62)
     near = st.tuples(st.sampled_from(anchors or [0]), st.integers(-2, 2)).map(sum)
-    return st.one_of(near, near, near, st.integers(low, high), st.sampled_from([low, high, 0, -1])).filter(lambda n: low <= n <= high)
+    return st.one_of(near, near, near, st.integers(low, high), st.sampled_from([low, high, 0, -1])).filter(
+        lambda n: low <= n <= high
+    )
 
 
 def float_values(path: str, pools: Pools) -> st.SearchStrategy:
@@ -191,7 +193,9 @@ def event_batches(document: Dict[str, Any], pools: Pools, categories: List[str])
 
     @st.composite
     def batches(draw):
-        chosen = {path: kinds[draw(unknown_kind)] if len(kinds) > 1 else next(iter(kinds.values())) for path, kinds in per_kind.items()}
+        chosen = {
+            path: kinds[draw(unknown_kind)] if len(kinds) > 1 else next(iter(kinds.values())) for path, kinds in per_kind.items()
+        }
         events = []
         for _ in range(draw(st.integers(1, 4))):
             event = {path: value for path, values in chosen.items() if (value := draw(values)) is not MISSING}

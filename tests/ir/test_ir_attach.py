@@ -18,7 +18,11 @@ def test_eval_node_through_the_c_abi():
     length_test = names.index("Compare:gt")
     cidr = names.index("FunctionCall:cidrMatch")
     batch = kestrel.EventBatch.from_dicts(
-        [{"process": {"name": "bash"}, "source": {"ip": "10.1.2.3"}}, {"process": {"name": "sh"}, "source": {"ip": "11.0.0.1"}}, {}],
+        [
+            {"process": {"name": "bash"}, "source": {"ip": "10.1.2.3"}},
+            {"process": {"name": "sh"}, "source": {"ip": "11.0.0.1"}},
+            {},
+        ],
         schema=schema,
     )
     api, context = table(), HostContext()

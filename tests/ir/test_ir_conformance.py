@@ -10,6 +10,7 @@ import pytest
 import kestrel
 from kestrel._core import IrProgram
 from kestrel.compiler import compile
+
 from support.conformance import ENDGAME_OPTIONS, endgame_batch, event_cases, unpiped
 
 EVENT_CASES = event_cases()

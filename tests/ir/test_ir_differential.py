@@ -13,15 +13,14 @@ from functools import lru_cache
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
+from ir_corpus import corpus_rules
+from ir_events import event_batches, rule_pools
 
 import kestrel
 from kestrel._core import IrProgram
 from kestrel.compiler import compile
 from kestrel.compiler.interpreter import evaluate_predicate, step_matches
 from kestrel.compiler.ir import step_list
-
-from ir_corpus import corpus_rules
-from ir_events import event_batches, rule_pools
 
 EXAMPLES = int(os.environ.get("KESTREL_IR_EXAMPLES", "0"))
 RULES = corpus_rules()

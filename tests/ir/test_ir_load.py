@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ir_corpus import corpus_rules
 
 import kestrel
 from kestrel._core import IrError, IrProgram, KestrelError
 from kestrel.compiler import compile
-
-from ir_corpus import corpus_rules
 
 GOLDEN = Path(__file__).resolve().parents[1] / "compiler" / "golden"
 GOLDEN_DOCS = {path.stem: path.read_text(encoding="utf-8") for path in sorted(GOLDEN.glob("*.json"))}

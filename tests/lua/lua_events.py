@@ -169,8 +169,11 @@ def _witness(draw, doc: Dict[str, Any], node_id: int, want: bool, assign: Dict[s
 
 def _leaf_witness(draw, doc: Dict[str, Any], node: Dict[str, Any], want: bool, assign: Dict[str, Any]) -> None:
     nodes = doc["nodes"]
-    operand_ids = [node["left"], node["right"]] if node["op"] == "Compare" else (
-        node["args"] if node["op"] == "FunctionCall" else [node["operand"]])
+    operand_ids = (
+        [node["left"], node["right"]]
+        if node["op"] == "Compare"
+        else (node["args"] if node["op"] == "FunctionCall" else [node["operand"]])
+    )
     fields = [nodes[i] for i in operand_ids if nodes[i]["op"] == "LoadField"]
     literals = [nodes[i] for i in operand_ids if nodes[i]["op"] == "Literal"]
     if len(fields) != 1:

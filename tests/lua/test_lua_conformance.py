@@ -18,6 +18,7 @@ import kestrel
 from kestrel.compiler import compile
 from kestrel.compiler.lua import generate_package
 from kestrel.runtime.lua import core_evaluator_available, load_generated
+
 from support.conformance import ENDGAME_OPTIONS as ENDGAME
 from support.conformance import endgame_batch, event_cases, unpiped
 

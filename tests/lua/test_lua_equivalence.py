@@ -17,6 +17,7 @@ import re
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lua_events import events_for, witness_events
 
 import kestrel
 from kestrel.compiler import compile
@@ -25,9 +26,8 @@ from kestrel.compiler.ir import step_list
 from kestrel.compiler.lua import generate_package
 from kestrel.runtime.lua import core_evaluator_available, load_generated
 
-from lua_events import events_for, witness_events
-
 from support.shared import CORPUS
+
 RULES = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
 CATEGORIES = ["process", "file", "network", "registry", "dns", "authentication", "library", "driver", "iam"]
 PRIMARY_CORE_CALL = re.compile(r"^\s*\w+ = K\(kestrel\.eval_node\(", re.MULTILINE)
@@ -111,13 +111,17 @@ def test_most_corpus_rules_need_no_core_evaluator():
     assert core < 100, f"{core} of {len(RULES)} rules hand nodes to kestrel.eval_node"
 
 
-@pytest.mark.xfail(not core_evaluator_available(), strict=True,
-                   reason="kestrel.eval_node returns null until an IrProgram can be attached to a HostContext")
+@pytest.mark.xfail(
+    not core_evaluator_available(),
+    strict=True,
+    reason="kestrel.eval_node returns null until an IrProgram can be attached to a HostContext",
+)
 def test_eval_node_reaches_the_core():
     compiled = compile('process where length(process.name) > 3 and cidrMatch(source.ip, "10.0.0.0/8")', schema=schema())
     rule = load_generated(generate_package(compiled), "core", schema=schema())
     batch = kestrel.EventBatch.from_dicts(
-        [{"event": {"category": ["process"]}, "process": {"name": "bash"}, "source": {"ip": "10.1.2.3"}}], schema=schema())
+        [{"event": {"category": ["process"]}, "process": {"name": "bash"}, "source": {"ip": "10.1.2.3"}}], schema=schema()
+    )
     assert rule.evaluate(batch).events() == [0]
 
 

@@ -13,8 +13,11 @@ from kestrel.runtime.lua import load_lua_package
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds"
-LUA_PACKAGES = sorted(p for p in RULES.iterdir() if (p / "manifest.json").exists()
-                      and json.loads((p / "manifest.json").read_text()).get("runtime") == "lua")
+LUA_PACKAGES = sorted(
+    p
+    for p in RULES.iterdir()
+    if (p / "manifest.json").exists() and json.loads((p / "manifest.json").read_text()).get("runtime") == "lua"
+)
 
 
 def test_the_example_package_is_shipped():
@@ -100,8 +103,9 @@ def test_host_calls_from_lua(caplog, vm):
     from kestrel.packages.constants import HostConstants
     from kestrel.runtime.lua import LuaRule
 
-    constants = HostConstants(literals=("SUSPICIOUS.EXE",), globs=((("*.exe",), True),), regexes=(("s.*s", False),),
-                              sets=((("bash", "sh"), False),))
+    constants = HostConstants(
+        literals=("SUSPICIOUS.EXE",), globs=((("*.exe",), True),), regexes=(("s.*s", False),), sets=((("bash", "sh"), False),)
+    )
     source = """
     function pred_eval(e)
       local name = kestrel.event_get_str(e, 2)
@@ -130,7 +134,9 @@ def test_a_wasm_manifest_is_not_a_lua_package(tmp_path):
 
 
 def test_an_eql_package_can_choose_the_lua_runtime(tmp_path, vm):
-    (tmp_path / "manifest.json").write_text(json.dumps({"id": "eql_on_lua", "version": "1", "runtime": "lua", "entry": "rule.eql"}))
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"id": "eql_on_lua", "version": "1", "runtime": "lua", "entry": "rule.eql"})
+    )
     (tmp_path / "rule.eql").write_text('process where process.pid > 1000 and process.name : "SUSPICIOUS.EXE"')
     events = [dict(event, event={"category": ["process"]}) for event in SEED_EVENTS]
     assert load_lua_package(tmp_path, vm=vm).evaluate(kestrel.EventBatch.from_dicts(events)).events() == [0]
@@ -153,7 +159,9 @@ def test_write_package_round_trips(tmp_path):
 def test_field_id_resolves_new_paths_only_while_loading(vm):
     from kestrel.runtime.lua import LuaRule
 
-    source = ("local PID = kestrel.field_id('process.pid')\n"
-              "function pred_eval(e) return kestrel.field_id('process.pid') == PID and kestrel.field_id('x' .. e) > 0 end")
+    source = (
+        "local PID = kestrel.field_id('process.pid')\n"
+        "function pred_eval(e) return kestrel.field_id('process.pid') == PID and kestrel.field_id('x' .. e) > 0 end"
+    )
     failure = LuaRule("late", source, vm=vm).evaluate(kestrel.EventBatch.from_dicts(SEED_EVENTS)).failure
     assert "kestrel.field_id('x0'): new paths are resolved in pred_init only" in str(failure)

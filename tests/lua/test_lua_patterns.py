@@ -53,17 +53,44 @@ def lua():
 
 
 CASES = [
-    ("find", "hello world", "o w"), ("find", "hello", "l*", 3), ("find", "hello", "", 10), ("find", "hello", "", -2),
-    ("find", "a.b", ".", 1, True), ("find", "abc", "(b)(c)"), ("find", "abc", "()b()"), ("find", 12345, 34),
-    ("find", "abc", "[a"), ("find", "abc", "%"), ("find", "a]b", "[]]"), ("find", "a-b", "[a-]"), ("find", "x", "[^%a]"),
-    ("find", "THE (quick) fox", "%f[%a]%a+", 5), ("find", "a\0b", "%z"), ("find", "abc", "b", -1),
-    ("match", "key = value", "^(%w+)%s*=%s*(%w+)$"), ("match", "f(a(b)c)d", "%b()"), ("match", "abcabc", "(abc)%1"),
-    ("match", "abab", "(ab)%2"), ("match", "  x  ", "^%s*(.-)%s*$"), ("match", "hello", "()ll()"),
-    ("match", "2024-01-01", "(%d+)-(%d+)-(%d+)"), ("match", "axxa", "()%1"), ("match", "x$y", "$y"),
-    ("gsub", "hello world", "(o)", "[%1]"), ("gsub", "hello", "", "-"), ("gsub", "abc", "^a", "x"),
-    ("gsub", "hello world", "%w+", "%%"), ("gsub", "abc", "b", "%2"), ("gsub", "x", "x", "%"), ("gsub", "abc", "(", "x"),
-    ("gsub", "a b c", "%s", "", 1), ("gsub", "abc", "%w", 7),
-    ("gmatch", "one two  three", "%a+"), ("gmatch", "k=v, a=b", "(%w+)=(%w+)"), ("gmatch", "abc", ""), ("gmatch", "^abc", "^a"),
+    ("find", "hello world", "o w"),
+    ("find", "hello", "l*", 3),
+    ("find", "hello", "", 10),
+    ("find", "hello", "", -2),
+    ("find", "a.b", ".", 1, True),
+    ("find", "abc", "(b)(c)"),
+    ("find", "abc", "()b()"),
+    ("find", 12345, 34),
+    ("find", "abc", "[a"),
+    ("find", "abc", "%"),
+    ("find", "a]b", "[]]"),
+    ("find", "a-b", "[a-]"),
+    ("find", "x", "[^%a]"),
+    ("find", "THE (quick) fox", "%f[%a]%a+", 5),
+    ("find", "a\0b", "%z"),
+    ("find", "abc", "b", -1),
+    ("match", "key = value", "^(%w+)%s*=%s*(%w+)$"),
+    ("match", "f(a(b)c)d", "%b()"),
+    ("match", "abcabc", "(abc)%1"),
+    ("match", "abab", "(ab)%2"),
+    ("match", "  x  ", "^%s*(.-)%s*$"),
+    ("match", "hello", "()ll()"),
+    ("match", "2024-01-01", "(%d+)-(%d+)-(%d+)"),
+    ("match", "axxa", "()%1"),
+    ("match", "x$y", "$y"),
+    ("gsub", "hello world", "(o)", "[%1]"),
+    ("gsub", "hello", "", "-"),
+    ("gsub", "abc", "^a", "x"),
+    ("gsub", "hello world", "%w+", "%%"),
+    ("gsub", "abc", "b", "%2"),
+    ("gsub", "x", "x", "%"),
+    ("gsub", "abc", "(", "x"),
+    ("gsub", "a b c", "%s", "", 1),
+    ("gsub", "abc", "%w", 7),
+    ("gmatch", "one two  three", "%a+"),
+    ("gmatch", "k=v, a=b", "(%w+)=(%w+)"),
+    ("gmatch", "abc", ""),
+    ("gmatch", "^abc", "^a"),
 ]
 
 
@@ -76,14 +103,41 @@ def test_chosen_calls_agree_with_c(lua, case):
 
 def test_replacement_tables_and_functions_agree_with_c(lua):
     runtime, module, compare = lua
-    for repl in (runtime.table_from({"hello": "HI"}), runtime.eval("function(x) return nil end"),
-                 runtime.eval("function(x) return x .. x end"), runtime.eval("function(x) return {} end")):
+    for repl in (
+        runtime.table_from({"hello": "HI"}),
+        runtime.eval("function(x) return nil end"),
+        runtime.eval("function(x) return x .. x end"),
+        runtime.eval("function(x) return {} end"),
+    ):
         same, c, mine = compare(module, "gsub", "hello world", "%w+", repl)
         assert same, f"C: {c}\nLua: {mine}"
 
 
-ATOMS = ["a", "b", ".", "%a", "%d", "%s", "%S", "[ab]", "[^a]", "[a-c]", "%%", "%(", "(", ")", "()", "%b()",
-         "%f[%a]", "%1", "^", "$", "-", "x", "[%]]"]
+ATOMS = [
+    "a",
+    "b",
+    ".",
+    "%a",
+    "%d",
+    "%s",
+    "%S",
+    "[ab]",
+    "[^a]",
+    "[a-c]",
+    "%%",
+    "%(",
+    "(",
+    ")",
+    "()",
+    "%b()",
+    "%f[%a]",
+    "%1",
+    "^",
+    "$",
+    "-",
+    "x",
+    "[%]]",
+]
 QUANTIFIERS = ["", "", "", "*", "+", "-", "?"]
 
 
@@ -107,13 +161,16 @@ def test_random_calls_agree_with_c(lua, seed):
     assert differ == []
 
 
-@pytest.mark.parametrize(("pattern", "n", "small"), [
-    ("cmd.exe", 4096, True),            # literal text: linear
-    ("^(%w+)=(.*)$", 256, True),        # anchored, two expansions on a short field
-    ("a*a*a*a*a*a*b", 5000, False),     # nested expansions: n^6
-    ("(.-)%s(.-)%s(.-)$", 2000, False),
-    ("[", 10, False),                   # malformed: the Lua matcher reports it
-])
+@pytest.mark.parametrize(
+    ("pattern", "n", "small"),
+    [
+        ("cmd.exe", 4096, True),  # literal text: linear
+        ("^(%w+)=(.*)$", 256, True),  # anchored, two expansions on a short field
+        ("a*a*a*a*a*a*b", 5000, False),  # nested expansions: n^6
+        ("(.-)%s(.-)%s(.-)$", 2000, False),
+        ("[", 10, False),  # malformed: the Lua matcher reports it
+    ],
+)
 def test_the_cost_bound_sends_only_provably_small_calls_to_c(lua, pattern, n, small):
     _, module, _ = lua
     assert (module.cost(pattern, n, True) <= 1 << 24) == small

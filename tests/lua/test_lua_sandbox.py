@@ -104,8 +104,10 @@ def test_a_budget_is_per_event_not_per_batch(make_rule, batch):
 
 
 def test_memory_bomb_is_capped(make_rule, batch):
-    rule = make_rule(eval_body("local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 64) .. i end"),
-                     limits=LuaLimits(max_memory=16 << 20, max_instructions=10**12))
+    rule = make_rule(
+        eval_body("local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 64) .. i end"),
+        limits=LuaLimits(max_memory=16 << 20, max_instructions=10**12),
+    )
     result = rule.evaluate(batch)
     assert "memory" in str(result.failure)
     assert rule.memory_used() <= 16 << 20
@@ -216,12 +218,21 @@ def test_trusted_rules_run_with_the_jit(make_rule, batch):
         ("local function f() return (string.gsub('a', 'a', f)) end", "sandbox: string.gsub nested more than 64 deep"),
         ("local function f() return (('a'):gsub('a', f)) end", "sandbox: string.gsub nested more than 64 deep"),
         ("local function f(a, b) table.sort({3, 2, 1}, f) return a < b end", "sandbox: table.sort nested more than 64 deep"),
-        ("local t = setmetatable({}, {__tostring = function(x) return string.format('%s', x) end})\n"
-         "local function f() return tostring(t) end", "sandbox: string.format nested more than 64 deep"),
-        ("local t = setmetatable({}, {__index = function(x, k) return os.time(x) end})\n"
-         "local function f() return os.time(t) end", "sandbox: os.time nested more than 64 deep"),
-        ("local mt = {} mt.__index = function(t, k) return setmetatable({}, mt)[k] end\n"
-         "local function f() return setmetatable({}, mt).x end", "stack overflow"),
+        (
+            "local t = setmetatable({}, {__tostring = function(x) return string.format('%s', x) end})\n"
+            "local function f() return tostring(t) end",
+            "sandbox: string.format nested more than 64 deep",
+        ),
+        (
+            "local t = setmetatable({}, {__index = function(x, k) return os.time(x) end})\n"
+            "local function f() return os.time(t) end",
+            "sandbox: os.time nested more than 64 deep",
+        ),
+        (
+            "local mt = {} mt.__index = function(t, k) return setmetatable({}, mt)[k] end\n"
+            "local function f() return setmetatable({}, mt).x end",
+            "stack overflow",
+        ),
     ],
 )
 @pytest.mark.parametrize("trusted", [False, True], ids=["sandboxed", "trusted"])

@@ -15,7 +15,13 @@ BASE = {"id": "r1", "version": "1.0", "runtime": "lua", "fields": {"1": "process
 
 def test_a_minimal_lua_manifest():
     manifest = parse_manifest(BASE)
-    assert (manifest.id, manifest.name, manifest.runtime, manifest.kind, manifest.entry) == ("r1", "r1", "lua", "event", "predicate.lua")
+    assert (manifest.id, manifest.name, manifest.runtime, manifest.kind, manifest.entry) == (
+        "r1",
+        "r1",
+        "lua",
+        "event",
+        "predicate.lua",
+    )
     assert manifest.fields == FieldTable({1: "process.pid", 2: "process.name"})
     assert not manifest.trusted
 

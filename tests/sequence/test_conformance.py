@@ -7,6 +7,7 @@ import pytest
 
 import kestrel
 from kestrel.runtime.sequence import SequenceRule
+
 from support.conformance import (
     ENDGAME_OPTIONS,
     MISSING_OPTIONS,
@@ -78,10 +79,16 @@ def test_missing_events_one_event_per_batch(case) -> None:
     # A stream arrives in time order (Elasticsearch sorts by timestamp, then tiebreaker).
     order = sorted(range(len(whole)), key=lambda i: (whole.timestamp(i), whole.get(i, "sequence")))
     for i in order:
-        found += rule.process(kestrel.EventBatch.from_ndjson(
-            whole.raw(i), schema=schema, category_field="event_type", timestamp_field="@timestamp",
-            timestamp_unit="ms", first_seq=i,
-        ))
+        found += rule.process(
+            kestrel.EventBatch.from_ndjson(
+                whole.raw(i),
+                schema=schema,
+                category_field="event_type",
+                timestamp_field="@timestamp",
+                timestamp_unit="ms",
+                first_seq=i,
+            )
+        )
     found += rule.flush()
     found.sort(key=lambda m: next(s for s in m.seqs if s is not None))
     assert flattened_ids(found, "sequence") == case["expected_event_ids"]

@@ -9,7 +9,7 @@ from sequence.helpers import THREE_STEPS, batch, event, ids, rule, seqs, stream,
 
 
 def test_a_trailing_missing_step_waits_for_its_window() -> None:
-    r = rule('sequence by user.name with maxspan=10s [process where true] ![file where true]')
+    r = rule("sequence by user.name with maxspan=10s [process where true] ![file where true]")
     assert r.process(batch([event(1, 1_000, "process")])) == []
     # Still inside the window: no alert yet, however long we wait in wall time.
     assert r.process(batch([event(2, 5_000, "network")], first_seq=1)) == []
@@ -18,14 +18,14 @@ def test_a_trailing_missing_step_waits_for_its_window() -> None:
 
 
 def test_a_trailing_missing_event_within_the_window_suppresses_the_alert() -> None:
-    r = rule('sequence by user.name with maxspan=10s [process where true] ![file where true]')
+    r = rule("sequence by user.name with maxspan=10s [process where true] ![file where true]")
     found = stream(r, [event(1, 1_000, "process"), event(2, 9_000, "file"), event(3, 30_000, "network")], 1)
     assert found == []
     assert r.stats()["rejected_missing"] == 1
 
 
 def test_flush_closes_trailing_windows_at_end_of_stream() -> None:
-    r = rule('sequence by user.name with maxspan=10s [process where true] ![file where true]')
+    r = rule("sequence by user.name with maxspan=10s [process where true] ![file where true]")
     assert r.process(batch([event(1, 1_000, "process")])) == []
     assert ids(r.flush()) == [[1, None]]
 
@@ -60,8 +60,14 @@ def test_join_keys_are_reported() -> None:
 
 def test_until_discards_the_keys_pending_partials_and_is_counted() -> None:
     query = "sequence by user.name [process where true] [file where true] until [network where true]"
-    events = [event(1, 0, "process"), event(2, 1, "network"), event(3, 2, "file"), event(4, 3, "process", key="k2"),
-              event(5, 4, "network"), event(6, 5, "file", key="k2")]
+    events = [
+        event(1, 0, "process"),
+        event(2, 1, "network"),
+        event(3, 2, "file"),
+        event(4, 3, "process", key="k2"),
+        event(5, 4, "network"),
+        event(6, 5, "file", key="k2"),
+    ]
     r = rule(query)
     assert ids(stream(r, events, 2)) == [[4, 6]]
     assert r.stats()["evictions"]["until"] == 1
@@ -81,8 +87,15 @@ def test_a_newer_partial_overwrites_an_older_one_in_the_same_state() -> None:
 
 def test_sample_takes_one_distinct_event_per_filter_once_per_key() -> None:
     r = rule("sample by user.name [process where true] [file where true]")
-    events = [event(1, 0, "file"), event(2, 1, "file"), event(3, 2, "process"), event(4, 3, "process"),
-              event(5, 4, "file"), event(6, 5, "process", key="k2"), event(7, 6, "file", key="k2")]
+    events = [
+        event(1, 0, "file"),
+        event(2, 1, "file"),
+        event(3, 2, "process"),
+        event(4, 3, "process"),
+        event(5, 4, "file"),
+        event(6, 5, "process", key="k2"),
+        event(7, 6, "file", key="k2"),
+    ]
     found = stream(r, events, 3)
     assert ids(found) == [[3, 1], [6, 7]]
     assert {m.kind for m in found} == {"sample"}

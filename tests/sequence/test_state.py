@@ -182,5 +182,8 @@ def test_a_rule_that_reorders_events_is_never_idle() -> None:
 
 
 def test_leading_missing_steps_and_samples_start_state_from_every_filter_that_can() -> None:
-    assert rule("sequence by user.name with maxspan=1s ![process where true] [network where true]").matcher.starting_filters == [0, 1]
+    assert rule("sequence by user.name with maxspan=1s ![process where true] [network where true]").matcher.starting_filters == [
+        0,
+        1,
+    ]
     assert rule("sample by user.name [process where true] [network where true]").matcher.starting_filters == [0, 1]

@@ -107,7 +107,12 @@ MISSING_OPTIONS = CompileOptions(
     category_field="event_type", timestamp_field="@timestamp", timestamp_unit="ms", tiebreaker_field="sequence"
 )
 #: `kestrel.Engine` options for es_missing_events_data.jsonl (MISSING_OPTIONS, as the engine names them).
-MISSING_ENGINE = {"category_field": "event_type", "timestamp_field": "@timestamp", "timestamp_unit": "ms", "tiebreaker_field": "sequence"}
+MISSING_ENGINE = {
+    "category_field": "event_type",
+    "timestamp_field": "@timestamp",
+    "timestamp_unit": "ms",
+    "tiebreaker_field": "sequence",
+}
 
 
 def missing_events_data() -> bytes:

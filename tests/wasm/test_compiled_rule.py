@@ -26,7 +26,7 @@ def test_evaluate_and_capture_on_a_batch():
 
 def test_sequence_filters_are_numbered_steps_then_until():
     rule = kestrel.compile(
-        "sequence by host.id [process where process.pid > 1000] [file where true] until [process where process.name == \"bash\"]"
+        'sequence by host.id [process where process.pid > 1000] [file where true] until [process where process.name == "bash"]'
     )
     batch = kestrel.EventBatch.from_dicts(EVENTS)
     assert [rule.evaluate(batch, k).tolist() for k in range(3)] == [[0], [2], [1]]
@@ -55,13 +55,20 @@ def test_captures_as_json_equal_the_captured_values():
         'and ?process.code_signature.trusted == true and ?process.cpu_usage >= 0.5 and ?process.title != "x"'
     )
     events = [
-        {"event": {"category": ["process"]}, "process": {
-            "pid": 4242, "name": "CMD.exe", "args": ["cmd.exe", "/c", "é\"\\\n"], "code_signature": {"trusted": True},
-            "cpu_usage": 1.5}},
+        {
+            "event": {"category": ["process"]},
+            "process": {
+                "pid": 4242,
+                "name": "CMD.exe",
+                "args": ["cmd.exe", "/c", 'é"\\\n'],
+                "code_signature": {"trusted": True},
+                "cpu_usage": 1.5,
+            },
+        },
         {"event": {"category": ["process"]}, "process": {"pid": 5000, "name": "cmd.exe", "args": ["/c"]}},
     ]
     batch = kestrel.EventBatch.from_dicts(events)
     predicate = rule._wasm_for(batch.schema)
     written = predicate.rule.capture_json(batch, [0, 1])
     assert [json.loads(w) for w in written] == [rule.capture(batch, 0), rule.capture(batch, 1)]
-    assert json.loads(written[0])["process.args"] == ["cmd.exe", "/c", "é\"\\\n"]
+    assert json.loads(written[0])["process.args"] == ["cmd.exe", "/c", 'é"\\\n']

@@ -26,7 +26,16 @@ from pathlib import Path
 import pytest
 
 import kestrel
-from support.conformance import ENDGAME_ENGINE, ENDGAME_OPTIONS, alert_ids, endgame_batch, endgame_file_events, has_pipes, run_engine
+
+from support.conformance import (
+    ENDGAME_ENGINE,
+    ENDGAME_OPTIONS,
+    alert_ids,
+    endgame_batch,
+    endgame_file_events,
+    has_pipes,
+    run_engine,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -124,9 +124,15 @@ def test_alert_emit_adds_to_the_matches(schema, batch, tmp_path):
     [
         ("(module)", "pred_eval"),
         ('(module (func (export "pred_eval") (param i32) (result i64) (i64.const 1)))', "pred_eval"),
-        ('(module (import "kestrel" "no_such_import" (func)) (func (export "pred_eval") (param i32) (result i32) (i32.const 0)))', "no_such_import"),
+        (
+            '(module (import "kestrel" "no_such_import" (func)) (func (export "pred_eval") (param i32) (result i32) (i32.const 0)))',
+            "no_such_import",
+        ),
         ("(module (func", "invalid module"),
-        ('(module (func (export "pred_init") (result i32) (i32.const 7)) (func (export "pred_eval") (param i32) (result i32) (i32.const 0)))', "pred_init returned 7"),
+        (
+            '(module (func (export "pred_init") (result i32) (i32.const 7)) (func (export "pred_eval") (param i32) (result i32) (i32.const 0)))',
+            "pred_init returned 7",
+        ),
         ('(module (memory 1000) (func (export "pred_eval") (param i32) (result i32) (i32.const 0)))', "instantiate"),
     ],
 )

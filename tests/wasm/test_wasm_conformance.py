@@ -7,6 +7,7 @@ import pytest
 
 import kestrel
 from kestrel.runtime.wasm import WasmPredicate
+
 from support.conformance import ENDGAME_OPTIONS, endgame_batch, event_cases, unpiped
 
 CASES = unpiped(event_cases())

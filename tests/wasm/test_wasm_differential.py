@@ -14,14 +14,13 @@ from functools import lru_cache
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
+from ir.ir_corpus import corpus_rules
+from ir.ir_events import event_batches, rule_pools
 
 import kestrel
 from kestrel.compiler.interpreter import step_matches
 from kestrel.compiler.ir import step_list
 from kestrel.runtime.wasm import WasmPredicate
-
-from ir.ir_corpus import corpus_rules
-from ir.ir_events import event_batches, rule_pools
 
 EXAMPLES = int(os.environ.get("KESTREL_WASM_EXAMPLES", "0"))
 RULES = corpus_rules()

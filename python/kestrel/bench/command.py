@@ -35,14 +35,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--compare", choices=("eql",), help="compare with the eql package's PythonEngine")
     mode.add_argument("--diff", nargs=2, metavar=("OLD", "NEW"), help="two pytest-benchmark JSON files")
     parser.add_argument("--events", metavar="FILE", help="NDJSON events (default: generated ECS events)")
-    parser.add_argument("--events-count", type=int, metavar="N",
-                        help="generate N events (default 20000; 2000 for --compare), or read the first N of --events")
+    parser.add_argument(
+        "--events-count",
+        type=int,
+        metavar="N",
+        help="generate N events (default 20000; 2000 for --compare), or read the first N of --events",
+    )
     parser.add_argument("--seed", type=int, default=7, help="seed of the generated events")
     parser.add_argument("--runtime", choices=("wasm", "lua", "all"), default="all", help="runtimes to time (--rules)")
     parser.add_argument("--budget-ns", type=float, metavar="N", help="maximum ns/event for every rule (--rules)")
     parser.add_argument("--repeats", type=int, default=5, help="timed passes; the fastest counts (default 5)")
-    parser.add_argument("--cases", default="predicates,sequence,corpus",
-                        help="comma-separated --compare cases: predicates, sequence, corpus")
+    parser.add_argument(
+        "--cases", default="predicates,sequence,corpus", help="comma-separated --compare cases: predicates, sequence, corpus"
+    )
     parser.add_argument("--corpus", metavar="FILE", help="the .jsonl corpus for --compare's corpus case")
     parser.add_argument("--corpus-limit", type=int, metavar="N", help="compare only the first N comparable corpus rules")
     parser.add_argument("--threshold", type=float, default=10.0, metavar="PCT", help="--diff: regression threshold in percent")
@@ -97,7 +102,10 @@ def _compare(args: argparse.Namespace, out: TextIO) -> int:
     cases = tuple(c.strip() for c in args.cases.split(",") if c.strip())
     unknown = set(cases) - set(compare.CASES)
     if unknown:
-        print(f"kestrel bench: unknown --cases {', '.join(sorted(unknown))}; choose from {', '.join(compare.CASES)}", file=sys.stderr)
+        print(
+            f"kestrel bench: unknown --cases {', '.join(sorted(unknown))}; choose from {', '.join(compare.CASES)}",
+            file=sys.stderr,
+        )
         return 2
     schema = kestrel.Schema.default()
     corpus = Path(args.corpus) if args.corpus else compare.CORPUS
@@ -124,11 +132,20 @@ def _diff(args: argparse.Namespace, out: TextIO) -> int:
         print(f"kestrel bench --diff: not a pytest-benchmark JSON file: {error}", file=sys.stderr)
         return 3
     if args.json:
-        out.write(json.dumps({
-            "threshold": args.threshold,
-            "changes": [{"name": c.name, "metric": c.metric, "old": c.old, "new": c.new, "percent": c.percent} for c in changes or []],
-            "regressions": regressions,
-        }, indent=2) + "\n")
+        out.write(
+            json.dumps(
+                {
+                    "threshold": args.threshold,
+                    "changes": [
+                        {"name": c.name, "metric": c.metric, "old": c.old, "new": c.new, "percent": c.percent}
+                        for c in changes or []
+                    ],
+                    "regressions": regressions,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     else:
         out.write(text)
     return 1 if regressions else 0

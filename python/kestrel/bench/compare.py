@@ -37,9 +37,26 @@ CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "elastic_eq
 
 #: 20 wildcard patterns over the command line (benches/workloads.py's), none with `?`.
 COMMAND_LINE_PATTERNS = (
-    "*-enc*", "*-e *", "*frombase64*", "*-nop*", "*-w hidden*", "*downloadstring*", "*invoke-expression*",
-    "*iex(*", "*bypass*", "*-urlcache*", "*/transfer*", "*mshta*", "*regsvr32*/i:*", "*rundll32*javascript*",
-    "*certutil*-decode*", "*bitsadmin*", "*wmic*process*call*", "*\\\\192.168.*", "*.hta*", "*whoami /all*",
+    "*-enc*",
+    "*-e *",
+    "*frombase64*",
+    "*-nop*",
+    "*-w hidden*",
+    "*downloadstring*",
+    "*invoke-expression*",
+    "*iex(*",
+    "*bypass*",
+    "*-urlcache*",
+    "*/transfer*",
+    "*mshta*",
+    "*regsvr32*/i:*",
+    "*rundll32*javascript*",
+    "*certutil*-decode*",
+    "*bitsadmin*",
+    "*wmic*process*call*",
+    "*\\\\192.168.*",
+    "*.hta*",
+    "*whoami /all*",
 )
 
 #: name -> (query, why the two engines agree on it).
@@ -129,7 +146,9 @@ def divergence(query: str, list_fields: frozenset[str] = frozenset()) -> Optiona
     return None
 
 
-def plan(schema: kestrel.Schema, cases: tuple[str, ...] = CASES, corpus_path: Path = CORPUS, corpus_limit: Optional[int] = None) -> Plan:
+def plan(
+    schema: kestrel.Schema, cases: tuple[str, ...] = CASES, corpus_path: Path = CORPUS, corpus_limit: Optional[int] = None
+) -> Plan:
     out = Plan()
     if "predicates" in cases:
         for name, (query, note) in PREDICATES.items():
@@ -170,8 +189,7 @@ def _kestrel_event_rules(compiled: list[Any], events: Events, schema: kestrel.Sc
     for batch in events.batches:
         offsets.append(offsets[-1] + len(batch))
     found = [
-        {offsets[b] + i for b, batch in enumerate(events.batches) for i in p.evaluate(batch)}
-        for p in predicates
+        {offsets[b] + i for b, batch in enumerate(events.batches) for i in p.evaluate(batch)} for p in predicates
     ]  # also the warm-up
 
     def one_pass() -> None:
@@ -204,9 +222,18 @@ def _kestrel_sequence(compiled: Any, events: Events, schema: kestrel.Schema, rep
     return seconds, found
 
 
-def _compare_event_case(name: str, kind: str, rules: list[tuple[str, str, Any]], events: Events, schema: kestrel.Schema,
-                        eql_events: list[Any], index: dict[int, int], repeats: int, list_fields: frozenset[str],
-                        parsed: dict[str, Any]) -> CaseResult:
+def _compare_event_case(
+    name: str,
+    kind: str,
+    rules: list[tuple[str, str, Any]],
+    events: Events,
+    schema: kestrel.Schema,
+    eql_events: list[Any],
+    index: dict[int, int],
+    repeats: int,
+    list_fields: frozenset[str],
+    parsed: dict[str, Any],
+) -> CaseResult:
     """Time `rules` (name, query, compiled) on both engines and compare each rule's matches.
 
     Rules eql fails to run on these events are dropped from both sides
@@ -221,9 +248,14 @@ def _compare_event_case(name: str, kind: str, rules: list[tuple[str, str, Any]],
     seconds, ours = _kestrel_event_rules([c for _, _, c in rules], events, schema, repeats)
     eql_seconds = eql_engine.best_seconds(runs, eql_events, repeats=min(repeats, 3))
     result = CaseResult(
-        name, kind, n, rules=len(rules),
-        kestrel_ns_per_event=seconds / n * 1e9, eql_ns_per_event=eql_seconds / n * 1e9,
-        kestrel_matches=sum(map(len, ours)), eql_matches=sum(len(r.found) for r in runs),
+        name,
+        kind,
+        n,
+        rules=len(rules),
+        kestrel_ns_per_event=seconds / n * 1e9,
+        eql_ns_per_event=eql_seconds / n * 1e9,
+        kestrel_matches=sum(map(len, ours)),
+        eql_matches=sum(len(r.found) for r in runs),
     )
     for (rule, query, _), found, run_ in zip(rules, ours, runs):
         result.matched_rules += bool(found or run_.found)
@@ -248,7 +280,9 @@ def run(plan_: Plan, events: Events, schema: kestrel.Schema, *, repeats: int = 5
     lists = frozenset(eql_engine.list_fields(events.dicts))
     results = []
     for name, query, compiled, note in plan_.predicates:
-        result = _compare_event_case(name, "predicate", [(name, query, compiled)], events, schema, eql_events, index, repeats, lists, plan_.parsed)
+        result = _compare_event_case(
+            name, "predicate", [(name, query, compiled)], events, schema, eql_events, index, repeats, lists, plan_.parsed
+        )
         result.note = note
         results.append(result)
     if plan_.sequence is not None:
@@ -256,21 +290,33 @@ def run(plan_: Plan, events: Events, schema: kestrel.Schema, *, repeats: int = 5
         runs = [eql_engine.QueryRun(eql_engine.parse(query), index)]
         eql_engine.matches(runs, eql_events)
         eql_seconds = eql_engine.best_seconds(runs, eql_events, repeats=min(repeats, 3))
-        result = CaseResult("sequence_3_steps_by_entity_5m", "sequence", events.count,
-                            eql_ns_per_event=eql_seconds / events.count * 1e9, eql_matches=len(runs[0].found))
+        result = CaseResult(
+            "sequence_3_steps_by_entity_5m",
+            "sequence",
+            events.count,
+            eql_ns_per_event=eql_seconds / events.count * 1e9,
+            eql_matches=len(runs[0].found),
+        )
         seconds, found = _kestrel_sequence(compiled, events, schema, repeats)
         result.kestrel_ns_per_event = seconds / events.count * 1e9
         result.kestrel_matches = len(found)
         result.agrees = found == runs[0].found
         results.append(result)
     if plan_.corpus:
-        result = _compare_event_case("corpus_event_rules", "corpus", plan_.corpus, events, schema, eql_events, index, repeats, lists, plan_.parsed)
+        result = _compare_event_case(
+            "corpus_event_rules", "corpus", plan_.corpus, events, schema, eql_events, index, repeats, lists, plan_.parsed
+        )
         left_out = sum(plan_.corpus_excluded.values())
-        result.note = "; ".join(filter(None, [
-            f"{result.rules} event rules of the corpus, timed together; {left_out} left out before the run",
-            result.note,
-            f"{result.matched_rules} rules matched on either side",
-        ]))
+        result.note = "; ".join(
+            filter(
+                None,
+                [
+                    f"{result.rules} event rules of the corpus, timed together; {left_out} left out before the run",
+                    result.note,
+                    f"{result.matched_rules} rules matched on either side",
+                ],
+            )
+        )
         results.append(result)
     return results
 
@@ -282,18 +328,25 @@ def report(results: list[CaseResult], events: Events, plan_: Plan) -> str:
             agree = "n/a"
         else:
             agree = "yes" if r.agrees else "NO"
-        rows.append([
-            r.case, r.rules,
-            "not available" if r.kestrel_ns_per_event is None else table.ns(r.kestrel_ns_per_event),
-            "-" if r.kestrel_ns_per_event is None else table.rate(1e9 / r.kestrel_ns_per_event),
-            table.ns(r.eql_ns_per_event), table.rate(1e9 / r.eql_ns_per_event) if r.eql_ns_per_event else "-",
-            "-" if r.ratio is None else f"{r.ratio:,.0f}x",
-            "-" if r.kestrel_matches is None else r.kestrel_matches, "-" if r.eql_matches is None else r.eql_matches, agree,
-        ])
+        rows.append(
+            [
+                r.case,
+                r.rules,
+                "not available" if r.kestrel_ns_per_event is None else table.ns(r.kestrel_ns_per_event),
+                "-" if r.kestrel_ns_per_event is None else table.rate(1e9 / r.kestrel_ns_per_event),
+                table.ns(r.eql_ns_per_event),
+                table.rate(1e9 / r.eql_ns_per_event) if r.eql_ns_per_event else "-",
+                "-" if r.ratio is None else f"{r.ratio:,.0f}x",
+                "-" if r.kestrel_matches is None else r.kestrel_matches,
+                "-" if r.eql_matches is None else r.eql_matches,
+                agree,
+            ]
+        )
     text = f"Kestrel (Wasm) vs eql {_eql_version()} PythonEngine, same process, {events.description}\n"
     text += table.render(
         ["case", "rules", "kestrel ns/ev", "kestrel ev/s", "eql ns/ev", "eql ev/s", "ratio", "kestrel hits", "eql hits", "agree"],
-        rows, numeric=[False, True, True, True, True, True, True, True, True, False],
+        rows,
+        numeric=[False, True, True, True, True, True, True, True, True, False],
     )
     for r in results:
         if r.note:
@@ -306,8 +359,10 @@ def report(results: list[CaseResult], events: Events, plan_: Plan) -> str:
             reasons[reason] = reasons.get(reason, 0) + 1
         for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
             text += f"{r.case}: {count} rules differ where the engines' semantics differ, not compared: {reason}\n"
-    text += ("compared only where the semantics agree: eql ignores case in ==, != and in and in string ordering, "
-             "takes ? in patterns literally, and anchors regex at the start only\n")
+    text += (
+        "compared only where the semantics agree: eql ignores case in ==, != and in and in string ordering, "
+        "takes ? in patterns literally, and anchors regex at the start only\n"
+    )
     for r in results:
         if r.agrees is False:
             which = f" ({', '.join(r.differing[:10])}{' ...' if len(r.differing) > 10 else ''})" if r.kind == "corpus" else ""

@@ -60,11 +60,23 @@ def report(results: list[RuleResult], targets: TargetSet, events: Events, budget
     for r in results:
         status = "ERROR" if r.error else ("OVER" if r.over_budget else "ok")
         kind = r.kind if r.measured == "rule" else f"{r.kind} (filters)"
-        rows.append([r.rule[:60], r.runtime, kind, table.ns(r.ns_per_event), table.rate(r.events_per_s or float("nan")), r.matches, status])
+        rows.append(
+            [
+                r.rule[:60],
+                r.runtime,
+                kind,
+                table.ns(r.ns_per_event),
+                table.rate(r.events_per_s or float("nan")),
+                r.matches,
+                status,
+            ]
+        )
     text = f"{len(results)} measurements on {events.description}"
     text += f"; budget {budget_ns:.0f} ns/event\n" if budget_ns is not None else "\n"
     text += table.render(
-        ["rule", "runtime", "kind", "ns/event", "events/s", "matches", "budget"], rows, numeric=[False, False, False, True, True, True, False]
+        ["rule", "runtime", "kind", "ns/event", "events/s", "matches", "budget"],
+        rows,
+        numeric=[False, False, False, True, True, True, False],
     )
     for r in results:
         if r.error:

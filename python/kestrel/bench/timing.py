@@ -10,7 +10,9 @@ import time
 from typing import Any, Callable, Optional
 
 
-def best_seconds(run: Callable[..., Any], *, repeats: int = 5, max_seconds: float = 2.0, setup: Optional[Callable[[], Any]] = None) -> float:
+def best_seconds(
+    run: Callable[..., Any], *, repeats: int = 5, max_seconds: float = 2.0, setup: Optional[Callable[[], Any]] = None
+) -> float:
     """The fastest of up to `repeats` calls of `run` (at least one; stops early past `max_seconds`).
 
     With `setup`, each call is `run(setup())`, the setup outside the timed region.

@@ -213,7 +213,7 @@ class Query:
 
     @property
     def kind(self) -> str:
-        """"event", "sequence" or "sample"."""
+        """ "event", "sequence" or "sample"."""
         if isinstance(self.body, Sequence):
             return "sequence"
         if isinstance(self.body, Sample):

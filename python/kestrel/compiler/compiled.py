@@ -47,7 +47,7 @@ class CompiledRule:
 
     @property
     def kind(self) -> str:
-        """"event", "sequence" or "sample"."""
+        """ "event", "sequence" or "sample"."""
         return self.ir.rule.kind
 
     @property

@@ -22,7 +22,7 @@ ERROR_CODES: Dict[str, str] = {
     "E006": "invalid escape sequence in a string",
     "E007": "unterminated string",
     "E008": "chained comparisons are not supported; join them with `and`",
-    "E009": "`?\"...\"` is not a raw string; use triple quotes",
+    "E009": '`?"..."` is not a raw string; use triple quotes',
     "E010": "invalid field name",
     "E011": "unknown sequence or step parameter (expected maxspan or runs)",
     "E012": "invalid time unit for maxspan (expected ms, s, m, h or d)",

@@ -186,8 +186,6 @@ FALSE = Literal(False)
 NULL = Literal(None)
 
 
-
-
 @dataclass(frozen=True)
 class Step:
     """One filter: an event query, a sequence step, a sample filter or `until`."""

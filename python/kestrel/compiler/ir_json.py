@@ -77,7 +77,11 @@ class _Tables:
         if isinstance(node, ir.InSet):
             values = [encode_scalar(v) for v in node.values]
             key: tuple = ("set", node.case_insensitive, tuple((type(v).__name__, v) for v in node.values))
-            index = self.pooled(self.sets, key, {"values": values, "types": [ir.literal_type(v) for v in node.values], "case_insensitive": node.case_insensitive})
+            index = self.pooled(
+                self.sets,
+                key,
+                {"values": values, "types": [ir.literal_type(v) for v in node.values], "case_insensitive": node.case_insensitive},
+            )
             return {"op": "InSet", "operand": operand, "set": index, "case_insensitive": node.case_insensitive}
         if isinstance(node, ir.WildcardMatch):
             key = ("glob", node.case_insensitive, node.patterns)
@@ -85,7 +89,11 @@ class _Tables:
             return {"op": "WildcardMatch", "operand": operand, "glob": index, "case_insensitive": node.case_insensitive}
         if isinstance(node, ir.RegexMatch):
             key = ("regex", node.case_insensitive, node.translated)
-            entry = {"patterns": list(node.patterns), "translated": list(node.translated), "case_insensitive": node.case_insensitive}
+            entry = {
+                "patterns": list(node.patterns),
+                "translated": list(node.translated),
+                "case_insensitive": node.case_insensitive,
+            }
             index = self.pooled(self.regexes, key, entry)
             return {"op": "RegexMatch", "operand": operand, "regex": index, "case_insensitive": node.case_insensitive}
         raise TypeError(f"cannot encode {type(node).__name__}")
@@ -145,7 +153,13 @@ def program_to_dict(program: ir.Program, metadata: Metadata) -> Dict[str, Any]:
             "fields": [_field_ref(ref) for ref in metadata.fields],
             "required_fields": list(metadata.required_fields),
             "required_literals": [
-                [[{"field": n.field, "path": n.path, "literal": n.literal, "case_insensitive": n.case_insensitive} for n in requirement] for requirement in step]
+                [
+                    [
+                        {"field": n.field, "path": n.path, "literal": n.literal, "case_insensitive": n.case_insensitive}
+                        for n in requirement
+                    ]
+                    for requirement in step
+                ]
                 for step in metadata.required_literals
             ],
         },
@@ -187,7 +201,9 @@ def rule_from_dict(document: Dict[str, Any]) -> ir.Rule:
         return ir.FieldRef(entry["field"], entry["path"], entry["type"], entry["optional"])
 
     def step(entry) -> ir.Step:
-        return ir.Step(entry["category"], nodes[entry["predicate"]], tuple(ref(k) for k in entry["by"]), entry["runs"], entry["missing"])
+        return ir.Step(
+            entry["category"], nodes[entry["predicate"]], tuple(ref(k) for k in entry["by"]), entry["runs"], entry["missing"]
+        )
 
     rule = document["rule"]
     return ir.Rule(

@@ -160,12 +160,20 @@ class Lowering:
             if maxspan_ns <= 0:
                 raise self._error("E051", "maxspan must be positive", seq.maxspan)
             if maxspan_ns > MAX_MAXSPAN_NS:
-                raise self._error("E061", f"maxspan {seq.maxspan.value}{seq.maxspan.unit} is too long: at most {MAX_MAXSPAN_NS // _DAY_NS:,}d (64-bit nanoseconds)", seq.maxspan)
+                raise self._error(
+                    "E061",
+                    f"maxspan {seq.maxspan.value}{seq.maxspan.unit} is too long: at most {MAX_MAXSPAN_NS // _DAY_NS:,}d (64-bit nanoseconds)",
+                    seq.maxspan,
+                )
         return ir.Rule("sequence", steps, self._keys(seq.by), maxspan_ns, until, pipes)
 
     def _sample(self, sample: ast.Sample, pipes) -> ir.Rule:
         if len(sample.steps) > MAX_SAMPLE_FILTERS:
-            raise self._error("E041", f"a sample takes at most {MAX_SAMPLE_FILTERS} filters, got {len(sample.steps)}", sample.steps[MAX_SAMPLE_FILTERS])
+            raise self._error(
+                "E041",
+                f"a sample takes at most {MAX_SAMPLE_FILTERS} filters, got {len(sample.steps)}",
+                sample.steps[MAX_SAMPLE_FILTERS],
+            )
         for step in sample.steps:
             if step.missing or step.runs is not None:
                 raise self._error("E042", "sample filters cannot be missing events or have runs", step)
@@ -348,7 +356,9 @@ class Lowering:
             if min(index, len(sig.params) - 1) in sig.constant:
                 self._constant(arg, "E053", f"argument {index + 1} of `{node.name}` must be a constant")
             if not _accepts(kind, typed):
-                raise self._error("E033", f"argument {index + 1} of `{node.name}` must be {_KIND_TEXT[kind]}, got a {typed.type}", arg)
+                raise self._error(
+                    "E033", f"argument {index + 1} of `{node.name}` must be {_KIND_TEXT[kind]}, got a {typed.type}", arg
+                )
             args.append(typed)
         if node.name == "cidrMatch":
             self._check_cidrs(node.args[1:])
@@ -462,16 +472,20 @@ def _check_expression(root: ast.Expr, source: str) -> None:
         children = _expression_children(node)
         if not finished:
             if depth > MAX_EXPRESSION_DEPTH:
-                message = (f"the expression nests more than {MAX_EXPRESSION_DEPTH} levels deep once compiled "
-                           "(`!=`, lists and `not in` count two or three); simplify it")
+                message = (
+                    f"the expression nests more than {MAX_EXPRESSION_DEPTH} levels deep once compiled "
+                    "(`!=`, lists and `not in` count two or three); simplify it"
+                )
                 raise error_at(EqlSemanticError, "E058", message, source, getattr(node, "span", None))
             stack.append((node, depth, True))
             stack += [(child, depth + _levels(child, node), False) for child in children]
             continue
         size = _expanded_size(node, [sizes.pop(id(child)) for child in children])
         if size > MAX_EXPRESSION_NODES:
-            message = (f"the expression expands to more than {MAX_EXPRESSION_NODES:,} nodes "
-                       "(an operand tested against a list counts once per value); simplify it")
+            message = (
+                f"the expression expands to more than {MAX_EXPRESSION_NODES:,} nodes "
+                "(an operand tested against a list counts once per value); simplify it"
+            )
             raise error_at(EqlSemanticError, "E060", message, source, getattr(node, "span", None))
         sizes[id(node)] = size
 
@@ -521,4 +535,3 @@ def event_fields(schema: SchemaLike, options: CompileOptions) -> ir.EventFields:
 
     tiebreaker = ref(options.tiebreaker_field) if options.tiebreaker_field else None
     return ir.EventFields(ref(options.category_field), ref(options.timestamp_field), options.timestamp_unit, tiebreaker)
-

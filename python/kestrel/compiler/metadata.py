@@ -46,7 +46,9 @@ def collect(rule: ir.Rule) -> Metadata:
     fields = _fields(rule)
     required = sorted({ref.path for ref in fields.values() if not ref.optional})
     literals = tuple(tuple(necessary_literals(step.predicate)) for step in rule.steps)
-    return Metadata(tuple(categories), any_category, tuple(sorted(fields.values(), key=lambda r: r.field)), tuple(required), literals)
+    return Metadata(
+        tuple(categories), any_category, tuple(sorted(fields.values(), key=lambda r: r.field)), tuple(required), literals
+    )
 
 
 def _fields(rule: ir.Rule) -> Dict[int, ir.FieldRef]:

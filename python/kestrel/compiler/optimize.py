@@ -127,7 +127,9 @@ def _merge_local(node: ir.Node) -> ir.Node:
             groups[key].update(dict.fromkeys(operand.patterns))
         else:
             merged.append(operand)
-    operands = tuple(ir.WildcardMatch(item[0], tuple(groups[item]), item[1]) if isinstance(item, tuple) else item for item in merged)
+    operands = tuple(
+        ir.WildcardMatch(item[0], tuple(groups[item]), item[1]) if isinstance(item, tuple) else item for item in merged
+    )
     return _logical("or", operands)
 
 
@@ -268,7 +270,22 @@ def _applicable(node_type) -> Tuple[Pass, ...]:
     return (_fold_local,)
 
 
-_BY_TYPE = {node_type: _applicable(node_type) for node_type in (ir.Literal, ir.LoadField, ir.Compare, ir.Logical, ir.Not, ir.Arithmetic, ir.FunctionCall, ir.InSet, ir.WildcardMatch, ir.RegexMatch, ir.IsNull)}
+_BY_TYPE = {
+    node_type: _applicable(node_type)
+    for node_type in (
+        ir.Literal,
+        ir.LoadField,
+        ir.Compare,
+        ir.Logical,
+        ir.Not,
+        ir.Arithmetic,
+        ir.FunctionCall,
+        ir.InSet,
+        ir.WildcardMatch,
+        ir.RegexMatch,
+        ir.IsNull,
+    )
+}
 
 
 def _all_local(node: ir.Node) -> ir.Node:

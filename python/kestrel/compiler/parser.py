@@ -32,7 +32,24 @@ _PARSER = Lark(
 
 #: Words the grammar reserves; a field with one of these names needs backticks.
 KEYWORDS = frozenset(
-    {"and", "or", "not", "in", "like", "regex", "where", "sequence", "sample", "by", "with", "until", "true", "false", "null", "any"}
+    {
+        "and",
+        "or",
+        "not",
+        "in",
+        "like",
+        "regex",
+        "where",
+        "sequence",
+        "sample",
+        "by",
+        "with",
+        "until",
+        "true",
+        "false",
+        "null",
+        "any",
+    }
 )
 
 # Friendlier names for lark's terminal names in messages.
@@ -83,9 +100,17 @@ def _convert(exc: UnexpectedInput, text: str) -> EqlError:
 
 def _unexpected_character(char: str, text: str, line: int, column: int) -> EqlSyntaxError:
     if char == "=":
-        return EqlSyntaxError("E004", "`=` is not an operator; use `==` (case-sensitive) or `:` (case-insensitive)", source=text, line=line, column=column)
+        return EqlSyntaxError(
+            "E004",
+            "`=` is not an operator; use `==` (case-sensitive) or `:` (case-insensitive)",
+            source=text,
+            line=line,
+            column=column,
+        )
     if char == "'":
-        return EqlSyntaxError("E005", "single-quoted strings are not supported; use double quotes", source=text, line=line, column=column)
+        return EqlSyntaxError(
+            "E005", "single-quoted strings are not supported; use double quotes", source=text, line=line, column=column
+        )
     if char == '"':
         return EqlSyntaxError("E007", "unterminated string", source=text, line=line, column=column)
     if char == "`":
@@ -98,12 +123,30 @@ def _unexpected_token(exc: UnexpectedToken, text: str) -> EqlError:
     token: Token = exc.token
     line, column = token.line or 1, token.column or 1
     if token.type == "EQUAL" or str(token) == "=":
-        return EqlSyntaxError("E004", "`=` is not an operator; use `==` (case-sensitive) or `:` (case-insensitive)", source=text, line=line, column=column)
+        return EqlSyntaxError(
+            "E004",
+            "`=` is not an operator; use `==` (case-sensitive) or `:` (case-insensitive)",
+            source=text,
+            line=line,
+            column=column,
+        )
     if token.type in ("STRING", "RAW_STRING") and _previous_char(text, token.start_pos) == "?":
-        return EqlSyntaxError("E009", '`?"..."` is not a raw string in Elasticsearch EQL; use """...""" instead', source=text, line=line, column=column)
+        return EqlSyntaxError(
+            "E009",
+            '`?"..."` is not a raw string in Elasticsearch EQL; use """...""" instead',
+            source=text,
+            line=line,
+            column=column,
+        )
     expected_set = set(exc.expected)
     if token.type in ("NAME", "QMARK", "LPAR") and "STRING" in expected_set and "NAME" not in expected_set:
-        return EqlSemanticError("E037", "list values must be constants (Elasticsearch compares fields only with literals)", source=text, line=line, column=column)
+        return EqlSemanticError(
+            "E037",
+            "list values must be constants (Elasticsearch compares fields only with literals)",
+            source=text,
+            line=line,
+            column=column,
+        )
     if token.type in ("INT", "DECIMAL", "STRING", "RAW_STRING", "TRUE", "FALSE", "NULL") and expected_set <= {"NAME", "QMARK"}:
         return EqlSemanticError("E049", "join keys must be field names", source=text, line=line, column=column)
     expected = sorted({_TOKEN_NAMES.get(name, _describe_terminal(name)) for name in exc.expected})
@@ -126,10 +169,27 @@ def _describe_token(token: Token) -> str:
 
 def _describe_terminal(name: str) -> str:
     literal = {
-        "LSQB": "`[`", "RSQB": "`]`", "LPAR": "`(`", "RPAR": "`)`", "COMMA": "`,`", "VBAR": "`|`",
-        "BANG": "`!`", "QMARK": "`?`", "WHERE": "`where`", "BY": "`by`", "WITH": "`with`",
-        "AND": "`and`", "OR": "`or`", "NOT": "`not`", "IN": "`in`", "PATTERN_OP": "`like`/`regex`",
-        "TILDE": "`~`", "PLUS": "`+`", "MINUS": "`-`", "MUL_OP": "an operator", "UNTIL": "`until`",
+        "LSQB": "`[`",
+        "RSQB": "`]`",
+        "LPAR": "`(`",
+        "RPAR": "`)`",
+        "COMMA": "`,`",
+        "VBAR": "`|`",
+        "BANG": "`!`",
+        "QMARK": "`?`",
+        "WHERE": "`where`",
+        "BY": "`by`",
+        "WITH": "`with`",
+        "AND": "`and`",
+        "OR": "`or`",
+        "NOT": "`not`",
+        "IN": "`in`",
+        "PATTERN_OP": "`like`/`regex`",
+        "TILDE": "`~`",
+        "PLUS": "`+`",
+        "MINUS": "`-`",
+        "MUL_OP": "an operator",
+        "UNTIL": "`until`",
     }
     return literal.get(name, name.lower())
 

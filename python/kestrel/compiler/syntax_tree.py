@@ -185,7 +185,14 @@ class AstBuilder(Transformer):
                 line_start = (token.start_pos or 0) + text.rindex("\n", scanned, offset) + 1
             scanned = offset
             start = (token.start_pos or 0) + offset
-            piece = Token("STRING", match.group(), start_pos=start, line=line, column=start - line_start + 1, end_pos=start + len(match.group()))
+            piece = Token(
+                "STRING",
+                match.group(),
+                start_pos=start,
+                line=line,
+                column=start - line_start + 1,
+                end_pos=start + len(match.group()),
+            )
             literals.append(self.string_literal([piece]))
         return literals
 

@@ -45,7 +45,12 @@ def compare_typed(kind: str, cmp: str, left: Any, right: Any) -> Optional[bool]:
     if a is None or b is None:
         return False
     return {
-        "eq": a == b, "ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b,
+        "eq": a == b,
+        "ne": a != b,
+        "lt": a < b,
+        "le": a <= b,
+        "gt": a > b,
+        "ge": a >= b,
     }[cmp]
 
 
@@ -107,7 +112,9 @@ def _iso_nanos(text: str) -> Optional[int]:
         return None
     year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
     try:
-        moment = _dt.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), tzinfo=_dt.timezone.utc)
+        moment = _dt.datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), tzinfo=_dt.timezone.utc
+        )
     except ValueError:
         return None
     offset = 0

@@ -70,20 +70,35 @@ def add_run(subparsers: Any) -> None:
     parser.add_argument("--events", required=True, metavar="FILE", help="NDJSON events, or - for stdin")
     parser.add_argument("--alerts", metavar="FILE", help="append alerts here instead of writing them to stdout")
     parser.add_argument("--config", metavar="FILE", help="engine options (.toml/.yaml); may list rules too")
-    parser.add_argument("--mapping", metavar="FILE",
-                        help="an Elasticsearch index mapping (GET index/_mapping or a template, as JSON): field types as Elasticsearch has them")
+    parser.add_argument(
+        "--mapping",
+        metavar="FILE",
+        help="an Elasticsearch index mapping (GET index/_mapping or a template, as JSON): field types as Elasticsearch has them",
+    )
     parser.add_argument("--json", action="store_true", help="print the run's statistics as JSON on stdout")
     parser.add_argument("--fail-on-alert", action="store_true", help="exit 1 when any alert was raised")
     parser.add_argument("--max-input-errors", type=int, metavar="N", help="exit 3 when more input lines than N are malformed")
     parser.add_argument("--strict", action="store_true", help="refuse to run if any rule fails to load")
     parser.add_argument("--workers", type=int, metavar="N", help="worker threads (default: config, else 0 = none)")
     parser.add_argument("--no-index", action="store_true", help="offer every batch to every rule (for measurement)")
-    parser.add_argument("--trust", action="extend", nargs="+", default=[], metavar="DIR",
-                        help="let the Lua packages under DIR that ask for it (\"trusted\": true in their manifest) run "
-                        "JIT-compiled without the instruction watchdog; a package cannot trust itself")
-    parser.add_argument("--watch", type=float, nargs="?", const=2.0, metavar="SECONDS",
-                        help="reload the rules when their files change, checking every SECONDS (default 2); "
-                        "a broken change keeps the running rules")
+    parser.add_argument(
+        "--trust",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help='let the Lua packages under DIR that ask for it ("trusted": true in their manifest) run '
+        "JIT-compiled without the instruction watchdog; a package cannot trust itself",
+    )
+    parser.add_argument(
+        "--watch",
+        type=float,
+        nargs="?",
+        const=2.0,
+        metavar="SECONDS",
+        help="reload the rules when their files change, checking every SECONDS (default 2); "
+        "a broken change keeps the running rules",
+    )
     parser.set_defaults(handler=run_run)
 
 
@@ -163,7 +178,11 @@ def run_run(args: argparse.Namespace, out: TextIO) -> int:
         return 2
     if args.watch is not None:
         engine.watch(args.watch, on_reload=lambda result: print(_reload_line(result), file=err, flush=True))
-        print(f"kestrel run: watching {len(engine.rule_paths())} rule path(s) for changes every {args.watch:g} s", file=err, flush=True)
+        print(
+            f"kestrel run: watching {len(engine.rule_paths())} rule path(s) for changes every {args.watch:g} s",
+            file=err,
+            flush=True,
+        )
     progress = _progress(err, args.events) if err.isatty() and args.events != "-" else None
     status = 0
     try:
@@ -200,8 +219,10 @@ def _reload_line(result: Any) -> str:
     if not result.ok:
         first = result.failures[0] if result.failures else "unknown failure"
         return f"kestrel run: rules changed but did not load ({len(result.failures)} failed, first: {first}); the previous rules keep running"
-    return (f"kestrel run: rules reloaded: {len(result.added)} added, {len(result.removed)} removed, "
-            f"{len(result.changed)} changed, {len(result.unchanged)} unchanged")
+    return (
+        f"kestrel run: rules reloaded: {len(result.added)} added, {len(result.removed)} removed, "
+        f"{len(result.changed)} changed, {len(result.unchanged)} unchanged"
+    )
 
 
 def _progress(err: TextIO, path: str) -> Any:
@@ -217,7 +238,9 @@ def _progress(err: TextIO, path: str) -> Any:
         last[0] = now
         share = f" ({done / total:.0%})" if total and not path.endswith((".gz", ".zst")) else ""
         elapsed = max(now - started, 1e-9)
-        err.write(f"\r{done / 1e6:8.1f} MB{share} {done / elapsed / 1e6:6.1f} MB/s  {events / elapsed:9,.0f} events/s  {alerts} alerts")
+        err.write(
+            f"\r{done / 1e6:8.1f} MB{share} {done / elapsed / 1e6:6.1f} MB/s  {events / elapsed:9,.0f} events/s  {alerts} alerts"
+        )
         err.flush()
 
     return show
@@ -250,8 +273,10 @@ def write_summary(out: TextIO, engine: Any, stats: Dict[str, Any]) -> None:
     )
     for sink in stats["sinks"]:
         if sink["failed"]:
-            out.write(f"sink    {sink['sink']}: {sink['delivered']} alerts delivered, {sink['failed']} not delivered "
-                      f"({sink['last_error']})\n")
+            out.write(
+                f"sink    {sink['sink']}: {sink['delivered']} alerts delivered, {sink['failed']} not delivered "
+                f"({sink['last_error']})\n"
+            )
 
 
 # -- list -----------------------------------------------------------------------
@@ -265,12 +290,18 @@ def run_list(args: argparse.Namespace, out: TextIO) -> int:
         engine.load(path)
     report = engine.load_report
     if args.json:
-        document = {"rules": engine.rules(), "skipped": [str(s) for s in report.skipped], "failed": [str(f) for f in report.failures]}
+        document = {
+            "rules": engine.rules(),
+            "skipped": [str(s) for s in report.skipped],
+            "failed": [str(f) for f in report.failures],
+        }
         out.write(json.dumps(document, indent=2) + "\n")
     else:
         out.write(f"{'id':38} {'name':44} {'kind':8} {'runtime':8} categories\n")
         for rule in engine.rules():
-            out.write(f"{rule['id'][:38]:38} {rule['name'][:44]:44} {rule['kind']:8} {rule['runtime']:8} {','.join(rule['categories'])}\n")
+            out.write(
+                f"{rule['id'][:38]:38} {rule['name'][:44]:44} {rule['kind']:8} {rule['runtime']:8} {','.join(rule['categories'])}\n"
+            )
         for skipped in report.skipped:
             out.write(f"skipped {skipped}\n")
         for failure in report.failures:
@@ -288,7 +319,9 @@ def run_test(args: argparse.Namespace, out: TextIO) -> int:
     packages: List[Path] = []
     for raw in args.paths:
         path = Path(raw)
-        found = [path] if (path / "manifest.json").exists() else [p for p in rule_files(path) if p.is_dir()] if path.is_dir() else []
+        found = (
+            [path] if (path / "manifest.json").exists() else [p for p in rule_files(path) if p.is_dir()] if path.is_dir() else []
+        )
         packages += [p for p in found if (p / "tests" / "events.ndjson").exists()]
     if not packages:
         print("kestrel test: no rule packages with tests/events.ndjson under " + " ".join(args.paths), file=sys.stderr)
@@ -365,4 +398,3 @@ def _normalise_expected(entry: Dict[str, Any]) -> Dict[str, Any]:
 
 def _order(item: Dict[str, Any]) -> Any:
     return json.dumps(item, sort_keys=True)
-

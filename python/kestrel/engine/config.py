@@ -116,13 +116,23 @@ class EngineConfig:
         self.rule_memory_limit = parse_size(self.rule_memory_limit, "rule_memory_limit")
         self.max_line_bytes = parse_size(self.max_line_bytes, "max_line_bytes")
         self.max_string_bytes = parse_size(self.max_string_bytes, "max_string_bytes")
-        if self.sink_timeout is not None and (isinstance(self.sink_timeout, bool) or not isinstance(self.sink_timeout, (int, float))
-                                              or self.sink_timeout <= 0):
-            raise EngineError(f"{self._where('sink_timeout')}: must be a positive number of seconds or None, not {self.sink_timeout!r}")
+        if self.sink_timeout is not None and (
+            isinstance(self.sink_timeout, bool) or not isinstance(self.sink_timeout, (int, float)) or self.sink_timeout <= 0
+        ):
+            raise EngineError(
+                f"{self._where('sink_timeout')}: must be a positive number of seconds or None, not {self.sink_timeout!r}"
+            )
         self.rules = tuple(self.rules)
         self.trusted_paths = self._paths("trusted_paths")
-        for name in ("shards", "batch_size", "queue_size", "quarantine_after", "rule_time_limit_ms", "max_line_bytes",
-                     "max_string_bytes"):
+        for name in (
+            "shards",
+            "batch_size",
+            "queue_size",
+            "quarantine_after",
+            "rule_time_limit_ms",
+            "max_line_bytes",
+            "max_string_bytes",
+        ):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise EngineError(f"{self._where(name)}: must be a positive integer, not {getattr(self, name)!r}")
         if not isinstance(self.sink_retries, int) or self.sink_retries < 0:
@@ -130,7 +140,7 @@ class EngineConfig:
         if not isinstance(self.workers, int) or self.workers < 0:
             raise EngineError(f"{self._where('workers')}: must be 0 or more, not {self.workers!r}")
         if self.overflow not in ("block", "drop"):
-            raise EngineError(f"{self._where('overflow')}: must be \"block\" or \"drop\", not {self.overflow!r}")
+            raise EngineError(f'{self._where("overflow")}: must be "block" or "drop", not {self.overflow!r}')
         if self.timestamp_unit not in TIMESTAMP_UNITS:
             units = ", ".join(TIMESTAMP_UNITS[:-1]) + " or " + TIMESTAMP_UNITS[-1]
             raise EngineError(f"{self._where('timestamp_unit')}: must be {units}, not {self.timestamp_unit!r}")

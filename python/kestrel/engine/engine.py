@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 import json
 import os
 import threading
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
@@ -99,8 +99,12 @@ class Engine:
         self._rules: List[EngineRule] = []
         c = self.config
         self._pipeline = Pipeline(
-            self.schema, partitions=max(c.workers, 1), dedup_window_ms=c.dedup_window,
-            tiebreaker_field=c.tiebreaker_field, entity_field=c.entity_field, indexing=c.indexing,
+            self.schema,
+            partitions=max(c.workers, 1),
+            dedup_window_ms=c.dedup_window,
+            tiebreaker_field=c.tiebreaker_field,
+            entity_field=c.entity_field,
+            indexing=c.indexing,
         )
         # Held while a batch runs and while the rule set changes: the Lua
         # rules of a batch are looked up by their place in the set.
@@ -126,8 +130,11 @@ class Engine:
         # With workers, one thread feeds the pipeline (which runs `workers`
         # threads of its own) while the caller reads and decodes the next batch.
         self._bus = EventBus(
-            self._handle, threaded=c.workers > 0, queue_size=c.queue_size,
-            overflow=c.overflow, on_error=self._worker_failed,
+            self._handle,
+            threaded=c.workers > 0,
+            queue_size=c.queue_size,
+            overflow=c.overflow,
+            on_error=self._worker_failed,
         )
 
     @classmethod
@@ -176,8 +183,10 @@ class Engine:
         and refuse it in their own file. See :mod:`kestrel.engine.pipes`.
         """
         limits = _load_limits(size=size, max_samples_per_key=max_samples_per_key)
-        if rule_id is None and (isinstance(target, CompiledRule) or (
-                isinstance(target, str) and existing_path(target) is None and " where " in target)):
+        if rule_id is None and (
+            isinstance(target, CompiledRule)
+            or (isinstance(target, str) and existing_path(target) is None and " where " in target)
+        ):
             rule_id = f"rule-{len(self._specs) + 1}"
         report = load_target(target, LoadContext(self.schema, self.config, limits=limits), rule_id)
         _check_ids(report, self._rules)
@@ -502,8 +511,12 @@ class Engine:
             # rules, then the pipeline's stages (summed over its threads).
             "time_ms": {name: round(ns / 1e6, 3) for name, ns in [*self._time_ns.items(), *timings]},
             # Per sink: alerts delivered, failed (after retries), last error.
-            "sinks": [dict(self._deliveries.get(id(sink)) or {"sink": _sink_name(sink), "delivered": 0, "failed": 0,
-                                                              "last_error": None}) for sink in self._sinks],
+            "sinks": [
+                dict(
+                    self._deliveries.get(id(sink)) or {"sink": _sink_name(sink), "delivered": 0, "failed": 0, "last_error": None}
+                )
+                for sink in self._sinks
+            ],
             "rules": rules,
         }
 
@@ -515,9 +528,14 @@ class Engine:
         # rest stay in each event's original JSON, which alerts carry.
         fields = self._pipeline.fields() if c.project_fields else None
         return {
-            "schema": self.schema, "timestamp_field": c.timestamp_field, "timestamp_unit": c.timestamp_unit,
-            "category_field": c.category_field, "entity_field": c.entity_field, "fields": fields,
-            "max_line_bytes": c.max_line_bytes, "max_string_bytes": c.max_string_bytes,
+            "schema": self.schema,
+            "timestamp_field": c.timestamp_field,
+            "timestamp_unit": c.timestamp_unit,
+            "category_field": c.category_field,
+            "entity_field": c.entity_field,
+            "fields": fields,
+            "max_line_bytes": c.max_line_bytes,
+            "max_string_bytes": c.max_string_bytes,
         }
 
     def _file_batches(self, source: str) -> Iterator[Tuple[EventBatch, int, int]]:
@@ -602,7 +620,9 @@ class Engine:
             self._counts["input_errors"] += len(batch.errors)
             room = MAX_PROBLEMS - len(self.problems)
             # Error lines are relative to the chunk; report them against the input.
-            self.problems += [f"{e.source}:{e.line + first_line - 1}: {e.kind}: {e.message}" for e in batch.errors[: max(room, 0)]]
+            self.problems += [
+                f"{e.source}:{e.line + first_line - 1}: {e.kind}: {e.message}" for e in batch.errors[: max(room, 0)]
+            ]
 
     def _batches(self, events: Any) -> Iterable[EventBatch]:
         if isinstance(events, EventBatch):
@@ -680,7 +700,9 @@ class Engine:
     def _deliver(self, sink: Sink, block: AlertBlock) -> Optional[SinkError]:
         """Write `block` to `sink`, trying again ``sink_retries`` times; then
         count its alerts as failed and return why."""
-        record = self._deliveries.setdefault(id(sink), {"sink": _sink_name(sink), "delivered": 0, "failed": 0, "last_error": None})
+        record = self._deliveries.setdefault(
+            id(sink), {"sink": _sink_name(sink), "delivered": 0, "failed": 0, "last_error": None}
+        )
         retries, timeout = self.config.sink_retries, self.config.sink_timeout
         for attempt in range(retries + 1):
             try:
@@ -732,8 +754,10 @@ def _utf8(text: str) -> bytes:
         column = error.start - (text.rfind("\n", 0, error.start) + 1) + 1
         char = f"U+{ord(text[error.start]):04X}"
         raise EventInputError(
-            "<events>", f"line {line}, column {column}: a lone surrogate ({char}) is not Unicode text; "
-            "pass the raw bytes instead, or decode them with errors='replace'") from None
+            "<events>",
+            f"line {line}, column {column}: a lone surrogate ({char}) is not Unicode text; "
+            "pass the raw bytes instead, or decode them with errors='replace'",
+        ) from None
 
 
 def _schema(value: Any, mapping: Any = None) -> Schema:
@@ -765,7 +789,9 @@ def _check_ids(report: LoadReport, existing: List[EngineRule]) -> None:
     kept = []
     for rule in report.rules:
         if rule.id in seen:
-            report.failures.append(LoadFailure(rule.location, None, None, f"duplicate rule id {rule.id!r} (already loaded from {seen[rule.id]})"))
+            report.failures.append(
+                LoadFailure(rule.location, None, None, f"duplicate rule id {rule.id!r} (already loaded from {seen[rule.id]})")
+            )
             continue
         seen[rule.id] = rule.location
         kept.append(rule)

@@ -123,7 +123,8 @@ def chunks(stream: BinaryIO, lines: int, max_line: int = MAX_LINE_BYTES) -> Iter
                 pending, first = [], number + 1
     except OSError as error:
         failure: Optional[EventInputError] = EventInputError(
-            getattr(stream, "name", "<events>"), f"read failed after line {number}: {error.strerror or error}")
+            getattr(stream, "name", "<events>"), f"read failed after line {number}: {error.strerror or error}"
+        )
     else:
         failure = getattr(getattr(stream, "raw", stream), "damage", None)
     if pending:

@@ -122,8 +122,12 @@ class EngineRule:
             from kestrel._core import NativeRule
 
             evaluator = self.evaluator
-            options: Dict[str, Any] = {"categories": list(self.categories), "pipes": list(self.pipes), "schema": schema,
-                                       "ir_json": getattr(evaluator, "ir_json", None)}
+            options: Dict[str, Any] = {
+                "categories": list(self.categories),
+                "pipes": list(self.pipes),
+                "schema": schema,
+                "ir_json": getattr(evaluator, "ir_json", None),
+            }
             if isinstance(evaluator, WasmEvaluator):
                 options["wasm"] = evaluator.rule
             elif isinstance(evaluator, SequenceEvaluator):

@@ -87,7 +87,7 @@ class _AlertFile:
             self._block, self._written = block, 0
         view = memoryview(data)
         while self._written < len(view):
-            self._written += self._file.write(view[self._written:])
+            self._written += self._file.write(view[self._written :])
         self._block = None
 
     def close(self) -> None:
@@ -131,7 +131,9 @@ class ElasticsearchBulkSink(Sink):
     indices.
     """
 
-    def __init__(self, target: "str | os.PathLike[str] | TextIO", index: str = "logs-kestrel.alerts-default", action: str = "create") -> None:
+    def __init__(
+        self, target: "str | os.PathLike[str] | TextIO", index: str = "logs-kestrel.alerts-default", action: str = "create"
+    ) -> None:
         self._owned = isinstance(target, (str, os.PathLike))
         self._stream: Any = _AlertFile(os.fspath(target)) if self._owned else target
         self._action = json.dumps({action: {"_index": index}}).encode() + b"\n"

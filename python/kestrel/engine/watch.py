@@ -33,8 +33,9 @@ Snapshot = Dict[str, Tuple[int, int]]
 class RuleWatcher:
     """Reloads `engine` when a file under its rule paths changes (see the module docstring)."""
 
-    def __init__(self, engine: "Engine", interval: float = 2.0,
-                 on_reload: Optional[Callable[["ReloadResult"], Any]] = None) -> None:
+    def __init__(
+        self, engine: "Engine", interval: float = 2.0, on_reload: Optional[Callable[["ReloadResult"], Any]] = None
+    ) -> None:
         if interval <= 0:
             raise ValueError("the watch interval must be positive")
         self.engine = engine

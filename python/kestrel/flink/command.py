@@ -43,7 +43,13 @@ def add_flink(subparsers) -> None:
     submit.add_argument("--jobmanager", metavar="HOST:PORT", help="a cluster's REST endpoint (default: run locally)")
     submit.add_argument("--jars", nargs="+", default=[], metavar="JAR", help="connector jars (the Kafka SQL connector)")
     submit.add_argument("--checkpoint-interval", type=int, default=10_000, metavar="MS", help="default 10000")
-    submit.add_argument("--out-of-orderness", type=int, default=5, metavar="S", help="seconds events may arrive late before they take the late path (default 5)")
+    submit.add_argument(
+        "--out-of-orderness",
+        type=int,
+        default=5,
+        metavar="S",
+        help="seconds events may arrive late before they take the late path (default 5)",
+    )
     submit.add_argument("--bounded", action="store_true", help="read a Kafka topic up to its offsets at start, then finish")
     submit.add_argument("--name", default="kestrel", help="job name; also the Kafka group and transaction prefix")
     submit.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Flink configuration")
@@ -112,14 +118,43 @@ def _submit_to_cluster(args: argparse.Namespace, out: TextIO) -> int:
 
     host, _, port = args.jobmanager.rpartition(":")
     client = Path(pyflink.__file__).parent / "bin" / "flink"
-    command = ["bash", str(client), "run", "-t", "remote", f"-Drest.address={host or 'localhost'}", f"-Drest.port={port}",
-               "-pyclientexec", sys.executable, "-pyexec", sys.executable]
+    command = [
+        "bash",
+        str(client),
+        "run",
+        "-t",
+        "remote",
+        f"-Drest.address={host or 'localhost'}",
+        f"-Drest.port={port}",
+        "-pyclientexec",
+        sys.executable,
+        "-pyexec",
+        sys.executable,
+    ]
     if args.detach:
         command.append("--detached")
-    command += ["-pym", "kestrel", "flink", "submit", "--rules", *(str(Path(p).resolve()) for p in args.rules),
-                "--source", args.source, "--sink", args.sink, "--shards", str(args.shards),
-                "--parallelism", str(args.parallelism), "--checkpoint-interval", str(args.checkpoint_interval),
-                "--out-of-orderness", str(args.out_of_orderness), "--name", args.name]
+    command += [
+        "-pym",
+        "kestrel",
+        "flink",
+        "submit",
+        "--rules",
+        *(str(Path(p).resolve()) for p in args.rules),
+        "--source",
+        args.source,
+        "--sink",
+        args.sink,
+        "--shards",
+        str(args.shards),
+        "--parallelism",
+        str(args.parallelism),
+        "--checkpoint-interval",
+        str(args.checkpoint_interval),
+        "--out-of-orderness",
+        str(args.out_of_orderness),
+        "--name",
+        args.name,
+    ]
     command += ["--bounded"] * args.bounded + ["--detach"] * args.detach
     if args.jars:
         command += ["--jars", *(str(Path(jar).resolve()) for jar in args.jars)]

@@ -183,7 +183,9 @@ def build(spec: JobSpec, env: Optional[object] = None) -> object:
     tables.execute_sql(sink_sql(spec))
     marked, keyed = keyed_sql(spec, cross_entity)
     tables.create_temporary_view("kestrel_marked", tables.sql_query(marked))
-    tables.create_temporary_view("kestrel_marked_on_time", tables.sql_query("SELECT line, ts, shard FROM kestrel_marked WHERE NOT late"))
+    tables.create_temporary_view(
+        "kestrel_marked_on_time", tables.sql_query("SELECT line, ts, shard FROM kestrel_marked WHERE NOT late")
+    )
     batches = tables.to_data_stream(tables.sql_query(keyed))
     options = {"batch_size": 1 << 20, "entity_field": spec.entity_field}
     blocks = (

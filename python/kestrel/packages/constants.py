@@ -106,7 +106,7 @@ def parse_constants(document: Any, source: str = CONSTANTS_FILE) -> HostConstant
         for index, entry in enumerate(table):
             where = f"{key}[{index}]"
             if not isinstance(entry, dict) or not isinstance(entry.get("case_insensitive", False), bool):
-                raise fail(where, f"must be {{\"{items_key}\": ..., \"case_insensitive\": bool}}")
+                raise fail(where, f'must be {{"{items_key}": ..., "case_insensitive": bool}}')
             raw = entry.get(items_key)
             if single and not isinstance(raw, str):
                 raise fail(f"{where}.{items_key}", "must be a string")

@@ -27,10 +27,28 @@ KINDS = ("event", "sequence", "sample")
 _RUNTIME_OF_ENTRY = {".lua": "lua", ".wasm": "wasm", ".wat": "wasm", ".eql": "wasm"}  # EQL: the default runtime
 _DEFAULT_ENTRY = {"lua": "predicate.lua", "wasm": "rule.wasm"}
 
-_KNOWN_KEYS = frozenset({
-    "id", "name", "version", "description", "runtime", "kind", "entry", "schema", "fields", "categories",
-    "capture", "severity", "risk_score", "tags", "threat", "trusted", "size", "max_samples_per_key",
-})
+_KNOWN_KEYS = frozenset(
+    {
+        "id",
+        "name",
+        "version",
+        "description",
+        "runtime",
+        "kind",
+        "entry",
+        "schema",
+        "fields",
+        "categories",
+        "capture",
+        "severity",
+        "risk_score",
+        "tags",
+        "threat",
+        "trusted",
+        "size",
+        "max_samples_per_key",
+    }
+)
 
 #: Result limits a manifest may set, with the least value each takes (see
 #: kestrel.engine.pipes): `size` caps the rule's results, `max_samples_per_key`
@@ -209,7 +227,7 @@ def _field_table(raw: Any, check: "_Checker") -> FieldTable:
     for key, path in raw.items():
         if not (isinstance(key, str) and key.isdigit() and 0 < int(key) <= MAX_LOCAL_FIELD_ID):
             raise check.error(
-                f"fields.{key}", f"local ids must be integers from 1 to {MAX_LOCAL_FIELD_ID} written as strings, e.g. \"1\""
+                f"fields.{key}", f'local ids must be integers from 1 to {MAX_LOCAL_FIELD_ID} written as strings, e.g. "1"'
             )
         if not isinstance(path, str) or not path or path.startswith(".") or path.endswith(".") or ".." in path:
             raise check.error(f"fields.{key}", f"must be a dotted field path, not {path!r}")
@@ -221,7 +239,7 @@ def _schema_identity(raw: Any, check: "_Checker") -> Optional[Tuple[str, str]]:
     if raw is None:
         return None
     if not isinstance(raw, dict) or not all(isinstance(raw.get(key), str) for key in ("name", "version")):
-        raise check.error("schema", "must be {\"name\": string, \"version\": string}")
+        raise check.error("schema", 'must be {"name": string, "version": string}')
     return raw["name"], raw["version"]
 
 

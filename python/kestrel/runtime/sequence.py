@@ -35,8 +35,15 @@ class SequenceMatch:
 
     __slots__ = ("rule_id", "kind", "join_keys", "evidence", "first_timestamp", "last_timestamp", "_rule", "_parsed")
 
-    def __init__(self, rule: "SequenceRule", kind: str, join_keys: list[Any], evidence: list[Evidence],
-                 first_timestamp: Optional[int], last_timestamp: Optional[int]) -> None:
+    def __init__(
+        self,
+        rule: "SequenceRule",
+        kind: str,
+        join_keys: list[Any],
+        evidence: list[Evidence],
+        first_timestamp: Optional[int],
+        last_timestamp: Optional[int],
+    ) -> None:
         self.rule_id = rule.rule_id
         self.kind = kind
         self.join_keys = join_keys
@@ -210,7 +217,9 @@ class SequenceRule:
         (what alerts carry, without building Python values)."""
         batch = self._evidence_batch(matches)
         it = iter([] if batch is None else self.predicate.rule.capture_json(batch, list(range(len(batch)))))
-        return [b"[" + b",".join(b"{}" if e is None or e[2] is None else next(it, b"{}") for e in m.evidence) + b"]" for m in matches]
+        return [
+            b"[" + b",".join(b"{}" if e is None or e[2] is None else next(it, b"{}") for e in m.evidence) + b"]" for m in matches
+        ]
 
     def _evidence_batch(self, matches: Sequence[SequenceMatch]) -> Optional[EventBatch]:
         """The kept evidence of all `matches`, decoded again as one batch (in

@@ -158,7 +158,9 @@ class LuaCodegen:
             if cmp != "eq":
                 return False
             literal = self.tables.literal(value)
-            return self._host_tri(node_id, kind, field, f"kestrel.str_eq(ev, {field}, {literal}, {_lua_bool(node['case_insensitive'])})", target)
+            return self._host_tri(
+                node_id, kind, field, f"kestrel.str_eq(ev, {field}, {literal}, {_lua_bool(node['case_insensitive'])})", target
+            )
         if right["type"] in ("i64", "f64") and kind in ("i64", "f64", "unknown"):
             return self._numeric(node_id, kind, field, cmp, right, target)
         if right["type"] == "bool" and kind in ("bool", *_DYNAMIC_TYPES) and cmp == "eq":
@@ -189,7 +191,9 @@ class LuaCodegen:
             when_null = "0"
         with self._block("do"):
             self._line(f"local v = kestrel.{getter}(ev, {field})")
-            self._line(f"if v == nil then {target} = {when_null} elseif v {_LUA_CMP[cmp]} {lua_value} then {target} = 1 else {target} = -1 end")
+            self._line(
+                f"if v == nil then {target} = {when_null} elseif v {_LUA_CMP[cmp]} {lua_value} then {target} = 1 else {target} = -1 end"
+            )
         return True
 
     def _host_tri(self, node_id: int, kind: str, field: int, call: str, target: str) -> bool:
@@ -225,7 +229,9 @@ class LuaCodegen:
         if all(kind == "string" for kind in entry["types"]):
             host_set = self.tables.string_set(node["set"])
             return self._host_tri(node_id, operand["type"], field, f"kestrel.set_contains(ev, {field}, {host_set})", target)
-        if operand["type"] == "i64" and all(kind == "i64" and _exact_in_lua(v) for kind, v in zip(entry["types"], entry["values"])):
+        if operand["type"] == "i64" and all(
+            kind == "i64" and _exact_in_lua(v) for kind, v in zip(entry["types"], entry["values"])
+        ):
             with self._block("do"):
                 self._line(f"local v = kestrel.get_i64(ev, {field})")
                 tests = " or ".join(f"v == {value}" for value in entry["values"])

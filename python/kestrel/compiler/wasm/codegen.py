@@ -153,7 +153,9 @@ class _Function:
         if op == "Logical":
             return node["logic"] == "or" and all(self.is_membership(o) for o in node["operands"])
         if op == "InSet":
-            return self.nodes[node["operand"]]["op"] == "LoadField" and all(t == "string" for t in doc["sets"][node["set"]]["types"])
+            return self.nodes[node["operand"]]["op"] == "LoadField" and all(
+                t == "string" for t in doc["sets"][node["set"]]["types"]
+            )
         if op == "WildcardMatch":
             patterns = doc["globs"][node["glob"]]["patterns"]
             return self.nodes[node["operand"]]["op"] == "LoadField" and not any("*" in p or "?" in p for p in patterns)
@@ -208,8 +210,11 @@ class _Function:
             source, needle = (self.nodes[a] for a in node["args"])
             if source["op"] == "LoadField" and base_type(source) in TEXT_TYPES and _is_string(needle):
                 return self.module.call(
-                    STRING_FUNCTIONS[node["name"]], ev, self.field(source),
-                    f"(i32.const {needle['string']})", f"(i32.const {int(node['case_insensitive'])})",
+                    STRING_FUNCTIONS[node["name"]],
+                    ev,
+                    self.field(source),
+                    f"(i32.const {needle['string']})",
+                    f"(i32.const {int(node['case_insensitive'])})",
                 )
         return None
 
@@ -290,8 +295,7 @@ def generate(doc: dict[str, Any]) -> WasmModuleSource:
     for n in range(len(filters)):
         name = "pred_eval" if n == 0 else f"pred_eval_{n}"
         exports.append(
-            f'(func (export "{name}") (param $ev i32) (result i32)\n'
-            f"    (i32.eq (call $c{n} (local.get $ev)) (i32.const 1)))"
+            f'(func (export "{name}") (param $ev i32) (result i32)\n    (i32.eq (call $c{n} (local.get $ev)) (i32.const 1)))'
         )
     exports.append(_batch_loop(module, len(filters)))
     exports.append(_list_loop("pred_eval_list", [f"f{n}" for n in range(len(filters))]))

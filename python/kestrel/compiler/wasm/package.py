@@ -29,7 +29,9 @@ def host_tables(document: dict[str, Any], literals: list[str]) -> dict[str, Any]
         "regexes": [(r["translated"], r["case_insensitive"]) for r in document["regexes"]],
         # Only all-string sets are looked up by the host; the others are
         # evaluated in the core and keep their slot so ids line up.
-        "sets": [(s["values"] if all(t == "string" for t in s["types"]) else [], s["case_insensitive"]) for s in document["sets"]],
+        "sets": [
+            (s["values"] if all(t == "string" for t in s["types"]) else [], s["case_insensitive"]) for s in document["sets"]
+        ],
     }
 
 

@@ -80,8 +80,12 @@ class LoadContext:
         from kestrel.compiler import CompileOptions
 
         c = self.config
-        return CompileOptions(category_field=c.category_field, timestamp_field=c.timestamp_field,
-                              timestamp_unit=c.timestamp_unit, tiebreaker_field=c.tiebreaker_field)
+        return CompileOptions(
+            category_field=c.category_field,
+            timestamp_field=c.timestamp_field,
+            timestamp_unit=c.timestamp_unit,
+            tiebreaker_field=c.tiebreaker_field,
+        )
 
     def wasm_limits(self) -> Dict[str, Any]:
         return {
@@ -201,16 +205,20 @@ def rule_from_query(
     categories = () if compiled.metadata.any_category else tuple(compiled.categories)
     pipes = pipe_stages(((pipe.op, pipe.count) for pipe in compiled.ir.rule.pipes), limits.get("size"))
     report.rules.append(
-        EngineRule(rule_id, name, compiled.kind, location, evaluator, categories, version, metadata, digest, source,
-                   pipes=pipes)
+        EngineRule(rule_id, name, compiled.kind, location, evaluator, categories, version, metadata, digest, source, pipes=pipes)
     )
 
 
 def _options_key(options: Any) -> List[Any]:
     """What of the compile options changes a compiled rule, in a stable form."""
     return [
-        options.category_field, options.timestamp_field, options.timestamp_unit, options.tiebreaker_field,
-        options.strict, options.optimize, sorted(options.categories),
+        options.category_field,
+        options.timestamp_field,
+        options.timestamp_unit,
+        options.tiebreaker_field,
+        options.strict,
+        options.optimize,
+        sorted(options.categories),
     ]
 
 

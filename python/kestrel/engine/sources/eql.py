@@ -38,7 +38,13 @@ def load_eql_file(path: Path, context: LoadContext, report: LoadReport) -> None:
         return
     name, limits = header(text)
     rule_from_query(
-        context, report, rule_id=path.stem, name=name or path.stem, query=text, location=str(path), source="eql",
+        context,
+        report,
+        rule_id=path.stem,
+        name=name or path.stem,
+        query=text,
+        location=str(path),
+        source="eql",
         limits=limits,
     )
 
@@ -97,6 +103,12 @@ def load_compiled(compiled: Any, context: LoadContext, report: LoadReport, rule_
         report.failures.append(LoadFailure(location, None, None, reason))
         return
     rule_from_query(
-        context, report, rule_id=rule_id, name=rule_id, query=compiled.source, location=location, source="eql",
+        context,
+        report,
+        rule_id=rule_id,
+        name=rule_id,
+        query=compiled.source,
+        location=location,
+        source="eql",
         options=compiled.options,
     )

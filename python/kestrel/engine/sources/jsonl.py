@@ -42,7 +42,14 @@ def load_jsonl_file(path: Path, context: LoadContext, report: LoadReport) -> Non
         metadata["threat"] = record.get("mitre") or record.get("threat") or []
         # The query is escaped inside the line: errors carry query positions (first_line=None).
         rule_from_query(
-            context, report, rule_id=rule_id, name=str(record.get("name") or rule_id), query=record["query"],
-            location=f"{path}:{number}", first_line=None, metadata=metadata, source="jsonl",
+            context,
+            report,
+            rule_id=rule_id,
+            name=str(record.get("name") or rule_id),
+            query=record["query"],
+            location=f"{path}:{number}",
+            first_line=None,
+            metadata=metadata,
+            source="jsonl",
             limits={key: record[key] for key in LIMITS if key in record},
         )

@@ -42,8 +42,16 @@ def load_package(directory: Path, context: LoadContext, report: LoadReport) -> N
             report.failures.append(LoadFailure(str(entry), None, None, f"cannot read: {error.reason}"))
             return
         rule_from_query(
-            context, report, rule_id=manifest.id, name=manifest.name, query=query, location=str(entry),
-            metadata=dict(manifest.metadata), version=manifest.version, source="package", limits=manifest.limits,
+            context,
+            report,
+            rule_id=manifest.id,
+            name=manifest.name,
+            query=query,
+            location=str(entry),
+            metadata=dict(manifest.metadata),
+            version=manifest.version,
+            source="package",
+            limits=manifest.limits,
         )
         return
     if manifest.kind != "event":
@@ -65,8 +73,17 @@ def load_package(directory: Path, context: LoadContext, report: LoadReport) -> N
         constants = package_constants(directory, manifest.runtime)
         evaluator = _lua(directory, context) if manifest.runtime == "lua" else _wasm(directory, manifest, context, constants)
         rule = EngineRule(
-            manifest.id, manifest.name, manifest.kind, str(directory), evaluator, tuple(_categories(constants, manifest)),
-            manifest.version, dict(manifest.metadata), digest, "package", pipes=_pipes(constants, limits.get("size")),
+            manifest.id,
+            manifest.name,
+            manifest.kind,
+            str(directory),
+            evaluator,
+            tuple(_categories(constants, manifest)),
+            manifest.version,
+            dict(manifest.metadata),
+            digest,
+            "package",
+            pipes=_pipes(constants, limits.get("size")),
         )
     except KestrelError as error:
         report.failures.append(LoadFailure(str(directory), None, None, str(error)))
@@ -186,7 +203,11 @@ def _wasm(directory: Path, manifest: Any, context: LoadContext, constants: Dict[
 
 
 def wasm_rule(
-    directory: Path, manifest: Any, schema: Any, limits: "Dict[str, Any] | None" = None, *,
+    directory: Path,
+    manifest: Any,
+    schema: Any,
+    limits: "Dict[str, Any] | None" = None,
+    *,
     constants: "Dict[str, Any] | None" = None,
 ) -> Any:
     """A Wasm package loaded into a ``kestrel._core.WasmRule``.

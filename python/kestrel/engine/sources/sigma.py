@@ -70,8 +70,15 @@ def load_sigma_file(path: Path, context: LoadContext, report: LoadReport) -> Non
             for number, query in enumerate(queries):
                 rule_id = str(rule.id or path.stem) + (f"#{number}" if len(queries) > 1 else "")
                 rule_from_query(
-                    context, report, rule_id=rule_id, name=rule.title or rule_id, query=_narrow(query, rule),
-                    location=str(path), first_line=None, metadata=_metadata(rule), source="sigma",
+                    context,
+                    report,
+                    rule_id=rule_id,
+                    name=rule.title or rule_id,
+                    query=_narrow(query, rule),
+                    location=str(path),
+                    first_line=None,
+                    metadata=_metadata(rule),
+                    source="sigma",
                 )
     except Exception as error:  # pySigma raises its own hierarchy (SigmaError) and YAML errors
         report.failures.append(LoadFailure(str(path), _line(error), None, f"Sigma: {error}"))
@@ -80,7 +87,7 @@ def load_sigma_file(path: Path, context: LoadContext, report: LoadReport) -> Non
 def _narrow(query: str, rule: Any) -> str:
     category = CATEGORIES.get(getattr(rule.logsource, "category", None) or "")
     if category and query.startswith("any where "):
-        query = f"{category} where " + query[len("any where "):]
+        query = f"{category} where " + query[len("any where ") :]
     return query
 
 

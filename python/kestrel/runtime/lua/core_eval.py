@@ -14,7 +14,6 @@ from typing import Any, Dict
 
 from kestrel import HostContext, Schema, _core
 
-
 #: (owner, method) pairs that attach an IrProgram to a HostContext, in the
 #: order tried. The binding is not settled yet; whichever lands first works.
 _ATTACH = (("HostContext", "attach_evaluator"), ("IrProgram", "attach"))

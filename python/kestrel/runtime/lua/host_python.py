@@ -58,6 +58,14 @@ def python_host(context: HostContext) -> Dict[str, Callable[..., Any]]:
         "glob_match": text_op(api.glob_match),
         "set_batch": set_batch,
     }
-    for name in ("str_eq", "str_contains", "str_starts_with", "str_ends_with", "glob_match_field", "re_match_field", "set_contains"):
+    for name in (
+        "str_eq",
+        "str_contains",
+        "str_starts_with",
+        "str_ends_with",
+        "glob_match_field",
+        "re_match_field",
+        "set_contains",
+    ):
         functions[name] = (lambda fn: lambda ev, *args: fn(ctx, state["batch"], ev, *args))(getattr(api, name))
     return functions

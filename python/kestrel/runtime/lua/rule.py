@@ -27,8 +27,25 @@ log = logging.getLogger("kestrel.lua")
 
 #: Names rule code may not touch; reaching one raises a "sandbox:" error.
 FORBIDDEN = (
-    "io", "os.execute", "require", "package", "load", "loadstring", "loadfile", "dofile", "debug", "ffi", "jit",
-    "collectgarbage", "setfenv", "getfenv", "coroutine", "module", "newproxy", "python", "gcinfo",
+    "io",
+    "os.execute",
+    "require",
+    "package",
+    "load",
+    "loadstring",
+    "loadfile",
+    "dofile",
+    "debug",
+    "ffi",
+    "jit",
+    "collectgarbage",
+    "setfenv",
+    "getfenv",
+    "coroutine",
+    "module",
+    "newproxy",
+    "python",
+    "gcinfo",
 )
 
 
@@ -254,9 +271,7 @@ class LuaRule:
 
     def _run(self, batch: EventBatch, filter_index: int, until: float) -> Optional[RuleFailure]:
         try:
-            ok, value, event = _padded(
-                self._call(self._entry.run, batch._address(), len(batch), filter_index, until), 3
-            )
+            ok, value, event = _padded(self._call(self._entry.run, batch._address(), len(batch), filter_index, until), 3)
         except RuleCallError as error:
             ok, value, event = False, str(error), None
         finally:

@@ -44,7 +44,7 @@ def _select_named(vm: Optional[str]) -> Tuple[ModuleType, RuntimeInfo]:
 
     if vm is not None and vm not in _CANDIDATES:
         raise ValueError(f"unknown Lua VM {vm!r}; expected one of {', '.join(_CANDIDATES)}")
-    for index, name in enumerate(_CANDIDATES):
+    for name in _CANDIDATES:
         if vm is not None and name != vm:
             continue
         try:
