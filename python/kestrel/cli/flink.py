@@ -1,4 +1,4 @@
-"""`kestrel flink submit`: run the Flink job locally or on a cluster."""
+"""`kestrel flink submit`: run the Flink job locally or on a cluster (the job itself is kestrel.flink)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from kestrel.cli.exit_codes import FOUND, OK, USAGE
 from kestrel.errors import KestrelError
 
 EPILOG = """examples:
@@ -17,10 +18,10 @@ EPILOG = """examples:
 
 Without --jobmanager the job runs in this process on a local mini cluster.
 Exit status: 0 when the job finished (or, with --detach, was accepted), 2 on
-a bad argument or rule, 1 when the job failed."""
+a bad argument or rule, 1 when the job failed."""  # the codes of kestrel.cli.exit_codes
 
 
-def add_flink(subparsers) -> None:
+def add(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "flink",
         help="run Kestrel as an Apache Flink job (needs the flink extra)",
@@ -62,13 +63,13 @@ def run_flink(args: argparse.Namespace, out: TextIO) -> int:
         from kestrel.flink.job import JobSpec, build
     except ImportError as error:  # pragma: no cover - depends on the install
         print(f"kestrel flink: {error}: install the flink extra (pip install 'kestrel[flink]')", file=sys.stderr)
-        return 2
+        return USAGE
     flink = {}
     for item in args.conf:
         key, sep, value = item.partition("=")
         if not sep:
             print(f"kestrel flink: --conf {item!r}: expected KEY=VALUE", file=sys.stderr)
-            return 2
+            return USAGE
         flink[key] = value
     if args.jobmanager:
         return _submit_to_cluster(args, out)
@@ -76,7 +77,7 @@ def run_flink(args: argparse.Namespace, out: TextIO) -> int:
         missing = [jar for jar in args.jars if not Path(jar).is_file()]
         if missing:
             print(f"kestrel flink: no such jar: {missing[0]}", file=sys.stderr)
-            return 2
+            return USAGE
     spec = JobSpec(
         rules=os.pathsep.join(str(Path(path).resolve()) for path in args.rules),
         source=args.source,
@@ -94,7 +95,7 @@ def run_flink(args: argparse.Namespace, out: TextIO) -> int:
         env = build(spec)
     except KestrelError as error:
         print(f"kestrel flink: {error}", file=sys.stderr)
-        return 2
+        return USAGE
     try:
         if args.detach:
             client = env.execute_async(spec.name)
@@ -104,8 +105,8 @@ def run_flink(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"job {result.get_job_id()} finished\n")
     except Exception as error:  # a Flink job failure arrives as a py4j error with the Java trace
         print(f"kestrel flink: the job failed: {_root_cause(error)}", file=sys.stderr)
-        return 1
-    return 0
+        return FOUND
+    return OK
 
 
 def _submit_to_cluster(args: argparse.Namespace, out: TextIO) -> int:
@@ -166,8 +167,8 @@ def _submit_to_cluster(args: argparse.Namespace, out: TextIO) -> int:
             out.write(line.replace("Job has been submitted with JobID", "submitted job").strip() + "\n")
     if done.returncode != 0:
         print(f"kestrel flink: flink run failed: {_root_cause(done.stdout + done.stderr)}", file=sys.stderr)
-        return 1
-    return 0
+        return FOUND
+    return OK
 
 
 def _root_cause(error: "BaseException | str") -> str:
