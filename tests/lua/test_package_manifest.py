@@ -8,7 +8,7 @@ import pytest
 
 import kestrel
 from kestrel.packages import FieldTable, RulePackageError, load_manifest, parse_manifest
-from kestrel.packages.constants import HostConstants, load_constants, parse_constants
+from kestrel.packages.constants import HostConstants, PackageConstants, parse_constants, read_constants, write_constants
 
 BASE = {"id": "r1", "version": "1.0", "runtime": "lua", "fields": {"1": "process.pid", "2": "process.name"}}
 
@@ -85,9 +85,38 @@ def test_rule_package_error_is_a_kestrel_error():
 def test_constants_round_trip_and_validate(tmp_path):
     constants = HostConstants(literals=("a",), globs=((("*.exe",), True),), regexes=(("a.*", False),), sets=((("x", "y"), True),))
     (tmp_path / "constants.json").write_text(json.dumps(constants.to_dict()))
-    assert load_constants(tmp_path) == constants
-    assert load_constants(tmp_path / "none") == HostConstants()
+    assert read_constants(tmp_path, "lua").tables == constants
+    assert read_constants(tmp_path / "none", "lua") == PackageConstants()
+    with pytest.raises(RulePackageError, match="key 'ir': is required"):
+        read_constants(tmp_path, "wasm")
     with pytest.raises(RulePackageError, match="key 'globs\\[0\\].patterns': must be a list of strings"):
         parse_constants({"globs": [{"patterns": "*.exe"}]})
     with pytest.raises(RulePackageError, match="key 'regexes\\[0\\].pattern': must be a string"):
         parse_constants({"regexes": [{"pattern": ["a"]}]})
+    with pytest.raises(RulePackageError, match="key 'filter_categories'"):
+        parse_constants({"filter_categories": "process"})
+
+
+def test_both_backends_write_constants_the_one_reader_accepts(tmp_path):
+    from kestrel.compiler.lua import generate_package
+    from kestrel.compiler.lua import write_package as write_lua_package
+    from kestrel.compiler.wasm.package import write_package as write_wasm_package
+
+    compiled = kestrel.compile('process where process.name : ("cmd.exe", "*\\\\powershell*") and process.pid in (1, 2)')
+    write_wasm_package(compiled, tmp_path / "wasm", "w")
+    write_lua_package(generate_package(compiled), tmp_path / "lua", "l")
+    wasm, lua = read_constants(tmp_path / "wasm", "wasm"), read_constants(tmp_path / "lua", "lua")
+    assert wasm.ir == lua.ir == compiled.ir_dict()
+    assert wasm.tables.globs and wasm.tables.globs == lua.tables.globs
+    assert wasm.filter_categories == ("process",)
+    assert load_manifest(tmp_path / "wasm").runtime == "wasm" and load_manifest(tmp_path / "lua").runtime == "lua"
+
+
+def test_writers_refuse_what_the_readers_would(tmp_path):
+    from kestrel.packages.manifest import write_manifest
+
+    with pytest.raises(RulePackageError, match="key 'runtime'"):
+        write_manifest(tmp_path, {"id": "x", "version": "1", "runtime": "python", "entry": "rule.py"})
+    with pytest.raises(RulePackageError, match="key 'filter_categories'"):
+        write_constants(tmp_path, PackageConstants(filter_categories=(1,)))
+    assert not list(tmp_path.iterdir())

@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Sequence
 
 import kestrel
 from kestrel.compiler.sources import RuleSource, discover
+from kestrel.packages.manifest import MANIFEST_FILE
 
 RUNTIMES = ("wasm", "lua")
 
@@ -99,7 +100,7 @@ def rule_name(source: RuleSource) -> str:
 
 def _packages(paths: Iterable[str]) -> list[Path]:
     """The rule package directories (with a manifest.json) at or under `paths`."""
-    return sorted({m.parent for raw in paths if Path(raw).is_dir() for m in Path(raw).rglob("manifest.json")})
+    return sorted({m.parent for raw in paths if Path(raw).is_dir() for m in Path(raw).rglob(MANIFEST_FILE)})
 
 
 def load(paths: Iterable[str], schema: kestrel.Schema, runtimes: Sequence[str] = RUNTIMES) -> TargetSet:

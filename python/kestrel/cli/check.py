@@ -8,6 +8,7 @@ from typing import Any, Iterator, List, Optional, TextIO, Union
 
 from kestrel.cli.exit_codes import EPILOG, FOUND, OK
 from kestrel.compiler.sources import RuleSource, discover
+from kestrel.packages.manifest import MANIFEST_FILE
 
 
 def add(subparsers: Any) -> None:
@@ -79,8 +80,8 @@ def _check_targets(paths: List[str]) -> Iterator[Union[RuleSource, Path]]:
 
     for raw in paths:
         path = Path(raw)
-        for item in rule_files(path) if path.is_dir() and not (path / "manifest.json").exists() else [path]:
-            if item.is_dir() or item.suffix in SIGMA_SUFFIXES or item.name == "manifest.json":
+        for item in rule_files(path) if path.is_dir() and not (path / MANIFEST_FILE).exists() else [path]:
+            if item.is_dir() or item.suffix in SIGMA_SUFFIXES or item.name == MANIFEST_FILE:
                 yield item
             else:
                 yield from discover([str(item)])

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Dict, List, TextIO
 
 from kestrel.cli.exit_codes import EPILOG, FOUND, OK, USAGE
+from kestrel.packages.manifest import MANIFEST_FILE
 
 TEST_EXAMPLES = """examples:
   kestrel test rules/
@@ -40,7 +41,7 @@ def run_test(args: argparse.Namespace, out: TextIO) -> int:
     for raw in args.paths:
         path = Path(raw)
         found = (
-            [path] if (path / "manifest.json").exists() else [p for p in rule_files(path) if p.is_dir()] if path.is_dir() else []
+            [path] if (path / MANIFEST_FILE).exists() else [p for p in rule_files(path) if p.is_dir()] if path.is_dir() else []
         )
         packages += [p for p in found if (p / "tests" / "events.ndjson").exists()]
     if not packages:

@@ -141,6 +141,15 @@ def package_file(directory: "str | os.PathLike[str]", name: str) -> Path:
     return path
 
 
+def write_manifest(directory: "str | os.PathLike[str]", document: Dict[str, Any]) -> Path:
+    """Write ``manifest.json`` into `directory`; validated first, so no writer
+    can produce a manifest the loaders refuse."""
+    parse_manifest(document)
+    path = Path(directory) / MANIFEST_FILE
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def load_manifest(path: "str | os.PathLike[str]") -> Manifest:
     """Read and validate a manifest: a package directory or the file itself."""
     path = Path(path)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from kestrel._core import EventBatch, Matches, Schema, WasmRule
 from kestrel.compiler.wasm import WasmModuleSource, generate_module
-from kestrel.compiler.wasm.package import host_tables
+from kestrel.packages.constants import HostConstants
 
 if TYPE_CHECKING:
     from kestrel.compiler.compiled import CompiledRule
@@ -43,7 +43,7 @@ class WasmPredicate:
             fields=source.field_paths,
             categories=source.categories,
             ir_json=ir_json,
-            **host_tables(json.loads(ir_json), source.literals),
+            **HostConstants.from_ir(json.loads(ir_json), source.literals).wasm_tables(),
             **(limits or {}),
         )
         return cls(rule, source)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,8 +10,8 @@ from typing import Any, Dict
 from kestrel.compiler.compiled import CompiledRule
 from kestrel.compiler.lua.codegen import LuaCodegen
 from kestrel.compiler.lua.tables import PackageTables
-from kestrel.packages.constants import CONSTANTS_FILE, HostConstants
-from kestrel.packages.manifest import MANIFEST_FILE, FieldTable
+from kestrel.packages.constants import HostConstants, PackageConstants, write_constants
+from kestrel.packages.manifest import FieldTable, write_manifest
 
 
 @dataclass(frozen=True)
@@ -59,8 +58,7 @@ def write_package(generated: GeneratedLua, directory: "str | os.PathLike[str]", 
     """Write manifest.json, predicate.lua and constants.json (with the IR) into `directory`."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / MANIFEST_FILE).write_text(json.dumps(generated.manifest(rule_id), indent=2) + "\n", encoding="utf-8")
+    write_manifest(directory, generated.manifest(rule_id))
     (directory / "predicate.lua").write_text(generated.source, encoding="utf-8")
-    constants = dict(generated.constants.to_dict(), ir=generated.ir)
-    (directory / CONSTANTS_FILE).write_text(json.dumps(constants, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_constants(directory, PackageConstants(generated.constants, generated.ir))
     return directory

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterator, List
+from typing import Any, Iterator
 
 from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, Skipped, existing_path
 from kestrel.engine.sources.eql import load_compiled, load_eql_file, load_eql_text
 from kestrel.engine.sources.jsonl import load_jsonl_file
-from kestrel.engine.sources.package import MANIFEST, load_package
+from kestrel.engine.sources.package import load_package
 from kestrel.engine.sources.sigma import SIGMA_SUFFIXES, load_sigma_file
 from kestrel.engine.sources.toml import load_toml_file
+from kestrel.packages.manifest import MANIFEST_FILE
 
 LOADERS = {".eql": load_eql_file, ".toml": load_toml_file, ".jsonl": load_jsonl_file}
 LOADERS.update({suffix: load_sigma_file for suffix in SIGMA_SUFFIXES})
@@ -53,7 +54,7 @@ def load_target(target: Any, context: LoadContext, rule_id: "str | None" = None)
 
 
 def _load_one(path: Path, context: LoadContext, report: LoadReport) -> None:
-    if path.is_dir() or path.name == MANIFEST:
+    if path.is_dir() or path.name == MANIFEST_FILE:
         load_package(path if path.is_dir() else path.parent, context, report)
         return
     loader = LOADERS.get(path.suffix)
@@ -72,18 +73,10 @@ def rule_files(root: Path) -> Iterator[Path]:
     for directory, dirs, files in os.walk(root):
         dirs.sort()
         here = Path(directory)
-        if MANIFEST in files:
+        if MANIFEST_FILE in files:
             dirs.clear()
             yield here
             continue
         for name in sorted(files):
             if Path(name).suffix in LOADERS:
                 yield here / name
-
-
-def paths_report(targets: List[Any], context: LoadContext) -> LoadReport:
-    """Load several targets into one report."""
-    report = LoadReport()
-    for target in targets:
-        report.extend(load_target(target, context))
-    return report

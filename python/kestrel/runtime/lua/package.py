@@ -9,7 +9,7 @@ from typing import Any, Optional
 from kestrel import Schema
 from kestrel.errors import RuleFileError
 from kestrel.files import read_text
-from kestrel.packages.constants import CONSTANTS_FILE, load_constants, read_constants_document
+from kestrel.packages.constants import read_constants
 from kestrel.packages.manifest import RulePackageError, load_manifest, package_file
 from kestrel.runtime.lua.core_eval import attach_core_evaluator
 from kestrel.runtime.lua.rule import LuaLimits, LuaRule
@@ -57,13 +57,14 @@ def load_lua_package(
         schema = schema or Schema.default()
         return load_generated(generate_package(compile(source, schema=schema)), manifest.id, schema=schema, limits=limits, vm=vm)
     schema = schema or Schema.default()
-    ir = _package_ir(directory)
+    constants = read_constants(directory, "lua")
+    ir = constants.ir
     return LuaRule(
         manifest.id,
         source,
         fields=manifest.fields,
         schema=schema,
-        constants=load_constants(directory),
+        constants=constants.tables,
         trusted=trust and manifest.trusted,
         limits=limits,
         debug=debug,
@@ -71,18 +72,6 @@ def load_lua_package(
         evaluator_hook=None if ir is None else (lambda context: attach_core_evaluator(context, ir, schema)),
         vm=vm,
     )
-
-
-def _package_ir(directory: Path) -> Optional[dict]:
-    """The IR a generated package keeps in constants.json (for kestrel.eval_node), if any."""
-    path = directory / CONSTANTS_FILE
-    if not path.exists():
-        return None
-    document = read_constants_document(path)
-    ir = document.get("ir") if isinstance(document, dict) else None
-    if ir is not None and not isinstance(ir, dict):
-        raise RulePackageError(f"{path}: key 'ir': must be an IR document (an object)")
-    return ir
 
 
 def load_generated(
