@@ -96,17 +96,3 @@ def test_metadata():
     assert compiled.categories == ("process",) and metadata["any_category"]
     assert compiled.required_fields == ("host.id", "process.name")
     assert [f["path"] for f in metadata["fields"] if f["optional"]] == ["user.name"]
-    first, second = metadata["required_literals"]
-    assert first == [[{"field": first[0][0]["field"], "path": "process.name", "literal": "cmd.exe", "case_insensitive": False}]]
-    assert second[0][0]["literal"] == "adm"
-
-
-def test_required_literals_of_disjunctions_are_alternatives():
-    compiled = compile('any where process.name : ("*powershell*", "cmd.exe") or process.args == "-enc"')
-    (requirement,) = compiled.ir_dict()["metadata"]["required_literals"][0]
-    assert sorted(alt["literal"] for alt in requirement) == ["-enc", "cmd.exe", "powershell"]
-
-
-def test_no_required_literal_under_negation():
-    compiled = compile('any where not process.name == "a"')
-    assert compiled.ir_dict()["metadata"]["required_literals"] == [[]]

@@ -152,16 +152,6 @@ def program_to_dict(program: ir.Program, metadata: Metadata) -> Dict[str, Any]:
             "any_category": metadata.any_category,
             "fields": [_field_ref(ref) for ref in metadata.fields],
             "required_fields": list(metadata.required_fields),
-            "required_literals": [
-                [
-                    [
-                        {"field": n.field, "path": n.path, "literal": n.literal, "case_insensitive": n.case_insensitive}
-                        for n in requirement
-                    ]
-                    for requirement in step
-                ]
-                for step in metadata.required_literals
-            ],
         },
     }
 

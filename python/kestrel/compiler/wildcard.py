@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Pattern, Tuple
+from typing import Pattern
 
 WILDCARDS = "*?"
 
@@ -32,8 +32,3 @@ def glob_regex(pattern: str, case_insensitive: bool) -> Pattern[str]:
             parts.append(re.escape(char))
     flags = re.DOTALL | (re.IGNORECASE if case_insensitive else 0)
     return re.compile("".join(parts), flags)
-
-
-def literal_chunks(pattern: str) -> Tuple[str, ...]:
-    """The wildcard-free pieces of `pattern`, in order (empty pieces dropped)."""
-    return tuple(piece for piece in re.split(r"[*?]", pattern) if piece)
