@@ -10,21 +10,17 @@ Cases with `| head` / `| tail` are left to the engine, which applies pipes
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 import kestrel
 from kestrel.compiler import compile
 from kestrel.compiler.lua import generate_package
-from kestrel.runtime.lua import core_evaluator_available, load_generated
+from kestrel.runtime.lua import load_generated
 
 from support.conformance import ENDGAME_OPTIONS as ENDGAME
 from support.conformance import endgame_batch, event_cases, unpiped
 
 EVENT_CASES = unpiped(event_cases())
-NEEDS_CORE = "kestrel.eval_node returns null until an IrProgram can be attached to a HostContext"
-CORE_CALL = re.compile(r"^\s*\w+ = K\(kestrel\.eval_node\(", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +35,6 @@ def test_event_query_on_lua(case, endgame, vm):
     schema, batch, ids = endgame
     rule = compile(case["query"], schema=schema, options=ENDGAME)
     generated = generate_package(rule)
-    if CORE_CALL.search(generated.source) and not core_evaluator_available():
-        # Skipped, not xfailed: some of these pass even with a null eval_node.
-        # test_lua_equivalence.py::test_eval_node_reaches_the_core is the
-        # strict xfail that flips when the evaluator can be attached.
-        pytest.skip(NEEDS_CORE)
     result = load_generated(generated, case["name"], schema=schema, vm=vm).evaluate(batch)
     assert result.failure is None
     assert [ids[ev] for ev in result.events()] == case["expected_event_ids"]

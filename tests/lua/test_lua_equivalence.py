@@ -4,9 +4,7 @@ Python IR interpreter (the executable specification) on random events.
 The interpreter reads the events back from the batch (`EventBatch.to_dicts`),
 so both sides see the values as the core stored them (coerced to the schema's
 types). Filters whose Lua hands a node to the core with `kestrel.eval_node`
-are compared too once the core has an IR evaluator; until then they are
-counted and left out, and `test_eval_node_reaches_the_core` is the xfail that
-tracks it. The Wasm runtime is the third voice (`test_lua_and_wasm_agree_...`).
+are compared like the others. The Wasm runtime is the third voice (`test_lua_and_wasm_agree_...`).
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ from kestrel.compiler import compile
 from kestrel.compiler.interpreter import step_matches
 from kestrel.compiler.ir import step_list
 from kestrel.compiler.lua import generate_package
-from kestrel.runtime.lua import core_evaluator_available, load_generated
+from kestrel.runtime.lua import load_generated
 
 from support.shared import CORPUS
 
@@ -46,13 +44,10 @@ def needs_core(generated) -> bool:
 
 
 def run_on_lua(index: int, events: list):
-    """(compiled, schema, batch, result) of rule `index` on Lua over `events`;
-    None when its Lua needs the core evaluator and the core cannot lend it yet."""
+    """(compiled, schema, batch, result) of rule `index` on Lua over `events`."""
     rule_schema = schema()
     compiled = compile(RULES[index]["query"], schema=rule_schema)
     generated = generate_package(compiled)
-    if needs_core(generated) and not core_evaluator_available():
-        return None
     rule = load_generated(generated, RULES[index]["name"], schema=rule_schema)
     batch = kestrel.EventBatch.from_dicts(events, schema=rule_schema)
     result = rule.evaluate(batch, filters=tuple(range(generated.filters)))
@@ -61,10 +56,7 @@ def run_on_lua(index: int, events: list):
 
 
 def check_rule(index: int, events: list) -> None:
-    ran = run_on_lua(index, events)
-    if ran is None:
-        return
-    compiled, _, batch, result = ran
+    compiled, _, batch, result = run_on_lua(index, events)
     stored = batch.to_dicts()
     category = compiled.ir.event_fields.category.path
     for n, step in enumerate(step_list(compiled.ir.rule)):
@@ -111,11 +103,6 @@ def test_most_corpus_rules_need_no_core_evaluator():
     assert core < 100, f"{core} of {len(RULES)} rules hand nodes to kestrel.eval_node"
 
 
-@pytest.mark.xfail(
-    not core_evaluator_available(),
-    strict=True,
-    reason="kestrel.eval_node returns null until an IrProgram can be attached to a HostContext",
-)
 def test_eval_node_reaches_the_core():
     compiled = compile('process where length(process.name) > 3 and cidrMatch(source.ip, "10.0.0.0/8")', schema=schema())
     rule = load_generated(generate_package(compiled), "core", schema=schema())
@@ -133,10 +120,7 @@ def test_lua_and_wasm_agree_on_corpus_rules():
     @given(rule_with_events(list(range(len(RULES)))))
     def check(case):
         index, events = case
-        ran = run_on_lua(index, events)
-        if ran is None:
-            return
-        compiled, rule_schema, batch, result = ran
+        compiled, rule_schema, batch, result = run_on_lua(index, events)
         wasm = WasmPredicate.from_compiled(compiled, rule_schema)
         for n in range(len(step_list(compiled.ir.rule))):
             assert result.events(n) == list(wasm.evaluate(batch, n)), f"{RULES[index]['name']} filter {n}"

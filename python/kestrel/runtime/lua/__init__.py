@@ -7,7 +7,7 @@
 The Host API binding, the sandbox and the batch loop live in ``prelude.lua``.
 """
 
-from kestrel.runtime.lua.core_eval import attach_core_evaluator, core_evaluator_available
+from kestrel.runtime.lua.core_eval import attach_core_evaluator
 from kestrel.runtime.lua.package import load_generated, load_lua_package
 from kestrel.runtime.lua.rule import BatchResult, LuaLimits, LuaRule, LuaRuleError, RuleFailure
 from kestrel.runtime.lua.vm import RuntimeInfo, runtime_info
@@ -20,7 +20,6 @@ __all__ = [
     "RuleFailure",
     "RuntimeInfo",
     "attach_core_evaluator",
-    "core_evaluator_available",
     "load_generated",
     "load_lua_package",
     "runtime_info",
