@@ -153,5 +153,5 @@ def test_toml_rules_of_other_languages_are_skipped_as_the_engine_skips_them(tmp_
     (tmp_path / "ok.eql").write_text("any where true")
     status, out = run(capsys, "check", str(tmp_path))
     assert status == 0, out
-    assert f"skipped {tmp_path / 'kuery.toml'}: language = 'kuery', not eql" in out
+    assert f"skipped {tmp_path / 'kuery.toml'}: language 'kuery' is not EQL" in out
     assert out.splitlines()[-1] == "1 rule checked: 1 ok, 0 failed"

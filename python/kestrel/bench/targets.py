@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import kestrel
-from kestrel.compiler.sources import RuleSource, discover
+from kestrel.engine.sources import RuleSource, discover
 from kestrel.packages.manifest import MANIFEST_FILE
 
 RUNTIMES = ("wasm", "lua")
@@ -92,10 +92,7 @@ def _package_targets(directories: list[Path], schema: kestrel.Schema, runtimes: 
 
 def rule_name(source: RuleSource) -> str:
     """A short, unique-enough name: the corpus name of a .jsonl line, else the file's stem."""
-    location = source.location
-    if location.endswith(")") and " (" in location:
-        return location[location.index(" (") + 2 : -1]
-    return Path(location.split(":")[0]).stem
+    return source.name if source.kind == "jsonl" else Path(source.file or source.location).stem
 
 
 def _packages(paths: Iterable[str]) -> list[Path]:
@@ -111,10 +108,10 @@ def load(paths: Iterable[str], schema: kestrel.Schema, runtimes: Sequence[str] =
     _package_targets(packages, schema, runtimes, out)
     makers = {"wasm": _wasm_target, "lua": _lua_target}
     for source in discover(paths):
-        if any(Path(source.location.split(":")[0]).is_relative_to(d) for d in packages):
+        if any(Path(source.file or source.location).is_relative_to(d) for d in packages):
             continue  # a package's own files (an .eql entry, its tests) are the package's
-        if source.problem is not None:
-            out.skipped.append((source.location, source.problem))
+        if source.problem is not None or source.skipped is not None:
+            out.skipped.append((source.label, source.problem or source.skipped))
             continue
         try:
             compiled = kestrel.compile(source.query, schema=schema)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Iterator, List, Optional, TextIO, Union
 
 from kestrel.cli.exit_codes import EPILOG, FOUND, OK
-from kestrel.compiler.sources import RuleSource, discover
+from kestrel.engine.sources import RuleSource, discover
 from kestrel.packages.manifest import MANIFEST_FILE
 
 
@@ -45,13 +45,13 @@ def run_check(args: argparse.Namespace, out: TextIO) -> int:
     for item in _check_targets(args.paths):
         if isinstance(item, RuleSource) and item.skipped is not None:
             if not args.quiet:
-                print(f"skipped {item.location}: {item.skipped}", file=out)
+                print(f"skipped {item.label}: {item.skipped}", file=out)
             continue
         if isinstance(item, RuleSource):
             checked += 1
             if item.problem is not None:
                 failed += 1
-                print(f"{item.location}: {item.problem}", file=out)
+                print(str(item.failure()), file=out)
                 continue
             try:
                 compile(item.query, schema=schema_factory(), options=options)
@@ -96,7 +96,7 @@ def _load_as_engine(path: Path, schema) -> Any:
 
 def _report(out: TextIO, source: RuleSource, error) -> None:
     if source.first_line is None:
-        where = f"{source.location}: query line {error.line}, column {error.column}"
+        where = f"{source.label}: query line {error.line}, column {error.column}"
     else:
         where = f"{source.location}:{source.first_line + max(error.line, 1) - 1}:{error.column}"
     print(f"{where}: {error.code} {error.message}", file=out)

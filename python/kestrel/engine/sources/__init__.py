@@ -18,18 +18,27 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
-from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, Skipped, existing_path
-from kestrel.engine.sources.eql import load_compiled, load_eql_file, load_eql_text
-from kestrel.engine.sources.jsonl import load_jsonl_file
+from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, RuleSource, Skipped, existing_path
+from kestrel.engine.sources.eql import load_compiled, load_eql_text
 from kestrel.engine.sources.package import load_package
+from kestrel.engine.sources.rule_files import READERS, discover, load_rule_file
 from kestrel.engine.sources.sigma import SIGMA_SUFFIXES, load_sigma_file
-from kestrel.engine.sources.toml import load_toml_file
 from kestrel.packages.manifest import MANIFEST_FILE
 
-LOADERS = {".eql": load_eql_file, ".toml": load_toml_file, ".jsonl": load_jsonl_file}
+LOADERS = {suffix: load_rule_file for suffix in READERS}
 LOADERS.update({suffix: load_sigma_file for suffix in SIGMA_SUFFIXES})
 
-__all__ = ["LoadContext", "LoadFailure", "LoadReport", "Skipped", "existing_path", "load_target", "rule_files"]
+__all__ = [
+    "LoadContext",
+    "LoadFailure",
+    "LoadReport",
+    "RuleSource",
+    "Skipped",
+    "discover",
+    "existing_path",
+    "load_target",
+    "rule_files",
+]
 
 
 def load_target(target: Any, context: LoadContext, rule_id: "str | None" = None) -> LoadReport:

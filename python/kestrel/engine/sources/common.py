@@ -43,6 +43,45 @@ class Skipped:
         return f"{self.location}: {self.reason}"
 
 
+@dataclass(frozen=True)
+class RuleSource:
+    """One rule as its file holds it, before it is compiled.
+
+    `first_line` is the file line on which the query starts, so a query
+    error at line L is at file line ``first_line + L - 1``; None when the
+    query is escaped inside the file (a JSON line) and positions are the
+    query's own. `problem` is set (and `query` empty) when the file, or this
+    entry of it, cannot be read as a rule, at `line`/`column` of `file` when
+    known; `skipped` says why a readable rule is not EQL.
+    """
+
+    location: str
+    query: str
+    first_line: Optional[int] = 1
+    problem: Optional[str] = None
+    skipped: Optional[str] = None
+    file: str = ""
+    line: Optional[int] = None
+    column: Optional[int] = None
+    rule_id: str = ""
+    name: str = ""
+    metadata: Dict[str, Any] = field(default_factory=dict)
+    version: str = "1"
+    limits: Dict[str, Any] = field(default_factory=dict)
+    #: "eql", "toml" or "jsonl": the rule's `source` in the engine.
+    kind: str = "eql"
+
+    @property
+    def label(self) -> str:
+        """Where the rule is, for people: a corpus line carries its rule's name."""
+        if self.kind == "jsonl" and self.name and self.name != self.rule_id:
+            return f"{self.location} ({self.name})"
+        return self.location
+
+    def failure(self) -> LoadFailure:
+        return LoadFailure(self.file or self.location, self.line, self.column, self.problem or "")
+
+
 @dataclass
 class LoadReport:
     rules: List[EngineRule] = field(default_factory=list)

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, rule_from_query
-from kestrel.errors import RuleFileError
-from kestrel.files import read_text
+from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, RuleSource, rule_from_query
 from kestrel.packages.manifest import LIMITS
 
 _LIMIT_LINE = re.compile(r"//\s*(" + "|".join(LIMITS) + r")\s*:\s*(.*?)\s*")
@@ -30,23 +28,10 @@ _LIMIT_LINE = re.compile(r"//\s*(" + "|".join(LIMITS) + r")\s*:\s*(.*?)\s*")
 EVENT_FIELD_OPTIONS = ("category_field", "timestamp_field", "timestamp_unit", "tiebreaker_field")
 
 
-def load_eql_file(path: Path, context: LoadContext, report: LoadReport) -> None:
-    try:
-        text = read_text(path)
-    except RuleFileError as error:
-        report.failures.append(LoadFailure(str(path), None, None, f"cannot read: {error.reason}"))
-        return
+def read(path: Path, text: str) -> Iterator[RuleSource]:
+    """The rule of an ``.eql`` file: the whole text, named and limited by its header."""
     name, limits = header(text)
-    rule_from_query(
-        context,
-        report,
-        rule_id=path.stem,
-        name=name or path.stem,
-        query=text,
-        location=str(path),
-        source="eql",
-        limits=limits,
-    )
+    yield RuleSource(str(path), text, 1, file=str(path), rule_id=path.stem, name=name or path.stem, limits=limits, kind="eql")
 
 
 def header(text: str) -> Tuple[Optional[str], Dict[str, Any]]:

@@ -10,11 +10,9 @@ alert's ``rule`` metadata. Kestrel also reads ``size`` and
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
-from kestrel.compiler.sources import rules_from_text
-from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, Skipped, rule_from_query
-from kestrel.errors import RuleFileError
-from kestrel.files import read_text
+from kestrel.engine.sources.common import RuleSource
 from kestrel.packages.manifest import LIMITS
 
 try:  # Python 3.11+
@@ -23,52 +21,50 @@ except ModuleNotFoundError:  # pragma: no cover - older Pythons need tomli
     import tomli as tomllib  # type: ignore[no-redef,import-not-found]
 
 
-def load_toml_file(path: Path, context: LoadContext, report: LoadReport) -> None:
-    try:
-        text = read_text(path)
-    except RuleFileError as error:
-        report.failures.append(LoadFailure(str(path), None, None, f"cannot read: {error.reason}"))
-        return
+def read(path: Path, text: str) -> Iterator[RuleSource]:
+    """The rule of a detection-rules file, with its metadata; skipped unless its language is EQL."""
+    where = str(path)
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        report.failures.append(LoadFailure(str(path), None, None, f"invalid TOML: {error}"))
+        yield RuleSource(where, "", problem=f"invalid TOML: {error}", file=where)
         return
     except RecursionError:
-        report.failures.append(LoadFailure(str(path), None, None, "invalid TOML: nested too deeply to parse"))
+        yield RuleSource(where, "", problem="invalid TOML: nested too deeply to parse", file=where)
         return
     problem = _shape_problem(document)
     if problem is not None:
-        report.failures.append(LoadFailure(str(path), None, None, problem))
+        yield RuleSource(where, "", problem=problem, file=where)
         return
-    [source] = list(rules_from_text(path, text))  # the query and the file line it starts on
     rule = document.get("rule", {})
     language = rule.get("language") or rule.get("type")
     if language != "eql":
-        report.skipped.append(Skipped(str(path), f"language {language!r} is not EQL"))
+        yield RuleSource(where, "", skipped=f"language {language!r} is not EQL", file=where)
         return
-    if source.problem is not None:
-        report.failures.append(LoadFailure(str(path), None, None, source.problem))
+    query = rule.get("query")
+    if not isinstance(query, str):
+        yield RuleSource(where, "", problem="no [rule] query", file=where)
         return
-    metadata = {
-        "severity": rule.get("severity"),
-        "risk_score": rule.get("risk_score"),
-        "tags": list(rule.get("tags", [])),
-        "threat": rule.get("threat", []),
-    }
-    rule_id = rule.get("rule_id") or path.stem
-    rule_from_query(
-        context,
-        report,
+    # Literal ('''...''') strings keep the query verbatim, so it can be found.
+    offset = text.find(query)
+    first_line = text.count("\n", 0, offset) + 1 if offset >= 0 else 1
+    rule_id = str(rule.get("rule_id") or path.stem)
+    yield RuleSource(
+        where,
+        query,
+        first_line,
+        file=where,
         rule_id=rule_id,
-        name=rule.get("name") or rule_id,
-        query=source.query,
-        location=str(path),
-        first_line=source.first_line,
-        metadata=metadata,
+        name=str(rule.get("name") or rule_id),
+        metadata={
+            "severity": rule.get("severity"),
+            "risk_score": rule.get("risk_score"),
+            "tags": list(rule.get("tags", [])),
+            "threat": rule.get("threat", []),
+        },
         version=str(rule.get("version") or document.get("metadata", {}).get("updated_date") or "1"),
-        source="toml",
         limits={key: rule[key] for key in LIMITS if key in rule},
+        kind="toml",
     )
 
 
