@@ -46,7 +46,7 @@ from kestrel.engine.config import EngineConfig
 from kestrel.engine.reader import Chunk, chunks, is_plain_file, open_events
 from kestrel.engine.rule import EngineRule, LuaEvaluator
 from kestrel.engine.sinks import Sink, as_sink
-from kestrel.engine.sources import LoadContext, LoadFailure, LoadReport, existing_path, load_target
+from kestrel.engine.sources import LoadContext, LoadFailure, LoadReport, existing_path, is_eql_text, load_target
 from kestrel.engine.sources.common import limit_problem
 from kestrel.engine.watch import RuleWatcher
 from kestrel.errors import EngineError, EventInputError, KestrelError, RuleLoadError, SinkError
@@ -183,10 +183,7 @@ class Engine:
         and refuse it in their own file. See :mod:`kestrel.engine.pipes`.
         """
         limits = _load_limits(size=size, max_samples_per_key=max_samples_per_key)
-        if rule_id is None and (
-            isinstance(target, CompiledRule)
-            or (isinstance(target, str) and existing_path(target) is None and " where " in target)
-        ):
+        if rule_id is None and (isinstance(target, CompiledRule) or is_eql_text(target)):
             rule_id = f"rule-{len(self._specs) + 1}"
         report = load_target(target, LoadContext(self.schema, self.config, limits=limits), rule_id)
         _check_ids(report, self._rules)

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
-from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, RuleSource, Skipped, existing_path
+from kestrel.engine.sources.common import LoadContext, LoadFailure, LoadReport, RuleSource, Skipped, existing_path, is_eql_text
 from kestrel.engine.sources.eql import load_compiled, load_eql_text
 from kestrel.engine.sources.package import load_package
 from kestrel.engine.sources.rule_files import READERS, discover, load_rule_file
@@ -36,6 +36,7 @@ __all__ = [
     "Skipped",
     "discover",
     "existing_path",
+    "is_eql_text",
     "load_target",
     "rule_files",
 ]
@@ -55,7 +56,7 @@ def load_target(target: Any, context: LoadContext, rule_id: "str | None" = None)
             _load_one(item, context, report)
     elif path is not None:
         _load_one(path, context, report)
-    elif isinstance(target, str) and (" where " in target or "\n" in target):
+    elif is_eql_text(target):
         load_eql_text(target, context, report, rule_id=rule_id)
     else:
         report.failures.append(LoadFailure(str(target), None, None, "no such file or directory"))

@@ -163,6 +163,13 @@ def existing_path(target: Any) -> Optional[Path]:
         return None
 
 
+def is_eql_text(target: Any) -> bool:
+    """Whether a load target is EQL text rather than a path: a string that
+    names nothing on disk and reads like a query (``... where ...``, or
+    several lines)."""
+    return isinstance(target, str) and existing_path(target) is None and (" where " in target or "\n" in target)
+
+
 def fingerprint(*parts: Any) -> str:
     """A digest of what a rule is built from (text, bytes or JSON-able data)."""
     digest = hashlib.sha256()
