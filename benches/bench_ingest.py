@@ -11,11 +11,11 @@ every one decoded to the same process fields json.loads reads. The target is
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 import kestrel
+from kestrel.bench.timing import best_seconds
 from kestrel.synth import ndjson, process_events
 
 N = 20_000
@@ -26,23 +26,14 @@ def payload() -> bytes:
     return ndjson(iter(process_events(N)))
 
 
-def best_seconds(fn, repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 @pytest.mark.benchmark(group="ingest")
 def test_ingest_ndjson_decode(benchmark, budget, payload):
     schema = kestrel.Schema.default()
     batch = benchmark(kestrel.EventBatch.from_ndjson, payload, schema=schema)
     assert len(batch) == N and batch.errors == []
-    ours = best_seconds(lambda: kestrel.EventBatch.from_ndjson(payload, schema=schema))
+    ours = best_seconds(lambda: kestrel.EventBatch.from_ndjson(payload, schema=schema), repeats=3)
     lines = payload.splitlines()
-    theirs = best_seconds(lambda: [json.loads(line) for line in lines])
+    theirs = best_seconds(lambda: [json.loads(line) for line in lines], repeats=3)
     mb = len(payload) / 1e6
     documents = [json.loads(line) for line in lines]
     columns = ("process.pid", "process.name")

@@ -26,9 +26,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from workloads import CHECK_SAMPLE, PREDICATES, agrees_with_interpreter, best_ns_per_event, process_batch, process_dicts
+from workloads import CHECK_SAMPLE, PREDICATES, agrees_with_interpreter, process_batch, process_dicts
 
 import kestrel
+from kestrel.bench.timing import best_ns_per_event
 from kestrel.compiler import compile
 from kestrel.compiler.lua import generate_package
 from kestrel.packages import FieldTable

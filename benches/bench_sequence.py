@@ -63,16 +63,9 @@ def kestrel_pass(compiled, schema, batches, **options):
 
 def eql_pass(query: str, documents: list[dict]) -> tuple[float, set]:
     """(seconds, matches) of one pass of the eql PythonEngine, finalize included."""
-    import time
-
     from kestrel.bench import eql_engine
 
-    events, index = eql_engine.prepare(documents)
-    run = eql_engine.QueryRun(eql_engine.parse(query), index)
-    engine = run.engine()
-    started = time.perf_counter()
-    engine.stream_events(events, finalize=True)
-    return time.perf_counter() - started, run.matches()
+    return eql_engine.one_pass(query, documents)
 
 
 @pytest.mark.benchmark(group="sequence")

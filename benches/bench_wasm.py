@@ -17,7 +17,6 @@ import pytest
 from workloads import (
     PREDICATES,
     agrees_with_interpreter,
-    best_ns_per_event,
     eql_engine_ns_per_event,
     most_conditions_rule,
     process_batch,
@@ -25,6 +24,7 @@ from workloads import (
 )
 
 import kestrel
+from kestrel.bench.timing import best_ns_per_event
 from kestrel.runtime.wasm import WasmPredicate
 
 EQL_SAMPLE = 4_096

@@ -1,7 +1,7 @@
 """Benchmark budgets: a maximum ns/event per benchmark, enforced whether or not timing is enabled.
 
 Budgets live in benches/budgets.toml. Each benchmark measures its own
-best-of-N ns/event with `workloads.best_ns_per_event` and calls the `budget`
+best-of-N ns/event with `kestrel.bench.timing.best_ns_per_event` and calls the `budget`
 fixture with it, its match count and whether the matches equal a reference
 (the Python interpreter, json.loads, the eql package); `extra_info` then
 holds `ns_per_event`, `events_per_s`, `matches` and `agrees_with_reference`

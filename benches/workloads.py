@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import kestrel
 from kestrel.synth import process_events
@@ -91,34 +90,12 @@ def agrees_with_interpreter(compiled, matches, n: int = CHECK_SAMPLE) -> bool:
     return [i for i in matches if i < n] == expected
 
 
-def best_ns_per_event(run: Callable[[], Any], events: int, repeats: int = 5) -> float:
-    """The fastest of `repeats` runs, per event: the figure budgets are checked against."""
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return best / events * 1e9
+def eql_engine_ns_per_event(query: str, events: list[dict[str, Any]]) -> tuple[float, int]:
+    """The `eql` package's PythonEngine on the same query and events: (ns/event, matches)."""
+    from kestrel.bench import eql_engine
 
-
-def eql_engine_ns_per_event(query: str, events: list[dict[str, Any]], category: str = "process") -> tuple[float, int]:
-    """The `eql` package's PythonEngine on the same query and events: (ns/event, matches).
-
-    eql reads the category from `event_type`, so each event gets it set
-    from its ECS category; the copy is made before timing.
-    """
-    import eql
-
-    with eql.parser.elasticsearch_syntax, eql.parser.ignore_missing_functions:
-        parsed = eql.parse_query(query)
-    hits: list[Any] = []
-    engine = eql.PythonEngine()
-    engine.add_query(parsed)
-    engine.add_output_hook(hits.append)
-    prepared = [eql.Event.from_data(dict(e, event_type=category)) for e in events]
-    started = time.perf_counter()
-    engine.stream_events(prepared)
-    return (time.perf_counter() - started) / len(events) * 1e9, len(hits)
+    seconds, found = eql_engine.one_pass(query, events)
+    return seconds / max(len(events), 1) * 1e9, len(found)
 
 
 def time_per_event(before: dict, after: dict) -> dict:

@@ -19,16 +19,10 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
+from kestrel.bench.table import ns as format_ns
+from kestrel.bench.table import rate as format_rate
+
 START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
-
-
-def _ns(value: float) -> str:
-    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
-
-
-def _rate(ns: float) -> str:
-    per_s = 1e9 / ns
-    return f"{per_s / 1e6:.1f}M/s" if per_s >= 1e6 else f"{per_s / 1e3:.0f}k/s"
 
 
 def machine(document: dict[str, Any]) -> str:
@@ -56,8 +50,8 @@ def rows(document: dict[str, Any]) -> list[list[str]]:
         out.append(
             [
                 f"{bench.get('group')}: `{bench['name']}`",
-                f"{_ns(ns)} ns/event ({_rate(ns)})",
-                f"{_ns(eql_ns)} ns/event" if eql_ns else "-",
+                f"{format_ns(ns)} ns/event ({format_rate(1e9 / ns)}/s)",
+                f"{format_ns(eql_ns)} ns/event" if eql_ns else "-",
                 f"{eql_ns / ns:,.0f}x" if eql_ns else "-",
                 {True: "yes", False: "**NO**", None: "-"}[agrees],
                 where,

@@ -132,3 +132,13 @@ def best_seconds(runs: list[QueryRun], events: list[Any], *, repeats: int = 3, m
             engine.stream_events(events, finalize=True)
 
     return timing.best_seconds(stream, repeats=repeats, max_seconds=max_seconds, setup=lambda: [r.engine() for r in runs])
+
+
+def one_pass(query: str, documents: list[dict[str, Any]]) -> tuple[float, set]:
+    """(seconds, matches) of one query streamed once over `documents`,
+    finalize included; the events are prepared before the clock starts."""
+    events, index = prepare(documents)
+    run = QueryRun(parse(query), index)
+    engine = run.engine()
+    seconds = timing.best_seconds(lambda: engine.stream_events(events, finalize=True), repeats=1)
+    return seconds, run.matches()
