@@ -35,7 +35,7 @@ from support.shared import CORPUS
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "flink"))
-from test_flink_job import FLINK_PYTHON, _canonical, _isolated, _require_flink  # noqa: E402
+from test_flink_job import _canonical, _isolated, _require_flink, submit_command  # noqa: E402
 
 SMALL, LARGE = 2, 8
 RATE = 5_000
@@ -56,25 +56,8 @@ def _stream(path: Path, copies: int) -> int:
 
 def _job(tmp_path: Path, events: Path, name: str) -> "tuple[float, list[str]]":
     out = tmp_path / f"alerts-{name}"
-    command = [
-        str(FLINK_PYTHON),
-        "-m",
-        "kestrel",
-        "flink",
-        "submit",
-        "--rules",
-        str(CORPUS),
-        "--source",
-        f"file:{events}",
-        "--sink",
-        f"file:{out}",
-        "--shards",
-        "2",
-        "--parallelism",
-        "1",
-        "--checkpoint-interval",
-        "10000",
-    ]
+    options = ["--shards", "2", "--parallelism", "1", "--checkpoint-interval", "10000"]
+    command = submit_command([CORPUS], f"file:{events}", f"file:{out}", *options)
     started = time.perf_counter()
     done = subprocess.run(_isolated(command), capture_output=True, text=True, timeout=1800, cwd=tmp_path)
     seconds = time.perf_counter() - started

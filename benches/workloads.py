@@ -8,36 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import kestrel
+from kestrel.bench import compare
 from kestrel.synth import process_events
 
 N_EVENTS = 65_536
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus" / "elastic_eql_rules.jsonl"
 
-#: 20 wildcard patterns over the command line, the shape of Elastic's
-#: suspicious-PowerShell and LOLBin rules.
-COMMAND_LINE_PATTERNS = (
-    "*-enc*",
-    "*-e *",
-    "*frombase64*",
-    "*-nop*",
-    "*-w hidden*",
-    "*downloadstring*",
-    "*invoke-expression*",
-    "*iex(*",
-    "*bypass*",
-    "*-urlcache*",
-    "*/transfer*",
-    "*mshta*",
-    "*regsvr32*/i:*",
-    "*rundll32*javascript*",
-    "*certutil*-decode*",
-    "*bitsadmin*",
-    "*wmic*process*call*",
-    "*\\\\192.168.*",
-    "*.hta*",
-    "*whoami /all*",
-)
+#: 20 wildcard patterns over the command line (kept with `kestrel bench --compare eql`'s workload).
+COMMAND_LINE_PATTERNS = compare.COMMAND_LINE_PATTERNS
 
 #: (a)-(c) of the Wasm issue's table.
 PREDICATES = {

@@ -11,7 +11,7 @@ import signal
 import subprocess
 
 import pytest
-from test_flink_job import FLINK_PYTHON, RULES, _canonical, _reference, _require_flink, _require_kafka, _stream
+from test_flink_job import FLINK_PYTHON, RULES, _canonical, _reference, _require_flink, _require_kafka, _stream, submit_command
 
 from scaleout import KAFKA_CONNECTOR, FlinkCluster, Kafka, private_network
 
@@ -60,30 +60,18 @@ def test_a_killed_taskmanager_loses_no_alert_and_no_partial_sequence(tmp_path):
             kafka.create_topic("alerts", partitions=2)
             cluster.start(taskmanagers=2)
             kafka.produce("events", first)
+            options = ["--jars", str(KAFKA_CONNECTOR), "--shards", "4", "--parallelism", "2", "--checkpoint-interval", "2000"]
             command = [
                 *prefix,
-                str(FLINK_PYTHON),
-                "-m",
-                "kestrel",
-                "flink",
-                "submit",
-                "--rules",
-                *map(str, rules),
-                "--source",
-                f"kafka://{kafka.bootstrap}/events",
-                "--sink",
-                f"kafka://{kafka.bootstrap}/alerts",
-                "--jars",
-                str(KAFKA_CONNECTOR),
-                "--shards",
-                "4",
-                "--parallelism",
-                "2",
-                "--checkpoint-interval",
-                "2000",
-                "--jobmanager",
-                f"localhost:{cluster.rest_port}",
-                "--detach",
+                *submit_command(
+                    rules,
+                    f"kafka://{kafka.bootstrap}/events",
+                    f"kafka://{kafka.bootstrap}/alerts",
+                    *options,
+                    "--jobmanager",
+                    f"localhost:{cluster.rest_port}",
+                    "--detach",
+                ),
             ]
             done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
             assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

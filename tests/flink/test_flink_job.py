@@ -57,24 +57,28 @@ def _isolated(command):
     return command
 
 
-def _submit(tmp_path, rules, events, *extra):
-    out = tmp_path / "flink-alerts"
-    command = [
+def submit_command(rules, source: str, sink: str, *options: str) -> "list[str]":
+    """`kestrel flink submit` in the Flink environment's Python, with `options` (flag, value, ...)."""
+    rules = [str(rule) for rule in rules]
+    return [
         str(FLINK_PYTHON),
         "-m",
         "kestrel",
         "flink",
         "submit",
         "--rules",
-        *map(str, rules),
+        *rules,
         "--source",
-        f"file:{events}",
+        source,
         "--sink",
-        f"file:{out}",
-        "--checkpoint-interval",
-        "2000",
-        *extra,
+        sink,
+        *options,
     ]
+
+
+def _submit(tmp_path, rules, events, *extra):
+    out = tmp_path / "flink-alerts"
+    command = submit_command(rules, f"file:{events}", f"file:{out}", "--checkpoint-interval", "2000", *extra)
     done = subprocess.run(_isolated(command), capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     files = [p for p in out.rglob("*") if p.is_file()]
@@ -174,28 +178,17 @@ def test_kafka_in_kafka_out_raises_the_alerts_of_kestrel_run_once_each(tmp_path)
             kafka.create_topic("events", partitions=1)
             kafka.create_topic("alerts", partitions=2)
             kafka.produce("events", events.read_text().splitlines())
+            options = ["--bounded", "--jars", str(KAFKA_CONNECTOR), "--shards", "4", "--parallelism", "2"]
             command = [
                 *prefix,
-                str(FLINK_PYTHON),
-                "-m",
-                "kestrel",
-                "flink",
-                "submit",
-                "--rules",
-                *map(str, RULES),
-                "--source",
-                f"kafka://{kafka.bootstrap}/events",
-                "--sink",
-                f"kafka://{kafka.bootstrap}/alerts",
-                "--bounded",
-                "--jars",
-                str(KAFKA_CONNECTOR),
-                "--shards",
-                "4",
-                "--parallelism",
-                "2",
-                "--checkpoint-interval",
-                "2000",
+                *submit_command(
+                    RULES,
+                    f"kafka://{kafka.bootstrap}/events",
+                    f"kafka://{kafka.bootstrap}/alerts",
+                    *options,
+                    "--checkpoint-interval",
+                    "2000",
+                ),
             ]
             done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
             assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -13,6 +13,7 @@ import json
 import pytest
 
 from hostile_support import one_line_error, process_event, result, run_cli, run_scenario, write_package
+from support.lying_modules import LYING_MODULES
 
 WASM = {"version": "1", "runtime": "wasm", "entry": "rule.wat", "categories": ["process"], "fields": {"1": "process.pid"}}
 
@@ -35,36 +36,6 @@ def test_many_conflicting_values_decode_in_linear_time(tmp_path):
     )
     found = result(process)
     assert found["alerts"] == 2 and found["seconds"] < 10, found
-
-
-LYING_MODULES = {
-    "list-out-of-range": """
-(module
-  (memory (export "memory") 1)
-  (func (export "pred_eval") (param $ev i32) (result i32) (i32.const 0))
-  (func (export "pred_eval_list") (param $f i32) (param $in i32) (param $n i32) (param $out i32) (result i32)
-    (i32.store (local.get $out) (i32.const 1000000))
-    (i32.const 1)))
-""",
-    "emit-out-of-range": """
-(module
-  (import "kestrel" "match_emit" (func $emit (param i32 i32)))
-  (func (export "pred_eval") (param $ev i32) (result i32)
-    (call $emit (i32.const 0) (i32.const 99999))
-    (i32.const 0)))
-""",
-    "emit-flood": """
-(module
-  (import "kestrel" "alert_emit" (func $emit (param i32) (result i32)))
-  (func (export "pred_eval") (param $ev i32) (result i32)
-    (local $i i32)
-    (loop $again
-      (drop (call $emit (i32.const 0)))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $again (i32.lt_u (local.get $i) (i32.const 1000000))))
-    (i32.const 0)))
-""",
-}
 
 
 @pytest.mark.parametrize("name", sorted(LYING_MODULES))

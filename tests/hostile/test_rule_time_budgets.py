@@ -97,6 +97,16 @@ def test_a_lua_rule_under_the_event_budget_is_stopped_by_the_batch_budget(tmp_pa
     assert found["seconds"] < 8, found
 
 
+#: A hand-written Wasm package whose module spins (rule.wat is written per test).
+SPIN_PACKAGE = {
+    "id": "spin",
+    "version": "1",
+    "runtime": "wasm",
+    "entry": "rule.wat",
+    "categories": ["process"],
+    "fields": {"1": "process.pid"},
+}
+
 SPIN_CAPTURE = """
 (module
   (func (export "pred_eval") (param $ev i32) (result i32) (i32.const 1))
@@ -106,15 +116,7 @@ SPIN_CAPTURE = """
 
 
 def test_a_spinning_wasm_capture_gets_one_time_limit_per_batch(tmp_path):
-    manifest = {
-        "id": "spin",
-        "version": "1",
-        "runtime": "wasm",
-        "entry": "rule.wat",
-        "categories": ["process"],
-        "fields": {"1": "process.pid"},
-    }
-    package = write_package(tmp_path / "spin", manifest, [("rule.wat", SPIN_CAPTURE)])
+    package = write_package(tmp_path / "spin", SPIN_PACKAGE, [("rule.wat", SPIN_CAPTURE)])
     events = tmp_path / "events.ndjson"
     events.write_text("\n".join(process_event(pid) for pid in range(200)) + "\n")
     process = run_scenario(
@@ -146,15 +148,7 @@ SPIN_EVAL = """
 
 
 def test_python_threads_run_while_a_wasm_rule_spins(tmp_path):
-    manifest = {
-        "id": "spin",
-        "version": "1",
-        "runtime": "wasm",
-        "entry": "rule.wat",
-        "categories": ["process"],
-        "fields": {"1": "process.pid"},
-    }
-    package = write_package(tmp_path / "spin", manifest, [("rule.wat", SPIN_EVAL)])
+    package = write_package(tmp_path / "spin", SPIN_PACKAGE, [("rule.wat", SPIN_EVAL)])
     process = run_scenario(
         """
         import threading, time, kestrel

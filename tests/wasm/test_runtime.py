@@ -13,6 +13,8 @@ import kestrel
 from kestrel import EventBatch, Schema
 from kestrel._core import WasmRule, WasmRuleError
 
+from support.lying_modules import EMIT_FLOOD, EMIT_OUT_OF_RANGE, LIST_OUT_OF_RANGE
+
 REPO = Path(__file__).resolve().parents[2]
 
 EVENTS = [
@@ -238,38 +240,6 @@ def test_runtime_info():
     info = WasmRule.runtime_info()
     assert info["allocator"] == "on-demand"
     assert info["epoch_tick_ms"] >= 1
-
-
-# Modules that report what they were not asked about: every result is checked.
-LIST_OUT_OF_RANGE = """
-(module
-  (memory (export "memory") 1)
-  (func (export "pred_eval") (param $ev i32) (result i32) (i32.const 0))
-  (func (export "pred_eval_list") (param $f i32) (param $in i32) (param $n i32) (param $out i32) (result i32)
-    (i32.store (local.get $out) (i32.const 1000000))
-    (i32.const 1)))
-"""
-
-EMIT_OUT_OF_RANGE = """
-(module
-  (import "kestrel" "match_emit" (func $emit (param i32 i32)))
-  (func (export "pred_eval") (param $ev i32) (result i32) (i32.const 0))
-  (func (export "pred_eval_batch") (param $f i32) (param $from i32) (param $to i32) (result i32)
-    (call $emit (i32.const 0) (i32.const 99999))
-    (i32.const 0)))
-"""
-
-EMIT_FLOOD = """
-(module
-  (import "kestrel" "alert_emit" (func $emit (param i32) (result i32)))
-  (func (export "pred_eval") (param $ev i32) (result i32)
-    (local $i i32)
-    (loop $again
-      (drop (call $emit (i32.const 0)))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $again (i32.lt_u (local.get $i) (i32.const 1000000))))
-    (i32.const 0)))
-"""
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,8 @@ from kestrel.bench.timing import best_seconds
 
 CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "elastic_eql_rules.jsonl"
 
-#: 20 wildcard patterns over the command line (benches/workloads.py's), none with `?`.
+#: 20 wildcard patterns over the command line, none with `?`: the wildcard
+#: workload of `--compare eql` and of benches/ (suspicious-PowerShell and LOLBin rules).
 COMMAND_LINE_PATTERNS = (
     "*-enc*",
     "*-e *",
