@@ -17,7 +17,7 @@ OUT=${1:-.benchmarks/bench-$(date -u +%Y%m%dT%H%M%SZ).json}
 mkdir -p "$(dirname "$OUT")"
 started=$(date +%s)
 status=0
-"$PYTHON" -m pytest benches -q -p no:cacheprovider --benchmark-only \
+"$PYTHON" -m pytest benches -q -p no:cacheprovider --benchmark-enable --benchmark-only \
     --benchmark-min-rounds=5 --benchmark-max-time=0.5 --benchmark-warmup=on --benchmark-warmup-iterations=1 \
     --benchmark-json="$OUT" || status=$?
 echo "scripts/bench.sh: $(( $(date +%s) - started )) s, results in $OUT"

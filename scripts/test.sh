@@ -12,7 +12,7 @@ echo "== python lint and format: ruff check, ruff format --check"
 echo "== stub check: kestrel._core against _core.pyi"
 "$VPY" -m mypy.stubtest kestrel._core --allowlist scripts/stubtest-allowlist.txt
 echo "== pytest (tests/ and benches/, benchmarks run once)"
-"$VPY" -m pytest -q -p no:cacheprovider --benchmark-disable tests benches
+"$VPY" -m pytest -q -p no:cacheprovider tests benches
 echo "== cargo test"
 cargo test -q --workspace --exclude kestrel-ext
 echo "== fuzzing: each cargo-fuzz target for ${FUZZ_SECONDS:-60} s (scripts/fuzz.sh)"
