@@ -1,7 +1,6 @@
 """The public face of the Wasm backend: kestrel.compile(...).wat / .wasm / .evaluate / .capture."""
 
 import json
-import os
 from pathlib import Path
 
 import kestrel
@@ -35,16 +34,6 @@ def test_sequence_filters_are_numbered_steps_then_until():
 def test_the_binary_is_valid_wasm():
     wasm = kestrel.compile("process where process.pid > 1000").wasm
     assert wasm[:4] == b"\0asm"
-
-
-def test_wat_is_deterministic_and_matches_its_snapshot():
-    query = 'process where process.name : ("cmd.exe", "*\\\\powershell*") and not process.args : "-enc" and length(process.command_line) > 100'
-    first, second = kestrel.compile(query).wat, kestrel.compile(query).wat
-    assert first == second
-    snapshot = SNAPSHOTS / "mixed_event_rule.wat"
-    if os.environ.get("KESTREL_UPDATE_SNAPSHOTS"):  # regenerate, review the diff, commit
-        snapshot.write_text(first)
-    assert first == snapshot.read_text()
 
 
 def test_captures_as_json_equal_the_captured_values():
