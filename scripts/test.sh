@@ -9,6 +9,8 @@ cargo clippy -q --workspace --all-targets -- -D warnings
 echo "== python lint and format: ruff check, ruff format --check"
 "$ROOT/.venv/bin/ruff" check "$ROOT"
 "$ROOT/.venv/bin/ruff" format --check "$ROOT"
+echo "== python types: mypy (configured in pyproject.toml)"
+(cd "$ROOT" && "$VPY" -m mypy)
 echo "== stub check: kestrel._core against _core.pyi"
 "$VPY" -m mypy.stubtest kestrel._core --allowlist scripts/stubtest-allowlist.txt
 echo "== pytest (tests/ and benches/, benchmarks run once)"

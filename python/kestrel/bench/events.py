@@ -49,8 +49,9 @@ def _lines(path: Path, limit: Optional[int]) -> Iterator[bytes]:
 def _decode(lines: Iterable[bytes], schema: kestrel.Schema, source: str, events: Events, dicts: bool) -> Events:
     chunk: list[bytes] = []
     first_seq = 0
+    documents: list[dict[str, Any]] = []
     if dicts:
-        events.dicts = []
+        events.dicts = documents
 
     def flush() -> None:
         nonlocal first_seq, chunk
@@ -72,13 +73,13 @@ def _decode(lines: Iterable[bytes], schema: kestrel.Schema, source: str, events:
                 continue
             if not isinstance(document, dict):
                 continue
-            events.dicts.append(document)
+            documents.append(document)
         chunk.append(line if line.endswith(b"\n") else line + b"\n")
         if len(chunk) == BATCH_LINES:
             flush()
     flush()
-    if dicts and events.count != len(events.dicts):
-        raise ValueError(f"{source}: the core decoded {events.count} events, json.loads {len(events.dicts)}")
+    if dicts and events.count != len(documents):
+        raise ValueError(f"{source}: the core decoded {events.count} events, json.loads {len(documents)}")
     return events
 
 

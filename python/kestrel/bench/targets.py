@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import kestrel
 from kestrel.engine.sources import RuleSource, discover
@@ -85,9 +85,12 @@ def _package_targets(directories: list[Path], schema: kestrel.Schema, runtimes: 
     out.skipped += [(skipped.location, skipped.reason) for skipped in report.skipped]
     for rule in report.rules:
         if rule.runtime in runtimes:
-            out.targets.append(
-                Target(rule.id, rule.runtime, rule.kind, rule.location, lambda batch, e=rule.evaluator: len(e.evaluate(batch)))
-            )
+            out.targets.append(Target(rule.id, rule.runtime, rule.kind, rule.location, _counting(rule.evaluator)))
+
+
+def _counting(evaluator: Any) -> Callable[[kestrel.EventBatch], int]:
+    """A target's measured call: the rule's matches on a batch, counted."""
+    return lambda batch: len(evaluator.evaluate(batch))
 
 
 def rule_name(source: RuleSource) -> str:
@@ -111,7 +114,7 @@ def load(paths: Iterable[str], schema: kestrel.Schema, runtimes: Sequence[str] =
         if any(Path(source.file or source.location).is_relative_to(d) for d in packages):
             continue  # a package's own files (an .eql entry, its tests) are the package's
         if source.problem is not None or source.skipped is not None:
-            out.skipped.append((source.label, source.problem or source.skipped))
+            out.skipped.append((source.label, source.problem or source.skipped or ""))
             continue
         try:
             compiled = kestrel.compile(source.query, schema=schema)

@@ -10,16 +10,24 @@ from typing import Optional, Protocol
 
 
 class FieldInfoLike(Protocol):
-    id: int
-    path: str
-    type: str
-    array: bool
-    auto: bool
+    # Read-only: the core's FieldInfo exposes them as properties.
+    @property
+    def id(self) -> int: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def array(self) -> bool: ...
+    @property
+    def auto(self) -> bool: ...
 
 
 class SchemaLike(Protocol):
-    name: str
-    version: str
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
 
     def lookup(self, path: str) -> Optional[FieldInfoLike]: ...
 

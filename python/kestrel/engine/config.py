@@ -182,7 +182,7 @@ class EngineConfig:
         return cls(**document, source=source)
 
     @classmethod
-    def load(cls, path: "str | Path") -> "EngineConfig":
+    def load(cls, path: "str | os.PathLike[str]") -> "EngineConfig":
         """Read a ``.toml``, ``.yaml`` or ``.yml`` config file."""
         path = Path(path)
         try:

@@ -135,7 +135,7 @@ class ElasticsearchBulkSink(Sink):
         self, target: "str | os.PathLike[str] | TextIO", index: str = "logs-kestrel.alerts-default", action: str = "create"
     ) -> None:
         self._owned = isinstance(target, (str, os.PathLike))
-        self._stream: Any = _AlertFile(os.fspath(target)) if self._owned else target
+        self._stream: Any = _AlertFile(os.fspath(target)) if isinstance(target, (str, os.PathLike)) else target
         self._action = json.dumps({action: {"_index": index}}).encode() + b"\n"
 
     def write(self, alerts: AlertBlock) -> None:

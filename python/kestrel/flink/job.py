@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlparse
 
 from kestrel.errors import KestrelError
@@ -144,7 +144,7 @@ GROUP BY {"shard, " if shard == "shard" else ""}window_start, window_end"""
     return marked, "\nUNION ALL\n".join(windows)
 
 
-def build(spec: JobSpec, env: Optional[object] = None) -> object:
+def build(spec: JobSpec, env: Optional[Any] = None) -> Any:
     """The job on a StreamExecutionEnvironment (made from the spec when not
     given); run it with ``env.execute(spec.name)``."""
     from pyflink.common import Configuration, Types

@@ -83,7 +83,7 @@ def _render(form: Form, indent: int, width: int, out: list[str]) -> None:
         pad = "  " * indent
         flat = _flat(form, max(width - len(pad), 0))
         if isinstance(form, str) or flat is not None:
-            out.append(pad + (form if isinstance(form, str) else flat))
+            out.append(pad + (form if isinstance(form, str) else str(flat)))
             continue
         # Keep the head and its atom arguments (names, types) on the first line.
         head = []

@@ -66,7 +66,7 @@ def load_sigma_file(path: Path, context: LoadContext, report: LoadReport) -> Non
             report.skipped.append(Skipped(str(path), "not a Sigma rule (no detection)"))
             return
         for rule in rules:
-            queries = backend.convert_rule(rule)
+            queries = backend.convert_rule(rule)  # type: ignore[arg-type]  # correlation rules have no detection, filtered above
             for number, query in enumerate(queries):
                 rule_id = str(rule.id or path.stem) + (f"#{number}" if len(queries) > 1 else "")
                 rule_from_query(
