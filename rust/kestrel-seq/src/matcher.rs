@@ -360,6 +360,11 @@ impl SequenceMatcher {
         &self.plan
     }
 
+    /// The byte budget this matcher counts on (shared with its partitions).
+    pub fn budget(&self) -> &StateBudget {
+        &self.budget
+    }
+
     /// An empty matcher of the same rule for another partition. It shares
     /// this one's byte budget and rule quota, so both stay totals however
     /// many partitions hold the rule's state.
