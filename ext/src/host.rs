@@ -76,3 +76,15 @@ impl PyHostContext {
 pub fn host_api_v1_address() -> usize {
     &HOST_API_V1 as *const _ as usize
 }
+
+/// Host API v1's C table, field by field: (name, C declaration), in order.
+#[pyfunction]
+pub fn host_api_v1_fields() -> Vec<(&'static str, &'static str)> {
+    kestrel_host::HOST_API_V1_FIELDS.to_vec()
+}
+
+/// Host API v1's Wasm imports from module `"kestrel"`: (name, signature).
+#[pyfunction]
+pub fn wasm_imports() -> Vec<(&'static str, &'static str)> {
+    kestrel_wasm::WASM_IMPORTS.to_vec()
+}

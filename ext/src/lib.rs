@@ -35,6 +35,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<batch::PyNdjsonFile>()?;
     m.add_class::<host::PyHostContext>()?;
     m.add_function(wrap_pyfunction!(host::host_api_v1_address, m)?)?;
+    m.add_function(wrap_pyfunction!(host::host_api_v1_fields, m)?)?;
+    m.add_function(wrap_pyfunction!(host::wasm_imports, m)?)?;
     m.add_class::<ir::PyIrProgram>()?;
     m.add_class::<wasm::PyWasmRule>()?;
     m.add_class::<matches::PyMatches>()?;

@@ -23,11 +23,13 @@ __all__ = [
     "NdjsonFile",
     "HostContext",
     "host_api_v1_address",
+    "host_api_v1_fields",
     "IrProgram",
     "WasmRule",
     "RuleIndex",
     "Matches",
     "wat_to_wasm",
+    "wasm_imports",
     "StateBudget",
     "SequenceMatcher",
     "NativeRule",
@@ -204,6 +206,8 @@ class HostContext:
     def _address(self) -> int: ...
 
 def host_api_v1_address() -> int: ...
+def host_api_v1_fields() -> list[tuple[str, str]]: ...
+def wasm_imports() -> list[tuple[str, str]]: ...
 
 @final
 class IrProgram:

@@ -1,9 +1,9 @@
 """Host API v1's C ABI, described for ctypes and for LuaJIT's FFI.
 
 The Rust core exports one table of C function pointers (``struct
-HostApiV1``, documented in ``rules/README.md``). This module holds its layout
-once, as a list of (name, C declaration) pairs, and builds from it both a
-ctypes view (used by tests and tools) and the C declaration text that the Lua
+HostApiV1``, documented in ``rules/README.md``) and declares its layout once,
+as (name, C declaration) pairs. This module builds from that declaration
+both a ctypes view (used by tests and tools) and the C text that the Lua
 runtime hands to ``ffi.cdef``.
 """
 
@@ -22,68 +22,29 @@ _STR_OP = C.CFUNCTYPE(_TRI, _CTX, _BATCH, _U32, _U32, _U32, C.c_int32)
 _ID_OP = C.CFUNCTYPE(_TRI, _CTX, _BATCH, _U32, _U32, _U32)
 _TEXT_OP = C.CFUNCTYPE(_TRI, _CTX, _U32, C.c_char_p, _U32)
 
-#: (field, ctypes type, C declaration) in table order. The table only ever grows at the end.
-LAYOUT: list[tuple[str, object, str]] = [
-    ("abi_version", C.c_uint32, "uint32_t abi_version"),
-    ("struct_size", C.c_uint32, "uint32_t struct_size"),
-    (
-        "event_get_i64",
-        C.CFUNCTYPE(C.c_int64, _BATCH, _U32, _U32, C.POINTER(C.c_int32)),
-        "int64_t (*event_get_i64)(const void *batch, uint32_t ev, uint32_t field, int32_t *is_null)",
-    ),
-    (
-        "event_get_u64",
-        C.CFUNCTYPE(C.c_uint64, _BATCH, _U32, _U32, C.POINTER(C.c_int32)),
-        "uint64_t (*event_get_u64)(const void *batch, uint32_t ev, uint32_t field, int32_t *is_null)",
-    ),
-    (
-        "event_get_f64",
-        C.CFUNCTYPE(C.c_double, _BATCH, _U32, _U32, C.POINTER(C.c_int32)),
-        "double (*event_get_f64)(const void *batch, uint32_t ev, uint32_t field, int32_t *is_null)",
-    ),
-    (
-        "event_get_bool",
-        C.CFUNCTYPE(_TRI, _BATCH, _U32, _U32),
-        "int32_t (*event_get_bool)(const void *batch, uint32_t ev, uint32_t field)",
-    ),
-    (
-        "event_get_str",
-        C.CFUNCTYPE(C.c_void_p, _BATCH, _U32, _U32, C.POINTER(C.c_uint32)),
-        "const char *(*event_get_str)(const void *batch, uint32_t ev, uint32_t field, uint32_t *len)",
-    ),
-    (
-        "event_is_null",
-        C.CFUNCTYPE(C.c_int32, _BATCH, _U32, _U32),
-        "int32_t (*event_is_null)(const void *batch, uint32_t ev, uint32_t field)",
-    ),
-    *[
-        (
-            name,
-            _STR_OP,
-            f"int32_t (*{name})(const void *ctx, const void *batch, uint32_t ev, uint32_t field, uint32_t lit, int32_t ci)",
-        )
-        for name in ("str_eq", "str_contains", "str_starts_with", "str_ends_with")
-    ],
-    *[
-        (name, _ID_OP, f"int32_t (*{name})(const void *ctx, const void *batch, uint32_t ev, uint32_t field, uint32_t id)")
-        for name in ("glob_match_field", "re_match_field", "set_contains")
-    ],
-    *[
-        (name, _TEXT_OP, f"int32_t (*{name})(const void *ctx, uint32_t id, const char *text, uint32_t len)")
-        for name in ("glob_match", "re_match")
-    ],
-    ("alert_emit", C.CFUNCTYPE(C.c_int32, _CTX, _U32), "int32_t (*alert_emit)(const void *ctx, uint32_t ev)"),
-    (
-        "match_emit",
-        C.CFUNCTYPE(C.c_int32, _CTX, _U32, _U32),
-        "int32_t (*match_emit)(const void *ctx, uint32_t filter, uint32_t ev)",
-    ),
-    (
-        "eval_node",
-        C.CFUNCTYPE(_TRI, _CTX, _BATCH, _U32, _U32),
-        "int32_t (*eval_node)(const void *ctx, const void *batch, uint32_t ev, uint32_t node)",
-    ),
-]
+#: The ctypes type of each field. The layout itself (order and C
+#: declarations) is declared once, in the core (`HOST_API_V1_FIELDS` in
+#: rust/kestrel-host); a field the core has and this map lacks fails here,
+#: at import.
+CTYPES: dict[str, object] = {
+    "abi_version": C.c_uint32,
+    "struct_size": C.c_uint32,
+    "event_get_i64": C.CFUNCTYPE(C.c_int64, _BATCH, _U32, _U32, C.POINTER(C.c_int32)),
+    "event_get_u64": C.CFUNCTYPE(C.c_uint64, _BATCH, _U32, _U32, C.POINTER(C.c_int32)),
+    "event_get_f64": C.CFUNCTYPE(C.c_double, _BATCH, _U32, _U32, C.POINTER(C.c_int32)),
+    "event_get_bool": C.CFUNCTYPE(_TRI, _BATCH, _U32, _U32),
+    "event_get_str": C.CFUNCTYPE(C.c_void_p, _BATCH, _U32, _U32, C.POINTER(C.c_uint32)),
+    "event_is_null": C.CFUNCTYPE(C.c_int32, _BATCH, _U32, _U32),
+    **{name: _STR_OP for name in ("str_eq", "str_contains", "str_starts_with", "str_ends_with")},
+    **{name: _ID_OP for name in ("glob_match_field", "re_match_field", "set_contains")},
+    **{name: _TEXT_OP for name in ("glob_match", "re_match")},
+    "alert_emit": C.CFUNCTYPE(C.c_int32, _CTX, _U32),
+    "match_emit": C.CFUNCTYPE(C.c_int32, _CTX, _U32, _U32),
+    "eval_node": C.CFUNCTYPE(_TRI, _CTX, _BATCH, _U32, _U32),
+}
+
+#: (field, ctypes type, C declaration) in table order, from the core's declaration.
+LAYOUT: list[tuple[str, object, str]] = [(name, CTYPES[name], decl) for name, decl in _core.host_api_v1_fields()]
 
 
 class HostApiV1(C.Structure):

@@ -51,6 +51,33 @@ pub type TextOp = unsafe extern "C" fn(*const HostContext, u32, *const u8, u32) 
 
 pub const ABI_VERSION: u32 = 1;
 
+/// Every field of [`HostApiV1`] in table order, with its C declaration: the
+/// one statement of the C layout. `kestrel.host_abi` builds LuaJIT's `cdef`
+/// from it and checks its ctypes view against it; a test below checks the
+/// struct.
+pub const HOST_API_V1_FIELDS: &[(&str, &str)] = &[
+    ("abi_version", "uint32_t abi_version"),
+    ("struct_size", "uint32_t struct_size"),
+    ("event_get_i64", "int64_t (*event_get_i64)(const void *batch, uint32_t ev, uint32_t field, int32_t *is_null)"),
+    ("event_get_u64", "uint64_t (*event_get_u64)(const void *batch, uint32_t ev, uint32_t field, int32_t *is_null)"),
+    ("event_get_f64", "double (*event_get_f64)(const void *batch, uint32_t ev, uint32_t field, int32_t *is_null)"),
+    ("event_get_bool", "int32_t (*event_get_bool)(const void *batch, uint32_t ev, uint32_t field)"),
+    ("event_get_str", "const char *(*event_get_str)(const void *batch, uint32_t ev, uint32_t field, uint32_t *len)"),
+    ("event_is_null", "int32_t (*event_is_null)(const void *batch, uint32_t ev, uint32_t field)"),
+    ("str_eq", "int32_t (*str_eq)(const void *ctx, const void *batch, uint32_t ev, uint32_t field, uint32_t lit, int32_t ci)"),
+    ("str_contains", "int32_t (*str_contains)(const void *ctx, const void *batch, uint32_t ev, uint32_t field, uint32_t lit, int32_t ci)"),
+    ("str_starts_with", "int32_t (*str_starts_with)(const void *ctx, const void *batch, uint32_t ev, uint32_t field, uint32_t lit, int32_t ci)"),
+    ("str_ends_with", "int32_t (*str_ends_with)(const void *ctx, const void *batch, uint32_t ev, uint32_t field, uint32_t lit, int32_t ci)"),
+    ("glob_match_field", "int32_t (*glob_match_field)(const void *ctx, const void *batch, uint32_t ev, uint32_t field, uint32_t id)"),
+    ("re_match_field", "int32_t (*re_match_field)(const void *ctx, const void *batch, uint32_t ev, uint32_t field, uint32_t id)"),
+    ("set_contains", "int32_t (*set_contains)(const void *ctx, const void *batch, uint32_t ev, uint32_t field, uint32_t id)"),
+    ("glob_match", "int32_t (*glob_match)(const void *ctx, uint32_t id, const char *text, uint32_t len)"),
+    ("re_match", "int32_t (*re_match)(const void *ctx, uint32_t id, const char *text, uint32_t len)"),
+    ("alert_emit", "int32_t (*alert_emit)(const void *ctx, uint32_t ev)"),
+    ("match_emit", "int32_t (*match_emit)(const void *ctx, uint32_t filter, uint32_t ev)"),
+    ("eval_node", "int32_t (*eval_node)(const void *ctx, const void *batch, uint32_t ev, uint32_t node)"),
+];
+
 pub static HOST_API_V1: HostApiV1 = HostApiV1 {
     abi_version: ABI_VERSION,
     struct_size: std::mem::size_of::<HostApiV1>() as u32,
@@ -260,4 +287,22 @@ unsafe extern "C" fn c_eval_node(
         return NULL;
     };
     with_event(b, ev, NULL, |b, ev| evaluator.eval_node(b, ev, node))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_declared_fields_are_the_structs() {
+        // Two u32 headers, then one function pointer per entry.
+        let pointers = HOST_API_V1_FIELDS.len() - 2;
+        let expected = 8 + pointers * std::mem::size_of::<usize>();
+        assert_eq!(std::mem::size_of::<HostApiV1>(), expected);
+        assert_eq!(HOST_API_V1_FIELDS[0].0, "abi_version");
+        assert_eq!(HOST_API_V1_FIELDS[1].0, "struct_size");
+        for (name, declaration) in HOST_API_V1_FIELDS {
+            assert!(declaration.contains(name), "{name}: {declaration}");
+        }
+    }
 }

@@ -11,7 +11,7 @@ pub mod fold;
 mod glob;
 pub mod ops;
 
-pub use cabi::{HostApiV1, ABI_VERSION, HOST_API_V1};
+pub use cabi::{HostApiV1, ABI_VERSION, HOST_API_V1, HOST_API_V1_FIELDS};
 pub use constants::{compile_regex, compile_regex_any, Literal, RuleConstants, StrSet};
 pub use context::{HostContext, NodeEvaluator};
 pub use glob::{Glob, GlobSet};

@@ -193,6 +193,48 @@ fn guest_text(caller: &mut C<'_>, ptr: i32, len: i32) -> Option<String> {
     String::from_utf8(bytes.to_vec()).ok()
 }
 
+/// Every `"kestrel"` import a module may use, with its signature as
+/// `rules/README.md` documents it: the one list of the Wasm side of Host
+/// API v1. A test checks [`define_imports`] against it, names and types,
+/// and `kestrel._core.wasm_imports()` hands it to the documentation test.
+pub const WASM_IMPORTS: &[(&str, &str)] = &[
+    ("event_get_i64", "(ev i32, field i32) -> i64"),
+    ("event_get_u64", "(ev i32, field i32) -> i64"),
+    ("event_get_f64", "(ev i32, field i32) -> f64"),
+    ("event_get_bool", "(ev i32, field i32) -> i32"),
+    ("event_is_null", "(ev i32, field i32) -> i32"),
+    (
+        "event_get_str",
+        "(ev i32, field i32, buf i32, cap i32) -> i32",
+    ),
+    ("cmp_i64", "(ev i32, field i32, op i32, rhs i64) -> i32"),
+    ("cmp_f64", "(ev i32, field i32, op i32, rhs f64) -> i32"),
+    ("category_is", "(ev i32, lit i32) -> i32"),
+    ("str_eq", "(ev i32, field i32, lit i32, ci i32) -> i32"),
+    (
+        "str_contains",
+        "(ev i32, field i32, lit i32, ci i32) -> i32",
+    ),
+    (
+        "str_starts_with",
+        "(ev i32, field i32, lit i32, ci i32) -> i32",
+    ),
+    (
+        "str_ends_with",
+        "(ev i32, field i32, lit i32, ci i32) -> i32",
+    ),
+    ("glob_match_field", "(ev i32, field i32, glob i32) -> i32"),
+    ("re_match_field", "(ev i32, field i32, re i32) -> i32"),
+    ("set_contains", "(ev i32, field i32, set i32) -> i32"),
+    ("eval_node", "(ev i32, node i32) -> i32"),
+    ("glob_match", "(glob i32, ptr i32, len i32) -> i32"),
+    ("re_match", "(re i32, ptr i32, len i32) -> i32"),
+    ("field_id", "(ptr i32, len i32) -> i32"),
+    ("capture_field", "(ev i32, field i32)"),
+    ("alert_emit", "(ev i32) -> i32"),
+    ("match_emit", "(filter i32, ev i32)"),
+];
+
 /// Register every Host API v1 import on `linker`.
 pub fn define_imports(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
     const M: &str = "kestrel";
@@ -387,4 +429,77 @@ pub fn define_imports(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
         c.data_mut().emit(ev, false);
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parameter and result types, as wasmtime prints them.
+    type Types = (Vec<String>, Vec<String>);
+
+    /// "(ev i32, field i32) -> i64" as (["i32", "i32"], ["i64"]).
+    fn types(signature: &str) -> Types {
+        let (params, results) = signature.split_once(')').expect("a signature");
+        let last = |part: &str| {
+            part.split_whitespace()
+                .last()
+                .unwrap_or_default()
+                .to_string()
+        };
+        let params = params
+            .trim_start_matches('(')
+            .split(',')
+            .filter(|p| !p.trim().is_empty());
+        let results = results.trim().trim_start_matches("->").trim();
+        let results = if results.is_empty() {
+            vec![]
+        } else {
+            vec![results.to_string()]
+        };
+        (params.map(last).collect(), results)
+    }
+
+    #[test]
+    fn the_linker_defines_exactly_the_declared_imports() {
+        let engine = wasmtime::Engine::default();
+        let mut linker = Linker::new(&engine);
+        define_imports(&mut linker).unwrap();
+        let state = HostState::new(
+            HostContext::new(kestrel_host::RuleConstants::default()),
+            Vec::new(),
+            Vec::new(),
+            wasmtime::StoreLimitsBuilder::new().build(),
+        );
+        let mut store = wasmtime::Store::new(&engine, state);
+        let mut defined: Vec<(String, Types)> = Vec::new();
+        let found: Vec<(String, Extern)> = linker
+            .iter(&mut store)
+            .map(|(module, name, item)| {
+                assert_eq!(module, "kestrel");
+                (name.to_string(), item)
+            })
+            .collect();
+        for (name, item) in found {
+            let Extern::Func(func) = item else {
+                panic!("{name} is not a function");
+            };
+            let ty = func.ty(&store);
+            let show = |t: wasmtime::ValType| t.to_string();
+            defined.push((
+                name,
+                (
+                    ty.params().map(show).collect(),
+                    ty.results().map(show).collect(),
+                ),
+            ));
+        }
+        defined.sort();
+        let mut declared: Vec<(String, Types)> = WASM_IMPORTS
+            .iter()
+            .map(|(n, s)| (n.to_string(), types(s)))
+            .collect();
+        declared.sort();
+        assert_eq!(defined, declared);
+    }
 }

@@ -18,6 +18,7 @@ pub use cache::{AotCache, CacheOutcome};
 pub use config::{default_cache_dir, RuleLimits, EPOCH_TICK_MS};
 pub use engine::{runtime, MAX_MEMORY_BYTES};
 pub use error::WasmError;
+pub use host::WASM_IMPORTS;
 pub use rule::{events_of_category, BatchScope, LoadReport, RuleHealth, RuleSource, WasmRule};
 
 /// Compile WAT text to a validated binary module.
