@@ -570,7 +570,7 @@ class Engine:
 
     def _decoded_in_parallel(self, source: str) -> Iterator[Tuple[EventBatch, int, int]]:
         workers = self.config.workers
-        window: Deque[Tuple[Future, Chunk]] = deque()
+        window: Deque[Tuple["Future[EventBatch]", Chunk]] = deque()
         chunks_read = self._file_chunks(source)
         damage: Optional[KestrelError] = None
         with ThreadPoolExecutor(workers, thread_name_prefix="kestrel-decode") as pool:

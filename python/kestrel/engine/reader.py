@@ -19,7 +19,7 @@ import os
 import sys
 import zlib
 from contextlib import contextmanager
-from typing import Any, BinaryIO, Callable, Iterator, NamedTuple, Optional
+from typing import Any, BinaryIO, Callable, Iterator, List, NamedTuple, Optional
 
 from kestrel.errors import EngineError, EventInputError
 
@@ -110,7 +110,7 @@ def chunks(stream: BinaryIO, lines: int, max_line: int = MAX_LINE_BYTES) -> Iter
         EventInputError: after the last chunk, when the input was damaged
             (see the module docstring) or could not be read to its end.
     """
-    pending: list = []
+    pending: List[Any] = []
     first = 1
     offset = 0
     number = 0
@@ -210,7 +210,7 @@ class _ZstdFrame:
 
     def feed(self, data: bytes) -> bytes:
         try:
-            return self._frame.decompress(data)
+            return bytes(self._frame.decompress(data))
         except self._error as error:
             raise _Damage(str(error), 0) from None
 
@@ -219,11 +219,11 @@ class _ZstdFrame:
 
     @property
     def eof(self) -> bool:
-        return self._frame.eof
+        return bool(self._frame.eof)
 
     @property
     def unused(self) -> bytes:
-        return self._frame.unused_data
+        return bytes(self._frame.unused_data)
 
 
 class _Decompressed(io.RawIOBase):

@@ -113,7 +113,7 @@ class EngineRule:
 
     @property
     def runtime(self) -> str:
-        return self.evaluator.runtime
+        return str(self.evaluator.runtime)
 
     def native(self, schema: Any) -> Any:
         """The rule as the core's pipeline runs it (``kestrel._core.NativeRule``),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from kestrel.engine.pipes import Stages, pipe_stages
 from kestrel.engine.rule import EngineRule, LuaEvaluator, WasmEvaluator
@@ -88,7 +88,7 @@ def load_package(directory: Path, context: LoadContext, report: LoadReport) -> N
     report.rules.append(rule)
 
 
-def _package_files(directory: Path) -> list:
+def _package_files(directory: Path) -> List[Any]:
     """(name, contents) of every file of the package except its tests, for the fingerprint.
 
     Only regular files inside the package are read (see kestrel.files);
@@ -114,10 +114,10 @@ def _pipes(constants: PackageConstants, size: "int | None") -> Stages:
     return pipe_stages(constants.pipes(), size)
 
 
-def _categories(constants: PackageConstants, manifest: Any) -> list:
+def _categories(constants: PackageConstants, manifest: Any) -> List[str]:
     found = constants.filter_categories
     if found is not None:  # a compiled EQL package: one category per filter (None = any)
-        return [] if None in found else sorted(set(found))
+        return [] if None in found else sorted({c for c in found if c is not None})
     return list(manifest.categories)
 
 

@@ -47,7 +47,7 @@ _LEVEL_RISK = {"informational": 21, "low": 21, "medium": 47, "high": 73, "critic
 
 def load_sigma_file(path: Path, context: LoadContext, report: LoadReport) -> None:
     try:
-        from sigma.backends.elasticsearch import EqlBackend
+        from sigma.backends.elasticsearch.elasticsearch_eql import EqlBackend
         from sigma.collection import SigmaCollection
         from sigma.pipelines.elasticsearch.windows import ecs_windows
     except ImportError:

@@ -10,7 +10,7 @@ alert's ``rule`` metadata. Kestrel also reads ``size`` and
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Dict, Iterator
 
 from kestrel.engine.sources.common import RuleSource
 from kestrel.packages.manifest import LIMITS
@@ -68,7 +68,7 @@ def read(path: Path, text: str) -> Iterator[RuleSource]:
     )
 
 
-def _shape_problem(document: dict) -> "str | None":
+def _shape_problem(document: Dict[str, Any]) -> "str | None":
     """Why the tables and lists this loader reads are not of their documented shape, or None."""
     rule, metadata = document.get("rule", {}), document.get("metadata", {})
     if not isinstance(rule, dict):
