@@ -142,19 +142,7 @@ def test_a_rule_that_does_not_load_stops_the_submission(tmp_path):
     _require_flink()
     bad = tmp_path / "bad.eql"
     bad.write_text("process where\n")
-    command = [
-        str(FLINK_PYTHON),
-        "-m",
-        "kestrel",
-        "flink",
-        "submit",
-        "--rules",
-        str(bad),
-        "--source",
-        f"file:{EVENTS}",
-        "--sink",
-        f"file:{tmp_path / 'out'}",
-    ]
+    command = submit_command([bad], f"file:{EVENTS}", f"file:{tmp_path / 'out'}")
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
     assert "bad.eql" in done.stderr

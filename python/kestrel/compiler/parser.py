@@ -98,15 +98,19 @@ def _convert(exc: UnexpectedInput, text: str) -> EqlError:
     return EqlSyntaxError("E002", str(exc).splitlines()[0], source=text, line=line, column=column)
 
 
+def _single_equals(text: str, line: int, column: int) -> EqlSyntaxError:
+    return EqlSyntaxError(
+        "E004",
+        "`=` is not an operator; use `==` (case-sensitive) or `:` (case-insensitive)",
+        source=text,
+        line=line,
+        column=column,
+    )
+
+
 def _unexpected_character(char: str, text: str, line: int, column: int) -> EqlSyntaxError:
     if char == "=":
-        return EqlSyntaxError(
-            "E004",
-            "`=` is not an operator; use `==` (case-sensitive) or `:` (case-insensitive)",
-            source=text,
-            line=line,
-            column=column,
-        )
+        return _single_equals(text, line, column)
     if char == "'":
         return EqlSyntaxError(
             "E005", "single-quoted strings are not supported; use double quotes", source=text, line=line, column=column
@@ -123,13 +127,7 @@ def _unexpected_token(exc: UnexpectedToken, text: str) -> EqlError:
     token: Token = exc.token
     line, column = token.line or 1, token.column or 1
     if token.type == "EQUAL" or str(token) == "=":
-        return EqlSyntaxError(
-            "E004",
-            "`=` is not an operator; use `==` (case-sensitive) or `:` (case-insensitive)",
-            source=text,
-            line=line,
-            column=column,
-        )
+        return _single_equals(text, line, column)
     if token.type in ("STRING", "RAW_STRING") and _previous_char(text, token.start_pos) == "?":
         return EqlSyntaxError(
             "E009",
