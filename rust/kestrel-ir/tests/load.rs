@@ -8,8 +8,13 @@ use kestrel_ir::{IrError, Program};
 use kestrel_schema::Schema;
 use serde_json::{json, Value};
 
-fn golden_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/compiler/golden")
+/// The compiler's snapshot fixtures: `NAME.ir.json` beside each `NAME.eql`.
+fn fixtures_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/compiler/fixtures")
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(fixtures_dir().join(format!("{name}.ir.json"))).unwrap()
 }
 
 fn load_doc(doc: &Value) -> Result<Program, IrError> {
@@ -26,8 +31,11 @@ fn error_of(doc: &Value) -> String {
 #[test]
 fn golden_documents_load() {
     let mut seen = 0;
-    for entry in std::fs::read_dir(golden_dir()).unwrap() {
+    for entry in std::fs::read_dir(fixtures_dir()).unwrap() {
         let path = entry.unwrap().path();
+        if !path.to_string_lossy().ends_with(".ir.json") {
+            continue;
+        }
         let text = std::fs::read_to_string(&path).unwrap();
         let program = Program::from_json(&text, &Schema::new("t", "1"))
             .unwrap_or_else(|e| panic!("{path:?}: {e}"));
@@ -39,7 +47,7 @@ fn golden_documents_load() {
 
 #[test]
 fn sequence_descriptor_is_kept() {
-    let text = std::fs::read_to_string(golden_dir().join("sequence_full.json")).unwrap();
+    let text = fixture("sequence_full");
     let schema = Schema::new("t", "1");
     let p = Program::from_json(&text, &schema).unwrap();
     assert_eq!(p.rule.kind, kestrel_ir::RuleKind::Sequence);
@@ -83,7 +91,9 @@ fn load_doc_with(doc: &Value, schema: &Schema) -> Program {
 #[test]
 fn garbage_and_truncation_are_json_errors() {
     let schema = Schema::new("t", "1");
-    let good = std::fs::read_to_string(golden_dir().join("sequence_full.json")).unwrap();
+    let good = fixture("sequence_full");
+    // Every cut strictly inside the document (not just off its trailing newline).
+    let good = good.trim_end();
     for cut in (0..good.len()).step_by(37) {
         assert!(Program::from_json(&good[..cut], &schema).is_err());
     }
