@@ -174,3 +174,12 @@ def test_random_calls_agree_with_c(lua, seed):
 def test_the_cost_bound_sends_only_provably_small_calls_to_c(lua, pattern, n, small):
     _, module, _ = lua
     assert (module.cost(pattern, n, True) <= 1 << 24) == small
+
+
+@pytest.mark.parametrize("pattern", ["cmd.exe", "^(%w+)=(.*)$", "a*a*a*b", "(.-)%s(.-)$", "%b()"])
+def test_the_longest_subject_for_c_is_where_the_bound_crosses_the_limit(lua, pattern):
+    _, module, _ = lua
+    limit = 1 << 24
+    for anchored in (True, False):
+        most = module.max_subject(pattern, anchored, limit)
+        assert module.cost(pattern, most, anchored) <= limit < module.cost(pattern, most + 1, anchored)

@@ -9,8 +9,9 @@
 -- 5.1 patterns as LuaJIT implements them; tests diff this module against
 -- the C functions.
 --
--- Returns a table: cost(pattern, subject_length, anchored_ok) and the four
--- functions find, match, gmatch, gsub.
+-- Returns a table: cost(pattern, subject_length, anchored_ok),
+-- max_subject(pattern, anchored_ok, limit) and the four functions find,
+-- match, gmatch, gsub.
 
 local byte, sub, concat = string.byte, string.sub, table.concat
 local type, tostring, error, select = type, tostring, error, select
@@ -523,6 +524,21 @@ function M.cost(p, n, anchored_ok)
     if total > 1e15 then return huge end
   end
   return total + ways
+end
+
+-- The longest subject for which a call with pattern `p` stays within
+-- `limit` steps (-1: none does). The cost grows with the subject, so it is
+-- found once per pattern by bisection, and each call compares one length.
+function M.max_subject(p, anchored_ok, limit)
+  local cost = M.cost
+  if cost(p, 0, anchored_ok) > limit then return -1 end
+  local lo, hi = 0, 2147483647
+  if cost(p, hi, anchored_ok) <= limit then return hi end
+  while hi - lo > 1 do
+    local mid = math.floor((lo + hi) / 2)
+    if cost(p, mid, anchored_ok) <= limit then lo = mid else hi = mid end
+  end
+  return lo
 end
 
 return M

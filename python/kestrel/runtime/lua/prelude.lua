@@ -184,24 +184,38 @@ return function(cfg)
   if not trusted then
     local P = cfg.patterns
     local C_find, C_match, C_gmatch, C_gsub = string.find, string.match, string.gmatch, string.gsub
-    local LIMIT, cost = cfg.pattern_steps, P.cost
-    local function text(v)
-      local t = type(v)
-      if t == "string" then return v end
-      if t == "number" then return tostring(v) end
-      return nil  -- C raises its own argument error before matching
-    end
+    local LIMIT, max_subject = cfg.pattern_steps, P.max_subject
+    -- Per pattern, the longest subject the C matcher may take (anchored
+    -- calls and gmatch's unanchored ones apart); bounded like any cache.
+    local FITS, cached = { [true] = {}, [false] = {} }, 0
     -- Whether the C matcher is safe for this call.
     local function small(s, p, init, plain, anchored_ok)
-      s, p = text(s), text(p)
-      if s == nil or p == nil then return true end
+      local ts, tp = type(s), type(p)
+      if ts ~= "string" then
+        if ts ~= "number" then return true end  -- C raises its own argument error
+        s = tostring(s)
+      end
+      if tp ~= "string" then
+        if tp ~= "number" then return true end
+        p = tostring(p)
+      end
       local n = #s
-      if type(init) == "number" then
+      if init ~= nil and type(init) == "number" then
         local start = init < 0 and n + init + 1 or init
         if start > 1 then n = start > n and 0 or n - start + 1 end
       end
       if plain then return (n + 1) * (#p + 1) <= LIMIT end
-      return cost(p, n, anchored_ok) <= LIMIT
+      local fits = FITS[anchored_ok]
+      local most = fits[p]
+      if most == nil then
+        most = max_subject(p, anchored_ok, LIMIT)
+        if cached >= 256 then
+          FITS, cached = { [true] = {}, [false] = {} }, 0
+          fits = FITS[anchored_ok]
+        end
+        fits[p], cached = most, cached + 1
+      end
+      return n <= most
     end
     string.find = function(s, p, init, plain)
       if small(s, p, init, plain, true) then return C_find(s, p, init, plain) end
