@@ -15,8 +15,9 @@ import kestrel
 from kestrel._core import IrError, IrProgram, KestrelError
 from kestrel.compiler import compile
 
-GOLDEN = Path(__file__).resolve().parents[1] / "compiler" / "golden"
-GOLDEN_DOCS = {path.stem: path.read_text(encoding="utf-8") for path in sorted(GOLDEN.glob("*.json"))}
+#: The compiler's snapshot IR documents (tests/compiler/fixtures/NAME.ir.json).
+FIXTURES = Path(__file__).resolve().parents[1] / "compiler" / "fixtures"
+GOLDEN_DOCS = {path.name[: -len(".ir.json")]: path.read_text(encoding="utf-8") for path in sorted(FIXTURES.glob("*.ir.json"))}
 
 
 def test_every_corpus_rule_loads():
