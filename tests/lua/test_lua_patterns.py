@@ -183,3 +183,20 @@ def test_the_longest_subject_for_c_is_where_the_bound_crosses_the_limit(lua, pat
     for anchored in (True, False):
         most = module.max_subject(pattern, anchored, limit)
         assert module.cost(pattern, most, anchored) <= limit < module.cost(pattern, most + 1, anchored)
+
+
+def test_more_patterns_than_the_rule_caches_still_match_right():
+    from kestrel import EventBatch
+    from kestrel.runtime.lua import LuaRule
+
+    source = (
+        "function pred_eval(e)\n"
+        "  for i = 1, 600 do\n"
+        "    if not ('abc' .. i):find('c' .. i) or ('abc' .. i):match('^(a)b') ~= 'a' then return false end\n"
+        "  end\n"
+        "  return true\n"
+        "end\n"
+    )
+    rule = LuaRule("many_patterns", source)
+    result = rule.evaluate(EventBatch.from_dicts([{}]))
+    assert result.failure is None and result.events() == [0]

@@ -210,18 +210,33 @@ return function(cfg)
       if most == nil then
         most = max_subject(p, anchored_ok, LIMIT)
         if cached >= 256 then
-          FITS, cached = { [true] = {}, [false] = {} }, 0
-          fits = FITS[anchored_ok]
+          -- Emptied in place: the fast path holds the anchored table.
+          for _, table_ in pairs(FITS) do
+            for key in pairs(table_) do table_[key] = nil end
+          end
+          cached = 0
         end
         fits[p], cached = most, cached + 1
       end
       return n <= most
     end
+    -- The common call, two strings and nothing else, is answered from the
+    -- cache without the general checks.
+    -- (Only string patterns are keys of the cache.)
+    local ANCHORED = FITS[true]
     string.find = function(s, p, init, plain)
+      if init == nil and not plain and type(s) == "string" then
+        local most = ANCHORED[p]
+        if most ~= nil and #s <= most then return C_find(s, p) end
+      end
       if small(s, p, init, plain, true) then return C_find(s, p, init, plain) end
       return P.find(s, p, init, plain)
     end
     string.match = function(s, p, init)
+      if init == nil and type(s) == "string" then
+        local most = ANCHORED[p]
+        if most ~= nil and #s <= most then return C_match(s, p) end
+      end
       if small(s, p, init, false, true) then return C_match(s, p, init) end
       return P.match(s, p, init)
     end
@@ -379,7 +394,7 @@ return function(cfg)
     if type(pred) ~= "function" then return false, "the rule defines no " .. name .. "()", -1 end
     open_batch(batch_address, n)
     arm()
-    deadline, clock_in = until_time, 0
+    deadline, clock_in = until_time or math.huge, 0
     current = -1
     local ok, r = real_pcall(loop, pred, filter, n)
     deadline = math.huge
@@ -394,7 +409,7 @@ return function(cfg)
     local out = {}
     if type(capture) ~= "function" then return out end
     open_batch(batch_address, n)
-    deadline, clock_in = until_time, 0
+    deadline, clock_in = until_time or math.huge, 0
     local ok, err = real_pcall(function()
       for i = 1, #events do
         arm()
