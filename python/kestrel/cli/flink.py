@@ -8,17 +8,22 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from kestrel.cli.exit_codes import EPILOG as EXIT_CODES_EPILOG
 from kestrel.cli.exit_codes import FOUND, OK, USAGE
 from kestrel.errors import KestrelError
 
-EPILOG = """examples:
+EPILOG = (
+    """examples:
   kestrel flink submit --rules rules/eql --source file:events.ndjson --sink file:alerts/
   kestrel flink submit --rules rules/ --source kafka://localhost:9092/ecs --sink kafka://localhost:9092/alerts \\
       --jobmanager localhost:8081 --jars flink-sql-connector-kafka-4.0.1-2.0.jar --shards 16 --parallelism 4
 
-Without --jobmanager the job runs in this process on a local mini cluster.
-Exit status: 0 when the job finished (or, with --detach, was accepted), 2 on
-a bad argument or rule, 1 when the job failed."""  # the codes of kestrel.cli.exit_codes
+Without --jobmanager the job runs in this process on a local mini cluster;
+with --detach, 0 means the cluster accepted the job.
+
+"""
+    + EXIT_CODES_EPILOG
+)
 
 
 def add(subparsers: Any) -> None:

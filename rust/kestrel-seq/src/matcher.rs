@@ -338,13 +338,33 @@ impl SequenceMatcher {
                 creates_state |= 1 << f;
             }
         }
+        let rule_partials = Arc::new(AtomicI64::new(0));
+        Ok(Self::empty(
+            plan,
+            config,
+            budget,
+            rule_partials,
+            spec_masks,
+            creates_state,
+        ))
+    }
+
+    /// A matcher holding no state yet: the one place its fields start out.
+    fn empty(
+        plan: Plan,
+        config: Config,
+        budget: StateBudget,
+        rule_partials: Arc<AtomicI64>,
+        spec_masks: Vec<u64>,
+        creates_state: u64,
+    ) -> SequenceMatcher {
         let shards = (0..config.shards.max(1)).map(|_| Shard::new()).collect();
-        Ok(SequenceMatcher {
+        SequenceMatcher {
             plan,
             config,
             shards,
             budget,
-            rule_partials: Arc::new(AtomicI64::new(0)),
+            rule_partials,
             watermark: NONE,
             newest: NONE,
             released: NONE,
@@ -353,7 +373,7 @@ impl SequenceMatcher {
             spec_masks,
             creates_state,
             hasher: key_hasher(),
-        })
+        }
     }
 
     pub fn plan(&self) -> &Plan {
@@ -369,21 +389,14 @@ impl SequenceMatcher {
     /// this one's byte budget and rule quota, so both stay totals however
     /// many partitions hold the rule's state.
     pub fn empty_like(&self) -> SequenceMatcher {
-        SequenceMatcher {
-            plan: self.plan.clone(),
-            config: self.config.clone(),
-            shards: (0..self.shards.len()).map(|_| Shard::new()).collect(),
-            budget: self.budget.clone(),
-            rule_partials: self.rule_partials.clone(),
-            watermark: NONE,
-            newest: NONE,
-            released: NONE,
-            reorder: BinaryHeap::new(),
-            stats: Stats::default(),
-            spec_masks: self.spec_masks.clone(),
-            creates_state: self.creates_state,
-            hasher: key_hasher(),
-        }
+        Self::empty(
+            self.plan.clone(),
+            self.config.clone(),
+            self.budget.clone(),
+            self.rule_partials.clone(),
+            self.spec_masks.clone(),
+            self.creates_state,
+        )
     }
 
     /// An empty matcher of the same rule on counters of its own, to restore
