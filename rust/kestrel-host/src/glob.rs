@@ -24,6 +24,9 @@ enum Shape {
     Suffix(String),
     // Boxed: a finder is several times larger than the other shapes.
     Contains(Box<memmem::Finder<'static>>),
+    /// `*a*b*…*`: each literal found after the previous one, leftmost
+    /// first, which is exact when only stars separate them.
+    Pieces(Vec<memmem::Finder<'static>>),
     All,
     General(Vec<Token>),
 }
@@ -85,6 +88,16 @@ impl Glob {
             Shape::Prefix(s) => text.starts_with(s.as_str()),
             Shape::Suffix(s) => text.ends_with(s.as_str()),
             Shape::Contains(f) => f.find(text.as_bytes()).is_some(),
+            Shape::Pieces(pieces) => {
+                let mut rest = text.as_bytes();
+                pieces.iter().all(|f| match f.find(rest) {
+                    Some(at) => {
+                        rest = &rest[at + f.needle().len()..];
+                        true
+                    }
+                    None => false,
+                })
+            }
             Shape::All => true,
             Shape::General(tokens) => match_general(tokens, text),
         }
@@ -134,6 +147,22 @@ fn classify(tokens: Vec<Token>) -> Shape {
         [AnyRun, Lit(s), AnyRun] => {
             Shape::Contains(Box::new(memmem::Finder::new(s.as_bytes()).into_owned()))
         }
+        [AnyRun, middle @ .., AnyRun]
+            if middle
+                .iter()
+                .enumerate()
+                .all(|(i, t)| matches!(t, Lit(_)) == (i % 2 == 0)) =>
+        {
+            Shape::Pieces(
+                middle
+                    .iter()
+                    .filter_map(|t| match t {
+                        Lit(s) => Some(memmem::Finder::new(s.as_bytes()).into_owned()),
+                        _ => None,
+                    })
+                    .collect(),
+            )
+        }
         _ => Shape::General(tokens),
     }
 }
@@ -146,6 +175,12 @@ fn others_regex<'a>(globs: impl Iterator<Item = &'a Glob>) -> Option<regex::Rege
         .map(|g| {
             let tokens = match &g.shape {
                 Shape::General(tokens) => tokens.clone(),
+                Shape::Pieces(pieces) => std::iter::once(Token::AnyRun)
+                    .chain(pieces.iter().flat_map(|f| {
+                        let piece = String::from_utf8_lossy(f.needle()).into_owned();
+                        [Token::Lit(piece), Token::AnyRun]
+                    }))
+                    .collect(),
                 _ => tokenize(
                     &if g.case_insensitive {
                         fold(&g.pattern)
@@ -243,6 +278,143 @@ pub struct GlobSet {
     /// multi-star patterns (`*regsvr32*/i:*`) then cost one DFA pass
     /// instead of a backtracking match each.
     others_regex: Option<regex::Regex>,
+    /// One pass that settles most texts (see [`Screen`]).
+    screen: Option<Screen>,
+}
+
+/// A single search for every `*needle*` needle and, for each remaining
+/// pattern, one literal it cannot match without (its "gate"). A needle found
+/// is a match. Where a gate is found, only the patterns gated on it are
+/// tried, each once per text; real texts rarely hold a gate, so the
+/// patterns with several stars are skipped for almost all of them.
+#[derive(Clone, Debug)]
+struct Screen {
+    searcher: Searcher,
+    /// Pattern ids below this are needles; the rest are gates.
+    needles: usize,
+    /// `(gate, index into the set's globs)`, by pattern id past `needles`.
+    gates: Vec<(Vec<u8>, usize)>,
+    /// Patterns with no literal to gate on: always tried.
+    ungated: Vec<usize>,
+}
+
+#[derive(Clone, Debug)]
+enum Searcher {
+    /// SIMD (Teddy), where the CPU and the needles allow it.
+    Packed(aho_corasick::packed::Searcher),
+    Automaton(aho_corasick::AhoCorasick),
+}
+
+impl Searcher {
+    /// Where the leftmost needle or gate at or after `at` starts, and which.
+    fn find_from(&self, text: &str, at: usize) -> Option<(usize, usize)> {
+        let found = match self {
+            Searcher::Packed(s) => s.find_in(text, aho_corasick::Span::from(at..text.len())),
+            Searcher::Automaton(a) => a.find(aho_corasick::Input::new(text).span(at..text.len())),
+        };
+        found.map(|m| (m.start(), m.pattern().as_usize()))
+    }
+}
+
+/// Gates tracked one bit each; a set with more falls back to the full check.
+const MAX_GATES: usize = 64;
+
+impl Screen {
+    fn build(
+        needles: Vec<Vec<u8>>,
+        gates: Vec<(Vec<u8>, usize)>,
+        ungated: Vec<usize>,
+    ) -> Option<Screen> {
+        let all: Vec<&[u8]> = needles
+            .iter()
+            .map(Vec::as_slice)
+            .chain(gates.iter().map(|(g, _)| g.as_slice()))
+            .collect();
+        if all.is_empty() || gates.len() > MAX_GATES {
+            return None;
+        }
+        // Leftmost-first: at one position, needles (listed first) win.
+        let searcher = match aho_corasick::packed::Config::new()
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(&all)
+            .build()
+        {
+            Some(packed) => Searcher::Packed(packed),
+            None => Searcher::Automaton(
+                aho_corasick::AhoCorasick::builder()
+                    .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                    .build(&all)
+                    .ok()?,
+            ),
+        };
+        Some(Screen {
+            searcher,
+            needles: needles.len(),
+            gates,
+            ungated,
+        })
+    }
+
+    /// Whether any needle or screened pattern of `globs` matches `text`,
+    /// which is already in the patterns' case (folded when they are).
+    fn matches(&self, globs: &[Glob], text: &str) -> bool {
+        if self
+            .ungated
+            .iter()
+            .any(|&i| globs[i].matches_exact_case(text))
+        {
+            return true;
+        }
+        let mut tried = 0u64;
+        let mut at = 0;
+        // Every position holding a needle or a gate is visited in order: the
+        // search resumes one byte past the last start it reported.
+        while let Some((start, id)) = self.searcher.find_from(text, at) {
+            if id < self.needles {
+                return true;
+            }
+            let here = &text.as_bytes()[start..];
+            for (g, (gate, glob)) in self.gates.iter().enumerate() {
+                if tried >> g & 1 == 0 && here.starts_with(gate) {
+                    tried |= 1 << g;
+                    if globs[*glob].matches_exact_case(text) {
+                        return true;
+                    }
+                }
+            }
+            at = start + 1;
+            if at > text.len() {
+                break;
+            }
+        }
+        false
+    }
+}
+
+/// The longest literal `glob` cannot match without (None: it has none).
+fn gate(glob: &Glob) -> Option<Vec<u8>> {
+    let literal = match &glob.shape {
+        Shape::Exact(s) | Shape::Prefix(s) | Shape::Suffix(s) => s.as_str(),
+        Shape::Contains(f) => return Some(f.needle().to_vec()),
+        Shape::Pieces(pieces) => {
+            return pieces
+                .iter()
+                .map(|f| f.needle())
+                .max_by_key(|n| n.len())
+                .map(<[u8]>::to_vec)
+        }
+        Shape::All => return None,
+        Shape::General(tokens) => tokens
+            .iter()
+            .filter_map(|t| match t {
+                Token::Lit(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .max_by_key(|s| s.len())
+            .unwrap_or(""),
+    };
+    (!literal.is_empty()).then(|| literal.as_bytes().to_vec())
 }
 
 impl GlobSet {
@@ -274,6 +446,16 @@ impl GlobSet {
                 Shape::All if uniform => set.any = true,
                 _ => set.others.push(i),
             }
+        }
+        if uniform {
+            let (mut gates, mut ungated) = (Vec::new(), Vec::new());
+            for &i in &set.others {
+                match gate(&globs[i]) {
+                    Some(g) => gates.push((g, i)),
+                    None => ungated.push(i),
+                }
+            }
+            set.screen = Screen::build(needles.clone(), gates, ungated);
         }
         if !needles.is_empty() {
             // Needles are already folded; ASCII case-insensitivity in the
@@ -334,14 +516,16 @@ impl GlobSet {
         if mixed {
             return self.others.iter().any(|&i| self.globs[i].matches(text));
         }
-        if self.case_insensitive {
-            // The common case, a pure `*needle*` list over ASCII text, needs no fold.
-            if self.exact.is_empty() && self.others.is_empty() && text.is_ascii() {
-                return grouped(text);
+        let screened = |t: &str| match &self.screen {
+            None => grouped(t) || uniform_others(t),
+            Some(screen) => {
+                (!self.exact.is_empty() && self.exact.contains(t)) || screen.matches(&self.globs, t)
             }
-            with_folded(text, |t| grouped(t) || uniform_others(t))
+        };
+        if self.case_insensitive {
+            with_folded(text, screened)
         } else {
-            grouped(text) || uniform_others(text)
+            screened(text)
         }
     }
 }
@@ -430,6 +614,85 @@ mod tests {
         }
         assert!(GlobSet::new(&["*"], false).matches("anything"));
         assert!(!GlobSet::new(&[], false).matches("x"));
+    }
+
+    /// The general backtracking matcher alone, whatever the pattern's shape.
+    fn by_backtracking(pattern: &str, text: &str, ci: bool) -> bool {
+        if ci {
+            match_general(&tokenize(&fold(pattern), None), &fold(text))
+        } else {
+            match_general(&tokenize(pattern, None), text)
+        }
+    }
+
+    /// Texts built from the patterns' own pieces, so that needles, gates and
+    /// multi-star patterns overlap, nest and repeat: the screened set must
+    /// answer as the patterns one by one do.
+    #[test]
+    fn screened_sets_agree_with_single_globs_on_generated_texts() {
+        let patterns = [
+            "*-enc*",
+            "*-e *",
+            "*regsvr32*/i:*",
+            "*rundll32*javascript*",
+            "*a*b*a*",
+            "*ab?a*",
+            "*wmic*process*call*",
+            "*process*",
+            "x*y",
+            "*.hta",
+            "cmd*",
+        ];
+        let pieces = [
+            "-e",
+            "-enc",
+            " ",
+            "regsvr32",
+            "/i:",
+            "rundll32",
+            "javascript",
+            "a",
+            "b",
+            "ab",
+            "wmic",
+            "process",
+            "call",
+            "x",
+            "y",
+            ".hta",
+            "cmd",
+            "REGSVR32",
+            "-E",
+            "ä",
+            "İ",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for ci in [false, true] {
+            for subset in 1..=patterns.len() {
+                let chosen = &patterns[..subset];
+                let set = GlobSet::new(chosen, ci);
+                for _ in 0..400 {
+                    let text: String = (0..next(7)).map(|_| pieces[next(pieces.len())]).collect();
+                    let general = chosen.iter().any(|p| by_backtracking(p, &text, ci));
+                    assert_eq!(set.matches(&text), general, "{text:?} ci={ci} {chosen:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn star_separated_literals_match_in_order() {
+        assert!(m("*a*b*c*", "xaxbxcx"));
+        assert!(!m("*a*b*c*", "xcxbxax"));
+        assert!(m("*ab*ab*", "abab"));
+        assert!(!m("*ab*ab*", "aba"));
+        assert!(mi("*REGSVR32*/I:*", "c:\\regsvr32.exe /s /i:x"));
     }
 
     #[test]
