@@ -68,11 +68,20 @@ def test_any_lines_end_as_alerts_or_counted_records(lines):
     except kestrel.KestrelError:
         return  # a located, typed refusal is an answer too
     after = ENGINE.stats()
-    nonblank = sum(1 for line in lines if line.strip())
+    # Blank is JSON's whitespace only, as the decoder reads it.
+    nonblank = sum(1 for line in lines if line.strip(b" \t\r"))
     received = after["received"] - before["received"]
     assert received == nonblank
     assert after["processed"] - before["processed"] + after["malformed"] - before["malformed"] == received
     assert all(isinstance(alert["rule"]["id"], str) for alert in alerts)
+
+
+def test_a_line_of_other_whitespace_is_a_counted_record():
+    before = ENGINE.stats()
+    ENGINE.process(b"\x0b\n\x0c\n \t\r\n\n")
+    after = ENGINE.stats()
+    assert after["received"] - before["received"] == 2
+    assert after["malformed"] - before["malformed"] == 2
 
 
 TOKENS = [

@@ -209,7 +209,9 @@ impl Decoder {
             if let Some(stripped) = line.strip_suffix(b"\r") {
                 line = stripped;
             }
-            if !line.iter().all(u8::is_ascii_whitespace) {
+            // Blank means JSON's whitespace only: a line of anything else
+            // (a form feed, a vertical tab) is a record, malformed and counted.
+            if !line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
                 batch.lines_read += 1;
                 self.decode_line(&mut batch, line, line_no);
             }
