@@ -88,3 +88,9 @@ pub fn host_api_v1_fields() -> Vec<(&'static str, &'static str)> {
 pub fn wasm_imports() -> Vec<(&'static str, &'static str)> {
     kestrel_wasm::WASM_IMPORTS.to_vec()
 }
+
+/// The imports a module's leaf table may name, by kind code (the index).
+#[pyfunction]
+pub fn wasm_leaf_kinds() -> Vec<&'static str> {
+    kestrel_wasm::LEAF_KINDS.to_vec()
+}

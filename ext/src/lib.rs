@@ -37,6 +37,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(host::host_api_v1_address, m)?)?;
     m.add_function(wrap_pyfunction!(host::host_api_v1_fields, m)?)?;
     m.add_function(wrap_pyfunction!(host::wasm_imports, m)?)?;
+    m.add_function(wrap_pyfunction!(host::wasm_leaf_kinds, m)?)?;
     m.add_class::<ir::PyIrProgram>()?;
     m.add_class::<wasm::PyWasmRule>()?;
     m.add_class::<matches::PyMatches>()?;

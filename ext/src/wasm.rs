@@ -260,6 +260,8 @@ impl PyWasmRule {
         d.set_item("matches", h.matches)?;
         d.set_item("failures", h.failures)?;
         d.set_item("eval_ns", h.eval_ns)?;
+        d.set_item("leaves_declared", rule.declared_leaves())?;
+        d.set_item("leaves_ahead", h.leaves_ahead)?;
         d.set_item("last_error", h.last_error.clone())?;
         d.set_item("quarantined", h.quarantined)?;
         d.set_item("compile_ns", r.compile_ns)?;

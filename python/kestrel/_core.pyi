@@ -30,6 +30,7 @@ __all__ = [
     "Matches",
     "wat_to_wasm",
     "wasm_imports",
+    "wasm_leaf_kinds",
     "StateBudget",
     "SequenceMatcher",
     "NativeRule",
@@ -208,6 +209,7 @@ class HostContext:
 def host_api_v1_address() -> int: ...
 def host_api_v1_fields() -> list[tuple[str, str]]: ...
 def wasm_imports() -> list[tuple[str, str]]: ...
+def wasm_leaf_kinds() -> list[str]: ...
 
 @final
 class IrProgram:

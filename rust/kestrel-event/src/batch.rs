@@ -102,6 +102,12 @@ impl Column {
         &self.data
     }
 
+    /// One bit per event, little-endian within each word; events past the
+    /// last word are not valid.
+    pub fn validity(&self) -> &[u64] {
+        &self.valid
+    }
+
     /// True when equal texts of this column share one span, so within the
     /// column a text is identified by its offset alone.
     pub fn is_deduplicated(&self) -> bool {
@@ -260,6 +266,38 @@ impl EventBatch {
     pub fn category_ids(&self, ev: usize) -> &[u16] {
         &self.category_ids
             [self.category_offsets[ev] as usize..self.category_offsets[ev + 1] as usize]
+    }
+
+    /// The events whose categories include interned category `id`, among
+    /// `among` (ascending indices) or else the whole batch.
+    pub fn events_in_category(&self, id: u16, among: Option<&[u32]>) -> Vec<u32> {
+        let offsets = &self.category_offsets;
+        let has = |ev: u32| {
+            let ev = ev as usize;
+            match (offsets.get(ev), offsets.get(ev + 1)) {
+                (Some(&a), Some(&b)) => self.category_ids[a as usize..b as usize].contains(&id),
+                _ => false,
+            }
+        };
+        let mut out = Vec::with_capacity(among.map_or(self.len, <[u32]>::len));
+        match among {
+            Some(events) => out.extend(events.iter().copied().filter(|&ev| has(ev))),
+            None => {
+                // Most events have one category: compare it directly.
+                for ev in 0..self.len {
+                    let (a, b) = (offsets[ev] as usize, offsets[ev + 1] as usize);
+                    let hit = if b == a + 1 {
+                        self.category_ids[a] == id
+                    } else {
+                        self.category_ids[a..b].contains(&id)
+                    };
+                    if hit {
+                        out.push(ev as u32);
+                    }
+                }
+            }
+        }
+        out
     }
 
     pub fn entity_key(&self, ev: usize) -> Option<&str> {

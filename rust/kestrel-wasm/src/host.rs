@@ -11,6 +11,8 @@ use kestrel_host::HostContext;
 use kestrel_schema::FieldId;
 use wasmtime::{Caller, Extern, Linker, StoreLimits};
 
+use crate::leaves::Leaf;
+
 /// Raw pointer to the batch being evaluated; set for the duration of one
 /// evaluation call only.
 #[derive(Clone, Copy)]
@@ -99,17 +101,25 @@ impl HostState {
     }
 
     #[inline]
-    fn batch(&self) -> Option<&EventBatch> {
+    pub(crate) fn batch(&self) -> Option<&EventBatch> {
         // SAFETY: see `BatchPtr`.
         unsafe { self.batch.0.as_ref() }
     }
 
     #[inline]
-    fn field(&self, local: i32) -> Option<FieldId> {
+    pub(crate) fn field(&self, local: i32) -> Option<FieldId> {
         if self.field_map.is_empty() {
             return u32::try_from(local).ok();
         }
         self.field_map.get(usize::try_from(local).ok()?).copied()
+    }
+
+    /// A leaf's answer for event `ev` and local field `field`, as its
+    /// import gives it: null when the event or the field is not valid.
+    #[inline]
+    pub(crate) fn leaf(&self, ev: i32, field: i32, leaf: &Leaf) -> Tri {
+        self.at(ev, field)
+            .map_or(NULL, |(b, ev, f)| leaf.eval(self, b, ev, f))
     }
 
     /// The batch, the event index and the schema field, when all are valid.
@@ -124,7 +134,7 @@ impl HostState {
 type C<'a> = Caller<'a, HostState>;
 
 /// Comparison codes shared with generated code.
-fn compare<T: PartialOrd>(op: i32, a: T, b: T) -> Tri {
+pub(crate) fn compare<T: PartialOrd>(op: i32, a: T, b: T) -> Tri {
     let r = match op {
         0 => a == b,
         1 => a != b,
@@ -138,7 +148,7 @@ fn compare<T: PartialOrd>(op: i32, a: T, b: T) -> Tri {
 }
 
 /// Any-semantics over a numeric field: true if any value compares true.
-fn cmp_numeric(
+pub(crate) fn cmp_numeric(
     batch: &EventBatch,
     ev: usize,
     field: FieldId,
@@ -160,7 +170,7 @@ fn cmp_numeric(
     }
 }
 
-fn cmp_i64_value(v: ValueRef<'_>, op: i32, rhs: i64) -> Tri {
+pub(crate) fn cmp_i64_value(v: ValueRef<'_>, op: i32, rhs: i64) -> Tri {
     match v {
         ValueRef::I64(x) => compare(op, x, rhs),
         ValueRef::U64(x) => compare(op, x as i128, rhs as i128),
@@ -173,7 +183,7 @@ fn cmp_i64_value(v: ValueRef<'_>, op: i32, rhs: i64) -> Tri {
     }
 }
 
-fn cmp_f64_value(v: ValueRef<'_>, op: i32, rhs: f64) -> Tri {
+pub(crate) fn cmp_f64_value(v: ValueRef<'_>, op: i32, rhs: f64) -> Tri {
     match v {
         ValueRef::I64(x) => compare(op, x as f64, rhs),
         ValueRef::U64(x) => compare(op, x as f64, rhs),
@@ -263,9 +273,11 @@ pub fn define_imports(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             .map_or(NULL, |x| x as Tri)
     })?;
     linker.func_wrap(M, "event_is_null", |c: C<'_>, ev: i32, f: i32| -> i32 {
-        c.data()
-            .at(ev, f)
-            .is_none_or(|(b, ev, f)| ops::event_is_null(b, ev, f)) as i32
+        // An event or field id the batch does not have reads as absent.
+        match c.data().leaf(ev, f, &Leaf::IsNull) {
+            NULL => 1,
+            t => t,
+        }
     })?;
     linker.func_wrap(
         M,
@@ -295,18 +307,14 @@ pub fn define_imports(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
         M,
         "cmp_i64",
         |c: C<'_>, ev: i32, f: i32, op: i32, rhs: i64| -> i32 {
-            c.data().at(ev, f).map_or(NULL, |(b, ev, f)| {
-                cmp_numeric(b, ev, f, |v| cmp_i64_value(v, op, rhs))
-            })
+            c.data().leaf(ev, f, &Leaf::CmpI64 { op, rhs })
         },
     )?;
     linker.func_wrap(
         M,
         "cmp_f64",
         |c: C<'_>, ev: i32, f: i32, op: i32, rhs: f64| -> i32 {
-            c.data().at(ev, f).map_or(NULL, |(b, ev, f)| {
-                cmp_numeric(b, ev, f, |v| cmp_f64_value(v, op, rhs))
-            })
+            c.data().leaf(ev, f, &Leaf::CmpF64 { op, rhs })
         },
     )?;
     linker.func_wrap(M, "category_is", |c: C<'_>, ev: i32, lit: i32| -> i32 {
@@ -324,45 +332,30 @@ pub fn define_imports(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
         }
     })?;
     macro_rules! literal_op {
-        ($name:literal, $op:path) => {
+        ($name:literal, $leaf:ident) => {
             linker.func_wrap(
                 M,
                 $name,
                 |c: C<'_>, ev: i32, f: i32, lit: i32, ci: i32| -> i32 {
-                    let s = c.data();
-                    let Some(lit) = usize::try_from(lit)
-                        .ok()
-                        .and_then(|i| s.ctx.constants.literals.get(i))
-                    else {
-                        return NULL;
-                    };
-                    s.at(ev, f)
-                        .map_or(NULL, |(b, ev, f)| $op(b, ev, f, lit, ci != 0))
+                    c.data().leaf(ev, f, &Leaf::$leaf { lit, ci: ci != 0 })
                 },
             )?;
         };
     }
-    literal_op!("str_eq", ops::str_eq);
-    literal_op!("str_contains", ops::str_contains);
-    literal_op!("str_starts_with", ops::str_starts_with);
-    literal_op!("str_ends_with", ops::str_ends_with);
+    literal_op!("str_eq", StrEq);
+    literal_op!("str_contains", StrContains);
+    literal_op!("str_starts_with", StrStartsWith);
+    literal_op!("str_ends_with", StrEndsWith);
     macro_rules! table_op {
-        ($name:literal, $table:ident, $op:path) => {
+        ($name:literal, $leaf:ident) => {
             linker.func_wrap(M, $name, |c: C<'_>, ev: i32, f: i32, id: i32| -> i32 {
-                let s = c.data();
-                let Some(item) = usize::try_from(id)
-                    .ok()
-                    .and_then(|i| s.ctx.constants.$table.get(i))
-                else {
-                    return NULL;
-                };
-                s.at(ev, f).map_or(NULL, |(b, ev, f)| $op(b, ev, f, item))
+                c.data().leaf(ev, f, &Leaf::$leaf(id))
             })?;
         };
     }
-    table_op!("glob_match_field", globs, ops::glob_match_field);
-    table_op!("re_match_field", regexes, ops::re_match_field);
-    table_op!("set_contains", sets, ops::set_contains);
+    table_op!("glob_match_field", Glob);
+    table_op!("re_match_field", Regex);
+    table_op!("set_contains", Set);
     linker.func_wrap(M, "eval_node", |c: C<'_>, ev: i32, node: i32| -> i32 {
         let s = c.data();
         let (Some(batch), Some(eval), Ok(node)) =

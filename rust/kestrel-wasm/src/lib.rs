@@ -12,6 +12,7 @@ mod config;
 mod engine;
 mod error;
 mod host;
+mod leaves;
 mod rule;
 
 pub use cache::{AotCache, CacheOutcome};
@@ -19,6 +20,7 @@ pub use config::{default_cache_dir, RuleLimits, EPOCH_TICK_MS};
 pub use engine::{runtime, MAX_MEMORY_BYTES};
 pub use error::WasmError;
 pub use host::WASM_IMPORTS;
+pub use leaves::{DeclaredLeaf, Leaf, LeafTable, LEAF_KINDS};
 pub use rule::{events_of_category, BatchScope, LoadReport, RuleHealth, RuleSource, WasmRule};
 
 /// Compile WAT text to a validated binary module.

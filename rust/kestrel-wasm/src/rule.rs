@@ -13,6 +13,7 @@ use crate::config::{RuleLimits, EPOCH_TICK_MS};
 use crate::engine::runtime;
 use crate::error::WasmError;
 use crate::host::HostState;
+use crate::leaves::{self, LeafTable};
 
 /// What a rule brings: its module and the host-side context it addresses.
 pub struct RuleSource<'a> {
@@ -46,6 +47,8 @@ pub struct RuleHealth {
     pub last_error: Option<String>,
     pub quarantined: bool,
     pub eval_ns: u64,
+    /// Leaves the core evaluated ahead of a list call, summed over batches.
+    pub leaves_ahead: u64,
 }
 
 /// What every instance of one rule shares: the compiled module and the
@@ -83,6 +86,11 @@ pub struct WasmRule {
     report: LoadReport,
     /// Inside a [`BatchScope`]: when the batch's time budget runs out.
     batch_until: Option<Instant>,
+    /// The leaves the module asks the core to evaluate ahead (see `leaves`).
+    leaves: LeafTable,
+    /// Where in the module's memory the core may write the lists and leaf
+    /// results: the exported global `pred_scratch`, else the start.
+    scratch: usize,
 }
 
 /// A rule instance for the length of one batch: every evaluation and
@@ -189,6 +197,7 @@ impl WasmRule {
                 Err(e) => return Err(classify(e, rule.limits.time_limit_ms)),
             }
         }
+        rule.read_layout(&instance);
         rule.report.instantiate_ns = started.elapsed().as_nanos() as u64;
         Ok(rule)
     }
@@ -239,13 +248,37 @@ impl WasmRule {
             health: RuleHealth::default(),
             report,
             batch_until: None,
+            leaves: LeafTable::default(),
+            scratch: 0,
         })
+    }
+
+    /// Read the optional `pred_scratch` and `pred_leaves` globals. A value
+    /// that makes no sense leaves the module on its host calls.
+    fn read_layout(&mut self, instance: &Instance) {
+        let global = |store: &mut Store<HostState>, name: &str| {
+            let value = instance.get_global(&mut *store, name)?.get(&mut *store);
+            usize::try_from(value.i32()?).ok()
+        };
+        self.scratch = global(&mut self.store, "pred_scratch").unwrap_or(0);
+        let (Some(at), Some((_, memory))) = (global(&mut self.store, "pred_leaves"), &self.list_fn)
+        else {
+            return;
+        };
+        if let Some(table) = LeafTable::read(memory.data(&self.store), at) {
+            self.leaves = table;
+        }
     }
 
     /// The schema fields the module reads through its field table (empty:
     /// the module uses schema ids directly, so it may read any field).
     pub fn field_ids(&self) -> &[FieldId] {
         &self.template.field_map
+    }
+
+    /// How many leaves the module's table declares (0: none, or unreadable).
+    pub fn declared_leaves(&self) -> usize {
+        self.leaves.leaves.len()
     }
 
     pub fn filter_count(&self) -> usize {
@@ -427,12 +460,16 @@ impl WasmRule {
             return Ok(Vec::new());
         }
         let bytes = events.len() * 4;
-        let (in_ptr, out_ptr) = (0usize, bytes);
-        let needed = (2 * bytes) as u64;
-        let have = memory.data_size(&self.store) as u64;
-        if have < needed {
-            let pages = (needed - have).div_ceil(65536);
-            memory.grow(&mut self.store, pages)?;
+        let (in_ptr, out_ptr) = (self.scratch, self.scratch + bytes);
+        // Leaf results go after the lists, one byte per event of the batch.
+        let results_at = (out_ptr + bytes).next_multiple_of(8);
+        let ahead = self.leaves_worth_evaluating(filter);
+        let needed = results_at + ahead.len() * batch.len();
+        let grown = self.ensure_memory(&memory, needed).is_ok();
+        let ahead = if grown { ahead } else { Vec::new() };
+        if !grown {
+            // Over the memory limit with leaf results: run on host calls.
+            self.ensure_memory(&memory, out_ptr + bytes)?;
         }
         for (slot, ev) in memory.data_mut(&mut self.store)[in_ptr..in_ptr + bytes]
             .chunks_exact_mut(4)
@@ -440,6 +477,7 @@ impl WasmRule {
         {
             slot.copy_from_slice(&ev.to_le_bytes());
         }
+        self.evaluate_leaves(&memory, batch, events, &ahead, results_at)?;
         let n = list_fn.call(
             &mut self.store,
             (
@@ -448,8 +486,9 @@ impl WasmRule {
                 events.len() as i32,
                 out_ptr as i32,
             ),
-        )?;
-        let n = usize::try_from(n).unwrap_or(0).min(events.len());
+        );
+        self.clear_leaf_slots(&memory);
+        let n = usize::try_from(n?).unwrap_or(0).min(events.len());
         // The module may have shrunk nothing, but it wrote the output: read
         // it within the memory as it is now, and keep only offered events.
         let data = memory.data(&self.store);
@@ -463,15 +502,78 @@ impl WasmRule {
             .chunks_exact(4)
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
-        let offered = |ev: &u32| match candidates {
-            Some(c) => c.binary_search(ev).is_ok() || c.contains(ev),
-            None => (*ev as usize) < batch.len(),
-        };
-        if let Some(bad) = matched.iter().find(|ev| !offered(ev)) {
+        if let Some(bad) = first_not_offered(&matched, events) {
             let message = format!("pred_eval_list matched event {bad}, which it was not offered");
             self.store.data_mut().bad_emit.get_or_insert(message);
         }
         Ok(matched)
+    }
+
+    fn ensure_memory(&mut self, memory: &Memory, needed: usize) -> wasmtime::Result<()> {
+        let have = memory.data_size(&self.store);
+        if have < needed {
+            memory.grow(&mut self.store, ((needed - have) as u64).div_ceil(65536))?;
+        }
+        Ok(())
+    }
+
+    /// `(slot, schema field, leaf)` of the declared leaves worth evaluating
+    /// ahead on this batch.
+    fn leaves_worth_evaluating(&self, filter: u32) -> Vec<(usize, FieldId, leaves::Leaf)> {
+        let state = self.store.data();
+        self.leaves
+            .leaves
+            .iter()
+            .enumerate()
+            .filter(|(_, declared)| declared.filter == filter)
+            .filter_map(|(slot, declared)| {
+                let field = state.field(declared.field)?;
+                leaves::worth_evaluating(declared).then_some((slot, field, declared.leaf))
+            })
+            .collect()
+    }
+
+    /// Evaluate `ahead` over `events`, leaf k's bytes at `results_at + k·len`,
+    /// and point the module's slots at them. Draws on the call's time budget.
+    fn evaluate_leaves(
+        &mut self,
+        memory: &Memory,
+        batch: &EventBatch,
+        events: &[u32],
+        ahead: &[(usize, FieldId, leaves::Leaf)],
+        results_at: usize,
+    ) -> wasmtime::Result<()> {
+        const CHUNK: usize = 8192;
+        let deadline = self
+            .batch_until
+            .unwrap_or_else(|| Instant::now() + Duration::from_millis(self.limits.time_limit_ms));
+        let slots = self.leaves.slots;
+        let (data, state) = memory.data_and_store_mut(&mut self.store);
+        for (k, &(slot, field, leaf)) in ahead.iter().enumerate() {
+            let start = results_at + k * batch.len();
+            let out = &mut data[start..start + batch.len()];
+            for chunk in events.chunks(CHUNK) {
+                leaves::fill(state, batch, field, &leaf, chunk, out);
+                if Instant::now() > deadline {
+                    return Err(Trap::Interrupt.into());
+                }
+            }
+            let at = slots + slot * 4;
+            data[at..at + 4].copy_from_slice(&(start as u32).to_le_bytes());
+        }
+        self.health.leaves_ahead += ahead.len() as u64;
+        Ok(())
+    }
+
+    /// Leaf results belong to one list call: a later call finds no slot set.
+    fn clear_leaf_slots(&mut self, memory: &Memory) {
+        let (slots, count) = (self.leaves.slots, self.leaves.leaves.len());
+        if let Some(area) = memory
+            .data_mut(&mut self.store)
+            .get_mut(slots..slots + count * 4)
+        {
+            area.fill(0);
+        }
     }
 
     fn each(
@@ -528,6 +630,26 @@ impl WasmRule {
     }
 }
 
+/// The first of `matched` that is not among `offered` (ascending). Generated
+/// loops report matches in the order offered, which one merge pass checks;
+/// any other order falls back to a search per match.
+fn first_not_offered(matched: &[u32], offered: &[u32]) -> Option<u32> {
+    let mut at = 0;
+    for &ev in matched {
+        while at < offered.len() && offered[at] != ev {
+            at += 1;
+        }
+        if at == offered.len() {
+            return matched
+                .iter()
+                .find(|ev| offered.binary_search(ev).is_err() && !offered.contains(ev))
+                .copied();
+        }
+        at += 1;
+    }
+    None
+}
+
 fn classify(err: wasmtime::Error, time_limit_ms: u64) -> WasmError {
     match err.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => WasmError::Timeout(time_limit_ms),
@@ -543,16 +665,11 @@ pub fn events_of_category(
     category: Option<&str>,
     among: Option<&[u32]>,
 ) -> Vec<u32> {
-    let id = match category {
-        None => None,
-        Some(c) => match batch.category_names().iter().position(|n| n == c) {
-            Some(i) => Some(i as u16),
-            None => return Vec::new(),
-        },
+    let Some(category) = category else {
+        return among.map_or_else(|| (0..batch.len() as u32).collect(), <[u32]>::to_vec);
     };
-    let keep = |ev: &u32| id.is_none_or(|id| batch.category_ids(*ev as usize).contains(&id));
-    match among {
-        Some(events) => events.iter().copied().filter(keep).collect(),
-        None => (0..batch.len() as u32).filter(keep).collect(),
+    match batch.category_names().iter().position(|n| n == category) {
+        Some(id) => batch.events_in_category(id as u16, among),
+        None => Vec::new(),
     }
 }

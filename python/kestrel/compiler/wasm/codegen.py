@@ -19,9 +19,11 @@ second function serves `pred_eval_candidates` (see rules/README.md).
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from kestrel import _core
 from kestrel.compiler.wasm.imports import import_declarations
 from kestrel.compiler.wasm.pretty import pretty
 
@@ -38,6 +40,12 @@ TYPED_TYPES = {"ip", "timestamp", "date_nanos", "version"}
 NUMERIC_TYPES = {"i64", "u64", "f64"}
 #: Boolean string functions with a direct host call when applied to (field, literal).
 STRING_FUNCTIONS = {"startsWith": "str_starts_with", "endsWith": "str_ends_with", "stringContains": "str_contains"}
+#: Kind codes of the leaf table, declared by the core (rust/kestrel-wasm/src/leaves.rs).
+LEAF_KINDS = {name: code for code, name in enumerate(_core.wasm_leaf_kinds())}
+#: Leaves beyond this many are plain host calls (the core's own cap is higher).
+MAX_LEAVES = 4096
+#: Where the leaf slots start in linear memory; address 0 stays unused.
+SLOTS_AT = 16
 
 
 @dataclass
@@ -71,6 +79,21 @@ class _Module:
     fields: dict[int, int] = field(default_factory=dict)  # schema id -> local id
     paths: dict[int, str] = field(default_factory=dict)
     literals: list[str] = field(default_factory=list)
+    #: Leaf table entries, (kind, filter, field, a, b, rhs bits); slot k is leaf k.
+    leaves: list[tuple[int, int, int, int, int, int]] = field(default_factory=list)
+    #: Slots of the leaves a filter tests first, on every event.
+    first_tests: set[int] = field(default_factory=set)
+
+    def leaf_slot(self, entry: tuple[int, int, int, int, int, int], first: bool) -> Optional[int]:
+        """The slot address of a leaf the core may evaluate ahead, or None when the table is full."""
+        if entry not in self.leaves:
+            if len(self.leaves) >= MAX_LEAVES:
+                return None
+            self.leaves.append(entry)
+        slot = self.leaves.index(entry)
+        if first:
+            self.first_tests.add(slot)
+        return SLOTS_AT + 4 * slot
 
     def local_field(self, node: dict[str, Any]) -> int:
         schema_id = node["field"]
@@ -92,10 +115,14 @@ class _Module:
 class _Function:
     """Code generation state for one filter function: its block labels."""
 
-    def __init__(self, module: _Module) -> None:
+    def __init__(self, module: _Module, filter: int) -> None:
         self.module = module
+        self.filter = filter
         self.nodes = module.doc["nodes"]
         self.labels = 0
+        #: The node whose code is being generated, and the filter's first test.
+        self.current: Optional[int] = None
+        self.first: Optional[int] = None
 
     def label(self) -> str:
         self.labels += 1
@@ -122,6 +149,8 @@ class _Function:
         """
         node = self.nodes[index]
         op = node["op"]
+        if self.first is None:
+            self.first = self.first_test(index)
         if op == "Literal":
             return f"(i32.const {int(_literal_truth(node) == want)})"
         if op == "Not":
@@ -137,8 +166,19 @@ class _Function:
             return f"(block {label} (result i32) {' '.join(parts)} (i32.const {int(every)}))"
         return f"(i32.eq {self.tri(index)} (i32.const {want}))"
 
+    def first_test(self, index: int) -> int:
+        """The node `truth(index)` evaluates first, whatever the event: down
+        through `not` and each connective's cheapest operand."""
+        node = self.nodes[index]
+        if node["op"] == "Not":
+            return self.first_test(node["operand"])
+        if node["op"] == "Logical":
+            return self.first_test(min(node["operands"], key=self.cost))
+        return index
+
     def tri(self, index: int) -> str:
         """Node `index`'s three-valued result (1, 0, -1 null): one host call."""
+        self.current = index
         fast = self.leaf(self.nodes[index])
         if fast is not None:
             return fast
@@ -175,7 +215,9 @@ class _Function:
             return self.cost(node["operand"])
         if op == "Logical":
             return sum(self.cost(o) for o in node["operands"])
-        # Asking registers the leaf's import, which its operand's code needs anyway.
+        # Asking registers the leaf's import, which its operand's code needs
+        # anyway; it is not yet the code being generated.
+        self.current = None
         if self.leaf(node) is None:
             return 50  # delegated to the core's IR evaluator (functions, arithmetic)
         if op == "RegexMatch":
@@ -187,35 +229,28 @@ class _Function:
     def leaf(self, node: dict[str, Any]) -> str | None:
         """A single host call for the common leaf shapes, or None."""
         op = node["op"]
-        ev = "(local.get $ev)"
         if op == "IsNull":
             target = self.nodes[node["operand"]]
             if target["op"] == "LoadField":
-                return self.module.call("event_is_null", ev, self.field(target))
+                return self.host_leaf("event_is_null", target)
             return None
         if op in ("WildcardMatch", "RegexMatch", "InSet"):
             target = self.nodes[node["operand"]]
             if target["op"] != "LoadField" or base_type(target) not in TEXT_TYPES:
                 return None
             if op == "WildcardMatch":
-                return self.module.call("glob_match_field", ev, self.field(target), f"(i32.const {node['glob']})")
+                return self.host_leaf("glob_match_field", target, node["glob"])
             if op == "RegexMatch":
-                return self.module.call("re_match_field", ev, self.field(target), f"(i32.const {node['regex']})")
+                return self.host_leaf("re_match_field", target, node["regex"])
             if base_type(target) not in TYPED_TYPES and all(t == "string" for t in self.module.doc["sets"][node["set"]]["types"]):
-                return self.module.call("set_contains", ev, self.field(target), f"(i32.const {node['set']})")
+                return self.host_leaf("set_contains", target, node["set"])
             return None
         if op == "Compare":
             return self.compare(node)
         if op == "FunctionCall" and node["name"] in STRING_FUNCTIONS and len(node["args"]) == 2:
             source, needle = (self.nodes[a] for a in node["args"])
             if source["op"] == "LoadField" and base_type(source) in TEXT_TYPES and _is_string(needle):
-                return self.module.call(
-                    STRING_FUNCTIONS[node["name"]],
-                    ev,
-                    self.field(source),
-                    f"(i32.const {needle['string']})",
-                    f"(i32.const {int(node['case_insensitive'])})",
-                )
+                return self.host_leaf(STRING_FUNCTIONS[node["name"]], source, needle["string"], int(node["case_insensitive"]))
         return None
 
     def compare(self, node: dict[str, Any]) -> str | None:
@@ -225,20 +260,37 @@ class _Function:
             left, right, cmp = right, left, FLIPPED[cmp]
         if left["op"] != "LoadField" or right["op"] != "Literal":
             return None
-        ev = "(local.get $ev)"
         if cmp == "eq" and base_type(left) in TEXT_TYPES - TYPED_TYPES and _is_string(right):
-            return self.module.call(
-                "str_eq", ev, self.field(left), f"(i32.const {right['string']})", f"(i32.const {int(node['case_insensitive'])})"
-            )
+            return self.host_leaf("str_eq", left, right["string"], int(node["case_insensitive"]))
         if left["type"] in NUMERIC_TYPES and right["type"] in ("i64", "f64") and isinstance(right["value"], (int, float)):
-            code = f"(i32.const {CMP_CODES[cmp]})"
+            code = CMP_CODES[cmp]
             if right["type"] == "i64" and left["type"] != "f64":
-                return self.module.call("cmp_i64", ev, self.field(left), code, f"(i64.const {right['value']})")
-            return self.module.call("cmp_f64", ev, self.field(left), code, f"(f64.const {float(right['value'])!r})")
+                value = int(right["value"])
+                return self.host_leaf("cmp_i64", left, code, rhs=value & (2**64 - 1), rhs_code=f"(i64.const {value})")
+            number = float(right["value"])
+            bits = struct.unpack("<Q", struct.pack("<d", number))[0]
+            return self.host_leaf("cmp_f64", left, code, rhs=bits, rhs_code=f"(f64.const {number!r})")
         return None
 
     def field(self, node: dict[str, Any]) -> str:
         return f"(i32.const {self.module.local_field(node)})"
+
+    def host_leaf(self, name: str, field_node: dict[str, Any], *args: int, rhs: int = 0, rhs_code: str = "") -> str:
+        """The host call `name(ev, field, *args[, rhs])`, read from the core's
+        precomputed results when it evaluated the leaf ahead for this call
+        (the leaf's slot holds their address), else called."""
+        local = self.module.local_field(field_node)
+        operands = [f"(i32.const {a})" for a in args] + ([rhs_code] if rhs_code else [])
+        call = self.module.call(name, "(local.get $ev)", f"(i32.const {local})", *operands)
+        a, b = (list(args) + [0, 0])[:2]
+        first = self.current is not None and self.current == self.first
+        slot = self.module.leaf_slot((LEAF_KINDS[name], self.filter, local, a, b, rhs), first)
+        if slot is None:
+            return call
+        return (
+            f"(if (result i32) (local.tee $r (i32.load (i32.const {slot}))) "
+            f"(then (i32.load8_s (i32.add (local.get $r) (local.get $ev)))) (else {call}))"
+        )
 
 
 def base_type(node: dict[str, Any]) -> str:
@@ -275,11 +327,11 @@ def generate(doc: dict[str, Any]) -> WasmModuleSource:
     # itself unless putting the anchors last changes its code.
     for_candidates = []
     for n, step in enumerate(filters):
-        body = _Function(module).truth(step["predicate"], 1)
-        functions.append(f"(func $f{n} (param $ev i32) (result i32)\n    {body})")
-        anchors_last = _Function(module).truth(step["predicate"], 1, anchors_last=True)
+        body = _Function(module, n).truth(step["predicate"], 1)
+        functions.append(f"(func $f{n} (param $ev i32) (result i32) (local $r i32)\n    {body})")
+        anchors_last = _Function(module, n).truth(step["predicate"], 1, anchors_last=True)
         if anchors_last != body:
-            functions.append(f"(func $g{n} (param $ev i32) (result i32)\n    {anchors_last})")
+            functions.append(f"(func $g{n} (param $ev i32) (result i32) (local $r i32)\n    {anchors_last})")
         for_candidates.append(f"g{n}" if anchors_last != body else f"f{n}")
         # The category test, for callers that offer events one at a time.
         check = "(i32.const 1)"
@@ -302,9 +354,7 @@ def generate(doc: dict[str, Any]) -> WasmModuleSource:
     exports.append(_list_loop("pred_eval_candidates", for_candidates))
     exports.append(_capture(module))
     lines = ["(module", *("  " + line for line in import_declarations(module.used))]
-    # Linear memory only carries the candidate and match lists of
-    # pred_eval_list; the core grows it to fit a batch.
-    lines.append('  (memory (export "memory") 1)')
+    lines += ["  " + line for line in _memory_layout(module.leaves, module.first_tests)]
     lines += ["  " + f.replace("\n", "\n  ") for f in functions + exports]
     lines.append(")")
     fields = sorted(((local, module.paths[sid], sid) for sid, local in module.fields.items()))
@@ -314,6 +364,25 @@ def generate(doc: dict[str, Any]) -> WasmModuleSource:
         literals=module.literals,
         categories=[step["category"] for step in filters],
     )
+
+
+def _memory_layout(leaves: list[tuple[int, int, int, int, int, int]], first_tests: set[int]) -> list[str]:
+    """Linear memory: the leaf slots and table (rust/kestrel-wasm/src/leaves.rs),
+    then the scratch space where the core writes the candidate and match
+    lists and the leaf results, growing it to fit a batch."""
+    table_at = SLOTS_AT + 4 * len(leaves)
+    table = struct.pack("<II", len(leaves), SLOTS_AT) + b"".join(
+        struct.pack("<IIiiiIQ", kind, filter, field, a, b, int(slot in first_tests), rhs)
+        for slot, (kind, filter, field, a, b, rhs) in enumerate(leaves)
+    )
+    scratch = -(-(table_at + len(table)) // 65536) * 65536
+    escaped = "".join(f"\\{byte:02x}" for byte in table)
+    return [
+        f'(memory (export "memory") {scratch // 65536})',
+        f'(global (export "pred_leaves") i32 (i32.const {table_at}))',
+        f'(global (export "pred_scratch") i32 (i32.const {scratch}))',
+        f'(data (i32.const {table_at}) "{escaped}")',
+    ]
 
 
 def _dispatch(functions: list[str]) -> str:
