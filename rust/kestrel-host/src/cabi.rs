@@ -39,6 +39,16 @@ pub struct HostApiV1 {
     pub match_emit: unsafe extern "C" fn(*const HostContext, u32, u32) -> i32,
     /// `(ctx, batch, ev, node) -> tri`: evaluate an IR node in the core.
     pub eval_node: unsafe extern "C" fn(*const HostContext, *const EventBatch, u32, u32) -> Tri,
+    /// `(batch, field, data, valid) -> kind`: where a plain int64 column
+    /// keeps its values and validity bits, so a caller may read them
+    /// directly (1); 0, and nothing written, for any other column.
+    pub column_i64:
+        unsafe extern "C" fn(*const EventBatch, u32, *mut *const i64, *mut *const u64) -> i32,
+    /// `(batch, name, name_len, out, n) -> 0`: `out[ev]` = 1 where event
+    /// `ev`'s categories include `name`, else 0, for every event of the
+    /// batch (`n` must be the batch's length); -1 and nothing written on
+    /// bad arguments.
+    pub category_mask: unsafe extern "C" fn(*const EventBatch, *const u8, u32, *mut u8, u32) -> i32,
 }
 
 /// `(ctx, batch, event, field, literal_id, case_insensitive) -> tri`
@@ -76,6 +86,8 @@ pub const HOST_API_V1_FIELDS: &[(&str, &str)] = &[
     ("alert_emit", "int32_t (*alert_emit)(const void *ctx, uint32_t ev)"),
     ("match_emit", "int32_t (*match_emit)(const void *ctx, uint32_t filter, uint32_t ev)"),
     ("eval_node", "int32_t (*eval_node)(const void *ctx, const void *batch, uint32_t ev, uint32_t node)"),
+    ("column_i64", "int32_t (*column_i64)(const void *batch, uint32_t field, const int64_t **data, const uint64_t **valid)"),
+    ("category_mask", "int32_t (*category_mask)(const void *batch, const char *name, uint32_t len, uint8_t *out, uint32_t n)"),
 ];
 
 pub static HOST_API_V1: HostApiV1 = HostApiV1 {
@@ -99,7 +111,61 @@ pub static HOST_API_V1: HostApiV1 = HostApiV1 {
     alert_emit: c_alert_emit,
     match_emit: c_match_emit,
     eval_node: c_eval_node,
+    column_i64: c_column_i64,
+    category_mask: c_category_mask,
 };
+
+unsafe extern "C" fn c_column_i64(
+    batch: *const EventBatch,
+    field: u32,
+    data: *mut *const i64,
+    valid: *mut *const u64,
+) -> i32 {
+    let Some(b) = batch.as_ref() else { return 0 };
+    let Some(column) = b.column(field) else {
+        return 0;
+    };
+    match column.data() {
+        // Readers index both by event: each must cover the whole batch.
+        kestrel_event::ColumnData::I64(values)
+            if values.len() >= b.len() && column.validity().len() * 64 >= b.len() =>
+        {
+            match (data.as_mut(), valid.as_mut()) {
+                (Some(d), Some(v)) => {
+                    *d = values.as_ptr();
+                    *v = column.validity().as_ptr();
+                    1
+                }
+                _ => 0,
+            }
+        }
+        _ => 0,
+    }
+}
+
+unsafe extern "C" fn c_category_mask(
+    batch: *const EventBatch,
+    name: *const u8,
+    len: u32,
+    out: *mut u8,
+    n: u32,
+) -> i32 {
+    let Some(b) = batch.as_ref() else { return -1 };
+    if name.is_null() || out.is_null() || n as usize != b.len() {
+        return -1;
+    }
+    let Ok(name) = std::str::from_utf8(std::slice::from_raw_parts(name, len as usize)) else {
+        return -1;
+    };
+    let out = std::slice::from_raw_parts_mut(out, n as usize);
+    out.fill(0);
+    if let Some(id) = b.category_names().iter().position(|c| c == name) {
+        for ev in b.events_in_category(id as u16, None) {
+            out[ev as usize] = 1;
+        }
+    }
+    0
+}
 
 /// Run `f` on a valid (batch, event) pair, or return `fallback`.
 #[inline]

@@ -60,21 +60,20 @@ class LuaCodegen:
     def program(self) -> str:
         rule = self.doc["rule"]
         steps = list(rule["steps"]) + ([rule["until"]] if rule["until"] else [])
-        category_path = self.doc["event_fields"]["category"]["path"]
         self.lines.append(_HEADER)
         for index, step in enumerate(steps):
-            self._filter(index, step, category_path)
+            self._filter(index, step)
         self.lines.append("pred_eval = pred_eval_0\n")
         self.lines.append("function pred_init() return 0 end\n")
         return "\n".join(self.lines)
 
-    def _filter(self, index: int, step: Dict[str, Any], category_path: str) -> None:
+    def _filter(self, index: int, step: Dict[str, Any]) -> None:
         self.lines.append(f"function pred_eval_{index}(ev)")
         self.depth = 1
         if step["category"] is not None:
-            # The filter's event category is part of its predicate, as in the interpreter.
-            field, literal = self.tables.field(category_path), self.tables.literal(step["category"])
-            self._line(f"if kestrel.str_eq(ev, {field}, {literal}, false) ~= 1 then return false end")
+            # The filter's event category is part of its predicate, as in the
+            # interpreter; the core answers it for the whole batch at once.
+            self._line(f"if not kestrel.category_is(ev, {_lua_quote(step['category'])}) then return false end")
         self._line("local r")
         self.assign(step["predicate"], "r")
         self._line("return r == 1")
@@ -286,3 +285,11 @@ def _exact_in_lua(value) -> bool:
 
 def _lua_bool(flag: bool) -> str:
     return "true" if flag else "false"
+
+
+def _lua_quote(text: str) -> str:
+    """`text` as a Lua string literal: letters and digits as they are, every
+    other byte as a three-digit decimal escape (so no quote, backslash or
+    newline of the text can end the literal early)."""
+    body = "".join(c if c.isascii() and c.isalnum() else "".join(f"\\{b:03d}" for b in c.encode()) for c in text)
+    return f'"{body}"'

@@ -2,12 +2,14 @@
 --
 -- Returns `bind(cfg, F, nofield)`: the `kestrel` module's host functions as
 -- closures over the core's C table (`ffi.cast` on `cfg.api_address`), plus
--- `set_batch(address)` and `emit(filter, ev)` for the prelude's batch loop.
+-- `set_batch(address, n)` and `emit(filter, ev)` for the prelude's batch loop.
 -- F maps the package's local field ids to schema FieldIds; `nofield(id)`
 -- raises for an id it lacks.
 
 local ffi = require("ffi")
+local bit = require("bit")
 local tonumber, type, real_error = tonumber, type, error
+local band, rshift, lshift, tobit = bit.band, bit.rshift, bit.lshift, bit.tobit
 
 return function(cfg, F, nofield)
   ffi.cdef(cfg.cdef)
@@ -35,6 +37,36 @@ return function(cfg, F, nofield)
   local C_eval_node = api.eval_node
   local C_alert_emit = api.alert_emit
   local C_match_emit = api.match_emit
+  local C_column_i64 = api.column_i64
+  local C_category_mask = api.category_mask
+
+  -- Per batch: plain int64 columns read in place (values and validity bits,
+  -- found on first use), and one byte per event for each category asked
+  -- about. Both are indexed only by events of the batch, checked first.
+  local N = 0
+  local DATA = ffi.new("const int64_t *[1]")
+  local VALID = ffi.new("const uint64_t *[1]")
+  local values, valid = {}, {}
+  local masks = {}
+  local function column(f)
+    local v = values[f]
+    if v == nil then
+      if C_column_i64(B, f, DATA, VALID) == 1 then
+        v, valid[f] = DATA[0], ffi.cast("const uint32_t *", VALID[0])
+      else
+        v = false
+      end
+      values[f] = v
+    end
+    return v
+  end
+  -- An event index this batch has (an integer in range), as rule code may pass anything.
+  local function in_batch(ev)
+    return type(ev) == "number" and ev >= 0 and ev < N and tobit(ev) == ev
+  end
+  local function is_set(f, ev)
+    return band(valid[f][rshift(ev, 5)], lshift(1, band(ev, 31))) ~= 0
+  end
 
   local kestrel = {}
   -- Numeric getters return 0 for null, like the Wasm imports; use is_null to tell.
@@ -55,6 +87,30 @@ return function(cfg, F, nofield)
     local v = C_event_get_i64(B, ev, F[field] or nofield(field), NP)
     if NP[0] ~= 0 then return nil end
     return v
+  end
+  -- Trusted (JIT-compiled) code reads plain int64 columns in place: a few
+  -- loads where a call was. Interpreted code keeps the calls, which cost it
+  -- fewer instructions than the checks around a load.
+  if cfg.trusted then
+    local call_i64, call_get = kestrel.event_get_i64, kestrel.get_i64
+    function kestrel.event_get_i64(ev, field)
+      local f = F[field] or nofield(field)
+      local v = column(f)
+      if v and in_batch(ev) then
+        if is_set(f, ev) then return tonumber(v[ev]) end
+        return 0
+      end
+      return call_i64(ev, field)
+    end
+    function kestrel.get_i64(ev, field)
+      local f = F[field] or nofield(field)
+      local v = column(f)
+      if v and in_batch(ev) then
+        if is_set(f, ev) then return v[ev] end
+        return nil
+      end
+      return call_get(ev, field)
+    end
   end
   function kestrel.get_f64(ev, field)
     local v = C_event_get_f64(B, ev, F[field] or nofield(field), NP)
@@ -81,10 +137,24 @@ return function(cfg, F, nofield)
   function kestrel.re_match(id, text) return text_match(api.re_match, id, text) end
   function kestrel.glob_match(id, text) return text_match(api.glob_match, id, text) end
   function kestrel.alert_emit(ev) return C_alert_emit(CTX, ev) end
+  -- Whether event `ev`'s categories include `name` (false outside the batch).
+  function kestrel.category_is(ev, name)
+    local m = masks[name]
+    if m == nil then
+      m = ffi.new("uint8_t[?]", N + 1)
+      if type(name) ~= "string" or C_category_mask(B, name, #name, m, N) ~= 0 then m = false end
+      masks[name] = m
+    end
+    return m ~= false and in_batch(ev) and m[ev] == 1
+  end
 
   return {
     kestrel = kestrel,
-    set_batch = function(address) B = address and ffi.cast("const void *", address) or nil end,
+    set_batch = function(address, n)
+      B = address and ffi.cast("const void *", address) or nil
+      N = address and n or 0
+      values, valid, masks = {}, {}, {}
+    end,
     emit = function(filter, ev) C_match_emit(CTX, filter, ev) end,
   }
 end

@@ -35,6 +35,8 @@ return function(cfg, F, nofield)
   local eval_node, alert_emit = P.eval_node, P.alert_emit
   function kestrel.eval_node(ev, node) return eval_node(ev, node) end
   function kestrel.alert_emit(ev) return alert_emit(ev) end
+  local category_is = P.category_is
+  function kestrel.category_is(ev, name) return category_is(ev, name) end
   local function text_match(fn, id, text)
     if type(text) ~= "string" then real_error("expected a string to match, got " .. type(text), 3) end
     local r = fn(id, text)

@@ -20,8 +20,9 @@ def python_host(context: HostContext) -> Dict[str, Callable[..., Any]]:
     """The functions host_python.lua binds, closed over `context` and the current batch."""
     api = table()
     ctx = context._address()
-    state: Dict[str, Optional[int]] = {"batch": None}
+    state: Dict[str, Optional[int]] = {"batch": None, "n": 0}
     flag, length = C.c_int32(0), C.c_uint32(0)
+    masks: Dict[Any, bytes] = {}
 
     def getter(fn: Any) -> Callable[[int, int], Any]:
         def get(ev: int, field: int) -> Any:
@@ -34,8 +35,19 @@ def python_host(context: HostContext) -> Dict[str, Callable[..., Any]]:
         pointer = api.event_get_str(state["batch"], ev, field, C.byref(length))
         return None if not pointer else C.string_at(pointer, length.value).decode("utf-8")
 
-    def set_batch(address: Optional[int]) -> None:
-        state["batch"] = address
+    def set_batch(address: Optional[int], n: Optional[int] = None) -> None:
+        state["batch"], state["n"] = address, (n or 0) if address else 0
+        masks.clear()
+
+    def category_is(ev: Any, name: Any) -> bool:
+        mask = masks.get(name)
+        if mask is None:
+            n = state["n"] or 0
+            out = (C.c_uint8 * max(n, 1))()
+            raw = name.encode("utf-8", "surrogateescape") if isinstance(name, str) else None
+            ok = raw is not None and state["batch"] is not None and api.category_mask(state["batch"], raw, len(raw), out, n) == 0
+            mask = masks[name] = bytes(out)[:n] if ok else b""
+        return isinstance(ev, int) and 0 <= ev < len(mask) and mask[ev] == 1
 
     def text_op(fn: Any) -> Callable[[int, str], int]:
         def match(pattern: int, text: str) -> int:
@@ -57,6 +69,7 @@ def python_host(context: HostContext) -> Dict[str, Callable[..., Any]]:
         "re_match": text_op(api.re_match),
         "glob_match": text_op(api.glob_match),
         "set_batch": set_batch,
+        "category_is": category_is,
     }
     for name in (
         "str_eq",

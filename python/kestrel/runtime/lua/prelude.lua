@@ -136,7 +136,7 @@ return function(cfg)
   local raw_alert_emit = host.kestrel.alert_emit
   local batch_events, emits = 0, 0
   local function open_batch(address, n)
-    host.set_batch(address)
+    host.set_batch(address, n)
     batch_events, emits = address and n or 0, 0
   end
   function kestrel.alert_emit(ev)
