@@ -33,6 +33,24 @@ def process_dicts(n: int = N_EVENTS) -> tuple[dict[str, Any], ...]:
     return tuple(process_events(n))
 
 
+#: Events of the independent stream scanned for process events (about a third are).
+INDEPENDENT_EVENTS = 60_000
+
+
+@lru_cache(maxsize=None)
+def independent_process_dicts() -> tuple[dict[str, Any], ...]:
+    """The process events of a stream this project's generator did not make
+    (benches/independent_stream.py, background activity only): real-looking,
+    mostly distinct command lines, where the bundled stream repeats a few."""
+    import independent_stream
+
+    return tuple(
+        e
+        for e in independent_stream.events(INDEPENDENT_EVENTS, derived_share=0.0)
+        if "process" in (e.get("event", {}).get("category") or [])
+    )
+
+
 def process_batch(schema: kestrel.Schema, n: int = N_EVENTS) -> kestrel.EventBatch:
     return kestrel.EventBatch.from_dicts(list(process_dicts(n)), schema=schema)
 
@@ -60,11 +78,12 @@ def most_conditions_rule(max_chars: int = 40_000) -> tuple[str, str]:
 CHECK_SAMPLE = 2_048
 
 
-def agrees_with_interpreter(compiled, matches, n: int = CHECK_SAMPLE) -> bool:
-    """Whether `matches` (event indices) equal the Python interpreter's on the first `n` process events."""
+def agrees_with_interpreter(compiled, matches, n: int = CHECK_SAMPLE, events=None) -> bool:
+    """Whether `matches` (event indices) equal the Python interpreter's on the
+    first `n` of `events` (the bundled process events by default)."""
     from kestrel.compiler.interpreter import matches as interpreter_matches
 
-    events = process_dicts()[:n]
+    events = (process_dicts() if events is None else events)[:n]
     expected = [i for i, e in enumerate(events) if interpreter_matches(compiled, e)]
     return [i for i in matches if i < n] == expected
 
