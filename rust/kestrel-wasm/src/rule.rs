@@ -477,16 +477,21 @@ impl WasmRule {
         {
             slot.copy_from_slice(&ev.to_le_bytes());
         }
-        self.evaluate_leaves(&memory, batch, events, &ahead, results_at)?;
-        let n = list_fn.call(
-            &mut self.store,
-            (
-                filter as i32,
-                in_ptr as i32,
-                events.len() as i32,
-                out_ptr as i32,
-            ),
-        );
+        let n = self
+            .evaluate_leaves(&memory, batch, events, &ahead, results_at)
+            .and_then(|()| {
+                list_fn.call(
+                    &mut self.store,
+                    (
+                        filter as i32,
+                        in_ptr as i32,
+                        events.len() as i32,
+                        out_ptr as i32,
+                    ),
+                )
+            });
+        // Whether the call ran or the leaves ran out of time, no slot may
+        // point at this batch's bytes afterwards.
         self.clear_leaf_slots(&memory);
         let n = usize::try_from(n?).unwrap_or(0).min(events.len());
         // The module may have shrunk nothing, but it wrote the output: read
