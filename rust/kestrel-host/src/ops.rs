@@ -7,7 +7,7 @@
 //! as Elasticsearch matches documents.
 
 use kestrel_event::bytes::same_bytes;
-use kestrel_event::{EventBatch, ValueRef};
+use kestrel_event::{EventBatch, Span, ValueRef};
 use kestrel_schema::FieldId;
 
 use crate::constants::{Literal, StrSet};
@@ -141,23 +141,35 @@ pub fn any_str(batch: &EventBatch, ev: usize, field: FieldId, test: impl Fn(&str
     }
 }
 
+/// `str_eq` on a plain string value when it and the literal are ASCII,
+/// decided from the span (a length mismatch without reading the text);
+/// None otherwise.
+#[inline]
+pub fn str_eq_ascii_span(batch: &EventBatch, span: Span, lit: &Literal, ci: bool) -> Option<Tri> {
+    if !(span.is_ascii() && lit.ascii) {
+        return None;
+    }
+    if span.byte_len() != lit.text.len() {
+        return Some(FALSE);
+    }
+    let text = batch.span_bytes(span);
+    Some(tri(if ci {
+        text.eq_ignore_ascii_case(lit.folded.as_bytes())
+    } else {
+        same_bytes(text, lit.text.as_bytes())
+    }))
+}
+
 #[inline]
 pub fn str_eq(batch: &EventBatch, ev: usize, field: FieldId, lit: &Literal, ci: bool) -> Tri {
     // Fast path for the common case, an ASCII string column: the span says
     // whether the text is ASCII, so a length mismatch is decided without
     // reading the text.
-    if let Some(span) = batch.str_span(ev, field) {
-        if span.is_ascii() && lit.ascii {
-            if span.byte_len() != lit.text.len() {
-                return FALSE;
-            }
-            let text = batch.span_bytes(span);
-            return tri(if ci {
-                text.eq_ignore_ascii_case(lit.folded.as_bytes())
-            } else {
-                same_bytes(text, lit.text.as_bytes())
-            });
-        }
+    if let Some(t) = batch
+        .str_span(ev, field)
+        .and_then(|span| str_eq_ascii_span(batch, span, lit, ci))
+    {
+        return t;
     }
     if ci {
         any_str(batch, ev, field, |s| eq_folded(s, &lit.folded))

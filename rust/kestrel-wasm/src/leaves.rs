@@ -38,7 +38,6 @@
 //! the import's arguments after `(ev, field)`, in order (`rhs` carries the
 //! bits of an f64 for `cmp_f64`).
 
-use kestrel_event::bytes::same_bytes;
 use kestrel_event::{Column, ColumnData, EventBatch, ValueRef};
 use kestrel_host::ops::{self, Tri, NULL};
 use kestrel_schema::FieldId;
@@ -255,9 +254,8 @@ pub(crate) fn fill(
             else {
                 return fill_each(s, batch, field, leaf, events, out);
             };
-            // The same fast path as `ops::str_eq`, without finding the
-            // column again per event; in a deduplicated column a run of
-            // one value is answered once.
+            // `ops::str_eq`'s fast path without finding the column again per
+            // event; in a deduplicated column a run of one value is answered once.
             let mut last: Option<(u32, Tri)> = None;
             for &ev in events {
                 let e = ev as usize;
@@ -265,21 +263,13 @@ pub(crate) fn fill(
                 let t = match last {
                     _ if !column.is_valid(e) => NULL,
                     Some((off, t)) if off == span.off && column.is_deduplicated() => t,
-                    _ if span.is_ascii() && literal.ascii => {
-                        let t = if span.byte_len() != literal.text.len() {
-                            0
-                        } else {
-                            let text = batch.span_bytes(span);
-                            (if ci {
-                                text.eq_ignore_ascii_case(literal.folded.as_bytes())
-                            } else {
-                                same_bytes(text, literal.text.as_bytes())
-                            }) as Tri
-                        };
-                        last = Some((span.off, t));
-                        t
-                    }
-                    _ => leaf.eval(s, batch, e, field),
+                    _ => match ops::str_eq_ascii_span(batch, span, literal, ci) {
+                        Some(t) => {
+                            last = Some((span.off, t));
+                            t
+                        }
+                        None => leaf.eval(s, batch, e, field),
+                    },
                 };
                 put(out, ev, t);
             }
