@@ -43,6 +43,8 @@ CTYPES: dict[str, object] = {
     "eval_node": C.CFUNCTYPE(_TRI, _CTX, _BATCH, _U32, _U32),
     "column_i64": C.CFUNCTYPE(C.c_int32, _BATCH, _U32, C.POINTER(C.POINTER(C.c_int64)), C.POINTER(C.POINTER(C.c_uint64))),
     "category_mask": C.CFUNCTYPE(C.c_int32, _BATCH, C.c_char_p, _U32, C.POINTER(C.c_uint8), _U32),
+    "match_emit_many": C.CFUNCTYPE(C.c_int32, _CTX, _U32, C.POINTER(C.c_uint32), _U32),
+    "category_events": C.CFUNCTYPE(C.c_int32, _BATCH, C.c_char_p, _U32, C.POINTER(C.c_uint32), _U32),
 }
 
 #: (field, ctypes type, C declaration) in table order, from the core's declaration.

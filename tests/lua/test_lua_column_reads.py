@@ -77,3 +77,83 @@ def test_category_is_matches_any_of_an_events_categories(make_rule, batch):
     assert rule.evaluate(batch).events() == expected
     other = make_rule('function pred_eval(e) return kestrel.category_is(e, "nothing\\0here") end', trusted=True)
     assert other.evaluate(batch).events() == []
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["jit", "sandboxed"])
+def test_pred_category_offers_only_that_categorys_events(make_rule, batch, capsys, trusted):
+    # Every event offered is printed: the category's events, each once, in order.
+    source = """
+pred_category = "process"
+function pred_eval(e)
+  print(e)
+  return kestrel.event_get_i64(e, 1) > 20
+end
+"""
+    rule = make_rule(source, trusted=trusted, debug=True)
+    result = rule.evaluate(batch)
+    in_category = [i for i, e in enumerate(EVENTS) if "process" in str((e.get("event") or {}).get("category", ""))]
+    offered = [int(line.split("] ", 1)[-1]) for line in capsys.readouterr().out.strip().splitlines()]
+    assert offered == in_category
+    assert result.events() == [i for i in in_category if (EVENTS[i]["process"].get("pid") or 0) > 20]
+
+
+def test_a_filters_own_category_and_an_unknown_one(make_rule, batch):
+    source = """
+pred_category_1 = "network"
+function pred_eval(e) return true end
+function pred_eval_1(e) return true end
+"""
+    rule = make_rule(source, trusted=True)
+    result = rule.evaluate(batch, filters=(0, 1))
+    assert result.matches[0] == list(range(len(EVENTS)))
+    assert result.matches[1] == [1]
+    nothing = make_rule('pred_category = "no such category"\nfunction pred_eval(e) return true end', trusted=True)
+    assert nothing.evaluate(batch).events() == []
+
+
+def test_a_pred_category_that_is_not_a_string_fails_the_batch(make_rule, batch):
+    rule = make_rule("pred_category = 7\nfunction pred_eval(e) return true end", trusted=True)
+    result = rule.evaluate(batch)
+    assert result.failure is not None and "pred_category must be a string" in result.failure.message
+    assert result.events() == []
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["jit", "sandboxed"])
+def test_matches_of_a_failed_batch_are_not_reported(make_rule, batch, trusted):
+    # The loop collects matches and reports them after it ends: a batch that
+    # fails part-way reports none, and the next batch starts from nothing.
+    rule = make_rule("function pred_eval(e) if e == 5 then error('boom') end return true end", trusted=trusted)
+    result = rule.evaluate(batch)
+    assert result.failure is not None and result.events() == []
+    assert rule.context.take_matches() == []
+
+
+def test_texts_read_twice_or_across_batches_are_the_events_own(make_rule, capsys):
+    # Trusted code remembers the Lua string made for a text's address within a
+    # batch: a repeated read, a later batch and more unique texts than it
+    # remembers must all read each event's own text.
+    source = """
+function pred_eval(e)
+  if e == 0 then
+    local seen = {}
+    for round = 1, 2 do
+      for i = 0, 4999 do
+        local s = kestrel.event_get_str(i, 2)
+        if s ~= "" then seen[#seen + 1] = s end
+      end
+    end
+    print(table.concat(seen, ","))
+  end
+  return false
+end
+"""
+    batches = [
+        [{"process": {"name": f"n{i % 7}"}} for i in range(50)],
+        [{"process": {"name": f"other{i}"}} for i in range(5000)],
+        [{"process": {"name": f"n{i % 3}x"}} for i in range(50)],
+    ]
+    rules = {trusted: make_rule(source, trusted=trusted, debug=True) for trusted in (True, False)}
+    for events in batches:
+        for rule in rules.values():
+            read = _printed(rule, kestrel.EventBatch.from_dicts(events), capsys).split(",")
+            assert read == [e["process"]["name"] for e in events] * 2

@@ -135,6 +135,9 @@ pub struct EventBatch {
     pub(crate) category_offsets: Vec<u32>,
     pub(crate) category_ids: Vec<u16>,
     pub(crate) category_names: Vec<String>,
+    /// Per interned category, its events in ascending order: kept by the
+    /// decoder as it goes, so no rule scans the batch for its category.
+    pub(crate) category_lists: Vec<Vec<u32>>,
     pub(crate) entity_keys: Vec<Option<Span>>,
     pub(crate) lines: Vec<u32>,
     pub(crate) first_seq: u64,
@@ -271,33 +274,22 @@ impl EventBatch {
     /// The events whose categories include interned category `id`, among
     /// `among` (ascending indices) or else the whole batch.
     pub fn events_in_category(&self, id: u16, among: Option<&[u32]>) -> Vec<u32> {
-        let offsets = &self.category_offsets;
-        let has = |ev: u32| {
-            let ev = ev as usize;
-            match (offsets.get(ev), offsets.get(ev + 1)) {
-                (Some(&a), Some(&b)) => self.category_ids[a as usize..b as usize].contains(&id),
-                _ => false,
-            }
+        let Some(events) = among else {
+            return self.category_events(id).to_vec();
         };
-        let mut out = Vec::with_capacity(among.map_or(self.len, <[u32]>::len));
-        match among {
-            Some(events) => out.extend(events.iter().copied().filter(|&ev| has(ev))),
-            None => {
-                // Most events have one category: compare it directly.
-                for ev in 0..self.len {
-                    let (a, b) = (offsets[ev] as usize, offsets[ev + 1] as usize);
-                    let hit = if b == a + 1 {
-                        self.category_ids[a] == id
-                    } else {
-                        self.category_ids[a..b].contains(&id)
-                    };
-                    if hit {
-                        out.push(ev as u32);
-                    }
-                }
-            }
-        }
-        out
+        events
+            .iter()
+            .copied()
+            .filter(|&ev| (ev as usize) < self.len && self.category_ids(ev as usize).contains(&id))
+            .collect()
+    }
+
+    /// The events whose categories include interned category `id`, in
+    /// ascending order (empty for an id the batch lacks).
+    pub fn category_events(&self, id: u16) -> &[u32] {
+        self.category_lists
+            .get(id as usize)
+            .map_or(&[], Vec::as_slice)
     }
 
     pub fn entity_key(&self, ev: usize) -> Option<&str> {

@@ -316,6 +316,7 @@ impl Decoder {
                     } = ctx;
                     batch.category_ids.extend_from_slice(&categories);
                     batch.category_offsets.push(batch.category_ids.len() as u32);
+                    list_by_category(batch, ev, &categories);
                     self.categories = categories;
                 }
                 first => {
@@ -666,6 +667,20 @@ impl Decoder {
             if let Some(text) = value.text() {
                 ctx.batch.entity_keys[ctx.ev] = ctx.batch.intern(&text).ok();
             }
+        }
+    }
+}
+
+/// Add event `ev` to the list of each of its categories (once per category).
+fn list_by_category(batch: &mut EventBatch, ev: usize, categories: &[u16]) {
+    for &c in categories {
+        let c = c as usize;
+        if batch.category_lists.len() <= c {
+            batch.category_lists.resize_with(c + 1, Vec::new);
+        }
+        let list = &mut batch.category_lists[c];
+        if list.last() != Some(&(ev as u32)) {
+            list.push(ev as u32);
         }
     }
 }

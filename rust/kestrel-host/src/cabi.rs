@@ -49,6 +49,15 @@ pub struct HostApiV1 {
     /// batch (`n` must be the batch's length); -1 and nothing written on
     /// bad arguments.
     pub category_mask: unsafe extern "C" fn(*const EventBatch, *const u8, u32, *mut u8, u32) -> i32,
+    /// `(ctx, filter, events, n) -> 0`: `match_emit` for `n` events at once,
+    /// so a batch loop may collect its matches and report them in one call;
+    /// -1 and nothing recorded on a null context or array.
+    pub match_emit_many: unsafe extern "C" fn(*const HostContext, u32, *const u32, u32) -> i32,
+    /// `(batch, name, name_len, out, n) -> count`: the indexes of the events
+    /// whose categories include `name`, ascending, into `out` (room for `n`,
+    /// the batch's length); -1 and nothing written on bad arguments.
+    pub category_events:
+        unsafe extern "C" fn(*const EventBatch, *const u8, u32, *mut u32, u32) -> i32,
 }
 
 /// `(ctx, batch, event, field, literal_id, case_insensitive) -> tri`
@@ -88,6 +97,8 @@ pub const HOST_API_V1_FIELDS: &[(&str, &str)] = &[
     ("eval_node", "int32_t (*eval_node)(const void *ctx, const void *batch, uint32_t ev, uint32_t node)"),
     ("column_i64", "int32_t (*column_i64)(const void *batch, uint32_t field, const int64_t **data, const uint64_t **valid)"),
     ("category_mask", "int32_t (*category_mask)(const void *batch, const char *name, uint32_t len, uint8_t *out, uint32_t n)"),
+    ("match_emit_many", "int32_t (*match_emit_many)(const void *ctx, uint32_t filter, const uint32_t *events, uint32_t n)"),
+    ("category_events", "int32_t (*category_events)(const void *batch, const char *name, uint32_t len, uint32_t *out, uint32_t n)"),
 ];
 
 pub static HOST_API_V1: HostApiV1 = HostApiV1 {
@@ -113,6 +124,8 @@ pub static HOST_API_V1: HostApiV1 = HostApiV1 {
     eval_node: c_eval_node,
     column_i64: c_column_i64,
     category_mask: c_category_mask,
+    match_emit_many: c_match_emit_many,
+    category_events: c_category_events,
 };
 
 unsafe extern "C" fn c_column_i64(
@@ -150,21 +163,53 @@ unsafe extern "C" fn c_category_mask(
     out: *mut u8,
     n: u32,
 ) -> i32 {
-    let Some(b) = batch.as_ref() else { return -1 };
-    if name.is_null() || out.is_null() || n as usize != b.len() {
-        return -1;
-    }
-    let Ok(name) = std::str::from_utf8(std::slice::from_raw_parts(name, len as usize)) else {
+    let Some((b, id)) = category_of(batch, name, len, out, n) else {
         return -1;
     };
     let out = std::slice::from_raw_parts_mut(out, n as usize);
     out.fill(0);
-    if let Some(id) = b.category_names().iter().position(|c| c == name) {
-        for ev in b.events_in_category(id as u16, None) {
+    if let Some(id) = id {
+        for &ev in b.category_events(id) {
             out[ev as usize] = 1;
         }
     }
     0
+}
+
+unsafe extern "C" fn c_category_events(
+    batch: *const EventBatch,
+    name: *const u8,
+    len: u32,
+    out: *mut u32,
+    n: u32,
+) -> i32 {
+    let Some((b, id)) = category_of(batch, name, len, out, n) else {
+        return -1;
+    };
+    let Some(id) = id else { return 0 };
+    let events = b.category_events(id);
+    std::slice::from_raw_parts_mut(out, events.len()).copy_from_slice(events);
+    events.len() as i32
+}
+
+/// The batch and the interned id of category `name` (None for a category
+/// the batch lacks), after checking the arguments every category entry
+/// takes: `out` must be non-null and `n` the batch's length.
+unsafe fn category_of<'a, T>(
+    batch: *const EventBatch,
+    name: *const u8,
+    len: u32,
+    out: *mut T,
+    n: u32,
+) -> Option<(&'a EventBatch, Option<u16>)> {
+    let b = batch.as_ref()?;
+    // The count is returned as an i32.
+    if name.is_null() || out.is_null() || n as usize != b.len() || n > i32::MAX as u32 {
+        return None;
+    }
+    let name = std::str::from_utf8(std::slice::from_raw_parts(name, len as usize)).ok()?;
+    let id = b.category_names().iter().position(|c| c == name);
+    Some((b, id.map(|id| id as u16)))
 }
 
 /// Run `f` on a valid (batch, event) pair, or return `fallback`.
@@ -343,6 +388,23 @@ unsafe extern "C" fn c_match_emit(ctx: *const HostContext, filter: u32, ev: u32)
     }
 }
 
+unsafe extern "C" fn c_match_emit_many(
+    ctx: *const HostContext,
+    filter: u32,
+    events: *const u32,
+    n: u32,
+) -> i32 {
+    let Some(c) = ctx.as_ref() else { return -1 };
+    if n == 0 {
+        return 0;
+    }
+    if events.is_null() {
+        return -1;
+    }
+    c.push_matches(filter, std::slice::from_raw_parts(events, n as usize));
+    0
+}
+
 unsafe extern "C" fn c_eval_node(
     ctx: *const HostContext,
     b: *const EventBatch,
@@ -358,6 +420,59 @@ unsafe extern "C" fn c_eval_node(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use kestrel_event::{DecodeOptions, Decoder, SourceInfo};
+
+    fn batch(lines: &str) -> EventBatch {
+        Decoder::new(kestrel_schema::ecs_default(), DecodeOptions::default())
+            .decode(lines.as_bytes(), &SourceInfo::default())
+    }
+
+    #[test]
+    fn category_events_lists_each_event_once_in_order() {
+        let b = batch(concat!(
+            "{\"event\":{\"category\":\"process\"}}\n",
+            "{\"event\":{\"category\":[\"network\",\"process\",\"process\"]}}\n",
+            "{\"event\":{\"category\":\"file\"}}\n",
+            "{}\n",
+            "{\"event\":{\"category\":[\"process\"]}}\n",
+        ));
+        let n = b.len() as u32;
+        let mut out = vec![u32::MAX; b.len()];
+        let ask = |name: &str, out: &mut [u32], n: u32| unsafe {
+            c_category_events(&b, name.as_ptr(), name.len() as u32, out.as_mut_ptr(), n)
+        };
+        assert_eq!(ask("process", &mut out, n), 3);
+        assert_eq!(&out[..3], &[0, 1, 4]);
+        assert_eq!(ask("network", &mut out, n), 1);
+        assert_eq!(out[0], 1);
+        assert_eq!(ask("registry", &mut out, n), 0);
+        // The length must be the batch's, and the pointers real.
+        assert_eq!(ask("process", &mut out, n - 1), -1);
+        let null =
+            unsafe { c_category_events(std::ptr::null(), "x".as_ptr(), 1, out.as_mut_ptr(), n) };
+        assert_eq!(null, -1);
+        let bad_utf8 = unsafe { c_category_events(&b, [0xffu8].as_ptr(), 1, out.as_mut_ptr(), n) };
+        assert_eq!(bad_utf8, -1);
+    }
+
+    #[test]
+    fn match_emit_many_records_every_event_for_its_filter() {
+        let ctx = HostContext::default();
+        let events = [3u32, 5, 9];
+        unsafe {
+            assert_eq!(c_match_emit(&ctx, 0, 1), 0);
+            assert_eq!(c_match_emit_many(&ctx, 2, events.as_ptr(), 3), 0);
+            assert_eq!(c_match_emit_many(&ctx, 2, std::ptr::null(), 0), 0);
+            assert_eq!(c_match_emit_many(&ctx, 2, std::ptr::null(), 1), -1);
+            assert_eq!(
+                c_match_emit_many(std::ptr::null(), 2, events.as_ptr(), 3),
+                -1
+            );
+        }
+        assert_eq!(ctx.take_matches(), vec![(0, 1), (2, 3), (2, 5), (2, 9)]);
+        assert!(ctx.take_matches().is_empty());
+    }
 
     #[test]
     fn the_declared_fields_are_the_structs() {

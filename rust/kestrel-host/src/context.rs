@@ -48,9 +48,22 @@ impl HostContext {
         }
     }
 
+    /// `match_emit_many`: many matches of one filter at once.
+    pub fn push_matches(&self, filter: u32, events: &[u32]) {
+        if let Ok(mut v) = self.matches.try_borrow_mut() {
+            v.extend(events.iter().map(|&ev| (filter, ev)));
+        }
+    }
+
     /// Take the `(filter, event)` matches reported since the last call.
+    ///
+    /// The buffer keeps its capacity, bounded by the largest batch seen:
+    /// handing it out would make every batch fault in fresh pages for it.
     pub fn take_matches(&self) -> Vec<(u32, u32)> {
-        std::mem::take(&mut *self.matches.borrow_mut())
+        let mut buffer = self.matches.borrow_mut();
+        let taken = buffer.clone();
+        buffer.clear();
+        taken
     }
 
     /// `alert_emit(event)`: record an event index for alerting.

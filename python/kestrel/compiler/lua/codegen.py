@@ -63,21 +63,25 @@ class LuaCodegen:
         self.lines.append(_HEADER)
         for index, step in enumerate(steps):
             self._filter(index, step)
-        self.lines.append("pred_eval = pred_eval_0\n")
+        self.lines.append("pred_eval = pred_eval_0")
+        if steps[0]["category"] is not None:
+            self.lines.append("pred_category = pred_category_0")
+        self.lines.append("")
         self.lines.append("function pred_init() return 0 end\n")
         return "\n".join(self.lines)
 
     def _filter(self, index: int, step: Dict[str, Any]) -> None:
         self.lines.append(f"function pred_eval_{index}(ev)")
         self.depth = 1
-        if step["category"] is not None:
-            # The filter's event category is part of its predicate, as in the
-            # interpreter; the core answers it for the whole batch at once.
-            self._line(f"if not kestrel.category_is(ev, {_lua_quote(step['category'])}) then return false end")
         self._line("local r")
         self.assign(step["predicate"], "r")
         self._line("return r == 1")
-        self.lines.append("end\n")
+        self.lines.append("end")
+        if step["category"] is not None:
+            # The filter's event category is part of its predicate: the
+            # runtime offers it only that category's events (one list per batch).
+            self.lines.append(f"pred_category_{index} = {_lua_quote(step['category'])}")
+        self.lines.append("")
 
     # ---- statement helpers ----
 

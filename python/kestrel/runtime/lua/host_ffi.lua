@@ -36,9 +36,9 @@ return function(cfg, F, nofield)
   local C_set_contains = api.set_contains
   local C_eval_node = api.eval_node
   local C_alert_emit = api.alert_emit
-  local C_match_emit = api.match_emit
   local C_column_i64 = api.column_i64
   local C_category_mask = api.category_mask
+  local C_category_events = api.category_events
 
   -- Per batch: plain int64 columns read in place (values and validity bits,
   -- found on first use), and one byte per event for each category asked
@@ -47,7 +47,7 @@ return function(cfg, F, nofield)
   local DATA = ffi.new("const int64_t *[1]")
   local VALID = ffi.new("const uint64_t *[1]")
   local values, valid = {}, {}
-  local masks = {}
+  local masks, kept = {}, {}
   local function column(f)
     local v = values[f]
     if v == nil then
@@ -68,6 +68,25 @@ return function(cfg, F, nofield)
     return band(valid[f][rshift(ev, 5)], lshift(1, band(ev, 31))) ~= 0
   end
 
+  -- Lua strings made from the batch's texts, by address and per batch (the
+  -- arena lives as long as the batch): a deduplicated column hands out one
+  -- address per distinct text, so each is made once. Bounded: a column of
+  -- unique texts stops being remembered after MAX_TEXTS. Interpreted code
+  -- pays more for the lookup than for the copy, so only trusted code uses it.
+  local MAX_TEXTS = 4096
+  local texts, remembered = {}, 0
+  local function remembered_text(p, len)
+    local key = tonumber(ffi.cast("uintptr_t", p))
+    local t = texts[key]
+    if t ~= nil and #t == len then return t end
+    t = ffi.string(p, len)
+    if remembered < MAX_TEXTS then
+      texts[key], remembered = t, remembered + 1
+    end
+    return t
+  end
+  local text_at = cfg.trusted and remembered_text or ffi.string
+
   local kestrel = {}
   -- Numeric getters return 0 for null, like the Wasm imports; use is_null to tell.
   function kestrel.event_get_i64(ev, field) return tonumber(C_event_get_i64(B, ev, F[field] or nofield(field), NP)) end
@@ -80,7 +99,7 @@ return function(cfg, F, nofield)
   function kestrel.event_get_str(ev, field)
     local p = C_event_get_str(B, ev, F[field] or nofield(field), LEN)
     if p == nil then return "" end
-    return ffi.string(p, LEN[0])
+    return text_at(p, LEN[0])
   end
   -- For generated code: exact values, nil for null (int64 stays a 64-bit cdata).
   function kestrel.get_i64(ev, field)
@@ -141,20 +160,44 @@ return function(cfg, F, nofield)
   function kestrel.category_is(ev, name)
     local m = masks[name]
     if m == nil then
-      m = ffi.new("uint8_t[?]", N + 1)
-      if type(name) ~= "string" or C_category_mask(B, name, #name, m, N) ~= 0 then m = false end
+      -- An unknown name or a call outside a batch gets an all-zero mask: a
+      -- cdata is never compared against a Lua value, which the JIT would not compile.
+      local storage = ffi.new("uint8_t[?]", N + 1)
+      if type(name) ~= "string" or C_category_mask(B, name, #name, storage, N) ~= 0 then ffi.fill(storage, N + 1) end
+      kept[#kept + 1] = storage
+      m = ffi.cast("const uint8_t *", storage)
       masks[name] = m
     end
-    return m ~= false and in_batch(ev) and m[ev] == 1
+    return in_batch(ev) and m[ev] == 1
   end
 
+  -- The batch loop's matches collect in `hits()` and reach the core in one
+  -- call (`flush`): a C call per match would cost more than most
+  -- predicates. The loop stores at most once per event, so `N` slots suffice.
+  local C_match_emit_many = api.match_emit_many
+  local HITS, capacity = nil, 0
+  local LISTED, listed = nil, 0
   return {
     kestrel = kestrel,
     set_batch = function(address, n)
       B = address and ffi.cast("const void *", address) or nil
       N = address and n or 0
-      values, valid, masks = {}, {}, {}
+      values, valid, masks, kept = {}, {}, {}, {}
+      texts, remembered = {}, 0
+      if N > capacity then HITS, capacity = ffi.new("uint32_t[?]", N), N end
     end,
-    emit = function(filter, ev) C_match_emit(CTX, filter, ev) end,
+    hits = function() return HITS end,
+    -- The events of category `name` (an array and its length). Read as
+    -- int32 (indexes fit), so the loop hands rule code integers, not doubles.
+    -- One buffer serves: a batch call asks for one list and is done with it.
+    events_in = function(name)
+      if N + 1 > listed then LISTED, listed = ffi.new("int32_t[?]", N + 1), N + 1 end
+      local k = C_category_events(B, name, #name, ffi.cast("uint32_t *", LISTED), N)
+      if k < 0 then return LISTED, 0 end
+      return LISTED, k
+    end,
+    flush = function(filter, buffer, count)
+      if count > 0 then C_match_emit_many(CTX, filter, buffer, count) end
+    end,
   }
 end

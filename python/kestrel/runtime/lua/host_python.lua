@@ -45,5 +45,29 @@ return function(cfg, F, nofield)
   end
   function kestrel.re_match(id, text) return text_match(P.re_match, id, text) end
   function kestrel.glob_match(id, text) return text_match(P.glob_match, id, text) end
-  return { kestrel = kestrel, set_batch = P.set_batch, emit = P.match_emit }
+  local match_emit, set_batch = P.match_emit, P.set_batch
+  local function flush(filter, buffer, count)
+    for i = 0, count - 1 do match_emit(filter, buffer[i]) end
+  end
+  local events_in_batch = 0
+  local function events_in(name)
+    local events, k = {}, 0
+    for ev = 0, events_in_batch - 1 do
+      if category_is(ev, name) then
+        events[k] = ev
+        k = k + 1
+      end
+    end
+    return events, k
+  end
+  return {
+    kestrel = kestrel,
+    set_batch = function(address, n)
+      events_in_batch = address and n or 0
+      set_batch(address, n)
+    end,
+    hits = function() return {} end,
+    flush = flush,
+    events_in = events_in,
+  }
 end

@@ -371,16 +371,25 @@ return function(cfg)
   local current = -1
   -- The hot loop. Resetting `ticks` gives every event its own instruction
   -- budget (a store per event: nothing next to a host call, even JIT-compiled).
-  local function loop(pred, filter, n)
-    local emit, count = host.emit, 0
-    for ev = 0, n - 1 do
+  -- Matches are stored in `hits` (the host's buffer) and reported after the
+  -- loop: an upvalue or call here would cost more than most predicates.
+  local function verdict(r)
+    if r ~= true and r ~= false then
+      real_error("pred_eval returned " .. describe(r) .. ", expected a boolean", 0)
+    end
+    return r
+  end
+  -- The events offered are `events[0..k-1]` (a filter's category), or all
+  -- of `0..k-1` when `events` is nil.
+  local function loop(pred, events, k, hits)
+    local count = 0
+    for i = 0, k - 1 do
+      local ev = i
+      if events then ev = events[i] end
       current, ticks = ev, 0
-      local r = pred(ev)
-      if r == true then
-        emit(filter, ev)
+      if verdict(pred(ev)) then
+        hits[count] = ev
         count = count + 1
-      elseif r ~= false then
-        real_error("pred_eval returned " .. describe(r) .. ", expected a boolean", 0)
       end
     end
     return count
@@ -389,15 +398,27 @@ return function(cfg)
   -- One call per batch: returns (true, matches) or (false, message, event index).
   -- `until_time` ends the batch's time budget (the clock of `now`).
   function entry.run(batch_address, n, filter, until_time)
-    local name = filter == 0 and "pred_eval" or ("pred_eval_" .. filter)
+    local suffix = filter == 0 and "" or ("_" .. filter)
+    local name = "pred_eval" .. suffix
     local pred = rawget(env, name)
     if type(pred) ~= "function" then return false, "the rule defines no " .. name .. "()", -1 end
+    -- An optional `pred_category` names the only category whose events
+    -- the filter can match: the others are not offered to it at all.
+    local category = rawget(env, "pred_category" .. suffix)
+    if category ~= nil and type(category) ~= "string" then
+      return false, "pred_category" .. suffix .. " must be a string, not " .. describe(category), -1
+    end
     open_batch(batch_address, n)
     arm()
     deadline, clock_in = until_time or math.huge, 0
     current = -1
-    local ok, r = real_pcall(loop, pred, filter, n)
+    local hits = host.hits()
+    local events, k = nil, n
+    if category then events, k = host.events_in(category) end
+    local ok, r = real_pcall(loop, pred, events, k, hits)
     deadline = math.huge
+    -- A failed batch reports nothing: its matches are discarded anyway.
+    if ok then host.flush(filter, hits, r) end
     open_batch(nil)
     if ok then return true, r end
     return false, safe_message(r), current
