@@ -5,14 +5,25 @@ use std::sync::Arc;
 use kestrel_event::EventBatch;
 use kestrel_host::ops::Tri;
 use kestrel_host::NodeEvaluator;
-use kestrel_ir::Program;
+use kestrel_ir::{Program, Scalar, Val};
 use pyo3::exceptions::PyIndexError;
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 
 use crate::batch::PyEventBatch;
 use crate::errors::{guarded, ir_error};
 use crate::host::PyHostContext;
 use crate::schema::PySchema;
+
+fn scalar_to_py<'py>(py: Python<'py>, s: Scalar<'static>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match s {
+        Scalar::Null => py.None().into_bound(py),
+        Scalar::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        Scalar::Int(i) => i.into_pyobject(py)?.into_any(),
+        Scalar::Float(x) => x.into_pyobject(py)?.into_any(),
+        Scalar::Str(text) => text.into_pyobject(py)?.into_any(),
+    })
+}
 
 /// A program shared between its `IrProgram` and the host contexts it serves.
 struct SharedProgram(Arc<Program>);
@@ -108,6 +119,48 @@ impl PyIrProgram {
     /// nodes (replacing any evaluator it had). Attach before evaluating.
     fn attach(&self, mut context: PyRefMut<'_, PyHostContext>) {
         context.inner.evaluator = Some(std::sync::Arc::new(SharedProgram(self.inner.clone())));
+    }
+
+    /// The value of node `node` for event `ev` of `batch`: None for null (an
+    /// error is null too, as in EQL), a list for a multi-valued result. The
+    /// compiler folds constant subtrees with it, so the core is the one
+    /// production evaluator of EQL's semantics.
+    fn value<'py>(
+        &self,
+        py: Python<'py>,
+        batch: &Bound<'py, PyEventBatch>,
+        ev: usize,
+        node: u32,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let events = &batch.get().inner;
+        if ev >= events.len() || node as usize >= self.inner.node_count() {
+            return Err(PyIndexError::new_err(format!(
+                "event {ev} or node {node} out of range ({} events, {} nodes)",
+                events.len(),
+                self.inner.node_count()
+            )));
+        }
+        let value = guarded("evaluating an IR node", || {
+            self.inner.eval(events, ev, node).map(|v| match v {
+                Val::One(s) => vec![s.into_owned()],
+                Val::Many(items) => items.into_iter().map(|s| s.into_owned()).collect(),
+                Val::Field(items) => items
+                    .iter()
+                    .map(|item| Scalar::from_ref(events.element(item)).into_owned())
+                    .collect(),
+            })
+        })?;
+        let Some(mut scalars) = value else {
+            return Ok(py.None().into_bound(py));
+        };
+        if scalars.len() == 1 {
+            return scalar_to_py(py, scalars.remove(0));
+        }
+        let list = PyList::empty(py);
+        for s in scalars {
+            list.append(scalar_to_py(py, s)?)?;
+        }
+        Ok(list.into_any())
     }
 
     /// How many nodes the program has (valid `eval_node` ids are below it).

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import kestrel
 from kestrel.compiler import CompileOptions, parse
-from kestrel.compiler.interpreter import evaluate
 from kestrel.compiler.lower import Lowering
 from kestrel.compiler.optimize import fold_constants
+from kestrel.reference.interpreter import evaluate
 
 
 def lower_expression(text: str, schema=None):

@@ -17,7 +17,7 @@ from eql_test_data import CONFORMANCE, toml_cases
 
 import kestrel
 from kestrel.compiler import CompileOptions, compile, parse
-from kestrel.compiler.interpreter import matches
+from kestrel.reference.interpreter import matches
 
 ENDGAME = CompileOptions(
     category_field="event_type",

@@ -6,7 +6,7 @@ import pytest
 
 import kestrel
 from kestrel.compiler import CompileOptions, compile
-from kestrel.compiler.interpreter import load_field, matches
+from kestrel.reference.interpreter import load_field, matches
 
 
 def match(query, event, **options):

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kestrel.compiler import compile, ir
-from kestrel.compiler.interpreter import evaluate_predicate
 from kestrel.compiler.ir_json import rule_from_dict
+from kestrel.reference.interpreter import evaluate_predicate
 
 QUERY = (
     'process where process.name : ("a*", "b", "c") and process.pid in (1, 2) and '

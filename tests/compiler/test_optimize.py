@@ -7,7 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kestrel.compiler import compile, ir
-from kestrel.compiler.interpreter import evaluate_predicate
 from kestrel.compiler.lucene_regex import translate
 from kestrel.compiler.optimize import (
     equalities_to_set,
@@ -18,6 +17,7 @@ from kestrel.compiler.optimize import (
     remove_dead_branches,
     simplify_booleans,
 )
+from kestrel.reference.interpreter import evaluate_predicate
 
 PASSES = [
     fold_constants,

@@ -116,7 +116,7 @@ def test_events_have_the_ecs_fields_and_diversity(docs):
 def _matching_share(docs, corpus) -> float:
     """The share of events that some event rule of `corpus` matches, by the reference interpreter."""
     import kestrel
-    from kestrel.compiler.interpreter import matches
+    from kestrel.reference.interpreter import matches
 
     rules = [kestrel.compile(json.loads(line)["query"]) for line in Path(corpus).read_text(encoding="utf-8").splitlines()]
     rules = [r for r in rules if r.ir.rule.kind == "event"]

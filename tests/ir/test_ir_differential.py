@@ -19,8 +19,8 @@ from ir_events import event_batches, rule_pools
 import kestrel
 from kestrel._core import IrProgram
 from kestrel.compiler import compile
-from kestrel.compiler.interpreter import evaluate_predicate, step_matches
 from kestrel.compiler.ir import step_list
+from kestrel.reference.interpreter import evaluate_predicate, step_matches
 
 EXAMPLES = int(os.environ.get("KESTREL_IR_EXAMPLES", "0"))
 RULES = corpus_rules()

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 import kestrel
 from kestrel._core import IrProgram
 from kestrel.compiler import CompileOptions, EqlError, ir, parse
-from kestrel.compiler.interpreter import Many, evaluate, evaluate_predicate
 from kestrel.compiler.ir_json import program_to_json
 from kestrel.compiler.lower import Lowering, event_fields
 from kestrel.compiler.metadata import collect
+from kestrel.reference.interpreter import Many, evaluate, evaluate_predicate
 
 EXAMPLES = int(os.environ.get("KESTREL_IR_EXAMPLES", "0"))
 

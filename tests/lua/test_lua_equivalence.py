@@ -19,9 +19,9 @@ from lua_events import events_for, witness_events
 
 import kestrel
 from kestrel.compiler import compile
-from kestrel.compiler.interpreter import step_matches
 from kestrel.compiler.ir import step_list
 from kestrel.compiler.lua import generate_package
+from kestrel.reference.interpreter import step_matches
 from kestrel.runtime.lua import load_generated
 
 from support.shared import CORPUS

@@ -15,8 +15,8 @@ import pytest
 
 import kestrel
 from kestrel.compiler import compile
-from kestrel.compiler.interpreter import step_matches
 from kestrel.compiler.lua import generate_package
+from kestrel.reference.interpreter import step_matches
 from kestrel.runtime.lua import load_generated
 
 if sys.version_info >= (3, 11):

@@ -14,7 +14,7 @@ import pytest
 import kestrel
 from kestrel import EventBatch, Schema
 from kestrel._core import WasmRule
-from kestrel.compiler.interpreter import matches as reference_matches
+from kestrel.reference.interpreter import matches as reference_matches
 from kestrel.runtime.wasm import WasmPredicate
 
 NAMES = ["cmd.exe", "CMD.EXE", "powershell.exe", "Ärger.exe", "cmd.exe", "cmd.exe", "svchost.exe"]

@@ -18,8 +18,8 @@ from ir.ir_corpus import corpus_rules
 from ir.ir_events import event_batches, rule_pools
 
 import kestrel
-from kestrel.compiler.interpreter import step_matches
 from kestrel.compiler.ir import step_list
+from kestrel.reference.interpreter import step_matches
 from kestrel.runtime.wasm import WasmPredicate
 
 EXAMPLES = int(os.environ.get("KESTREL_WASM_EXAMPLES", "0"))

@@ -2,8 +2,9 @@
 
 Pure Python.  The pipeline is parse (`parser.py`, grammar in `eql.lark`) ->
 semantic analysis and lowering (`lower.py`) -> optimisation (`optimize.py`)
--> metadata (`metadata.py`) -> JSON (`ir_json.py`).  `interpreter.py`
-evaluates the IR and is the executable specification for the backends.
+-> metadata (`metadata.py`) -> JSON (`ir_json.py`).  The core evaluates the
+IR (and folds constants for the optimiser, `constant_eval.py`);
+:mod:`kestrel.reference` is the Python reference the tests check it against.
 
 Public API (re-exported from :mod:`kestrel`):
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple, cast
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, cast
 
 from kestrel.compiler import ast, ir
 from kestrel.compiler.ir_json import program_to_dict, program_to_json
@@ -12,6 +12,9 @@ from kestrel.compiler.optimize import optimize_rule
 from kestrel.compiler.options import CompileOptions
 from kestrel.compiler.parser import parse
 from kestrel.compiler.schema_protocol import SchemaLike
+
+if TYPE_CHECKING:
+    from kestrel.runtime.wasm import WasmPredicate
 
 
 class CompiledRule:
@@ -43,7 +46,7 @@ class CompiledRule:
         self.metadata = metadata
         self.options = options
         self.schema = schema
-        self._wasm_instances: list[Any] = []
+        self._wasm_instances: list[Tuple[Any, WasmPredicate]] = []
 
     @property
     def kind(self) -> str:
@@ -92,7 +95,7 @@ class CompiledRule:
         """The fields the rule reads, `{path: value}`, for event `index` of `batch`."""
         return self._wasm_for(batch.schema).capture(batch, index)
 
-    def _wasm_for(self, schema: Any) -> Any:
+    def _wasm_for(self, schema: Any) -> WasmPredicate:
         # One loaded instance per schema the rule meets: field ids are only
         # meaningful within one schema's registry.
         from kestrel.runtime.wasm import WasmPredicate

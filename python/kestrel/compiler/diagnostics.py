@@ -7,7 +7,7 @@ code stays in the table, marked as retired, so old reports stay meaningful.
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple, Type
 
 from kestrel.errors import KestrelError
 
@@ -89,11 +89,12 @@ class EqlError(KestrelError):
         text = f"{self.code}: {self.message}{where}"
         return f"{text}\n{self.excerpt}" if self.excerpt else text
 
-    def __reduce__(self):  # keep exceptions picklable despite keyword-only args
+    # Keep exceptions picklable despite keyword-only args.
+    def __reduce__(self) -> Tuple[Callable[..., EqlError], Tuple[Any, ...]]:
         return (_rebuild, (type(self), self.code, self.message, self.line, self.column, self.excerpt))
 
 
-def _rebuild(cls, code, message, line, column, excerpt):
+def _rebuild(cls: Type[EqlError], code: str, message: str, line: int, column: int, excerpt: str) -> EqlError:
     error = cls.__new__(cls)
     error.code, error.message, error.line, error.column, error.excerpt = code, message, line, column, excerpt
     KestrelError.__init__(error, error._format())
@@ -130,7 +131,7 @@ def caret_excerpt(source: str, line: int, column: int, *, width: int = 100) -> s
     return f"{gutter}{text}\n{' ' * (len(gutter) + column - 1 - start)}^"
 
 
-def error_at(cls, code: str, message: str, source: str, span: Optional[object]) -> EqlError:
+def error_at(cls: Type[EqlError], code: str, message: str, source: str, span: Optional[object]) -> EqlError:
     """Build an error of class `cls` located at an AST span (or nowhere)."""
     line = getattr(span, "line", 0)
     column = getattr(span, "column", 0)

@@ -12,7 +12,7 @@ field load carries both its FieldId and its path.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple, Union
+from typing import Any, Dict, Iterator, Optional, Set, Tuple, Type, TypeVar, Union
 
 IR_VERSION = 1
 
@@ -22,7 +22,7 @@ LITERAL_TYPES = ("null", "bool", "i64", "u64", "f64", "string")
 I64_MAX = 2**63 - 1
 
 
-def literal_type(value) -> str:
+def literal_type(value: Union[str, int, float, bool, None]) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -63,14 +63,17 @@ class Literal:
     def type(self) -> str:
         return literal_type(self.value)
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Literal) and type(self.value) is type(other.value) and self.value == other.value
 
     def __hash__(self) -> int:
         return hash((type(self.value), self.value))
 
 
-def _hash_once(cls):
+_T = TypeVar("_T")
+
+
+def _hash_once(cls: Type[_T]) -> Type[_T]:
     """Cache a node's hash on first use.
 
     Predicates are DAGs (lowering shares operands), and a dataclass hashes
@@ -80,18 +83,19 @@ def _hash_once(cls):
     """
     plain = cls.__hash__
 
-    def __hash__(self) -> int:
-        cached = self.__dict__.get("_hash")
+    def __hash__(self: object) -> int:
+        cached: Optional[int] = self.__dict__.get("_hash")
         if cached is None:
             cached = plain(self)
             object.__setattr__(self, "_hash", cached)
         return cached
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self: object) -> Dict[str, Any]:
         return {key: value for key, value in self.__dict__.items() if key != "_hash"}
 
-    cls.__hash__ = __hash__
-    cls.__getstate__ = __getstate__
+    # Replacing the class's methods is what this decorator is for.
+    cls.__hash__ = __hash__  # type: ignore[method-assign]
+    cls.__getstate__ = __getstate__  # type: ignore[method-assign]
     return cls
 
 
@@ -248,7 +252,7 @@ def children(node: Node) -> Tuple[Node, ...]:
     return (node.operand,)  # Not, InSet, WildcardMatch, RegexMatch, IsNull
 
 
-def walk(node: Node):
+def walk(node: Node) -> Iterator[Node]:
     """Yield `node` and all its descendants (a shared node once per use)."""
     stack = [node]
     while stack:
@@ -257,13 +261,13 @@ def walk(node: Node):
         stack.extend(reversed(children(current)))
 
 
-def distinct_nodes(node: Node):
+def distinct_nodes(node: Node) -> Iterator[Node]:
     """Yield `node` and its descendants, each node object once.
 
     Where :func:`walk` follows every use of a shared subtree, which for
     nested sharing is exponential in its depth, this visits the DAG.
     """
-    seen = set()
+    seen: Set[int] = set()
     stack = [node]
     while stack:
         current = stack.pop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from kestrel.compiler import ir
 from kestrel.compiler.metadata import Metadata
@@ -27,7 +27,7 @@ class _Tables:
         self.sets: List[Dict[str, Any]] = []
         self.globs: List[Dict[str, Any]] = []
         self.regexes: List[Dict[str, Any]] = []
-        self._pooled: Dict[tuple, int] = {}
+        self._pooled: Dict[Tuple[object, ...], int] = {}
 
     def string(self, value: str) -> int:
         if value not in self.string_ids:
@@ -35,7 +35,7 @@ class _Tables:
             self.strings.append(value)
         return self.string_ids[value]
 
-    def pooled(self, table: List[Dict[str, Any]], key: tuple, entry: Dict[str, Any]) -> int:
+    def pooled(self, table: List[Dict[str, Any]], key: Tuple[object, ...], entry: Dict[str, Any]) -> int:
         if key not in self._pooled:
             self._pooled[key] = len(table)
             table.append(entry)
@@ -76,7 +76,7 @@ class _Tables:
         operand = self.node(node.operand)
         if isinstance(node, ir.InSet):
             values = [encode_scalar(v) for v in node.values]
-            key: tuple = ("set", node.case_insensitive, tuple((type(v).__name__, v) for v in node.values))
+            key: Tuple[object, ...] = ("set", node.case_insensitive, tuple((type(v).__name__, v) for v in node.values))
             index = self.pooled(
                 self.sets,
                 key,
@@ -99,7 +99,7 @@ class _Tables:
         raise TypeError(f"cannot encode {type(node).__name__}")
 
 
-def encode_scalar(value):
+def encode_scalar(value: Union[str, int, float, bool, None]) -> Union[str, int, float, bool, None]:
     """JSON has no NaN or infinities; they travel as strings in f64 literals."""
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
@@ -167,7 +167,7 @@ class IRFormatError(ValueError):
     """The document is not a valid IR of a supported version."""
 
 
-def _decode_scalar(kind: str, value):
+def _decode_scalar(kind: str, value: Any) -> Any:
     if kind == "f64" and isinstance(value, str):
         return float(value.replace("Infinity", "inf"))
     if kind == "f64" and isinstance(value, int):
@@ -187,10 +187,10 @@ def rule_from_dict(document: Dict[str, Any]) -> ir.Rule:
     for entry in document["nodes"]:
         nodes.append(_decode_node(entry, nodes, document))
 
-    def ref(entry) -> ir.FieldRef:
+    def ref(entry: Dict[str, Any]) -> ir.FieldRef:
         return ir.FieldRef(entry["field"], entry["path"], entry["type"], entry["optional"])
 
-    def step(entry) -> ir.Step:
+    def step(entry: Dict[str, Any]) -> ir.Step:
         return ir.Step(
             entry["category"], nodes[entry["predicate"]], tuple(ref(k) for k in entry["by"]), entry["runs"], entry["missing"]
         )

@@ -11,12 +11,12 @@ rewrite can be tested for preserving meaning on its own.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple, Union, cast
 
 from kestrel.compiler import ast, ir
 from kestrel.compiler.diagnostics import EqlError, EqlSemanticError, error_at
-from kestrel.compiler.function_semantics import EvalError, parse_cidr
 from kestrel.compiler.functions import signature
 from kestrel.compiler.lucene_regex import RegexTranslationError, translate
 from kestrel.compiler.options import CompileOptions
@@ -78,7 +78,7 @@ def static_type(schema_type: str) -> str:
     return "unknown"
 
 
-def _literal_static_type(value) -> str:
+def _literal_static_type(value: Union[str, int, float, bool, None]) -> str:
     kind = ir.literal_type(value)
     return {"i64": "number", "u64": "number", "f64": "number"}.get(kind, kind)
 
@@ -101,7 +101,7 @@ class Lowering:
         self.options = options
 
     # ---- errors --------------------------------------------------------------
-    def _error(self, code: str, message: str, node) -> EqlError:
+    def _error(self, code: str, message: str, node: object) -> EqlError:
         return error_at(EqlSemanticError, code, message, self.source, getattr(node, "span", None))
 
     # ---- queries ----------------------------------------------------------------
@@ -117,7 +117,7 @@ class Lowering:
     def _pipe(self, pipe: ast.Pipe) -> ir.Pipe:
         return ir.Pipe(pipe.name, pipe.count)  # the parser checked the count
 
-    def _event(self, query: ast.EventQuery, *, by=(), runs: int = 1, missing: bool = False) -> ir.Step:
+    def _event(self, query: ast.EventQuery, *, by: Tuple[ir.FieldRef, ...] = (), runs: int = 1, missing: bool = False) -> ir.Step:
         category = query.category
         if category is not None and self.options.strict and category not in self.options.categories:
             raise self._error("E045", f"unknown event category `{category}`", query)
@@ -139,7 +139,7 @@ class Lowering:
             refs.append(ir.FieldRef(load.field, load.path, load.type, load.optional))
         return tuple(refs)
 
-    def _sequence(self, seq: ast.Sequence, pipes) -> ir.Rule:
+    def _sequence(self, seq: ast.Sequence, pipes: Tuple[ir.Pipe, ...]) -> ir.Rule:
         steps = tuple(self._step(step) for step in seq.steps)
         if any(step.missing for step in seq.steps) and seq.maxspan is None:
             first_missing = next(step for step in seq.steps if step.missing)
@@ -167,7 +167,7 @@ class Lowering:
                 )
         return ir.Rule("sequence", steps, self._keys(seq.by), maxspan_ns, until, pipes)
 
-    def _sample(self, sample: ast.Sample, pipes) -> ir.Rule:
+    def _sample(self, sample: ast.Sample, pipes: Tuple[ir.Pipe, ...]) -> ir.Rule:
         if len(sample.steps) > MAX_SAMPLE_FILTERS:
             raise self._error(
                 "E041",
@@ -181,7 +181,7 @@ class Lowering:
         steps = tuple(self._step(step) for step in sample.steps)
         return ir.Rule("sample", steps, self._keys(sample.by), None, None, pipes)
 
-    def _check_key_counts(self, steps) -> None:
+    def _check_key_counts(self, steps: Tuple[ast.Step, ...]) -> None:
         counts = {len(step.by) for step in steps}
         if len(counts) > 1:
             expected = len(steps[0].by)
@@ -190,7 +190,7 @@ class Lowering:
 
     # ---- expressions ---------------------------------------------------------------
     def expr(self, node: ast.Expr) -> _Typed:
-        method = getattr(self, "_" + type(node).__name__)
+        method: Callable[[ast.Expr], _Typed] = getattr(self, "_" + type(node).__name__)
         return method(node)
 
     def _Literal(self, node: ast.Literal) -> _Typed:
@@ -243,7 +243,7 @@ class Lowering:
         self._require_boolean(typed, node.operand)
         return _Typed(ir.Not(typed.node), "bool", typed.has_field)
 
-    def _require_boolean(self, typed: _Typed, node) -> None:
+    def _require_boolean(self, typed: _Typed, node: ast.Expr) -> None:
         if typed.type not in ("bool", "unknown", "null"):
             raise self._error("E048", f"expected a condition, got a {typed.type} expression", node)
 
@@ -268,7 +268,7 @@ class Lowering:
             result = ir.Compare(_COMPARISONS[node.op], left.node, right.node, _caseless(left, right))
         return _Typed(result, "bool", left.has_field or right.has_field)
 
-    def _require_compatible(self, left: _Typed, right: _Typed, node) -> None:
+    def _require_compatible(self, left: _Typed, right: _Typed, node: ast.Expr) -> None:
         if not _compatible(left.type, right.type):
             raise self._error("E035", f"cannot compare a {left.type} with a {right.type}", node)
 
@@ -282,8 +282,9 @@ class Lowering:
             raise self._error("E035", f"`{_operator_text(node)}` cannot match a boolean", node)
         insensitive = node.case_insensitive or operand.caseless
         if node.kind == "regex":
-            translated = tuple(self._translate_regex(value, pattern) for value, pattern in zip(values, node.patterns))
-            result: ir.Node = ir.RegexMatch(operand.node, tuple(values), translated, insensitive)
+            # The loop above let only string patterns through to a regex.
+            translated = tuple(self._translate_regex(cast(str, value), pattern) for value, pattern in zip(values, node.patterns))
+            result: ir.Node = ir.RegexMatch(operand.node, cast(Tuple[str, ...], tuple(values)), translated, insensitive)
             return _Typed(result, "bool", operand.has_field)
         alternatives: List[ir.Node] = []
         for value in values:
@@ -320,7 +321,7 @@ class Lowering:
             result = ir.Not(result)
         return _Typed(result, "bool", operand.has_field)
 
-    def _constant(self, node: ast.Expr, code: str, message: str):
+    def _constant(self, node: ast.Expr, code: str, message: str) -> Union[str, int, float, bool, None]:
         if not isinstance(node, ast.Literal):
             raise self._error(code, message, node)
         return node.value
@@ -337,7 +338,7 @@ class Lowering:
         self._require_numeric(operand, node.operand, "-")
         return _Typed(ir.Arithmetic("neg", (operand.node,)), "number", operand.has_field)
 
-    def _require_numeric(self, typed: _Typed, node, op: str) -> None:
+    def _require_numeric(self, typed: _Typed, node: ast.Expr, op: str) -> None:
         if typed.type not in ("number", "unknown", "null"):
             raise self._error("E047", f"`{op}` needs numbers, got a {typed.type}", node)
 
@@ -361,20 +362,22 @@ class Lowering:
                 )
             args.append(typed)
         if node.name == "cidrMatch":
-            self._check_cidrs(node.args[1:])
+            self._check_cidrs(cast(Tuple[ast.Literal, ...], node.args[1:]))  # checked to be constants above
         insensitive = node.case_insensitive or (sig.case_insensitive_ok and any(a.caseless for a in args))
         call = ir.FunctionCall(node.name, tuple(a.node for a in args), insensitive)
         return _Typed(call, _RETURN_TYPES[sig.returns], any(a.has_field for a in args))
 
-    def _check_cidrs(self, blocks) -> None:
+    def _check_cidrs(self, blocks: Tuple[ast.Literal, ...]) -> None:
         for block in blocks:
             value = block.value
             if value is None:
                 continue
             try:
-                parse_cidr(value)
-            except EvalError as exc:
-                raise self._error("E033", str(exc), block) from None
+                # `_accepts` let only string (or null) constants through; host
+                # bits may be set (`10.6.48.157/8`), as Elasticsearch allows.
+                ipaddress.ip_network(cast(str, value), strict=False)
+            except ValueError:
+                raise self._error("E033", f"{value!r} is not a CIDR block", block) from None
 
 
 _KIND_TEXT = {

@@ -39,7 +39,7 @@ Lucene             translation
 from __future__ import annotations
 
 import re
-from typing import List, Tuple
+from typing import List, Tuple, Union
 
 # Characters that must be escaped outside a class to be literal in both engines.
 _META = frozenset("\\.+*?()|[]{}^$")
@@ -241,7 +241,7 @@ class _Translator:
                 members.append(_class_member(low))
         return ("[^" if negated else "[") + "".join(members) + "]"
 
-    def _class_char(self):
+    def _class_char(self) -> Union[str, _Shorthand]:
         char = self._take()
         if char != "\\":
             return char

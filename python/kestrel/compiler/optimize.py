@@ -1,10 +1,12 @@
 """Optimisation passes over IR predicates.
 
 Each pass is a pure function Node -> Node that must not change the result of
-:func:`interpreter.evaluate` on any event; tests/compiler/test_optimize.py
-checks every pass on random predicates and events.
+evaluating the predicate on any event; tests/compiler/test_optimize.py
+checks every pass on random predicates and events with the reference
+interpreter.
 
-* :func:`fold_constants` evaluates subtrees that read no field.
+* :func:`fold_constants` evaluates subtrees that read no field, in the core
+  (:mod:`constant_eval`).
 * :func:`plain_patterns_to_equality`: a `:`/`like` pattern without `*` or `?`
   is an equality with the same case flag.
 * :func:`merge_wildcards`: `or`-ed wildcard matches on one operand become one
@@ -22,11 +24,10 @@ example, does *not* (it is null when x is null) and is not used.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Set, Tuple, cast
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union, cast
 
 from kestrel.compiler import ir
-from kestrel.compiler.interpreter import evaluate
-from kestrel.compiler.wildcard import has_wildcard
+from kestrel.compiler.constant_eval import NotAScalar, constant_value
 
 Pass = Callable[[ir.Node], ir.Node]
 
@@ -88,9 +89,10 @@ def _fold_local(node: ir.Node) -> ir.Node:
     if isinstance(node, (ir.Literal, ir.LoadField)):
         return node
     if all(isinstance(child, ir.Literal) for child in ir.children(node)):
-        value = evaluate(node, {})
-        if not isinstance(value, tuple):  # a Many cannot come from literals, but be safe
-            return ir.Literal(value)
+        try:
+            return ir.Literal(constant_value(node))
+        except NotAScalar:  # alternatives cannot come from literals, but be safe
+            pass
     return node
 
 
@@ -101,8 +103,12 @@ def fold_constants(node: ir.Node) -> ir.Node:
 # ---- pattern rewrites --------------------------------------------------------------
 
 
+def _has_wildcard(pattern: str) -> bool:
+    return "*" in pattern or "?" in pattern
+
+
 def _plain_local(node: ir.Node) -> ir.Node:
-    if isinstance(node, ir.WildcardMatch) and len(node.patterns) == 1 and not has_wildcard(node.patterns[0]):
+    if isinstance(node, ir.WildcardMatch) and len(node.patterns) == 1 and not _has_wildcard(node.patterns[0]):
         return ir.Compare("eq", node.operand, ir.Literal(node.patterns[0]), node.case_insensitive)
     return node
 
@@ -116,8 +122,8 @@ def _merge_local(node: ir.Node) -> ir.Node:
         return node
     if sum(isinstance(operand, ir.WildcardMatch) for operand in node.operands) < 2:
         return node
-    groups: Dict[Tuple, Dict[str, None]] = {}  # dicts as ordered sets
-    merged: List[object] = []
+    groups: Dict[Tuple[ir.Node, bool], Dict[str, None]] = {}  # dicts as ordered sets
+    merged: List[Union[ir.Node, Tuple[ir.Node, bool]]] = []
     for operand in node.operands:
         if isinstance(operand, ir.WildcardMatch):
             key = (operand.operand, operand.case_insensitive)
@@ -137,7 +143,7 @@ def merge_wildcards(node: ir.Node) -> ir.Node:
     return rewrite(node, _merge_local)
 
 
-def _constant_equality(node: ir.Node):
+def _constant_equality(node: ir.Node) -> Optional[Tuple[ir.Node, Union[str, int, float, bool], bool]]:
     """(operand, value, case flag) if `node` is `operand == constant`, else None."""
     if not isinstance(node, ir.Compare) or node.cmp != "eq":
         return None
@@ -152,7 +158,7 @@ def _constant_equality(node: ir.Node):
 def _set_local(node: ir.Node) -> ir.Node:
     if not (isinstance(node, ir.Logical) and node.op == "or"):
         return node
-    groups: Dict[Tuple, Dict[Tuple, object]] = {}  # (type, value) -> value, ordered
+    groups: Dict[Tuple[ir.Node, bool], Dict[Tuple[type, object], object]] = {}  # (type, value) -> value, ordered
     merged: List[object] = []
     for operand in node.operands:
         found = _constant_equality(operand)
@@ -192,7 +198,7 @@ def equalities_to_set(node: ir.Node) -> ir.Node:
 # ---- boolean simplification -----------------------------------------------------------
 
 
-def _logical(op: str, operands) -> ir.Node:
+def _logical(op: str, operands: Sequence[ir.Node]) -> ir.Node:
     if len(operands) == 1:
         return operands[0]
     if not operands:
@@ -259,7 +265,7 @@ LOCAL_REWRITES: Tuple[Pass, ...] = (
 )
 
 
-def _applicable(node_type) -> Tuple[Pass, ...]:
+def _applicable(node_type: type) -> Tuple[Pass, ...]:
     """The rewrites that can change a node of this type (the rest return it as is)."""
     if node_type is ir.Logical:
         return LOCAL_REWRITES

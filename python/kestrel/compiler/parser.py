@@ -8,7 +8,7 @@ quotes, `?"..."`) and gives them their own codes.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
+from typing import Optional, Tuple, cast
 
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -152,7 +152,7 @@ def _unexpected_token(exc: UnexpectedToken, text: str) -> EqlError:
     return EqlSyntaxError("E002", f"unexpected {_describe_token(token)}{hint}", source=text, line=line, column=column)
 
 
-def _previous_char(text: str, offset) -> str:
+def _previous_char(text: str, offset: Optional[int]) -> str:
     index = (offset or 0) - 1
     while index >= 0 and text[index] in " \t":
         index -= 1
@@ -192,7 +192,7 @@ def _describe_terminal(name: str) -> str:
     return literal.get(name, name.lower())
 
 
-def _end_position(text: str):
+def _end_position(text: str) -> Tuple[int, int]:
     lines = text.splitlines() or [""]
     if text.endswith("\n"):
         return len(lines) + 1, 1

@@ -8,7 +8,7 @@ property tests check this).
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Iterable, Optional, Tuple, Union
 
 from kestrel.compiler import ast
 from kestrel.compiler.parser import KEYWORDS
@@ -18,7 +18,7 @@ _ATOMS = (ast.Literal, ast.Field, ast.FunctionCall)
 _PLAIN_CATEGORY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-def render(node) -> str:
+def render(node: Union[ast.Query, ast.EventQuery, ast.Sequence, ast.Sample, ast.Expr]) -> str:
     """Render a Query, a query part, or an expression as EQL."""
     if isinstance(node, ast.Query):
         return render(node.body) + "".join(f" | {pipe.name} {pipe.count}" for pipe in node.pipes)
@@ -65,13 +65,13 @@ def _operand(expr: ast.Expr) -> str:
     return f"({text})"
 
 
-def _is_negative_literal(expr) -> bool:
+def _is_negative_literal(expr: ast.Expr) -> bool:
     # `a - -1` would lex fine, but `(-1)` keeps `- -` out of the output.
     value = expr.value if isinstance(expr, ast.Literal) else None
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0
 
 
-def _list(patterns) -> str:
+def _list(patterns: Tuple[ast.Expr, ...]) -> str:
     if len(patterns) == 1:
         return _operand(patterns[0])
     return f"({_join(patterns)})"
@@ -81,7 +81,7 @@ def _join(items: Iterable[ast.Expr]) -> str:
     return ", ".join(render_expr(item) for item in items)
 
 
-def _literal(value) -> str:
+def _literal(value: Union[str, int, float, bool, None]) -> str:
     if value is None:
         return "null"
     if value is True:
@@ -100,7 +100,7 @@ def _field(path: str) -> str:
     return encode_field(path, lambda word: word in KEYWORDS)
 
 
-def _category(category) -> str:
+def _category(category: Optional[str]) -> str:
     if category is None:
         return "any"
     if _PLAIN_CATEGORY.match(category) and category not in KEYWORDS:
@@ -108,7 +108,7 @@ def _category(category) -> str:
     return encode_string(category)
 
 
-def _by(fields) -> str:
+def _by(fields: Tuple[ast.Field, ...]) -> str:
     if not fields:
         return ""
     return " by " + ", ".join(render_expr(field) for field in fields)

@@ -70,7 +70,7 @@ def decode_field(token: str) -> str:
     return ".".join(_unquote_part(part) for part in _split_parts(token))
 
 
-def _split_parts(token: str) -> list:
+def _split_parts(token: str) -> list[str]:
     return _PART.findall(token)
 
 

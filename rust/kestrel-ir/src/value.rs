@@ -64,7 +64,7 @@ impl<'a> Scalar<'a> {
         value.map_or(Scalar::Null, Scalar::Bool)
     }
 
-    fn from_ref(value: ValueRef<'a>) -> Scalar<'a> {
+    pub fn from_ref(value: ValueRef<'a>) -> Scalar<'a> {
         match value {
             ValueRef::Null | ValueRef::List(_) => Scalar::Null,
             ValueRef::I64(x) => Scalar::Int(x.into()),

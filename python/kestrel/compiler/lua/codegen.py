@@ -19,7 +19,8 @@ the IR document's ``nodes``.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional
+from contextlib import AbstractContextManager
+from typing import Any, Dict, List, Optional, Union
 
 from kestrel.compiler.lua.tables import PackageTables
 
@@ -92,15 +93,15 @@ class LuaCodegen:
         self.temps += 1
         return f"t{self.temps}"
 
-    def _block(self, header: str):
+    def _block(self, header: str) -> AbstractContextManager[None]:
         outer = self
 
         class _Block:
-            def __enter__(self):
+            def __enter__(self) -> None:
                 outer._line(header)
                 outer.depth += 1
 
-            def __exit__(self, *exc):
+            def __exit__(self, *exc: object) -> None:
                 outer.depth -= 1
                 outer._line("end")
 
@@ -273,14 +274,14 @@ class LuaCodegen:
         return self.tables.field(node["path"]) if node["op"] == "LoadField" else None
 
 
-def _number(literal: Dict[str, Any]):
+def _number(literal: Dict[str, Any]) -> Union[int, float]:
     value = literal["value"]
     if literal["type"] == "f64":
         return float(str(value).replace("Infinity", "inf")) if isinstance(value, str) else float(value)
     return int(value)
 
 
-def _exact_in_lua(value) -> bool:
+def _exact_in_lua(value: Union[int, float]) -> bool:
     """Can a Lua number literal hold `value` exactly? (Bigger ones go to the core.)"""
     if isinstance(value, float):
         return math.isfinite(value) and (not value.is_integer() or abs(value) <= 2**53)

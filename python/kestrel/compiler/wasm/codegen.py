@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from kestrel import _core
 from kestrel.compiler.wasm.imports import import_declarations
@@ -306,7 +306,7 @@ def _literal_truth(node: dict[str, Any]) -> int:
 
 
 def _is_string(node: dict[str, Any]) -> bool:
-    return node["op"] == "Literal" and node["type"] == "string"
+    return cast(bool, node["op"] == "Literal" and node["type"] == "string")  # the document's values are untyped JSON
 
 
 def _filters(doc: dict[str, Any]) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
-Form = Union[str, list]
+Form = Union[str, list["Form"]]
 
 
 def _parse(text: str) -> list[Form]:
@@ -51,7 +51,7 @@ def _flat(form: Form, limit: Optional[int] = None) -> Optional[str]:
         return form if limit is None or len(form) <= limit else None
     parts: list[str] = []
     length = 0
-    stack: list = [form]
+    stack: list[Form] = [form]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
@@ -73,7 +73,7 @@ def _flat(form: Form, limit: Optional[int] = None) -> Optional[str]:
 
 def _render(form: Form, indent: int, width: int, out: list[str]) -> None:
     # (form, indent) pairs, plus None entries that close the form opened last.
-    stack: list = [(form, indent)]
+    stack: list[Optional[tuple[Form, int]]] = [(form, indent)]
     while stack:
         item = stack.pop()
         if item is None:

@@ -12,12 +12,6 @@ import re
 from functools import lru_cache
 from typing import Pattern
 
-WILDCARDS = "*?"
-
-
-def has_wildcard(pattern: str) -> bool:
-    return "*" in pattern or "?" in pattern
-
 
 @lru_cache(maxsize=4096)
 def glob_regex(pattern: str, case_insensitive: bool) -> Pattern[str]:

@@ -18,14 +18,14 @@ import ipaddress
 import math
 import re
 from decimal import Decimal
-from typing import Callable, Dict
+from typing import Any, Callable, Dict, Optional, Sequence, Union, cast, overload
 
 
 class EvalError(ValueError):
     """A value Elasticsearch would reject at run time."""
 
 
-def is_number(value) -> bool:
+def is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -34,24 +34,28 @@ def wrap_i64(value: int) -> int:
     return ((value + 2**63) % 2**64) - 2**63
 
 
-def _numbers(name: str, *values) -> None:
+def _numbers(name: str, *values: object) -> None:
     for value in values:
         if not is_number(value):
             raise EvalError(f"{name} needs numbers, got {value!r}")
 
 
-def _integer_result(value):
+def _integer_result(value: float) -> float:
     return wrap_i64(value) if isinstance(value, int) else value
 
 
 # ---- arithmetic ---------------------------------------------------------------
 
 
-def _numeric(name: str):
+#: A binary operation as callers see it: operands of any type, null when either is null.
+_Arithmetic = Callable[[Any, Any], Optional[float]]
+
+
+def _numeric(name: str) -> Callable[[Callable[[float, float], float]], _Arithmetic]:
     """Decorate a binary operation with null propagation and number checks."""
 
-    def decorate(operation):
-        def apply(left, right):
+    def decorate(operation: Callable[[float, float], float]) -> _Arithmetic:
+        def apply(left: Any, right: Any) -> Optional[float]:
             if left is None or right is None:
                 return None
             _numbers(name, left, right)
@@ -65,22 +69,22 @@ def _numeric(name: str):
 
 
 @_numeric("add")
-def add(left, right):
+def add(left: float, right: float) -> float:
     return _integer_result(left + right)
 
 
 @_numeric("subtract")
-def subtract(left, right):
+def subtract(left: float, right: float) -> float:
     return _integer_result(left - right)
 
 
 @_numeric("multiply")
-def multiply(left, right):
+def multiply(left: float, right: float) -> float:
     return _integer_result(left * right)
 
 
 @_numeric("divide")
-def divide(left, right):
+def divide(left: float, right: float) -> float:
     """Integer operands divide like Java: truncated toward zero."""
     if isinstance(left, int) and isinstance(right, int):
         if right == 0:
@@ -95,18 +99,19 @@ def divide(left, right):
 
 
 @_numeric("modulo")
-def modulo(left, right):
+def modulo(left: float, right: float) -> float:
     """Java's `%`: the result takes the sign of the dividend."""
     if isinstance(left, int) and isinstance(right, int):
         if right == 0:
             raise EvalError("integer modulo by zero")
-        return left - right * int(divide(left, right))
+        # Two integers never divide to null.
+        return left - right * int(cast(float, divide(left, right)))
     if right == 0:
         return math.nan
     return math.fmod(left, right)
 
 
-def negate(value):
+def negate(value: Any) -> Optional[float]:
     if value is None:
         return None
     _numbers("negation", value)
@@ -116,7 +121,7 @@ def negate(value):
 # ---- strings -------------------------------------------------------------------
 
 
-def _text(name: str, value) -> str:
+def _text(name: str, value: object) -> str:
     if not isinstance(value, str):
         raise EvalError(f"{name} needs a string, got {value!r}")
     return value
@@ -126,7 +131,7 @@ def _fold(value: str, case_insensitive: bool) -> str:
     return value.lower() if case_insensitive else value
 
 
-def between(source, left, right, greedy=False, case_insensitive=False):
+def between(source: object, left: object, right: object, greedy: object = False, case_insensitive: bool = False) -> Optional[str]:
     if source is None or left is None or right is None or greedy is None:
         return None
     source, left, right = _text("between", source), _text("between", left), _text("between", right)
@@ -144,21 +149,21 @@ def between(source, left, right, greedy=False, case_insensitive=False):
     return source[start:end]
 
 
-def starts_with(source, prefix, case_insensitive=False):
+def starts_with(source: object, prefix: object, case_insensitive: bool = False) -> Optional[bool]:
     if source is None or prefix is None:
         return None
     source, prefix = _text("startsWith", source), _text("startsWith", prefix)
     return _fold(source, case_insensitive).startswith(_fold(prefix, case_insensitive))
 
 
-def ends_with(source, suffix, case_insensitive=False):
+def ends_with(source: object, suffix: object, case_insensitive: bool = False) -> Optional[bool]:
     if source is None or suffix is None:
         return None
     source, suffix = _text("endsWith", source), _text("endsWith", suffix)
     return _fold(source, case_insensitive).endswith(_fold(suffix, case_insensitive))
 
 
-def string_contains(source, substring, case_insensitive=False):
+def string_contains(source: object, substring: object, case_insensitive: bool = False) -> Optional[bool]:
     """An empty substring is never contained (Elasticsearch's rule)."""
     if source is None or substring is None:
         return None
@@ -171,7 +176,7 @@ def string_contains(source, substring, case_insensitive=False):
 _NO_START = object()
 
 
-def index_of(source, substring, start=_NO_START, case_insensitive=False):
+def index_of(source: object, substring: object, start: object = _NO_START, case_insensitive: bool = False) -> Optional[int]:
     """A negative start counts as 0; a start past the end gives null."""
     if start is _NO_START:
         start = 0
@@ -187,13 +192,13 @@ def index_of(source, substring, start=_NO_START, case_insensitive=False):
     return None if found < 0 else found
 
 
-def length(value):
+def length(value: object) -> Optional[int]:
     if value is None:
         return None
     return len(_text("length", value))
 
 
-def substring(source, start, end=None):
+def substring(source: object, start: Any, end: Any = None) -> Optional[str]:
     """Python slice semantics match Elasticsearch's, negative indexes included."""
     if source is None or start is None:
         return None
@@ -204,7 +209,13 @@ def substring(source, start, end=None):
     return source[start:end]
 
 
-def to_string(value):
+@overload
+def to_string(value: None) -> None: ...
+@overload
+def to_string(value: object) -> Optional[str]: ...
+
+
+def to_string(value: object) -> Optional[str]:
     """`string()`: Java's rendering (`true`, `42.5`, `1.0E10`)."""
     if value is None:
         return None
@@ -231,10 +242,11 @@ def java_double_text(value: float) -> str:
     return f"{sign}{digits[0]}.{digits[1:] or '0'}E{exact.adjusted()}"
 
 
-def concat(*values):
+def concat(*values: object) -> Optional[str]:
     if any(value is None for value in values):
         return None
-    return "".join(to_string(value) for value in values)
+    # No value is null here, and `to_string` gives text for anything else.
+    return "".join(cast(str, to_string(value)) for value in values)
 
 
 _DECIMAL = re.compile(r"[+-]?[0-9]+\Z")
@@ -242,7 +254,7 @@ _FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-def number(text, base=None):
+def number(text: object, base: object = None) -> Union[int, float, None]:
     """`number("0x1f")` auto-detects hex; an explicit null base means the default."""
     if text is None:
         return None
@@ -271,7 +283,7 @@ def _parse_int(text: str, base: int) -> int:
     return int(text, base)
 
 
-def cidr_match(address, *blocks):
+def cidr_match(address: object, *blocks: object) -> Optional[bool]:
     if address is None or any(block is None for block in blocks):
         return None
     try:
@@ -285,7 +297,7 @@ def cidr_match(address, *blocks):
     return False
 
 
-def parse_cidr(block: str):
+def parse_cidr(block: str) -> Union[ipaddress.IPv4Network, ipaddress.IPv6Network]:
     """A CIDR block; host bits may be set (`10.6.48.157/8`), as Elasticsearch allows."""
     try:
         return ipaddress.ip_network(block, strict=False)
@@ -294,7 +306,7 @@ def parse_cidr(block: str):
 
 
 #: name -> implementation.  Arguments arrive already evaluated.
-FUNCTIONS: Dict[str, Callable] = {
+FUNCTIONS: Dict[str, Callable[..., object]] = {
     "add": add,
     "between": between,
     "cidrMatch": cidr_match,
@@ -315,10 +327,10 @@ FUNCTIONS: Dict[str, Callable] = {
 
 CASE_AWARE = frozenset({"between", "endsWith", "indexOf", "startsWith", "stringContains"})
 
-ARITHMETIC: Dict[str, Callable] = {"add": add, "sub": subtract, "mul": multiply, "div": divide, "mod": modulo}
+ARITHMETIC: Dict[str, _Arithmetic] = {"add": add, "sub": subtract, "mul": multiply, "div": divide, "mod": modulo}
 
 
-def call(name: str, args, case_insensitive: bool = False):
+def call(name: str, args: Sequence[object], case_insensitive: bool = False) -> object:
     """Apply function `name` to evaluated scalar `args`."""
     function = FUNCTIONS[name]
     if name in CASE_AWARE:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import ipaddress
 import re
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from kestrel.compiler import ir
 
@@ -44,14 +44,16 @@ def compare_typed(kind: str, cmp: str, left: Any, right: Any) -> Optional[bool]:
     a, b = typed_key(kind, left), typed_key(kind, right)
     if a is None or b is None:
         return False
-    return {
+    # The keys are ints or tuples, typed Any: each comparison gives a bool.
+    results: Dict[str, bool] = {
         "eq": a == b,
         "ne": a != b,
         "lt": a < b,
         "le": a <= b,
         "gt": a > b,
         "ge": a >= b,
-    }[cmp]
+    }
+    return results[cmp]
 
 
 def typed_key(kind: str, value: Any) -> Any:

@@ -32,7 +32,7 @@ from functools import lru_cache
 from typing import Any, Callable, Dict, Mapping
 
 from kestrel.compiler import ir
-from kestrel.compiler.function_semantics import (
+from kestrel.reference.function_semantics import (
     ARITHMETIC,
     BOOLEAN_FUNCTIONS,
     EvalError,
@@ -41,8 +41,8 @@ from kestrel.compiler.function_semantics import (
     negate,
     to_string,
 )
-from kestrel.compiler.typed_semantics import compare_typed, field_kind
-from kestrel.compiler.wildcard import glob_regex
+from kestrel.reference.typed_semantics import compare_typed, field_kind
+from kestrel.reference.wildcard import glob_regex
 
 #: Give up on array cross products beyond this many combinations.
 MAX_COMBINATIONS = 100_000
