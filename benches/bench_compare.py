@@ -20,6 +20,8 @@ import pytest
 import kestrel
 from kestrel.bench import compare, events
 
+from support.shared_paths import CORPUS, require
+
 pytest.importorskip("eql")
 
 
@@ -50,6 +52,7 @@ def compare_case(benchmark, budget, cases: tuple[str, ...], case: str) -> None:
 
 @pytest.mark.benchmark(group="engine")
 def test_corpus_event_rules_vs_eql(benchmark, budget):
+    require(CORPUS)
     compare_case(benchmark, budget, ("corpus",), "corpus_event_rules")
 
 

@@ -33,6 +33,8 @@ import kestrel
 from kestrel.bench.timing import best_ns_per_event
 from kestrel.runtime.wasm import WasmPredicate
 
+from support.shared_paths import require
+
 EQL_SAMPLE = 4_096
 
 
@@ -46,8 +48,7 @@ def setup():
 def independent():
     import independent_stream
 
-    if not independent_stream.corpus_path().exists():
-        pytest.skip(f"no rule corpus at {independent_stream.corpus_path()} for the independent stream")
+    require(independent_stream.corpus_path())
     schema = kestrel.Schema.default()
     events = independent_process_dicts()
     return schema, kestrel.EventBatch.from_dicts(list(events), schema=schema), events

@@ -22,7 +22,7 @@ The stream has two parts, interleaved in one time-ordered NDJSON file:
   tests), picks a branch of each ``or``, instantiates wildcards with
   plausible text and keeps what the negations exclude out. Every solution
   is checked with the reference interpreter
-  (``kestrel.compiler.interpreter``) before it is used. A solution fixes only
+  (``kestrel.reference.interpreter``) before it is used. A solution fixes only
   the fields its rule reads; each use lays them over fresh background
   activity of a host of the right OS, so derived events vary in everything
   the rule does not look at. A sequence's steps follow each other within a
@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
-import os
 import random
 import sys
 import time
@@ -54,6 +53,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+from kestrel.bench.compare import default_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SEED = 7
@@ -71,11 +72,8 @@ START_MS = 1_770_642_000_000
 
 
 def corpus_path() -> Path:
-    """The rule corpus: $KESTREL_CORPUS, else $KESTREL_SHARED/corpus, else ../shared beside the clone."""
-    if os.environ.get("KESTREL_CORPUS"):
-        return Path(os.environ["KESTREL_CORPUS"])
-    shared = Path(os.environ["KESTREL_SHARED"]) if os.environ.get("KESTREL_SHARED") else REPO.parent / "shared"
-    return shared / "corpus" / "elastic_eql_rules.jsonl"
+    """The rule corpus the stream is built to trigger (where `kestrel bench` looks for it)."""
+    return default_corpus()
 
 
 # =============================================================================
@@ -1694,7 +1692,7 @@ class Materializer:
             set_path(event, b, value)
 
     def _avoided(self, d: Draft, path: str, event: Dict[str, Any]) -> bool:
-        from kestrel.compiler.interpreter import evaluate
+        from kestrel.reference.interpreter import evaluate
 
         return all(evaluate(leaf, event) is False for leaf in d.avoid.get(path, ()))
 
@@ -1901,7 +1899,8 @@ class RuleSolver:
 
     def __init__(self, rng: random.Random, fleet: Fleet) -> None:
         import kestrel
-        from kestrel.compiler import interpreter, ir
+        from kestrel.compiler import ir
+        from kestrel.reference import interpreter
 
         self.kestrel = kestrel
         self.interpreter = interpreter

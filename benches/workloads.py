@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import kestrel
 from kestrel.bench import compare
 from kestrel.synth import process_events
 
+from support.shared_paths import CORPUS, require
+
 N_EVENTS = 65_536
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-CORPUS = SHARED / "corpus" / "elastic_eql_rules.jsonl"
 
 #: 20 wildcard patterns over the command line (kept with `kestrel bench --compare eql`'s workload).
 COMMAND_LINE_PATTERNS = compare.COMMAND_LINE_PATTERNS
@@ -64,7 +63,7 @@ def _conditions(document: dict[str, Any]) -> int:
 def most_conditions_rule(max_chars: int = 40_000) -> tuple[str, str]:
     """(name, query) of the corpus event rule with the most conditions, leaving out the 46,906-character outlier."""
     best = ("", "", -1)
-    for line in CORPUS.read_text().splitlines():
+    for line in require(CORPUS).read_text().splitlines():
         rule = json.loads(line)
         if rule["query_kind"] != "event" or len(rule["query"]) > max_chars:
             continue
@@ -81,7 +80,7 @@ CHECK_SAMPLE = 2_048
 def agrees_with_interpreter(compiled, matches, n: int = CHECK_SAMPLE, events=None) -> bool:
     """Whether `matches` (event indices) equal the Python interpreter's on the
     first `n` of `events` (the bundled process events by default)."""
-    from kestrel.compiler.interpreter import matches as interpreter_matches
+    from kestrel.reference.interpreter import matches as interpreter_matches
 
     events = (process_dicts() if events is None else events)[:n]
     expected = [i for i, e in enumerate(events) if interpreter_matches(compiled, e)]

@@ -18,6 +18,8 @@ from kestrel.bench import compare
 from kestrel.bench.budget import over_budget
 from kestrel.cli import main
 
+from support.shared_paths import CORPUS, require
+
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,6 +131,7 @@ def test_a_rule_that_does_not_compile_is_reported_and_fails(tmp_path, capsys):
 
 @needs_eql
 def test_compare_eql_end_to_end(capsys):
+    require(CORPUS)
     status, out, err = bench(
         capsys,
         "--compare",
@@ -188,6 +191,14 @@ def test_compare_says_so_loudly_when_results_differ(monkeypatch, capsys):
     assert status == 1
     assert "RESULTS DIFFER: name_eq_upper: Kestrel 0 matches, eql " in out
     assert "RESULTS DIFFER" in err
+
+
+@needs_eql
+def test_the_corpus_case_without_a_corpus_is_a_clear_error(capsys, tmp_path):
+    missing = tmp_path / "no-corpus.jsonl"
+    status, _, err = bench(capsys, "--compare", "eql", "--cases", "corpus", "--corpus", str(missing), "--repeats", "1")
+    assert status == 2
+    assert f"there is none at {missing} (pass --corpus)" in err
 
 
 def test_corpus_divergences_are_named():

@@ -11,8 +11,9 @@ import kestrel
 from kestrel.packages import RulePackageError
 from kestrel.runtime.lua import load_lua_package
 
+from support.shared_paths import SEEDS, require
+
 RULES = Path(__file__).resolve().parents[2] / "rules"
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 LUA_PACKAGES = sorted(
     p
     for p in RULES.iterdir()
@@ -38,7 +39,7 @@ def test_package_raises_its_expected_alerts(package, vm):
 
 def seed_blocks() -> list[str]:
     """The ```lua blocks of the seed's Lua rule package guide."""
-    (guide,) = SEED.glob("000_*.txt")
+    (guide,) = require(SEEDS).glob("000_*.txt")
     text = guide.read_text(encoding="utf-8")
     return [block.split("```", 1)[0] for block in text.split("```lua\n")[1:]]
 

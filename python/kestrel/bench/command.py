@@ -108,8 +108,12 @@ def _compare(args: argparse.Namespace, out: TextIO) -> int:
         )
         return 2
     schema = kestrel.Schema.default()
-    corpus = Path(args.corpus) if args.corpus else compare.CORPUS
-    plan = compare.plan(schema, cases, corpus, args.corpus_limit)
+    corpus = Path(args.corpus) if args.corpus else compare.default_corpus()
+    try:
+        plan = compare.plan(schema, cases, corpus, args.corpus_limit)
+    except kestrel.KestrelError as error:
+        print(f"kestrel bench --compare eql: {error}", file=sys.stderr)
+        return 2
     events = _events(args, schema, dicts=True, default_count=2_000, entities=compare.ENTITIES)
     results = compare.run(plan, events, schema, repeats=args.repeats)
     if args.json:

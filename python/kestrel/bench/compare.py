@@ -23,6 +23,7 @@ report says RESULTS DIFFER: a speedup on wrong answers is not a speedup.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,7 +34,18 @@ from kestrel.bench import eql_engine, table
 from kestrel.bench.events import Events
 from kestrel.bench.timing import best_seconds
 
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "elastic_eql_rules.jsonl"
+
+def shared_dir() -> Path:
+    """The shared reference data: $KESTREL_SHARED, else ``shared/`` beside a source checkout."""
+    override = os.environ.get("KESTREL_SHARED")
+    return Path(override) if override else Path(__file__).resolve().parents[4] / "shared"
+
+
+def default_corpus() -> Path:
+    """The rule corpus of the ``corpus`` case: $KESTREL_CORPUS, else the shared data's."""
+    override = os.environ.get("KESTREL_CORPUS")
+    return Path(override) if override else shared_dir() / "corpus" / "elastic_eql_rules.jsonl"
+
 
 #: 20 wildcard patterns over the command line, none with `?`: the wildcard
 #: workload of `--compare eql` and of benches/ (suspicious-PowerShell and LOLBin rules).
@@ -148,7 +160,7 @@ def divergence(query: str, list_fields: frozenset[str] = frozenset()) -> Optiona
 
 
 def plan(
-    schema: kestrel.Schema, cases: tuple[str, ...] = CASES, corpus_path: Path = CORPUS, corpus_limit: Optional[int] = None
+    schema: kestrel.Schema, cases: tuple[str, ...] = CASES, corpus_path: Optional[Path] = None, corpus_limit: Optional[int] = None
 ) -> Plan:
     out = Plan()
     if "predicates" in cases:
@@ -158,7 +170,12 @@ def plan(
         out.sequence = (SEQUENCE, kestrel.compile(SEQUENCE, schema=schema))
     if "corpus" in cases:
         excluded: dict[str, int] = {}
-        for line in corpus_path.read_text(encoding="utf-8").splitlines():
+        path = corpus_path if corpus_path is not None else default_corpus()
+        if not path.is_file():
+            raise kestrel.KestrelError(
+                f"the corpus case needs a rule corpus (JSON lines); there is none at {path} (pass --corpus)"
+            )
+        for line in path.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
             if record.get("query_kind") != "event":
                 continue
