@@ -7,6 +7,8 @@ back to the checked calls, never read outside the column.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 import kestrel
@@ -122,10 +124,23 @@ def test_a_pred_category_that_is_not_a_string_fails_the_batch(make_rule, batch):
 def test_matches_of_a_failed_batch_are_not_reported(make_rule, batch, trusted):
     # The loop collects matches and reports them after it ends: a batch that
     # fails part-way reports none, and the next batch starts from nothing.
-    rule = make_rule("function pred_eval(e) if e == 5 then error('boom') end return true end", trusted=trusted)
-    result = rule.evaluate(batch)
-    assert result.failure is not None and result.events() == []
+    # The Lua entry is called directly: `evaluate` would discard the core's
+    # matches after a failure whatever the loop had reported.
+    source = """
+local batches = 0
+function pred_eval(e)
+  if e == 0 then batches = batches + 1 end
+  if e == 5 and batches == 1 then error("boom") end
+  return e < 8
+end
+"""
+    rule = make_rule(source, trusted=trusted)
+    outcome = rule._entry.run(batch._address(), len(batch), 0, math.inf)
+    assert outcome[0] is False and "boom" in outcome[1]
     assert rule.context.take_matches() == []
+    outcome = rule._entry.run(batch._address(), len(batch), 0, math.inf)
+    assert outcome[0] is True
+    assert rule.context.take_matches() == [(0, ev) for ev in range(8)]
 
 
 def test_texts_read_twice_or_across_batches_are_the_events_own(make_rule, capsys):
