@@ -45,15 +45,16 @@ return function(cfg, F, nofield)
   end
   function kestrel.re_match(id, text) return text_match(P.re_match, id, text) end
   function kestrel.glob_match(id, text) return text_match(P.glob_match, id, text) end
-  local match_emit, set_batch = P.match_emit, P.set_batch
+  local match_emit = P.match_emit
   local function flush(filter, buffer, count)
     for i = 0, count - 1 do match_emit(filter, buffer[i]) end
   end
-  local events_in_batch = 0
+  -- One Python call per list: the mask arrives as a Lua string, a byte per event.
+  local category_mask, byte = P.category_mask, string.byte
   local function events_in(name)
-    local events, k = {}, 0
-    for ev = 0, events_in_batch - 1 do
-      if category_is(ev, name) then
+    local mask, events, k = category_mask(name), {}, 0
+    for ev = 0, #mask - 1 do
+      if byte(mask, ev + 1) == 1 then
         events[k] = ev
         k = k + 1
       end
@@ -62,10 +63,7 @@ return function(cfg, F, nofield)
   end
   return {
     kestrel = kestrel,
-    set_batch = function(address, n)
-      events_in_batch = address and n or 0
-      set_batch(address, n)
-    end,
+    set_batch = P.set_batch,
     hits = function() return {} end,
     flush = flush,
     events_in = events_in,

@@ -39,7 +39,8 @@ def python_host(context: HostContext) -> Dict[str, Callable[..., Any]]:
         state["batch"], state["n"] = address, (n or 0) if address else 0
         masks.clear()
 
-    def category_is(ev: Any, name: Any) -> bool:
+    def category_mask(name: Any) -> bytes:
+        """One byte per event of the batch, 1 where its categories include `name` (cached per batch)."""
         mask = masks.get(name)
         if mask is None:
             n = state["n"] or 0
@@ -47,6 +48,10 @@ def python_host(context: HostContext) -> Dict[str, Callable[..., Any]]:
             raw = name.encode("utf-8", "surrogateescape") if isinstance(name, str) else None
             ok = raw is not None and state["batch"] is not None and api.category_mask(state["batch"], raw, len(raw), out, n) == 0
             mask = masks[name] = bytes(out)[:n] if ok else b""
+        return mask
+
+    def category_is(ev: Any, name: Any) -> bool:
+        mask = category_mask(name)
         return isinstance(ev, int) and 0 <= ev < len(mask) and mask[ev] == 1
 
     def text_op(fn: Any) -> Callable[[int, str], int]:
@@ -70,6 +75,7 @@ def python_host(context: HostContext) -> Dict[str, Callable[..., Any]]:
         "glob_match": text_op(api.glob_match),
         "set_batch": set_batch,
         "category_is": category_is,
+        "category_mask": category_mask,
     }
     for name in (
         "str_eq",
