@@ -149,6 +149,11 @@ class EventGenerator:
             "user": {"name": rng.choice(_USERS)},
         }
 
+    def _acting_process(self, host: dict[str, Any], entity: int) -> dict[str, Any]:
+        """The process behind a file, network, registry or DNS event: who it is, not how it started."""
+        fields = self._process_fields(host, entity)
+        return {k: v for k, v in fields.items() if k in ("pid", "name", "executable", "entity_id")}
+
     def _process(self, ms: int, host: dict[str, Any], entity: int) -> dict[str, Any]:
         ev = self._common(ms, host, "process", "start", "exec")
         ev["process"] = self._process_fields(host, entity)
@@ -163,9 +168,7 @@ class EventGenerator:
         folder = "C:\\Users\\Public\\Downloads" if host["os"]["family"] == "windows" else "/tmp"
         sep = "\\" if host["os"]["family"] == "windows" else "/"
         ev["file"] = {"path": f"{folder}{sep}{name}", "name": name, "extension": ext, "size": rng.randrange(10, 10_000_000)}
-        ev["process"] = {
-            k: v for k, v in self._process_fields(host, entity).items() if k in ("pid", "name", "executable", "entity_id")
-        }
+        ev["process"] = self._acting_process(host, entity)
         return ev
 
     def _network(self, ms: int, host: dict[str, Any], entity: int) -> dict[str, Any]:
@@ -179,9 +182,7 @@ class EventGenerator:
             "protocol": {443: "tls", 80: "http", 53: "dns"}.get(port, "unknown"),
             "direction": "egress",
         }
-        ev["process"] = {
-            k: v for k, v in self._process_fields(host, entity).items() if k in ("pid", "name", "executable", "entity_id")
-        }
+        ev["process"] = self._acting_process(host, entity)
         return ev
 
     def _registry(self, ms: int, host: dict[str, Any], entity: int) -> dict[str, Any]:
@@ -194,9 +195,7 @@ class EventGenerator:
             "value": key.rsplit("\\", 1)[1],
             "data": {"strings": [rng.choice(["C:\\Users\\Public\\a.exe", "%SystemRoot%\\system32\\spoolsv.exe"])]},
         }
-        ev["process"] = {
-            k: v for k, v in self._process_fields(host, entity).items() if k in ("pid", "name", "executable", "entity_id")
-        }
+        ev["process"] = self._acting_process(host, entity)
         return ev
 
     def _dns(self, ms: int, host: dict[str, Any], entity: int) -> dict[str, Any]:
@@ -207,9 +206,7 @@ class EventGenerator:
             "question": {"name": rng.choice(_DOMAINS), "type": "A"},
             "answers": [{"data": f"198.51.100.{rng.randrange(1, 255)}", "type": "A"}],
         }
-        ev["process"] = {
-            k: v for k, v in self._process_fields(host, entity).items() if k in ("pid", "name", "executable", "entity_id")
-        }
+        ev["process"] = self._acting_process(host, entity)
         return ev
 
 

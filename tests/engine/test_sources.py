@@ -44,12 +44,20 @@ def test_detection_rules_toml_metadata_goes_into_the_alert(tmp_path):
     assert rule["threat"][0]["framework"] == "MITRE ATT&CK"
 
 
-def test_non_eql_toml_rules_are_skipped_and_counted(tmp_path):
-    (tmp_path / "kuery.toml").write_text('[rule]\nname = "k"\nlanguage = "kuery"\nquery = "process.name : x"\n')
-    shutil.copy(RULES / "eql" / "whoami_discovery.eql", tmp_path)
+def load_beside_a_good_rule(directory, name, text):
+    """Load `directory` holding file `name` (`text`) and a good rule; only the good rule loads."""
+    (directory / name).write_text(text)
+    shutil.copy(RULES / "eql" / "whoami_discovery.eql", directory)
     engine = kestrel.Engine()
-    report = engine.load(tmp_path)
+    report = engine.load(directory)
     assert [r.id for r in report.rules] == ["whoami_discovery"]
+    return engine, report
+
+
+def test_non_eql_toml_rules_are_skipped_and_counted(tmp_path):
+    engine, report = load_beside_a_good_rule(
+        tmp_path, "kuery.toml", '[rule]\nname = "k"\nlanguage = "kuery"\nquery = "process.name : x"\n'
+    )
     assert [str(s) for s in report.skipped] == [f"{tmp_path / 'kuery.toml'}: language 'kuery' is not EQL"]
     assert engine.stats()["rules_skipped"] == 1
 
@@ -105,11 +113,7 @@ def test_jsonl_corpus_rules(tmp_path, bad_dns):
 
 
 def test_a_failing_rule_is_reported_with_file_line_and_column_and_the_rest_load(tmp_path):
-    (tmp_path / "bad.eql").write_text("// a comment\nprocess where\n  process.name = 'x'\n")
-    shutil.copy(RULES / "eql" / "whoami_discovery.eql", tmp_path)
-    engine = kestrel.Engine()
-    report = engine.load(tmp_path)
-    assert [r.id for r in report.rules] == ["whoami_discovery"]
+    _, report = load_beside_a_good_rule(tmp_path, "bad.eql", "// a comment\nprocess where\n  process.name = 'x'\n")
     [failure] = report.failures
     assert (failure.location, failure.line, failure.column) == (str(tmp_path / "bad.eql"), 3, 16)
     assert str(failure).startswith(f"{tmp_path / 'bad.eql'}:3:16: E00")

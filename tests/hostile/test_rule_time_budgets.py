@@ -70,27 +70,35 @@ def test_ordinary_patterns_still_run_and_match(tmp_path):
     assert result(process) == [1]
 
 
+def run_with_time_budget(package, *, events, batch_size, quarantine_after):
+    """The one rule of `package` over `events` process events, with 200 ms of rule
+    time per batch: the seconds it took, the alerts, and the rule's stats."""
+    path = package.parent / "events.ndjson"
+    path.write_text("\n".join(process_event(pid) for pid in range(events)) + "\n")
+    process = run_scenario(
+        """
+        import time, kestrel
+        engine = kestrel.Engine(rule_time_limit_ms=200, batch_size=int(sys.argv[3]), quarantine_after=int(sys.argv[4]))
+        engine.load(sys.argv[1])
+        started = time.monotonic()
+        alerts = engine.process_file(sys.argv[2])
+        [stats] = engine.stats()["rules"].values()
+        report({"seconds": time.monotonic() - started, "alerts": alerts, "errors": stats["errors"],
+                "status": stats["status"], "last_error": stats["last_error"]})
+        """,
+        str(package),
+        str(path),
+        str(batch_size),
+        str(quarantine_after),
+    )
+    return result(process)
+
+
 def test_a_lua_rule_under_the_event_budget_is_stopped_by_the_batch_budget(tmp_path):
     # About 3M instructions per event: well under the 10M per-event budget.
     source = "function pred_eval(e)\n  local x = 0\n  for i = 1, 1000000 do x = x + i end\n  return false\nend\n"
     package = write_package(tmp_path / "slow", dict(LUA, id="slow"), [("predicate.lua", source)])
-    events = tmp_path / "events.ndjson"
-    events.write_text("\n".join(process_event(pid) for pid in range(2000)) + "\n")
-    process = run_scenario(
-        """
-        import time, kestrel
-        engine = kestrel.Engine(rule_time_limit_ms=200, batch_size=500, quarantine_after=2)
-        engine.load(sys.argv[1])
-        started = time.monotonic()
-        engine.process_file(sys.argv[2])
-        stats = engine.stats()["rules"]["slow"]
-        report({"seconds": time.monotonic() - started, "errors": stats["errors"],
-                "status": stats["status"], "last_error": stats["last_error"]})
-        """,
-        str(package),
-        str(events),
-    )
-    found = result(process)
+    found = run_with_time_budget(package, events=2000, batch_size=500, quarantine_after=2)
     assert "time budget" in found["last_error"]
     assert found["errors"] == 2 and found["status"] == "quarantined"
     # Unbounded, the four batches would take minutes; two stopped batches take well under a second each.
@@ -117,23 +125,7 @@ SPIN_CAPTURE = """
 
 def test_a_spinning_wasm_capture_gets_one_time_limit_per_batch(tmp_path):
     package = write_package(tmp_path / "spin", SPIN_PACKAGE, [("rule.wat", SPIN_CAPTURE)])
-    events = tmp_path / "events.ndjson"
-    events.write_text("\n".join(process_event(pid) for pid in range(200)) + "\n")
-    process = run_scenario(
-        """
-        import time, kestrel
-        engine = kestrel.Engine(rule_time_limit_ms=200, batch_size=50, quarantine_after=3)
-        engine.load(sys.argv[1])
-        started = time.monotonic()
-        alerts = engine.process_file(sys.argv[2])
-        stats = engine.stats()["rules"]["spin"]
-        report({"seconds": time.monotonic() - started, "alerts": alerts, "errors": stats["errors"],
-                "status": stats["status"]})
-        """,
-        str(package),
-        str(events),
-    )
-    found = result(process)
+    found = run_with_time_budget(package, events=200, batch_size=50, quarantine_after=3)
     assert found["alerts"] == 0 and found["errors"] == 3 and found["status"] == "quarantined"
     # A limit per alert would be 50 x 0.2 s per batch; one per batch is 0.2 s.
     assert found["seconds"] < 5, found

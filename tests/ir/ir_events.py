@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Dict, List, Set
+from functools import lru_cache
+from typing import Any, Dict, List, Set, Tuple
 
 from hypothesis import strategies as st
+
+import kestrel
+from kestrel.compiler.ir import step_list
 
 I64 = (-(2**63), 2**63 - 1)
 # Noise, with a few characters whose case mapping is unusual.
@@ -205,3 +209,19 @@ def event_batches(document: Dict[str, Any], pools: Pools, categories: List[str])
         return events
 
     return batches()
+
+
+@lru_cache(maxsize=None)
+def _default_schema() -> kestrel.Schema:
+    return kestrel.Schema.default()
+
+
+def compiled_with_batches(query: str) -> Tuple[Any, kestrel.Schema, st.SearchStrategy]:
+    """`query` compiled on its own copy of the default schema, that schema,
+    and a strategy for batches of events aimed at the rule (in the
+    categories its filters name, and `network`)."""
+    schema = _default_schema().copy()
+    compiled = kestrel.compile(query, schema=schema)
+    document = compiled.ir_dict()
+    categories = sorted({s.category for s in step_list(compiled.ir.rule) if s.category} | {"network"})
+    return compiled, schema, event_batches(document, rule_pools(document), categories)

@@ -14,11 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from ir_corpus import corpus_rules
-from ir_events import event_batches, rule_pools
+from ir_events import compiled_with_batches
 
 import kestrel
 from kestrel._core import IrProgram
-from kestrel.compiler import compile
 from kestrel.compiler.ir import step_list
 from kestrel.reference.interpreter import evaluate_predicate, step_matches
 
@@ -27,19 +26,11 @@ RULES = corpus_rules()
 GROUP_CACHE = 32
 
 
-@lru_cache(maxsize=None)
-def _base_schema():
-    return kestrel.Schema.default()
-
-
 @lru_cache(maxsize=GROUP_CACHE)
 def prepared(index: int):
     """The compiled rule, its IR JSON, the schema it was compiled on, and an event strategy."""
-    schema = _base_schema().copy()
-    compiled = compile(RULES[index]["query"], schema=schema)
-    document = compiled.ir_dict()
-    categories = sorted({s.category for s in step_list(compiled.ir.rule) if s.category} | {"network"})
-    return compiled, compiled.ir_json(), schema, event_batches(document, rule_pools(document), categories)
+    compiled, schema, batches = compiled_with_batches(RULES[index]["query"])
+    return compiled, compiled.ir_json(), schema, batches
 
 
 def check_batch(compiled, ir_json, schema, events):

@@ -219,30 +219,29 @@ def check(kind, text, batch_events):
     assert IrProgram(ir_json, schema).evaluate(batch) == expected, (text, batch_events)
 
 
-common = settings(max_examples=EXAMPLES or 40, deadline=None, suppress_health_check=list(HealthCheck))
-fixed_seed = seed(0) if not EXAMPLES else (lambda test: test)
+def over_drawn_batches(test):
+    """Run `test(text, batch_events)` on Hypothesis-drawn batches: 40 from a
+    fixed seed, or KESTREL_IR_EXAMPLES from a random one."""
+    test = given(batch_events=events())(test)
+    if not EXAMPLES:
+        test = seed(0)(test)
+    return settings(max_examples=EXAMPLES or 40, deadline=None, suppress_health_check=list(HealthCheck))(test)
 
 
 @pytest.mark.parametrize("text", VALUES)
-@common
-@fixed_seed
-@given(batch_events=events())
+@over_drawn_batches
 def test_values(text, batch_events):
     check("value", text, batch_events)
 
 
 @pytest.mark.parametrize("text", PREDICATES)
-@common
-@fixed_seed
-@given(batch_events=events())
+@over_drawn_batches
 def test_predicates(text, batch_events):
     check("predicate", text, batch_events)
 
 
 @pytest.mark.parametrize("text", [f"{cmp}/{'ci' if ci else 'cs'}" for cmp, ci in COMPARISONS])
-@common
-@fixed_seed
-@given(batch_events=events())
+@over_drawn_batches
 def test_field_comparisons(text, batch_events):
     check("compare", text, batch_events)
 

@@ -12,22 +12,18 @@ from __future__ import annotations
 
 import pytest
 
-import kestrel
 from kestrel.compiler import compile
 from kestrel.compiler.lua import generate_package
 from kestrel.runtime.lua import load_generated
 
 from support.conformance import ENDGAME_OPTIONS as ENDGAME
-from support.conformance import endgame_batch, event_cases, unpiped
+from support.conformance import (
+    endgame_fixture,  # noqa: F401 (the `endgame` fixture)
+    event_cases,
+    unpiped,
+)
 
 EVENT_CASES = unpiped(event_cases())
-
-
-@pytest.fixture(scope="module")
-def endgame():
-    schema = kestrel.Schema.empty()
-    batch, ids = endgame_batch(schema)
-    return schema, batch, ids
 
 
 @pytest.mark.parametrize("case", EVENT_CASES, ids=[case["name"] for case in EVENT_CASES])

@@ -13,6 +13,8 @@ import sys
 from functools import lru_cache
 from typing import Any, Iterable
 
+import pytest
+
 import kestrel
 from kestrel.compiler import CompileOptions
 
@@ -56,6 +58,16 @@ def endgame_batch(schema: kestrel.Schema) -> tuple[kestrel.EventBatch, list[int]
     )
     assert len(batch) == len(events)
     return batch, [event["serial_event_id"] for event in events]
+
+
+@pytest.fixture(scope="module", name="endgame")
+def endgame_fixture() -> tuple[kestrel.Schema, kestrel.EventBatch, list[int]]:
+    """The `endgame` fixture, for the test modules that import it: an empty
+    schema of the module's own (its rules add their fields to it), the
+    Endgame events decoded with it, and their ids."""
+    schema = kestrel.Schema.empty()
+    batch, ids = endgame_batch(schema)
+    return schema, batch, ids
 
 
 def has_pipes(case: dict[str, Any]) -> bool:

@@ -31,8 +31,8 @@ from support.conformance import (
     ENDGAME_ENGINE,
     ENDGAME_OPTIONS,
     alert_ids,
-    endgame_batch,
     endgame_file_events,
+    endgame_fixture,  # noqa: F401 (the `endgame` fixture)
     has_pipes,
     run_engine,
 )
@@ -69,13 +69,6 @@ def _deviation(text: str):
 
 
 CASES = list(_event_queries())
-
-
-@pytest.fixture(scope="module")
-def endgame():
-    schema = kestrel.Schema.empty()
-    batch, ids = endgame_batch(schema)
-    return schema, batch, ids
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"q{i}" for i in range(len(CASES))])

@@ -8,16 +8,14 @@ import pytest
 import kestrel
 from kestrel.runtime.wasm import WasmPredicate
 
-from support.conformance import ENDGAME_OPTIONS, endgame_batch, event_cases, unpiped
+from support.conformance import (
+    ENDGAME_OPTIONS,
+    endgame_fixture,  # noqa: F401 (the `endgame` fixture)
+    event_cases,
+    unpiped,
+)
 
 CASES = unpiped(event_cases())
-
-
-@pytest.fixture(scope="module")
-def endgame():
-    schema = kestrel.Schema.empty()
-    batch, ids = endgame_batch(schema)
-    return schema, batch, ids
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])

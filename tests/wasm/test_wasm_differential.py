@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from ir.ir_corpus import corpus_rules
-from ir.ir_events import event_batches, rule_pools
+from ir.ir_events import compiled_with_batches
 
 import kestrel
 from kestrel.compiler.ir import step_list
@@ -28,18 +28,9 @@ GROUP = 32
 GROUPS = [range(start, min(start + GROUP, len(RULES))) for start in range(0, len(RULES), GROUP)]
 
 
-@lru_cache(maxsize=None)
-def _base_schema():
-    return kestrel.Schema.default()
-
-
 @lru_cache(maxsize=GROUP)
 def prepared(index: int):
-    schema = _base_schema().copy()
-    compiled = kestrel.compile(RULES[index]["query"], schema=schema)
-    document = compiled.ir_dict()
-    categories = sorted({s.category for s in step_list(compiled.ir.rule) if s.category} | {"network"})
-    return compiled, schema, event_batches(document, rule_pools(document), categories)
+    return compiled_with_batches(RULES[index]["query"])
 
 
 @pytest.fixture(scope="module")

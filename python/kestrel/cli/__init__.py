@@ -8,10 +8,10 @@
     kestrel bench [PATH...] [--compare eql] [--diff OLD NEW]
     kestrel flink submit --rules PATH... --source URI --sink URI
 
-Each verb's module has ``add(subparsers)``, which declares its arguments and
-sets the handler ``(args, out) -> exit code``; a new verb is a new module
-and an entry in :data:`COMMANDS`. The exit codes are in
-:mod:`kestrel.cli.exit_codes`.
+Each verb's module has ``add(subparsers)``, which declares the verb and its
+handler ``(args, out) -> exit code`` with :func:`add_verb`, then its
+arguments; a new verb is a new module and an entry in :data:`COMMANDS`. The
+exit codes are in :mod:`kestrel.cli.exit_codes`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Callable, Dict, List, Optional, TextIO
+from typing import Any, Callable, Dict, List, Optional, TextIO
 
 CommandHandler = Callable[[argparse.Namespace, TextIO], int]
 
@@ -34,6 +34,18 @@ COMMANDS: Dict[str, str] = {
     "bench": "kestrel.cli.bench",
     "flink": "kestrel.cli.flink",
 }
+
+
+def add_verb(
+    subparsers: Any, name: str, handler: CommandHandler, *, help: str, description: str, epilog: str
+) -> argparse.ArgumentParser:
+    """The parser of verb `name`, whose handler is `handler`; its epilog
+    (examples, exit codes) is shown with the line breaks it is written with."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=help, description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.set_defaults(handler=handler)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:

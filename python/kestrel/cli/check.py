@@ -6,27 +6,28 @@ import argparse
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, TextIO, Union
 
+from kestrel.cli import add_verb
 from kestrel.cli.exit_codes import EPILOG, FOUND, OK
 from kestrel.engine.sources import RuleSource, discover
 from kestrel.packages.manifest import MANIFEST_FILE
 
 
 def add(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = add_verb(
+        subparsers,
         "check",
+        run_check,
         help="check rules of every source: EQL, detection-rules TOML, corpora, packages, Sigma",
         description="Compile EQL rules from .eql files, detection-rules .toml files and "
         ".jsonl corpora (one JSON object with a `query` field per line), and load rule packages "
         "(manifest.json + rule.wasm | rule.wat | predicate.lua | rule.eql) and Sigma .yml/.yaml files "
         "as the engine would. Directories are searched recursively.",
         epilog="examples:\n  kestrel check rules/\n  kestrel check --strict my_rule.eql corpus.jsonl\n\n" + EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
     parser.add_argument("--strict", action="store_true", help="reject fields the schema does not declare")
     parser.add_argument("--schema", metavar="FILE", help="schema file (.json/.yaml); default ECS 9.5.0")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
-    parser.set_defaults(handler=run_check)
 
 
 def run_check(args: argparse.Namespace, out: TextIO) -> int:

@@ -7,23 +7,24 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from kestrel.cli import add_verb
 from kestrel.cli.exit_codes import EPILOG, OK, USAGE
 
 
 def add(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = add_verb(
+        subparsers,
         "compile",
+        run_compile,
         help="compile an EQL rule into a rule package",
         description="Compile one EQL rule (.eql file) into a rule package: manifest.json plus rule.wasm "
         "(default) or predicate.lua, and constants.json.",
         epilog="example:\n  kestrel compile rules/eql/certutil_download.eql --backend lua -o build/certutil\n\n" + EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("rule", metavar="RULE", help="an .eql file")
     parser.add_argument("--backend", choices=("wasm", "lua"), default="wasm")
     parser.add_argument("-o", "--output", required=True, metavar="DIR", help="package directory to write")
     parser.add_argument("--id", help="rule id (default: the file name)")
-    parser.set_defaults(handler=run_compile)
 
 
 def run_compile(args: argparse.Namespace, out: TextIO) -> int:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from kestrel.cli import add_verb
 from kestrel.cli.exit_codes import EPILOG as EXIT_CODES_EPILOG
 from kestrel.cli.exit_codes import FOUND, OK, USAGE
 from kestrel.errors import KestrelError
@@ -34,12 +35,13 @@ def add(subparsers: Any) -> None:
         "state in Flink's checkpointed keyed state. See docs/scale-out.md.",
     )
     verbs = parser.add_subparsers(dest="flink_verb", required=True)
-    submit = verbs.add_parser(
+    submit = add_verb(
+        verbs,
         "submit",
+        run_flink,
         help="build the job and run it",
         description="Build the Kestrel job for a source and a sink and run it.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     submit.add_argument("--rules", nargs="+", required=True, metavar="PATH", help="rule files or directories")
     submit.add_argument("--source", required=True, metavar="URI", help="file:PATH or kafka://HOST:PORT/TOPIC")
@@ -60,7 +62,6 @@ def add(subparsers: Any) -> None:
     submit.add_argument("--name", default="kestrel", help="job name; also the Kafka group and transaction prefix")
     submit.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Flink configuration")
     submit.add_argument("--detach", action="store_true", help="return once the cluster accepted the job")
-    parser.set_defaults(handler=run_flink)
 
 
 def run_flink(args: argparse.Namespace, out: TextIO) -> int:

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any, TextIO
 
+from kestrel.cli import add_verb
 from kestrel.cli.exit_codes import EPILOG, OK, USAGE
 
 LIST_EXAMPLES = """examples:
@@ -16,17 +17,17 @@ LIST_EXAMPLES = """examples:
 
 
 def add(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = add_verb(
+        subparsers,
         "list",
+        run_list,
         help="show the rules found in paths",
         description="Load the rules under PATHs and show each one's id, name, kind, runtime, categories and "
         "status, then the rules skipped and the failures.",
         epilog=LIST_EXAMPLES + EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="rule files or directories")
     parser.add_argument("--json", action="store_true", help="print the rules as JSON")
-    parser.set_defaults(handler=run_list)
 
 
 def run_list(args: argparse.Namespace, out: TextIO) -> int:

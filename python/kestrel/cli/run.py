@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any, Dict, TextIO
 
+from kestrel.cli import add_verb
 from kestrel.cli.exit_codes import EPILOG, FOUND, INPUT, OK, USAGE
 
 RUN_EXAMPLES = """examples:
@@ -24,14 +25,15 @@ RUN_EXAMPLES = """examples:
 
 
 def add(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = add_verb(
+        subparsers,
         "run",
+        run_run,
         help="evaluate rules over events and write alerts",
         description="Load rules (rule packages, .eql, detection-rules .toml, .jsonl corpora, Sigma .yml) and "
         "evaluate them over NDJSON events (.gz/.zst too, or - for stdin). Alerts are JSON lines (stdout, or "
         "--alerts FILE; a .bulk file gets Elasticsearch _bulk format); the summary table goes to stderr.",
         epilog=RUN_EXAMPLES + EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--rules", nargs="+", default=[], metavar="PATH", help="rule files or directories")
     parser.add_argument("--events", required=True, metavar="FILE", help="NDJSON events, or - for stdin")
@@ -66,7 +68,6 @@ def add(subparsers: Any) -> None:
         help="reload the rules when their files change, checking every SECONDS (default 2); "
         "a broken change keeps the running rules",
     )
-    parser.set_defaults(handler=run_run)
 
 
 def run_run(args: argparse.Namespace, out: TextIO) -> int:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, TextIO
 
+from kestrel.cli import add_verb
 from kestrel.cli.exit_codes import EPILOG, FOUND, OK, USAGE
 from kestrel.packages.manifest import MANIFEST_FILE
 
@@ -22,16 +23,16 @@ A package's tests/ holds events.ndjson and expected.json:
 
 
 def add(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = add_verb(
+        subparsers,
         "test",
+        run_test,
         help="run rule packages' tests",
         description="For every rule package under PATHs that has a tests/ directory, run the package over "
         "tests/events.ndjson and compare its alerts with tests/expected.json.",
         epilog=TEST_EXAMPLES + EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="packages or directories holding packages")
-    parser.set_defaults(handler=run_test)
 
 
 def run_test(args: argparse.Namespace, out: TextIO) -> int:

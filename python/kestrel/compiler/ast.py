@@ -59,13 +59,18 @@ class FunctionCall:
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """`left op right` with op one of == != < <= > >= (`:` is a PatternMatch)."""
+class BinaryOp:
+    """`left op right`: Comparison, Logical and Arithmetic, which render and walk alike."""
 
     op: str
     left: "Expr"
     right: "Expr"
     span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Comparison(BinaryOp):
+    """`left op right` with op one of == != < <= > >= (`:` is a PatternMatch)."""
 
 
 @dataclass(frozen=True)
@@ -95,13 +100,8 @@ class Membership:
 
 
 @dataclass(frozen=True)
-class Logical:
+class Logical(BinaryOp):
     """`left and right` / `left or right`."""
-
-    op: str
-    left: "Expr"
-    right: "Expr"
-    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -111,13 +111,8 @@ class Not:
 
 
 @dataclass(frozen=True)
-class Arithmetic:
+class Arithmetic(BinaryOp):
     """`left op right` with op one of + - * / %."""
-
-    op: str
-    left: "Expr"
-    right: "Expr"
-    span: Span = _span()
 
 
 @dataclass(frozen=True)

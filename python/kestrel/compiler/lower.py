@@ -494,7 +494,7 @@ def _check_expression(root: ast.Expr, source: str) -> None:
 
 
 def _expression_children(node: ast.Expr) -> Tuple[ast.Expr, ...]:
-    if isinstance(node, (ast.Logical, ast.Comparison, ast.Arithmetic)):
+    if isinstance(node, ast.BinaryOp):
         return (node.left, node.right)
     if isinstance(node, (ast.Not, ast.Negate)):
         return (node.operand,)

@@ -39,7 +39,7 @@ def render_expr(expr: ast.Expr) -> str:
     if isinstance(expr, ast.FunctionCall):
         tilde = "~" if expr.case_insensitive else ""
         return f"{expr.name}{tilde}({_join(expr.args)})"
-    if isinstance(expr, ast.Comparison):
+    if isinstance(expr, ast.BinaryOp):
         return f"{_operand(expr.left)} {expr.op} {_operand(expr.right)}"
     if isinstance(expr, ast.PatternMatch):
         op = ":" if expr.kind == "seq" else expr.kind + ("~" if expr.case_insensitive else "")
@@ -47,12 +47,8 @@ def render_expr(expr: ast.Expr) -> str:
     if isinstance(expr, ast.Membership):
         op = ("not in" if expr.negated else "in") + ("~" if expr.case_insensitive else "")
         return f"{_operand(expr.operand)} {op} ({_join(expr.values)})"
-    if isinstance(expr, ast.Logical):
-        return f"{_operand(expr.left)} {expr.op} {_operand(expr.right)}"
     if isinstance(expr, ast.Not):
         return f"not {_operand(expr.operand)}"
-    if isinstance(expr, ast.Arithmetic):
-        return f"{_operand(expr.left)} {expr.op} {_operand(expr.right)}"
     if isinstance(expr, ast.Negate):
         return f"-{_operand(expr.operand)}"
     raise TypeError(f"cannot render {type(expr).__name__}")

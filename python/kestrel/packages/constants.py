@@ -30,9 +30,7 @@ from pathlib import Path
 from typing import Any, Optional, Tuple
 
 from kestrel import HostContext
-from kestrel.errors import RuleFileError
-from kestrel.files import read_text
-from kestrel.packages.manifest import RulePackageError, package_file
+from kestrel.packages.manifest import RulePackageError, read_package_json
 
 CONSTANTS_FILE = "constants.json"
 
@@ -139,17 +137,8 @@ def write_constants(package_dir: "str | os.PathLike[str]", constants: PackageCon
 
 
 def read_constants_document(path: Path) -> Any:
-    """A ``constants.json`` decoded, not yet validated; every way it can be
-    unreadable is a :class:`RulePackageError` naming the file."""
-    path = package_file(path.parent, path.name)
-    try:
-        return json.loads(read_text(path))
-    except RuleFileError as error:
-        raise RulePackageError(f"{path}: cannot read constants: {error.reason}") from None
-    except json.JSONDecodeError as error:
-        raise RulePackageError(f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
-    except RecursionError:
-        raise RulePackageError(f"{path}: not valid JSON: nested too deeply to parse") from None
+    """A ``constants.json`` decoded, not yet validated (see :func:`read_package_json`)."""
+    return read_package_json(path, "constants")
 
 
 def parse_constants(document: Any, source: str = CONSTANTS_FILE, *, runtime: str = "lua") -> PackageConstants:

@@ -155,18 +155,24 @@ def load_manifest(path: "str | os.PathLike[str]") -> Manifest:
     path = Path(path)
     if path.is_dir():
         path = path / MANIFEST_FILE
+    return parse_manifest(read_package_json(path, "the manifest"), source=str(path))
+
+
+def read_package_json(path: Path, what: str) -> Any:
+    """A package's JSON file, decoded but not yet validated. Every way it can
+    be unreadable is a :class:`RulePackageError` naming the file; `what` is
+    the file's role in a read error ("the manifest", "constants")."""
     path = package_file(path.parent, path.name)
     try:
         text = read_text(path)
     except RuleFileError as error:
-        raise RulePackageError(f"{path}: cannot read the manifest: {error.reason}") from None
+        raise RulePackageError(f"{path}: cannot read {what}: {error.reason}") from None
     try:
-        document = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise RulePackageError(f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
     except RecursionError:
         raise RulePackageError(f"{path}: not valid JSON: nested too deeply to parse") from None
-    return parse_manifest(document, source=str(path))
 
 
 def parse_manifest(document: Any, *, source: str = MANIFEST_FILE) -> Manifest:
