@@ -337,6 +337,25 @@ impl Outcome {
         self.error = Some(format!("rule {}: {error}", rule.spec.id));
         self.quarantined |= wasm.is_some_and(|w| w.health().quarantined);
     }
+
+    /// Keep `rule`'s alerts, or record why its code failed to give them.
+    fn alerts_or_fail<E: std::fmt::Display>(
+        &mut self,
+        rule: &Rule,
+        result: Result<Vec<Alert>, E>,
+        wasm: &WasmRule,
+    ) {
+        match result {
+            Ok(alerts) => self.alerts = alerts,
+            Err(e) => self.fail(rule, e, Some(wasm)),
+        }
+    }
+
+    /// The outcome of a rule's work that began at `started`.
+    fn finished(mut self, started: Instant) -> Option<Outcome> {
+        self.elapsed_ns = started.elapsed().as_nanos() as u64;
+        Some(self)
+    }
 }
 
 /// The elements of ascending `a` also in ascending `b`.
@@ -680,12 +699,8 @@ impl Pipeline {
             Timings::add(&self.timings.alerts, evaluated);
             alerts
         });
-        match result {
-            Ok(alerts) => outcome.alerts = alerts,
-            Err(e) => outcome.fail(rule, e, Some(&*wasm)),
-        }
-        outcome.elapsed_ns = started.elapsed().as_nanos() as u64;
-        Some(outcome)
+        outcome.alerts_or_fail(rule, result, &wasm);
+        outcome.finished(started)
     }
 
     fn event_alerts(
@@ -810,17 +825,14 @@ impl Pipeline {
             Ok(Ok(matches)) => {
                 outcome.matches = matches.len() as u64;
                 let matched = Timings::add(&self.timings.sequences, started);
-                match self.sequence_alerts(rule, &mut wasm, matches) {
-                    Ok(alerts) => outcome.alerts = alerts,
-                    Err(e) => outcome.fail(rule, e, Some(&*wasm)),
-                }
+                let alerts = self.sequence_alerts(rule, &mut wasm, matches);
+                outcome.alerts_or_fail(rule, alerts, &wasm);
                 Timings::add(&self.timings.alerts, matched);
             }
             Ok(Err(e)) => outcome.fail(rule, e, None),
             Err(e) => outcome.fail(rule, e, Some(&*wasm)),
         }
-        outcome.elapsed_ns = started.elapsed().as_nanos() as u64;
-        Some(outcome)
+        outcome.finished(started)
     }
 
     /// Alerts of completed sequences or samples. Their evidence from earlier

@@ -14,6 +14,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::{Arc, Mutex};
 
+use kestrel_seq::codec::{CodecError, Lengths, Reader, Writer};
 use kestrel_seq::SequenceMatcher;
 
 use crate::pipeline::Pipeline;
@@ -25,135 +26,43 @@ use crate::EngineError;
 const MAGIC: &[u8; 4] = b"KENG";
 /// Bump on any layout change; other versions are refused, not guessed at.
 pub const SNAPSHOT_VERSION: u8 = 1;
-const DIGEST: usize = 32;
+const LENGTHS: Lengths = Lengths::U64;
 
-#[derive(Default)]
-struct Writer(Vec<u8>);
-
-impl Writer {
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn i64(&mut self, v: i64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn bytes(&mut self, b: &[u8]) {
-        self.u64(b.len() as u64);
-        self.0.extend_from_slice(b);
-    }
-    fn alert(&mut self, a: &Alert) {
-        self.i64(a.order.0);
-        self.i64(a.order.1);
-        self.u64(a.order.2);
-        match a.timestamp {
-            Some(ts) => {
-                self.u8(1);
-                self.i64(ts);
-            }
-            None => self.u8(0),
-        }
-        self.0.extend_from_slice(&a.identity);
-        self.bytes(&a.line);
+impl From<CodecError> for EngineError {
+    fn from(e: CodecError) -> EngineError {
+        EngineError::Snapshot(e.to_string())
     }
 }
 
-struct Reader<'a> {
-    data: &'a [u8],
-    at: usize,
+fn write_alert(w: &mut Writer, a: &Alert) {
+    w.i64(a.order.0);
+    w.i64(a.order.1);
+    w.u64(a.order.2);
+    match a.timestamp {
+        Some(ts) => {
+            w.u8(1);
+            w.i64(ts);
+        }
+        None => w.u8(0),
+    }
+    w.raw(&a.identity);
+    w.bytes(&a.line);
 }
 
-impl<'a> Reader<'a> {
-    /// A reader past the header of a snapshot of `kind` (magic, version),
-    /// over its body once its digest checks out.
-    fn open(data: &'a [u8], magic: &[u8; 4], kind: &str) -> Result<Reader<'a>, EngineError> {
-        if data.len() < magic.len() + 1 + DIGEST || &data[..4] != magic {
-            return Err(EngineError::Snapshot(format!(
-                "not a Kestrel {kind} snapshot"
-            )));
-        }
-        if data[4] != SNAPSHOT_VERSION {
-            return Err(EngineError::Snapshot(format!(
-                "snapshot format {}, this build reads {SNAPSHOT_VERSION}",
-                data[4]
-            )));
-        }
-        let (body, digest) = data.split_at(data.len() - DIGEST);
-        if blake3::hash(body).as_bytes() != digest {
-            return Err(EngineError::Snapshot(
-                "checksum mismatch: the snapshot is damaged or was edited".into(),
-            ));
-        }
-        Ok(Reader { data: body, at: 5 })
-    }
-
-    fn fail(&self, reason: &str) -> EngineError {
-        EngineError::Snapshot(format!("{reason} (at byte {})", self.at))
-    }
-    fn take(&mut self, n: usize) -> Result<&'a [u8], EngineError> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&e| e <= self.data.len())
-            .ok_or_else(|| self.fail("truncated"))?;
-        let out = &self.data[self.at..end];
-        self.at = end;
-        Ok(out)
-    }
-    fn u8(&mut self) -> Result<u8, EngineError> {
-        Ok(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> Result<u32, EngineError> {
-        Ok(u32::from_le_bytes(
-            self.take(4)?.try_into().expect("4 bytes"),
-        ))
-    }
-    fn u64(&mut self) -> Result<u64, EngineError> {
-        Ok(u64::from_le_bytes(
-            self.take(8)?.try_into().expect("8 bytes"),
-        ))
-    }
-    fn i64(&mut self) -> Result<i64, EngineError> {
-        Ok(i64::from_le_bytes(
-            self.take(8)?.try_into().expect("8 bytes"),
-        ))
-    }
-    fn bytes(&mut self) -> Result<&'a [u8], EngineError> {
-        let n = usize::try_from(self.u64()?).map_err(|_| self.fail("length out of range"))?;
-        self.take(n)
-    }
-    fn text(&mut self) -> Result<String, EngineError> {
-        let bytes = self.bytes()?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| self.fail("text is not UTF-8"))
-    }
-    /// A count of items of at least `min` bytes each, which the rest must hold.
-    fn count(&mut self, min: usize) -> Result<usize, EngineError> {
-        let n = self.u64()? as usize;
-        if n.saturating_mul(min) > self.data.len() - self.at {
-            return Err(self.fail("count larger than the data"));
-        }
-        Ok(n)
-    }
-    fn alert(&mut self) -> Result<Alert, EngineError> {
-        let order = (self.i64()?, self.i64()?, self.u64()?);
-        let timestamp = match self.u8()? {
-            0 => None,
-            1 => Some(self.i64()?),
-            _ => return Err(self.fail("bad timestamp flag")),
-        };
-        let identity = self.take(16)?.try_into().expect("16 bytes");
-        Ok(Alert {
-            order,
-            timestamp,
-            identity,
-            line: self.bytes()?.to_vec(),
-        })
-    }
+fn read_alert(r: &mut Reader<'_>) -> Result<Alert, CodecError> {
+    let order = (r.i64()?, r.i64()?, r.u64()?);
+    let timestamp = match r.u8()? {
+        0 => None,
+        1 => Some(r.i64()?),
+        _ => return Err(r.fail("bad timestamp flag")),
+    };
+    let identity = r.take(16)?.try_into().expect("16 bytes");
+    Ok(Alert {
+        order,
+        timestamp,
+        identity,
+        line: r.bytes()?.to_vec(),
+    })
 }
 
 /// One rule's part of a snapshot, read and checked before anything is applied.
@@ -171,11 +80,9 @@ impl Pipeline {
     /// [`Pipeline::restore`].
     pub fn snapshot(&self, extra: &[u8]) -> Vec<u8> {
         let set = self.rules();
-        let mut w = Writer::default();
-        w.0.extend_from_slice(MAGIC);
-        w.u8(SNAPSHOT_VERSION);
+        let mut w = Writer::new(MAGIC, SNAPSHOT_VERSION, LENGTHS);
         w.u32(self.config.partitions as u32);
-        w.u64(set.rules.len() as u64);
+        w.count(set.rules.len());
         for rule in &set.rules {
             w.bytes(rule.spec.id.as_bytes());
             w.bytes(rule.spec.fingerprint.as_bytes());
@@ -194,7 +101,7 @@ impl Pipeline {
             w.u8(u8::from(c.quarantined));
             w.bytes(c.last_error.as_deref().unwrap_or("").as_bytes());
             w.u64(state.pipes.emitted);
-            w.u64(state.pipes.stages.len() as u64);
+            w.count(state.pipes.stages.len());
             for stage in &state.pipes.stages {
                 match stage {
                     Stage::Head {
@@ -213,17 +120,17 @@ impl Pipeline {
                         w.u8(1);
                         w.u64(*arrivals);
                         w.u64(*dropped);
-                        w.u64(held.len() as u64);
+                        w.count(held.len());
                         for Reverse(h) in held.iter() {
                             w.u64(h.arrival);
-                            w.alert(&h.alert);
+                            write_alert(&mut w, &h.alert);
                         }
                     }
                 }
             }
             drop(state);
             let parts = rule.parts();
-            w.u64(parts.len() as u64);
+            w.count(parts.len());
             for part in parts {
                 match part.matcher {
                     Some(m) => {
@@ -238,16 +145,14 @@ impl Pipeline {
         w.u64(emitted.alerts);
         w.u64(emitted.dedup.suppressed);
         w.i64(emitted.dedup.horizon);
-        w.u64(emitted.dedup.seen.len() as u64);
+        w.count(emitted.dedup.seen.len());
         for (identity, ts) in &emitted.dedup.seen {
-            w.0.extend_from_slice(identity);
+            w.raw(identity);
             w.i64(*ts);
         }
         drop(emitted);
         w.bytes(extra);
-        let digest = blake3::hash(&w.0);
-        w.0.extend_from_slice(digest.as_bytes());
-        w.0
+        w.seal()
     }
 
     /// Restore a [`Pipeline::snapshot`] taken with the same rules and
@@ -255,8 +160,7 @@ impl Pipeline {
     /// from another rule set or another partition count is refused and
     /// nothing changes.
     pub fn restore(&self, data: &[u8]) -> Result<Vec<u8>, EngineError> {
-        let mut r = Reader::open(data, MAGIC, "engine")?;
-        let body = r.data;
+        let mut r = Reader::open(data, MAGIC, SNAPSHOT_VERSION, "engine", LENGTHS)?;
         let partitions = r.u32()? as usize;
         if partitions != self.config.partitions {
             return Err(EngineError::Snapshot(format!(
@@ -297,9 +201,7 @@ impl Pipeline {
             seen.insert(identity, r.i64()?);
         }
         let extra = r.bytes()?.to_vec();
-        if r.at != body.len() {
-            return Err(r.fail("trailing bytes"));
-        }
+        r.finish()?;
         for (rule, image) in set.rules.iter().zip(images) {
             apply(rule, image);
         }
@@ -328,7 +230,7 @@ fn read_rule(r: &mut Reader<'_>, rule: &Arc<Rule>) -> Result<RuleImage, EngineEr
     let emitted = r.u64()?;
     let n = r.count(17)?;
     if n != rule.spec.pipes.len() {
-        return Err(r.fail("pipe stages differ from the rule's"));
+        return Err(r.fail("pipe stages differ from the rule's").into());
     }
     let mut stages = Vec::with_capacity(n);
     for &(op, count) in &rule.spec.pipes {
@@ -347,7 +249,7 @@ fn read_rule(r: &mut Reader<'_>, rule: &Arc<Rule>) -> Result<RuleImage, EngineEr
                     let arrival = r.u64()?;
                     held.push(Reverse(Held {
                         arrival,
-                        alert: r.alert()?,
+                        alert: read_alert(r)?,
                     }));
                 }
                 Stage::Tail {
@@ -357,7 +259,7 @@ fn read_rule(r: &mut Reader<'_>, rule: &Arc<Rule>) -> Result<RuleImage, EngineEr
                     dropped,
                 }
             }
-            _ => return Err(r.fail("pipe stages differ from the rule's")),
+            _ => return Err(r.fail("pipe stages differ from the rule's").into()),
         };
         stages.push(stage);
     }
@@ -376,7 +278,7 @@ fn read_rule(r: &mut Reader<'_>, rule: &Arc<Rule>) -> Result<RuleImage, EngineEr
                 })?;
                 Some(fresh)
             }
-            _ => return Err(r.fail("bad partition flag")),
+            _ => return Err(r.fail("bad partition flag").into()),
         });
     }
     Ok(RuleImage {
@@ -419,12 +321,10 @@ impl Pipeline {
     /// ([`Pipeline::snapshot`]).
     pub fn snapshot_partition(&self, p: usize) -> Result<Vec<u8>, EngineError> {
         let rules = self.partition_state(p)?;
-        let mut w = Writer::default();
-        w.0.extend_from_slice(PART_MAGIC);
-        w.u8(SNAPSHOT_VERSION);
+        let mut w = Writer::new(PART_MAGIC, SNAPSHOT_VERSION, LENGTHS);
         w.u32(self.config.partitions as u32);
         w.u32(p as u32);
-        w.u64(rules.len() as u64);
+        w.count(rules.len());
         for (rule, part) in &rules {
             w.bytes(rule.spec.id.as_bytes());
             w.bytes(rule.spec.fingerprint.as_bytes());
@@ -435,9 +335,7 @@ impl Pipeline {
                 .unwrap_or_default();
             w.bytes(&state);
         }
-        let digest = blake3::hash(&w.0);
-        w.0.extend_from_slice(digest.as_bytes());
-        Ok(w.0)
+        Ok(w.seal())
     }
 
     /// Restore a [`Pipeline::snapshot_partition`] of partition `p`, taken
@@ -445,8 +343,7 @@ impl Pipeline {
     /// state changes, when it is damaged or from elsewhere.
     pub fn restore_partition(&self, p: usize, data: &[u8]) -> Result<(), EngineError> {
         let rules = self.partition_state(p)?;
-        let mut r = Reader::open(data, PART_MAGIC, "partition")?;
-        let body = r.data;
+        let mut r = Reader::open(data, PART_MAGIC, SNAPSHOT_VERSION, "partition", LENGTHS)?;
         let (partitions, taken) = (r.u32()? as usize, r.u32()? as usize);
         if partitions != self.config.partitions || taken != p {
             return Err(EngineError::Snapshot(format!(
@@ -479,9 +376,7 @@ impl Pipeline {
                 .map_err(|e| EngineError::Snapshot(format!("rule {id}, partition {p}: {e}")))?;
             restored.push(fresh);
         }
-        if r.at != body.len() {
-            return Err(r.fail("trailing bytes"));
-        }
+        r.finish()?;
         for ((_, part), fresh) in rules.iter().zip(restored) {
             if let Some(matcher) = &part.matcher {
                 replace_matcher(matcher, fresh);

@@ -43,23 +43,30 @@ struct Node {
     stores: Option<bool>,
 }
 
-pub(crate) struct PathTrie {
-    nodes: Vec<Node>,
-}
-
-impl PathTrie {
-    pub fn new() -> Self {
-        let root = Node {
-            parent: ROOT,
-            key: "".into(),
+impl Node {
+    fn new(parent: NodeId, key: &str) -> Node {
+        Node {
+            parent,
+            key: key.into(),
             children: Vec::new(),
             index: None,
             cursor: 0,
             slot: None,
             roles: None,
             stores: None,
-        };
-        PathTrie { nodes: vec![root] }
+        }
+    }
+}
+
+pub(crate) struct PathTrie {
+    nodes: Vec<Node>,
+}
+
+impl PathTrie {
+    pub fn new() -> Self {
+        PathTrie {
+            nodes: vec![Node::new(ROOT, "")],
+        }
     }
 
     /// Called when the walker enters an object at `node`, so the next key is
@@ -95,16 +102,7 @@ impl PathTrie {
 
     fn insert(&mut self, parent: NodeId, key: &str) -> NodeId {
         let id = self.nodes.len() as NodeId;
-        self.nodes.push(Node {
-            parent,
-            key: key.into(),
-            children: Vec::new(),
-            index: None,
-            cursor: 0,
-            slot: None,
-            roles: None,
-            stores: None,
-        });
+        self.nodes.push(Node::new(parent, key));
         let p = &mut self.nodes[parent as usize];
         p.children.push((key.into(), id));
         p.cursor = p.children.len();

@@ -180,14 +180,27 @@ pub fn str_eq(batch: &EventBatch, ev: usize, field: FieldId, lit: &Literal, ci: 
     }
 }
 
-pub fn str_contains(batch: &EventBatch, ev: usize, field: FieldId, lit: &Literal, ci: bool) -> Tri {
+/// `test(text, pattern)` over the field's strings, on folded text and the
+/// folded literal when case-insensitive.
+fn str_test(
+    batch: &EventBatch,
+    ev: usize,
+    field: FieldId,
+    lit: &Literal,
+    ci: bool,
+    test: impl Fn(&str, &str) -> bool,
+) -> Tri {
     if ci {
         any_str(batch, ev, field, |s| {
-            crate::fold::with_folded(s, |f| f.contains(&*lit.folded))
+            crate::fold::with_folded(s, |f| test(f, &lit.folded))
         })
     } else {
-        any_str(batch, ev, field, |s| s.contains(&*lit.text))
+        any_str(batch, ev, field, |s| test(s, &lit.text))
     }
+}
+
+pub fn str_contains(batch: &EventBatch, ev: usize, field: FieldId, lit: &Literal, ci: bool) -> Tri {
+    str_test(batch, ev, field, lit, ci, |s, p| s.contains(p))
 }
 
 pub fn str_starts_with(
@@ -197,13 +210,7 @@ pub fn str_starts_with(
     lit: &Literal,
     ci: bool,
 ) -> Tri {
-    if ci {
-        any_str(batch, ev, field, |s| {
-            crate::fold::with_folded(s, |f| f.starts_with(&*lit.folded))
-        })
-    } else {
-        any_str(batch, ev, field, |s| s.starts_with(&*lit.text))
-    }
+    str_test(batch, ev, field, lit, ci, |s, p| s.starts_with(p))
 }
 
 pub fn str_ends_with(
@@ -213,13 +220,7 @@ pub fn str_ends_with(
     lit: &Literal,
     ci: bool,
 ) -> Tri {
-    if ci {
-        any_str(batch, ev, field, |s| {
-            crate::fold::with_folded(s, |f| f.ends_with(&*lit.folded))
-        })
-    } else {
-        any_str(batch, ev, field, |s| s.ends_with(&*lit.text))
-    }
+    str_test(batch, ev, field, lit, ci, |s, p| s.ends_with(p))
 }
 
 #[inline]

@@ -20,6 +20,7 @@
 //! has its own slot table, LRU list and expiry heap, so expiry costs
 //! O(expired), and shards run in parallel threads within a batch.
 
+pub mod codec;
 mod key;
 mod matcher;
 mod plan;

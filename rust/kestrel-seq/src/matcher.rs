@@ -480,22 +480,13 @@ impl SequenceMatcher {
         self.run(pending, None);
         self.watermark = self.watermark.max(self.newest);
         self.expire(self.watermark);
-        let (plan, config) = (&self.plan, &self.config);
-        let shared = shared_counters(&self.config, &self.budget, &self.rule_partials);
-        let ctx = Ctx {
-            plan,
-            config,
-            shared,
-            batch: None,
-            creates_state: self.creates_state,
-        };
-        for shard in &mut self.shards {
+        self.each_shard(|shard, ctx| {
             let live: Vec<u32> = shard.live_slots().collect();
             for idx in live {
-                shard.release_awaiting(&ctx, idx, |_| true);
+                shard.release_awaiting(ctx, idx, |_| true);
                 shard.account(idx, &ctx.shared);
             }
-        }
+        });
         self.drain()
     }
 
@@ -803,17 +794,21 @@ impl SequenceMatcher {
         if self.plan.kind == RuleKind::Sample || watermark == NONE {
             return;
         }
-        let (plan, config) = (&self.plan, &self.config);
-        let shared = shared_counters(&self.config, &self.budget, &self.rule_partials);
+        self.each_shard(|shard, ctx| shard.expire_sequences(ctx, watermark));
+    }
+
+    /// Run `f` on every shard with a context that reads no batch: for
+    /// work driven by time, the end of input or a restore.
+    pub(crate) fn each_shard(&mut self, mut f: impl FnMut(&mut Shard, &Ctx<'_>)) {
         let ctx = Ctx {
-            plan,
-            config,
-            shared,
+            plan: &self.plan,
+            config: &self.config,
+            shared: shared_counters(&self.config, &self.budget, &self.rule_partials),
             batch: None,
             creates_state: self.creates_state,
         };
         for shard in &mut self.shards {
-            shard.expire_sequences(&ctx, watermark);
+            f(shard, &ctx);
         }
     }
 

@@ -12,6 +12,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use crate::codec::{CodecError, Lengths, Reader, Writer};
 use crate::key::HitKey;
 use crate::matcher::{EvRef, Hit, RawRef, SequenceMatcher};
 use crate::stats::{Evictions, Stats};
@@ -21,114 +22,59 @@ use crate::SeqError;
 const MAGIC: &[u8; 4] = b"KSEQ";
 /// Bump on any layout change; older versions are refused, not guessed at.
 pub const SNAPSHOT_VERSION: u8 = 2;
-/// The trailing digest's length.
-const DIGEST: usize = 32;
+const LENGTHS: Lengths = Lengths::U32;
 
-struct Writer(Vec<u8>);
-
-impl Writer {
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn i64(&mut self, v: i64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn bytes(&mut self, b: &[u8]) {
-        self.u32(b.len() as u32);
-        self.0.extend_from_slice(b);
-    }
-    fn evref(&mut self, e: &EvRef) {
-        self.u64(e.seq);
-        self.i64(e.ts);
-        match &e.raw {
-            Some(raw) => {
-                self.u8(1);
-                self.bytes(raw.bytes());
-            }
-            None => self.u8(0),
-        }
-    }
-    fn partial(&mut self, p: &Partial) {
-        self.i64(p.start);
-        self.i64(p.lead);
-        self.u32(p.events.len() as u32);
-        p.events.iter().for_each(|e| self.evref(e));
-    }
-}
-
-struct Reader<'a> {
-    data: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn fail(&self, reason: &str) -> SeqError {
+impl From<CodecError> for SeqError {
+    fn from(e: CodecError) -> SeqError {
         SeqError::Snapshot {
-            offset: self.at,
-            reason: reason.to_string(),
+            offset: e.offset,
+            reason: e.reason,
         }
     }
-    fn take(&mut self, n: usize) -> Result<&'a [u8], SeqError> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&e| e <= self.data.len())
-            .ok_or_else(|| self.fail("truncated"))?;
-        let out = &self.data[self.at..end];
-        self.at = end;
-        Ok(out)
-    }
-    fn u8(&mut self) -> Result<u8, SeqError> {
-        Ok(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> Result<u32, SeqError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
-    }
-    fn u64(&mut self) -> Result<u64, SeqError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
-    }
-    fn i64(&mut self) -> Result<i64, SeqError> {
-        Ok(i64::from_le_bytes(self.take(8)?.try_into().unwrap()))
-    }
-    fn bytes(&mut self) -> Result<&'a [u8], SeqError> {
-        let n = self.u32()? as usize;
-        self.take(n)
-    }
-    /// A count of items, each at least `min` bytes: refuse counts the rest of the input cannot hold.
-    fn count(&mut self, min: usize) -> Result<usize, SeqError> {
-        let n = self.u32()? as usize;
-        if n.saturating_mul(min) > self.data.len() - self.at {
-            return Err(self.fail("count larger than the data"));
+}
+
+fn write_evref(w: &mut Writer, e: &EvRef) {
+    w.u64(e.seq);
+    w.i64(e.ts);
+    match &e.raw {
+        Some(raw) => {
+            w.u8(1);
+            w.bytes(raw.bytes());
         }
-        Ok(n)
+        None => w.u8(0),
     }
-    fn evref(&mut self) -> Result<EvRef, SeqError> {
-        let seq = self.u64()?;
-        let ts = self.i64()?;
-        let raw = match self.u8()? {
-            0 => None,
-            1 => Some(RawRef::owned(self.bytes()?)),
-            _ => return Err(self.fail("bad evidence flag")),
-        };
-        Ok(EvRef { seq, ts, raw })
+}
+
+fn write_partial(w: &mut Writer, p: &Partial) {
+    w.i64(p.start);
+    w.i64(p.lead);
+    w.count(p.events.len());
+    for e in &p.events {
+        write_evref(w, e);
     }
-    fn partial(&mut self) -> Result<Partial, SeqError> {
-        let start = self.i64()?;
-        let lead = self.i64()?;
-        let n = self.count(17)?;
-        let events = (0..n).map(|_| self.evref()).collect::<Result<_, _>>()?;
-        Ok(Partial {
-            start,
-            lead,
-            events,
-        })
-    }
+}
+
+fn read_evref(r: &mut Reader<'_>) -> Result<EvRef, CodecError> {
+    let seq = r.u64()?;
+    let ts = r.i64()?;
+    let raw = match r.u8()? {
+        0 => None,
+        1 => Some(RawRef::owned(r.bytes()?)),
+        _ => return Err(r.fail("bad evidence flag")),
+    };
+    Ok(EvRef { seq, ts, raw })
+}
+
+fn read_partial(r: &mut Reader<'_>) -> Result<Partial, CodecError> {
+    let start = r.i64()?;
+    let lead = r.i64()?;
+    let n = r.count(17)?;
+    let events = (0..n).map(|_| read_evref(r)).collect::<Result<_, _>>()?;
+    Ok(Partial {
+        start,
+        lead,
+        events,
+    })
 }
 
 fn stats_fields(s: &mut Stats) -> [&mut u64; 13] {
@@ -187,9 +133,7 @@ impl SequenceMatcher {
 
     /// The whole state as bytes.
     pub fn snapshot(&self) -> Vec<u8> {
-        let mut w = Writer(Vec::new());
-        w.0.extend_from_slice(MAGIC);
-        w.u8(SNAPSHOT_VERSION);
+        let mut w = Writer::new(MAGIC, SNAPSHOT_VERSION, LENGTHS);
         w.u64(self.fingerprint());
         w.i64(self.watermark);
         w.i64(self.newest);
@@ -203,82 +147,64 @@ impl SequenceMatcher {
             .iter()
             .flat_map(|s| s.live_slots().map(move |i| &s.slots[i as usize]))
             .collect();
-        w.u32(slots.len() as u32);
+        w.count(slots.len());
         for slot in slots {
             w.bytes(&slot.key);
             w.i64(slot.lead);
             w.i64(slot.touched);
             w.u32(slot.samples_done());
-            w.u32(slot.stages.len() as u32);
+            w.count(slot.stages.len());
             for stage in &slot.stages {
                 match stage {
                     Some(p) => {
                         w.u8(1);
-                        w.partial(p);
+                        write_partial(&mut w, p);
                     }
                     None => w.u8(0),
                 }
             }
-            w.u32(slot.awaiting().len() as u32);
+            w.count(slot.awaiting().len());
             for a in slot.awaiting() {
                 w.i64(a.deadline);
                 w.i64(a.anchor);
-                w.partial(&a.partial);
+                write_partial(&mut w, &a.partial);
             }
-            w.u32(slot.sample().len() as u32);
+            w.count(slot.sample().len());
             for e in slot.sample() {
                 match e {
                     Some(e) => {
                         w.u8(1);
-                        w.evref(e);
+                        write_evref(&mut w, e);
                     }
                     None => w.u8(0),
                 }
             }
         }
         let buffered: Vec<&Hit> = self.reorder.iter().map(|Reverse(h)| h).collect();
-        w.u32(buffered.len() as u32);
+        w.count(buffered.len());
         for hit in buffered {
             w.bytes(&hit.key);
             w.u64(hit.mask);
-            w.evref(&EvRef {
-                seq: hit.seq,
-                ts: hit.ts,
-                raw: hit.raw.clone(),
-            });
+            write_evref(
+                &mut w,
+                &EvRef {
+                    seq: hit.seq,
+                    ts: hit.ts,
+                    raw: hit.raw.clone(),
+                },
+            );
             w.i64(hit.tiebreaker);
         }
-        let digest = blake3::hash(&w.0);
-        w.0.extend_from_slice(digest.as_bytes());
-        w.0
+        w.seal()
     }
 
     /// Replace the state with a snapshot's. On error the state is unchanged.
     pub fn restore(&mut self, data: &[u8]) -> Result<(), SeqError> {
-        let mut r = Reader { data, at: 0 };
-        if r.take(4)? != MAGIC {
-            return Err(r.fail("not a Kestrel sequence snapshot"));
-        }
-        let version = r.u8()?;
-        if version != SNAPSHOT_VERSION {
-            return Err(r.fail(&format!(
-                "snapshot format {version}, this build reads {SNAPSHOT_VERSION}"
-            )));
-        }
-        if data.len() < r.at + DIGEST {
-            return Err(r.fail("truncated"));
-        }
-        let (body, digest) = data.split_at(data.len() - DIGEST);
-        if blake3::hash(body).as_bytes() != digest {
-            return Err(SeqError::Snapshot {
-                offset: body.len(),
-                reason: "checksum mismatch: the snapshot is damaged or was edited".into(),
-            });
-        }
-        let data = body;
-        r.data = body;
+        let mut r = Reader::open(data, MAGIC, SNAPSHOT_VERSION, "sequence", LENGTHS)?;
         if r.u64()? != self.fingerprint() {
-            return Err(r.fail("the snapshot was taken from a different rule"));
+            return Err(r
+                .fail("the snapshot was taken from a different rule")
+                .into());
         }
         let (watermark, newest, released) = (r.i64()?, r.i64()?, r.i64()?);
         let mut stats = Stats::default();
@@ -308,8 +234,8 @@ impl SequenceMatcher {
             for _ in 0..r.count(1)? {
                 stages.push(match r.u8()? {
                     0 => None,
-                    1 => Some(Box::new(r.partial()?)),
-                    _ => return Err(r.fail("bad stage flag")),
+                    1 => Some(Box::new(read_partial(&mut r)?)),
+                    _ => return Err(r.fail("bad stage flag").into()),
                 });
             }
             let mut awaiting = Vec::new();
@@ -318,15 +244,15 @@ impl SequenceMatcher {
                 awaiting.push(Awaiting {
                     deadline,
                     anchor,
-                    partial: r.partial()?,
+                    partial: read_partial(&mut r)?,
                 });
             }
             let mut sample = Vec::new();
             for _ in 0..r.count(1)? {
                 sample.push(match r.u8()? {
                     0 => None,
-                    1 => Some(r.evref()?),
-                    _ => return Err(r.fail("bad sample flag")),
+                    1 => Some(read_evref(&mut r)?),
+                    _ => return Err(r.fail("bad sample flag").into()),
                 });
             }
             let mut timers: Vec<i64> = stages
@@ -362,7 +288,7 @@ impl SequenceMatcher {
         for _ in 0..r.count(29)? {
             let key = HitKey::new(r.bytes()?);
             let mask = r.u64()?;
-            let e = r.evref()?;
+            let e = read_evref(&mut r)?;
             let tiebreaker = r.i64()?;
             let hash = hasher.hash_one(&key[..]);
             reorder.push(Reverse(Hit {
@@ -376,9 +302,7 @@ impl SequenceMatcher {
                 raw: e.raw,
             }));
         }
-        if r.at != data.len() {
-            return Err(r.fail("trailing bytes"));
-        }
+        r.finish()?;
         // Statistics restart from the snapshot's totals, held by the matcher.
         self.shards = shards;
         self.stats = stats;
@@ -403,17 +327,7 @@ impl SequenceMatcher {
         }
         // A snapshot from a roomier configuration is brought under this
         // one's budget now, not at the next event.
-        let (plan, config) = (&self.plan, &self.config);
-        let ctx = crate::matcher::Ctx {
-            plan,
-            config,
-            shared,
-            batch: None,
-            creates_state: self.creates_state,
-        };
-        for shard in &mut self.shards {
-            shard.enforce_budget(&ctx, u32::MAX);
-        }
+        self.each_shard(|shard, ctx| shard.enforce_budget(ctx, u32::MAX));
         Ok(())
     }
 }

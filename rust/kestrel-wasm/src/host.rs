@@ -7,7 +7,7 @@
 
 use kestrel_event::{EventBatch, ValueRef};
 use kestrel_host::ops::{self, Tri, FALSE, NULL, TRUE};
-use kestrel_host::HostContext;
+use kestrel_host::{HostContext, RuleConstants};
 use kestrel_schema::FieldId;
 use wasmtime::{Caller, Extern, Linker, StoreLimits};
 
@@ -203,6 +203,24 @@ fn guest_text(caller: &mut C<'_>, ptr: i32, len: i32) -> Option<String> {
     String::from_utf8(bytes.to_vec()).ok()
 }
 
+/// Whether the guest text at `(ptr, len)` matches the rule's constant
+/// matcher `id` (a glob set, a regex); null for a bad id or text.
+fn constant_matches<T>(
+    c: &mut C<'_>,
+    id: i32,
+    (ptr, len): (i32, i32),
+    get: impl Fn(&RuleConstants, usize) -> Option<&T>,
+    matches: impl Fn(&T, &str) -> bool,
+) -> i32 {
+    let Some(text) = guest_text(c, ptr, len) else {
+        return NULL;
+    };
+    usize::try_from(id)
+        .ok()
+        .and_then(|i| get(&c.data().ctx.constants, i))
+        .map_or(NULL, |m| matches(m, &text) as Tri)
+}
+
 /// Every `"kestrel"` import a module may use, with its signature as
 /// `rules/README.md` documents it: the one list of the Wasm side of Host
 /// API v1. A test checks [`define_imports`] against it, names and types,
@@ -372,28 +390,26 @@ pub fn define_imports(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
         M,
         "glob_match",
         |mut c: C<'_>, id: i32, ptr: i32, len: i32| -> i32 {
-            let Some(text) = guest_text(&mut c, ptr, len) else {
-                return NULL;
-            };
-            let s = c.data();
-            usize::try_from(id)
-                .ok()
-                .and_then(|i| s.ctx.constants.globs.get(i))
-                .map_or(NULL, |g| g.matches(&text) as Tri)
+            constant_matches(
+                &mut c,
+                id,
+                (ptr, len),
+                |k, i| k.globs.get(i),
+                |g, t| g.matches(t),
+            )
         },
     )?;
     linker.func_wrap(
         M,
         "re_match",
         |mut c: C<'_>, id: i32, ptr: i32, len: i32| -> i32 {
-            let Some(text) = guest_text(&mut c, ptr, len) else {
-                return NULL;
-            };
-            let s = c.data();
-            usize::try_from(id)
-                .ok()
-                .and_then(|i| s.ctx.constants.regexes.get(i))
-                .map_or(NULL, |r| r.is_match(&text) as Tri)
+            constant_matches(
+                &mut c,
+                id,
+                (ptr, len),
+                |k, i| k.regexes.get(i),
+                |r, t| r.is_match(t),
+            )
         },
     )?;
     linker.func_wrap(M, "field_id", |mut c: C<'_>, ptr: i32, len: i32| -> i32 {
