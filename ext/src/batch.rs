@@ -440,6 +440,10 @@ impl PyEventBatch {
     }
 }
 
+/// A decoded chunk of a file: its batch, its first line's number and the
+/// bytes read up to its end.
+type LocatedBatch = (PyEventBatch, u64, u64);
+
 /// A plain NDJSON file read in chunks of at most `lines` whole lines, each
 /// decoded into a batch: what `Engine.process_file` reads plain files with.
 /// The chunks pass from one reused buffer straight to the decoder, with no
@@ -450,6 +454,9 @@ pub struct PyNdjsonFile {
     path: PathBuf,
     settings: Settings,
     source: String,
+    /// A read error met after `next_batches` had read some chunks, raised
+    /// by the next call.
+    failure: Option<std::io::Error>,
 }
 
 #[pymethods]
@@ -491,6 +498,7 @@ impl PyNdjsonFile {
             path,
             settings,
             source,
+            failure: None,
         })
     }
 
@@ -517,15 +525,96 @@ impl PyNdjsonFile {
         Ok(found.map(|(data, first_line, offset)| (PyBytes::new(py, &data), first_line, offset)))
     }
 
+    /// Up to `count` chunks read in turn and decoded on as many threads at
+    /// once: `([(batch, first line, bytes read), ...], next ingest number)`,
+    /// with an empty list at the end of the file. Each chunk's events are
+    /// numbered from `first_seq` on, one number per line of the chunk, so
+    /// numbers never depend on which thread decoded what. A read error
+    /// after some chunks were read is raised by the next call, once those
+    /// chunks are handed back. Releases the GIL.
+    fn next_batches(
+        &mut self,
+        py: Python<'_>,
+        first_seq: u64,
+        count: usize,
+    ) -> PyResult<(Vec<LocatedBatch>, u64)> {
+        if let Some(e) = self.failure.take() {
+            return Err(io_error(&self.path, e));
+        }
+        let (schema, opts) = (&self.settings.schema.inner, &self.settings.opts);
+        let (chunks, name) = (&mut self.chunks, &self.source);
+        let (decoded, next_seq, failure) = py.detach(|| {
+            guarded("reading events", || {
+                let mut read = Vec::new();
+                let mut seq = first_seq;
+                let mut failure = None;
+                while read.len() < count.max(1) {
+                    match chunks.next_chunk() {
+                        Ok(Some(c)) => {
+                            let newlines = c.data.iter().filter(|&&b| b == b'\n').count();
+                            let lines = newlines + usize::from(!c.data.ends_with(b"\n"));
+                            read.push((c.data.to_vec(), c.first_line, c.offset, seq));
+                            seq += lines as u64;
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let decode = |(data, first_line, offset, first_seq): &(Vec<u8>, u64, u64, u64)| {
+                    let source = SourceInfo {
+                        name: name.clone(),
+                        first_line: 1,
+                        first_seq: *first_seq,
+                    };
+                    let batch = Decoder::new(schema.clone(), opts.clone()).decode(data, &source);
+                    (batch, *first_line, *offset)
+                };
+                let batches = std::thread::scope(|scope| {
+                    let rest: Vec<_> = read
+                        .iter()
+                        .skip(1)
+                        .map(|chunk| scope.spawn(move || decode(chunk)))
+                        .collect();
+                    let mut batches: Vec<_> = read.first().map(decode).into_iter().collect();
+                    for handle in rest {
+                        batches.push(
+                            handle
+                                .join()
+                                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                        );
+                    }
+                    batches
+                });
+                (batches, seq, failure)
+            })
+        })?;
+        if let Some(e) = failure {
+            if decoded.is_empty() {
+                return Err(io_error(&self.path, e));
+            }
+            self.failure = Some(e);
+        }
+        let batches = decoded
+            .into_iter()
+            .map(|(batch, first_line, offset)| {
+                let batch = PyEventBatch {
+                    inner: Arc::new(batch),
+                    schema: self.settings.schema.clone(),
+                };
+                (batch, first_line, offset)
+            })
+            .collect();
+        Ok((batches, next_seq))
+    }
+
     /// The next batch, its first line's number in the file and the bytes
     /// read up to its end; None at the end of the file. Event ingest
     /// numbers start at `first_seq`. Error records number lines from the
     /// batch's first line, as `from_ndjson` does. Releases the GIL.
-    fn next_batch(
-        &mut self,
-        py: Python<'_>,
-        first_seq: u64,
-    ) -> PyResult<Option<(PyEventBatch, u64, u64)>> {
+    fn next_batch(&mut self, py: Python<'_>, first_seq: u64) -> PyResult<Option<LocatedBatch>> {
         let (schema, opts) = (
             self.settings.schema.inner.clone(),
             self.settings.opts.clone(),

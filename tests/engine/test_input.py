@@ -79,10 +79,12 @@ def test_dicts_and_event_batches(bad_dns):
     assert engine.stats()["processed"] == 2
 
 
+@pytest.mark.parametrize("workers", [0, 2, 3])
 @pytest.mark.parametrize("batch_size", [1, 2, 3, 1000])
-def test_plain_and_compressed_files_give_the_same_alerts_counts_and_line_numbers(tmp_path, mixed, batch_size):
-    # Plain files are split by the core, compressed ones by Python: the
-    # results, down to each problem's line number, must not tell them apart.
+def test_plain_and_compressed_files_give_the_same_alerts_counts_and_line_numbers(tmp_path, mixed, batch_size, workers):
+    # Plain files are split (and, with workers, decoded on threads) by the
+    # core, compressed ones by Python: the results, down to each problem's
+    # line number, must not tell them apart, whatever the worker count.
     # The last line lacks its newline, and blank lines count as lines.
     text = mixed.read_text().replace("{broken\n", "{broken\n\n") + json.dumps({"event": {"category": ["dns"]}})
     plain, packed = tmp_path / "plain.ndjson", tmp_path / "packed.ndjson.gz"
@@ -90,7 +92,7 @@ def test_plain_and_compressed_files_give_the_same_alerts_counts_and_line_numbers
     packed.write_bytes(gzip.compress(text.encode()))
 
     def run(path):
-        engine = kestrel.Engine(batch_size=batch_size)
+        engine = kestrel.Engine(batch_size=batch_size, workers=workers)
         engine.load(DNS)
         alerts = engine.process_file(path)
         stats = engine.stats()
@@ -121,3 +123,22 @@ def test_concatenated_members_and_frames_read_exactly_as_the_plain_text(tmp_path
     engine = kestrel.Engine()
     engine.load(DNS)
     assert engine.process_file(packed) == 600 and engine.stats()["malformed"] == 400
+
+
+def test_the_core_decodes_a_files_chunks_on_threads_and_numbers_events_by_line(tmp_path):
+    lines = [json.dumps({"n": i}) for i in range(8)]
+    lines[4] = "{broken"
+    path = tmp_path / "events.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    reader = kestrel._core.NdjsonFile(path, 3)
+    found, seq = reader.next_batches(100, 2)
+    # Two chunks of three lines, each given as many numbers as it has lines
+    # (from 100), so a chunk's numbers are known before it is decoded.
+    assert [(first_line, len(batch)) for batch, first_line, _ in found] == [(1, 3), (4, 2)]
+    assert [batch.seq(i) for batch, _, _ in found for i in range(len(batch))] == [100, 101, 102, 103, 104]
+    assert [(e.line, e.kind) for e in found[1][0].errors] == [(2, "malformed_json")]
+    assert [batch.get(i, "n") for batch, _, _ in found for i in range(len(batch))] == [0, 1, 2, 3, 5]
+    found, seq = reader.next_batches(seq, 2)
+    assert [(first_line, len(batch)) for batch, first_line, _ in found] == [(7, 2)]
+    assert found[0][2] == path.stat().st_size and seq == 108
+    assert reader.next_batches(seq, 2) == ([], seq)

@@ -570,6 +570,17 @@ class Engine:
 
     def _decoded_in_parallel(self, source: str) -> Iterator[Tuple[EventBatch, int, int]]:
         workers = self.config.workers
+        if is_plain_file(source):
+            # The core reads a plain file and decodes `workers` chunks at a
+            # time on its own threads: no chunk becomes a Python object.
+            reader = NdjsonFile(source, self.config.batch_size, source=source, **self._decode_options())
+            while True:
+                started = time.perf_counter_ns()
+                found, self._seq = reader.next_batches(self._seq, workers)
+                self._time_ns["decode"] += time.perf_counter_ns() - started
+                if not found:
+                    return
+                yield from found
         window: Deque[Tuple["Future[EventBatch]", Chunk]] = deque()
         chunks_read = self._file_chunks(source)
         damage: Optional[KestrelError] = None
@@ -583,7 +594,8 @@ class Engine:
                     break
                 # Ingest numbers are given out in input order, a chunk's
                 # lines' worth each, before its decoding starts.
-                first_seq, self._seq = self._seq, self._seq + chunk.data.count(b"\n") + 1
+                lines = chunk.data.count(b"\n") + (not chunk.data.endswith(b"\n"))
+                first_seq, self._seq = self._seq, self._seq + lines
                 window.append((pool.submit(self._from_ndjson, chunk.data, source, first_seq), chunk))
                 if len(window) > 2 * workers:
                     future, done = window.popleft()

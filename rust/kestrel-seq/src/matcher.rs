@@ -458,14 +458,7 @@ impl SequenceMatcher {
             hits
         };
         self.run(hits, Some(batch));
-        // Everything up to the watermark has been processed: what is due before it can go.
-        let horizon = if reordering {
-            self.newest.saturating_sub(self.config.max_out_of_order_ns)
-        } else {
-            self.newest
-        };
-        self.watermark = self.watermark.max(horizon);
-        self.expire(self.watermark);
+        self.close_windows(reordering);
         Ok(self.drain())
     }
 
@@ -505,13 +498,7 @@ impl SequenceMatcher {
             let released = self.release_buffered();
             self.run(released, None);
         }
-        let horizon = if reordering {
-            self.newest.saturating_sub(self.config.max_out_of_order_ns)
-        } else {
-            self.newest
-        };
-        self.watermark = self.watermark.max(horizon);
-        self.expire(self.watermark);
+        self.close_windows(reordering);
         self.drain()
     }
 
@@ -788,6 +775,18 @@ impl SequenceMatcher {
                 }
             }
         });
+    }
+
+    /// Everything up to the newest event time, less the reorder bound when
+    /// reordering, has been processed: windows that closed before it expire.
+    fn close_windows(&mut self, reordering: bool) {
+        let horizon = if reordering {
+            self.newest.saturating_sub(self.config.max_out_of_order_ns)
+        } else {
+            self.newest
+        };
+        self.watermark = self.watermark.max(horizon);
+        self.expire(self.watermark);
     }
 
     fn expire(&mut self, watermark: i64) {
