@@ -82,38 +82,96 @@ impl Settings {
     }
 }
 
-// The decoding keywords of the Python API, one parameter each.
-#[allow(clippy::too_many_arguments)]
-fn settings(
+/// The decoding keywords `EventBatch.from_ndjson`, `EventBatch.from_dicts`
+/// and `NdjsonFile` share. They arrive as `**options`, so their names,
+/// defaults and checks are written once, here; each method's
+/// `text_signature` shows them to `help()` and to the stubs' test.
+struct DecodeKeywords {
     schema: Option<PySchema>,
-    timestamp_field: &str,
-    timestamp_unit: &str,
-    category_field: &str,
-    entity_field: &str,
+    source: Option<String>,
+    timestamp_field: String,
+    timestamp_unit: String,
+    category_field: String,
+    entity_field: String,
     max_string_bytes: usize,
     max_line_bytes: usize,
     first_seq: u64,
-) -> PyResult<Settings> {
-    let unit = TimeUnit::parse(timestamp_unit).ok_or_else(|| {
-        PyValueError::new_err(format!(
-            "timestamp_unit {timestamp_unit:?}: expected s, ms, us, ns or filetime"
-        ))
-    })?;
-    Ok(Settings {
-        schema: schema.unwrap_or_else(|| PySchema {
-            inner: kestrel_schema::ecs_default(),
-        }),
-        opts: DecodeOptions {
-            timestamp_field: timestamp_field.into(),
-            timestamp_unit: unit,
-            category_field: category_field.into(),
-            entity_field: entity_field.into(),
-            max_string_bytes,
-            max_line_bytes,
-            ..DecodeOptions::default()
-        },
-        first_seq,
-    })
+    fields: Option<Vec<u32>>,
+}
+
+impl DecodeKeywords {
+    /// Read `options` for `method`; `first_seq` is one of its keywords only
+    /// when `numbered`.
+    fn parse(
+        method: &str,
+        options: Option<&Bound<'_, PyDict>>,
+        numbered: bool,
+    ) -> PyResult<DecodeKeywords> {
+        let mut k = DecodeKeywords {
+            schema: None,
+            source: None,
+            timestamp_field: "@timestamp".into(),
+            timestamp_unit: "ms".into(),
+            category_field: "event.category".into(),
+            entity_field: "host.id".into(),
+            max_string_bytes: 1 << 20,
+            max_line_bytes: 16 << 20,
+            first_seq: 0,
+            fields: None,
+        };
+        for (key, value) in options.into_iter().flat_map(|o| o.iter()) {
+            let key: String = key.extract()?;
+            let py = value.py();
+            let wrong = |e: PyErr| {
+                PyTypeError::new_err(format!("{method}() argument '{key}': {}", e.value(py)))
+            };
+            match key.as_str() {
+                "schema" => k.schema = value.extract().map_err(wrong)?,
+                "source" => k.source = value.extract().map_err(wrong)?,
+                "timestamp_field" => k.timestamp_field = value.extract().map_err(wrong)?,
+                "timestamp_unit" => k.timestamp_unit = value.extract().map_err(wrong)?,
+                "category_field" => k.category_field = value.extract().map_err(wrong)?,
+                "entity_field" => k.entity_field = value.extract().map_err(wrong)?,
+                "max_string_bytes" => k.max_string_bytes = value.extract().map_err(wrong)?,
+                "max_line_bytes" => k.max_line_bytes = value.extract().map_err(wrong)?,
+                "first_seq" if numbered => k.first_seq = value.extract().map_err(wrong)?,
+                "fields" => k.fields = value.extract().map_err(wrong)?,
+                _ => {
+                    return Err(PyTypeError::new_err(format!(
+                        "{method}() got an unexpected keyword argument '{key}'"
+                    )))
+                }
+            }
+        }
+        Ok(k)
+    }
+
+    /// The decoder's settings; the source name stays with the caller.
+    fn settings(self) -> PyResult<(Settings, Option<String>)> {
+        let unit = TimeUnit::parse(&self.timestamp_unit).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "timestamp_unit {:?}: expected s, ms, us, ns or filetime",
+                self.timestamp_unit
+            ))
+        })?;
+        let settings = Settings {
+            schema: self.schema.unwrap_or_else(|| PySchema {
+                inner: kestrel_schema::ecs_default(),
+            }),
+            opts: DecodeOptions {
+                timestamp_field: self.timestamp_field,
+                timestamp_unit: unit,
+                category_field: self.category_field,
+                entity_field: self.entity_field,
+                max_string_bytes: self.max_string_bytes,
+                max_line_bytes: self.max_line_bytes,
+                ..DecodeOptions::default()
+            },
+            first_seq: self.first_seq,
+        }
+        .storing(self.fields);
+        Ok((settings, self.source))
+    }
 }
 
 fn decode(py: Python<'_>, s: Settings, data: &[u8], name: String) -> PyResult<PyEventBatch> {
@@ -175,35 +233,16 @@ impl PyEventBatch {
     /// Decode newline-delimited JSON from `bytes`, or from a file when given
     /// a path (`str` or `os.PathLike`).
     #[staticmethod]
-    #[pyo3(signature = (data, *, schema=None, source=None, timestamp_field="@timestamp", timestamp_unit="ms",
-        category_field="event.category", entity_field="host.id", max_string_bytes=1048576,
-        max_line_bytes=16777216, first_seq=0, fields=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(
+        signature = (data, **options),
+        text_signature = "(data, *, schema=None, source=None, timestamp_field=\"@timestamp\", timestamp_unit=\"ms\", category_field=\"event.category\", entity_field=\"host.id\", max_string_bytes=1048576, max_line_bytes=16777216, first_seq=0, fields=None)"
+    )]
     fn from_ndjson(
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
-        schema: Option<PySchema>,
-        source: Option<String>,
-        timestamp_field: &str,
-        timestamp_unit: &str,
-        category_field: &str,
-        entity_field: &str,
-        max_string_bytes: usize,
-        max_line_bytes: usize,
-        first_seq: u64,
-        fields: Option<Vec<u32>>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let s = settings(
-            schema,
-            timestamp_field,
-            timestamp_unit,
-            category_field,
-            entity_field,
-            max_string_bytes,
-            max_line_bytes,
-            first_seq,
-        )?
-        .storing(fields);
+        let (s, source) = DecodeKeywords::parse("from_ndjson", options, true)?.settings()?;
         if let Ok(bytes) = data.cast::<PyBytes>() {
             let name = source.unwrap_or_else(|| "<bytes>".into());
             return decode(py, s, bytes.as_bytes(), name);
@@ -221,35 +260,16 @@ impl PyEventBatch {
     /// Build a batch from a list of dicts, nested or with flat dotted keys.
     /// Each item's position (1-based) is its "line" in error records.
     #[staticmethod]
-    #[pyo3(signature = (events, *, schema=None, source=None, timestamp_field="@timestamp", timestamp_unit="ms",
-        category_field="event.category", entity_field="host.id", max_string_bytes=1048576,
-        max_line_bytes=16777216, first_seq=0, fields=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(
+        signature = (events, **options),
+        text_signature = "(events, *, schema=None, source=None, timestamp_field=\"@timestamp\", timestamp_unit=\"ms\", category_field=\"event.category\", entity_field=\"host.id\", max_string_bytes=1048576, max_line_bytes=16777216, first_seq=0, fields=None)"
+    )]
     fn from_dicts(
         py: Python<'_>,
         events: &Bound<'_, PyAny>,
-        schema: Option<PySchema>,
-        source: Option<String>,
-        timestamp_field: &str,
-        timestamp_unit: &str,
-        category_field: &str,
-        entity_field: &str,
-        max_string_bytes: usize,
-        max_line_bytes: usize,
-        first_seq: u64,
-        fields: Option<Vec<u32>>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let s = settings(
-            schema,
-            timestamp_field,
-            timestamp_unit,
-            category_field,
-            entity_field,
-            max_string_bytes,
-            max_line_bytes,
-            first_seq,
-        )?
-        .storing(fields);
+        let (s, source) = DecodeKeywords::parse("from_dicts", options, true)?.settings()?;
         // Serialising each dict once keeps one decoder (and one set of
         // coercion rules) for every input form, and gives each event the
         // original-JSON evidence the alerts carry.
@@ -462,34 +482,13 @@ pub struct PyNdjsonFile {
 #[pymethods]
 impl PyNdjsonFile {
     #[new]
-    #[pyo3(signature = (path, lines, *, schema=None, source=None, timestamp_field="@timestamp", timestamp_unit="ms",
-        category_field="event.category", entity_field="host.id", max_string_bytes=1048576,
-        max_line_bytes=16777216, fields=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        path: PathBuf,
-        lines: usize,
-        schema: Option<PySchema>,
-        source: Option<String>,
-        timestamp_field: &str,
-        timestamp_unit: &str,
-        category_field: &str,
-        entity_field: &str,
-        max_string_bytes: usize,
-        max_line_bytes: usize,
-        fields: Option<Vec<u32>>,
-    ) -> PyResult<Self> {
-        let settings = settings(
-            schema,
-            timestamp_field,
-            timestamp_unit,
-            category_field,
-            entity_field,
-            max_string_bytes,
-            max_line_bytes,
-            0,
-        )?
-        .storing(fields);
+    #[pyo3(
+        signature = (path, lines, **options),
+        text_signature = "(path, lines, *, schema=None, source=None, timestamp_field=\"@timestamp\", timestamp_unit=\"ms\", category_field=\"event.category\", entity_field=\"host.id\", max_string_bytes=1048576, max_line_bytes=16777216, fields=None)"
+    )]
+    fn new(path: PathBuf, lines: usize, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let (settings, source) = DecodeKeywords::parse("NdjsonFile", options, false)?.settings()?;
+        let max_line_bytes = settings.opts.max_line_bytes;
         let file = File::open(&path).map_err(|e| io_error(&path, e))?;
         let source = source.unwrap_or_else(|| path.display().to_string());
         let chunks = LineChunks::new(file, lines).with_max_line(max_line_bytes);
