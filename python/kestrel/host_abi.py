@@ -45,6 +45,8 @@ CTYPES: dict[str, object] = {
     "category_mask": C.CFUNCTYPE(C.c_int32, _BATCH, C.c_char_p, _U32, C.POINTER(C.c_uint8), _U32),
     "match_emit_many": C.CFUNCTYPE(C.c_int32, _CTX, _U32, C.POINTER(C.c_uint32), _U32),
     "category_events": C.CFUNCTYPE(C.c_int32, _BATCH, C.c_char_p, _U32, C.POINTER(C.c_uint32), _U32),
+    "cmp_i64": C.CFUNCTYPE(_TRI, _BATCH, _U32, _U32, C.c_int32, C.c_int64),
+    "cmp_f64": C.CFUNCTYPE(_TRI, _BATCH, _U32, _U32, C.c_int32, C.c_double),
 }
 
 #: (field, ctypes type, C declaration) in table order, from the core's declaration.

@@ -58,6 +58,12 @@ pub struct HostApiV1 {
     /// the batch's length); -1 and nothing written on bad arguments.
     pub category_events:
         unsafe extern "C" fn(*const EventBatch, *const u8, u32, *mut u32, u32) -> i32,
+    /// `(batch, ev, field, op, rhs) -> tri`: the field compared with an
+    /// integer (`op` as in `rules/README.md`), true when any of an array's
+    /// values compares true.
+    pub cmp_i64: unsafe extern "C" fn(*const EventBatch, u32, u32, i32, i64) -> Tri,
+    /// `cmp_i64` with a float.
+    pub cmp_f64: unsafe extern "C" fn(*const EventBatch, u32, u32, i32, f64) -> Tri,
 }
 
 /// `(ctx, batch, event, field, literal_id, case_insensitive) -> tri`
@@ -99,6 +105,8 @@ pub const HOST_API_V1_FIELDS: &[(&str, &str)] = &[
     ("category_mask", "int32_t (*category_mask)(const void *batch, const char *name, uint32_t len, uint8_t *out, uint32_t n)"),
     ("match_emit_many", "int32_t (*match_emit_many)(const void *ctx, uint32_t filter, const uint32_t *events, uint32_t n)"),
     ("category_events", "int32_t (*category_events)(const void *batch, const char *name, uint32_t len, uint32_t *out, uint32_t n)"),
+    ("cmp_i64", "int32_t (*cmp_i64)(const void *batch, uint32_t ev, uint32_t field, int32_t op, int64_t rhs)"),
+    ("cmp_f64", "int32_t (*cmp_f64)(const void *batch, uint32_t ev, uint32_t field, int32_t op, double rhs)"),
 ];
 
 pub static HOST_API_V1: HostApiV1 = HostApiV1 {
@@ -126,6 +134,8 @@ pub static HOST_API_V1: HostApiV1 = HostApiV1 {
     category_mask: c_category_mask,
     match_emit_many: c_match_emit_many,
     category_events: c_category_events,
+    cmp_i64: c_cmp_i64,
+    cmp_f64: c_cmp_f64,
 };
 
 unsafe extern "C" fn c_column_i64(
@@ -282,6 +292,26 @@ unsafe extern "C" fn c_get_str(
 
 unsafe extern "C" fn c_is_null(b: *const EventBatch, ev: u32, field: u32) -> i32 {
     with_event(b, ev, 1, |b, ev| ops::event_is_null(b, ev, field) as i32)
+}
+
+unsafe extern "C" fn c_cmp_i64(
+    b: *const EventBatch,
+    ev: u32,
+    field: u32,
+    op: i32,
+    rhs: i64,
+) -> Tri {
+    with_event(b, ev, NULL, |b, ev| ops::cmp_i64(b, ev, field, op, rhs))
+}
+
+unsafe extern "C" fn c_cmp_f64(
+    b: *const EventBatch,
+    ev: u32,
+    field: u32,
+    op: i32,
+    rhs: f64,
+) -> Tri {
+    with_event(b, ev, NULL, |b, ev| ops::cmp_f64(b, ev, field, op, rhs))
 }
 
 macro_rules! literal_op {
@@ -454,6 +484,31 @@ mod tests {
         assert_eq!(null, -1);
         let bad_utf8 = unsafe { c_category_events(&b, [0xffu8].as_ptr(), 1, out.as_mut_ptr(), n) };
         assert_eq!(bad_utf8, -1);
+    }
+
+    #[test]
+    fn numeric_comparisons_count_any_value_of_an_array() {
+        let b = batch(concat!(
+            "{\"process\":{\"pid\":[5,2000]}}\n",
+            "{\"process\":{\"pid\":[5,6]}}\n",
+            "{\"process\":{\"pid\":4000}}\n",
+            "{}\n",
+        ));
+        let pid = kestrel_schema::ecs_default()
+            .lookup("process.pid")
+            .expect("an ECS field")
+            .id;
+        let gt = |ev: u32, rhs: i64| unsafe { c_cmp_i64(&b, ev, pid, 4, rhs) };
+        assert_eq!(
+            [gt(0, 1000), gt(1, 1000), gt(2, 1000), gt(3, 1000)],
+            [1, 0, 1, -1]
+        );
+        let le = |ev: u32, rhs: f64| unsafe { c_cmp_f64(&b, ev, pid, 3, rhs) };
+        assert_eq!([le(0, 5.0), le(1, 4.5), le(2, 4000.0)], [1, 0, 1]);
+        // Bad handles, indexes and op codes are null, not a crash.
+        assert_eq!(unsafe { c_cmp_i64(std::ptr::null(), 0, pid, 4, 1) }, -1);
+        assert_eq!(gt(99, 1), -1);
+        assert_eq!(unsafe { c_cmp_i64(&b, 0, pid, 42, 1) }, -1);
     }
 
     #[test]

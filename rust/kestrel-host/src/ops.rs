@@ -180,6 +180,78 @@ pub fn str_eq(batch: &EventBatch, ev: usize, field: FieldId, lit: &Literal, ci: 
     }
 }
 
+/// Comparison codes shared with generated code (Wasm and Lua):
+/// 0 `==`, 1 `!=`, 2 `<`, 3 `<=`, 4 `>`, 5 `>=`; null for any other code.
+pub fn compare<T: PartialOrd>(op: i32, a: T, b: T) -> Tri {
+    let r = match op {
+        0 => a == b,
+        1 => a != b,
+        2 => a < b,
+        3 => a <= b,
+        4 => a > b,
+        5 => a >= b,
+        _ => return NULL,
+    };
+    r as Tri
+}
+
+/// Any-semantics over a numeric field: true if any of its values compares
+/// true, false if one compares false and none true, null when none compares.
+pub fn cmp_numeric(
+    batch: &EventBatch,
+    ev: usize,
+    field: FieldId,
+    test: impl Fn(ValueRef<'_>) -> Tri,
+) -> Tri {
+    match batch.value(ev, field) {
+        ValueRef::List(items) => {
+            let mut result = NULL;
+            for item in items {
+                match test(batch.element(item)) {
+                    TRUE => return TRUE,
+                    FALSE => result = FALSE,
+                    _ => {}
+                }
+            }
+            result
+        }
+        v => test(v),
+    }
+}
+
+pub fn cmp_i64_value(v: ValueRef<'_>, op: i32, rhs: i64) -> Tri {
+    match v {
+        ValueRef::I64(x) => compare(op, x, rhs),
+        ValueRef::U64(x) => compare(op, x as i128, rhs as i128),
+        ValueRef::F64(x) => compare(op, x, rhs as f64),
+        ValueRef::Null => NULL,
+        // Strings and booleans never compare true against a number here: the
+        // code generators only compare numeric fields this way and hand
+        // other shapes (where EQL compares text) to the IR evaluator.
+        _ => FALSE,
+    }
+}
+
+pub fn cmp_f64_value(v: ValueRef<'_>, op: i32, rhs: f64) -> Tri {
+    match v {
+        ValueRef::I64(x) => compare(op, x as f64, rhs),
+        ValueRef::U64(x) => compare(op, x as f64, rhs),
+        ValueRef::F64(x) => compare(op, x, rhs),
+        ValueRef::Null => NULL,
+        _ => FALSE,
+    }
+}
+
+/// The field compared with an integer, any of its values counting.
+pub fn cmp_i64(batch: &EventBatch, ev: usize, field: FieldId, op: i32, rhs: i64) -> Tri {
+    cmp_numeric(batch, ev, field, |v| cmp_i64_value(v, op, rhs))
+}
+
+/// The field compared with a float, any of its values counting.
+pub fn cmp_f64(batch: &EventBatch, ev: usize, field: FieldId, op: i32, rhs: f64) -> Tri {
+    cmp_numeric(batch, ev, field, |v| cmp_f64_value(v, op, rhs))
+}
+
 /// `test(text, pattern)` over the field's strings, on folded text and the
 /// folded literal when case-insensitive.
 fn str_test(

@@ -5,8 +5,8 @@
 //! its package and are mapped to schema FieldIds here, so a package runs
 //! against any schema that has its fields.
 
-use kestrel_event::{EventBatch, ValueRef};
-use kestrel_host::ops::{self, Tri, FALSE, NULL, TRUE};
+use kestrel_event::EventBatch;
+use kestrel_host::ops::{self, Tri, NULL};
 use kestrel_host::{HostContext, RuleConstants};
 use kestrel_schema::FieldId;
 use wasmtime::{Caller, Extern, Linker, StoreLimits};
@@ -132,66 +132,6 @@ impl HostState {
 }
 
 type C<'a> = Caller<'a, HostState>;
-
-/// Comparison codes shared with generated code.
-pub(crate) fn compare<T: PartialOrd>(op: i32, a: T, b: T) -> Tri {
-    let r = match op {
-        0 => a == b,
-        1 => a != b,
-        2 => a < b,
-        3 => a <= b,
-        4 => a > b,
-        5 => a >= b,
-        _ => return NULL,
-    };
-    r as Tri
-}
-
-/// Any-semantics over a numeric field: true if any value compares true.
-pub(crate) fn cmp_numeric(
-    batch: &EventBatch,
-    ev: usize,
-    field: FieldId,
-    test: impl Fn(ValueRef<'_>) -> Tri,
-) -> Tri {
-    match batch.value(ev, field) {
-        ValueRef::List(items) => {
-            let mut result = NULL;
-            for item in items {
-                match test(batch.element(item)) {
-                    TRUE => return TRUE,
-                    FALSE => result = FALSE,
-                    _ => {}
-                }
-            }
-            result
-        }
-        v => test(v),
-    }
-}
-
-pub(crate) fn cmp_i64_value(v: ValueRef<'_>, op: i32, rhs: i64) -> Tri {
-    match v {
-        ValueRef::I64(x) => compare(op, x, rhs),
-        ValueRef::U64(x) => compare(op, x as i128, rhs as i128),
-        ValueRef::F64(x) => compare(op, x, rhs as f64),
-        ValueRef::Null => NULL,
-        // Strings and booleans never compare true against a number here: the
-        // code generator only uses cmp_* on numeric fields and hands other
-        // shapes (where EQL compares text) to the IR evaluator.
-        _ => FALSE,
-    }
-}
-
-pub(crate) fn cmp_f64_value(v: ValueRef<'_>, op: i32, rhs: f64) -> Tri {
-    match v {
-        ValueRef::I64(x) => compare(op, x as f64, rhs),
-        ValueRef::U64(x) => compare(op, x as f64, rhs),
-        ValueRef::F64(x) => compare(op, x, rhs),
-        ValueRef::Null => NULL,
-        _ => FALSE,
-    }
-}
 
 /// Read `len` bytes of guest memory at `ptr` as UTF-8.
 fn guest_text(caller: &mut C<'_>, ptr: i32, len: i32) -> Option<String> {

@@ -39,10 +39,10 @@
 //! bits of an f64 for `cmp_f64`).
 
 use kestrel_event::{Column, ColumnData, EventBatch, ValueRef};
-use kestrel_host::ops::{self, Tri, NULL};
+use kestrel_host::ops::{self, cmp_f64, cmp_i64, cmp_i64_value, Tri, NULL};
 use kestrel_schema::FieldId;
 
-use crate::host::{cmp_f64_value, cmp_i64_value, cmp_numeric, HostState};
+use crate::host::HostState;
 
 /// The imports a leaf may stand for, by kind code (the index): the one
 /// list generated modules and the core agree on.
@@ -108,12 +108,8 @@ impl Leaf {
         let literal = |id: i32| usize::try_from(id).ok().and_then(|i| k.literals.get(i));
         match *self {
             Leaf::IsNull => ops::event_is_null(batch, ev, field) as Tri,
-            Leaf::CmpI64 { op, rhs } => {
-                cmp_numeric(batch, ev, field, |v| cmp_i64_value(v, op, rhs))
-            }
-            Leaf::CmpF64 { op, rhs } => {
-                cmp_numeric(batch, ev, field, |v| cmp_f64_value(v, op, rhs))
-            }
+            Leaf::CmpI64 { op, rhs } => cmp_i64(batch, ev, field, op, rhs),
+            Leaf::CmpF64 { op, rhs } => cmp_f64(batch, ev, field, op, rhs),
             Leaf::StrEq { lit, ci } => {
                 literal(lit).map_or(NULL, |l| ops::str_eq(batch, ev, field, l, ci))
             }

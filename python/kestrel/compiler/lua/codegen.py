@@ -8,9 +8,8 @@ that assign its value to a local; the code has no loops and no recursion, so
 it may run JIT-compiled without an instruction budget.
 
 String and pattern tests go through the same Host API calls as the Wasm
-backend (``str_eq``, ``glob_match_field``...), so both runtimes share their
-semantics. Numeric comparisons read the field with ``event_get_*`` and test
-null first. Anything else -- functions, arithmetic, field-to-field
+backend (``str_eq``, ``glob_match_field``, ``cmp_i64``...), so both runtimes
+share their semantics, arrays' any-value comparisons included. Anything else -- functions, arithmetic, field-to-field
 comparisons, comparisons whose types are only known per event -- is handed to
 the core with ``kestrel.eval_node(event, node)``, node ids being indexes into
 the IR document's ``nodes``.
@@ -23,9 +22,9 @@ from contextlib import AbstractContextManager
 from typing import Any, Dict, List, Optional, Union
 
 from kestrel.compiler.lua.tables import PackageTables
+from kestrel.compiler.wasm.codegen import CMP_CODES
 
 _MIRROR = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
-_LUA_CMP = {"eq": "==", "ne": "~=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 #: Field types whose values the host's string operations see as strings.
 #: Text fields with a mapping's own equality and order (ip, dates,
 #: versions) are left to the core's evaluator, which knows those semantics.
@@ -184,21 +183,27 @@ class LuaCodegen:
         if not _exact_in_lua(value):
             return False
         exact_integers = kind == "i64" and literal["type"] == "i64"
-        getter = "get_i64" if exact_integers else "get_f64"
-        # A plain literal works on both VMs: LuaJIT compares an int64 cdata
-        # with a number exactly when the number is an integer below 2^53.
+        # A plain literal works on both VMs: LuaJIT converts a number to an
+        # int64 argument exactly when it is an integer below 2^53.
         lua_value = str(value) if exact_integers else repr(float(value))
-        if kind in _DYNAMIC_TYPES:
-            # Not a number: null if missing, else the core decides (strings compare as text).
-            when_null = f"(kestrel.is_null(ev, {field}) and 0 or K(kestrel.eval_node(ev, {node_id})))"
-        else:
-            when_null = "0"
-        with self._block("do"):
-            self._line(f"local v = kestrel.{getter}(ev, {field})")
-            self._line(
-                f"if v == nil then {target} = {when_null} elseif v {_LUA_CMP[cmp]} {lua_value} then {target} = 1 else {target} = -1 end"
-            )
+        call = f"kestrel.{'cmp_i64' if exact_integers else 'cmp_f64'}(ev, {field}, {CMP_CODES[cmp]}, {lua_value})"
+        self._numeric_any(node_id, kind, field, [call], target)
         return True
+
+    def _numeric_any(self, node_id: int, kind: str, field: int, calls: List[str], target: str) -> None:
+        """`target` = the Kleene `or` of numeric comparisons of one field. On
+        a field of a type known only per event, a value that is not a number
+        may still compare (as text): anything but true goes to the core."""
+        if kind not in _DYNAMIC_TYPES and len(calls) == 1:
+            self._line(f"{target} = K({calls[0]})")
+            return
+        with self._block("do"):
+            self._line(f"local h = {calls[0]}")
+            for call in calls[1:]:
+                self._line(f"if h == 0 then h = {call} end")
+            if kind in _DYNAMIC_TYPES:
+                self._line(f"if h ~= 1 and not kestrel.is_null(ev, {field}) then h = kestrel.eval_node(ev, {node_id}) end")
+            self._line(f"{target} = K(h)")
 
     def _host_tri(self, node_id: int, kind: str, field: int, call: str, target: str) -> bool:
         return self._host_any(node_id, kind, field, [call], target)
@@ -236,10 +241,8 @@ class LuaCodegen:
         if operand["type"] == "i64" and all(
             kind == "i64" and _exact_in_lua(v) for kind, v in zip(entry["types"], entry["values"])
         ):
-            with self._block("do"):
-                self._line(f"local v = kestrel.get_i64(ev, {field})")
-                tests = " or ".join(f"v == {value}" for value in entry["values"])
-                self._line(f"if v == nil then {target} = 0 elseif {tests} then {target} = 1 else {target} = -1 end")
+            calls = [f"kestrel.cmp_i64(ev, {field}, {CMP_CODES['eq']}, {value})" for value in entry["values"]]
+            self._numeric_any(node_id, operand["type"], field, calls, target)
             return True
         return False
 

@@ -39,6 +39,7 @@ return function(cfg, F, nofield)
   local C_column_i64 = api.column_i64
   local C_category_mask = api.category_mask
   local C_category_events = api.category_events
+  local C_cmp_i64, C_cmp_f64 = api.cmp_i64, api.cmp_f64
 
   -- Per batch: plain int64 columns read in place (values and validity bits,
   -- found on first use), and one byte per event for each category asked
@@ -135,6 +136,31 @@ return function(cfg, F, nofield)
     local v = C_event_get_f64(B, ev, F[field] or nofield(field), NP)
     if NP[0] ~= 0 then return nil end
     return v
+  end
+  -- Numeric comparisons (op codes as in rules/README.md), three-valued:
+  -- an array field is true when any of its values compares true.
+  function kestrel.cmp_i64(ev, field, op, rhs) return C_cmp_i64(B, ev, F[field] or nofield(field), op, rhs) end
+  function kestrel.cmp_f64(ev, field, op, rhs) return C_cmp_f64(B, ev, F[field] or nofield(field), op, rhs) end
+  if cfg.trusted then
+    -- A plain int64 column compares in place. The op is a constant at each
+    -- call site, so a compiled trace keeps only its own branch.
+    local call_cmp = kestrel.cmp_i64
+    function kestrel.cmp_i64(ev, field, op, rhs)
+      local f = F[field] or nofield(field)
+      local v = column(f)
+      if not (v and in_batch(ev)) then return call_cmp(ev, field, op, rhs) end
+      if not is_set(f, ev) then return -1 end
+      local x = v[ev]
+      local r
+      if op == 4 then r = x > rhs
+      elseif op == 2 then r = x < rhs
+      elseif op == 5 then r = x >= rhs
+      elseif op == 3 then r = x <= rhs
+      elseif op == 0 then r = x == rhs
+      elseif op == 1 then r = x ~= rhs
+      else return -1 end
+      return r and 1 or 0
+    end
   end
   function kestrel.is_null(ev, field) return C_event_is_null(B, ev, F[field] or nofield(field)) ~= 0 end
   kestrel.event_is_null = kestrel.is_null

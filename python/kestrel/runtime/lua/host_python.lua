@@ -30,7 +30,9 @@ return function(cfg, F, nofield)
     return function(ev, field, lit, ci) return op(ev, field, lit, ci and 1 or 0) end
   end
   for _, name in ipairs({"str_eq", "str_contains", "str_starts_with", "str_ends_with"}) do kestrel[name] = flag_op(name) end
-  for _, name in ipairs({"glob_match_field", "re_match_field", "set_contains"}) do kestrel[name] = field_op(name) end
+  for _, name in ipairs({"glob_match_field", "re_match_field", "set_contains", "cmp_i64", "cmp_f64"}) do
+    kestrel[name] = field_op(name)
+  end
   -- Rule code gets Lua closures only, never the Python callables themselves.
   local eval_node, alert_emit = P.eval_node, P.alert_emit
   function kestrel.eval_node(ev, node) return eval_node(ev, node) end

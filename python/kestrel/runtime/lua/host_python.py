@@ -68,6 +68,8 @@ def python_host(context: HostContext) -> Dict[str, Callable[..., Any]]:
         "event_get_str": get_str,
         "event_get_bool": lambda ev, field: api.event_get_bool(state["batch"], ev, field),
         "event_is_null": lambda ev, field: api.event_is_null(state["batch"], ev, field),
+        "cmp_i64": lambda ev, field, op, rhs: api.cmp_i64(state["batch"], ev, field, op, rhs),
+        "cmp_f64": lambda ev, field, op, rhs: api.cmp_f64(state["batch"], ev, field, op, rhs),
         "eval_node": lambda ev, node: api.eval_node(ctx, state["batch"], ev, node),
         "alert_emit": lambda ev: api.alert_emit(ctx, ev),
         "match_emit": lambda filter_index, ev: api.match_emit(ctx, filter_index, ev),
