@@ -271,28 +271,16 @@ fn str_test(
     }
 }
 
-pub fn str_contains(batch: &EventBatch, ev: usize, field: FieldId, lit: &Literal, ci: bool) -> Tri {
-    str_test(batch, ev, field, lit, ci, |s, p| s.contains(p))
+pub fn str_contains(b: &EventBatch, ev: usize, f: FieldId, lit: &Literal, ci: bool) -> Tri {
+    str_test(b, ev, f, lit, ci, |s, p| s.contains(p))
 }
 
-pub fn str_starts_with(
-    batch: &EventBatch,
-    ev: usize,
-    field: FieldId,
-    lit: &Literal,
-    ci: bool,
-) -> Tri {
-    str_test(batch, ev, field, lit, ci, |s, p| s.starts_with(p))
+pub fn str_starts_with(b: &EventBatch, ev: usize, f: FieldId, lit: &Literal, ci: bool) -> Tri {
+    str_test(b, ev, f, lit, ci, |s, p| s.starts_with(p))
 }
 
-pub fn str_ends_with(
-    batch: &EventBatch,
-    ev: usize,
-    field: FieldId,
-    lit: &Literal,
-    ci: bool,
-) -> Tri {
-    str_test(batch, ev, field, lit, ci, |s, p| s.ends_with(p))
+pub fn str_ends_with(b: &EventBatch, ev: usize, f: FieldId, lit: &Literal, ci: bool) -> Tri {
+    str_test(b, ev, f, lit, ci, |s, p| s.ends_with(p))
 }
 
 #[inline]

@@ -7,7 +7,7 @@
 
 use kestrel_event::EventBatch;
 use kestrel_host::ops::{self, Tri, NULL};
-use kestrel_host::{HostContext, RuleConstants};
+use kestrel_host::{GlobSet, HostContext, RuleConstants};
 use kestrel_schema::FieldId;
 use wasmtime::{Caller, Extern, Linker, StoreLimits};
 
@@ -149,7 +149,7 @@ fn constant_matches<T>(
     c: &mut C<'_>,
     id: i32,
     (ptr, len): (i32, i32),
-    get: impl Fn(&RuleConstants, usize) -> Option<&T>,
+    table: impl Fn(&RuleConstants) -> &[T],
     matches: impl Fn(&T, &str) -> bool,
 ) -> i32 {
     let Some(text) = guest_text(c, ptr, len) else {
@@ -157,8 +157,16 @@ fn constant_matches<T>(
     };
     usize::try_from(id)
         .ok()
-        .and_then(|i| get(&c.data().ctx.constants, i))
+        .and_then(|i| table(&c.data().ctx.constants).get(i))
         .map_or(NULL, |m| matches(m, &text) as Tri)
+}
+
+fn glob_match(mut c: C<'_>, id: i32, ptr: i32, len: i32) -> i32 {
+    constant_matches(&mut c, id, (ptr, len), |k| &k.globs, GlobSet::matches)
+}
+
+fn re_match(mut c: C<'_>, id: i32, ptr: i32, len: i32) -> i32 {
+    constant_matches(&mut c, id, (ptr, len), |k| &k.regexes, |r, t| r.is_match(t))
 }
 
 /// Every `"kestrel"` import a module may use, with its signature as
@@ -326,32 +334,8 @@ pub fn define_imports(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
             _ => NULL,
         }
     })?;
-    linker.func_wrap(
-        M,
-        "glob_match",
-        |mut c: C<'_>, id: i32, ptr: i32, len: i32| -> i32 {
-            constant_matches(
-                &mut c,
-                id,
-                (ptr, len),
-                |k, i| k.globs.get(i),
-                |g, t| g.matches(t),
-            )
-        },
-    )?;
-    linker.func_wrap(
-        M,
-        "re_match",
-        |mut c: C<'_>, id: i32, ptr: i32, len: i32| -> i32 {
-            constant_matches(
-                &mut c,
-                id,
-                (ptr, len),
-                |k, i| k.regexes.get(i),
-                |r, t| r.is_match(t),
-            )
-        },
-    )?;
+    linker.func_wrap(M, "glob_match", glob_match)?;
+    linker.func_wrap(M, "re_match", re_match)?;
     linker.func_wrap(M, "field_id", |mut c: C<'_>, ptr: i32, len: i32| -> i32 {
         let Some(path) = guest_text(&mut c, ptr, len) else {
             return -1;
