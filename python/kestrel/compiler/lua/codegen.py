@@ -7,12 +7,13 @@ the short-circuit of the interpreter. Each boolean node becomes statements
 that assign its value to a local; the code has no loops and no recursion, so
 it may run JIT-compiled without an instruction budget.
 
-String and pattern tests go through the same Host API calls as the Wasm
-backend (``str_eq``, ``glob_match_field``, ``cmp_i64``...), so both runtimes
-share their semantics, arrays' any-value comparisons included. Anything else -- functions, arithmetic, field-to-field
-comparisons, comparisons whose types are only known per event -- is handed to
-the core with ``kestrel.eval_node(event, node)``, node ids being indexes into
-the IR document's ``nodes``.
+String, pattern and numeric tests go through the same Host API calls as the
+Wasm backend (``str_eq``, ``glob_match_field``, ``cmp_i64``...), so both
+runtimes share their semantics, an array's any-value comparisons included.
+Anything else -- functions, arithmetic, field-to-field comparisons,
+comparisons whose types are only known per event -- is handed to the core
+with ``kestrel.eval_node(event, node)``, node ids being indexes into the IR
+document's ``nodes``.
 """
 
 from __future__ import annotations
