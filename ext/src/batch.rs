@@ -544,47 +544,68 @@ impl PyNdjsonFile {
         let (chunks, name) = (&mut self.chunks, &self.source);
         let (decoded, next_seq, failure) = py.detach(|| {
             guarded("reading events", || {
-                let mut read = Vec::new();
+                // Every chunk but the last is copied out of the reader's
+                // buffer, which the next read reuses; the last is decoded
+                // where it lies, so one chunk at a time copies nothing.
+                let count = count.max(1);
+                let mut copied = Vec::new();
                 let mut seq = first_seq;
                 let mut failure = None;
-                while read.len() < count.max(1) {
+                let mut ended = false;
+                let mut number = |data: &[u8]| {
+                    let newlines = data.iter().filter(|&&b| b == b'\n').count();
+                    let start = seq;
+                    seq += (newlines + usize::from(!data.ends_with(b"\n"))) as u64;
+                    start
+                };
+                while copied.len() + 1 < count {
                     match chunks.next_chunk() {
                         Ok(Some(c)) => {
-                            let newlines = c.data.iter().filter(|&&b| b == b'\n').count();
-                            let lines = newlines + usize::from(!c.data.ends_with(b"\n"));
-                            read.push((c.data.to_vec(), c.first_line, c.offset, seq));
-                            seq += lines as u64;
+                            let start = number(c.data);
+                            copied.push((c.data.to_vec(), c.first_line, c.offset, start));
                         }
-                        Ok(None) => break,
-                        Err(e) => {
-                            failure = Some(e);
-                            break;
-                        }
+                        Ok(None) => ended = true,
+                        Err(e) => failure = Some(e),
+                    }
+                    if ended || failure.is_some() {
+                        break;
                     }
                 }
-                let decode = |(data, first_line, offset, first_seq): &(Vec<u8>, u64, u64, u64)| {
+                let last = if ended || failure.is_some() {
+                    None
+                } else {
+                    match chunks.next_chunk() {
+                        Ok(Some(c)) => Some((c.data, c.first_line, c.offset, number(c.data))),
+                        Ok(None) => None,
+                        Err(e) => {
+                            failure = Some(e);
+                            None
+                        }
+                    }
+                };
+                let decode = |data: &[u8], first_line: u64, offset: u64, first_seq: u64| {
                     let source = SourceInfo {
                         name: name.clone(),
                         first_line: 1,
-                        first_seq: *first_seq,
+                        first_seq,
                     };
                     let batch = Decoder::new(schema.clone(), opts.clone()).decode(data, &source);
-                    (batch, *first_line, *offset)
+                    (batch, first_line, offset)
                 };
                 let batches = std::thread::scope(|scope| {
-                    let rest: Vec<_> = read
+                    let handles: Vec<_> = copied
                         .iter()
-                        .skip(1)
-                        .map(|chunk| scope.spawn(move || decode(chunk)))
+                        .map(|(data, line, offset, start)| {
+                            scope.spawn(move || decode(data, *line, *offset, *start))
+                        })
                         .collect();
-                    let mut batches: Vec<_> = read.first().map(decode).into_iter().collect();
-                    for handle in rest {
-                        batches.push(
-                            handle
-                                .join()
-                                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                        );
-                    }
+                    let last =
+                        last.map(|(data, line, offset, start)| decode(data, line, offset, start));
+                    let mut batches: Vec<_> = handles
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                        .collect();
+                    batches.extend(last);
                     batches
                 });
                 (batches, seq, failure)
@@ -614,38 +635,7 @@ impl PyNdjsonFile {
     /// numbers start at `first_seq`. Error records number lines from the
     /// batch's first line, as `from_ndjson` does. Releases the GIL.
     fn next_batch(&mut self, py: Python<'_>, first_seq: u64) -> PyResult<Option<LocatedBatch>> {
-        let (schema, opts) = (
-            self.settings.schema.inner.clone(),
-            self.settings.opts.clone(),
-        );
-        let source = SourceInfo {
-            name: self.source.clone(),
-            first_line: 1,
-            first_seq,
-        };
-        let chunks = &mut self.chunks;
-        let read = py.detach(|| {
-            guarded(
-                "reading events",
-                || -> std::io::Result<Option<(EventBatch, u64, u64)>> {
-                    let Some(chunk) = chunks.next_chunk()? else {
-                        return Ok(None);
-                    };
-                    let batch = Decoder::new(schema, opts).decode(chunk.data, &source);
-                    Ok(Some((batch, chunk.first_line, chunk.offset)))
-                },
-            )
-        })?;
-        let found = read.map_err(|e| io_error(&self.path, e))?;
-        Ok(found.map(|(batch, first_line, offset)| {
-            (
-                PyEventBatch {
-                    inner: Arc::new(batch),
-                    schema: self.settings.schema.clone(),
-                },
-                first_line,
-                offset,
-            )
-        }))
+        let (mut found, _) = self.next_batches(py, first_seq, 1)?;
+        Ok(found.pop())
     }
 }
