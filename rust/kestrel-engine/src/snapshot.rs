@@ -309,6 +309,9 @@ fn replace_matcher(live: &Mutex<SequenceMatcher>, mut restored: SequenceMatcher)
     let mut live = lock(live);
     restored.adopt_counters(&live);
     *live = restored;
+    // Restored evidence is a private copy and may cost more than the state
+    // it replaces: the shared total, not the partition alone, must fit.
+    live.enforce_budget();
 }
 
 const PART_MAGIC: &[u8; 4] = b"KPRT";

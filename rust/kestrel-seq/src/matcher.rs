@@ -409,6 +409,12 @@ impl SequenceMatcher {
         fresh
     }
 
+    /// Evict least recently used state until the memory budget holds: the
+    /// budget's total, when it is shared with other partitions.
+    pub fn enforce_budget(&mut self) {
+        self.each_shard(|shard, ctx| shard.enforce_budget(ctx, u32::MAX));
+    }
+
     /// Move this matcher's state onto `live`'s shared counters, as it is
     /// about to replace `live` (whose drop gives back its own share).
     pub fn adopt_counters(&mut self, live: &SequenceMatcher) {

@@ -327,7 +327,7 @@ impl SequenceMatcher {
         }
         // A snapshot from a roomier configuration is brought under this
         // one's budget now, not at the next event.
-        self.each_shard(|shard, ctx| shard.enforce_budget(ctx, u32::MAX));
+        self.enforce_budget();
         Ok(())
     }
 }
