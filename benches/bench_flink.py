@@ -1,4 +1,6 @@
-"""Benchmark: the Flink job's throughput per task slot, against one engine.
+"""Benchmarks: the Flink job's throughput per task slot, against one engine;
+and on a standalone cluster, the time to recover from a killed TaskManager
+and the size of a checkpoint.
 
 All 1,024 corpus rules (../shared/corpus, or $KESTREL_CORPUS) over the
 bundled example events, repeated, in file order and re-timed to 5,000
@@ -35,7 +37,7 @@ from support.shared import CORPUS
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "flink"))
-from test_flink_job import _canonical, _isolated, _require_flink, submit_command  # noqa: E402
+from test_flink_job import _canonical, _isolated, _require_flink, _require_kafka, submit_command  # noqa: E402
 
 SMALL, LARGE = 2, 8
 RATE = 5_000
@@ -99,5 +101,66 @@ def test_flink_job_per_slot_vs_one_engine(benchmark, budget, tmp_path):
         job_fixed_cost_s=round(t_small - n_small / per_slot, 1),
         events=[n_small, n_large],
         cpus=os.cpu_count(),
+    )
+    assert same
+
+
+def _checkpoint_sizes(run, job: str) -> "dict[str, int]":
+    """Bytes in the job's latest completed checkpoint: all of it, and the
+    Kestrel operator's share (the shards' engine state)."""
+    latest = run.checkpoints(job)["latest"]["completed"]
+    details = run.cluster.rest(f"/jobs/{job}/checkpoints/details/{latest['id']}")
+    names = {v["id"]: v["name"] for v in run.cluster.rest(f"/jobs/{job}")["vertices"]}
+    kestrel_bytes = sum(t["state_size"] for vid, t in details["tasks"].items() if names[vid].startswith("kestrel"))
+    return {"checkpoint_bytes": latest["state_size"], "kestrel_state_bytes": kestrel_bytes}
+
+
+@pytest.mark.slow
+@pytest.mark.benchmark(group="flink")
+def test_flink_recovery_after_a_taskmanager_kill(benchmark, budget, tmp_path):
+    """Seconds from SIGKILL of a TaskManager (a replacement started at once)
+    to the job running again from its checkpoint, and to its next completed
+    checkpoint; the checkpoint's size before the kill. The alerts after the
+    recovery must still be those of `kestrel run`."""
+    _require_flink()
+    _require_kafka()
+    from test_cluster import _scenario
+
+    with _scenario(tmp_path) as run:
+        job = run.submit(2)
+        run.wait_checkpoints(job, 3)
+        sizes = _checkpoint_sizes(run, job)
+        times = {}
+
+        def running_again() -> bool:
+            state = run.cluster.rest(f"/jobs/{job}")
+            restored = run.checkpoints(job)["latest"].get("restored")
+            return restored is not None and all(v["status"] == "RUNNING" for v in state["vertices"])
+
+        def recover() -> None:
+            victim = run.cluster.taskmanager_pids()[0]
+            killed = time.perf_counter()
+            os.kill(victim, 9)
+            run.cluster.add_taskmanager()
+            run.cluster.wait(running_again, "the job to run from its checkpoint", timeout=300)
+            times["to_running_s"] = round(time.perf_counter() - killed, 1)
+            done = run.checkpoints(job)["counts"]["completed"]
+            run.wait_checkpoints(job, done + 1)
+            times["to_next_checkpoint_s"] = round(time.perf_counter() - killed, 1)
+
+        benchmark.pedantic(recover, rounds=1, iterations=1, warmup_rounds=0)
+        run.kafka.produce("events", run.second)
+        found = run.drain(job)
+    same = _canonical(found) == run.expected
+    budget(
+        None,
+        matches=len(found),
+        agrees_with_reference=same,
+        recovery_s=times["to_running_s"],
+        recovery_to_checkpoint_s=times["to_next_checkpoint_s"],
+        heartbeat_timeout_s=30,
+        events=len(run.first) + len(run.second),
+        shards=4,
+        **sizes,
     )
     assert same

@@ -120,6 +120,47 @@ def _stream(tmp_path):
     return path
 
 
+EXPRESSIONS_SCRIPT = """
+import json, sys
+from pyflink.table import EnvironmentSettings, TableEnvironment
+from kestrel.flink.job import JobSpec, event_time_sql, shard_sql
+lines = json.loads(sys.stdin.read())
+tables = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
+tables.get_config().set("table.local-time-zone", "UTC")
+values = ", ".join("(" + str(n) + ", '" + line.replace("'", "''") + "')" for n, line in enumerate(lines))
+spec = JobSpec(rules="", source="file:x", sink="file:y", shards=4)
+query = "SELECT n, CAST(" + event_time_sql() + " AS STRING), " + shard_sql(spec) + " FROM (VALUES " + values + ") AS v(n, line)"
+with tables.execute_sql(query).collect() as rows:
+    print(json.dumps(sorted([row[0], row[1], row[2]] for row in rows)))
+"""
+
+
+def test_the_jvm_reads_each_records_event_time_and_entity():
+    """The SQL that stamps and shards records, evaluated by Flink itself:
+    event time to the second, an entity's records in one shard whether its
+    key is nested or dotted, and the epoch for a record without a time."""
+    _require_flink()
+    hosts = [f"host-{n}" for n in range(16)]
+    lines = [json.dumps({"@timestamp": "2026-01-05T08:00:07.662Z", "host": {"id": h}}) for h in hosts]
+    lines += [
+        json.dumps({"@timestamp": "2026-01-05T08:00:09Z", "host.id": "host-3"}),
+        json.dumps({"host": {"name": "no-time"}}),
+        "not json",
+    ]
+    done = subprocess.run(
+        [str(FLINK_PYTHON), "-c", EXPRESSIONS_SCRIPT], input=json.dumps(lines), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(done.stdout.strip().splitlines()[-1])
+    times = [row[1] for row in rows]
+    shards = [row[2] for row in rows]
+    assert times[:16] == ["2026-01-05 08:00:07.000"] * 16
+    assert times[16:] == ["2026-01-05 08:00:09.000", "1970-01-01 00:00:00.000", "1970-01-01 00:00:00.000"]
+    assert len(set(shards[:16])) == 4  # sixteen hosts spread over every shard
+    assert shards[16] == shards[3]  # host.id dotted or nested: one entity, one shard
+    assert all(0 <= s < 4 for s in shards)
+
+
 def test_flink_job_raises_the_alerts_of_kestrel_run(tmp_path):
     _require_flink()
     rule = tmp_path / "cross_entity.eql"

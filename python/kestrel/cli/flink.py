@@ -58,9 +58,21 @@ def add(subparsers: Any) -> None:
         metavar="S",
         help="seconds events may arrive late before they take the late path (default 5)",
     )
+    submit.add_argument(
+        "--idle-timeout",
+        type=int,
+        default=5,
+        metavar="S",
+        help="seconds after which a source reader without records stops holding event time back (default 5)",
+    )
     submit.add_argument("--bounded", action="store_true", help="read a Kafka topic up to its offsets at start, then finish")
     submit.add_argument("--name", default="kestrel", help="job name; also the Kafka group and transaction prefix")
     submit.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Flink configuration")
+    submit.add_argument(
+        "--from-savepoint",
+        metavar="PATH",
+        help="resume from a savepoint or retained checkpoint, at this or another parallelism",
+    )
     submit.add_argument("--detach", action="store_true", help="return once the cluster accepted the job")
 
 
@@ -91,11 +103,13 @@ def run_flink(args: argparse.Namespace, out: TextIO) -> int:
         shards=args.shards,
         parallelism=args.parallelism,
         out_of_orderness_s=args.out_of_orderness,
+        idle_timeout_s=args.idle_timeout,
         checkpoint_interval_ms=args.checkpoint_interval,
         bounded=args.bounded,
         name=args.name,
         flink=flink,
         jars=[Path(jar).resolve().as_uri() for jar in args.jars],
+        resume_from=args.from_savepoint,
     )
     try:
         env = build(spec)
@@ -140,6 +154,8 @@ def _submit_to_cluster(args: argparse.Namespace, out: TextIO) -> int:
     ]
     if args.detach:
         command.append("--detached")
+    if args.from_savepoint:
+        command += ["--fromSavepoint", args.from_savepoint]
     command += [
         "-pym",
         "kestrel",
@@ -159,6 +175,8 @@ def _submit_to_cluster(args: argparse.Namespace, out: TextIO) -> int:
         str(args.checkpoint_interval),
         "--out-of-orderness",
         str(args.out_of_orderness),
+        "--idle-timeout",
+        str(args.idle_timeout),
         "--name",
         args.name,
     ]

@@ -41,6 +41,9 @@ class JobSpec:
     parallelism: int = 1
     #: How far event time may run behind the newest event before records count as late.
     out_of_orderness_s: int = 5
+    #: Seconds without records after which a source reader stops holding the
+    #: watermark back (a reader with no Kafka partition has none at all).
+    idle_timeout_s: int = 5
     checkpoint_interval_ms: int = 10_000
     #: Read a Kafka topic only up to the offsets it has when the job starts.
     bounded: bool = False
@@ -51,6 +54,8 @@ class JobSpec:
     #: Connector jars (file URIs), added to those the environment has.
     jars: List[str] = field(default_factory=list)
     python: str = sys.executable
+    #: A savepoint or retained checkpoint to resume from, at any parallelism.
+    resume_from: Optional[str] = None
 
 
 def _endpoint(uri: str, role: str) -> Dict[str, str]:
@@ -75,10 +80,33 @@ def _with(options: Dict[str, str]) -> str:
     return ", ".join(f"'{k}' = '{v}'" for k, v in options.items())
 
 
-def _json_path(field_name: str) -> str:
-    """`field_name` nested or as one dotted key, as JSON_VALUE paths (SQL-quoted)."""
-    nested = "$." + ".".join(f'"{part}"' for part in field_name.split("."))
-    return f"COALESCE(JSON_VALUE(line, '{nested}'), JSON_VALUE(line, '$.\"{field_name}\"'))"
+def _json_value(*keys: str) -> str:
+    """SQL for the string at `keys` in the record's JSON, or NULL. Flink's
+    JSON paths read quoted names only in brackets (``$."@timestamp"`` is
+    always NULL), and a quote inside the SQL literal is doubled."""
+    if any("'" in key or "\\" in key for key in keys):
+        raise KestrelError(f"field {'.'.join(keys)!r}: quotes and backslashes are not supported in Flink JSON paths")
+    path = "$" + "".join(f"[''{key}'']" for key in keys)
+    return f"JSON_VALUE(line, '{path}')"
+
+
+def _json_field(field_name: str) -> str:
+    """`field_name` nested or as one dotted key."""
+    return f"COALESCE({_json_value(*field_name.split('.'))}, {_json_value(field_name)})"
+
+
+def event_time_sql() -> str:
+    """A record's event time in whole seconds, or the epoch when it has none."""
+    # Whole seconds are enough: time here only cuts windows and moves the
+    # watermark, and the engine reads each event's exact time itself.
+    stamp = _json_value("@timestamp")
+    return f"COALESCE(TO_TIMESTAMP(REPLACE(SUBSTRING({stamp}, 1, 19), 'T', ' ')), TIMESTAMP '1970-01-01 00:00:00.000')"
+
+
+def shard_sql(spec: JobSpec) -> str:
+    """A record's shard: the entity key's hash modulo the shard count."""
+    entity = _json_field(spec.entity_field)
+    return f"MOD(MOD(HASH_CODE(COALESCE({entity}, '')), {spec.shards}) + {spec.shards}, {spec.shards})"
 
 
 def source_sql(spec: JobSpec) -> str:
@@ -87,13 +115,10 @@ def source_sql(spec: JobSpec) -> str:
         options.update({"format": "raw", "scan.startup.mode": "earliest-offset", "properties.group.id": spec.name})
         if spec.bounded:
             options["scan.bounded.mode"] = "latest-offset"
-    # Whole seconds are enough: time here only cuts windows and moves the
-    # watermark, and the engine reads each event's exact time itself.
-    ts = "TO_TIMESTAMP(REPLACE(SUBSTRING(JSON_VALUE(line, '$.\"@timestamp\"'), 1, 19), 'T', ' '))"
     return f"""
 CREATE TABLE kestrel_events (
   line STRING,
-  ts AS COALESCE({ts}, TIMESTAMP '1970-01-01 00:00:00.000'),
+  ts AS {event_time_sql()},
   WATERMARK FOR ts AS ts - INTERVAL '{spec.out_of_orderness_s}' SECOND
 ) WITH ({_with(options)})"""
 
@@ -122,25 +147,26 @@ def sink_sql(spec: JobSpec) -> str:
 
 def keyed_sql(spec: JobSpec, cross_entity: bool) -> Tuple[str, str]:
     """The records marked with shard and lateness; then per shard and
-    window, the window's events as one NDJSON string, and late records one
-    by one. With `cross_entity`, every event also goes to the cross-entity
-    shard."""
+    window, the window's events as one NDJSON string with the window's last
+    millisecond, and late records one by one (with 0). With `cross_entity`,
+    every event also goes to the cross-entity shard."""
     window_end = f"FLOOR(ts TO SECOND) + INTERVAL '{WINDOW_SECONDS}' SECOND"
-    entity = _json_path(spec.entity_field)
     marked = f"""
-SELECT line, ts,
-  MOD(MOD(HASH_CODE(COALESCE({entity}, '')), {spec.shards}) + {spec.shards}, {spec.shards}) AS shard,
+SELECT line, ts, {shard_sql(spec)} AS shard,
   COALESCE({window_end} <= CURRENT_WATERMARK(ts) + INTERVAL '0.001' SECOND, FALSE) AS late
 FROM kestrel_events"""
     windows = []
     for shard in ["shard"] + (["-1"] if cross_entity else []):
         windows.append(
             f"""
-SELECT {shard} AS shard, ARRAY_JOIN(ARRAY_AGG(line), '\n') AS lines, FALSE AS late
+SELECT {shard} AS shard, ARRAY_JOIN(ARRAY_AGG(line), '\n') AS lines, FALSE AS late,
+  CAST(TIMESTAMPDIFF(SECOND, TIMESTAMP '1970-01-01 00:00:00', window_end) AS BIGINT) * 1000 - 1 AS last_ms
 FROM TABLE(TUMBLE(TABLE kestrel_marked_on_time, DESCRIPTOR(ts), INTERVAL '{WINDOW_SECONDS}' SECOND))
 GROUP BY {"shard, " if shard == "shard" else ""}window_start, window_end"""
         )
-        windows.append(f"SELECT {shard} AS shard, line AS lines, TRUE AS late FROM kestrel_marked WHERE late")
+        windows.append(
+            f"SELECT {shard} AS shard, line AS lines, TRUE AS late, CAST(0 AS BIGINT) AS last_ms FROM kestrel_marked WHERE late"
+        )
     return marked, "\nUNION ALL\n".join(windows)
 
 
@@ -169,6 +195,7 @@ def build(spec: JobSpec, env: Optional[Any] = None) -> Any:
             "python.executable": spec.python,
             "python.client.executable": spec.python,
             "python.execution-mode": "process",
+            **({"execution.state-recovery.path": spec.resume_from} if spec.resume_from else {}),
             **spec.flink,
         }.items():
             config.set_string(key, value)
@@ -179,6 +206,9 @@ def build(spec: JobSpec, env: Optional[Any] = None) -> Any:
     env.enable_checkpointing(spec.checkpoint_interval_ms, CheckpointingMode.EXACTLY_ONCE)
     tables = StreamTableEnvironment.create(env)
     tables.get_config().set("table.local-time-zone", "UTC")
+    # Records of a partition that was idle may then arrive behind the
+    # watermark: they take the late path, so idleness costs no event.
+    tables.get_config().set("table.exec.source.idle-timeout", f"{spec.idle_timeout_s} s")
     tables.execute_sql(source_sql(spec))
     tables.execute_sql(sink_sql(spec))
     marked, keyed = keyed_sql(spec, cross_entity)
@@ -192,6 +222,7 @@ def build(spec: JobSpec, env: Optional[Any] = None) -> Any:
         batches.key_by(lambda row: row[0], key_type=Types.INT())
         .process(ShardFunction(spec.rules, spec.shards, options), output_type=Types.STRING())
         .name("kestrel")
+        .uid("kestrel-shards")
     )
     tables.create_temporary_view("kestrel_blocks", tables.from_data_stream(blocks).alias("block"))
     alerts = "SELECT alert FROM kestrel_blocks CROSS JOIN UNNEST(SPLIT(block, '\n')) AS a(alert)"

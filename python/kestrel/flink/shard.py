@@ -7,6 +7,12 @@ a checkpoint (which Flink takes only between bundles) always holds source
 offsets, in-flight windows and shard state that agree, and a restore, a
 rescale or a move of the shard to another worker loses nothing.
 
+A shard's windows can reach this operator out of order: the planner may
+spread one key's windows over several upstream paths (the cross-entity
+window runs on one task and fans out). So a window is held in keyed state
+until the watermark passes its end, when every path has delivered it and
+all earlier ones, and windows are then evaluated in window order.
+
 The shard ``CROSS_ENTITY`` is the one place that sees every event; it runs
 only the sequences not joined on the entity, on an engine of its own.
 """
@@ -14,11 +20,11 @@ only the sequences not joined on the entity, on an engine of its own.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
-from pyflink.datastream.state import ValueStateDescriptor
+from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
 from kestrel.engine import Engine
 
@@ -32,8 +38,9 @@ _MAX_MS = ((1 << 63) - 1) // 1_000_000
 
 
 class ShardFunction(KeyedProcessFunction):
-    """Input rows are ``(shard, lines, late)``: NDJSON events of one shard
-    (or of all, for ``CROSS_ENTITY``). Output: one string per call that
+    """Input rows are ``(shard, lines, late, last_ms)``: NDJSON events of one
+    shard (or of all, for ``CROSS_ENTITY``), and the last millisecond of
+    their window (0 for a late record). Output: one string per call that
     raised alerts, their JSON lines joined by newlines."""
 
     def __init__(self, rules: str, shards: int, options: Optional[Dict[str, Any]] = None) -> None:
@@ -43,6 +50,7 @@ class ShardFunction(KeyedProcessFunction):
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.state = runtime_context.get_state(ValueStateDescriptor("kestrel.partition", Types.PICKLED_BYTE_ARRAY()))
+        self.windows = runtime_context.get_map_state(MapStateDescriptor("kestrel.windows", Types.LONG(), Types.STRING()))
         metrics = runtime_context.get_metrics_group()
         self.late = metrics.counter("kestrel_late_events")
         self.alerts = metrics.counter("kestrel_alerts")
@@ -76,27 +84,41 @@ class ShardFunction(KeyedProcessFunction):
                 engine.close()
 
     def process_element(self, value: Any, ctx: "KeyedProcessFunction.Context") -> Iterator[str]:
-        shard, lines, late = value[0], value[1], value[2]
-        engine, p = self._synced(shard)
-        if late and shard != CROSS_ENTITY:  # a late record also goes to the cross-entity key: count it once
+        shard, lines, late, last_ms = value[0], value[1], value[2], value[3]
+        if not late:
+            # A timer at the window's last millisecond fires once the
+            # watermark has passed it on every input. Rows of one window
+            # are joined, should the planner ever split a window's rows.
+            held = self.windows.get(last_ms)
+            self.windows.put(last_ms, lines if held is None else held + "\n" + lines)
+            ctx.timer_service().register_event_time_timer(last_ms)
+            return
+        if shard != CROSS_ENTITY:  # a late record also goes to the cross-entity key: count it once
             self.late.inc(lines.count("\n") + 1)
-        data = lines.encode()
-        if shard == CROSS_ENTITY:
-            block = engine.process_cross_entity(data, block=True)
-        else:
-            block = engine.process_partition(p, data, block=True)
-        self.batches.inc()
-        yield from self._finish(shard, engine, p, ctx, block)
+        engine, p = self._synced(shard)
+        yield from self._finish(shard, engine, p, ctx, [self._evaluate(shard, engine, p, lines)])
 
     def on_timer(self, timestamp: int, ctx: "KeyedProcessFunction.OnTimerContext") -> Iterator[str]:
         shard = ctx.get_current_key()
         engine, p = self._synced(shard)
         watermark = ctx.timer_service().current_watermark()
+        ready = sorted(last for last in self.windows.keys() if last <= watermark)
+        blocks = []
+        for last in ready:
+            blocks.append(self._evaluate(shard, engine, p, self.windows.get(last)))
+            self.windows.remove(last)
         if timestamp >= END_OF_INPUT_MS:
-            block = engine.flush_partition(p, block=True)
+            blocks.append(engine.flush_partition(p, block=True))
         else:
-            block = engine.advance(p, min(watermark, _MAX_MS) * 1_000_000, block=True)
-        yield from self._finish(shard, engine, p, ctx, block)
+            blocks.append(engine.advance(p, min(watermark, _MAX_MS) * 1_000_000, block=True))
+        yield from self._finish(shard, engine, p, ctx, blocks)
+
+    def _evaluate(self, shard: int, engine: Engine, p: int, lines: str) -> Any:
+        """One batch of the shard through the engine: one native call."""
+        self.batches.inc()
+        if shard == CROSS_ENTITY:
+            return engine.process_cross_entity(lines.encode(), block=True)
+        return engine.process_partition(p, lines.encode(), block=True)
 
     def _synced(self, shard: int) -> Tuple[Engine, int]:
         """The engine and partition for `shard`, holding the state Flink has
@@ -111,7 +133,7 @@ class ShardFunction(KeyedProcessFunction):
             self.held[shard] = token  # type: ignore[assignment]
         return engine, p
 
-    def _finish(self, shard: int, engine: Engine, p: int, ctx: Any, block: Any) -> Iterator[str]:
+    def _finish(self, shard: int, engine: Engine, p: int, ctx: Any, blocks: List[Any]) -> Iterator[str]:
         token = os.urandom(_TOKEN)
         self.state.update(token + engine.snapshot_partition(p))
         self.held[shard] = token
@@ -123,6 +145,7 @@ class ShardFunction(KeyedProcessFunction):
                 # A deadline the watermark has passed fires at once, not never.
                 timers.register_event_time_timer(max(-(-deadline // 1_000_000), watermark + 1))
             timers.register_event_time_timer(END_OF_INPUT_MS)
-        if block.count:
-            self.alerts.inc(block.count)
-            yield block.data.decode()[:-1]
+        for block in blocks:
+            if block.count:
+                self.alerts.inc(block.count)
+                yield block.data.decode()[:-1]
