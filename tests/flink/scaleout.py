@@ -104,7 +104,14 @@ class Kafka:
         if done.returncode != 0:
             raise RuntimeError(done.stderr)
 
-    def produce(self, topic: str, lines: List[str]) -> None:
+    def produce(self, topic: str, lines: List[str], keys: "List[str] | None" = None) -> None:
+        """`lines` as records of `topic`, with `keys` as their record keys
+        when given (the broker's partitioner keeps one key in one partition)."""
+        if keys is not None:
+            lines = [f"{key}\t{line}" for key, line in zip(keys, lines)]
+            options = ["--property", "parse.key=true", "--property", "key.separator=\t"]
+        else:
+            options = []
         command = [
             *self.prefix,
             "java",
@@ -116,10 +123,30 @@ class Kafka:
             self.bootstrap,
             "--topic",
             topic,
+            *options,
         ]
         done = subprocess.run(command, input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=180)
         if done.returncode != 0:
             raise RuntimeError(done.stderr)
+
+    def lag(self, group: str) -> "int | None":
+        """Records in `group`'s partitions past its committed offsets; None
+        until it has committed an offset for each."""
+        done = _java(
+            self.prefix,
+            "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+            "--bootstrap-server",
+            self.bootstrap,
+            "--describe",
+            "--group",
+            group,
+        )
+        lags = []
+        for row in done.stdout.splitlines():
+            columns = row.split()
+            if len(columns) >= 6 and columns[0] == group:
+                lags.append(None if columns[5] == "-" else int(columns[5]))
+        return None if not lags or None in lags else sum(lags)  # type: ignore[arg-type]
 
     def consume(self, topic: str, idle_ms: int = 15000) -> List[str]:
         """Every committed record of `topic` (transactions aborted by a

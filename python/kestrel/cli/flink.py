@@ -61,9 +61,10 @@ def add(subparsers: Any) -> None:
     submit.add_argument(
         "--idle-timeout",
         type=int,
-        default=5,
+        default=0,
         metavar="S",
-        help="seconds after which a source reader without records stops holding event time back (default 5)",
+        help="seconds after which a source reader without records stops holding event time back "
+        "(default 0: never; see docs/scale-out.md)",
     )
     submit.add_argument("--bounded", action="store_true", help="read a Kafka topic up to its offsets at start, then finish")
     submit.add_argument("--name", default="kestrel", help="job name; also the Kafka group and transaction prefix")

@@ -42,8 +42,8 @@ class JobSpec:
     #: How far event time may run behind the newest event before records count as late.
     out_of_orderness_s: int = 5
     #: Seconds without records after which a source reader stops holding the
-    #: watermark back (a reader with no Kafka partition has none at all).
-    idle_timeout_s: int = 5
+    #: watermark back; 0 never. See docs/scale-out.md before setting it.
+    idle_timeout_s: int = 0
     checkpoint_interval_ms: int = 10_000
     #: Read a Kafka topic only up to the offsets it has when the job starts.
     bounded: bool = False
@@ -206,9 +206,10 @@ def build(spec: JobSpec, env: Optional[Any] = None) -> Any:
     env.enable_checkpointing(spec.checkpoint_interval_ms, CheckpointingMode.EXACTLY_ONCE)
     tables = StreamTableEnvironment.create(env)
     tables.get_config().set("table.local-time-zone", "UTC")
-    # Records of a partition that was idle may then arrive behind the
-    # watermark: they take the late path, so idleness costs no event.
-    tables.get_config().set("table.exec.source.idle-timeout", f"{spec.idle_timeout_s} s")
+    if spec.idle_timeout_s:
+        # Records of a partition that was idle may then arrive behind the
+        # watermark: they take the late path, so idleness costs no event.
+        tables.get_config().set("table.exec.source.idle-timeout", f"{spec.idle_timeout_s} s")
     tables.execute_sql(source_sql(spec))
     tables.execute_sql(sink_sql(spec))
     marked, keyed = keyed_sql(spec, cross_entity)
