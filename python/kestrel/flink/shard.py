@@ -101,8 +101,8 @@ class ShardFunction(KeyedProcessFunction):
     def on_timer(self, timestamp: int, ctx: "KeyedProcessFunction.OnTimerContext") -> Iterator[str]:
         shard = ctx.get_current_key()
         engine, p = self._synced(shard)
-        # A timer fires once the watermark has reached its time, but the
-        # watermark PyFlink reports here can still be the one before.
+        # The timer firing is itself proof that event time reached its
+        # timestamp, whatever watermark the context reports.
         watermark = max(ctx.timer_service().current_watermark(), timestamp)
         ready = sorted(last for last in self.windows.keys() if last <= watermark)
         blocks = []
