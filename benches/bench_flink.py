@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "flink"))
 from test_flink_job import _canonical, _isolated, _require_flink, _require_kafka, submit_command  # noqa: E402
 
-SMALL, LARGE = 2, 8
+SMALL, LARGE = 2, 24
 RATE = 5_000
 
 

@@ -74,6 +74,8 @@ def add(subparsers: Any) -> None:
         metavar="PATH",
         help="resume from a savepoint or retained checkpoint, at this or another parallelism",
     )
+    # Set by _submit_to_cluster on the command that `flink run` runs.
+    submit.add_argument("--on-cluster", action="store_true", help=argparse.SUPPRESS)
     submit.add_argument("--detach", action="store_true", help="return once the cluster accepted the job")
 
 
@@ -111,6 +113,7 @@ def run_flink(args: argparse.Namespace, out: TextIO) -> int:
         flink=flink,
         jars=[Path(jar).resolve().as_uri() for jar in args.jars],
         resume_from=args.from_savepoint,
+        on_cluster=args.on_cluster,
     )
     try:
         env = build(spec)
@@ -180,6 +183,7 @@ def _submit_to_cluster(args: argparse.Namespace, out: TextIO) -> int:
         str(args.idle_timeout),
         "--name",
         args.name,
+        "--on-cluster",
     ]
     command += ["--bounded"] * args.bounded + ["--detach"] * args.detach
     if args.jars:

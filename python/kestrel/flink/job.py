@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlparse
 
@@ -56,6 +58,9 @@ class JobSpec:
     python: str = sys.executable
     #: A savepoint or retained checkpoint to resume from, at any parallelism.
     resume_from: Optional[str] = None
+    #: Built by a cluster's client (`flink run`), whose configuration says
+    #: where checkpoints go; otherwise the job runs in this process.
+    on_cluster: bool = False
 
 
 def _endpoint(uri: str, role: str) -> Dict[str, str]:
@@ -191,7 +196,14 @@ def build(spec: JobSpec, env: Optional[Any] = None) -> Any:
         cross_entity = bool(probe.cross_entity_rules())
     if env is None:
         config = Configuration()
+        local = {}
+        if not spec.on_cluster and "execution.checkpointing.dir" not in spec.flink:
+            # Without a directory, a local run keeps checkpoints on the
+            # JobManager's heap, which refuses any state over 5 MB: the job
+            # would fail and restart for ever once windows back up.
+            local["execution.checkpointing.dir"] = Path(tempfile.mkdtemp(prefix="kestrel-flink-")).as_uri()
         for key, value in {
+            **local,
             "python.executable": spec.python,
             "python.client.executable": spec.python,
             "python.execution-mode": "process",
