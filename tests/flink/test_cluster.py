@@ -97,9 +97,8 @@ class Scenario:
 
     def stop(self, job: str, drain: bool, target: "str | None" = None) -> str:
         """Stop `job` with a savepoint (with `drain`, the final watermark
-        settles every shard first); the savepoint's location. A stop asked
-        for while tasks are still starting after a restore fails at once, so
-        it is asked again until it is taken."""
+        settles every shard first); the savepoint's location. A stop that
+        fails is asked for again until one is taken."""
         body: dict = {"drain": drain, **({"targetDirectory": target} if target else {})}
         status: dict = {}
         failures = []
@@ -117,7 +116,10 @@ class Scenario:
             status["location"] = answer["operation"]["location"]
             return True
 
-        self.cluster.wait(stopped, f"a stop with a savepoint (failures: {failures})", timeout=300)
+        try:
+            self.cluster.wait(stopped, "a stop with a savepoint", timeout=300)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}; failed stops: {failures}") from None
         self.cluster.wait(lambda: self.state(job) == "FINISHED", "the job to finish", timeout=120)
         return status["location"]
 
