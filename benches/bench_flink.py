@@ -132,17 +132,13 @@ def test_flink_recovery_after_a_taskmanager_kill(benchmark, budget, tmp_path):
         sizes = _checkpoint_sizes(run, job)
         times = {}
 
-        def running_again() -> bool:
-            state = run.cluster.rest(f"/jobs/{job}")
-            restored = run.checkpoints(job)["latest"].get("restored")
-            return restored is not None and all(v["status"] == "RUNNING" for v in state["vertices"])
-
         def recover() -> None:
             victim = run.cluster.taskmanager_pids()[0]
             killed = time.perf_counter()
             os.kill(victim, 9)
             run.cluster.add_taskmanager()
-            run.cluster.wait(running_again, "the job to run from its checkpoint", timeout=300)
+            run.wait_restore(job)
+            run.cluster.wait(lambda: run.all_running(job), "every task to run from the checkpoint", timeout=300)
             times["to_running_s"] = round(time.perf_counter() - killed, 1)
             run.wait_checkpoints(job, 1)
             times["to_next_checkpoint_s"] = round(time.perf_counter() - killed, 1)

@@ -79,14 +79,16 @@ class Scenario:
     def checkpoints(self, job: str) -> dict:
         return self.cluster.rest(f"/jobs/{job}/checkpoints")
 
+    def all_running(self, job: str) -> bool:
+        """Whether every task of `job` runs (after a restore, some start later than the job)."""
+        return all(v["status"] == "RUNNING" for v in self.cluster.rest(f"/jobs/{job}")["vertices"])
+
     def wait_checkpoints(self, job: str, more: int) -> None:
         """Wait for `more` checkpoints completed from now, every task running."""
         target = self.checkpoints(job)["counts"]["completed"] + more
 
         def done() -> bool:
-            vertices = self.cluster.rest(f"/jobs/{job}")["vertices"]
-            running = all(v["status"] == "RUNNING" for v in vertices)
-            return running and self.checkpoints(job)["counts"]["completed"] >= target
+            return self.all_running(job) and self.checkpoints(job)["counts"]["completed"] >= target
 
         self.cluster.wait(done, f"{more} more checkpoints")
 
