@@ -25,11 +25,33 @@ pub fn fold(s: &str) -> String {
 
 pub fn fold_into(s: &str, out: &mut String) {
     out.clear();
-    if s.is_ascii() {
-        out.push_str(s);
-        // SAFETY: lowercasing ASCII bytes keeps them ASCII, hence valid UTF-8.
-        unsafe { out.as_bytes_mut().make_ascii_lowercase() };
-    } else {
+    // One pass over the text, which is usually read from memory for the
+    // first time here: copy it with ASCII capitals lowered, and note whether
+    // any byte was not ASCII (then fold it again, per code point). Fixed
+    // 16-byte blocks so the compiler keeps it in vector registers.
+    const BLOCK: usize = 16;
+    let lower = |c: u8| c | (u8::from(c.wrapping_sub(b'A') < 26) << 5);
+    let bytes = s.as_bytes();
+    let mut seen = [0u8; BLOCK];
+    // SAFETY: only ASCII capitals change, each to another ASCII byte, so
+    // the bytes stay the valid UTF-8 they were.
+    let buf = unsafe { out.as_mut_vec() };
+    buf.reserve(bytes.len());
+    let mut blocks = bytes.chunks_exact(BLOCK);
+    for block in &mut blocks {
+        let mut folded = [0u8; BLOCK];
+        for ((to, any), &c) in folded.iter_mut().zip(seen.iter_mut()).zip(block) {
+            *any |= c;
+            *to = lower(c);
+        }
+        buf.extend_from_slice(&folded);
+    }
+    for &c in blocks.remainder() {
+        seen[0] |= c;
+        buf.push(lower(c));
+    }
+    if seen.iter().any(|&c| c >= 0x80) {
+        out.clear();
         out.extend(s.chars().map(fold_char));
     }
 }
@@ -81,5 +103,19 @@ mod tests {
         assert!(eq_folded("ПРИВЕТ", "привет"));
         assert!(!eq_folded("abc", "abcd"));
         assert!(eq_folded("Straße", "straße"));
+    }
+
+    #[test]
+    fn folds_whole_blocks_and_their_remainder() {
+        let ascii = "C:\\Windows\\System32\\WindowsPowerShell -NoP -W Hidden -Enc ZQBjAGgAbwA=";
+        assert_eq!(fold(ascii), ascii.to_ascii_lowercase());
+        // A non-ASCII code point in a later block, or in the remainder,
+        // still folds the whole text per code point.
+        let late = format!("{}ÄBC", "X".repeat(40));
+        assert_eq!(fold(&late), format!("{}äbc", "x".repeat(40)));
+        let tail = format!("{}Ö", "Y".repeat(16));
+        assert_eq!(fold(&tail), format!("{}ö", "y".repeat(16)));
+        assert_eq!(fold(""), "");
+        assert_eq!(fold("@[`{"), "@[`{");
     }
 }

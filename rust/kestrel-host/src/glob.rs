@@ -280,6 +280,8 @@ pub struct GlobSet {
     others_regex: Option<regex::Regex>,
     /// One pass that settles most texts (see [`Screen`]).
     screen: Option<Screen>,
+    /// Whether the patterns differ in case mode (then each is tried alone).
+    mixed: bool,
 }
 
 /// A single search for every `*needle*` needle and, for each remaining
@@ -319,6 +321,9 @@ impl Searcher {
 /// Gates tracked one bit each; a set with more falls back to the full check.
 const MAX_GATES: usize = 64;
 
+/// From how many literals a screen searches with Fat Teddy.
+const FAT_TEDDY_FROM: usize = 12;
+
 impl Screen {
     fn build(
         needles: Vec<Vec<u8>>,
@@ -334,12 +339,18 @@ impl Screen {
             return None;
         }
         // Leftmost-first: at one position, needles (listed first) win.
-        let searcher = match aho_corasick::packed::Config::new()
-            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
-            .builder()
-            .extend(&all)
-            .build()
-        {
+        let packed = |fat: Option<bool>| {
+            aho_corasick::packed::Config::new()
+                .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+                .only_teddy_fat(fat)
+                .builder()
+                .extend(&all)
+                .build()
+        };
+        // Fat Teddy has twice the buckets at half the stride: with many
+        // literals, fewer false candidates to verify outweigh the stride.
+        let fat = (all.len() >= FAT_TEDDY_FROM).then(|| packed(Some(true)));
+        let searcher = match fat.flatten().or_else(|| packed(None)) {
             Some(packed) => Searcher::Packed(packed),
             None => Searcher::Automaton(
                 aho_corasick::AhoCorasick::builder()
@@ -434,6 +445,7 @@ impl GlobSet {
         let uniform = globs.iter().all(|g| g.case_insensitive == ci);
         let mut set = GlobSet {
             case_insensitive: ci,
+            mixed: !uniform,
             ..Default::default()
         };
         let mut needles = Vec::new();
@@ -496,36 +508,51 @@ impl GlobSet {
     }
 
     pub fn matches(&self, text: &str) -> bool {
+        if self.case_insensitive && !self.mixed {
+            with_folded(text, |folded| self.matches_with_folded(text, folded))
+        } else {
+            self.matches_with_folded(text, text)
+        }
+    }
+
+    /// Literals, in the set's case (folded when it ignores case), one of
+    /// which every text the set matches contains; `None` when some pattern
+    /// has none to offer (`*`, `?x`). A caller testing many sets on the same
+    /// texts can search for all their literals at once and try only the
+    /// sets whose literal it found.
+    pub fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
+        if self.any || self.mixed {
+            return None;
+        }
+        self.globs.iter().map(gate).collect()
+    }
+
+    /// [`GlobSet::matches`] for a caller that already holds `text`
+    /// case-folded ([`crate::fold::fold`]), as `folded`: one fold then
+    /// serves every set tried on the same text.
+    pub fn matches_with_folded(&self, text: &str, folded: &str) -> bool {
         if self.any {
             return true;
         }
-        let grouped = |t: &str| {
-            self.exact.contains(t) || self.needles.as_ref().is_some_and(|ac| ac.is_match(t))
-        };
-        let uniform_others = |t: &str| match &self.others_regex {
-            Some(re) => re.is_match(t),
-            None => self
-                .others
-                .iter()
-                .any(|&i| self.globs[i].matches_exact_case(t)),
-        };
-        let mixed = self
-            .globs
-            .iter()
-            .any(|g| g.case_insensitive != self.case_insensitive);
-        if mixed {
+        if self.mixed {
             return self.others.iter().any(|&i| self.globs[i].matches(text));
         }
-        let screened = |t: &str| match &self.screen {
-            None => grouped(t) || uniform_others(t),
+        let t = if self.case_insensitive { folded } else { text };
+        match &self.screen {
             Some(screen) => {
                 (!self.exact.is_empty() && self.exact.contains(t)) || screen.matches(&self.globs, t)
             }
-        };
-        if self.case_insensitive {
-            with_folded(text, screened)
-        } else {
-            screened(text)
+            None => {
+                self.exact.contains(t)
+                    || self.needles.as_ref().is_some_and(|ac| ac.is_match(t))
+                    || match &self.others_regex {
+                        Some(re) => re.is_match(t),
+                        None => self
+                            .others
+                            .iter()
+                            .any(|&i| self.globs[i].matches_exact_case(t)),
+                    }
+            }
         }
     }
 }
