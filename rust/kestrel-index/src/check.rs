@@ -35,6 +35,19 @@ struct TermCheck {
     keys: Vec<String>,
     /// The patterns of a `Like`/`NotLike` term, as the evaluators match them.
     globs: Option<GlobSet>,
+    /// The [`LiteralScreen`] of the term's field that holds its literals.
+    screen: Option<u32>,
+}
+
+/// Every required literal ([`GlobSet::required_literals`]) of the
+/// case-insensitive glob terms on one field, searched for at once: a
+/// text is tested against a term only if it holds one of the term's
+/// literals. One pass per distinct text replaces one per (term, text).
+struct LiteralScreen {
+    slot: u32,
+    searcher: aho_corasick::AhoCorasick,
+    /// Per literal (pattern id), its term.
+    term_of: Vec<u32>,
 }
 
 /// A filter with fewer candidates than this share of the batch (from its
@@ -155,7 +168,10 @@ impl TermCheck {
     /// a non-ASCII text always passes a glob or negated term: evaluators
     /// fold such text in two ways (see [`crate::keys`]), and only keys are
     /// built for both.
-    fn passes(&self, field: &mut FieldValues<'_>) -> Vec<bool> {
+    ///
+    /// `screened`, for a glob term, lists the ids of the texts that hold one
+    /// of its required literals: no other text can match it.
+    fn passes(&self, field: &mut FieldValues<'_>, screened: Option<&[u32]>) -> Vec<bool> {
         let uncertain = |text: &str| self.case_insensitive && !text.is_ascii();
         match self.kind {
             TermKind::In | TermKind::NotIn => {
@@ -180,11 +196,34 @@ impl TermCheck {
                     .as_ref()
                     .expect("glob terms carry their patterns");
                 let want = self.kind == TermKind::Like;
-                field
-                    .texts
-                    .iter()
-                    .map(|text| uncertain(text) || globs.matches(text) == want)
-                    .collect()
+                if let (Some(ids), true) = (screened, self.case_insensitive) {
+                    // Unscreened texts do not match: they pass a `NotLike`.
+                    let mut passes: Vec<bool> = field
+                        .texts
+                        .iter()
+                        .map(|text| uncertain(text) || !want)
+                        .collect();
+                    let texts: Vec<(&str, &str)> = field.texts_folded().collect();
+                    for &id in ids {
+                        let (text, folded) = texts[id as usize];
+                        passes[id as usize] =
+                            uncertain(text) || globs.matches_with_folded(text, folded) == want;
+                    }
+                    passes
+                } else if self.case_insensitive {
+                    field
+                        .texts_folded()
+                        .map(|(text, folded)| {
+                            uncertain(text) || globs.matches_with_folded(text, folded) == want
+                        })
+                        .collect()
+                } else {
+                    field
+                        .texts
+                        .iter()
+                        .map(|text| globs.matches(text) == want)
+                        .collect()
+                }
             }
         }
     }
@@ -195,6 +234,7 @@ impl TermCheck {
 pub(crate) struct Checks {
     terms: Vec<TermCheck>,
     ids: AHashMap<(FieldId, TermKind, bool, Vec<String>), u32>,
+    screens: Vec<LiteralScreen>,
 }
 
 impl Checks {
@@ -248,17 +288,60 @@ impl Checks {
             case_insensitive: term.case_insensitive,
             keys,
             globs,
+            screen: None,
         });
         let id = (self.terms.len() - 1) as u32;
         self.ids.insert(key, id);
         id
     }
 
+    /// Group the case-insensitive glob terms of each field under one
+    /// [`LiteralScreen`]; call once every filter has been added.
+    pub fn screen_literals(&mut self) {
+        // Per field slot: its terms, each with its literals.
+        type Literals = Vec<Vec<u8>>;
+        let mut by_slot: AHashMap<u32, Vec<(u32, Literals)>> = AHashMap::new();
+        for (id, term) in self.terms.iter().enumerate() {
+            let Some(globs) = term.globs.as_ref().filter(|_| term.case_insensitive) else {
+                continue;
+            };
+            if let Some(literals) = globs.required_literals() {
+                by_slot
+                    .entry(term.slot)
+                    .or_default()
+                    .push((id as u32, literals));
+            }
+        }
+        let mut slots: Vec<_> = by_slot.into_iter().filter(|(_, t)| t.len() > 1).collect();
+        slots.sort_unstable_by_key(|(slot, _)| *slot);
+        for (slot, terms) in slots {
+            let term_of: Vec<u32> = terms
+                .iter()
+                .flat_map(|(id, literals)| literals.iter().map(move |_| *id))
+                .collect();
+            let literals = terms.iter().flat_map(|(_, literals)| literals);
+            let Ok(searcher) = aho_corasick::AhoCorasick::new(literals) else {
+                continue; // too large: each term tests every text
+            };
+            let screen = self.screens.len() as u32;
+            for (id, _) in &terms {
+                self.terms[*id as usize].screen = Some(screen);
+            }
+            self.screens.push(LiteralScreen {
+                slot,
+                searcher,
+                term_of,
+            });
+        }
+    }
+
     /// A fresh memo for one batch.
     pub fn memo(&self) -> Memo<'_> {
         Memo {
             terms: &self.terms,
+            screens: &self.screens,
             state: (0..self.terms.len()).map(|_| None).collect(),
+            screened: (0..self.screens.len()).map(|_| None).collect(),
         }
     }
 }
@@ -276,10 +359,29 @@ struct TermState {
     events: Option<Vec<u32>>,
 }
 
+impl TermState {
+    fn new(field: &FieldValues<'_>, passes: Vec<bool>) -> TermState {
+        let passing: Vec<u32> = (0..passes.len() as u32)
+            .filter(|&id| passes[id as usize])
+            .collect();
+        let count = passing.iter().map(|&id| field.freq(id)).sum::<u32>() + field.not_text;
+        TermState {
+            passes,
+            passing,
+            count,
+            events: None,
+        }
+    }
+}
+
 /// Per batch: the state of every term used so far.
 pub(crate) struct Memo<'a> {
     terms: &'a [TermCheck],
+    screens: &'a [LiteralScreen],
     state: Vec<Option<TermState>>,
+    /// Per screen, once searched: per term, the ids of the texts holding
+    /// one of its literals.
+    screened: Vec<Option<AHashMap<u32, Vec<u32>>>>,
 }
 
 impl Memo<'_> {
@@ -287,21 +389,46 @@ impl Memo<'_> {
         self.terms[term as usize].slot
     }
 
+    /// Search screen `screen` over its field's texts, once per batch.
+    fn screened(
+        &mut self,
+        values: &mut BatchValues<'_, '_>,
+        screen: u32,
+    ) -> &AHashMap<u32, Vec<u32>> {
+        let found = &self.screens[screen as usize];
+        self.screened[screen as usize].get_or_insert_with(|| {
+            let mut ids: AHashMap<u32, Vec<u32>> = AHashMap::new();
+            for (id, (_, folded)) in values.field(found.slot).texts_folded().enumerate() {
+                for m in found.searcher.find_overlapping_iter(folded) {
+                    let list = ids
+                        .entry(found.term_of[m.pattern().as_usize()])
+                        .or_default();
+                    if list.last() != Some(&(id as u32)) {
+                        list.push(id as u32);
+                    }
+                }
+            }
+            ids
+        })
+    }
+
     fn state(&mut self, values: &mut BatchValues<'_, '_>, term: u32) -> &mut TermState {
         let check = &self.terms[term as usize];
+        if self.state[term as usize].is_none() {
+            if let Some(screen) = check.screen {
+                let ids = self
+                    .screened(values, screen)
+                    .get(&term)
+                    .cloned()
+                    .unwrap_or_default();
+                let passes = check.passes(values.field(check.slot), Some(&ids));
+                self.state[term as usize] = Some(TermState::new(values.field(check.slot), passes));
+            }
+        }
         self.state[term as usize].get_or_insert_with(|| {
             let field = values.field(check.slot);
-            let passes = check.passes(field);
-            let passing: Vec<u32> = (0..passes.len() as u32)
-                .filter(|&id| passes[id as usize])
-                .collect();
-            let count = passing.iter().map(|&id| field.freq(id)).sum::<u32>() + field.not_text;
-            TermState {
-                passes,
-                passing,
-                count,
-                events: None,
-            }
+            let passes = check.passes(field, None);
+            TermState::new(field, passes)
         })
     }
 

@@ -66,6 +66,7 @@ impl RuleIndex {
                 })
             })
             .collect();
+        terms.screen_literals();
         RuleIndex {
             anchors: choose(options),
             filters,

@@ -17,6 +17,7 @@ use kestrel_event::{ColumnData, EventBatch, Span, Value};
 use kestrel_schema::FieldId;
 
 use crate::keys::for_each_key;
+use kestrel_host::fold::fold_into;
 
 /// The id of a value that is neither text nor null (a number, a boolean).
 /// It can equal a string member's spelling, so every check lets it through.
@@ -36,6 +37,8 @@ pub(crate) struct FieldValues<'b> {
     items: Vec<u32>,
     /// Built on first use: case-folded key → the ids of the texts with it.
     folded: Option<AHashMap<String, Vec<u32>>>,
+    /// Built on first use: every text case-folded, one after another.
+    folded_texts: Option<FoldedTexts>,
     /// Built on first use: per id (and last, [`NOT_TEXT`]), its events,
     /// ascending and unique.
     postings: Option<Postings>,
@@ -93,9 +96,16 @@ impl<'b> Dictionary<'b> {
             offsets,
             items,
             folded: None,
+            folded_texts: None,
             postings: None,
         }
     }
+}
+
+/// Texts case-folded into one buffer: text `id` ends at `ends[id]`.
+struct FoldedTexts {
+    all: String,
+    ends: Vec<u32>,
 }
 
 struct Postings {
@@ -179,6 +189,28 @@ impl<'b> FieldValues<'b> {
             map
         });
         out.extend(folded.get(key).into_iter().flatten());
+    }
+
+    /// Each text with its case-folded form, by id. The folds are made once
+    /// per batch, however many terms of the rule set test this field.
+    pub fn texts_folded(&mut self) -> impl Iterator<Item = (&str, &str)> {
+        let texts = &self.texts;
+        let folded = self.folded_texts.get_or_insert_with(|| {
+            let mut all = String::with_capacity(texts.iter().map(|t| t.len()).sum());
+            let mut ends = Vec::with_capacity(texts.len());
+            let mut one = String::new();
+            for text in texts {
+                fold_into(text, &mut one);
+                all.push_str(&one);
+                ends.push(all.len() as u32);
+            }
+            FoldedTexts { all, ends }
+        });
+        let starts = std::iter::once(0).chain(folded.ends.iter().copied());
+        texts
+            .iter()
+            .zip(starts.zip(&folded.ends))
+            .map(|(text, (start, &end))| (*text, &folded.all[start as usize..end as usize]))
     }
 
     /// The events carrying `id` ([`NOT_TEXT`] included), ascending.

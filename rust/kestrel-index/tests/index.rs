@@ -245,6 +245,37 @@ fn globs_and_negations_are_anchors_tested_per_distinct_text() {
     assert_eq!(candidates(&not_equal, &events), Some(vec![1]));
 }
 
+/// Glob terms on one field are searched for their literals at once: the
+/// candidates must be those each rule gets when indexed alone.
+#[test]
+fn glob_terms_sharing_a_field_are_screened_together_with_unchanged_candidates() {
+    let rules = [
+        glob_rule("file.name", json!(["*.dll", "a?.exe"]), false),
+        glob_rule("file.name", json!(["*mimikatz*", "*.ps1"]), false),
+        glob_rule("file.name", json!(["*.exe"]), true),
+        glob_rule("file.name", json!(["x*y*z.txt"]), false),
+    ];
+    let events = [
+        json!({"file": {"name": "X.DLL"}}),
+        json!({"file": {"name": "Mimikatz.EXE"}}),
+        json!({"file": {"name": "run.PS1"}}),
+        json!({"file": {"name": ["a1.exe", "xAyBz.txt"]}}),
+        json!({}),
+        json!({"file": {"name": "\u{130}.dll"}}),
+    ];
+    let texts: Vec<String> = rules.iter().map(Value::to_string).collect();
+    let docs: Vec<Option<&str>> = texts.iter().map(|t| Some(t.as_str())).collect();
+    let together = RuleIndex::new(&docs, &schema()).expect("valid IR");
+    let found = together.candidates(&batch(&events));
+    for (i, rule) in rules.iter().enumerate() {
+        assert_eq!(found[i], candidates(rule, &events), "rule {i}");
+    }
+    assert_eq!(found[0], Some(vec![0, 3, 5]));
+    assert_eq!(found[1], Some(vec![1, 2, 5]));
+    assert_eq!(found[2], Some(vec![0, 2, 3, 5]));
+    assert_eq!(found[3], Some(vec![3, 5]));
+}
+
 #[test]
 fn globs_narrow_only_what_membership_leaves_wide() {
     // event.action == "x" and process.name : "*.exe"
