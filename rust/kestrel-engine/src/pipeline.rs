@@ -861,7 +861,15 @@ impl Pipeline {
                 first_line: 1,
                 first_seq: 0,
             };
-            Decoder::new(self.schema.clone(), DecodeOptions::default()).decode(&data, &source)
+            // Captures read only fields the module reads: decoding the rest
+            // of every evidence event would cost more than the rule did.
+            // (No field table: the module may read any field.)
+            let read = wasm.field_ids();
+            let options = DecodeOptions {
+                fields: (!read.is_empty()).then(|| Arc::new(read.iter().copied().collect())),
+                ..DecodeOptions::default()
+            };
+            Decoder::new(self.schema.clone(), options).decode(&data, &source)
         });
         let mut next = 0usize;
         let mut alerts = Vec::with_capacity(matches.len());
