@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from workloads import time_per_event
+from workloads import compare_workers, time_per_event
 
 import kestrel
 
@@ -108,45 +108,7 @@ def test_engine_corpus_rules_on_two_workers(benchmark, budget, tmp_path_factory,
     caller's thread, passes alternating, with the same alerts."""
     if not CORPUS.exists():
         pytest.skip(f"no rule corpus at {CORPUS}")
-    folder = tmp_path_factory.mktemp("workers")
-    engines = {}
-    for workers in (0, 2):
-        engine = kestrel.Engine(batch_size=8192, workers=workers, sinks=[folder / f"alerts-{workers}.ndjson"])
-        engine.load(CORPUS)
-        engines[workers] = engine
-    try:
-        counts = {w: e.process_file(events_file) for w, e in engines.items()}  # also the warm-up
-        best = {w: float("inf") for w in engines}
-
-        def passes():
-            for _ in range(1 if benchmark.disabled else 5):
-                for workers, engine in engines.items():
-                    started = time.perf_counter()
-                    engine.process_file(events_file)
-                    best[workers] = min(best[workers], time.perf_counter() - started)
-
-        benchmark.pedantic(passes, rounds=1, iterations=1)
-        same = sorted((folder / "alerts-0.ndjson").read_bytes().splitlines()) == sorted(
-            (folder / "alerts-2.ndjson").read_bytes().splitlines()
-        )
-        n = 5000 * REPEAT
-        ratio = best[0] / best[2]
-        budget(
-            best[2] / n * 1e9,
-            matches=counts[2],
-            agrees_with_reference=same,
-            reference="workers=0",
-            events=n,
-            rules=1024,
-            workers=2,
-            one_worker_ns_per_event=round(best[0] / n * 1e9, 1),
-            speedup=round(ratio, 2),
-        )
-        print(f"\ncorpus, 2 workers: {n / best[2]:,.0f} events/s, {ratio:.2f}x the caller's thread ({n / best[0]:,.0f})")
-        assert same and counts[0] == counts[2] > 0
-    finally:
-        for engine in engines.values():
-            engine.close()
+    compare_workers(benchmark, budget, CORPUS, events_file, 5000 * REPEAT, tmp_path_factory.mktemp("workers"))
 
 
 @pytest.mark.benchmark(group="engine")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import independent_stream
 import pytest
-from workloads import time_per_event
+from workloads import compare_workers, time_per_event
 
 import kestrel
 
@@ -112,3 +112,11 @@ def test_engine_corpus_rules_independent_stream(benchmark, budget, corpus_engine
     assert first == unindexed == alerts == again > 0
     assert entities >= 5_000
     assert 0.20 <= rate["alert_rate"] <= 0.30, rate
+
+
+@pytest.mark.benchmark(group="engine")
+def test_engine_corpus_rules_independent_stream_on_two_workers(benchmark, budget, independent_events, tmp_path_factory):
+    """The corpus rules on two workers beside one engine in the caller's
+    thread, over the independent stream: more batches than the bundled
+    benchmark's three, so the serial first decode weighs less."""
+    compare_workers(benchmark, budget, CORPUS, independent_events, EVENTS, tmp_path_factory.mktemp("workers"))

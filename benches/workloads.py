@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -100,3 +101,46 @@ def time_per_event(before: dict, after: dict) -> dict:
     received: decode, Lua, and the pipeline's stages (summed over its threads)."""
     events = after["received"] - before["received"]
     return {stage: round((ms - before["time_ms"][stage]) * 1e6 / max(events, 1)) for stage, ms in after["time_ms"].items()}
+
+
+def compare_workers(benchmark, budget, rules, events, n: int, folder) -> None:
+    """Two workers beside one engine in the caller's thread, both with
+    `rules`, over the `n` events of `events`: passes alternate (best of
+    five), and the two engines' alerts must be the same multiset."""
+    engines = {}
+    for workers in (0, 2):
+        engine = kestrel.Engine(batch_size=8192, workers=workers, sinks=[folder / f"alerts-{workers}.ndjson"])
+        engine.load(rules)
+        engines[workers] = engine
+    try:
+        counts = {w: e.process_file(events) for w, e in engines.items()}  # also the warm-up
+        best = {w: float("inf") for w in engines}
+
+        def passes():
+            for _ in range(1 if benchmark.disabled else 5):
+                for workers, engine in engines.items():
+                    started = time.perf_counter()
+                    engine.process_file(events)
+                    best[workers] = min(best[workers], time.perf_counter() - started)
+
+        benchmark.pedantic(passes, rounds=1, iterations=1)
+        same = sorted((folder / "alerts-0.ndjson").read_bytes().splitlines()) == sorted(
+            (folder / "alerts-2.ndjson").read_bytes().splitlines()
+        )
+        ratio = best[0] / best[2]
+        budget(
+            best[2] / n * 1e9,
+            matches=counts[2],
+            agrees_with_reference=same,
+            reference="workers=0",
+            events=n,
+            rules=len(engines[2].rules()),
+            workers=2,
+            one_worker_ns_per_event=round(best[0] / n * 1e9, 1),
+            speedup=round(ratio, 2),
+        )
+        print(f"\n2 workers: {n / best[2]:,.0f} events/s, {ratio:.2f}x the caller's thread ({n / best[0]:,.0f})")
+        assert same and counts[0] == counts[2] > 0
+    finally:
+        for engine in engines.values():
+            engine.close()
