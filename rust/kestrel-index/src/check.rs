@@ -46,8 +46,8 @@ struct TermCheck {
 struct LiteralScreen {
     slot: u32,
     searcher: aho_corasick::AhoCorasick,
-    /// Per literal (pattern id), its term.
-    term_of: Vec<u32>,
+    /// Per distinct literal (pattern id), the terms that require it.
+    terms_of: Vec<Vec<u32>>,
 }
 
 /// A filter with fewer candidates than this share of the batch (from its
@@ -315,12 +315,25 @@ impl Checks {
         let mut slots: Vec<_> = by_slot.into_iter().filter(|(_, t)| t.len() > 1).collect();
         slots.sort_unstable_by_key(|(slot, _)| *slot);
         for (slot, terms) in slots {
-            let term_of: Vec<u32> = terms
-                .iter()
-                .flat_map(|(id, literals)| literals.iter().map(move |_| *id))
-                .collect();
-            let literals = terms.iter().flat_map(|(_, literals)| literals);
-            let Ok(searcher) = aho_corasick::AhoCorasick::new(literals) else {
+            // Each literal once, with every term that requires it: a match
+            // then names all of them, whatever the automaton does with
+            // duplicate patterns.
+            let mut literals: Vec<&[u8]> = Vec::new();
+            let mut terms_of: Vec<Vec<u32>> = Vec::new();
+            let mut position: AHashMap<&[u8], usize> = AHashMap::new();
+            for (id, required) in &terms {
+                for literal in required {
+                    let at = *position.entry(literal).or_insert_with(|| {
+                        literals.push(literal);
+                        terms_of.push(Vec::new());
+                        literals.len() - 1
+                    });
+                    if terms_of[at].last() != Some(id) {
+                        terms_of[at].push(*id);
+                    }
+                }
+            }
+            let Ok(searcher) = aho_corasick::AhoCorasick::new(&literals) else {
                 continue; // too large: each term tests every text
             };
             let screen = self.screens.len() as u32;
@@ -330,7 +343,7 @@ impl Checks {
             self.screens.push(LiteralScreen {
                 slot,
                 searcher,
-                term_of,
+                terms_of,
             });
         }
     }
@@ -400,11 +413,11 @@ impl Memo<'_> {
             let mut ids: AHashMap<u32, Vec<u32>> = AHashMap::new();
             for (id, (_, folded)) in values.field(found.slot).texts_folded().enumerate() {
                 for m in found.searcher.find_overlapping_iter(folded) {
-                    let list = ids
-                        .entry(found.term_of[m.pattern().as_usize()])
-                        .or_default();
-                    if list.last() != Some(&(id as u32)) {
-                        list.push(id as u32);
+                    for &term in &found.terms_of[m.pattern().as_usize()] {
+                        let list = ids.entry(term).or_default();
+                        if list.last() != Some(&(id as u32)) {
+                            list.push(id as u32);
+                        }
                     }
                 }
             }

@@ -254,6 +254,8 @@ fn glob_terms_sharing_a_field_are_screened_together_with_unchanged_candidates() 
         glob_rule("file.name", json!(["*mimikatz*", "*.ps1"]), false),
         glob_rule("file.name", json!(["*.exe"]), true),
         glob_rule("file.name", json!(["x*y*z.txt"]), false),
+        // Requires `.exe`, as `a?.exe` and the negation above do.
+        glob_rule("file.name", json!(["*.exe"]), false),
     ];
     let events = [
         json!({"file": {"name": "X.DLL"}}),
@@ -274,6 +276,7 @@ fn glob_terms_sharing_a_field_are_screened_together_with_unchanged_candidates() 
     assert_eq!(found[1], Some(vec![1, 2, 5]));
     assert_eq!(found[2], Some(vec![0, 2, 3, 5]));
     assert_eq!(found[3], Some(vec![3, 5]));
+    assert_eq!(found[4], Some(vec![1, 3, 5]));
 }
 
 #[test]
