@@ -196,27 +196,27 @@ impl TermCheck {
                     .as_ref()
                     .expect("glob terms carry their patterns");
                 let want = self.kind == TermKind::Like;
-                if let (Some(ids), true) = (screened, self.case_insensitive) {
-                    // Unscreened texts do not match: they pass a `NotLike`.
-                    let mut passes: Vec<bool> = field
-                        .texts
-                        .iter()
-                        .map(|text| uncertain(text) || !want)
-                        .collect();
-                    let texts: Vec<(&str, &str)> = field.texts_folded().collect();
-                    for &id in ids {
-                        let (text, folded) = texts[id as usize];
-                        passes[id as usize] =
-                            uncertain(text) || globs.matches_with_folded(text, folded) == want;
+                if self.case_insensitive {
+                    let test = |text: &str, folded: &str| {
+                        uncertain(text) || globs.matches_with_folded(text, folded) == want
+                    };
+                    let texts = field.texts_folded();
+                    match screened {
+                        Some(ids) => {
+                            let texts: Vec<(&str, &str)> = texts.collect();
+                            // Unscreened texts match no pattern: they pass a `NotLike`.
+                            let mut passes: Vec<bool> = texts
+                                .iter()
+                                .map(|&(text, _)| uncertain(text) || !want)
+                                .collect();
+                            for &id in ids {
+                                let (text, folded) = texts[id as usize];
+                                passes[id as usize] = test(text, folded);
+                            }
+                            passes
+                        }
+                        None => texts.map(|(text, folded)| test(text, folded)).collect(),
                     }
-                    passes
-                } else if self.case_insensitive {
-                    field
-                        .texts_folded()
-                        .map(|(text, folded)| {
-                            uncertain(text) || globs.matches_with_folded(text, folded) == want
-                        })
-                        .collect()
                 } else {
                     field
                         .texts
@@ -407,7 +407,7 @@ impl Memo<'_> {
         &mut self,
         values: &mut BatchValues<'_, '_>,
         screen: u32,
-    ) -> &AHashMap<u32, Vec<u32>> {
+    ) -> &mut AHashMap<u32, Vec<u32>> {
         let found = &self.screens[screen as usize];
         self.screened[screen as usize].get_or_insert_with(|| {
             let mut ids: AHashMap<u32, Vec<u32>> = AHashMap::new();
@@ -426,23 +426,22 @@ impl Memo<'_> {
     }
 
     fn state(&mut self, values: &mut BatchValues<'_, '_>, term: u32) -> &mut TermState {
-        let check = &self.terms[term as usize];
         if self.state[term as usize].is_none() {
-            if let Some(screen) = check.screen {
-                let ids = self
-                    .screened(values, screen)
-                    .get(&term)
-                    .cloned()
-                    .unwrap_or_default();
-                let passes = check.passes(values.field(check.slot), Some(&ids));
-                self.state[term as usize] = Some(TermState::new(values.field(check.slot), passes));
-            }
-        }
-        self.state[term as usize].get_or_insert_with(|| {
+            let check = &self.terms[term as usize];
+            // A term's state is worked out once per batch, so its screened
+            // texts are taken from the screen, not copied.
+            let screened = check.screen.map(|screen| {
+                self.screened(values, screen)
+                    .remove(&term)
+                    .unwrap_or_default()
+            });
             let field = values.field(check.slot);
-            let passes = check.passes(field, None);
-            TermState::new(field, passes)
-        })
+            let passes = check.passes(field, screened.as_deref());
+            self.state[term as usize] = Some(TermState::new(field, passes));
+        }
+        self.state[term as usize]
+            .as_mut()
+            .expect("worked out above")
     }
 
     fn count(&mut self, values: &mut BatchValues<'_, '_>, term: u32) -> u32 {
