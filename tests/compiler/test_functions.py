@@ -290,6 +290,11 @@ def test_edge_case(expression, expected):
     assert _same(value_of(expression), expected)
 
 
+def test_modulo_of_an_infinite_dividend_is_nan_as_in_java():
+    assert math.isnan(value_of("modulo(divide(1.0, 0), 2.5)"))
+    assert math.isnan(value_of("modulo(divide(-1.0, 0), 2.5)"))
+
+
 def test_runtime_type_errors_give_null():
     assert value_of("add(x, 1)", {"x": "a"}) is None
     assert value_of("length(x)", {"x": 5}) is None

@@ -106,7 +106,8 @@ def modulo(left: float, right: float) -> float:
             raise EvalError("integer modulo by zero")
         # Two integers never divide to null.
         return left - right * int(cast(float, divide(left, right)))
-    if right == 0:
+    # Java gives NaN where Python's fmod raises: an infinite dividend.
+    if right == 0 or math.isinf(left):
         return math.nan
     return math.fmod(left, right)
 
