@@ -14,8 +14,8 @@ buffer, then `take_matches` into Python. Through the `budget` fixture
 * `events_per_s`, `matches`, `agrees_with_reference` (the Python
   interpreter's matches for generated code, a Python transcription for the
   seed rules, on the first 2,048 events), `events`, `mode` (`jit` for trusted/generated code in group
-  predicate-lua, `sandboxed` -- interpreted, instruction-budgeted, the
-  default for hand-written rules -- in predicate-lua-sandboxed, reported only).
+  predicate-lua, `sandboxed` -- interpreted under the watchdog's time
+  budget, the default for hand-written rules -- in predicate-lua-sandboxed).
 
 The IR->Lua cases are the Wasm issue's (a)-(c) (`workloads.PREDICATES`), so
 bench_wasm.py's figures sit beside these in one run.

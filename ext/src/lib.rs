@@ -17,6 +17,7 @@ mod errors;
 mod host;
 mod index;
 mod ir;
+mod lua;
 mod matches;
 mod pipeline;
 mod schema;
@@ -38,6 +39,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(host::host_api_v1_fields, m)?)?;
     m.add_function(wrap_pyfunction!(host::wasm_imports, m)?)?;
     m.add_function(wrap_pyfunction!(host::wasm_leaf_kinds, m)?)?;
+    m.add_class::<lua::PyLuaHost>()?;
+    m.add_function(wrap_pyfunction!(lua::lua_api_symbols, m)?)?;
     m.add_class::<ir::PyIrProgram>()?;
     m.add_class::<wasm::PyWasmRule>()?;
     m.add_class::<matches::PyMatches>()?;

@@ -38,7 +38,7 @@ def test_a_package_that_trusts_itself_still_runs_under_the_watchdog(tmp_path):
     )
     found = result(process)
     assert found["failures"] == [] and found["trusted"] is False
-    assert found["errors"] == 1 and "instruction" in found["last_error"]
+    assert found["errors"] == 1 and "time budget" in found["last_error"]
 
 
 def test_the_operator_grants_trust_and_only_to_directories_that_exist(tmp_path):

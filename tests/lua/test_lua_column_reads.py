@@ -172,3 +172,23 @@ end
         for rule in rules.values():
             read = _printed(rule, kestrel.EventBatch.from_dicts(events), capsys).split(",")
             assert read == [e["process"]["name"] for e in events] * 2
+
+
+def test_untrusted_luajit_rules_read_through_the_core_functions_including_late_fields():
+    from kestrel.packages import FieldTable
+    from kestrel.runtime.lua import LuaRule
+
+    source = """
+function pred_init() PID = kestrel.field_id('process.pid') return 0 end
+function pred_eval(e)
+  return kestrel.event_get_i64(e, PID) >= 60 and kestrel.event_get_str(e, 2) == '' and not kestrel.is_null(e, PID)
+end
+"""
+    batch = kestrel.EventBatch.from_dicts(EVENTS)
+    # process.pid is not in the manifest's table: pred_init adds it.
+    rule = LuaRule("r", source, fields=FieldTable({2: "process.name"}), vm="lupa.luajit21")
+    assert rule._native is not None and rule._native.attached
+    assert rule.evaluate(batch).events() == [i + 4 for i in range(60, 70)]
+    trusted = LuaRule("r", source, fields=FieldTable({2: "process.name"}), vm="lupa.luajit21", trusted=True)
+    assert trusted._native is None
+    assert trusted.evaluate(batch).events() == rule.evaluate(batch).events()

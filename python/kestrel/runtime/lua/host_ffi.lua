@@ -13,6 +13,16 @@ local band, rshift, lshift, tobit = bit.band, bit.rshift, bit.lshift, bit.tobit
 
 return function(cfg, F, nofield)
   ffi.cdef(cfg.cdef)
+  -- Untrusted rules run interpreted, where an FFI call costs several times
+  -- a call to a Lua C function: their field reads are the core's C
+  -- functions (`cfg.native_host`, opened through the core's own library).
+  local native = nil
+  if cfg.native_host then
+    local open, why = package.loadlib(cfg.core_path, "kestrel_lua_open")
+    if not open then real_error("the core's Lua functions did not load: " .. tostring(why), 0) end
+    native = open(cfg.native_host)
+    for id, field in pairs(F) do native.define_field(id, field) end
+  end
   local api = ffi.cast("const HostApiV1 *", cfg.api_address)
   local CTX = ffi.cast("const void *", cfg.ctx_address)
   local B = nil                      -- the batch being evaluated; set per call
@@ -111,24 +121,30 @@ return function(cfg, F, nofield)
   -- Trusted (JIT-compiled) code reads plain int64 columns in place: a few
   -- loads where a call was. Interpreted code keeps the calls, which cost it
   -- fewer instructions than the checks around a load.
+  -- A number that is not an event of the batch reads as null, here as in
+  -- the core's C functions (the FFI would truncate 0.5 to event 0).
   if cfg.trusted then
     local call_i64, call_get = kestrel.event_get_i64, kestrel.get_i64
     function kestrel.event_get_i64(ev, field)
       local f = F[field] or nofield(field)
-      local v = column(f)
-      if v and in_batch(ev) then
+      if in_batch(ev) then
+        local v = column(f)
+        if not v then return call_i64(ev, field) end
         if is_set(f, ev) then return tonumber(v[ev]) end
         return 0
       end
+      if type(ev) == "number" then return 0 end
       return call_i64(ev, field)
     end
     function kestrel.get_i64(ev, field)
       local f = F[field] or nofield(field)
-      local v = column(f)
-      if v and in_batch(ev) then
+      if in_batch(ev) then
+        local v = column(f)
+        if not v then return call_get(ev, field) end
         if is_set(f, ev) then return v[ev] end
         return nil
       end
+      if type(ev) == "number" then return nil end
       return call_get(ev, field)
     end
   end
@@ -200,14 +216,26 @@ return function(cfg, F, nofield)
   -- The batch loop's matches collect in `hits()` and reach the core in one
   -- call (`flush`): a C call per match would cost more than most
   -- predicates. The loop stores at most once per event, so `N` slots suffice.
+  if native then
+    kestrel.event_get_i64, kestrel.event_get_u64 = native.event_get_i64, native.event_get_u64
+    kestrel.event_get_f64, kestrel.event_get_bool = native.event_get_f64, native.event_get_bool
+    kestrel.event_get_str = native.event_get_str
+    kestrel.is_null, kestrel.event_is_null = native.is_null, native.is_null
+  end
+
   local C_match_emit_many = api.match_emit_many
   local HITS, capacity = nil, 0
   local LISTED, listed = nil, 0
   return {
     kestrel = kestrel,
+    -- With the core's functions: a field id added after binding, and
+    -- whether the core's watchdog stopped the current run.
+    define_field = native and native.define_field,
+    stopped = native and native.stopped,
     set_batch = function(address, n)
       B = address and ffi.cast("const void *", address) or nil
       N = address and n or 0
+      if native then native.set_batch(address or 0, N) end
       values, valid, masks, kept = {}, {}, {}, {}
       texts, remembered = {}, 0
       if N > capacity then HITS, capacity = ffi.new("uint32_t[?]", N), N end

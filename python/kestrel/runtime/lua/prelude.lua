@@ -81,16 +81,21 @@ return function(cfg)
   local function arm()
     ticks, killed, nesting = 0, nil, 0
   end
+  -- On LuaJIT the core's watchdog stops an overrun instead (`cfg.native_host`):
+  -- a count hook would slow every bytecode of every event.
+  local watched = cfg.native_host ~= nil
   if not trusted then
     if jit then
       jit.off()
       jit.flush()
     end
-    sethook(on_count, "", cfg.hook_every)
+    if not watched then sethook(on_count, "", cfg.hook_every) end
   end
+  local stopped = nil  -- the watchdog's verdict on this run, once bound
 
   local function rethrow(depth, ...)
     if killed then real_error(killed, 0) end
+    if stopped and stopped() then real_error(OVERTIME, 0) end
     nesting = depth
     return ...
   end
@@ -106,6 +111,7 @@ return function(cfg)
   -- only while the rule loads (its chunk and pred_init); afterwards only
   -- paths already resolved are answered.
   local loading = true
+  local define_field = nil  -- tells the core's functions of a new id, once bound
   local function field_id(path)
     if type(path) ~= "string" then real_error("kestrel.field_id expects a dotted path string", 2) end
     local id = LOCAL_OF_PATH[path]
@@ -121,6 +127,7 @@ return function(cfg)
       id = next_local
       next_local = next_local + 1
       F[id] = field
+      if define_field then define_field(id, field) end
       LOCAL_OF_PATH[path] = id
     end
     return id
@@ -129,6 +136,7 @@ return function(cfg)
   -- ---- Host API v1 as the `kestrel` module ----
   local host = cfg.bind(cfg, F, nofield)
   local kestrel = host.kestrel
+  define_field, stopped = host.define_field, host.stopped
   kestrel.field_id = field_id
 
   -- Emitted alerts pile up in the core, outside the Lua memory cap: at most
@@ -287,7 +295,18 @@ return function(cfg)
     end
   end
   env.pcall = protected(real_pcall)
-  env.xpcall = protected(real_xpcall)
+  -- When the stop is raised from a hook, LuaJIT runs the message handler
+  -- with hooks still blocked (they are re-enabled only once the error
+  -- reaches the pcall frame), so a looping handler could never be stopped:
+  -- once the run is stopped, the rule's handler is not called at all.
+  env.xpcall = function(f, handler, ...)
+    local depth = nesting
+    local function unless_stopped(e)
+      if killed or (stopped and stopped()) then return e end
+      return handler(e)
+    end
+    return rethrow(depth, real_xpcall(f, unless_stopped, ...))
+  end
   -- Metatables only on tables: `getmetatable("")` would hand out the string
   -- metatable (and through it the shared `string` table).
   env.getmetatable = function(t)

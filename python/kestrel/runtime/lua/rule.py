@@ -21,7 +21,7 @@ from kestrel.host_abi import c_declaration, table
 from kestrel.packages.constants import HostConstants
 from kestrel.packages.manifest import FieldTable, RulePackageError
 from kestrel.runtime.lua.host_python import python_host
-from kestrel.runtime.lua.vm import lua_errors, new_runtime, runtime_info
+from kestrel.runtime.lua.vm import lua_api_addresses, lua_errors, new_runtime, runtime_info
 
 log = logging.getLogger("kestrel.lua")
 
@@ -59,12 +59,14 @@ class LuaLimits:
 
     #: Bytes the rule's Lua state may allocate (lupa's ``max_memory``).
     max_memory: int = 64 << 20
-    #: Lua VM instructions one event may take in an untrusted rule (approximate:
-    #: checked every `hook_every` instructions).
+    #: Lua VM instructions one event may take in an untrusted rule on the PUC
+    #: Lua fallback (approximate: checked every `hook_every` instructions).
+    #: LuaJIT rules are stopped by the core's watchdog at the time budget.
     max_instructions: int = 10_000_000
     hook_every: int = 1000
     #: Wall time one batch (all its filters and pred_capture calls) may take
-    #: in an untrusted rule; a batch over it fails.
+    #: in an untrusted rule, and loading it (chunk and pred_init); a batch
+    #: over it fails.
     max_batch_seconds: float = 1.0
     #: Worst-case steps of a string.find/match/gmatch/gsub call that an
     #: untrusted rule may run in C, where no budget can stop it; costlier
@@ -157,6 +159,7 @@ class LuaRule:
         if evaluator_hook is not None:
             evaluator_hook(self.context)
         self.failures: List[RuleFailure] = []
+        self._native = _native_host(vm) if not trusted else None
         self._lua = new_runtime(self.limits.max_memory, vm)
         self._entry = self._setup()
         self._load(source, chunkname)
@@ -187,6 +190,10 @@ class LuaRule:
         }
         if self.info.ffi:
             config.update(cdef=c_declaration(), api_address=_core_api_address(), ctx_address=self.context._address())
+        if self._native is not None:
+            from kestrel import _core
+
+            config.update(native_host=self._native.address(), core_path=_core.__file__)
         else:
             config["python_host"] = python_host(self.context)
         setup = self._lua.execute(_lua_source("prelude.lua"))
@@ -205,8 +212,9 @@ class LuaRule:
         return self.schema.resolve(path).id
 
     def _load(self, source: str, chunkname: str) -> None:
+        until = time.monotonic() + self.limits.max_batch_seconds
         try:
-            ok, message = _padded(self._call(self._entry.load, source, chunkname), 2)
+            ok, message = _padded(self._call(self._entry.load, source, chunkname, until=until), 2)
         except RuleCallError as error:
             raise LuaRuleError(f"rule {self.rule_id!r}: {chunkname} failed to load: {error}") from None
         self._drain_log()
@@ -215,7 +223,7 @@ class LuaRule:
         if not self._entry.has("pred_eval"):
             raise LuaRuleError(f"rule {self.rule_id!r}: {chunkname} defines no pred_eval(event)")
         try:
-            status = self._call(self._entry.init)
+            status = self._call(self._entry.init, until=until)
         except RuleCallError as error:
             raise LuaRuleError(f"rule {self.rule_id!r}: pred_init() failed: {error}") from None
         finally:
@@ -224,16 +232,29 @@ class LuaRule:
             raise LuaRuleError(f"rule {self.rule_id!r}: pred_init() returned {status!r}, expected 0")
         self.has_capture = bool(self._entry.has("pred_capture"))
 
-    def _call(self, function: Any, *args: Any) -> Any:
-        """Call into Lua, turning lupa's errors (including out-of-memory) into RuleCallError."""
+    def _call(self, function: Any, *args: Any, until: Optional[float] = None) -> Any:
+        """Call into Lua, turning lupa's errors (including out-of-memory) into
+        RuleCallError. With `until` (a time.monotonic() deadline), the core's
+        watchdog stops the call once it is past."""
         LuaError, LuaMemoryError = lua_errors(self.vm)
-
+        watch = self._native if until is not None else None
+        if watch is not None and until is not None:
+            watch.watch(until - time.monotonic())
         try:
             return function(*args)
         except LuaMemoryError:
             raise RuleCallError(f"memory limit of {self.limits.max_memory} bytes exceeded") from None
         except LuaError as error:
-            raise RuleCallError(_first_line(str(error))) from None
+            raise RuleCallError(self._overtime() or _first_line(str(error))) from None
+        finally:
+            if watch is not None:
+                watch.unwatch()
+
+    def _overtime(self) -> Optional[str]:
+        """The failure message when the watchdog stopped the last call."""
+        if self._native is None or not self._native.stopped:
+            return None
+        return f"time budget of {self.limits.max_batch_seconds:g} s per batch exceeded (rule stopped)"
 
     # ---- evaluation ----
 
@@ -271,21 +292,23 @@ class LuaRule:
 
     def _run(self, batch: EventBatch, filter_index: int, until: float) -> Optional[RuleFailure]:
         try:
-            ok, value, event = _padded(self._call(self._entry.run, batch._address(), len(batch), filter_index, until), 3)
+            ok, value, event = _padded(
+                self._call(self._entry.run, batch._address(), len(batch), filter_index, until, until=until), 3
+            )
         except RuleCallError as error:
             ok, value, event = False, str(error), None
         finally:
             self._drain_log()
         if ok:
             return None
-        return RuleFailure(self.rule_id, _first_line(str(value)), event)
+        return RuleFailure(self.rule_id, self._overtime() or _first_line(str(value)), event)
 
     def _capture(self, batch: EventBatch, events: List[int], until: float) -> Dict[int, Dict[str, Any]]:
         events_table = self._lua.table_from(events)
-        ok, captured = _padded(self._call(self._entry.capture, batch._address(), len(batch), events_table, until), 2)
+        ok, captured = _padded(self._call(self._entry.capture, batch._address(), len(batch), events_table, until, until=until), 2)
         self._drain_log()
         if not ok:
-            raise RuleCallError(str(captured))
+            raise RuleCallError(self._overtime() or str(captured))
         return {int(ev): dict(fields.items()) for ev, fields in captured.items()}
 
     def _fail(self, result: BatchResult, failure: RuleFailure) -> BatchResult:
@@ -319,6 +342,17 @@ class RuleCallError(Exception):
 
 def _lua_source(name: str) -> str:
     return resources.files("kestrel.runtime.lua").joinpath(name).read_text(encoding="utf-8")
+
+
+def _native_host(vm: Optional[str]) -> Any:
+    """The core's C functions and watchdog for an untrusted rule on LuaJIT
+    (`kestrel._core.LuaHost`), or None where lupa runs PUC Lua."""
+    addresses = lua_api_addresses(vm)
+    if addresses is None:
+        return None
+    from kestrel import _core
+
+    return _core.LuaHost(addresses)
 
 
 def _core_api_address() -> int:

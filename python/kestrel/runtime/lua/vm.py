@@ -8,12 +8,13 @@ says which one is in use.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import os
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
-from typing import Any, Optional, Tuple, Type
+from typing import Any, Dict, Optional, Tuple, Type
 
 #: lupa modules in order of preference.
 _CANDIDATES = ("lupa.luajit21", "lupa.lua54")
@@ -68,6 +69,30 @@ def lua_errors(vm: Optional[str] = None) -> Tuple[Type[Exception], Type[Exceptio
     """(LuaError, LuaMemoryError) of the VM in use: each lupa module has its own classes."""
     module, _ = _select(vm)
     return module.LuaError, module.LuaMemoryError
+
+
+def lua_api_addresses(vm: Optional[str] = None) -> Optional[Dict[str, int]]:
+    """Where the Lua C API functions the core calls live in the process's
+    LuaJIT (lupa's module), for `kestrel._core.LuaHost`; None on the PUC Lua
+    fallback or when a symbol is missing."""
+    module, info = _select(vm)
+    return _addresses_in(info.module) if info.jit else None
+
+
+@lru_cache(maxsize=None)
+def _addresses_in(module_name: str) -> Optional[Dict[str, int]]:
+    from kestrel import _core
+
+    # lupa loaded the module without global symbols; opening it again by
+    # path returns the same library, whose symbols ctypes can then look up.
+    library = ctypes.CDLL(importlib.import_module(module_name).__file__)
+    addresses: Dict[str, int] = {}
+    for name in _core.lua_api_symbols():
+        function = getattr(library, name, None)
+        if function is None:
+            return None
+        addresses[name] = ctypes.cast(function, ctypes.c_void_p).value or 0
+    return addresses
 
 
 def _deny_python_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
