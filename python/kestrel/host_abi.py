@@ -47,6 +47,14 @@ CTYPES: dict[str, object] = {
     "category_events": C.CFUNCTYPE(C.c_int32, _BATCH, C.c_char_p, _U32, C.POINTER(C.c_uint32), _U32),
     "cmp_i64": C.CFUNCTYPE(_TRI, _BATCH, _U32, _U32, C.c_int32, C.c_int64),
     "cmp_f64": C.CFUNCTYPE(_TRI, _BATCH, _U32, _U32, C.c_int32, C.c_double),
+    "column_str": C.CFUNCTYPE(
+        C.c_int32,
+        _BATCH,
+        _U32,
+        C.POINTER(C.POINTER(C.c_uint32)),
+        C.POINTER(C.POINTER(C.c_uint64)),
+        C.POINTER(C.POINTER(C.c_uint8)),
+    ),
 }
 
 #: (field, ctypes type, C declaration) in table order, from the core's declaration.

@@ -192,3 +192,26 @@ end
     trusted = LuaRule("r", source, fields=FieldTable({2: "process.name"}), vm="lupa.luajit21", trusted=True)
     assert trusted._native is None
     assert trusted.evaluate(batch).events() == rule.evaluate(batch).events()
+
+
+def test_in_place_texts_read_what_the_calls_read(make_rule, capsys):
+    # Non-ASCII (the span's flag bit), empty, null, missing and non-string
+    # values, and a column that turns into a list part-way.
+    names = ["caf\u00e9.exe", "", None, "\u4e2d\u6587", "a" * 300, "x", 5, ["p", "q"], "caf\u00e9.exe"]
+    events = [{"process": {"name": n}} if n is not None else {"process": {}} for n in names]
+    events.insert(3, {"process": {"name": None}})
+    source = """
+function pred_eval(e)
+  if e == 0 then
+    local seen = {}
+    for i = 0, N - 1 do seen[#seen + 1] = string.format("%q", kestrel.event_get_str(i, 2)) end
+    print(table.concat(seen, ","))
+  end
+  return false
+end
+""".replace("N - 1", str(len(events) - 1))
+    batch = kestrel.EventBatch.from_dicts(events)
+    in_place = _printed(make_rule(source, trusted=True, debug=True), batch, capsys)
+    called = _printed(make_rule(source, trusted=False, debug=True), batch, capsys)
+    assert in_place == called
+    assert '"caf\u00e9.exe"' in in_place

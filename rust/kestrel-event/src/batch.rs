@@ -14,7 +14,10 @@ use crate::errors::IngestErrorRecord;
 /// that from the dense column alone lets case-insensitive equality reject a
 /// length mismatch without touching the string's bytes, which for a large
 /// batch are a cache miss away.
+/// `repr(C)`: Host API v1's `column_str` hands a column of spans to native
+/// callers as pairs of `uint32_t` (offset, then length with the flag).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct Span {
     pub off: u32,
     pub len: u32,
@@ -168,6 +171,12 @@ impl EventBatch {
 
     pub fn columns(&self) -> &[Column] {
         &self.columns
+    }
+
+    /// The bytes every text of the batch points into (valid UTF-8 at each
+    /// span's boundaries).
+    pub fn arena(&self) -> &[u8] {
+        &self.arena
     }
 
     #[inline]

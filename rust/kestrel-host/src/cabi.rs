@@ -64,6 +64,18 @@ pub struct HostApiV1 {
     pub cmp_i64: unsafe extern "C" fn(*const EventBatch, u32, u32, i32, i64) -> Tri,
     /// `cmp_i64` with a float.
     pub cmp_f64: unsafe extern "C" fn(*const EventBatch, u32, u32, i32, f64) -> Tri,
+    /// `(batch, field, spans, valid, arena) -> kind`: where a plain string
+    /// column keeps its spans (per event, `uint32_t` offset into the arena,
+    /// then length with the top bit set for non-ASCII text), validity bits
+    /// and arena, so a caller may read texts in place (1); 0, and nothing
+    /// written, for any other column.
+    pub column_str: unsafe extern "C" fn(
+        *const EventBatch,
+        u32,
+        *mut *const u32,
+        *mut *const u64,
+        *mut *const u8,
+    ) -> i32,
 }
 
 /// `(ctx, batch, event, field, literal_id, case_insensitive) -> tri`
@@ -107,6 +119,7 @@ pub const HOST_API_V1_FIELDS: &[(&str, &str)] = &[
     ("category_events", "int32_t (*category_events)(const void *batch, const char *name, uint32_t len, uint32_t *out, uint32_t n)"),
     ("cmp_i64", "int32_t (*cmp_i64)(const void *batch, uint32_t ev, uint32_t field, int32_t op, int64_t rhs)"),
     ("cmp_f64", "int32_t (*cmp_f64)(const void *batch, uint32_t ev, uint32_t field, int32_t op, double rhs)"),
+    ("column_str", "int32_t (*column_str)(const void *batch, uint32_t field, const uint32_t **spans, const uint64_t **valid, const uint8_t **arena)"),
 ];
 
 pub static HOST_API_V1: HostApiV1 = HostApiV1 {
@@ -136,6 +149,7 @@ pub static HOST_API_V1: HostApiV1 = HostApiV1 {
     category_events: c_category_events,
     cmp_i64: c_cmp_i64,
     cmp_f64: c_cmp_f64,
+    column_str: c_column_str,
 };
 
 unsafe extern "C" fn c_column_i64(
@@ -157,6 +171,36 @@ unsafe extern "C" fn c_column_i64(
                 (Some(d), Some(v)) => {
                     *d = values.as_ptr();
                     *v = column.validity().as_ptr();
+                    1
+                }
+                _ => 0,
+            }
+        }
+        _ => 0,
+    }
+}
+
+unsafe extern "C" fn c_column_str(
+    batch: *const EventBatch,
+    field: u32,
+    spans: *mut *const u32,
+    valid: *mut *const u64,
+    arena: *mut *const u8,
+) -> i32 {
+    let Some(b) = batch.as_ref() else { return 0 };
+    let Some(column) = b.column(field) else {
+        return 0;
+    };
+    match column.data() {
+        // Readers index spans and bits by event: each must cover the batch.
+        kestrel_event::ColumnData::Str(texts)
+            if texts.len() >= b.len() && column.validity().len() * 64 >= b.len() =>
+        {
+            match (spans.as_mut(), valid.as_mut(), arena.as_mut()) {
+                (Some(s), Some(v), Some(a)) => {
+                    *s = texts.as_ptr().cast::<u32>();
+                    *v = column.validity().as_ptr();
+                    *a = b.arena().as_ptr();
                     1
                 }
                 _ => 0,

@@ -50,6 +50,7 @@ return function(cfg, F, nofield)
   local C_category_mask = api.category_mask
   local C_category_events = api.category_events
   local C_cmp_i64, C_cmp_f64 = api.cmp_i64, api.cmp_f64
+  local C_column_str = api.column_str
 
   -- Per batch: plain int64 columns read in place (values and validity bits,
   -- found on first use), and one byte per event for each category asked
@@ -75,8 +76,27 @@ return function(cfg, F, nofield)
   local function in_batch(ev)
     return type(ev) == "number" and ev >= 0 and ev < N and tobit(ev) == ev
   end
+  local function bit_set(words, ev)
+    return band(words[rshift(ev, 5)], lshift(1, band(ev, 31))) ~= 0
+  end
   local function is_set(f, ev)
-    return band(valid[f][rshift(ev, 5)], lshift(1, band(ev, 31))) ~= 0
+    return bit_set(valid[f], ev)
+  end
+  -- Plain string columns too: spans (offset, length) into the batch's arena.
+  local SPANS = ffi.new("const uint32_t *[1]")
+  local ARENA = ffi.new("const uint8_t *[1]")
+  local spans, spans_valid, arena = {}, {}, nil
+  local function str_column(f)
+    local s = spans[f]
+    if s == nil then
+      if C_column_str(B, f, SPANS, VALID, ARENA) == 1 then
+        s, spans_valid[f], arena = SPANS[0], ffi.cast("const uint32_t *", VALID[0]), ARENA[0]
+      else
+        s = false
+      end
+      spans[f] = s
+    end
+    return s
   end
 
   -- Lua strings made from the batch's texts, by address and per batch (the
@@ -97,6 +117,17 @@ return function(cfg, F, nofield)
     return t
   end
   local text_at = cfg.trusted and remembered_text or ffi.string
+  -- The same, for a text read in place: keyed by its arena offset.
+  local by_offset = {}
+  local function text_in_arena(off, len)
+    local t = by_offset[off]
+    if t ~= nil and #t == len then return t end
+    t = ffi.string(arena + off, len)
+    if remembered < MAX_TEXTS then
+      by_offset[off], remembered = t, remembered + 1
+    end
+    return t
+  end
 
   local kestrel = {}
   -- Numeric getters return 0 for null, like the Wasm imports; use is_null to tell.
@@ -146,6 +177,18 @@ return function(cfg, F, nofield)
       end
       if type(ev) == "number" then return nil end
       return call_get(ev, field)
+    end
+    local call_str = kestrel.event_get_str
+    function kestrel.event_get_str(ev, field)
+      local f = F[field] or nofield(field)
+      if in_batch(ev) then
+        local s = str_column(f)
+        if not s then return call_str(ev, field) end
+        if not bit_set(spans_valid[f], ev) then return "" end
+        return text_in_arena(s[2 * ev], band(s[2 * ev + 1], 0x7fffffff))
+      end
+      if type(ev) == "number" then return "" end
+      return call_str(ev, field)
     end
   end
   function kestrel.get_f64(ev, field)
@@ -237,7 +280,8 @@ return function(cfg, F, nofield)
       N = address and n or 0
       if native then native.set_batch(address or 0, N) end
       values, valid, masks, kept = {}, {}, {}, {}
-      texts, remembered = {}, 0
+      spans, spans_valid, arena = {}, {}, nil
+      texts, by_offset, remembered = {}, {}, 0
       if N > capacity then HITS, capacity = ffi.new("uint32_t[?]", N), N end
     end,
     hits = function() return HITS end,
