@@ -152,29 +152,36 @@ pub static HOST_API_V1: HostApiV1 = HostApiV1 {
     column_str: c_column_str,
 };
 
+/// A plain column of `field` that a caller may read in place: the batch,
+/// the values `pick` finds in it and its validity bits, when both cover
+/// every event of the batch (readers index them by event).
+unsafe fn column_in_place<'a, T>(
+    batch: *const EventBatch,
+    field: u32,
+    pick: impl Fn(&'a kestrel_event::ColumnData) -> Option<&'a [T]>,
+) -> Option<(&'a EventBatch, &'a [T], &'a [u64])> {
+    let b = batch.as_ref()?;
+    let column = b.column(field)?;
+    let values = pick(column.data())?;
+    let valid = column.validity();
+    (values.len() >= b.len() && valid.len() * 64 >= b.len()).then_some((b, values, valid))
+}
+
 unsafe extern "C" fn c_column_i64(
     batch: *const EventBatch,
     field: u32,
     data: *mut *const i64,
     valid: *mut *const u64,
 ) -> i32 {
-    let Some(b) = batch.as_ref() else { return 0 };
-    let Some(column) = b.column(field) else {
-        return 0;
-    };
-    match column.data() {
-        // Readers index both by event: each must cover the whole batch.
-        kestrel_event::ColumnData::I64(values)
-            if values.len() >= b.len() && column.validity().len() * 64 >= b.len() =>
-        {
-            match (data.as_mut(), valid.as_mut()) {
-                (Some(d), Some(v)) => {
-                    *d = values.as_ptr();
-                    *v = column.validity().as_ptr();
-                    1
-                }
-                _ => 0,
-            }
+    let found = column_in_place(batch, field, |data| match data {
+        kestrel_event::ColumnData::I64(values) => Some(values.as_slice()),
+        _ => None,
+    });
+    match (found, data.as_mut(), valid.as_mut()) {
+        (Some((_, values, bits)), Some(d), Some(v)) => {
+            *d = values.as_ptr();
+            *v = bits.as_ptr();
+            1
         }
         _ => 0,
     }
@@ -187,24 +194,17 @@ unsafe extern "C" fn c_column_str(
     valid: *mut *const u64,
     arena: *mut *const u8,
 ) -> i32 {
-    let Some(b) = batch.as_ref() else { return 0 };
-    let Some(column) = b.column(field) else {
-        return 0;
-    };
-    match column.data() {
-        // Readers index spans and bits by event: each must cover the batch.
-        kestrel_event::ColumnData::Str(texts)
-            if texts.len() >= b.len() && column.validity().len() * 64 >= b.len() =>
-        {
-            match (spans.as_mut(), valid.as_mut(), arena.as_mut()) {
-                (Some(s), Some(v), Some(a)) => {
-                    *s = texts.as_ptr().cast::<u32>();
-                    *v = column.validity().as_ptr();
-                    *a = b.arena().as_ptr();
-                    1
-                }
-                _ => 0,
-            }
+    let found = column_in_place(batch, field, |data| match data {
+        kestrel_event::ColumnData::Str(texts) => Some(texts.as_slice()),
+        _ => None,
+    });
+    match (found, spans.as_mut(), valid.as_mut(), arena.as_mut()) {
+        (Some((b, texts, bits)), Some(s), Some(v), Some(a)) => {
+            // Span is repr(C): (offset, length) as two u32s.
+            *s = texts.as_ptr().cast::<u32>();
+            *v = bits.as_ptr();
+            *a = b.arena().as_ptr();
+            1
         }
         _ => 0,
     }
