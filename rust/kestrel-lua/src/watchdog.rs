@@ -56,12 +56,13 @@ impl Watch {
 
     /// Watch a run that must end within `budget`.
     pub fn watch(self: &Arc<Self>, budget: Duration) {
+        let deadline = Instant::now() + budget;
         {
             let mut state = self.lock();
-            state.deadline = Some(Instant::now() + budget);
+            state.deadline = Some(deadline);
             state.stopped = false;
         }
-        Watchdog::get().add(self.clone());
+        Watchdog::get().add(self.clone(), deadline);
     }
 
     /// The run has ended: no hook is set on the state after this returns.
@@ -112,8 +113,18 @@ unsafe extern "C-unwind" fn stop(lua: *mut LuaState, _debug: *mut c_void) {
 }
 
 struct Watchdog {
-    watched: Mutex<Vec<Arc<Watch>>>,
+    watched: Mutex<Watched>,
     wake: Condvar,
+}
+
+#[derive(Default)]
+struct Watched {
+    /// Watches that may be armed (an unwatched one leaves at the next check).
+    watches: Vec<Arc<Watch>>,
+    /// When the thread will next look, if it sleeps with a timeout: a run
+    /// whose deadline is no earlier need not wake it, so most batches cost
+    /// no wake-up at all.
+    wake_at: Option<Instant>,
 }
 
 impl Watchdog {
@@ -129,7 +140,7 @@ impl Watchdog {
             }
         }
         let watchdog: &'static Watchdog = Box::leak(Box::new(Watchdog {
-            watched: Mutex::new(Vec::new()),
+            watched: Mutex::new(Watched::default()),
             wake: Condvar::new(),
         }));
         std::thread::Builder::new()
@@ -140,12 +151,14 @@ impl Watchdog {
         watchdog
     }
 
-    fn add(&self, watch: Arc<Watch>) {
+    fn add(&self, watch: Arc<Watch>, deadline: Instant) {
         let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
-        if !watched.iter().any(|w| Arc::ptr_eq(w, &watch)) {
-            watched.push(watch);
+        if !watched.watches.iter().any(|w| Arc::ptr_eq(w, &watch)) {
+            watched.watches.push(watch);
         }
-        self.wake.notify_one();
+        if !matches!(watched.wake_at, Some(at) if at <= deadline) {
+            self.wake.notify_one();
+        }
     }
 
     fn run(&self) {
@@ -153,13 +166,14 @@ impl Watchdog {
         loop {
             let now = Instant::now();
             let mut earliest: Option<Instant> = None;
-            watched.retain(|watch| match watch.check(now) {
+            watched.watches.retain(|watch| match watch.check(now) {
                 Some(next) => {
                     earliest = Some(earliest.map_or(next, |e| e.min(next)));
                     true
                 }
                 None => false,
             });
+            watched.wake_at = earliest;
             watched = match earliest {
                 None => self.wake.wait(watched).unwrap_or_else(|p| p.into_inner()),
                 Some(at) => {
@@ -203,6 +217,22 @@ mod tests {
         std::thread::sleep(Duration::from_millis(30));
         assert!(!watch.stopped(), "a run within its budget is left alone");
         watch.unwatch();
+    }
+
+    #[test]
+    fn an_earlier_deadline_wakes_a_watchdog_sleeping_until_a_later_one() {
+        let patient = Arc::new(Watch::default());
+        patient.watch(Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(20));
+        let hasty = Arc::new(Watch::default());
+        hasty.watch(Duration::from_millis(5));
+        assert!(
+            wait_for(&hasty, true),
+            "a deadline earlier than the watchdog's next look must wake it"
+        );
+        assert!(!patient.stopped());
+        hasty.unwatch();
+        patient.unwatch();
     }
 
     #[test]

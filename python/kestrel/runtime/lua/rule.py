@@ -161,6 +161,10 @@ class LuaRule:
         self.failures: List[RuleFailure] = []
         self._native = _native_host(vm) if not trusted else None
         self._lua = new_runtime(self.limits.max_memory, vm)
+        if self._native is not None:
+            # The Lua state's C closures point into the host: the state's
+            # real globals (which rule code never sees) keep it alive as long.
+            self._lua.globals()["kestrel_native_host"] = self._native
         self._entry = self._setup()
         self._load(source, chunkname)
 
@@ -190,12 +194,12 @@ class LuaRule:
         }
         if self.info.ffi:
             config.update(cdef=c_declaration(), api_address=_core_api_address(), ctx_address=self.context._address())
+        else:
+            config["python_host"] = python_host(self.context)
         if self._native is not None:
             from kestrel import _core
 
             config.update(native_host=self._native.address(), core_path=_core.__file__)
-        else:
-            config["python_host"] = python_host(self.context)
         setup = self._lua.execute(_lua_source("prelude.lua"))
         return setup(self._lua.table_from(config, recursive=True))
 
