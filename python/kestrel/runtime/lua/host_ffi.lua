@@ -149,11 +149,12 @@ return function(cfg, F, nofield)
     if NP[0] ~= 0 then return nil end
     return v
   end
-  -- Trusted (JIT-compiled) code reads plain int64 columns in place: a few
-  -- loads where a call was. Interpreted code keeps the calls, which cost it
-  -- fewer instructions than the checks around a load.
-  -- A number that is not an event of the batch reads as null, here as in
-  -- the core's C functions (the FFI would truncate 0.5 to event 0).
+  -- Trusted (JIT-compiled) code reads plain int64 and string columns in
+  -- place: a few loads where a call was. Interpreted code keeps calls (the
+  -- core's C functions, below), which cost it fewer instructions than the
+  -- checks around a load. A number that is not an event of the batch reads
+  -- as null, here as in those functions (the FFI would truncate 0.5 to
+  -- event 0).
   if cfg.trusted then
     local call_i64, call_get = kestrel.event_get_i64, kestrel.get_i64
     function kestrel.event_get_i64(ev, field)
@@ -256,9 +257,7 @@ return function(cfg, F, nofield)
     return in_batch(ev) and m[ev] == 1
   end
 
-  -- The batch loop's matches collect in `hits()` and reach the core in one
-  -- call (`flush`): a C call per match would cost more than most
-  -- predicates. The loop stores at most once per event, so `N` slots suffice.
+  -- Untrusted rules: the core's C functions replace the FFI reads.
   if native then
     kestrel.event_get_i64, kestrel.event_get_u64 = native.event_get_i64, native.event_get_u64
     kestrel.event_get_f64, kestrel.event_get_bool = native.event_get_f64, native.event_get_bool
@@ -266,6 +265,9 @@ return function(cfg, F, nofield)
     kestrel.is_null, kestrel.event_is_null = native.is_null, native.is_null
   end
 
+  -- The batch loop's matches collect in `hits()` and reach the core in one
+  -- call (`flush`): a C call per match would cost more than most
+  -- predicates. The loop stores at most once per event, so `N` slots suffice.
   local C_match_emit_many = api.match_emit_many
   local HITS, capacity = nil, 0
   local LISTED, listed = nil, 0
