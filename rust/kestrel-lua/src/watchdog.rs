@@ -14,7 +14,7 @@ use std::os::raw::{c_int, c_void};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::api::{LuaApi, LuaState, MASKCOUNT};
+use crate::api::{Hook, LuaApi, LuaState, MASKCOUNT};
 
 /// How often a stopped run that is still going is stopped again.
 pub const REFIRE: Duration = Duration::from_millis(10);
@@ -73,7 +73,7 @@ impl Watch {
             if let Some(api) = LuaApi::get() {
                 // SAFETY: the state is alive (its owner calls this) and not
                 // running Lua: the owner's thread is here.
-                unsafe { (api.sethook)(state.lua as *mut LuaState, None, 0, 0) };
+                unsafe { set_hook(api, state.lua as *mut LuaState, None) };
             }
         }
     }
@@ -95,7 +95,7 @@ impl Watch {
             if let Some(api) = LuaApi::get() {
                 // SAFETY: the state stays alive while watched (unwatch runs
                 // before its owner may close it, and takes this lock).
-                unsafe { (api.sethook)(state.lua as *mut LuaState, Some(stop), MASKCOUNT, 1) };
+                unsafe { set_hook(api, state.lua as *mut LuaState, Some(stop)) };
             }
         }
         let next = now + REFIRE;
@@ -104,10 +104,28 @@ impl Watch {
     }
 }
 
+/// Set (a count hook on every instruction) or clear `hook` on `lua`.
+///
+/// `lua_sethook` rewrites the interpreter's dispatch table, so two threads
+/// must not run it at once: the watchdog sets the hook while the hook may
+/// be clearing itself on the rule's thread. One lock serialises them.
+///
+/// # Safety
+/// `lua` must be a live Lua state of the installed API's library.
+unsafe fn set_hook(api: &LuaApi, lua: *mut LuaState, hook: Option<Hook>) {
+    static SETTING: Mutex<()> = Mutex::new(());
+    let _setting = SETTING.lock().unwrap_or_else(|p| p.into_inner());
+    match hook {
+        Some(hook) => (api.sethook)(lua, Some(hook), MASKCOUNT, 1),
+        None => (api.sethook)(lua, None, 0, 0),
+    };
+}
+
 /// The count hook the watchdog sets: removes itself and raises [`STOPPED`].
 unsafe extern "C-unwind" fn stop(lua: *mut LuaState, _debug: *mut c_void) {
     if let Some(api) = LuaApi::get() {
-        (api.sethook)(lua, None, 0, 0);
+        // The lock is released inside set_hook, before the error unwinds.
+        set_hook(api, lua, None);
         let _: c_int = api.raise(lua, STOPPED);
     }
 }
