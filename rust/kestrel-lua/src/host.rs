@@ -141,14 +141,8 @@ fn type_name(t: c_int) -> &'static str {
     }
 }
 
-/// What a field read found, or why it cannot read.
-enum Read<T> {
-    Value(T),
-    /// Not an event of the batch, or null: the getter's null answer.
-    Null,
-}
-
-/// The `(event, field)` arguments of a read, checked: `Err` is raised.
+/// The `(event, field)` arguments of a read (an event outside the batch is
+/// `None`), or None with the reason in `message`, for the caller to raise.
 unsafe fn arguments(
     api: &LuaApi,
     lua: *mut LuaState,
@@ -190,7 +184,7 @@ unsafe fn arguments(
 unsafe fn read<T>(
     lua: *mut LuaState,
     get: impl Fn(&EventBatch, usize, u32) -> Option<T>,
-    push: impl FnOnce(&LuaApi, *mut LuaState, Read<T>),
+    push: impl FnOnce(&LuaApi, *mut LuaState, Option<T>),
 ) -> c_int {
     let Some(api) = LuaApi::get() else { return 0 };
     let host = &*((api.touserdata)(lua, UPVALUE_1) as *const LuaHost);
@@ -204,15 +198,12 @@ unsafe fn read<T>(
             .flatten(),
         _ => None,
     };
-    push(api, lua, found.map_or(Read::Null, Read::Value));
+    push(api, lua, found);
     1
 }
 
-fn number<T: Into<f64>>(api: &LuaApi, lua: *mut LuaState, found: Read<T>) {
-    let value = match found {
-        Read::Value(v) => v.into(),
-        Read::Null => 0.0,
-    };
+fn number<T: Into<f64>>(api: &LuaApi, lua: *mut LuaState, found: Option<T>) {
+    let value = found.map_or(0.0, Into::into);
     // SAFETY: `lua` is the running state (see `read`).
     unsafe { (api.pushnumber)(lua, value) }
 }
@@ -240,10 +231,7 @@ unsafe extern "C-unwind" fn get_f64(lua: *mut LuaState) -> c_int {
 /// Three-valued, as the FFI call: 1 true, 0 false, -1 null.
 unsafe extern "C-unwind" fn get_bool(lua: *mut LuaState) -> c_int {
     read(lua, ops::event_get_bool, |api, lua, found| {
-        let tri = match found {
-            Read::Value(b) => b as i32,
-            Read::Null => -1,
-        };
+        let tri = found.map_or(-1, |b| b as i32);
         (api.pushnumber)(lua, tri as f64)
     })
 }
@@ -254,10 +242,7 @@ unsafe extern "C-unwind" fn get_str(lua: *mut LuaState) -> c_int {
         lua,
         |b, ev, f| ops::event_get_str(b, ev, f).map(|s| (s.as_ptr(), s.len())),
         |api, lua, found| {
-            let (ptr, len) = match found {
-                Read::Value(text) => text,
-                Read::Null => (b"".as_ptr(), 0),
-            };
+            let (ptr, len) = found.unwrap_or((b"".as_ptr(), 0));
             (api.pushlstring)(lua, ptr.cast(), len)
         },
     )
@@ -268,7 +253,7 @@ unsafe extern "C-unwind" fn is_null(lua: *mut LuaState) -> c_int {
     read(
         lua,
         |b, ev, f| Some(ops::event_is_null(b, ev, f)),
-        |api, lua, found| (api.pushboolean)(lua, matches!(found, Read::Value(false)) as c_int ^ 1),
+        |api, lua, found| (api.pushboolean)(lua, (found != Some(false)) as c_int),
     )
 }
 
