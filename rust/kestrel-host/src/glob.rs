@@ -9,6 +9,7 @@
 use memchr::memmem;
 
 use crate::fold::{fold, with_folded};
+use crate::teddy::{Search, Teddy};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Token {
@@ -292,6 +293,10 @@ pub struct GlobSet {
 #[derive(Clone, Debug)]
 struct Screen {
     searcher: Searcher,
+    /// The same literals, searched for in a text as it is, without folding
+    /// it first: built for case-insensitive patterns where the CPU allows
+    /// (see [`Teddy`]).
+    unfolded: Option<Teddy>,
     /// Pattern ids below this are needles; the rest are gates.
     needles: usize,
     /// `(gate, index into the set's globs)`, by pattern id past `needles`.
@@ -329,6 +334,7 @@ impl Screen {
         needles: Vec<Vec<u8>>,
         gates: Vec<(Vec<u8>, usize)>,
         ungated: Vec<usize>,
+        case_insensitive: bool,
     ) -> Option<Screen> {
         let all: Vec<&[u8]> = needles
             .iter()
@@ -359,7 +365,21 @@ impl Screen {
                     .ok()?,
             ),
         };
+        // A literal that is not ASCII is left out of the unfolded search:
+        // ASCII text cannot hold it, and for other text that search's
+        // "none found" is not taken as an answer.
+        let ascii: Vec<(&[u8], usize)> = all
+            .iter()
+            .enumerate()
+            .filter(|(_, literal)| literal.is_ascii())
+            .map(|(id, literal)| (*literal, id))
+            .collect();
         Some(Screen {
+            unfolded: if case_insensitive {
+                Teddy::new(&ascii)
+            } else {
+                None
+            },
             searcher,
             needles: needles.len(),
             gates,
@@ -400,6 +420,33 @@ impl Screen {
             }
         }
         false
+    }
+
+    /// [`Screen::matches`] for `text` in its own case, when the patterns
+    /// are case-insensitive: the text is folded only to confirm a pattern
+    /// whose gate was found, or one with no gate. `None` when the answer
+    /// needs the whole text folded (it is not ASCII and nothing matched).
+    fn matches_unfolded(&self, teddy: &Teddy, globs: &[Glob], text: &str) -> Option<bool> {
+        let confirm = |i: usize| with_folded(text, |folded| globs[i].matches_exact_case(folded));
+        if self.ungated.iter().any(|&i| confirm(i)) {
+            return Some(true);
+        }
+        let mut tried = 0u64;
+        // An occurrence of ASCII bytes is one in the folded text too, so a
+        // needle found is a match even in text that is not ASCII.
+        let search = teddy.search(text.as_bytes(), &mut |id, _| {
+            let Some(g) = id.checked_sub(self.needles) else {
+                return true;
+            };
+            let first = tried >> g & 1 == 0;
+            tried |= 1 << g;
+            first && confirm(self.gates[g].1)
+        });
+        match search {
+            Search::Accepted => Some(true),
+            Search::Declined => Some(false),
+            Search::NotAscii => None,
+        }
     }
 }
 
@@ -467,7 +514,7 @@ impl GlobSet {
                     None => ungated.push(i),
                 }
             }
-            set.screen = Screen::build(needles.clone(), gates, ungated);
+            set.screen = Screen::build(needles.clone(), gates, ungated, ci);
         }
         if !needles.is_empty() {
             // Needles are already folded; ASCII case-insensitivity in the
@@ -509,6 +556,9 @@ impl GlobSet {
 
     pub fn matches(&self, text: &str) -> bool {
         if self.case_insensitive && !self.mixed {
+            if let Some(answer) = self.matches_unfolded(text) {
+                return answer;
+            }
             with_folded(text, |folded| self.matches_with_folded(text, folded))
         } else {
             self.matches_with_folded(text, text)
@@ -525,6 +575,17 @@ impl GlobSet {
             return None;
         }
         self.globs.iter().map(gate).collect()
+    }
+
+    /// The answer for a case-insensitive set without folding `text` first,
+    /// where its screen can search the text as it is; `None` otherwise.
+    fn matches_unfolded(&self, text: &str) -> Option<bool> {
+        let screen = self.screen.as_ref()?;
+        let teddy = screen.unfolded.as_ref()?;
+        if self.any || (!self.exact.is_empty() && with_folded(text, |f| self.exact.contains(f))) {
+            return Some(true);
+        }
+        screen.matches_unfolded(teddy, &self.globs, text)
     }
 
     /// [`GlobSet::matches`] for a caller that already holds `text`
@@ -693,13 +754,7 @@ mod tests {
             "ä",
             "İ",
         ];
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut next = crate::picker(0x2545_f491_4f6c_dd1du64);
         for ci in [false, true] {
             for subset in 1..=patterns.len() {
                 let chosen = &patterns[..subset];
@@ -711,6 +766,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Text that is not ASCII may fold into a match the unfolded search
+    /// cannot see (the Kelvin sign folds to `k`); a match made of ASCII
+    /// bytes stands either way.
+    #[test]
+    fn sets_fold_text_that_is_not_ascii() {
+        let set = GlobSet::new(&["*-enc*", "*kb*", "*wmic*process*"], true);
+        assert!(set.matches("x \u{212A}B y"));
+        assert!(set.matches("\u{212A}b"));
+        assert!(set.matches("ä -ENC x"));
+        assert!(set.matches("WMIC.exe PROCESS ä"));
+        assert!(!set.matches("ä -EN C x"));
+        let long = format!("{}\u{212A}B", "x".repeat(40));
+        assert!(set.matches(&long));
+        assert!(!set.matches(&"é".repeat(30)));
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod context;
 pub mod fold;
 mod glob;
 pub mod ops;
+mod teddy;
 
 pub use cabi::{HostApiV1, ABI_VERSION, HOST_API_V1, HOST_API_V1_FIELDS};
 pub use constants::{compile_regex, compile_regex_any, Literal, RuleConstants, StrSet};
@@ -21,4 +22,16 @@ pub use glob::{Glob, GlobSet};
 pub enum HostError {
     #[error("invalid regex {pattern:?}: {reason}")]
     BadRegex { pattern: String, reason: String },
+}
+
+/// A seeded xorshift for tests that generate texts: `next(n)` picks a
+/// number below `n`.
+#[cfg(test)]
+fn picker(mut state: u64) -> impl FnMut(usize) -> usize {
+    move |n| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    }
 }
