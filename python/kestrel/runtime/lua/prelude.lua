@@ -143,8 +143,10 @@ return function(cfg)
   -- one call per event of the batch, and only for events of the batch.
   local raw_alert_emit = host.kestrel.alert_emit
   local batch_events, emits = 0, 0
+  local forget_finds = nil  -- set below for compiled rules; a batch's searches are its own
   local function open_batch(address, n)
     host.set_batch(address, n)
+    if forget_finds then forget_finds() end
     batch_events, emits = address and n or 0, 0
   end
   function kestrel.alert_emit(ev)
@@ -256,6 +258,9 @@ return function(cfg)
       if small(s, p, nil, false, true) then return C_gsub(s, p, repl, n) end
       return P.gsub(s, p, repl, n)
     end
+  elseif jit then
+    -- Compiled code: a search is answered once per distinct text (find_memo.lua).
+    string.find, forget_finds = cfg.find_memo(string.find)
   end
   local safe_time = guarded(os.time, "os.time")
 
@@ -387,32 +392,49 @@ return function(cfg)
     return "a " .. type(value) .. " (" .. tostring(value) .. ")"
   end
 
-  local current = -1
-  -- The hot loop. Resetting `ticks` gives every event its own instruction
-  -- budget (a store per event: nothing next to a host call, even JIT-compiled).
-  -- Matches are stored in `hits` (the host's buffer) and reported after the
-  -- loop: an upvalue or call here would cost more than most predicates.
+  -- The hot loop. Matches are stored in `hits` (the host's buffer) and
+  -- reported after the loop: a call per match would cost more than most
+  -- predicates. `mark` names the event being evaluated, for errors, and
+  -- gives it its own instruction budget.
   local function verdict(r)
     if r ~= true and r ~= false then
       real_error("pred_eval returned " .. describe(r) .. ", expected a boolean", 0)
     end
     return r
   end
-  -- The events offered are `events[0..k-1]` (a filter's category), or all
-  -- of `0..k-1` when `events` is nil.
-  local function loop(pred, events, k, hits)
-    local count = 0
-    for i = 0, k - 1 do
-      local ev = i
-      if events then ev = events[i] end
-      current, ticks = ev, 0
-      if verdict(pred(ev)) then
-        hits[count] = ev
-        count = count + 1
+  -- The events offered are `events[from..to-1]` (a filter's category), or
+  -- `from..to-1` themselves when `events` is nil.
+  local LOOP = [[
+    local verdict, mark = ...
+    return function(pred, events, from, to, hits, count)
+      for i = from, to - 1 do
+        local ev = i
+        if events then ev = events[i] end
+        mark(ev)
+        if verdict(pred(ev)) then
+          hits[count] = ev
+          count = count + 1
+        end
       end
+      return count
     end
-    return count
+  ]]
+  -- LuaJIT records a loop's trace once, from one iteration soon after it
+  -- turns hot. A batch's first events miss the rule's caches (texts by
+  -- offset, find_memo.lua), and a trace recorded on a miss runs every
+  -- later hit as a side exit back through its head, several times slower.
+  -- So a batch's first WARM events run in a loop of their own, and the
+  -- main loop (another prototype, so another trace) turns hot once the
+  -- caches have seen the common values.
+  local WARM = 512
+  local current = -1
+  local function mark(ev) current, ticks = ev, 0 end
+  -- Compiled rules have no count hook, so no ticks to reset.
+  if trusted then mark = function(ev) current = ev end end
+  local function compile_loop()
+    return (loadstring or load)(LOOP, "=kestrel loop")(verdict, mark)
   end
+  local warm_loop, loop = compile_loop(), compile_loop()
 
   -- One call per batch: returns (true, matches) or (false, message, event index).
   -- `until_time` ends the batch's time budget (the clock of `now`).
@@ -434,7 +456,9 @@ return function(cfg)
     local hits = host.hits()
     local events, k = nil, n
     if category then events, k = host.events_in(category) end
-    local ok, r = real_pcall(loop, pred, events, k, hits)
+    local warm = math.min(k, WARM)
+    local ok, r = real_pcall(warm_loop, pred, events, 0, warm, hits, 0)
+    if ok then ok, r = real_pcall(loop, pred, events, warm, k, hits, r) end
     deadline = math.huge
     -- A failed batch reports nothing: its matches are discarded anyway.
     if ok then host.flush(filter, hits, r) end

@@ -187,6 +187,7 @@ class LuaRule:
             "batch_seconds": self.limits.max_batch_seconds,
             "clock": time.monotonic,
             "patterns": self._lua.execute(_lua_source("patterns.lua")),
+            "find_memo": self._lua.execute(_lua_source("find_memo.lua")),
             "pattern_steps": self.limits.pattern_steps,
             "log_max": self.limits.log_max,
             "max_nesting": self.limits.max_nesting,
