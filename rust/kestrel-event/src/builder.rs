@@ -17,6 +17,7 @@ pub(crate) enum Reject {
 
 impl EventBatch {
     /// Append bytes to the arena and return their span.
+    #[inline]
     pub(crate) fn intern(&mut self, s: &str) -> Result<Span, Reject> {
         let off = self.arena.len();
         let end = off + s.len();

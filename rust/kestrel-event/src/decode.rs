@@ -772,6 +772,10 @@ struct Strings<'d> {
 /// Convert a JSON scalar to a stored value of type `target`, coercing where
 /// Elasticsearch would (numeric strings into number fields, numbers into
 /// keyword fields) and refusing where it would reject the document.
+// Inlined into `leaf` (with `Dedup::intern`): called out of line, the
+// results came back through the stack and were read with wider loads than
+// they were written with, a store-forwarding stall per stored value.
+#[inline(always)]
 fn coerce(
     batch: &mut EventBatch,
     strings: &mut Strings<'_>,
@@ -800,19 +804,36 @@ fn coerce(
         (T::F64, Scalar::Str(s)) => Value::F64(s.trim().parse().map_err(|_| not_a_number(s))?),
         (T::Bool, Scalar::Bool(b)) => Value::Bool(b),
         (T::Bool, Scalar::Str(s)) if s == "true" || s == "false" => Value::Bool(s == "true"),
+        // Text taken as it is, without the `Cow` of `Scalar::text`: the
+        // common case, kept out of memory round trips.
+        (
+            T::String | T::Ip | T::Bytes | T::Timestamp | T::DateNanos | T::Version | T::Unknown,
+            Scalar::Str(text),
+        ) => Value::Str(store_text(batch, strings, text, max_string)?),
         (
             T::String | T::Ip | T::Bytes | T::Timestamp | T::DateNanos | T::Version | T::Unknown,
             v,
         ) => {
             let text = v.text().ok_or_else(|| wrong(v.kind()))?;
-            if text.len() > max_string {
-                return Err(Reject::TooLong(text.len()));
-            }
-            Value::Str(strings.dedup.intern(batch, strings.col, &text)?)
+            Value::Str(store_text(batch, strings, &text, max_string)?)
         }
         (_, v) => return Err(wrong(v.kind())),
     };
     Ok(v)
+}
+
+/// `text`'s span in its column, refused when longer than `max_string`.
+#[inline(always)]
+fn store_text(
+    batch: &mut EventBatch,
+    strings: &mut Strings<'_>,
+    text: &str,
+    max_string: usize,
+) -> Result<Span, Reject> {
+    if text.len() > max_string {
+        return Err(Reject::TooLong(text.len()));
+    }
+    strings.dedup.intern(batch, strings.col, text)
 }
 
 fn node_kind(node: &Node<'_>) -> &'static str {

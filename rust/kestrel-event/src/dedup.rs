@@ -41,6 +41,8 @@ pub(crate) struct Dedup {
 impl Dedup {
     /// The span of `text` in column `col`: an equal text's stored earlier,
     /// or a new one.
+    // Inlined into the decoder's store path (see `decode::coerce`).
+    #[inline(always)]
     pub fn intern(
         &mut self,
         batch: &mut EventBatch,
