@@ -804,19 +804,18 @@ fn coerce(
         (T::F64, Scalar::Str(s)) => Value::F64(s.trim().parse().map_err(|_| not_a_number(s))?),
         (T::Bool, Scalar::Bool(b)) => Value::Bool(b),
         (T::Bool, Scalar::Str(s)) if s == "true" || s == "false" => Value::Bool(s == "true"),
-        // Text taken as it is, without the `Cow` of `Scalar::text`: the
-        // common case, kept out of memory round trips.
-        (
-            T::String | T::Ip | T::Bytes | T::Timestamp | T::DateNanos | T::Version | T::Unknown,
-            Scalar::Str(text),
-        ) => Value::Str(store_text(batch, strings, text, max_string)?),
         (
             T::String | T::Ip | T::Bytes | T::Timestamp | T::DateNanos | T::Version | T::Unknown,
             v,
-        ) => {
-            let text = v.text().ok_or_else(|| wrong(v.kind()))?;
-            Value::Str(store_text(batch, strings, &text, max_string)?)
-        }
+        ) => Value::Str(match v {
+            // Text taken as it is, without the `Cow` of `Scalar::text`: the
+            // common case, kept out of memory round trips.
+            Scalar::Str(text) => store_text(batch, strings, text, max_string)?,
+            v => {
+                let text = v.text().ok_or_else(|| wrong(v.kind()))?;
+                store_text(batch, strings, &text, max_string)?
+            }
+        }),
         (_, v) => return Err(wrong(v.kind())),
     };
     Ok(v)
