@@ -477,6 +477,9 @@ pub struct PyNdjsonFile {
     /// A read error met after `next_batches` had read some chunks, raised
     /// by the next call.
     failure: Option<std::io::Error>,
+    /// One per chunk decoded at once, kept from call to call: a decoder
+    /// learns the stream's field paths once, not once per batch.
+    decoders: Vec<Decoder>,
 }
 
 #[pymethods]
@@ -498,6 +501,7 @@ impl PyNdjsonFile {
             settings,
             source,
             failure: None,
+            decoders: Vec::new(),
         })
     }
 
@@ -541,7 +545,7 @@ impl PyNdjsonFile {
             return Err(io_error(&self.path, e));
         }
         let (schema, opts) = (&self.settings.schema.inner, &self.settings.opts);
-        let (chunks, name) = (&mut self.chunks, &self.source);
+        let (chunks, name, decoders) = (&mut self.chunks, &self.source, &mut self.decoders);
         let (decoded, next_seq, failure) = py.detach(|| {
             guarded("reading events", || {
                 // Every chunk but the last is copied out of the reader's
@@ -552,16 +556,15 @@ impl PyNdjsonFile {
                 let mut seq = first_seq;
                 let mut failure = None;
                 let mut ended = false;
-                let mut number = |data: &[u8]| {
-                    let newlines = data.iter().filter(|&&b| b == b'\n').count();
+                let mut number = |lines: u64| {
                     let start = seq;
-                    seq += (newlines + usize::from(!data.ends_with(b"\n"))) as u64;
+                    seq += lines;
                     start
                 };
                 while copied.len() + 1 < count {
                     match chunks.next_chunk() {
                         Ok(Some(c)) => {
-                            let start = number(c.data);
+                            let start = number(c.lines);
                             copied.push((c.data.to_vec(), c.first_line, c.offset, start));
                         }
                         Ok(None) => ended = true,
@@ -575,7 +578,7 @@ impl PyNdjsonFile {
                     None
                 } else {
                     match chunks.next_chunk() {
-                        Ok(Some(c)) => Some((c.data, c.first_line, c.offset, number(c.data))),
+                        Ok(Some(c)) => Some((c.data, c.first_line, c.offset, number(c.lines))),
                         Ok(None) => None,
                         Err(e) => {
                             failure = Some(e);
@@ -583,24 +586,32 @@ impl PyNdjsonFile {
                         }
                     }
                 };
-                let decode = |data: &[u8], first_line: u64, offset: u64, first_seq: u64| {
+                let decode = |decoder: &mut Decoder,
+                              data: &[u8],
+                              first_line: u64,
+                              offset: u64,
+                              first_seq: u64| {
                     let source = SourceInfo {
                         name: name.clone(),
                         first_line: 1,
                         first_seq,
                     };
-                    let batch = Decoder::new(schema.clone(), opts.clone()).decode(data, &source);
-                    (batch, first_line, offset)
+                    (decoder.decode(data, &source), first_line, offset)
                 };
+                while decoders.len() < copied.len() + 1 {
+                    decoders.push(Decoder::new(schema.clone(), opts.clone()));
+                }
+                let (own, helpers) = decoders.split_first_mut().expect("one decoder at least");
                 let batches = std::thread::scope(|scope| {
                     let handles: Vec<_> = copied
                         .iter()
-                        .map(|(data, line, offset, start)| {
-                            scope.spawn(move || decode(data, *line, *offset, *start))
+                        .zip(helpers.iter_mut())
+                        .map(|((data, line, offset, start), decoder)| {
+                            scope.spawn(move || decode(decoder, data, *line, *offset, *start))
                         })
                         .collect();
-                    let last =
-                        last.map(|(data, line, offset, start)| decode(data, line, offset, start));
+                    let last = last
+                        .map(|(data, line, offset, start)| decode(own, data, line, offset, start));
                     let mut batches: Vec<_> = handles
                         .into_iter()
                         .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))

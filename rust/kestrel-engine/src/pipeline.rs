@@ -612,6 +612,8 @@ impl Pipeline {
         };
         lock(&rule.state).counters.alerts += kept.len() as u64;
         out.alerts += kept.len();
+        out.lines
+            .reserve(kept.iter().map(|alert| alert.line.len() + 1).sum());
         for alert in kept {
             out.lines.extend_from_slice(&alert.line);
             out.lines.push(b'\n');

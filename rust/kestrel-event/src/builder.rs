@@ -49,7 +49,7 @@ impl EventBatch {
             self.columns.push(Column {
                 field,
                 ty,
-                valid: Vec::new(),
+                valid: Vec::with_capacity(capacity.div_ceil(64)),
                 data: empty_data(ty, capacity),
                 deduplicated: true,
             });
@@ -58,8 +58,7 @@ impl EventBatch {
     }
 }
 
-/// Columns are pre-sized for the batch's expected event count, so growing
-/// them does not copy (and fault in fresh pages) several times per batch.
+/// Columns are pre-sized for the batch's expected event count.
 fn empty_data(ty: FieldType, capacity: usize) -> ColumnData {
     if ty.array {
         return ColumnData::List {

@@ -20,6 +20,8 @@ pub struct Chunk<'a> {
     pub data: &'a [u8],
     /// The input line number (1-based) of the chunk's first line.
     pub first_line: u64,
+    /// How many lines the chunk holds, a last one without its newline included.
+    pub lines: u64,
     /// Bytes of input consumed up to the end of this chunk.
     pub offset: u64,
 }
@@ -112,12 +114,14 @@ impl<R: Read> LineChunks<R> {
         let first_line = self.next_line;
         // A last line without its newline still counts as a line.
         let partial = usize::from(cut > 0 && self.buf[cut - 1] != b'\n');
-        self.next_line += (lines + partial) as u64;
+        let lines = (lines + partial) as u64;
+        self.next_line += lines;
         self.consumed += cut as u64 + std::mem::take(&mut self.dropped);
         self.handed_out = cut;
         Chunk {
             data: &self.buf[..cut],
             first_line,
+            lines,
             offset: self.consumed,
         }
     }
@@ -171,6 +175,9 @@ mod tests {
         let mut reader = LineChunks::new(Trickle { data, step }, lines);
         let mut out = Vec::new();
         while let Some(c) = reader.next_chunk().unwrap() {
+            let newlines = c.data.iter().filter(|&&b| b == b'\n').count();
+            let partial = usize::from(!c.data.ends_with(b"\n"));
+            assert_eq!(c.lines, (newlines + partial) as u64);
             out.push((c.data.to_vec(), c.first_line, c.offset));
         }
         out

@@ -81,10 +81,6 @@ const ROLE_ENTITY: u8 = 4;
 
 /// Column cells every batch may use whatever its size.
 const BASE_COLUMN_CELLS: usize = 1 << 22;
-/// Columns born after this many events of a batch start empty instead of
-/// pre-sized: late fields are rare, and pre-sizing each of many distinct
-/// ones would reserve memory for every event.
-const PRESIZE_EVENTS: usize = 64;
 /// The path cache is a cache: past this many nodes it starts again, so a
 /// stream of distinct keys cannot grow it without bound.
 const MAX_TRIE_NODES: usize = 1 << 20;
@@ -102,7 +98,6 @@ pub struct Decoder {
     buffers: simd_json::Buffers,
     // Kept between lines only to reuse its allocation; always empty then.
     tape: Option<Tape<'static>>,
-    capacity_hint: usize,
     /// Lines in the batch being decoded: every column is padded to it.
     lines_hint: usize,
     /// Column cells the batch being decoded may still claim.
@@ -118,8 +113,6 @@ pub struct Decoder {
 /// The per-event state the walker threads through.
 struct EventCtx<'b> {
     batch: &'b mut EventBatch,
-    /// Expected events in the batch, for sizing new columns.
-    capacity: usize,
     ev: usize,
     line: u32,
     categories: Vec<u16>,
@@ -162,7 +155,6 @@ impl Decoder {
             scratch: Vec::new(),
             buffers: simd_json::Buffers::default(),
             tape: None,
-            capacity_hint: 0,
             lines_hint: 0,
             cells_left: 0,
             dedup: Dedup::default(),
@@ -188,7 +180,6 @@ impl Decoder {
         self.lines_hint = memchr::memchr_iter(b'\n', input).count() + 1;
         // A batch holds at most one event per line.
         let guess = (input.len() / 512 + 1).min(1 << 20).min(self.lines_hint);
-        self.capacity_hint = guess;
         self.cells_left = BASE_COLUMN_CELLS
             .saturating_add(input.len().saturating_mul(self.opts.column_cells_per_byte));
         if self.paths.len() > MAX_TRIE_NODES {
@@ -292,17 +283,11 @@ impl Decoder {
                 Some(Node::Object { len, .. }) => {
                     let len = *len;
                     let ev = self.start_event(batch, line, line_no);
-                    let capacity = if ev < PRESIZE_EVENTS {
-                        self.capacity_hint
-                    } else {
-                        0
-                    };
                     let mut categories = std::mem::take(&mut self.categories);
                     categories.clear();
                     let mut ctx = EventCtx {
                         batch,
                         ev,
-                        capacity,
                         line: line_no,
                         categories,
                         fields: 0,
@@ -568,14 +553,16 @@ impl Decoder {
                 col
             }
             None => {
-                // Every column is padded to the batch's length at the end.
+                // Every column is padded to the batch's length at the end,
+                // so it is sized for every line from the start: growing it
+                // would copy it (and fault in fresh pages) several times.
                 let cells = self.lines_hint.max(1);
                 if cells > self.cells_left {
                     ctx.fields_dropped += 1;
                     return;
                 }
                 self.cells_left -= cells;
-                ctx.batch.column_index(slot.field, slot.ty, ctx.capacity)
+                ctx.batch.column_index(slot.field, slot.ty, cells)
             }
         };
         ctx.fields += 1;
