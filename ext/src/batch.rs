@@ -4,7 +4,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use kestrel_event::chunks::LineChunks;
+use kestrel_event::chunks::{Chunk, LineChunks};
 use kestrel_event::{
     DecodeOptions, Decoder, EventBatch, SourceInfo, TimeUnit, ValueRef, NO_TIMESTAMP,
 };
@@ -464,6 +464,16 @@ impl PyEventBatch {
 /// bytes read up to its end.
 type LocatedBatch = (PyEventBatch, u64, u64);
 
+/// Where an undecoded chunk sits in its file, and the ingest number of its
+/// first event.
+#[derive(Clone, Copy)]
+struct Place {
+    first_line: u64,
+    offset: u64,
+    lines: u64,
+    first_seq: u64,
+}
+
 /// A plain NDJSON file read in chunks of at most `lines` whole lines, each
 /// decoded into a batch: what `Engine.process_file` reads plain files with.
 /// The chunks pass from one reused buffer straight to the decoder, with no
@@ -556,17 +566,20 @@ impl PyNdjsonFile {
                 let mut seq = first_seq;
                 let mut failure = None;
                 let mut ended = false;
-                let mut number = |lines: u64| {
-                    let start = seq;
-                    seq += lines;
-                    start
+                // Where each chunk sits in the input, and its ingest numbers.
+                let mut place = |c: &Chunk<'_>| {
+                    let at = Place {
+                        first_line: c.first_line,
+                        offset: c.offset,
+                        lines: c.lines,
+                        first_seq: seq,
+                    };
+                    seq += c.lines;
+                    at
                 };
                 while copied.len() + 1 < count {
                     match chunks.next_chunk() {
-                        Ok(Some(c)) => {
-                            let start = number(c.lines);
-                            copied.push((c.data.to_vec(), c.first_line, c.offset, start));
-                        }
+                        Ok(Some(c)) => copied.push((c.data.to_vec(), place(&c))),
                         Ok(None) => ended = true,
                         Err(e) => failure = Some(e),
                     }
@@ -578,7 +591,7 @@ impl PyNdjsonFile {
                     None
                 } else {
                     match chunks.next_chunk() {
-                        Ok(Some(c)) => Some((c.data, c.first_line, c.offset, number(c.lines))),
+                        Ok(Some(c)) => Some((c.data, place(&c))),
                         Ok(None) => None,
                         Err(e) => {
                             failure = Some(e);
@@ -586,17 +599,14 @@ impl PyNdjsonFile {
                         }
                     }
                 };
-                let decode = |decoder: &mut Decoder,
-                              data: &[u8],
-                              first_line: u64,
-                              offset: u64,
-                              first_seq: u64| {
+                let decode = |decoder: &mut Decoder, data: &[u8], at: Place| {
                     let source = SourceInfo {
                         name: name.clone(),
                         first_line: 1,
-                        first_seq,
+                        first_seq: at.first_seq,
                     };
-                    (decoder.decode(data, &source), first_line, offset)
+                    let batch = decoder.decode_lines(data, at.lines as usize + 1, &source);
+                    (batch, at.first_line, at.offset)
                 };
                 while decoders.len() < copied.len() + 1 {
                     decoders.push(Decoder::new(schema.clone(), opts.clone()));
@@ -606,12 +616,11 @@ impl PyNdjsonFile {
                     let handles: Vec<_> = copied
                         .iter()
                         .zip(helpers.iter_mut())
-                        .map(|((data, line, offset, start), decoder)| {
-                            scope.spawn(move || decode(decoder, data, *line, *offset, *start))
+                        .map(|((data, at), decoder)| {
+                            scope.spawn(move || decode(decoder, data, *at))
                         })
                         .collect();
-                    let last = last
-                        .map(|(data, line, offset, start)| decode(own, data, line, offset, start));
+                    let last = last.map(|(data, at)| decode(own, data, at));
                     let mut batches: Vec<_> = handles
                         .into_iter()
                         .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))

@@ -491,7 +491,7 @@ impl Pipeline {
         let lists = set
             .index
             .as_ref()
-            .map(|index| index.candidates_by_filter(batch));
+            .map(|index| index.candidates_by_filter_on(batch, self.config.partitions));
         let n = self.config.partitions;
         let rows = (n > 1 && scope == Scope::All).then(|| partition_rows(batch, n));
         Timings::add(&self.timings.select, started);

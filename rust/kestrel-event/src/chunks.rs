@@ -29,7 +29,10 @@ pub struct Chunk<'a> {
 pub struct LineChunks<R> {
     reader: R,
     lines: usize,
+    /// Read bytes are `buf[..filled]`; the rest is room for the next read,
+    /// zeroed once when the buffer grew rather than before every read.
     buf: Vec<u8>,
+    filled: usize,
     /// Bytes at the front of `buf` handed out in the last chunk.
     handed_out: usize,
     /// `buf[..scanned]` holds `newlines` newlines (none of them the cut yet).
@@ -54,6 +57,7 @@ impl<R: Read> LineChunks<R> {
             reader,
             lines: lines.max(1),
             buf: Vec::new(),
+            filled: 0,
             handed_out: 0,
             scanned: 0,
             newlines: 0,
@@ -77,14 +81,15 @@ impl<R: Read> LineChunks<R> {
     pub fn next_chunk(&mut self) -> io::Result<Option<Chunk<'_>>> {
         if self.handed_out > 0 {
             // Keep the unread tail (under a read block) at the front.
-            self.buf.drain(..self.handed_out);
+            self.buf.copy_within(self.handed_out..self.filled, 0);
+            self.filled -= self.handed_out;
             self.handed_out = 0;
             self.scanned = 0;
             self.newlines = 0;
             self.line_start = 0;
         }
         loop {
-            for at in memchr::memchr_iter(b'\n', &self.buf[self.scanned..]) {
+            for at in memchr::memchr_iter(b'\n', &self.buf[self.scanned..self.filled]) {
                 self.newlines += 1;
                 self.line_start = self.scanned + at + 1;
                 if self.newlines == self.lines {
@@ -92,18 +97,18 @@ impl<R: Read> LineChunks<R> {
                     return Ok(Some(self.take(cut, self.lines)));
                 }
             }
-            if !self.skipping && self.buf.len() - self.line_start > self.max_line {
+            if !self.skipping && self.filled - self.line_start > self.max_line {
                 let keep = self.line_start + self.max_line + 1;
-                self.dropped += (self.buf.len() - keep) as u64;
-                self.buf.truncate(keep);
+                self.dropped += (self.filled - keep) as u64;
+                self.filled = keep;
                 self.skipping = true;
             }
-            self.scanned = self.buf.len();
+            self.scanned = self.filled;
             if self.eof {
-                if self.buf.is_empty() {
+                if self.filled == 0 {
                     return Ok(None);
                 }
-                let (cut, lines) = (self.buf.len(), self.newlines);
+                let (cut, lines) = (self.filled, self.newlines);
                 return Ok(Some(self.take(cut, lines)));
             }
             self.fill()?;
@@ -127,26 +132,27 @@ impl<R: Read> LineChunks<R> {
     }
 
     fn fill(&mut self) -> io::Result<()> {
-        let len = self.buf.len();
-        self.buf.resize(len + READ_BLOCK, 0);
+        let len = self.filled;
+        if self.buf.len() < len + READ_BLOCK {
+            self.buf.resize(len + READ_BLOCK, 0);
+        }
         let read = loop {
-            match self.reader.read(&mut self.buf[len..]) {
+            match self.reader.read(&mut self.buf[len..len + READ_BLOCK]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.buf.truncate(len);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         };
-        self.buf.truncate(len + read);
+        self.filled = len + read;
         self.eof = read == 0;
         if self.skipping {
             // Drop the over-long line's bytes up to (not including) its newline.
-            let end = memchr::memchr(b'\n', &self.buf[len..]).map_or(self.buf.len(), |i| len + i);
+            let read_end = self.filled;
+            let end = memchr::memchr(b'\n', &self.buf[len..read_end]).map_or(read_end, |i| len + i);
             self.dropped += (end - len) as u64;
-            self.buf.drain(len..end);
-            self.skipping = end == self.buf.len() && !self.eof;
+            self.buf.copy_within(end..read_end, len);
+            self.filled -= end - len;
+            self.skipping = end == read_end && !self.eof;
         }
         Ok(())
     }

@@ -14,6 +14,8 @@
 //! text of the dictionary. Those cost more, so they are only worked out for
 //! a filter whose membership anchors leave many events.
 
+use std::sync::OnceLock;
+
 use ahash::AHashMap;
 use kestrel_event::EventBatch;
 use kestrel_schema::FieldId;
@@ -76,20 +78,20 @@ impl FilterCheck {
     /// with few distinct texts (see [`FieldSlots::is_wide`]).
     pub fn select(
         &self,
-        memo: &mut Memo<'_>,
-        values: &mut BatchValues<'_, '_>,
+        memo: &Memo<'_>,
+        values: &BatchValues<'_, '_>,
         batch: &EventBatch,
         category: Option<u16>,
         out: &mut Vec<u32>,
     ) {
-        let count = |a: usize, memo: &mut Memo<'_>, values: &mut BatchValues<'_, '_>| -> u64 {
+        let count = |a: usize| -> u64 {
             self.anchors[a]
                 .iter()
                 .map(|&t| u64::from(memo.count(values, t)))
                 .sum()
         };
         let mut used: Vec<usize> = (0..self.lookups).collect();
-        let mut best = used.iter().map(|&a| (count(a, memo, values), a)).min();
+        let mut best = used.iter().map(|&a| (count(a), a)).min();
         if best.is_none_or(|(n, _)| n as usize > batch.len() / NARROW_FURTHER) {
             // With membership anchors to fall back on, skip globs and
             // negations over wide fields: they would test about every event.
@@ -103,7 +105,7 @@ impl FilterCheck {
             let others: Vec<usize> = (self.lookups..self.anchors.len()).filter(worth).collect();
             best = best
                 .into_iter()
-                .chain(others.iter().map(|&a| (count(a, memo, values), a)))
+                .chain(others.iter().map(|&a| (count(a), a)))
                 .min();
             used.extend(others);
         }
@@ -120,14 +122,13 @@ impl FilterCheck {
         }
         // Every used anchor was counted above, so its terms' states and
         // fields exist: look them up once, not per event.
-        let (memo, values) = (&*memo, &*values);
         let others: Vec<Vec<(&FieldValues<'_>, &[bool])>> = used
             .iter()
             .filter(|&&a| a != best)
             .map(|&a| {
                 self.anchors[a]
                     .iter()
-                    .map(|&t| (values.built(memo.slot(t)), memo.passes(t)))
+                    .map(|&t| (values.field(memo.slot(t)), memo.passes(values, t)))
                     .collect()
             })
             .collect();
@@ -171,7 +172,7 @@ impl TermCheck {
     ///
     /// `screened`, for a glob term, lists the ids of the texts that hold one
     /// of its required literals: no other text can match it.
-    fn passes(&self, field: &mut FieldValues<'_>, screened: Option<&[u32]>) -> Vec<bool> {
+    fn passes(&self, field: &FieldValues<'_>, screened: Option<&[u32]>) -> Vec<bool> {
         let uncertain = |text: &str| self.case_insensitive && !text.is_ascii();
         match self.kind {
             TermKind::In | TermKind::NotIn => {
@@ -353,8 +354,8 @@ impl Checks {
         Memo {
             terms: &self.terms,
             screens: &self.screens,
-            state: (0..self.terms.len()).map(|_| None).collect(),
-            screened: (0..self.screens.len()).map(|_| None).collect(),
+            state: (0..self.terms.len()).map(|_| OnceLock::new()).collect(),
+            screened: (0..self.screens.len()).map(|_| OnceLock::new()).collect(),
         }
     }
 }
@@ -369,7 +370,7 @@ struct TermState {
     /// array may count twice), [`NOT_TEXT`] values included.
     count: u32,
     /// The events that satisfy it, once asked for.
-    events: Option<Vec<u32>>,
+    events: OnceLock<Vec<u32>>,
 }
 
 impl TermState {
@@ -382,19 +383,21 @@ impl TermState {
             passes,
             passing,
             count,
-            events: None,
+            events: OnceLock::new(),
         }
     }
 }
 
-/// Per batch: the state of every term used so far.
+/// Per batch: the state of every term used so far. The threads selecting
+/// a batch's candidates share it: each part is worked out once, by the
+/// first thread to ask, and the others wait for it rather than repeat it.
 pub(crate) struct Memo<'a> {
     terms: &'a [TermCheck],
     screens: &'a [LiteralScreen],
-    state: Vec<Option<TermState>>,
+    state: Vec<OnceLock<TermState>>,
     /// Per screen, once searched: per term, the ids of the texts holding
     /// one of its literals.
-    screened: Vec<Option<AHashMap<u32, Vec<u32>>>>,
+    screened: Vec<OnceLock<AHashMap<u32, Vec<u32>>>>,
 }
 
 impl Memo<'_> {
@@ -403,13 +406,9 @@ impl Memo<'_> {
     }
 
     /// Search screen `screen` over its field's texts, once per batch.
-    fn screened(
-        &mut self,
-        values: &mut BatchValues<'_, '_>,
-        screen: u32,
-    ) -> &mut AHashMap<u32, Vec<u32>> {
+    fn screened(&self, values: &BatchValues<'_, '_>, screen: u32) -> &AHashMap<u32, Vec<u32>> {
         let found = &self.screens[screen as usize];
-        self.screened[screen as usize].get_or_insert_with(|| {
+        self.screened[screen as usize].get_or_init(|| {
             let mut ids: AHashMap<u32, Vec<u32>> = AHashMap::new();
             for (id, (_, folded)) in values.field(found.slot).texts_folded().enumerate() {
                 for m in found.searcher.find_overlapping_iter(folded) {
@@ -425,34 +424,28 @@ impl Memo<'_> {
         })
     }
 
-    fn state(&mut self, values: &mut BatchValues<'_, '_>, term: u32) -> &mut TermState {
-        if self.state[term as usize].is_none() {
+    fn state(&self, values: &BatchValues<'_, '_>, term: u32) -> &TermState {
+        self.state[term as usize].get_or_init(|| {
             let check = &self.terms[term as usize];
-            // A term's state is worked out once per batch, so its screened
-            // texts are taken from the screen, not copied.
             let screened = check.screen.map(|screen| {
                 self.screened(values, screen)
-                    .remove(&term)
-                    .unwrap_or_default()
+                    .get(&term)
+                    .map_or(&[][..], Vec::as_slice)
             });
             let field = values.field(check.slot);
-            let passes = check.passes(field, screened.as_deref());
-            self.state[term as usize] = Some(TermState::new(field, passes));
-        }
-        self.state[term as usize]
-            .as_mut()
-            .expect("worked out above")
+            TermState::new(field, check.passes(field, screened))
+        })
     }
 
-    fn count(&mut self, values: &mut BatchValues<'_, '_>, term: u32) -> u32 {
+    fn count(&self, values: &BatchValues<'_, '_>, term: u32) -> u32 {
         self.state(values, term).count
     }
 
     /// The events satisfying `term`, ascending.
-    fn events(&mut self, values: &mut BatchValues<'_, '_>, term: u32) -> &[u32] {
+    fn events(&self, values: &BatchValues<'_, '_>, term: u32) -> &[u32] {
         let slot = self.terms[term as usize].slot;
         let state = self.state(values, term);
-        if state.events.is_none() {
+        state.events.get_or_init(|| {
             let field = values.field(slot);
             let mut events = Vec::with_capacity(state.count as usize);
             let mut lists = 0;
@@ -468,16 +461,12 @@ impl Memo<'_> {
                 events.sort_unstable();
                 events.dedup();
             }
-            state.events = Some(events);
-        }
-        state.events.as_deref().unwrap_or_default()
+            events
+        })
     }
 
-    /// What a term's state says per id; the state must have been worked out.
-    fn passes(&self, term: u32) -> &[bool] {
-        &self.state[term as usize]
-            .as_ref()
-            .expect("the term was counted first")
-            .passes
+    /// What a term's state says per id.
+    fn passes(&self, values: &BatchValues<'_, '_>, term: u32) -> &[bool] {
+        &self.state(values, term).passes
     }
 }

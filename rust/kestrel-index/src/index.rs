@@ -1,6 +1,8 @@
 //! The index: each rule's filters and their anchors, and per batch the
 //! candidate events of every rule.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use ahash::{AHashMap, AHashSet};
 use kestrel_event::EventBatch;
 use kestrel_ir::Program;
@@ -122,34 +124,83 @@ impl RuleIndex {
     /// from its anchor that passes the fewest in this batch, whatever the
     /// rule set's own statistics suggested, and checked against the others.
     pub fn candidates_by_filter(&self, batch: &EventBatch) -> Vec<Option<Vec<Vec<u32>>>> {
-        let names = batch.category_names();
-        let mut values = BatchValues::new(batch, &self.slots);
-        let mut memo = self.terms.memo();
-        self.filters
+        self.candidates_by_filter_on(batch, 1)
+    }
+
+    /// [`RuleIndex::candidates_by_filter`] on `threads` threads. The rules
+    /// are handed out a few at a time; the batch's dictionaries and term
+    /// states are shared, each worked out once by whichever thread needs
+    /// it first.
+    pub fn candidates_by_filter_on(
+        &self,
+        batch: &EventBatch,
+        threads: usize,
+    ) -> Vec<Option<Vec<Vec<u32>>>> {
+        let values = BatchValues::new(batch, &self.slots);
+        let memo = self.terms.memo();
+        let rule = |filters: &Option<Vec<FilterCheck>>| {
+            let lists = filters
+                .as_ref()?
+                .iter()
+                .map(|filter| {
+                    let mut events = Vec::new();
+                    if let Some(category) = batch_category(batch, filter.category.as_deref()) {
+                        filter.select(&memo, &values, batch, category, &mut events);
+                    }
+                    events
+                })
+                .collect();
+            Some(lists)
+        };
+        if threads <= 1 {
+            return self.filters.iter().map(rule).collect();
+        }
+        let next = AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let start = next.fetch_add(RULES_PER_TAKE, Ordering::Relaxed);
+                let Some(chunk) = self.filters.get(start..) else {
+                    break;
+                };
+                let chunk = &chunk[..chunk.len().min(RULES_PER_TAKE)];
+                if chunk.is_empty() {
+                    break;
+                }
+                done.push((start, chunk.iter().map(rule).collect::<Vec<_>>()));
+            }
+            done
+        };
+        let mut parts: Vec<_> = std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+            let mut parts = work();
+            for helper in helpers {
+                parts.extend(
+                    helper
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                );
+            }
+            parts
+        });
+        parts.sort_unstable_by_key(|(start, _)| *start);
+        parts.into_iter().flat_map(|(_, lists)| lists).collect()
+    }
+}
+
+/// Rules a thread takes at a time when candidates are selected on several.
+const RULES_PER_TAKE: usize = 8;
+
+/// A filter's category as the batch numbers it: `Some(None)` for a filter
+/// of any category, `None` when no event of the batch has its category.
+fn batch_category(batch: &EventBatch, wanted: Option<&str>) -> Option<Option<u16>> {
+    match wanted {
+        None => Some(None),
+        Some(wanted) => batch
+            .category_names()
             .iter()
-            .map(|filters| {
-                let filters = filters.as_ref()?;
-                let lists = filters
-                    .iter()
-                    .map(|filter| {
-                        let mut events = Vec::new();
-                        let category = match filter.category.as_deref() {
-                            None => Some(None),
-                            // None when no event of the batch has it.
-                            Some(wanted) => names
-                                .iter()
-                                .position(|n| n == wanted)
-                                .map(|id| Some(id as u16)),
-                        };
-                        if let Some(category) = category {
-                            filter.select(&mut memo, &mut values, batch, category, &mut events);
-                        }
-                        events
-                    })
-                    .collect();
-                Some(lists)
-            })
-            .collect()
+            .position(|n| n == wanted)
+            .map(|id| Some(id as u16)),
     }
 }
 

@@ -9,6 +9,7 @@
 //! dictionary costs one hash per value, once per field per batch.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 use ahash::AHashMap;
 use std::collections::hash_map::Entry;
@@ -35,13 +36,14 @@ pub(crate) struct FieldValues<'b> {
     /// when null or absent, one for a scalar, one per element of an array.
     offsets: Vec<u32>,
     items: Vec<u32>,
-    /// Built on first use: case-folded key → the ids of the texts with it.
-    folded: Option<AHashMap<String, Vec<u32>>>,
-    /// Built on first use: every text case-folded, one after another.
-    folded_texts: Option<FoldedTexts>,
-    /// Built on first use: per id (and last, [`NOT_TEXT`]), its events,
-    /// ascending and unique.
-    postings: Option<Postings>,
+    // The parts below are built on first use, by whichever thread selecting
+    // a batch's candidates asks first (see `RuleIndex::candidates_by_filter`).
+    /// Case-folded key → the ids of the texts with it.
+    folded: OnceLock<AHashMap<String, Vec<u32>>>,
+    /// Every text case-folded, one after another.
+    folded_texts: OnceLock<FoldedTexts>,
+    /// Per id (and last, [`NOT_TEXT`]), its events, ascending and unique.
+    postings: OnceLock<Postings>,
 }
 
 /// The distinct texts met while building a [`FieldValues`].
@@ -95,9 +97,9 @@ impl<'b> Dictionary<'b> {
             not_text,
             offsets,
             items,
-            folded: None,
-            folded_texts: None,
-            postings: None,
+            folded: OnceLock::new(),
+            folded_texts: OnceLock::new(),
+            postings: OnceLock::new(),
         }
     }
 }
@@ -169,13 +171,13 @@ impl<'b> FieldValues<'b> {
 
     /// Add to `out` the ids of the texts that have lookup key `key` (see
     /// [`crate::keys`]): the text itself, or case-insensitively its folds.
-    pub fn ids_with_key(&mut self, key: &str, case_insensitive: bool, out: &mut Vec<u32>) {
+    pub fn ids_with_key(&self, key: &str, case_insensitive: bool, out: &mut Vec<u32>) {
         if !case_insensitive {
             out.extend(self.ids.get(key));
             return;
         }
         let texts = &self.texts;
-        let folded = self.folded.get_or_insert_with(|| {
+        let folded = self.folded.get_or_init(|| {
             let mut map: AHashMap<String, Vec<u32>> = AHashMap::with_capacity(texts.len());
             for (id, text) in texts.iter().enumerate() {
                 for_each_key(text, true, |k| match map.get_mut(k) {
@@ -193,9 +195,9 @@ impl<'b> FieldValues<'b> {
 
     /// Each text with its case-folded form, by id. The folds are made once
     /// per batch, however many terms of the rule set test this field.
-    pub fn texts_folded(&mut self) -> impl Iterator<Item = (&str, &str)> {
+    pub fn texts_folded(&self) -> impl Iterator<Item = (&str, &str)> {
         let texts = &self.texts;
-        let folded = self.folded_texts.get_or_insert_with(|| {
+        let folded = self.folded_texts.get_or_init(|| {
             let mut all = String::with_capacity(texts.iter().map(|t| t.len()).sum());
             let mut ends = Vec::with_capacity(texts.len());
             let mut one = String::new();
@@ -214,7 +216,7 @@ impl<'b> FieldValues<'b> {
     }
 
     /// The events carrying `id` ([`NOT_TEXT`] included), ascending.
-    pub fn events_of(&mut self, id: u32) -> &[u32] {
+    pub fn events_of(&self, id: u32) -> &[u32] {
         let slot = if id == NOT_TEXT {
             self.texts.len()
         } else {
@@ -222,7 +224,7 @@ impl<'b> FieldValues<'b> {
         };
         let postings = self
             .postings
-            .get_or_insert_with(|| postings(&self.offsets, &self.items, self.texts.len()));
+            .get_or_init(|| postings(&self.offsets, &self.items, self.texts.len()));
         &postings.events[postings.offsets[slot] as usize..postings.offsets[slot + 1] as usize]
     }
 }
@@ -314,16 +316,18 @@ impl FieldSlots {
     }
 }
 
-/// The dictionaries of one batch, built on first use, by field slot.
+/// The dictionaries of one batch, built on first use, by field slot. The
+/// threads selecting a batch's candidates share them: each is built once,
+/// by the first thread to ask.
 pub(crate) struct BatchValues<'b, 's> {
     batch: &'b EventBatch,
     slots: &'s FieldSlots,
-    fields: Vec<Option<FieldValues<'b>>>,
+    fields: Vec<OnceLock<FieldValues<'b>>>,
 }
 
 impl<'b, 's> BatchValues<'b, 's> {
     pub fn new(batch: &'b EventBatch, slots: &'s FieldSlots) -> BatchValues<'b, 's> {
-        let fields = slots.fields.iter().map(|_| None).collect();
+        let fields = slots.fields.iter().map(|_| OnceLock::new()).collect();
         BatchValues {
             batch,
             slots,
@@ -332,20 +336,13 @@ impl<'b, 's> BatchValues<'b, 's> {
     }
 
     #[inline]
-    pub fn field(&mut self, slot: u32) -> &mut FieldValues<'b> {
+    pub fn field(&self, slot: u32) -> &FieldValues<'b> {
         let (batch, slots) = (self.batch, self.slots);
-        self.fields[slot as usize].get_or_insert_with(|| {
+        self.fields[slot as usize].get_or_init(|| {
             let values = FieldValues::build(batch, slots.fields[slot as usize]);
             slots.learn(slot, &values);
             values
         })
-    }
-
-    /// Field `slot`'s dictionary, which must have been built.
-    pub fn built(&self, slot: u32) -> &FieldValues<'b> {
-        self.fields[slot as usize]
-            .as_ref()
-            .expect("the field was read first")
     }
 
     pub fn slots(&self) -> &'s FieldSlots {
@@ -386,7 +383,6 @@ mod tests {
             [tags.of(0), tags.of(1), tags.of(2), tags.of(3)],
             [&[0, 1][..], &[], &[], &[1]]
         );
-        let mut names = names;
         assert_eq!(names.events_of(0), [0, 2]);
         assert_eq!(names.events_of(1), [1, 3]);
         let mut found = Vec::new();

@@ -507,3 +507,45 @@ fn non_text_values_stay_candidates() {
     ];
     assert_eq!(candidates(&doc, &events), Some(vec![0, 2]));
 }
+
+/// Selecting on several threads shares the batch's dictionaries and term
+/// states between them: every rule must get what one thread gives it.
+#[test]
+fn candidates_on_several_threads_are_those_of_one() {
+    let variants = [
+        name_rule(true, None),
+        name_rule(false, Some("process")),
+        glob_rule("file.name", json!(["*.dll", "a?.exe"]), false),
+        glob_rule("file.name", json!(["*mimikatz*", "*.ps1"]), false),
+        glob_rule("file.name", json!(["*.exe"]), true),
+        glob_rule("process.name", json!(["cmd*"]), false),
+    ];
+    let texts: Vec<String> = (0..60)
+        .map(|i| variants[i % variants.len()].to_string())
+        .collect();
+    let docs: Vec<Option<&str>> = texts.iter().map(|t| Some(t.as_str())).collect();
+    let index = RuleIndex::new(&docs, &schema()).expect("valid IR");
+    let events: Vec<Value> = (0..400)
+        .map(|i| {
+            let category = ["process", "file"][i % 2];
+            let name = ["cmd.exe", "CMD.exe", "pwsh.exe", "x"][i % 4];
+            let args = ["x", "y"][i % 3 / 2];
+            let file = [format!("f{i}.dll"), "Mimikatz.EXE".into(), "a1.exe".into()][i % 3].clone();
+            json!({
+                "event": {"category": category},
+                "process": {"name": name, "args": args},
+                "file": {"name": file},
+            })
+        })
+        .collect();
+    let batch = batch(&events);
+    let one = index.candidates_by_filter(&batch);
+    assert!(one.iter().flatten().flatten().any(|list| !list.is_empty()));
+    for threads in [2, 3, 8] {
+        assert_eq!(
+            index.candidates_by_filter_on(&batch, threads),
+            one,
+            "{threads} threads"
+        );
+    }
+}
