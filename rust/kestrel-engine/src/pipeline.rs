@@ -495,7 +495,18 @@ impl Pipeline {
         let n = self.config.partitions;
         let rows = (n > 1 && scope == Scope::All).then(|| partition_rows(batch, n));
         Timings::add(&self.timings.select, started);
-        let tasks = self.tasks(&set, &selected, scope);
+        let mut tasks = self.tasks(&set, &selected, scope);
+        if n > 1 {
+            // Longest first, so that no thread is left with a long task
+            // while the others have finished: a task's cost is taken to be
+            // the events offered to its rule.
+            let offered = |task: &Task| match lists.as_deref().map(|l| l[task.position].as_deref())
+            {
+                Some(Some(filters)) => filters.iter().map(Vec::len).sum(),
+                _ => batch.len(),
+            };
+            tasks.sort_by_cached_key(|task| std::cmp::Reverse(offered(task)));
+        }
         let next = AtomicUsize::new(0);
         let run = |thread: usize| {
             let mut out = Vec::new();
