@@ -25,7 +25,7 @@ use ahash::AHashMap;
 use kestrel_event::{partition_of, partition_rows, DecodeOptions, Decoder, EventBatch, SourceInfo};
 use kestrel_index::RuleIndex;
 use kestrel_schema::{FieldId, Schema};
-use kestrel_seq::{decode_key, Match, SequenceMatcher};
+use kestrel_seq::{decode_key, EvRef, Match, SequenceMatcher};
 use kestrel_wasm::WasmRule;
 
 use crate::dedup::Dedup;
@@ -600,7 +600,7 @@ impl Pipeline {
             outcome.matches += matches.len() as u64;
             let mut instance = lock(&predicate);
             let mut wasm = instance.batch();
-            match self.sequence_alerts(rule, &mut wasm, matches) {
+            match self.sequence_alerts(rule, &mut wasm, matches, None) {
                 Ok(found) => outcome.alerts.extend(found),
                 Err(e) => outcome.fail(rule, e, Some(&*wasm)),
             }
@@ -838,7 +838,7 @@ impl Pipeline {
             Ok(Ok(matches)) => {
                 outcome.matches = matches.len() as u64;
                 let matched = Timings::add(&self.timings.sequences, started);
-                let alerts = self.sequence_alerts(rule, &mut wasm, matches);
+                let alerts = self.sequence_alerts(rule, &mut wasm, matches, Some(batch));
                 outcome.alerts_or_fail(rule, alerts, &wasm);
                 Timings::add(&self.timings.alerts, matched);
             }
@@ -848,25 +848,30 @@ impl Pipeline {
         outcome.finished(started)
     }
 
-    /// Alerts of completed sequences or samples. Their evidence from earlier
-    /// batches is kept only as original JSON; the captures are read from it
-    /// decoded again, all of this call's evidence as one batch.
+    /// Alerts of completed sequences or samples. Evidence from `batch` (the
+    /// batch being evaluated, if any) is captured where it lies; evidence
+    /// from earlier batches is kept only as original JSON, and its captures
+    /// are read from it decoded again, all of this call's as one batch.
     fn sequence_alerts(
         &self,
         rule: &Rule,
         wasm: &mut WasmRule,
         matches: Vec<Match>,
+        batch: Option<&EventBatch>,
     ) -> Result<Vec<Alert>, kestrel_wasm::WasmError> {
         if matches.is_empty() {
             return Ok(Vec::new());
         }
         let mut data = Vec::new();
-        for raw in matches
-            .iter()
-            .flat_map(|m| m.events.iter().flatten().filter_map(|e| e.raw.as_ref()))
-        {
-            data.extend_from_slice(raw.bytes());
-            data.push(b'\n');
+        for event in matches.iter().flat_map(|m| m.events.iter().flatten()) {
+            if let Some(raw) = event
+                .raw
+                .as_ref()
+                .filter(|_| in_batch(batch, event).is_none())
+            {
+                data.extend_from_slice(raw.bytes());
+                data.push(b'\n');
+            }
         }
         let evidence = (!data.is_empty()).then(|| {
             let source = SourceInfo {
@@ -900,6 +905,13 @@ impl Pipeline {
                         captures.extend_from_slice(b"{}");
                     }
                     Some(e) => match &e.raw {
+                        // One of the batch's own events: captured where it lies.
+                        Some(raw) if let Some(ev) = in_batch(batch, e) => {
+                            events.push(Cow::Borrowed(raw.bytes()));
+                            let (batch, ev) = (batch.expect("found in it"), ev);
+                            let fields = wasm.capture(batch, ev as u32)?;
+                            captures_object(&self.schema, batch, ev, &fields, &mut captures);
+                        }
                         None => {
                             events.push(Cow::Owned(
                                 format!("{{\"seq\":{},\"timestamp\":{}}}", e.seq, e.ts)
@@ -944,6 +956,14 @@ impl Pipeline {
         }
         Ok(alerts)
     }
+}
+
+/// Where evidence event `event` sits in `batch`, when it is one of that
+/// batch's own events: the very bytes the batch holds, not an equal copy.
+fn in_batch(batch: Option<&EventBatch>, event: &EvRef) -> Option<usize> {
+    let (batch, raw) = (batch?, event.raw.as_ref()?);
+    let ev = usize::try_from(event.seq.checked_sub(batch.seq(0))?).ok()?;
+    (ev < batch.len() && std::ptr::eq(batch.raw(ev), raw.bytes())).then_some(ev)
 }
 
 /// A rule's outcomes of one batch (one per partition that ran it), counted,
