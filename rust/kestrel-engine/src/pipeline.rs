@@ -906,9 +906,8 @@ impl Pipeline {
                     }
                     Some(e) => match &e.raw {
                         // One of the batch's own events: captured where it lies.
-                        Some(raw) if let Some(ev) = in_batch(batch, e) => {
+                        Some(raw) if let Some((batch, ev)) = in_batch(batch, e) => {
                             events.push(Cow::Borrowed(raw.bytes()));
-                            let (batch, ev) = (batch.expect("found in it"), ev);
                             let fields = wasm.capture(batch, ev as u32)?;
                             captures_object(&self.schema, batch, ev, &fields, &mut captures);
                         }
@@ -960,10 +959,10 @@ impl Pipeline {
 
 /// Where evidence event `event` sits in `batch`, when it is one of that
 /// batch's own events: the very bytes the batch holds, not an equal copy.
-fn in_batch(batch: Option<&EventBatch>, event: &EvRef) -> Option<usize> {
+fn in_batch<'b>(batch: Option<&'b EventBatch>, event: &EvRef) -> Option<(&'b EventBatch, usize)> {
     let (batch, raw) = (batch?, event.raw.as_ref()?);
     let ev = usize::try_from(event.seq.checked_sub(batch.seq(0))?).ok()?;
-    (ev < batch.len() && std::ptr::eq(batch.raw(ev), raw.bytes())).then_some(ev)
+    (ev < batch.len() && std::ptr::eq(batch.raw(ev), raw.bytes())).then_some((batch, ev))
 }
 
 /// A rule's outcomes of one batch (one per partition that ran it), counted,
