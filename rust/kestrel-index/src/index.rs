@@ -160,13 +160,11 @@ impl RuleIndex {
             let mut done = Vec::new();
             loop {
                 let start = next.fetch_add(RULES_PER_TAKE, Ordering::Relaxed);
-                let Some(chunk) = self.filters.get(start..) else {
-                    break;
-                };
-                let chunk = &chunk[..chunk.len().min(RULES_PER_TAKE)];
-                if chunk.is_empty() {
+                if start >= self.filters.len() {
                     break;
                 }
+                let end = (start + RULES_PER_TAKE).min(self.filters.len());
+                let chunk = &self.filters[start..end];
                 done.push((start, chunk.iter().map(rule).collect::<Vec<_>>()));
             }
             done

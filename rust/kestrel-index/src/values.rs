@@ -37,7 +37,7 @@ pub(crate) struct FieldValues<'b> {
     offsets: Vec<u32>,
     items: Vec<u32>,
     // The parts below are built on first use, by whichever thread selecting
-    // a batch's candidates asks first (see `RuleIndex::candidates_by_filter`).
+    // a batch's candidates asks first (see `RuleIndex::candidates_by_filter_on`).
     /// Case-folded key → the ids of the texts with it.
     folded: OnceLock<AHashMap<String, Vec<u32>>>,
     /// Every text case-folded, one after another.
