@@ -21,6 +21,7 @@
 //! O(expired), and shards run in parallel threads within a batch.
 
 pub mod codec;
+mod evidence;
 mod key;
 mod matcher;
 mod plan;

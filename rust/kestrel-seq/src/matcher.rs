@@ -11,6 +11,7 @@ use std::sync::Arc;
 use kestrel_event::{EventBatch, ValueRef, NO_TIMESTAMP};
 use kestrel_ir::{Program, RuleKind};
 
+use crate::evidence::{Copies, Pinned};
 use crate::key::{for_each_key, HitKey};
 use crate::plan::{Missing, Plan};
 use crate::stats::Stats;
@@ -66,6 +67,8 @@ impl StateBudget {
 
 /// An evidence event's original JSON: a range of its batch's raw buffer,
 /// shared rather than copied (a copy per hit cost more than matching).
+/// Evidence that outlives its batch is copied out later, once holding the
+/// buffer costs more (see [`crate::evidence`]).
 #[derive(Clone, Debug)]
 pub struct RawRef {
     buf: Arc<Vec<u8>>,
@@ -94,6 +97,16 @@ impl RawRef {
 
     pub fn bytes(&self) -> &[u8] {
         &self.buf[self.off as usize..self.off as usize + self.len as usize]
+    }
+
+    /// Where the event starts in its buffer.
+    pub(crate) fn offset(&self) -> u32 {
+        self.off
+    }
+
+    /// Whether the buffer holds this event alone (a copy of its own).
+    pub(crate) fn is_private(&self) -> bool {
+        self.off == 0 && self.buf.len() == self.len as usize
     }
 
     /// The buffer this evidence keeps alive, and its size.
@@ -318,6 +331,8 @@ pub struct SequenceMatcher {
     spec_masks: Vec<u64>,
     pub(crate) creates_state: u64,
     hasher: ahash::RandomState,
+    /// Earlier batches' buffers this matcher's evidence may still point into.
+    pinned: Pinned,
 }
 
 impl SequenceMatcher {
@@ -373,6 +388,7 @@ impl SequenceMatcher {
             spec_masks,
             creates_state,
             hasher: key_hasher(),
+            pinned: Pinned::default(),
         }
     }
 
@@ -465,7 +481,31 @@ impl SequenceMatcher {
         };
         self.run(hits, Some(batch));
         self.close_windows(reordering);
+        self.release_earlier_buffers(batch);
         Ok(self.drain())
+    }
+
+    /// Copy the evidence still held in earlier batches' buffers out of
+    /// them, when they outweigh this matcher's state (see [`crate::evidence`]).
+    fn release_earlier_buffers(&mut self, batch: &EventBatch) {
+        if !self.config.keep_raw {
+            return;
+        }
+        let current = batch.raw_shared();
+        if !self.pinned.after_batch(current, self.state_bytes()) {
+            return;
+        }
+        let mut copies = Copies::keeping(current);
+        for shard in &mut self.shards {
+            shard.each_raw_mut(|raw| copies.rehome(raw));
+        }
+        let mut buffered = std::mem::take(&mut self.reorder).into_vec();
+        for Reverse(hit) in &mut buffered {
+            if let Some(raw) = &mut hit.raw {
+                copies.rehome(raw);
+            }
+        }
+        self.reorder = buffered.into();
     }
 
     /// End of stream (or an explicit flush): release the reorder buffer and

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use hashbrown::HashTable;
 
-use crate::matcher::{EvRef, Match};
+use crate::matcher::{EvRef, Match, RawRef};
 use crate::stats::Stats;
 
 pub(crate) const NIL: u32 = u32::MAX;
@@ -355,6 +355,25 @@ impl Shard {
             }
         }
         None
+    }
+
+    /// Every evidence event's original JSON this shard holds, to repoint.
+    pub(crate) fn each_raw_mut(&mut self, mut f: impl FnMut(&mut RawRef)) {
+        for slot in self.slots.iter_mut().filter(|s| s.live) {
+            let staged = slot.stages.iter_mut().flatten().map(|p| &mut **p);
+            let extra = slot.extra.as_deref_mut();
+            let (awaiting, sample) = match extra {
+                Some(e) => (&mut e.awaiting[..], &mut e.sample[..]),
+                None => (&mut [][..], &mut [][..]),
+            };
+            let partials = staged.chain(awaiting.iter_mut().map(|a| &mut a.partial));
+            let events = partials
+                .flat_map(|p| p.events.iter_mut())
+                .chain(sample.iter_mut().flatten());
+            for raw in events.filter_map(|e| e.raw.as_mut()) {
+                f(raw);
+            }
+        }
     }
 
     pub fn live_slots(&self) -> impl Iterator<Item = u32> + '_ {

@@ -21,12 +21,18 @@ fn program(name: &str, schema: &Schema) -> Program {
 
 /// Events as (seconds, host, process name).
 fn batch(schema: &Schema, events: &[(u32, &str, &str)]) -> EventBatch {
+    padded_batch(schema, events, 0)
+}
+
+/// [`batch`], each event carrying a message of `pad` bytes.
+fn padded_batch(schema: &Schema, events: &[(u32, &str, &str)], pad: usize) -> EventBatch {
+    let message = "m".repeat(pad);
     let lines: String = events
         .iter()
         .map(|(s, host, name)| {
             format!(
                 "{{\"@timestamp\":\"2026-01-01T00:{:02}:{:02}Z\",\"event\":{{\"category\":[\"process\"]}},\
-                 \"host\":{{\"id\":\"{host}\"}},\"process\":{{\"name\":\"{name}\"}}}}\n",
+                 \"host\":{{\"id\":\"{host}\"}},\"process\":{{\"name\":\"{name}\"}},\"message\":\"{message}\"}}\n",
                 s / 60,
                 s % 60
             )
@@ -158,4 +164,41 @@ fn partitions_of_a_rule_share_its_quota_and_give_their_share_back() {
         0,
         "dropped matchers still counted on the budget"
     );
+}
+
+#[test]
+fn long_lived_partials_do_not_keep_their_batches_alive() {
+    let schema = schema();
+    let mut m = matcher("until", &schema, Config::default());
+    // Ten batches of about 1.2 MB, each starting one partial match that
+    // stays pending (every event at the same second, inside maxspan).
+    let mut batch_bytes = 0;
+    let mut first_line = Vec::new();
+    for i in 0..10 {
+        let host = format!("h{i}");
+        let mut events = vec![(0, host.as_str(), "a")];
+        events.extend(std::iter::repeat_n((0, "idle", "pad"), 999));
+        let batch = padded_batch(&schema, &events, 1200);
+        batch_bytes = batch.raw_shared().len();
+        if i == 0 {
+            first_line = batch.raw(0).to_vec();
+        }
+        let lists = passing(&events, &UNTIL);
+        let slices: Vec<&[u32]> = lists.iter().map(Vec::as_slice).collect();
+        assert!(m.process(&batch, &slices).unwrap().is_empty());
+    }
+    assert_eq!(m.partials(), 10);
+    let pinned = m.pinned_evidence_bytes();
+    assert!(
+        pinned < 2 * batch_bytes,
+        "{pinned} bytes of buffers held for 10 partials (a batch is {batch_bytes})"
+    );
+    // The evidence copied out of its batch still completes, byte for byte.
+    let events = [(1, "h0", "b")];
+    let lists = passing(&events, &UNTIL);
+    let slices: Vec<&[u32]> = lists.iter().map(Vec::as_slice).collect();
+    let found = m.process(&batch(&schema, &events), &slices).unwrap();
+    assert_eq!(found.len(), 1);
+    let evidence = found[0].events[0].as_ref().and_then(|e| e.raw.as_ref());
+    assert_eq!(evidence.map(|r| r.bytes()), Some(&first_line[..]));
 }
