@@ -1,7 +1,10 @@
 """The event bus: partitioned workers, bounded queues, blocking backpressure, counted drops.
 
-A callback sink that waits on a gate holds a worker inside a batch, so the
-tests can fill the queue deterministically (waits are bounded, no timings asserted).
+A callback sink that waits on a gate holds the alert writer inside a block,
+so the tests can fill the queues deterministically (waits are bounded, no
+timings asserted). Behind a held writer, at most four batches are in flight:
+the block being written, one waiting for the writer, one evaluated by the
+worker (which waits to hand its block on) and one in the bus's queue.
 """
 
 import threading
@@ -25,7 +28,7 @@ def _held_engine(tmp_path, overflow):
     engine.load(RULES / "eql" / "dns_known_bad_domain.eql")
     bad = event("network", dns={"question": {"name": "evil.example"}})
     events = tmp_path / "events.ndjson"
-    events.write_text(ndjson([bad] * 5))
+    events.write_text(ndjson([bad] * 8))
     return engine, events, gate, entered
 
 
@@ -33,19 +36,19 @@ def test_a_full_queue_blocks_the_producer_until_the_workers_catch_up(tmp_path):
     engine, events, gate, entered = _held_engine(tmp_path, "block")
     producer = threading.Thread(target=engine.process_file, args=(events,))
     producer.start()
-    assert entered.wait(WAIT)  # the worker holds batch 1
-    # Batch 2 waits in the queue and the producer blocks on batch 3.
+    assert entered.wait(WAIT)  # the writer holds batch 1's alerts
+    # Batches 2-4 are in flight (see the module docs) and the producer blocks on batch 5.
     for _ in range(WAIT * 100):
-        if engine.stats()["received"] == 3 and engine._bus.pending() == 1:
+        if engine.stats()["received"] == 5 and engine._bus.pending() == 1:
             break
         producer.join(0.01)
     assert producer.is_alive()
-    assert engine.stats()["received"] == 3 and engine._bus.pending() == 1
+    assert engine.stats()["received"] == 5 and engine._bus.pending() == 1
     gate.set()
     producer.join(WAIT)
     assert not producer.is_alive()
     stats = engine.stats()
-    assert (stats["received"], stats["processed"], stats["dropped"], stats["alerts"]) == (5, 5, 0, 5)
+    assert (stats["received"], stats["processed"], stats["dropped"], stats["alerts"]) == (8, 8, 0, 8)
     engine.close()
 
 
@@ -55,14 +58,14 @@ def test_the_drop_policy_never_blocks_and_counts_every_dropped_event(tmp_path):
     producer.start()
     assert entered.wait(WAIT)
     for _ in range(WAIT * 100):  # the producer runs to the end of the file while the worker is held
-        if engine.stats()["received"] == 5:
+        if engine.stats()["received"] == 8:
             break
         producer.join(0.01)
     gate.set()
     producer.join(WAIT)
     stats = engine.stats()
-    assert stats["received"] == 5 and stats["dropped"] >= 3
-    assert stats["processed"] + stats["dropped"] == 5 == stats["alerts"] + stats["dropped"]
+    assert stats["received"] == 8 and stats["dropped"] >= 4
+    assert stats["processed"] + stats["dropped"] == 8 == stats["alerts"] + stats["dropped"]
     engine.close()
 
 

@@ -136,6 +136,12 @@ class Engine:
             overflow=c.overflow,
             on_error=self._worker_failed,
         )
+        # With workers, alerts are written on a thread of their own, in
+        # order, while the bus evaluates the next batch: a write (a kernel
+        # copy of megabytes) would otherwise leave the pipeline's threads
+        # idle. One block waits at most, so a failing sink stops the input
+        # as soon as before, give or take a batch.
+        self._writes = EventBus(self._write, threaded=c.workers > 0, queue_size=1, on_error=self._worker_failed)
 
     @classmethod
     def from_config(cls, path: "str | os.PathLike[str]", **options: Any) -> "Engine":
@@ -291,7 +297,7 @@ class Engine:
                 self._bus.submit(batch)
                 if self._halted is not None:
                     break
-            self._bus.join()
+            self._settle()
         finally:
             self._collector = None
         self._raise_worker_errors()
@@ -322,7 +328,7 @@ class Engine:
                 if progress is not None:
                     progress(offset, self._counts["received"] - received, self._counts["alerts"] - before)
         finally:
-            self._bus.join()  # what was read is evaluated, even when the input breaks off
+            self._settle()  # what was read is evaluated, even when the input breaks off
         self._raise_worker_errors()
         return self._counts["alerts"] - before
 
@@ -335,7 +341,7 @@ class Engine:
         :mod:`kestrel.engine.pipes`). A ``| head`` count survives a flush: a
         rule that emitted its first N results stays quiet afterwards.
         """
-        self._bus.join()
+        self._settle()
         with self._rules_lock:
             data, count = self._pipeline.flush()
         block = AlertBlock(data, count)
@@ -351,7 +357,7 @@ class Engine:
         :meth:`restore` it into an engine with the same rules and workers.
         Batches already submitted are finished first.
         """
-        self._bus.join()
+        self._settle()
         with self._lock:
             extra = json.dumps({"counts": self._counts, "seq": self._seq}).encode()
         with self._rules_lock:
@@ -365,7 +371,7 @@ class Engine:
                 with other rules (ids or fingerprints) or another number of
                 workers. Nothing is changed then.
         """
-        self._bus.join()
+        self._settle()
         with self._rules_lock:
             extra = json.loads(self._pipeline.restore(blob))
         with self._lock:
@@ -414,7 +420,7 @@ class Engine:
             return [self._rules[position].id for position in self._pipeline.cross_entity_rules()]
 
     def _scoped(self, block: bool, events: Any, **scope: Any) -> Alerts:
-        self._bus.join()
+        self._settle()
         self._halted = None
         blocks = [self._evaluate(batch, **scope) for batch in self._batches(events)]
         alerts = AlertBlock(b"".join(b.data for b in blocks), sum(b.count for b in blocks))
@@ -434,7 +440,7 @@ class Engine:
     def snapshot_partition(self, partition: int) -> bytes:
         """`partition`'s sequence state (its rules' ids and fingerprints, and
         a digest, included): what :meth:`restore_partition` takes."""
-        self._bus.join()
+        self._settle()
         with self._rules_lock:
             return self._pipeline.snapshot_partition(partition)
 
@@ -445,12 +451,12 @@ class Engine:
             SnapshotError: the blob is damaged, of another partition or
                 partition count, or from other rules. Nothing changes then.
         """
-        self._bus.join()
+        self._settle()
         with self._rules_lock:
             self._pipeline.restore_partition(partition, blob)
 
     def _partition_call(self, block: bool, call: Callable[..., Tuple[bytes, int]], *args: Any) -> Alerts:
-        self._bus.join()
+        self._settle()
         with self._rules_lock:
             data, count = call(*args)
         alerts = AlertBlock(data, count)
@@ -462,6 +468,7 @@ class Engine:
         for watcher in self._watchers:
             watcher.stop()
         self._bus.close()
+        self._writes.close()
         if self._sink_pool is not None:
             self._sink_pool.shutdown(wait=False)  # a write that timed out may never return
         for sink in self._sinks:
@@ -652,12 +659,19 @@ class Engine:
                 self._account(batch, start + 1)
                 yield batch
 
+    def _settle(self) -> None:
+        """Wait until every submitted batch is evaluated and its alerts written."""
+        self._bus.join()
+        self._writes.join()
+
     def _handle(self, batch: EventBatch) -> None:
         if self._halted is not None:
             return  # read before a sink failed; counted as received, not processed
-        self._evaluate(batch)
+        self._evaluate(batch, write_later=True)
 
-    def _evaluate(self, batch: EventBatch, partition: Optional[int] = None, cross_entity: bool = False) -> AlertBlock:
+    def _evaluate(
+        self, batch: EventBatch, partition: Optional[int] = None, cross_entity: bool = False, write_later: bool = False
+    ) -> AlertBlock:
         with self._rules_lock:  # the rule set this batch runs against, even if a reload is waiting
             # Lua rules are event rules: never part of the cross-entity work.
             positions = [] if cross_entity else self._pipeline.external_rules(batch)
@@ -667,7 +681,7 @@ class Engine:
             self._counts["processed"] += len(batch)
             self._counts["batches"] += 1
         block = AlertBlock(data, count)
-        self._emit(block)
+        self._emit(block, later=write_later)
         return block
 
     def _external(self, position: int, batch: EventBatch) -> Tuple[int, List[Tuple[int, bytes]], int, int, Optional[str], bool]:
@@ -683,14 +697,22 @@ class Engine:
         self._time_ns["lua"] += elapsed
         return position, hits, len(batch), elapsed, error, evaluator.quarantined
 
-    def _emit(self, block: AlertBlock) -> None:
-        """Count alerts and write them to the sinks."""
+    def _emit(self, block: AlertBlock, later: bool = False) -> None:
+        """Count alerts and write them to the sinks: now, or (`later`) on
+        the writer thread when there are workers."""
         if not block.count:
             return
         with self._lock:
             self._counts["alerts"] += block.count
             if self._collector is not None:
                 self._collector.append(block)
+        if later:
+            self._writes.submit(block)
+        else:
+            self._write(block)
+
+    def _write(self, block: AlertBlock) -> None:
+        """Deliver `block` to every sink; a sink that failed for good stops the input."""
         # Sinks may be slow (or block): never while holding the counters' lock.
         with self._sink_lock:
             failures = [failure for sink in self._sinks if (failure := self._deliver(sink, block)) is not None]
