@@ -47,16 +47,20 @@ impl PyRuleIndex {
     }
 
     /// Per rule, `None` for all events, or per filter (steps, then `until`)
-    /// the events of its category that could pass it (`Matches`). Releases the GIL.
+    /// the events of its category that could pass it (`Matches`), worked
+    /// out on `threads` threads (the result does not depend on it).
+    /// Releases the GIL.
+    #[pyo3(signature = (batch, threads = 1))]
     fn candidates_by_filter(
         &self,
         py: Python<'_>,
         batch: &PyEventBatch,
+        threads: usize,
     ) -> PyResult<Vec<Option<Vec<PyMatches>>>> {
         let b = batch.inner.clone();
         let found = py.detach(|| {
             guarded("selecting candidates", || {
-                self.inner.candidates_by_filter(&b)
+                self.inner.candidates_by_filter_on(&b, threads.max(1))
             })
         })?;
         Ok(found

@@ -95,7 +95,7 @@ class _AlertFile:
 
 
 class FileSink(Sink):
-    """Append JSON lines to `path`; each batch is written before the next is read.
+    """Append JSON lines to `path`, each batch's alerts in one unbuffered write.
 
     Raises:
         EngineError: `path` cannot be opened (a missing directory, no permission...).

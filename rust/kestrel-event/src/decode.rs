@@ -95,7 +95,8 @@ pub struct Decoder {
     opts: DecodeOptions,
     paths: PathTrie,
     scratch: Vec<u8>,
-    buffers: simd_json::Buffers,
+    /// Taken out while a line is parsed (see `decode_line`).
+    buffers: Option<simd_json::Buffers>,
     // Kept between lines only to reuse its allocation; always empty then.
     tape: Option<Tape<'static>>,
     /// Lines in the batch being decoded: every column is padded to it.
@@ -153,7 +154,7 @@ impl Decoder {
             opts,
             paths: PathTrie::new(),
             scratch: Vec::new(),
-            buffers: simd_json::Buffers::default(),
+            buffers: None,
             tape: None,
             lines_hint: 0,
             cells_left: 0,
@@ -269,7 +270,9 @@ impl Decoder {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         scratch.extend_from_slice(line);
-        let mut buffers = std::mem::take(&mut self.buffers);
+        // Taken, not `mem::take`n: a default `Buffers` allocates four
+        // vectors, which would be made and freed again for every line.
+        let mut buffers = self.buffers.take().unwrap_or_default();
         let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
         match simd_json::fill_tape(&mut scratch, &mut buffers, &mut tape) {
             Err(e) => reject(
@@ -324,7 +327,7 @@ impl Decoder {
         }
         self.tape = Some(tape.reset());
         self.scratch = scratch;
-        self.buffers = buffers;
+        self.buffers = Some(buffers);
     }
 
     /// Open a new event for `line`, returning its index.
