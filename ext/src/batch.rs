@@ -474,6 +474,10 @@ struct Place {
     first_seq: u64,
 }
 
+/// Bytes a line is expected to take at most when a file's chunk buffer is
+/// sized up front (ECS events run to one or two kilobytes).
+const CHUNK_BYTES_PER_LINE: u64 = 4096;
+
 /// A plain NDJSON file read in chunks of at most `lines` whole lines, each
 /// decoded into a batch: what `Engine.process_file` reads plain files with.
 /// The chunks pass from one reused buffer straight to the decoder, with no
@@ -504,7 +508,13 @@ impl PyNdjsonFile {
         let max_line_bytes = settings.opts.max_line_bytes;
         let file = File::open(&path).map_err(|e| io_error(&path, e))?;
         let source = source.unwrap_or_else(|| path.display().to_string());
-        let chunks = LineChunks::new(file, lines).with_max_line(max_line_bytes);
+        // A chunk holds at most the whole file; beyond a few kilobytes a
+        // line the guess would only reserve address space nobody fills.
+        let size = file.metadata().map_or(0, |m| m.len());
+        let room = size.min((lines as u64).saturating_mul(CHUNK_BYTES_PER_LINE));
+        let chunks = LineChunks::new(file, lines)
+            .with_max_line(max_line_bytes)
+            .with_capacity(usize::try_from(room).unwrap_or(0));
         Ok(PyNdjsonFile {
             chunks,
             path,

@@ -71,6 +71,14 @@ impl<R: Read> LineChunks<R> {
         }
     }
 
+    /// Room for about `bytes` of lines from the start. The buffer grows to
+    /// a chunk's size anyway; a caller who can tell it (from the file's
+    /// size) spares the copies of growing it a read block at a time.
+    pub fn with_capacity(mut self, bytes: usize) -> LineChunks<R> {
+        self.buf.reserve(bytes.saturating_add(READ_BLOCK));
+        self
+    }
+
     /// Hold at most `bytes` (plus one) of any line; see the module docs.
     pub fn with_max_line(mut self, bytes: usize) -> LineChunks<R> {
         self.max_line = bytes.max(1);
