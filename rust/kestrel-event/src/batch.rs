@@ -238,14 +238,14 @@ impl EventBatch {
         }
     }
 
-    /// The buffer holding every event's original JSON, and event `ev`'s
-    /// `(offset, length)` in it: a consumer that must keep an event's JSON
-    /// beyond the batch (sequence evidence) shares the buffer instead of copying.
     /// The buffer holding every event's original JSON, shared.
     pub fn raw_shared(&self) -> &Arc<Vec<u8>> {
         &self.raw
     }
 
+    /// The buffer holding every event's original JSON, and event `ev`'s
+    /// `(offset, length)` in it: a consumer that must keep an event's JSON
+    /// beyond the batch (sequence evidence) shares the buffer instead of copying.
     pub fn raw_buffer(&self, ev: usize) -> (&Arc<Vec<u8>>, u32, u32) {
         let s = self.raw_spans[ev];
         (&self.raw, s.off, s.byte_len() as u32)
