@@ -68,7 +68,7 @@ impl StateBudget {
 /// An evidence event's original JSON: a range of its batch's raw buffer,
 /// shared rather than copied (a copy per hit cost more than matching).
 /// Evidence that outlives its batch is copied out later, once holding the
-/// buffer costs more (see [`crate::evidence`]).
+/// buffer costs more (see `src/evidence.rs`).
 #[derive(Clone, Debug)]
 pub struct RawRef {
     buf: Arc<Vec<u8>>,
