@@ -201,22 +201,24 @@ impl TermCheck {
                     let test = |text: &str, folded: &str| {
                         uncertain(text) || globs.matches_with_folded(text, folded) == want
                     };
-                    let texts = field.texts_folded();
                     match screened {
                         Some(ids) => {
-                            let texts: Vec<(&str, &str)> = texts.collect();
-                            // Unscreened texts match no pattern: they pass a `NotLike`.
-                            let mut passes: Vec<bool> = texts
-                                .iter()
-                                .map(|&(text, _)| uncertain(text) || !want)
-                                .collect();
+                            // Unscreened texts match no pattern: they pass a
+                            // `NotLike`, and a `Like` only when uncertain.
+                            let mut passes = vec![!want; field.texts.len()];
+                            for &id in field.non_ascii() {
+                                passes[id as usize] = true;
+                            }
                             for &id in ids {
-                                let (text, folded) = texts[id as usize];
+                                let (text, folded) = field.text_folded(id);
                                 passes[id as usize] = test(text, folded);
                             }
                             passes
                         }
-                        None => texts.map(|(text, folded)| test(text, folded)).collect(),
+                        None => field
+                            .texts_folded()
+                            .map(|(text, folded)| test(text, folded))
+                            .collect(),
                     }
                 } else {
                     field

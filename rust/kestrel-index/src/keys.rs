@@ -7,7 +7,7 @@
 //! differ on a few non-ASCII letters (`İ`). On ASCII, nearly every value,
 //! they agree, so that is one key and no allocation.
 
-use kestrel_host::fold::{fold, with_folded};
+use kestrel_host::fold::fold;
 
 /// The keys a rule's value is indexed under.
 pub fn value_keys(value: &str, case_insensitive: bool) -> Vec<String> {
@@ -22,20 +22,14 @@ pub fn value_keys(value: &str, case_insensitive: bool) -> Vec<String> {
     keys
 }
 
-/// Call `f` with each key of an event's `text`.
-pub fn for_each_key(text: &str, case_insensitive: bool, mut f: impl FnMut(&str)) {
-    if !case_insensitive {
-        f(text);
-    } else if text.is_ascii() {
-        with_folded(text, f);
-    } else {
-        let folded = fold(text);
-        let lower = text.to_lowercase();
-        f(&folded);
-        if lower != folded {
-            f(&lower);
-        }
+/// An event text's case-insensitive key besides its fold (`folded`): the
+/// IR's lowercase, when it differs (only ever for non-ASCII text).
+pub fn lowered_key(text: &str, folded: &str) -> Option<String> {
+    if text.is_ascii() {
+        return None;
     }
+    let lower = text.to_lowercase();
+    (lower != folded).then_some(lower)
 }
 
 #[cfg(test)]
@@ -43,9 +37,12 @@ mod tests {
     use super::*;
 
     fn event_keys(text: &str, ci: bool) -> Vec<String> {
-        let mut out = Vec::new();
-        for_each_key(text, ci, |k| out.push(k.to_string()));
-        out
+        if !ci {
+            return vec![text.to_string()];
+        }
+        let folded = fold(text);
+        let lowered = lowered_key(text, &folded);
+        std::iter::once(folded).chain(lowered).collect()
     }
 
     #[test]

@@ -12,12 +12,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use ahash::AHashMap;
+use hashbrown::HashTable;
 use std::collections::hash_map::Entry;
 
 use kestrel_event::{ColumnData, EventBatch, Span, Value};
 use kestrel_schema::FieldId;
 
-use crate::keys::for_each_key;
+use crate::keys::lowered_key;
 use kestrel_host::fold::fold_into;
 
 /// The id of a value that is neither text nor null (a number, a boolean).
@@ -38,8 +39,8 @@ pub(crate) struct FieldValues<'b> {
     items: Vec<u32>,
     // The parts below are built on first use, by whichever thread selecting
     // a batch's candidates asks first (see `RuleIndex::candidates_by_filter_on`).
-    /// Case-folded key → the ids of the texts with it.
-    folded: OnceLock<AHashMap<String, Vec<u32>>>,
+    /// The texts by case-insensitive lookup key.
+    folded: OnceLock<FoldedKeys>,
     /// Every text case-folded, one after another.
     folded_texts: OnceLock<FoldedTexts>,
     /// Per id (and last, [`NOT_TEXT`]), its events, ascending and unique.
@@ -108,7 +109,34 @@ impl<'b> Dictionary<'b> {
 struct FoldedTexts {
     all: String,
     ends: Vec<u32>,
+    /// The ids of the texts that are not all ASCII, ascending.
+    non_ascii: Vec<u32>,
 }
+
+impl FoldedTexts {
+    #[inline]
+    fn get(&self, id: u32) -> &str {
+        let id = id as usize;
+        let start = if id == 0 { 0 } else { self.ends[id - 1] };
+        &self.all[start as usize..self.ends[id] as usize]
+    }
+}
+
+/// A field's texts by their case-insensitive lookup keys (see
+/// [`crate::keys`]). Every text's first key is its fold, which
+/// [`FoldedTexts`] already holds: the table keeps ids, compared through
+/// those folds, so building it allocates nothing per text.
+struct FoldedKeys {
+    /// The first id of each distinct fold.
+    table: HashTable<u32>,
+    /// Per id, the next id with the same fold ([`END`] ends the list).
+    next: Vec<u32>,
+    /// Keys only `str::to_lowercase` gives (a few non-ASCII letters).
+    lowered: AHashMap<String, Vec<u32>>,
+    hasher: ahash::RandomState,
+}
+
+const END: u32 = u32::MAX;
 
 struct Postings {
     offsets: Vec<u32>,
@@ -176,43 +204,92 @@ impl<'b> FieldValues<'b> {
             out.extend(self.ids.get(key));
             return;
         }
-        let texts = &self.texts;
-        let folded = self.folded.get_or_init(|| {
-            let mut map: AHashMap<String, Vec<u32>> = AHashMap::with_capacity(texts.len());
-            for (id, text) in texts.iter().enumerate() {
-                for_each_key(text, true, |k| match map.get_mut(k) {
-                    Some(ids) if ids.last() == Some(&(id as u32)) => {}
-                    Some(ids) => ids.push(id as u32),
-                    None => {
-                        map.insert(k.to_string(), vec![id as u32]);
+        let texts = self.folded_texts();
+        let keys = self.folded.get_or_init(|| {
+            let hasher = ahash::RandomState::new();
+            let mut table: HashTable<u32> = HashTable::with_capacity(self.texts.len());
+            let mut next = vec![END; self.texts.len()];
+            for id in 0..self.texts.len() as u32 {
+                let fold = texts.get(id);
+                let hash = hasher.hash_one(fold.as_bytes());
+                match table.find(hash, |&first| texts.get(first) == fold) {
+                    // Order within a list does not matter: link after the first.
+                    Some(&first) => {
+                        next[id as usize] = next[first as usize];
+                        next[first as usize] = id;
                     }
-                });
+                    None => {
+                        table.insert_unique(hash, id, |&other| {
+                            hasher.hash_one(texts.get(other).as_bytes())
+                        });
+                    }
+                }
             }
-            map
+            let mut lowered: AHashMap<String, Vec<u32>> = AHashMap::new();
+            for &id in &texts.non_ascii {
+                if let Some(lower) = lowered_key(self.texts[id as usize], texts.get(id)) {
+                    lowered.entry(lower).or_default().push(id);
+                }
+            }
+            FoldedKeys {
+                table,
+                next,
+                lowered,
+                hasher,
+            }
         });
-        out.extend(folded.get(key).into_iter().flatten());
+        let hash = keys.hasher.hash_one(key.as_bytes());
+        if let Some(&first) = keys.table.find(hash, |&id| texts.get(id) == key) {
+            let mut id = first;
+            while id != END {
+                out.push(id);
+                id = keys.next[id as usize];
+            }
+        }
+        out.extend(keys.lowered.get(key).into_iter().flatten());
     }
 
     /// Each text with its case-folded form, by id. The folds are made once
     /// per batch, however many terms of the rule set test this field.
     pub fn texts_folded(&self) -> impl Iterator<Item = (&str, &str)> {
-        let texts = &self.texts;
-        let folded = self.folded_texts.get_or_init(|| {
+        let folded = self.folded_texts();
+        self.texts
+            .iter()
+            .zip(0..)
+            .map(|(text, id)| (*text, folded.get(id)))
+    }
+
+    /// Text `id` and its case-folded form.
+    pub fn text_folded(&self, id: u32) -> (&str, &str) {
+        (self.texts[id as usize], self.folded_texts().get(id))
+    }
+
+    /// The ids of the texts that are not all ASCII, ascending.
+    pub fn non_ascii(&self) -> &[u32] {
+        &self.folded_texts().non_ascii
+    }
+
+    fn folded_texts(&self) -> &FoldedTexts {
+        self.folded_texts.get_or_init(|| {
+            let texts = &self.texts;
             let mut all = String::with_capacity(texts.iter().map(|t| t.len()).sum());
             let mut ends = Vec::with_capacity(texts.len());
+            let mut non_ascii = Vec::new();
             let mut one = String::new();
-            for text in texts {
+            for (id, text) in texts.iter().enumerate() {
                 fold_into(text, &mut one);
                 all.push_str(&one);
                 ends.push(all.len() as u32);
+                if !text.is_ascii() {
+                    non_ascii.push(id as u32);
+                }
             }
-            FoldedTexts { all, ends }
-        });
-        let starts = std::iter::once(0).chain(folded.ends.iter().copied());
-        texts
-            .iter()
-            .zip(starts.zip(&folded.ends))
-            .map(|(text, (start, &end))| (*text, &folded.all[start as usize..end as usize]))
+            FoldedTexts {
+                all,
+                ends,
+                non_ascii,
+            }
+        })
     }
 
     /// The events carrying `id` ([`NOT_TEXT`] included), ascending.
@@ -390,6 +467,35 @@ mod tests {
         assert!(found.is_empty());
         names.ids_with_key("b", true, &mut found);
         assert_eq!((found, names.freq(1)), (vec![1], 2));
+    }
+
+    #[test]
+    fn case_insensitive_keys_find_every_text_that_folds_to_them() {
+        let schema = Schema::new("test", "1");
+        let name = schema.declare("name", FieldType::scalar(ScalarType::String));
+        let input = r#"{"name":"CMD.exe"}
+{"name":"x"}
+{"name":"cmd.EXE"}
+{"name":"\u0130"}
+{"name":"i"}
+{"name":"Cmd.exe"}
+"#;
+        let batch = Decoder::new(schema, DecodeOptions::default())
+            .decode(input.as_bytes(), &SourceInfo::default());
+        let names = FieldValues::build(&batch, name);
+        let ids = |key: &str| {
+            let mut found = Vec::new();
+            names.ids_with_key(key, true, &mut found);
+            found.sort_unstable();
+            found
+        };
+        assert_eq!(ids("cmd.exe"), [0, 2, 5]);
+        assert_eq!(ids("CMD.exe"), Vec::<u32>::new(), "keys come folded");
+        // The host folds İ to i; the IR lowercases it to i and a combining dot.
+        assert_eq!(ids("i"), [3, 4]);
+        assert_eq!(ids("i\u{307}"), [3]);
+        assert_eq!(names.non_ascii(), [3]);
+        assert_eq!(names.text_folded(2), ("cmd.EXE", "cmd.exe"));
     }
 
     #[test]
