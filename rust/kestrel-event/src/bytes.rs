@@ -21,6 +21,26 @@ pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// Hint that `bytes` will be read soon (their first two cache lines).
+#[inline]
+pub fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = bytes.as_ptr() as *const i8;
+        // SAFETY: a prefetch is only a hint; it never faults, even for an
+        // address past the slice.
+        unsafe {
+            _mm_prefetch(p, _MM_HINT_T0);
+            if bytes.len() > 64 {
+                _mm_prefetch(p.wrapping_add(64), _MM_HINT_T0);
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
 #[cfg(test)]
 mod tests {
     use super::same_bytes;

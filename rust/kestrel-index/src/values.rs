@@ -15,6 +15,7 @@ use ahash::AHashMap;
 use hashbrown::HashTable;
 use std::collections::hash_map::Entry;
 
+use kestrel_event::bytes::prefetch;
 use kestrel_event::{ColumnData, EventBatch, Span, Value};
 use kestrel_schema::FieldId;
 
@@ -28,7 +29,8 @@ pub(crate) const NOT_TEXT: u32 = u32::MAX;
 pub(crate) struct FieldValues<'b> {
     /// Distinct texts, by id.
     pub texts: Vec<&'b str>,
-    ids: AHashMap<&'b str, u32>,
+    /// The same texts, found by their bytes.
+    keys: TextKeys,
     /// Per id, how many values carry it.
     freq: Vec<u32>,
     /// How many values are [`NOT_TEXT`].
@@ -51,7 +53,7 @@ pub(crate) struct FieldValues<'b> {
 #[derive(Default)]
 struct Dictionary<'b> {
     texts: Vec<&'b str>,
-    by_text: AHashMap<&'b str, u32>,
+    keys: TextKeys,
     by_offset: AHashMap<u32, u32>,
     freq: Vec<u32>,
     not_text: u32,
@@ -64,19 +66,19 @@ impl<'b> Dictionary<'b> {
             match self.by_offset.entry(span.off) {
                 Entry::Occupied(found) => *found.get(),
                 Entry::Vacant(slot) => {
-                    let id = self.texts.len() as u32;
-                    self.texts.push(batch.text(span));
-                    self.by_text.insert(batch.text(span), id);
-                    self.freq.push(0);
+                    let text = batch.text(span);
+                    let id = self.keys.id(text, || {
+                        self.texts.push(text);
+                        self.freq.push(0);
+                    });
                     *slot.insert(id)
                 }
             }
         } else {
             let text = batch.text(span);
-            *self.by_text.entry(text).or_insert_with(|| {
+            self.keys.id(text, || {
                 self.texts.push(text);
                 self.freq.push(0);
-                (self.texts.len() - 1) as u32
             })
         };
         self.freq[id as usize] += 1;
@@ -86,14 +88,14 @@ impl<'b> Dictionary<'b> {
     fn into_values(self, offsets: Vec<u32>, items: Vec<u32>) -> FieldValues<'b> {
         let Dictionary {
             texts,
-            by_text,
+            keys,
             freq,
             not_text,
             ..
         } = self;
         FieldValues {
             texts,
-            ids: by_text,
+            keys,
             freq,
             not_text,
             offsets,
@@ -105,10 +107,67 @@ impl<'b> Dictionary<'b> {
     }
 }
 
-/// Texts case-folded into one buffer: text `id` ends at `ends[id]`.
-struct FoldedTexts {
+/// Texts one after another in one buffer: text `i` ends at `ends[i]`.
+#[derive(Default)]
+struct TextBuffer {
     all: String,
     ends: Vec<u32>,
+}
+
+impl TextBuffer {
+    fn push(&mut self, text: &str) {
+        self.all.push_str(text);
+        self.ends.push(self.all.len() as u32);
+    }
+
+    #[inline]
+    fn get(&self, i: u32) -> &str {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.all[start as usize..self.ends[i] as usize]
+    }
+}
+
+/// Distinct texts numbered in order of arrival, found by hash. Each is
+/// copied into a buffer of the dictionary's own, so checking a candidate
+/// reads memory written recently rather than the text's first occurrence,
+/// far back in the batch's arena and long gone from the cache.
+#[derive(Default)]
+struct TextKeys {
+    table: HashTable<u32>,
+    copies: TextBuffer,
+    hasher: ahash::RandomState,
+}
+
+impl TextKeys {
+    /// The id of `text`; a new text gets the next id, and `added` is called.
+    #[inline]
+    fn id(&mut self, text: &str, added: impl FnOnce()) -> u32 {
+        let hash = self.hasher.hash_one(text.as_bytes());
+        let copies = &self.copies;
+        if let Some(&id) = self.table.find(hash, |&id| copies.get(id) == text) {
+            return id;
+        }
+        let id = self.copies.ends.len() as u32;
+        self.copies.push(text);
+        let (hasher, copies) = (&self.hasher, &self.copies);
+        self.table
+            .insert_unique(hash, id, |&id| hasher.hash_one(copies.get(id).as_bytes()));
+        added();
+        id
+    }
+
+    fn find(&self, text: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(text.as_bytes());
+        self.table
+            .find(hash, |&id| self.copies.get(id) == text)
+            .copied()
+    }
+}
+
+/// Texts case-folded, by id.
+struct FoldedTexts {
+    folds: TextBuffer,
     /// The ids of the texts that are not all ASCII, ascending.
     non_ascii: Vec<u32>,
 }
@@ -116,9 +175,7 @@ struct FoldedTexts {
 impl FoldedTexts {
     #[inline]
     fn get(&self, id: u32) -> &str {
-        let id = id as usize;
-        let start = if id == 0 { 0 } else { self.ends[id - 1] };
-        &self.all[start as usize..self.ends[id] as usize]
+        self.folds.get(id)
     }
 }
 
@@ -167,6 +224,14 @@ impl<'b> FieldValues<'b> {
             }
         };
         for ev in 0..events {
+            // Texts of consecutive events lie far apart in the arena, past
+            // what the hardware prefetcher follows: hashing each would wait
+            // on memory, so ask for those a few events ahead.
+            if !by_offset {
+                if let Some(span) = first_span(column.data(), ev + AHEAD) {
+                    prefetch(batch.span_bytes(span));
+                }
+            }
             if column.is_valid(ev) {
                 match column.data() {
                     ColumnData::Str(spans) => push(&Value::Str(spans[ev]), &mut items),
@@ -201,7 +266,7 @@ impl<'b> FieldValues<'b> {
     /// [`crate::keys`]): the text itself, or case-insensitively its folds.
     pub fn ids_with_key(&self, key: &str, case_insensitive: bool, out: &mut Vec<u32>) {
         if !case_insensitive {
-            out.extend(self.ids.get(key));
+            out.extend(self.keys.find(key));
             return;
         }
         let texts = self.folded_texts();
@@ -272,23 +337,20 @@ impl<'b> FieldValues<'b> {
     fn folded_texts(&self) -> &FoldedTexts {
         self.folded_texts.get_or_init(|| {
             let texts = &self.texts;
-            let mut all = String::with_capacity(texts.iter().map(|t| t.len()).sum());
-            let mut ends = Vec::with_capacity(texts.len());
+            let mut folds = TextBuffer {
+                all: String::with_capacity(texts.iter().map(|t| t.len()).sum()),
+                ends: Vec::with_capacity(texts.len()),
+            };
             let mut non_ascii = Vec::new();
             let mut one = String::new();
             for (id, text) in texts.iter().enumerate() {
                 fold_into(text, &mut one);
-                all.push_str(&one);
-                ends.push(all.len() as u32);
+                folds.push(&one);
                 if !text.is_ascii() {
                     non_ascii.push(id as u32);
                 }
             }
-            FoldedTexts {
-                all,
-                ends,
-                non_ascii,
-            }
+            FoldedTexts { folds, non_ascii }
         })
     }
 
@@ -303,6 +365,23 @@ impl<'b> FieldValues<'b> {
             .postings
             .get_or_init(|| postings(&self.offsets, &self.items, self.texts.len()));
         &postings.events[postings.offsets[slot] as usize..postings.offsets[slot + 1] as usize]
+    }
+}
+
+/// How many events ahead [`FieldValues::build`] asks for texts.
+const AHEAD: usize = 8;
+
+/// The span of event `ev`'s (first) text in `data`, if it has one there.
+#[inline]
+fn first_span(data: &ColumnData, ev: usize) -> Option<Span> {
+    let value = match data {
+        ColumnData::Str(spans) => return spans.get(ev).copied(),
+        ColumnData::List { offsets, items } => items.get(*offsets.get(ev)? as usize)?,
+        _ => return None,
+    };
+    match *value {
+        Value::Str(span) => Some(span),
+        _ => None,
     }
 }
 

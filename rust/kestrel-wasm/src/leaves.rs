@@ -38,6 +38,7 @@
 //! the import's arguments after `(ev, field)`, in order (`rhs` carries the
 //! bits of an f64 for `cmp_f64`).
 
+use kestrel_event::bytes::prefetch;
 use kestrel_event::{Column, ColumnData, EventBatch, ValueRef};
 use kestrel_host::ops::{self, cmp_f64, cmp_i64, cmp_i64_value, Tri, NULL};
 use kestrel_schema::FieldId;
@@ -300,26 +301,6 @@ pub(crate) fn fill(
         }
         _ => fill_each(s, batch, field, leaf, events, out),
     }
-}
-
-/// Hint that `bytes` will be read soon (their first two cache lines).
-#[inline]
-fn prefetch(bytes: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let p = bytes.as_ptr() as *const i8;
-        // SAFETY: a prefetch is only a hint; it never faults, even for an
-        // address past the slice.
-        unsafe {
-            _mm_prefetch(p, _MM_HINT_T0);
-            if bytes.len() > 64 {
-                _mm_prefetch(p.wrapping_add(64), _MM_HINT_T0);
-            }
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = bytes;
 }
 
 fn fill_each(
