@@ -174,8 +174,16 @@ pub struct PyPipeline {
 
 type ExternalTuple = (usize, Vec<(u32, Vec<u8>)>, u64, u64, Option<String>, bool);
 
-fn output<'py>(py: Python<'py>, out: kestrel_engine::Output) -> (Bound<'py, PyBytes>, usize) {
-    (PyBytes::new(py, &out.lines), out.alerts)
+/// The alerts are written straight into the Python bytes object.
+fn output<'py>(
+    py: Python<'py>,
+    out: kestrel_engine::Output,
+) -> PyResult<(Bound<'py, PyBytes>, usize)> {
+    let bytes = PyBytes::new_with(py, out.byte_len(), |buf| {
+        out.write_into(buf);
+        Ok(())
+    })?;
+    Ok((bytes, out.alerts))
 }
 
 #[pymethods]
@@ -278,7 +286,7 @@ impl PyPipeline {
                 })
             })?
             .map_err(engine_error)?;
-        Ok(output(py, out))
+        output(py, out)
     }
 
     /// End of input: pending sequences and `| tail` results, as `process` returns alerts.
@@ -287,7 +295,7 @@ impl PyPipeline {
         let out = py
             .detach(|| guarded("flushing", || inner.flush()))?
             .map_err(engine_error)?;
-        Ok(output(py, out))
+        output(py, out)
     }
 
     /// A checkpoint of every rule's state and the deduplication window, with `extra` inside.
@@ -319,7 +327,7 @@ impl PyPipeline {
         let out = py
             .detach(|| guarded("advancing time", || inner.advance(p, watermark)))?
             .map_err(engine_error)?;
-        Ok(output(py, out))
+        output(py, out)
     }
 
     /// The earliest event time (ns) at which `advance(p, ...)` has work, or `None`.
@@ -337,7 +345,7 @@ impl PyPipeline {
         let out = py
             .detach(|| guarded("flushing a partition", || inner.flush_partition(p)))?
             .map_err(engine_error)?;
-        Ok(output(py, out))
+        output(py, out)
     }
 
     /// Partition `p`'s sequence state.

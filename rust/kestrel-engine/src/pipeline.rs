@@ -77,11 +77,33 @@ pub enum Scope {
     CrossEntity,
 }
 
-/// What a call produced: alert JSON lines (each ending in a newline).
+/// What a call produced: its alerts' JSON lines, in output order. They are
+/// kept as rendered and joined once, where the caller wants them (see
+/// [`Output::write_into`]): joining them here would copy every alert once
+/// more, and regrow the buffer as rule after rule adds to it.
 #[derive(Debug, Default)]
 pub struct Output {
-    pub lines: Vec<u8>,
+    lines: Vec<Vec<u8>>,
     pub alerts: usize,
+}
+
+impl Output {
+    /// The length of the alerts as JSON lines, each ending in a newline.
+    pub fn byte_len(&self) -> usize {
+        self.lines.iter().map(|line| line.len() + 1).sum()
+    }
+
+    /// Write the alerts as JSON lines into `buf`, which must be
+    /// [`Output::byte_len`] bytes long.
+    pub fn write_into(&self, buf: &mut [u8]) {
+        let mut at = 0;
+        for line in &self.lines {
+            buf[at..at + line.len()].copy_from_slice(line);
+            at += line.len();
+            buf[at] = b'\n';
+            at += 1;
+        }
+    }
 }
 
 /// A rule's evaluation in one partition.
@@ -623,12 +645,7 @@ impl Pipeline {
         };
         lock(&rule.state).counters.alerts += kept.len() as u64;
         out.alerts += kept.len();
-        out.lines
-            .reserve(kept.iter().map(|alert| alert.line.len() + 1).sum());
-        for alert in kept {
-            out.lines.extend_from_slice(&alert.line);
-            out.lines.push(b'\n');
-        }
+        out.lines.extend(kept.into_iter().map(|alert| alert.line));
     }
 
     /// The batch's work, in units any thread can take. An event rule is
