@@ -1007,3 +1007,20 @@ fn finish(rule: &Rule, outcomes: Vec<Outcome>) -> Vec<Alert> {
     }
     alerts
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Output;
+
+    #[test]
+    fn output_joins_its_alert_lines_with_newlines() {
+        let out = Output {
+            lines: vec![b"{\"a\":1}".to_vec(), Vec::new(), b"{}".to_vec()],
+            alerts: 3,
+        };
+        let mut buf = vec![b'x'; out.byte_len()];
+        out.write_into(&mut buf);
+        assert_eq!(buf, b"{\"a\":1}\n\n{}\n");
+        assert_eq!(Output::default().byte_len(), 0);
+    }
+}
