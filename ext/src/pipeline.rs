@@ -183,7 +183,7 @@ fn output<'py>(
         out.write_into(buf);
         Ok(())
     })?;
-    Ok((bytes, out.alerts))
+    Ok((bytes, out.alerts()))
 }
 
 #[pymethods]
