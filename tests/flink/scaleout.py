@@ -48,6 +48,16 @@ def _java(prefix: List[str], main: str, *args: str, **kwargs) -> subprocess.Comp
     return subprocess.run(command, capture_output=True, text=True, timeout=kwargs.pop("timeout", 120), **kwargs)
 
 
+def _cluster_id() -> str:
+    """A random KRaft cluster id. One that begins with `-` would be read by
+    the storage tool's argument parser as an option, so draw again, as Kafka's
+    own `Uuid.randomUuid` does."""
+    while True:
+        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster.startswith("-"):
+            return cluster
+
+
 class Kafka:
     """A broker at localhost:`port` inside `prefix`'s network."""
 
@@ -78,8 +88,7 @@ class Kafka:
             )
             + "\n"
         )
-        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        done = _java(self.prefix, "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(config))
+        done = _java(self.prefix, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config))
         if done.returncode != 0:
             raise RuntimeError(f"formatting Kafka storage failed: {done.stdout}{done.stderr}")
         command = [*self.prefix, "java", "-Xmx512m", "-cp", f"{BROKER_JARS}/*", "kafka.Kafka", str(config)]
