@@ -50,8 +50,10 @@ def test_loading_the_corpus_one_rule_at_a_time(benchmark, budget):
     if not CORPUS.exists():
         pytest.skip(f"no rule corpus at {CORPUS}")
     records = _records()
-    whole = _at_once()
-    single = benchmark.pedantic(lambda: _one_by_one(records), rounds=1, iterations=1)
+    # Best of two each: one pass of either can lose seconds to whatever else
+    # the shared machine runs, and the ratio is what is asserted.
+    whole = min(_at_once(), _at_once())
+    single = min(benchmark.pedantic(lambda: _one_by_one(records), rounds=1, iterations=1), _one_by_one(records))
     ratio = single / whole
     budget(
         None,

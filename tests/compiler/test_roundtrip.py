@@ -79,7 +79,7 @@ pipes = st.lists(st.builds(ast.Pipe, st.sampled_from(["head", "tail"]), st.integ
 queries = st.builds(ast.Query, st.one_of(event_queries, sequences, samples), pipes)
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(queries)
 def test_render_then_parse_gives_the_same_ast(query):
     text = render(query)

@@ -1,6 +1,7 @@
 """A watched rules directory: a change under the rule paths reloads the engine."""
 
 import os
+import queue
 import shutil
 import subprocess
 import sys
@@ -64,7 +65,8 @@ def test_engine_watch_reloads_in_the_background_until_close(rules_dir):
     engine = kestrel.Engine()
     engine.load(rules_dir)
     reloaded = threading.Event()
-    engine.watch(interval=0.05, on_reload=lambda result: reloaded.set())
+    # A poll may catch the copy half-written and fail; wait for the good one.
+    engine.watch(interval=0.05, on_reload=lambda result: result.ok and reloaded.set())
     shutil.copy(RULES / "eql" / "dns_known_bad_domain.eql", rules_dir)
     assert reloaded.wait(timeout=10)
     assert {r["id"] for r in engine.rules()} == {"certutil_download", "dns_known_bad_domain"}
@@ -73,6 +75,28 @@ def test_engine_watch_reloads_in_the_background_until_close(rules_dir):
     shutil.copy(RULES / "eql" / "whoami_discovery.eql", rules_dir)
     time.sleep(0.3)
     assert not reloaded.is_set()
+
+
+def _read_until(stream, text, timeout):
+    """The lines `stream` gives up to and including the first holding `text`;
+    fails after `timeout` seconds without it."""
+    lines: "queue.Queue[str]" = queue.Queue()
+
+    def read():
+        for line in stream:
+            lines.put(line)
+            if text in line:
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    seen = []
+    deadline = time.monotonic() + timeout
+    while not seen or text not in seen[-1]:
+        try:
+            seen.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
+        except queue.Empty:
+            pytest.fail(f"no {text!r} within {timeout} s; read {seen}")
+    return seen
 
 
 def test_kestrel_run_watch_reloads_rules_while_reading_stdin(rules_dir, certutil, bad_dns):
@@ -88,11 +112,13 @@ def test_kestrel_run_watch_reloads_rules_while_reading_stdin(rules_dir, certutil
     try:
         assert run.stderr.readline().startswith("kestrel run: watching 1 rule path(s)")
         shutil.copy(RULES / "eql" / "dns_known_bad_domain.eql", rules_dir)
-        time.sleep(1.0)  # several polls; stdin is still open, so the run is live
+        # stdin is still open, so the run is live: the event goes in only
+        # once the reload has been reported.
+        reported = _read_until(run.stderr, "rules reloaded:", timeout=60)
         run.stdin.write(json.dumps(bad_dns) + "\n")
         out, err = run.communicate(timeout=60)
     finally:
         run.kill()
     assert run.returncode == 0, err
-    assert "rules reloaded: 1 added, 0 removed, 0 changed, 1 unchanged" in err
+    assert "rules reloaded: 1 added, 0 removed, 0 changed, 1 unchanged" in reported[-1]
     assert [json.loads(line)["rule"]["id"] for line in out.splitlines()] == ["dns_known_bad_domain"]

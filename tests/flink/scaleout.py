@@ -272,7 +272,7 @@ class FlinkCluster:
             try:
                 if condition():
                     return
-            except (RuntimeError, KeyError, ValueError):
+            except (RuntimeError, KeyError, ValueError, subprocess.TimeoutExpired):
                 pass
             time.sleep(1)
         raise RuntimeError(f"timed out waiting for {what}; logs in {self.workdir / 'log'}")

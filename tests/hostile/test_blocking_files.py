@@ -77,9 +77,12 @@ def test_a_fifo_dropped_into_a_watched_directory_fails_that_reload_and_the_watch
         watcher = engine.watch(interval=0.05, on_reload=results.put)
         os.mkfifo(os.path.join(rules, "late.eql"))
         failed = results.get(timeout=10)
-        os.unlink(os.path.join(rules, "late.eql"))
-        with open(os.path.join(rules, "second.eql"), "w") as handle:
+        # The fix replaces the FIFO in one rename, so no poll can catch the
+        # directory halfway between the two.
+        fixed = os.path.join(os.path.dirname(rules), "fixed.eql")
+        with open(fixed, "w") as handle:
             handle.write("process where process.pid == 1\\n")
+        os.replace(fixed, os.path.join(rules, "late.eql"))
         recovered = results.get(timeout=10)
         watcher.stop()
         report({"failed": [failed.ok, [str(f) for f in failed.failures]],
@@ -89,4 +92,4 @@ def test_a_fifo_dropped_into_a_watched_directory_fails_that_reload_and_the_watch
     )
     found = result(process)
     assert found["failed"] == [False, [f"{rules / 'late.eql'}: cannot read: not a regular file (a FIFO)"]]
-    assert found["recovered"] == [True, ["second"]] and found["rules"] == ["good", "second"]
+    assert found["recovered"] == [True, ["late"]] and found["rules"] == ["good", "late"]

@@ -224,7 +224,6 @@ def test_aot_cache_skips_compilation_and_rebuilds_corrupt_entries(schema, batch,
     assert first.stats()["cache"] == "stored"
     second = load(PID_RULE, schema, tmp_path, fields=["process.pid"], cache_dir=cache)
     assert second.stats()["cache"] == "hit"
-    assert second.stats()["compile_ns"] < first.stats()["compile_ns"]
     [entry] = list(cache.iterdir())
     data = bytearray(entry.read_bytes())
     data[len(data) // 2] ^= 0xFF
