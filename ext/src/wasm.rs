@@ -190,10 +190,19 @@ impl PyWasmRule {
                 let mut instance = lock(inner);
                 let mut rule = instance.batch();
                 let mut out = Vec::with_capacity(indices.len());
+                // No keys made ahead: one rule's captures look fields up.
+                let keys = kestrel_engine::FieldKeys::default();
                 for index in indices {
                     let fields = rule.capture(&b, index)?;
                     let mut json = Vec::new();
-                    kestrel_engine::captures_object(schema, &b, index as usize, &fields, &mut json);
+                    kestrel_engine::captures_object(
+                        &keys,
+                        schema,
+                        &b,
+                        index as usize,
+                        &fields,
+                        &mut json,
+                    );
                     out.push(json);
                 }
                 Ok(out)

@@ -18,7 +18,7 @@ mod stats;
 pub use dedup::Dedup;
 pub use pipeline::{ExternalMatches, Output, Pipeline, PipelineConfig, RuleSet, Scope, Timings};
 pub use pipes::{PipeOp, Pipes, StageStats};
-pub use render::{captures_object, iso8601_millis, Alert, Order};
+pub use render::{captures_object, iso8601_millis, Alert, FieldKeys, Order};
 pub use rule::{AlertKind, Evaluator, Rule, RuleCounters, RuleSpec};
 pub use snapshot::SNAPSHOT_VERSION;
 pub use stats::StateStats;

@@ -29,7 +29,9 @@ use kestrel_seq::{decode_key, EvRef, Match, SequenceMatcher};
 use kestrel_wasm::WasmRule;
 
 use crate::dedup::Dedup;
-use crate::render::{captures_object, event_order, event_time, render, Alert, AlertParts, MISSING};
+use crate::render::{
+    captures_object, event_order, event_time, render, Alert, AlertParts, FieldKeys, MISSING,
+};
 use crate::rule::{lock, Part, Rule};
 use crate::EngineError;
 
@@ -135,10 +137,17 @@ pub struct RuleSet {
     indexing: bool,
     /// Every field some rule reads, or `None` when a rule may read any.
     fields: Option<Vec<FieldId>>,
+    /// Captured fields' JSON keys, made when the set is.
+    keys: FieldKeys,
 }
 
 impl RuleSet {
-    fn new(rules: Vec<Arc<Rule>>, config: &PipelineConfig, indexing: bool) -> RuleSet {
+    fn new(
+        rules: Vec<Arc<Rule>>,
+        schema: &Schema,
+        config: &PipelineConfig,
+        indexing: bool,
+    ) -> RuleSet {
         let mut any = Vec::new();
         let mut buckets: AHashMap<String, Vec<usize>> = AHashMap::new();
         for (position, rule) in rules.iter().enumerate() {
@@ -195,6 +204,7 @@ impl RuleSet {
             home,
             indexing,
             fields,
+            keys: FieldKeys::new(schema),
         }
     }
 
@@ -408,7 +418,7 @@ impl Pipeline {
             partitions: config.partitions.max(1),
             ..config
         };
-        let set = Arc::new(RuleSet::new(Vec::new(), &config, config.indexing));
+        let set = Arc::new(RuleSet::new(Vec::new(), &schema, &config, config.indexing));
         let emitted = Emitted {
             dedup: Dedup::new(config.dedup_window_ns),
             alerts: 0,
@@ -459,6 +469,7 @@ impl Pipeline {
         if let Some(rules) = pending.take() {
             let set = Arc::new(RuleSet::new(
                 rules,
+                &self.schema,
                 &self.config,
                 self.indexing.load(Ordering::Relaxed),
             ));
@@ -615,6 +626,7 @@ impl Pipeline {
         count: bool,
     ) -> Vec<Alert> {
         let mut outcome = Outcome::default();
+        let set = self.rules();
         for part in parts {
             let (Some(predicate), Some(matcher)) = (part.predicate, part.matcher) else {
                 continue;
@@ -626,7 +638,7 @@ impl Pipeline {
             outcome.matches += matches.len() as u64;
             let mut instance = lock(&predicate);
             let mut wasm = instance.batch();
-            match self.sequence_alerts(rule, &mut wasm, matches, None) {
+            match self.sequence_alerts(rule, &set.keys, &mut wasm, matches, None) {
                 Ok(found) => outcome.alerts.extend(found),
                 Err(e) => outcome.fail(rule, e, Some(&*wasm)),
             }
@@ -693,14 +705,14 @@ impl Pipeline {
     ) -> Option<Outcome> {
         let rule = &set.rules[task.position];
         match task.partition {
-            None => self.run_event(rule, &rule.part(thread)?, batch, None, index),
+            None => self.run_event(rule, &set.keys, &rule.part(thread)?, batch, None, index),
             Some((p, split)) => {
                 let rows = if split {
                     rows.map(|r| r[p].as_slice())
                 } else {
                     None
                 };
-                self.run_sequence(rule, &rule.part(p)?, batch, rows, index)
+                self.run_sequence(rule, &set.keys, &rule.part(p)?, batch, rows, index)
             }
         }
     }
@@ -708,6 +720,7 @@ impl Pipeline {
     fn run_event(
         &self,
         rule: &Rule,
+        keys: &FieldKeys,
         part: &Part,
         batch: &EventBatch,
         rows: Option<&[u32]>,
@@ -728,7 +741,7 @@ impl Pipeline {
         let result = offer.evaluate(&mut wasm, batch, 0).and_then(|hits| {
             outcome.matches = hits.len() as u64;
             let evaluated = Timings::add(&self.timings.event_rules, started);
-            let alerts = self.event_alerts(rule, &mut wasm, batch, &hits);
+            let alerts = self.event_alerts(rule, keys, &mut wasm, batch, &hits);
             Timings::add(&self.timings.alerts, evaluated);
             alerts
         });
@@ -739,6 +752,7 @@ impl Pipeline {
     fn event_alerts(
         &self,
         rule: &Rule,
+        keys: &FieldKeys,
         wasm: &mut WasmRule,
         batch: &EventBatch,
         hits: &[u32],
@@ -748,7 +762,14 @@ impl Pipeline {
         for &ev in hits {
             let fields = wasm.capture(batch, ev)?;
             captures.clear();
-            captures_object(&self.schema, batch, ev as usize, &fields, &mut captures);
+            captures_object(
+                keys,
+                &self.schema,
+                batch,
+                ev as usize,
+                &fields,
+                &mut captures,
+            );
             alerts.push(self.event_alert(rule, batch, ev as usize, &captures));
         }
         Ok(alerts)
@@ -802,6 +823,7 @@ impl Pipeline {
     fn run_sequence(
         &self,
         rule: &Rule,
+        keys: &FieldKeys,
         part: &Part,
         batch: &EventBatch,
         rows: Option<&[u32]>,
@@ -858,7 +880,7 @@ impl Pipeline {
             Ok(Ok(matches)) => {
                 outcome.matches = matches.len() as u64;
                 let matched = Timings::add(&self.timings.sequences, started);
-                let alerts = self.sequence_alerts(rule, &mut wasm, matches, Some(batch));
+                let alerts = self.sequence_alerts(rule, keys, &mut wasm, matches, Some(batch));
                 outcome.alerts_or_fail(rule, alerts, &wasm);
                 Timings::add(&self.timings.alerts, matched);
             }
@@ -875,6 +897,7 @@ impl Pipeline {
     fn sequence_alerts(
         &self,
         rule: &Rule,
+        keys: &FieldKeys,
         wasm: &mut WasmRule,
         matches: Vec<Match>,
         batch: Option<&EventBatch>,
@@ -929,7 +952,7 @@ impl Pipeline {
                         Some(raw) if let Some((batch, ev)) = in_batch(batch, e) => {
                             events.push(Cow::Borrowed(raw.bytes()));
                             let fields = wasm.capture(batch, ev as u32)?;
-                            captures_object(&self.schema, batch, ev, &fields, &mut captures);
+                            captures_object(keys, &self.schema, batch, ev, &fields, &mut captures);
                         }
                         None => {
                             events.push(Cow::Owned(
@@ -943,7 +966,14 @@ impl Pipeline {
                             match evidence.as_ref().filter(|b| next < b.len()) {
                                 Some(b) => {
                                     let fields = wasm.capture(b, next as u32)?;
-                                    captures_object(&self.schema, b, next, &fields, &mut captures);
+                                    captures_object(
+                                        keys,
+                                        &self.schema,
+                                        b,
+                                        next,
+                                        &fields,
+                                        &mut captures,
+                                    );
                                 }
                                 None => captures.extend_from_slice(b"{}"),
                             }

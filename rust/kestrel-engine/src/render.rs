@@ -128,8 +128,55 @@ pub fn event_order(batch: &EventBatch, ev: usize, tiebreaker: Option<FieldId>) -
     (batch.timestamp(ev), tb, batch.seq(ev))
 }
 
+/// Field paths written as JSON keys (`"process.name":`), once per rule set.
+///
+/// An alert's captures are then written without taking the schema's lock or
+/// cloning a field's definition for each field. With several threads
+/// rendering alerts, the lock's reader count and the paths' reference counts
+/// are cache lines the cores would pass back and forth for every field.
+#[derive(Debug, Default)]
+pub struct FieldKeys {
+    /// By field id; empty where the schema had no field.
+    keys: Vec<Box<[u8]>>,
+}
+
+impl FieldKeys {
+    /// The keys of every field `schema` holds now.
+    pub fn new(schema: &Schema) -> FieldKeys {
+        let mut keys: Vec<Box<[u8]>> = Vec::new();
+        for def in schema.fields() {
+            let id = def.id as usize;
+            if keys.len() <= id {
+                keys.resize(id + 1, Box::default());
+            }
+            let mut key = Vec::with_capacity(def.path.len() + 3);
+            write_str(&def.path, &mut key);
+            key.push(b':');
+            keys[id] = key.into_boxed_slice();
+        }
+        FieldKeys { keys }
+    }
+
+    /// Write field `id`'s key; false when the schema has no such field. A
+    /// field the schema gained after these keys were made is looked up.
+    fn write(&self, schema: &Schema, id: FieldId, out: &mut Vec<u8>) -> bool {
+        match self.keys.get(id as usize).filter(|key| !key.is_empty()) {
+            Some(key) => out.extend_from_slice(key),
+            None => match schema.field(id) {
+                Some(def) => {
+                    write_str(&def.path, out);
+                    out.push(b':');
+                }
+                None => return false,
+            },
+        }
+        true
+    }
+}
+
 /// The fields `fields` of event `ev` as one JSON object `{"path": value}`.
 pub fn captures_object(
+    keys: &FieldKeys,
     schema: &Schema,
     batch: &EventBatch,
     ev: usize,
@@ -139,13 +186,16 @@ pub fn captures_object(
     out.push(b'{');
     let start = out.len();
     if ev < batch.len() {
-        for def in fields.iter().filter_map(|&f| schema.field(f)) {
+        for &id in fields {
+            let before = out.len();
             if out.len() > start {
                 out.push(b',');
             }
-            write_str(&def.path, out);
-            out.push(b':');
-            write_value(batch, batch.value(ev, def.id), out);
+            if keys.write(schema, id, out) {
+                write_value(batch, batch.value(ev, id), out);
+            } else {
+                out.truncate(before);
+            }
         }
     }
     out.push(b'}');
@@ -220,6 +270,38 @@ mod tests {
         assert_eq!(iso(1_767_600_001_123_456_789), "2026-01-05T08:00:01.123Z");
         assert_eq!(iso(-1), "1969-12-31T23:59:59.999Z");
         assert_eq!(iso(951_782_400_000_000_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn captures_read_keys_made_ahead_and_look_up_later_fields() {
+        use kestrel_event::{DecodeOptions, Decoder, SourceInfo};
+        use kestrel_schema::{FieldType, ScalarType};
+
+        let schema = Schema::new("test", "1");
+        let name = schema.declare("process.name", FieldType::scalar(ScalarType::String));
+        let keys = FieldKeys::new(&schema);
+        // Declared after the keys were made: looked up in the schema.
+        let pid = schema.declare("process.pid", FieldType::scalar(ScalarType::I64));
+        let line = br#"{"process":{"name":"a\"b.exe","pid":7}}"#;
+        let batch = Decoder::new(schema.clone(), DecodeOptions::default())
+            .decode(line, &SourceInfo::default());
+        let captured = |keys: &FieldKeys, fields: &[FieldId]| {
+            let mut out = Vec::new();
+            captures_object(keys, &schema, &batch, 0, fields, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        let want = r#"{"process.name":"a\"b.exe","process.pid":7}"#;
+        assert_eq!(captured(&keys, &[name, pid]), want);
+        assert_eq!(captured(&FieldKeys::default(), &[name, pid]), want);
+        // An id the schema never gave is left out, commas and all.
+        assert_eq!(
+            captured(&keys, &[FieldId::MAX, name]),
+            r#"{"process.name":"a\"b.exe"}"#
+        );
+        assert_eq!(
+            captured(&keys, &[name, FieldId::MAX]),
+            r#"{"process.name":"a\"b.exe"}"#
+        );
     }
 
     #[test]
