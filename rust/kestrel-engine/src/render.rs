@@ -130,10 +130,9 @@ pub fn event_order(batch: &EventBatch, ev: usize, tiebreaker: Option<FieldId>) -
 
 /// Field paths written as JSON keys (`"process.name":`), once per rule set.
 ///
-/// An alert's captures are then written without taking the schema's lock or
-/// cloning a field's definition for each field. With several threads
-/// rendering alerts, the lock's reader count and the paths' reference counts
-/// are cache lines the cores would pass back and forth for every field.
+/// An alert's captures are then written without taking the schema's lock,
+/// or cloning a field's definition (its reference-counted path and format),
+/// for every captured field of every alert.
 #[derive(Debug, Default)]
 pub struct FieldKeys {
     /// By field id; empty where the schema had no field.
