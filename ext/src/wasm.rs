@@ -190,19 +190,12 @@ impl PyWasmRule {
                 let mut instance = lock(inner);
                 let mut rule = instance.batch();
                 let mut out = Vec::with_capacity(indices.len());
-                // No keys made ahead: one rule's captures look fields up.
-                let keys = kestrel_engine::FieldKeys::default();
+                // One rule's captures: not worth making every key ahead.
+                let keys = kestrel_engine::FieldKeys::lookup_only(schema);
                 for index in indices {
                     let fields = rule.capture(&b, index)?;
                     let mut json = Vec::new();
-                    kestrel_engine::captures_object(
-                        &keys,
-                        schema,
-                        &b,
-                        index as usize,
-                        &fields,
-                        &mut json,
-                    );
+                    kestrel_engine::captures_object(&keys, &b, index as usize, &fields, &mut json);
                     out.push(json);
                 }
                 Ok(out)

@@ -762,14 +762,7 @@ impl Pipeline {
         for &ev in hits {
             let fields = wasm.capture(batch, ev)?;
             captures.clear();
-            captures_object(
-                keys,
-                &self.schema,
-                batch,
-                ev as usize,
-                &fields,
-                &mut captures,
-            );
+            captures_object(keys, batch, ev as usize, &fields, &mut captures);
             alerts.push(self.event_alert(rule, batch, ev as usize, &captures));
         }
         Ok(alerts)
@@ -952,7 +945,7 @@ impl Pipeline {
                         Some(raw) if let Some((batch, ev)) = in_batch(batch, e) => {
                             events.push(Cow::Borrowed(raw.bytes()));
                             let fields = wasm.capture(batch, ev as u32)?;
-                            captures_object(keys, &self.schema, batch, ev, &fields, &mut captures);
+                            captures_object(keys, batch, ev, &fields, &mut captures);
                         }
                         None => {
                             events.push(Cow::Owned(
@@ -966,14 +959,7 @@ impl Pipeline {
                             match evidence.as_ref().filter(|b| next < b.len()) {
                                 Some(b) => {
                                     let fields = wasm.capture(b, next as u32)?;
-                                    captures_object(
-                                        keys,
-                                        &self.schema,
-                                        b,
-                                        next,
-                                        &fields,
-                                        &mut captures,
-                                    );
+                                    captures_object(keys, b, next, &fields, &mut captures);
                                 }
                                 None => captures.extend_from_slice(b"{}"),
                             }

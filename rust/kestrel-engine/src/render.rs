@@ -133,8 +133,10 @@ pub fn event_order(batch: &EventBatch, ev: usize, tiebreaker: Option<FieldId>) -
 /// An alert's captures are then written without taking the schema's lock,
 /// or cloning a field's definition (its reference-counted path and format),
 /// for every captured field of every alert.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FieldKeys {
+    /// Where a field the keys were not made for is looked up.
+    schema: Schema,
     /// By field id; empty where the schema had no field.
     keys: Vec<Box<[u8]>>,
 }
@@ -149,23 +151,30 @@ impl FieldKeys {
                 keys.resize(id + 1, Box::default());
             }
             let mut key = Vec::with_capacity(def.path.len() + 3);
-            write_str(&def.path, &mut key);
-            key.push(b':');
+            write_key(&def.path, &mut key);
             keys[id] = key.into_boxed_slice();
         }
-        FieldKeys { keys }
+        FieldKeys {
+            schema: schema.clone(),
+            keys,
+        }
+    }
+
+    /// No keys made ahead: every field is looked up in `schema`.
+    pub fn lookup_only(schema: &Schema) -> FieldKeys {
+        FieldKeys {
+            schema: schema.clone(),
+            keys: Vec::new(),
+        }
     }
 
     /// Write field `id`'s key; false when the schema has no such field. A
     /// field the schema gained after these keys were made is looked up.
-    fn write(&self, schema: &Schema, id: FieldId, out: &mut Vec<u8>) -> bool {
+    fn write(&self, id: FieldId, out: &mut Vec<u8>) -> bool {
         match self.keys.get(id as usize).filter(|key| !key.is_empty()) {
             Some(key) => out.extend_from_slice(key),
-            None => match schema.field(id) {
-                Some(def) => {
-                    write_str(&def.path, out);
-                    out.push(b':');
-                }
+            None => match self.schema.field(id) {
+                Some(def) => write_key(&def.path, out),
                 None => return false,
             },
         }
@@ -173,10 +182,14 @@ impl FieldKeys {
     }
 }
 
+fn write_key(path: &str, out: &mut Vec<u8>) {
+    write_str(path, out);
+    out.push(b':');
+}
+
 /// The fields `fields` of event `ev` as one JSON object `{"path": value}`.
 pub fn captures_object(
     keys: &FieldKeys,
-    schema: &Schema,
     batch: &EventBatch,
     ev: usize,
     fields: &[FieldId],
@@ -190,7 +203,7 @@ pub fn captures_object(
             if out.len() > start {
                 out.push(b',');
             }
-            if keys.write(schema, id, out) {
+            if keys.write(id, out) {
                 write_value(batch, batch.value(ev, id), out);
             } else {
                 out.truncate(before);
@@ -286,12 +299,15 @@ mod tests {
             .decode(line, &SourceInfo::default());
         let captured = |keys: &FieldKeys, fields: &[FieldId]| {
             let mut out = Vec::new();
-            captures_object(keys, &schema, &batch, 0, fields, &mut out);
+            captures_object(keys, &batch, 0, fields, &mut out);
             String::from_utf8(out).unwrap()
         };
         let want = r#"{"process.name":"a\"b.exe","process.pid":7}"#;
         assert_eq!(captured(&keys, &[name, pid]), want);
-        assert_eq!(captured(&FieldKeys::default(), &[name, pid]), want);
+        assert_eq!(
+            captured(&FieldKeys::lookup_only(&schema), &[name, pid]),
+            want
+        );
         // An id the schema never gave is left out, commas and all.
         assert_eq!(
             captured(&keys, &[FieldId::MAX, name]),
