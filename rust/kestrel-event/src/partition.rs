@@ -46,7 +46,7 @@ mod tests {
 
     #[test]
     fn crc32_is_zlibs() {
-        // zlib.crc32(b"host-1") and zlib.crc32(b"")
+        // zlib.crc32(b""), and the CRC-32 check value of b"123456789"
         assert_eq!(crc32(b""), 0);
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
         // A host id, and a key long enough for the vector path.
