@@ -22,7 +22,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use ahash::AHashMap;
-use kestrel_event::{partition_of, partition_rows, DecodeOptions, Decoder, EventBatch, SourceInfo};
+use kestrel_event::{
+    partition_of, partition_rows, DecodeOptions, Decoder, EventBatch, Partitions, SourceInfo,
+};
 use kestrel_index::RuleIndex;
 use kestrel_schema::{FieldId, Schema};
 use kestrel_seq::{decode_key, EvRef, Match, SequenceMatcher};
@@ -326,12 +328,14 @@ enum Offer<'a> {
 }
 
 impl Offer<'_> {
-    fn new<'a>(indexed: Option<&'a [u32]>, rows: Option<&'a [u32]>) -> Offer<'a> {
-        match (indexed, rows) {
-            (Some(list), Some(rows)) => Offer::Indexed(Cow::Owned(intersect(list, rows))),
+    /// `share`: the batch's split and the partition offered to, or `None`
+    /// for the whole batch.
+    fn new<'a>(indexed: Option<&'a [u32]>, share: Option<(&'a Partitions, usize)>) -> Offer<'a> {
+        match (indexed, share) {
+            (Some(list), Some((parts, p))) => Offer::Indexed(Cow::Owned(parts.restrict(list, p))),
             // The whole batch: the index's list as it is.
             (Some(list), None) => Offer::Indexed(Cow::Borrowed(list)),
-            (None, Some(rows)) => Offer::Rows(rows),
+            (None, Some((parts, p))) => Offer::Rows(&parts.rows[p]),
             (None, None) => Offer::All,
         }
     }
@@ -392,24 +396,6 @@ impl Outcome {
         self.elapsed_ns = started.elapsed().as_nanos() as u64;
         Some(self)
     }
-}
-
-/// The elements of ascending `a` also in ascending `b`.
-fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let mut out = Vec::with_capacity(a.len().min(b.len()));
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out
 }
 
 impl Pipeline {
@@ -530,7 +516,7 @@ impl Pipeline {
             .as_ref()
             .map(|index| index.candidates_by_filter_on(batch, self.config.partitions));
         let n = self.config.partitions;
-        let rows = (n > 1 && scope == Scope::All).then(|| partition_rows(batch, n));
+        let split = (n > 1 && scope == Scope::All).then(|| partition_rows(batch, n));
         Timings::add(&self.timings.select, started);
         let mut tasks = self.tasks(&set, &selected, scope);
         if n > 1 {
@@ -552,7 +538,7 @@ impl Pipeline {
                 let Some(&task) = tasks.get(i) else { break };
                 let index = lists.as_deref().and_then(|l| l[task.position].as_deref());
                 if let Some(outcome) =
-                    self.run_task(&set, task, thread, batch, rows.as_deref(), index)
+                    self.run_task(&set, task, thread, batch, split.as_ref(), index)
                 {
                     out.push((task.position, outcome));
                 }
@@ -700,19 +686,20 @@ impl Pipeline {
         task: Task,
         thread: usize,
         batch: &EventBatch,
-        rows: Option<&[Vec<u32>]>,
+        split: Option<&Partitions>,
         index: Option<&[Vec<u32>]>,
     ) -> Option<Outcome> {
         let rule = &set.rules[task.position];
         match task.partition {
-            None => self.run_event(rule, &set.keys, &rule.part(thread)?, batch, None, index),
-            Some((p, split)) => {
-                let rows = if split {
-                    rows.map(|r| r[p].as_slice())
-                } else {
-                    None
-                };
-                self.run_sequence(rule, &set.keys, &rule.part(p)?, batch, rows, index)
+            None => {
+                if index.is_some_and(|filters| filters[0].is_empty()) {
+                    return None; // nothing in this batch could match
+                }
+                self.run_event(rule, &set.keys, &rule.part(thread)?, batch, index)
+            }
+            Some((p, own_events)) => {
+                let share = split.filter(|_| own_events).map(|parts| (parts, p));
+                self.run_sequence(rule, &set.keys, &rule.part(p)?, batch, share, index)
             }
         }
     }
@@ -723,10 +710,9 @@ impl Pipeline {
         keys: &FieldKeys,
         part: &Part,
         batch: &EventBatch,
-        rows: Option<&[u32]>,
         index: Option<&[Vec<u32>]>,
     ) -> Option<Outcome> {
-        let offer = Offer::new(index.map(|l| l[0].as_slice()), rows);
+        let offer = Offer::new(index.map(|l| l[0].as_slice()), None);
         if offer.is_empty() {
             return None; // nothing in this batch could match
         }
@@ -819,7 +805,7 @@ impl Pipeline {
         keys: &FieldKeys,
         part: &Part,
         batch: &EventBatch,
-        rows: Option<&[u32]>,
+        share: Option<(&Partitions, usize)>,
         index: Option<&[Vec<u32>]>,
     ) -> Option<Outcome> {
         let (predicate, matcher) = (part.predicate.as_ref()?, part.matcher.as_ref()?);
@@ -829,7 +815,7 @@ impl Pipeline {
         let mut matcher = lock(matcher);
         let count = matcher.plan().filters.len();
         let offers: Vec<Offer<'_>> = (0..count)
-            .map(|f| Offer::new(index.map(|l| l[f].as_slice()), rows))
+            .map(|f| Offer::new(index.map(|l| l[f].as_slice()), share))
             .collect();
         let mut outcome = Outcome {
             offered: offers.iter().map(|o| o.len(batch)).sum(),

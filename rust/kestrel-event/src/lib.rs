@@ -20,5 +20,5 @@ pub mod time;
 pub use batch::{Column, ColumnData, EventBatch, Span, Value, ValueRef, NO_TIMESTAMP};
 pub use decode::{DecodeOptions, Decoder, SourceInfo, UNSERIALISABLE};
 pub use errors::{IngestErrorKind, IngestErrorRecord};
-pub use partition::{crc32, partition_of, partition_rows};
+pub use partition::{crc32, partition_of, partition_rows, Partitions};
 pub use time::TimeUnit;

@@ -22,14 +22,42 @@ pub fn partition_of(key: Option<&str>, partitions: usize) -> usize {
     }
 }
 
-/// Per partition, the ascending indices of the batch's events it owns.
-pub fn partition_rows(batch: &EventBatch, partitions: usize) -> Vec<Vec<u32>> {
+/// A batch split by entity: per partition the ascending indices of the
+/// events it owns, and per event the partition that owns it.
+#[derive(Clone, Debug, Default)]
+pub struct Partitions {
+    pub rows: Vec<Vec<u32>>,
+    /// Event `ev`'s partition is `of[ev]`.
+    pub of: Vec<u32>,
+}
+
+impl Partitions {
+    /// The events of `events` that partition `p` owns, in their order.
+    ///
+    /// A filter over the events' owners, rather than a merge with the
+    /// partition's rows: a rule's candidates are usually far fewer than a
+    /// partition's events, and every sequence rule asks once per partition.
+    pub fn restrict(&self, events: &[u32], p: usize) -> Vec<u32> {
+        let p = p as u32;
+        events
+            .iter()
+            .copied()
+            .filter(|&ev| self.of.get(ev as usize) == Some(&p))
+            .collect()
+    }
+}
+
+/// Split `batch` among `partitions` by its events' entity keys.
+pub fn partition_rows(batch: &EventBatch, partitions: usize) -> Partitions {
     let partitions = partitions.max(1);
     let mut rows = vec![Vec::with_capacity(batch.len() / partitions + 1); partitions];
+    let mut of = Vec::with_capacity(batch.len());
     for ev in 0..batch.len() {
-        rows[partition_of(batch.entity_key(ev), partitions)].push(ev as u32);
+        let p = partition_of(batch.entity_key(ev), partitions);
+        rows[p].push(ev as u32);
+        of.push(p as u32);
     }
-    rows
+    Partitions { rows, of }
 }
 
 /// CRC-32 as zlib computes it (`zlib.crc32` in Python gives the same
@@ -53,6 +81,18 @@ mod tests {
         assert_eq!(crc32(b"349632c7d8d194b03b79bc2ba278fd67"), 0xB0E1_742C);
         let long: Vec<u8> = (0..768).map(|i| i as u8).collect();
         assert_eq!(crc32(&long), 0xB0C0_DF2A);
+    }
+
+    #[test]
+    fn restricting_a_list_keeps_the_partitions_events_in_order() {
+        let parts = Partitions {
+            rows: vec![vec![0, 2, 3], vec![1, 4]],
+            of: vec![0, 1, 0, 0, 1],
+        };
+        assert_eq!(parts.restrict(&[0, 1, 3, 4], 0), [0, 3]);
+        assert_eq!(parts.restrict(&[0, 1, 3, 4], 1), [1, 4]);
+        // An index the split never saw belongs to no partition.
+        assert!(parts.restrict(&[9], 0).is_empty());
     }
 
     #[test]

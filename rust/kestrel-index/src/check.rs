@@ -90,28 +90,36 @@ impl FilterCheck {
                 .map(|&t| u64::from(memo.count(values, t)))
                 .sum()
         };
-        let mut used: Vec<usize> = (0..self.lookups).collect();
-        let mut best = used.iter().map(|&a| (count(a), a)).min();
-        if best.is_none_or(|(n, _)| n as usize > batch.len() / NARROW_FURTHER) {
-            // With membership anchors to fall back on, skip globs and
-            // negations over wide fields: they would test about every event.
-            let slots = values.slots();
-            let worth = |a: &usize| {
-                best.is_none()
-                    || self.anchors[*a]
-                        .iter()
-                        .all(|&t| !slots.is_wide(memo.slot(t)))
-            };
-            let others: Vec<usize> = (self.lookups..self.anchors.len()).filter(worth).collect();
+        let mut best = (0..self.lookups).map(|a| (count(a), a)).min();
+        // Glob and negated anchors join the membership anchors (`used`)
+        // only when those leave many events; with membership anchors to
+        // fall back on, only over fields that are not wide, where they
+        // would test about every event.
+        let widen = best.is_none_or(|(n, _)| n as usize > batch.len() / NARROW_FURTHER);
+        let fallback = best.is_some();
+        let slots = values.slots();
+        let worth = |a: &usize| {
+            !fallback
+                || self.anchors[*a]
+                    .iter()
+                    .all(|&t| !slots.is_wide(memo.slot(t)))
+        };
+        let widened = (self.lookups..self.anchors.len())
+            .filter(|_| widen)
+            .filter(worth);
+        if widen {
             best = best
                 .into_iter()
-                .chain(others.iter().map(|&a| (count(a), a)))
+                .chain(widened.clone().map(|a| (count(a), a)))
                 .min();
-            used.extend(others);
         }
-        let Some((_, best)) = best else {
+        let Some((found, best)) = best else {
             return;
         };
+        if found == 0 {
+            return; // the rarest anchor passes no event
+        }
+        let used = (0..self.lookups).chain(widened);
         let mut events: Vec<u32> = Vec::new();
         for &t in &self.anchors[best] {
             events.extend_from_slice(memo.events(values, t));
@@ -123,9 +131,8 @@ impl FilterCheck {
         // Every used anchor was counted above, so its terms' states and
         // fields exist: look them up once, not per event.
         let others: Vec<Vec<(&FieldValues<'_>, &[bool])>> = used
-            .iter()
-            .filter(|&&a| a != best)
-            .map(|&a| {
+            .filter(|&a| a != best)
+            .map(|a| {
                 self.anchors[a]
                     .iter()
                     .map(|&t| (values.field(memo.slot(t)), memo.passes(values, t)))

@@ -311,7 +311,11 @@ impl<'b> FieldValues<'b> {
                 id = keys.next[id as usize];
             }
         }
-        out.extend(keys.lowered.get(key).into_iter().flatten());
+        // Almost always empty (only some non-ASCII texts have such a key):
+        // then the key need not be hashed a second time.
+        if !keys.lowered.is_empty() {
+            out.extend(keys.lowered.get(key).into_iter().flatten());
+        }
     }
 
     /// Each text with its case-folded form, by id. The folds are made once
