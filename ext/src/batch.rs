@@ -622,20 +622,22 @@ impl PyNdjsonFile {
                     decoders.push(Decoder::new(schema.clone(), opts.clone()));
                 }
                 let (own, helpers) = decoders.split_first_mut().expect("one decoder at least");
-                let batches = std::thread::scope(|scope| {
-                    let handles: Vec<_> = copied
-                        .iter()
-                        .zip(helpers.iter_mut())
-                        .map(|((data, at), decoder)| {
-                            scope.spawn(move || decode(decoder, data, *at))
-                        })
-                        .collect();
-                    let last = last.map(|(data, at)| decode(own, data, at));
-                    let mut batches: Vec<_> = handles
-                        .into_iter()
-                        .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                        .collect();
-                    batches.extend(last);
+                // On the engine's pool for this many workers, which its
+                // pipeline evaluates on too (see `kestrel_engine::threads`).
+                let mut done: Vec<Option<_>> = (0..copied.len()).map(|_| None).collect();
+                let batches = kestrel_engine::threads::within(count, || {
+                    let mut last_done = None;
+                    rayon::scope(|scope| {
+                        for (((data, at), decoder), slot) in
+                            copied.iter().zip(helpers.iter_mut()).zip(done.iter_mut())
+                        {
+                            let decode = &decode;
+                            scope.spawn(move |_| *slot = Some(decode(decoder, data, *at)));
+                        }
+                        last_done = last.map(|(data, at)| decode(own, data, at));
+                    });
+                    let mut batches: Vec<_> = done.into_iter().flatten().collect();
+                    batches.extend(last_done);
                     batches
                 });
                 (batches, seq, failure)

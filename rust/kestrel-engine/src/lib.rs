@@ -14,6 +14,7 @@ mod render;
 mod rule;
 mod snapshot;
 mod stats;
+pub mod threads;
 
 pub use dedup::Dedup;
 pub use pipeline::{ExternalMatches, Output, Pipeline, PipelineConfig, RuleSet, Scope, Timings};

@@ -35,6 +35,7 @@ use crate::render::{
     captures_object, event_order, event_time, render, Alert, AlertParts, FieldKeys, MISSING,
 };
 use crate::rule::{lock, Part, Rule};
+use crate::threads;
 use crate::EngineError;
 
 /// Settings fixed for the pipeline's life.
@@ -511,11 +512,11 @@ impl Pipeline {
         let started = Instant::now();
         let set = self.rules();
         let selected = set.select(batch);
+        let n = self.config.partitions;
         let lists = set
             .index
             .as_ref()
-            .map(|index| index.candidates_by_filter_on(batch, self.config.partitions));
-        let n = self.config.partitions;
+            .map(|index| threads::within(n, || index.candidates_by_filter_on(batch, n)));
         let split = (n > 1 && scope == Scope::All).then(|| partition_rows(batch, n));
         Timings::add(&self.timings.select, started);
         let mut tasks = self.tasks(&set, &selected, scope);
@@ -548,15 +549,8 @@ impl Pipeline {
         let outcomes: Vec<Vec<(usize, Outcome)>> = if n == 1 || tasks.len() < 2 {
             vec![run(0)]
         } else {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = (1..n).map(|t| scope.spawn(move || run(t))).collect();
-                let mut all = vec![run(0)];
-                for handle in handles {
-                    all.push(handle.join().map_err(|_| {
-                        EngineError::Internal("a rule's evaluation panicked".into())
-                    })?);
-                }
-                Ok::<_, EngineError>(all)
+            threads::each(n, run).map_err(|message| {
+                EngineError::Internal(format!("a rule's evaluation panicked: {message}"))
             })?
         };
         let started = Instant::now();

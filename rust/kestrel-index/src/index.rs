@@ -2,6 +2,7 @@
 //! candidate events of every rule.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use ahash::{AHashMap, AHashSet};
 use kestrel_event::EventBatch;
@@ -169,21 +170,27 @@ impl RuleIndex {
             }
             done
         };
-        let mut parts: Vec<_> = std::thread::scope(|scope| {
-            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-            let mut parts = work();
-            for helper in helpers {
-                parts.extend(
-                    helper
-                        .join()
-                        .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                );
+        // On the pool the caller runs on (an engine's), or rayon's own.
+        let mut parts = Mutex::new(Vec::new());
+        rayon::scope(|scope| {
+            let (work, parts) = (&work, &parts);
+            for _ in 1..threads {
+                scope.spawn(move |_| {
+                    let done = work();
+                    lock(parts).extend(done);
+                });
             }
-            parts
+            let done = work();
+            lock(parts).extend(done);
         });
+        let mut parts = std::mem::take(parts.get_mut().unwrap_or_else(|p| p.into_inner()));
         parts.sort_unstable_by_key(|(start, _)| *start);
         parts.into_iter().flat_map(|(_, lists)| lists).collect()
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Rules a thread takes at a time when candidates are selected on several.

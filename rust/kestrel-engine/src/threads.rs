@@ -1,0 +1,114 @@
+//! The threads an engine's parallel work runs on.
+//!
+//! Decoding a file's next chunks, selecting a batch's candidates and
+//! evaluating its rules all run on one pool per worker count, kept for the
+//! life of the process. Two reasons:
+//!
+//! - The stages overlap (the caller decodes the next chunks while the bus
+//!   evaluates this batch). With threads of their own, each would ask for
+//!   every core at once, and twice as many threads as cores would take
+//!   turns, evicting each other's caches. On one pool, a core that
+//!   finishes one stage's work picks up the other's.
+//! - Threads started for every batch allocate on fresh allocator heaps,
+//!   so each batch's columns came from new pages, paid for in page faults.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rayon::ThreadPool;
+
+/// The pool of `threads` threads, made on first use; `None` when the
+/// system would not start them (the work then runs on the caller).
+pub fn pool(threads: usize) -> Option<Arc<ThreadPool>> {
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(found) = pools.get(&threads) {
+        return Some(found.clone());
+    }
+    let made = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(move |i| format!("kestrel-{threads}.{i}"))
+        .build()
+        .ok()?;
+    let made = Arc::new(made);
+    pools.insert(threads, made.clone());
+    Some(made)
+}
+
+/// `job(0)`, ..., `job(n - 1)` on the pool of `n` threads, in parallel as
+/// far as its threads are free; the results in that order. Work the jobs
+/// start with `rayon::scope` stays on the same pool. `Err` carries the
+/// message of a job that panicked.
+pub fn each<R: Send>(n: usize, job: impl Fn(usize) -> R + Sync) -> Result<Vec<R>, String> {
+    let run = || {
+        let mut out: Vec<Option<R>> = (0..n).map(|_| None).collect();
+        if let Some((first, rest)) = out.split_first_mut() {
+            let job = &job;
+            rayon::scope(|scope| {
+                for (i, slot) in rest.iter_mut().enumerate() {
+                    scope.spawn(move |_| *slot = Some(job(i + 1)));
+                }
+                *first = Some(job(0));
+            });
+        }
+        out.into_iter().flatten().collect()
+    };
+    let ran = match pool(n).filter(|_| n > 1) {
+        Some(pool) => catch_unwind(AssertUnwindSafe(|| pool.install(run))),
+        None => catch_unwind(AssertUnwindSafe(|| (0..n).map(&job).collect())),
+    };
+    ran.map_err(|panic| {
+        panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a worker thread panicked".into())
+    })
+}
+
+/// `work()` on the pool of `n` threads (so that what it starts with
+/// `rayon::scope` runs there), or on the caller when `n` is 1.
+pub fn within<R: Send>(n: usize, work: impl FnOnce() -> R + Send) -> R {
+    match pool(n).filter(|_| n > 1) {
+        Some(pool) => pool.install(work),
+        None => work(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_job_runs_once_and_results_keep_their_order() {
+        let out = each(3, |i| i * 10).unwrap();
+        assert_eq!(out, [0, 10, 20]);
+        assert_eq!(each(1, |i| i + 7).unwrap(), [7]);
+        assert!(each(0, |i| i).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_panicking_job_is_an_error_not_a_crash() {
+        let err = each(2, |i| {
+            if i == 1 {
+                panic!("job {i} failed");
+            }
+            i
+        })
+        .unwrap_err();
+        assert!(err.contains("job 1 failed"), "{err}");
+        // The pool survives it.
+        assert_eq!(each(2, |i| i).unwrap(), [0, 1]);
+    }
+
+    #[test]
+    fn one_pool_per_thread_count() {
+        let a = pool(2).unwrap();
+        assert!(Arc::ptr_eq(&a, &pool(2).unwrap()));
+        assert_eq!(a.current_num_threads(), 2);
+    }
+}
