@@ -141,3 +141,29 @@ def test_many_engines_over_the_corpus_can_live_at_once():
     finally:
         for engine in engines:
             engine.close()
+
+
+def _alerts_in_child(events, out, queue):
+    with kestrel.Engine(workers=2, batch_size=512, sinks=[out]) as engine:
+        engine.load(RULES / "eql")
+        queue.put(engine.process_file(events))
+
+
+def test_a_forked_child_runs_workers_of_its_own(tmp_path):
+    """The core's worker threads stay in the process that started them:
+    a child forked after the parent evaluated on two workers must not wait
+    for threads it does not have."""
+    import multiprocessing
+
+    parent, _ = _alert_lines(tmp_path, [RULES / "eql"], 2)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_alerts_in_child, args=(EVENTS, tmp_path / "child.ndjson", queue))
+    child.start()
+    child.join(timeout=300)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child hung on its workers")
+    assert child.exitcode == 0
+    assert queue.get(timeout=10) == len(parent)
+    assert sorted((tmp_path / "child.ndjson").read_bytes().splitlines()) == parent

@@ -20,14 +20,29 @@ use rayon::ThreadPool;
 
 /// The pool of `threads` threads, made on first use; `None` when the
 /// system would not start them (the work then runs on the caller).
+///
+/// A pool belongs to the process that made it: a child forked from that
+/// process (Python's `multiprocessing` does so by default) inherits the
+/// map but none of the threads, and would wait forever for them. It gets
+/// pools of its own.
 pub fn pool(threads: usize) -> Option<Arc<ThreadPool>> {
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
+    type Pools = HashMap<usize, (u32, Arc<ThreadPool>)>;
+    static POOLS: OnceLock<Mutex<Pools>> = OnceLock::new();
     let mut pools = POOLS
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(found) = pools.get(&threads) {
-        return Some(found.clone());
+    let here = std::process::id();
+    match pools.get(&threads) {
+        Some((owner, found)) if *owner == here => return Some(found.clone()),
+        // The parent's pool: its threads are not in this process, so
+        // dropping it (which signals them) is left undone.
+        Some(_) => {
+            if let Some((_, inherited)) = pools.remove(&threads) {
+                std::mem::forget(inherited);
+            }
+        }
+        None => {}
     }
     let made = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -35,7 +50,7 @@ pub fn pool(threads: usize) -> Option<Arc<ThreadPool>> {
         .build()
         .ok()?;
     let made = Arc::new(made);
-    pools.insert(threads, made.clone());
+    pools.insert(threads, (here, made.clone()));
     Some(made)
 }
 
