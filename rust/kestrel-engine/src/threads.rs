@@ -54,6 +54,16 @@ pub fn pool(threads: usize) -> Option<Arc<ThreadPool>> {
     Some(made)
 }
 
+/// The pool for work on `n` threads; none for one thread, which is the
+/// caller's own.
+fn parallel(n: usize) -> Option<Arc<ThreadPool>> {
+    if n > 1 {
+        pool(n)
+    } else {
+        None
+    }
+}
+
 /// `job(0)`, ..., `job(n - 1)` on the pool of `n` threads, in parallel as
 /// far as its threads are free; the results in that order. Work the jobs
 /// start with `rayon::scope` stays on the same pool. `Err` carries the
@@ -72,7 +82,7 @@ pub fn each<R: Send>(n: usize, job: impl Fn(usize) -> R + Sync) -> Result<Vec<R>
         }
         out.into_iter().flatten().collect()
     };
-    let ran = match pool(n).filter(|_| n > 1) {
+    let ran = match parallel(n) {
         Some(pool) => catch_unwind(AssertUnwindSafe(|| pool.install(run))),
         None => catch_unwind(AssertUnwindSafe(|| (0..n).map(&job).collect())),
     };
@@ -88,7 +98,7 @@ pub fn each<R: Send>(n: usize, job: impl Fn(usize) -> R + Sync) -> Result<Vec<R>
 /// `work()` on the pool of `n` threads (so that what it starts with
 /// `rayon::scope` runs there), or on the caller when `n` is 1.
 pub fn within<R: Send>(n: usize, work: impl FnOnce() -> R + Send) -> R {
-    match pool(n).filter(|_| n > 1) {
+    match parallel(n) {
         Some(pool) => pool.install(work),
         None => work(),
     }
