@@ -9,8 +9,9 @@
 //!   every core at once, and twice as many threads as cores would take
 //!   turns, evicting each other's caches. On one pool, a core that
 //!   finishes one stage's work picks up the other's.
-//! - Threads started for every batch allocate on fresh allocator heaps,
-//!   so each batch's columns came from new pages, paid for in page faults.
+//! - Threads started for every batch would allocate on fresh allocator
+//!   heaps, so each batch's columns would come from new pages, paid for in
+//!   page faults; a kept thread reuses what it freed.
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
