@@ -11,6 +11,7 @@ use kestrel_event::{
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
+use rayon::prelude::*;
 
 use crate::errors::{guarded, io_error};
 use crate::schema::PySchema;
@@ -624,20 +625,18 @@ impl PyNdjsonFile {
                 let (own, helpers) = decoders.split_first_mut().expect("one decoder at least");
                 // On the engine's pool for this many workers, which its
                 // pipeline evaluates on too (see `kestrel_engine::threads`).
-                let mut done: Vec<Option<_>> = (0..copied.len()).map(|_| None).collect();
                 let batches = kestrel_engine::threads::within(count, || {
-                    let mut last_done = None;
-                    rayon::scope(|scope| {
-                        for (((data, at), decoder), slot) in
-                            copied.iter().zip(helpers.iter_mut()).zip(done.iter_mut())
-                        {
-                            let decode = &decode;
-                            scope.spawn(move |_| *slot = Some(decode(decoder, data, *at)));
-                        }
-                        last_done = last.map(|(data, at)| decode(own, data, at));
-                    });
-                    let mut batches: Vec<_> = done.into_iter().flatten().collect();
-                    batches.extend(last_done);
+                    let (mut batches, last) = rayon::join(
+                        || {
+                            copied
+                                .par_iter()
+                                .zip(helpers.par_iter_mut())
+                                .map(|((data, at), decoder)| decode(decoder, data, *at))
+                                .collect::<Vec<_>>()
+                        },
+                        || last.map(|(data, at)| decode(own, data, at)),
+                    );
+                    batches.extend(last);
                     batches
                 });
                 (batches, seq, failure)

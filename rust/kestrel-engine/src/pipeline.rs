@@ -685,12 +685,7 @@ impl Pipeline {
     ) -> Option<Outcome> {
         let rule = &set.rules[task.position];
         match task.partition {
-            None => {
-                if index.is_some_and(|filters| filters[0].is_empty()) {
-                    return None; // nothing in this batch could match
-                }
-                self.run_event(rule, &set.keys, &rule.part(thread)?, batch, index)
-            }
+            None => self.run_event(rule, &set.keys, thread, batch, index),
             Some((p, own_events)) => {
                 let share = split.filter(|_| own_events).map(|parts| (parts, p));
                 self.run_sequence(rule, &set.keys, &rule.part(p)?, batch, share, index)
@@ -702,7 +697,7 @@ impl Pipeline {
         &self,
         rule: &Rule,
         keys: &FieldKeys,
-        part: &Part,
+        thread: usize,
         batch: &EventBatch,
         index: Option<&[Vec<u32>]>,
     ) -> Option<Outcome> {
@@ -710,6 +705,8 @@ impl Pipeline {
         if offer.is_empty() {
             return None; // nothing in this batch could match
         }
+        // Taken only now: it locks the rule's instances.
+        let part = rule.part(thread)?;
         let predicate = part.predicate.as_ref()?;
         let started = Instant::now();
         let mut instance = lock(predicate);

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use rayon::prelude::*;
 use rayon::ThreadPool;
 
 /// The pool of `threads` threads, made on first use; `None` when the
@@ -67,22 +68,11 @@ fn parallel(n: usize) -> Option<Arc<ThreadPool>> {
 
 /// `job(0)`, ..., `job(n - 1)` on the pool of `n` threads, in parallel as
 /// far as its threads are free; the results in that order. Work the jobs
-/// start with `rayon::scope` stays on the same pool. `Err` carries the
+/// start with rayon (`rayon::scope`, parallel iterators) stays on the same pool. `Err` carries the
 /// message of a job that panicked.
 pub fn each<R: Send>(n: usize, job: impl Fn(usize) -> R + Sync) -> Result<Vec<R>, String> {
-    let run = || {
-        let mut out: Vec<Option<R>> = (0..n).map(|_| None).collect();
-        if let Some((first, rest)) = out.split_first_mut() {
-            let job = &job;
-            rayon::scope(|scope| {
-                for (i, slot) in rest.iter_mut().enumerate() {
-                    scope.spawn(move |_| *slot = Some(job(i + 1)));
-                }
-                *first = Some(job(0));
-            });
-        }
-        out.into_iter().flatten().collect()
-    };
+    // An indexed parallel iterator keeps the results in order.
+    let run = || (0..n).into_par_iter().map(&job).collect();
     let ran = match parallel(n) {
         Some(pool) => catch_unwind(AssertUnwindSafe(|| pool.install(run))),
         None => catch_unwind(AssertUnwindSafe(|| (0..n).map(&job).collect())),

@@ -2,12 +2,12 @@
 //! candidate events of every rule.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 use ahash::{AHashMap, AHashSet};
 use kestrel_event::EventBatch;
 use kestrel_ir::Program;
 use kestrel_schema::Schema;
+use rayon::prelude::*;
 
 use crate::anchor::{anchors, weight, Anchor, Term, TermKind};
 use crate::check::{Checks, FilterCheck};
@@ -171,26 +171,13 @@ impl RuleIndex {
             done
         };
         // On the pool the caller runs on (an engine's), or rayon's own.
-        let mut parts = Mutex::new(Vec::new());
-        rayon::scope(|scope| {
-            let (work, parts) = (&work, &parts);
-            for _ in 1..threads {
-                scope.spawn(move |_| {
-                    let done = work();
-                    lock(parts).extend(done);
-                });
-            }
-            let done = work();
-            lock(parts).extend(done);
-        });
-        let mut parts = std::mem::take(parts.get_mut().unwrap_or_else(|p| p.into_inner()));
+        let mut parts: Vec<_> = (0..threads)
+            .into_par_iter()
+            .flat_map_iter(|_| work())
+            .collect();
         parts.sort_unstable_by_key(|(start, _)| *start);
         parts.into_iter().flat_map(|(_, lists)| lists).collect()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Rules a thread takes at a time when candidates are selected on several.
