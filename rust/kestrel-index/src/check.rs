@@ -61,7 +61,8 @@ const NARROW_FURTHER: usize = 32;
 /// One filter's conditions: its category and every anchor it has, each a
 /// disjunction of terms (ids into [`Checks`]).
 pub(crate) struct FilterCheck {
-    pub category: Option<String>,
+    /// Its category, numbered in [`Checks::categories`] (`None`: any).
+    pub category: Option<u32>,
     /// Anchors made only of membership terms come first.
     anchors: Vec<Vec<u32>>,
     /// How many anchors are made only of membership terms.
@@ -130,7 +131,7 @@ impl FilterCheck {
         }
         // Every used anchor was counted above, so its terms' states and
         // fields exist: look them up once, not per event.
-        let others: Vec<Vec<(&FieldValues<'_>, &[bool])>> = used
+        let others: Vec<Vec<(&FieldValues<'_>, &Passes)>> = used
             .filter(|&a| a != best)
             .map(|a| {
                 self.anchors[a]
@@ -160,12 +161,62 @@ impl FilterCheck {
 /// null never does, a value that is not text may (a number can equal a
 /// member's spelling; the predicate decides).
 #[inline]
-fn holds(field: &FieldValues<'_>, passes: &[bool], ev: usize) -> bool {
+fn holds(field: &FieldValues<'_>, passes: &Passes, ev: usize) -> bool {
     field
         .of(ev)
         .iter()
-        .any(|&id| id == NOT_TEXT || passes[id as usize])
+        .any(|&id| id == NOT_TEXT || passes.get(id))
 }
+
+/// Which ids of a field's texts satisfy a term.
+///
+/// A membership term names a few keys, and most batches hold none or a
+/// few of them: listing those ids, rather than a flag per distinct text,
+/// keeps a term's state per batch from costing a pass over the field's
+/// texts (and an allocation) for every term of the rule set.
+enum Passes {
+    /// A flag per id.
+    Each(Vec<bool>),
+    /// The ids listed (ascending) pass, and no other; or, when `pass` is
+    /// false, every id but them.
+    Listed { ids: Vec<u32>, pass: bool },
+}
+
+impl Passes {
+    /// `ids` (ascending) pass, or with `pass` false every id but them, of a
+    /// field with `distinct` texts. A long list becomes flags: events are
+    /// checked against it one by one.
+    fn listed(ids: Vec<u32>, pass: bool, distinct: usize) -> Passes {
+        if ids.len() <= LISTED {
+            return Passes::Listed { ids, pass };
+        }
+        let mut flags = vec![!pass; distinct];
+        for id in ids {
+            flags[id as usize] = pass;
+        }
+        Passes::Each(flags)
+    }
+
+    #[inline]
+    fn get(&self, id: u32) -> bool {
+        match self {
+            Passes::Each(flags) => flags[id as usize],
+            Passes::Listed { ids, pass } => ids.contains(&id) == *pass,
+        }
+    }
+
+    /// Call `f` with each passing id of a field with `distinct` texts, in
+    /// ascending order.
+    fn each_passing(&self, distinct: usize, f: impl FnMut(u32)) {
+        match self {
+            Passes::Listed { ids, pass: true } => ids.iter().copied().for_each(f),
+            _ => (0..distinct as u32).filter(|&id| self.get(id)).for_each(f),
+        }
+    }
+}
+
+/// The longest list of ids a [`Passes`] keeps as a list.
+const LISTED: usize = 8;
 
 impl TermCheck {
     /// Per id of the field's texts, whether the text satisfies the term.
@@ -179,24 +230,22 @@ impl TermCheck {
     ///
     /// `screened`, for a glob term, lists the ids of the texts that hold one
     /// of its required literals: no other text can match it.
-    fn passes(&self, field: &FieldValues<'_>, screened: Option<&[u32]>) -> Vec<bool> {
+    fn passes(&self, field: &FieldValues<'_>, screened: Option<&[u32]>) -> Passes {
         let uncertain = |text: &str| self.case_insensitive && !text.is_ascii();
         match self.kind {
             TermKind::In | TermKind::NotIn => {
-                let mut member = vec![false; field.texts.len()];
-                let mut found = Vec::new();
+                let mut ids = Vec::new();
                 for key in &self.keys {
-                    field.ids_with_key(key, self.case_insensitive, &mut found);
+                    field.ids_with_key(key, self.case_insensitive, &mut ids);
                 }
-                for id in found {
-                    member[id as usize] = true;
+                ids.sort_unstable();
+                ids.dedup();
+                let pass = self.kind == TermKind::In;
+                if !pass {
+                    // An uncertain member passes the negation all the same.
+                    ids.retain(|&id| !uncertain(field.texts[id as usize]));
                 }
-                if self.kind == TermKind::NotIn {
-                    for (id, text) in field.texts.iter().enumerate() {
-                        member[id] = !member[id] || uncertain(text);
-                    }
-                }
-                member
+                Passes::listed(ids, pass, field.texts.len())
             }
             TermKind::Like | TermKind::NotLike => {
                 let globs = self
@@ -209,30 +258,38 @@ impl TermCheck {
                         uncertain(text) || globs.matches_with_folded(text, folded) == want
                     };
                     match screened {
-                        Some(ids) => {
-                            // Unscreened texts match no pattern: they pass a
-                            // `NotLike`, and a `Like` only when uncertain.
-                            let mut passes = vec![!want; field.texts.len()];
-                            for &id in field.non_ascii() {
-                                passes[id as usize] = true;
+                        // Unscreened texts match no pattern: they pass a
+                        // `NotLike`, and a `Like` only when uncertain. So
+                        // the texts a `Like` passes, or those a `NotLike`
+                        // fails, are among the screened and uncertain ones.
+                        Some(screened) => {
+                            let keep = |id: &u32| {
+                                let (text, folded) = field.text_folded(*id);
+                                test(text, folded) == want
+                            };
+                            let mut ids: Vec<u32> = screened.iter().copied().filter(keep).collect();
+                            if want {
+                                ids.extend_from_slice(field.non_ascii());
+                                ids.sort_unstable();
+                                ids.dedup();
                             }
-                            for &id in ids {
-                                let (text, folded) = field.text_folded(id);
-                                passes[id as usize] = test(text, folded);
-                            }
-                            passes
+                            Passes::listed(ids, want, field.texts.len())
                         }
-                        None => field
-                            .texts_folded()
-                            .map(|(text, folded)| test(text, folded))
-                            .collect(),
+                        None => Passes::Each(
+                            field
+                                .texts_folded()
+                                .map(|(text, folded)| test(text, folded))
+                                .collect(),
+                        ),
                     }
                 } else {
-                    field
-                        .texts
-                        .iter()
-                        .map(|text| globs.matches(text) == want)
-                        .collect()
+                    Passes::Each(
+                        field
+                            .texts
+                            .iter()
+                            .map(|text| globs.matches(text) == want)
+                            .collect(),
+                    )
                 }
             }
         }
@@ -245,6 +302,7 @@ pub(crate) struct Checks {
     terms: Vec<TermCheck>,
     ids: AHashMap<(FieldId, TermKind, bool, Vec<String>), u32>,
     screens: Vec<LiteralScreen>,
+    categories: Vec<String>,
 }
 
 impl Checks {
@@ -254,7 +312,8 @@ impl Checks {
         let category = alternatives
             .iter()
             .flat_map(|a| &a.terms)
-            .find_map(|t| t.category.clone());
+            .find_map(|t| t.category.as_deref())
+            .map(|name| self.category(name));
         let lookup = |a: &&Anchor| a.terms.iter().all(|t| t.kind == TermKind::In);
         let (lookups, others): (Vec<&Anchor>, Vec<&Anchor>) = alternatives.iter().partition(lookup);
         let anchors = lookups
@@ -267,6 +326,21 @@ impl Checks {
             anchors,
             lookups: lookups.len(),
         }
+    }
+
+    fn category(&mut self, name: &str) -> u32 {
+        match self.categories.iter().position(|c| c == name) {
+            Some(at) => at as u32,
+            None => {
+                self.categories.push(name.to_string());
+                (self.categories.len() - 1) as u32
+            }
+        }
+    }
+
+    /// The categories filters require, numbered as [`FilterCheck`]s name them.
+    pub fn categories(&self) -> &[String] {
+        &self.categories
     }
 
     fn term(&mut self, term: &Term, slots: &mut FieldSlots) -> u32 {
@@ -371,10 +445,8 @@ impl Checks {
 
 /// What one batch says about one term, worked out on first use.
 struct TermState {
-    /// Per id of the field's texts, whether the text satisfies the term.
-    passes: Vec<bool>,
-    /// The ids that do.
-    passing: Vec<u32>,
+    /// Which ids of the field's texts satisfy the term.
+    passes: Passes,
     /// How many values satisfy the term (an estimate of its events: an
     /// array may count twice), [`NOT_TEXT`] values included.
     count: u32,
@@ -383,14 +455,18 @@ struct TermState {
 }
 
 impl TermState {
-    fn new(field: &FieldValues<'_>, passes: Vec<bool>) -> TermState {
-        let passing: Vec<u32> = (0..passes.len() as u32)
-            .filter(|&id| passes[id as usize])
-            .collect();
-        let count = passing.iter().map(|&id| field.freq(id)).sum::<u32>() + field.not_text;
+    fn new(field: &FieldValues<'_>, passes: Passes) -> TermState {
+        let freq = |ids: &[u32]| ids.iter().map(|&id| field.freq(id)).sum::<u32>();
+        let count = match &passes {
+            Passes::Listed { ids, pass: true } => freq(ids) + field.not_text,
+            Passes::Listed { ids, pass: false } => field.values() - freq(ids),
+            Passes::Each(flags) => {
+                let passing = (0..flags.len() as u32).filter(|&id| flags[id as usize]);
+                passing.map(|id| field.freq(id)).sum::<u32>() + field.not_text
+            }
+        };
         TermState {
             passes,
-            passing,
             count,
             events: OnceLock::new(),
         }
@@ -458,13 +534,13 @@ impl Memo<'_> {
             let field = values.field(slot);
             let mut events = Vec::with_capacity(state.count as usize);
             let mut lists = 0;
-            for &id in state
-                .passing
-                .iter()
-                .chain((field.not_text > 0).then_some(&NOT_TEXT))
-            {
+            let mut add = |id: u32| {
                 events.extend_from_slice(field.events_of(id));
                 lists += 1;
+            };
+            state.passes.each_passing(field.texts.len(), &mut add);
+            if field.not_text > 0 {
+                add(NOT_TEXT);
             }
             if lists > 1 {
                 events.sort_unstable();
@@ -475,7 +551,7 @@ impl Memo<'_> {
     }
 
     /// What a term's state says per id.
-    fn passes(&self, values: &BatchValues<'_, '_>, term: u32) -> &[bool] {
+    fn passes(&self, values: &BatchValues<'_, '_>, term: u32) -> &Passes {
         &self.state(values, term).passes
     }
 }

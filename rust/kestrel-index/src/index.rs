@@ -139,13 +139,29 @@ impl RuleIndex {
     ) -> Vec<Option<Vec<Vec<u32>>>> {
         let values = BatchValues::new(batch, &self.slots);
         let memo = self.terms.memo();
+        // Each category filters require, as this batch numbers it (`None`:
+        // no event of the batch has it).
+        let categories: Vec<Option<u16>> = self
+            .terms
+            .categories()
+            .iter()
+            .map(|wanted| {
+                let names = batch.category_names();
+                names.iter().position(|n| n == wanted).map(|id| id as u16)
+            })
+            .collect();
         let rule = |filters: &Option<Vec<FilterCheck>>| {
             let lists = filters
                 .as_ref()?
                 .iter()
                 .map(|filter| {
                     let mut events = Vec::new();
-                    if let Some(category) = batch_category(batch, filter.category.as_deref()) {
+                    // `Some(None)` for a filter of any category.
+                    let category = match filter.category {
+                        None => Some(None),
+                        Some(c) => categories[c as usize].map(Some),
+                    };
+                    if let Some(category) = category {
                         filter.select(&memo, &values, batch, category, &mut events);
                     }
                     events
@@ -182,19 +198,6 @@ impl RuleIndex {
 
 /// Rules a thread takes at a time when candidates are selected on several.
 const RULES_PER_TAKE: usize = 8;
-
-/// A filter's category as the batch numbers it: `Some(None)` for a filter
-/// of any category, `None` when no event of the batch has its category.
-fn batch_category(batch: &EventBatch, wanted: Option<&str>) -> Option<Option<u16>> {
-    match wanted {
-        None => Some(None),
-        Some(wanted) => batch
-            .category_names()
-            .iter()
-            .position(|n| n == wanted)
-            .map(|id| Some(id as u16)),
-    }
-}
 
 /// Order each filter's alternative anchors, the one expected to pass the
 /// fewest events first.

@@ -257,6 +257,11 @@ impl<'b> FieldValues<'b> {
         &self.items[self.offsets[ev] as usize..self.offsets[ev + 1] as usize]
     }
 
+    /// How many values the batch has, texts or not.
+    pub fn values(&self) -> u32 {
+        self.items.len() as u32
+    }
+
     /// How many values carry `id`.
     pub fn freq(&self, id: u32) -> u32 {
         self.freq[id as usize]

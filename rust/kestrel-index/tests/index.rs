@@ -489,6 +489,51 @@ fn candidates_follow_case_arrays_nulls_and_category() {
     assert_eq!(index.anchored(), 0);
 }
 
+/// A term's passing texts are kept as a list when few and as a flag per
+/// text when many: both must give the same candidates, for a membership and
+/// for its negation, whatever the batch holds.
+#[test]
+fn terms_passing_few_or_many_texts_select_alike() {
+    let names: Vec<String> = (0..12).map(|i| format!("N{i}.exe")).collect();
+    let rule = |not: bool| {
+        let mut nodes = vec![load("process.name"), in_set(0, 0, true)];
+        if not {
+            nodes.push(json!({"op": "Not", "operand": 1}));
+        }
+        let types = vec!["string"; names.len()];
+        event_doc(
+            Value::Array(nodes),
+            json!({"sets": [set(json!(names), &types, true)]}),
+            None,
+        )
+    };
+    for present in [2, 12] {
+        // `present` members, folded differently, among texts that are none.
+        let events: Vec<Value> = (0..40)
+            .map(|i| {
+                let name = if i % 2 == 0 && i / 2 < present {
+                    format!("n{}.EXE", i / 2)
+                } else {
+                    format!("other{i}")
+                };
+                json!({"process": {"name": name}})
+            })
+            .collect();
+        let members: Vec<u32> = (0..40).filter(|i| i % 2 == 0 && i / 2 < present).collect();
+        let others: Vec<u32> = (0..40).filter(|i| !members.contains(i)).collect();
+        assert_eq!(
+            candidates(&rule(false), &events),
+            Some(members),
+            "{present} in"
+        );
+        assert_eq!(
+            candidates(&rule(true), &events),
+            Some(others),
+            "{present} not in"
+        );
+    }
+}
+
 #[test]
 fn non_text_values_stay_candidates() {
     let doc = event_doc(
