@@ -8,11 +8,16 @@
 //! does not match, never drop one that does.
 //!
 //! Rules share terms (hundreds test `host.os.type == "windows"`), so terms
-//! are deduplicated across the rule set. A membership term is looked up
-//! once per key in a batch's dictionary of its field (see
-//! [`crate::values`]); a glob or negated term is tested once per distinct
-//! text of the dictionary. Those cost more, so they are only worked out for
-//! a filter whose membership anchors leave many events.
+//! are deduplicated across the rule set. Membership terms are answered
+//! from the batch's side: each distinct text of a field (see
+//! [`crate::values`]) is looked up once in a table, made when rules load,
+//! of every membership term's keys on that field. The rule set holds
+//! thousands of keys and a small batch a few hundred texts, so that is far
+//! fewer lookups than one per key. A field with many distinct texts for
+//! its terms' keys is looked up the other way round. A glob or negated
+//! term is tested once per distinct text of the dictionary. Those cost
+//! more, so they are only worked out for a filter whose membership anchors
+//! leave many events.
 
 use std::sync::OnceLock;
 
@@ -23,7 +28,7 @@ use kestrel_schema::FieldId;
 use kestrel_host::GlobSet;
 
 use crate::anchor::{Anchor, Term, TermKind};
-use crate::keys::value_keys;
+use crate::keys::{lowered_key, value_keys};
 use crate::values::{BatchValues, FieldSlots, FieldValues, NOT_TEXT};
 
 /// One term, ready to test a batch's texts.
@@ -50,6 +55,74 @@ struct LiteralScreen {
     searcher: aho_corasick::AhoCorasick,
     /// Per distinct literal (pattern id), the terms that require it.
     terms_of: Vec<Vec<u32>>,
+}
+
+/// A field's texts are looked up in its [`KeyTable`] when it has at least
+/// this many keys per distinct text.
+const KEYS_PER_TEXT: usize = 4;
+
+/// A membership term and the id of a text having one of its keys.
+type TermText = (u32, u32);
+
+/// The membership terms' keys on one field, each with the terms that list
+/// it, for looking up a batch's texts.
+#[derive(Default)]
+struct KeyTable {
+    /// Case-sensitive keys: a text as it is.
+    exact: AHashMap<String, Vec<u32>>,
+    /// Case-insensitive keys: a text's fold, or its lowercase where that
+    /// differs (see [`crate::keys`]).
+    folded: AHashMap<String, Vec<u32>>,
+    /// How many keys the two hold.
+    keys: usize,
+}
+
+impl KeyTable {
+    fn add(&mut self, term: u32, check: &TermCheck) {
+        let table = if check.case_insensitive {
+            &mut self.folded
+        } else {
+            &mut self.exact
+        };
+        for key in &check.keys {
+            let terms = table.entry(key.clone()).or_default();
+            if terms.is_empty() {
+                self.keys += 1;
+            }
+            terms.push(term);
+        }
+    }
+
+    /// Every [`TermText`] pair where a text of `field` has a key of the
+    /// term, sorted; `None` when the field has too many distinct texts for
+    /// that to be cheaper than looking up each key. A key is looked up in a
+    /// small table of the batch's, likely in the cache; a text in this one,
+    /// large and likely not.
+    fn pairs(&self, field: &FieldValues<'_>) -> Option<Vec<TermText>> {
+        if field.texts.len() * KEYS_PER_TEXT > self.keys {
+            return None;
+        }
+        let mut pairs = Vec::new();
+        let mut found = |terms: Option<&Vec<u32>>, id: usize| {
+            pairs.extend(terms.into_iter().flatten().map(|&t| (t, id as u32)));
+        };
+        if !self.exact.is_empty() {
+            for (id, text) in field.texts.iter().enumerate() {
+                found(self.exact.get(*text), id);
+            }
+        }
+        if !self.folded.is_empty() {
+            for (id, (text, folded)) in field.texts_folded().enumerate() {
+                found(self.folded.get(folded), id);
+                if let Some(lower) = lowered_key(text, folded) {
+                    found(self.folded.get(&lower), id);
+                }
+            }
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        Some(pairs)
+    }
 }
 
 /// A filter with fewer candidates than this share of the batch (from its
@@ -230,16 +303,27 @@ impl TermCheck {
     ///
     /// `screened`, for a glob term, lists the ids of the texts that hold one
     /// of its required literals: no other text can match it.
-    fn passes(&self, field: &FieldValues<'_>, screened: Option<&[u32]>) -> Passes {
+    ///
+    /// `members`, for a membership term, are the ids of the texts having one
+    /// of its keys when the batch's side looked them up (ascending).
+    fn passes(
+        &self,
+        field: &FieldValues<'_>,
+        screened: Option<&[u32]>,
+        members: Option<Vec<u32>>,
+    ) -> Passes {
         let uncertain = |text: &str| self.case_insensitive && !text.is_ascii();
         match self.kind {
             TermKind::In | TermKind::NotIn => {
-                let mut ids = Vec::new();
-                for key in &self.keys {
-                    field.ids_with_key(key, self.case_insensitive, &mut ids);
-                }
-                ids.sort_unstable();
-                ids.dedup();
+                let mut ids = members.unwrap_or_else(|| {
+                    let mut ids = Vec::new();
+                    for key in &self.keys {
+                        field.ids_with_key(key, self.case_insensitive, &mut ids);
+                    }
+                    ids.sort_unstable();
+                    ids.dedup();
+                    ids
+                });
                 let pass = self.kind == TermKind::In;
                 if !pass {
                     // An uncertain member passes the negation all the same.
@@ -303,6 +387,8 @@ pub(crate) struct Checks {
     ids: AHashMap<(FieldId, TermKind, bool, Vec<String>), u32>,
     screens: Vec<LiteralScreen>,
     categories: Vec<String>,
+    /// Per field slot, its membership terms' keys.
+    tables: Vec<KeyTable>,
 }
 
 impl Checks {
@@ -379,9 +465,29 @@ impl Checks {
         id
     }
 
+    /// Make the per-field tables batches are checked against; call once
+    /// every filter has been added.
+    pub fn finish(&mut self) {
+        self.table_keys();
+        self.screen_literals();
+    }
+
+    /// Gather each field's membership keys in one [`KeyTable`].
+    fn table_keys(&mut self) {
+        let slots = self.terms.iter().map(|t| t.slot as usize + 1).max();
+        self.tables = (0..slots.unwrap_or(0))
+            .map(|_| KeyTable::default())
+            .collect();
+        for (id, check) in self.terms.iter().enumerate() {
+            if matches!(check.kind, TermKind::In | TermKind::NotIn) {
+                self.tables[check.slot as usize].add(id as u32, check);
+            }
+        }
+    }
+
     /// Group the case-insensitive glob terms of each field under one
-    /// [`LiteralScreen`]; call once every filter has been added.
-    pub fn screen_literals(&mut self) {
+    /// [`LiteralScreen`].
+    fn screen_literals(&mut self) {
         // Per field slot: its terms, each with its literals.
         type Literals = Vec<Vec<u8>>;
         let mut by_slot: AHashMap<u32, Vec<(u32, Literals)>> = AHashMap::new();
@@ -437,6 +543,8 @@ impl Checks {
         Memo {
             terms: &self.terms,
             screens: &self.screens,
+            tables: &self.tables,
+            members: (0..self.tables.len()).map(|_| OnceLock::new()).collect(),
             state: (0..self.terms.len()).map(|_| OnceLock::new()).collect(),
             screened: (0..self.screens.len()).map(|_| OnceLock::new()).collect(),
         }
@@ -479,6 +587,9 @@ impl TermState {
 pub(crate) struct Memo<'a> {
     terms: &'a [TermCheck],
     screens: &'a [LiteralScreen],
+    tables: &'a [KeyTable],
+    /// Per field slot, once looked up: [`KeyTable::pairs`].
+    members: Vec<OnceLock<Option<Vec<TermText>>>>,
     state: Vec<OnceLock<TermState>>,
     /// Per screen, once searched: per term, the ids of the texts holding
     /// one of its literals.
@@ -509,6 +620,19 @@ impl Memo<'_> {
         })
     }
 
+    /// The ids of the texts of membership term `term`'s field that have
+    /// one of its keys, ascending; `None` when its field is looked up key
+    /// by key instead.
+    fn members(&self, values: &BatchValues<'_, '_>, term: u32) -> Option<Vec<u32>> {
+        let slot = self.terms[term as usize].slot as usize;
+        let pairs = self.members[slot]
+            .get_or_init(|| self.tables[slot].pairs(values.field(slot as u32)))
+            .as_deref()?;
+        let start = pairs.partition_point(|&(t, _)| t < term);
+        let end = start + pairs[start..].partition_point(|&(t, _)| t == term);
+        Some(pairs[start..end].iter().map(|&(_, id)| id).collect())
+    }
+
     fn state(&self, values: &BatchValues<'_, '_>, term: u32) -> &TermState {
         self.state[term as usize].get_or_init(|| {
             let check = &self.terms[term as usize];
@@ -517,8 +641,12 @@ impl Memo<'_> {
                     .get(&term)
                     .map_or(&[][..], Vec::as_slice)
             });
+            let members = match check.kind {
+                TermKind::In | TermKind::NotIn => self.members(values, term),
+                TermKind::Like | TermKind::NotLike => None,
+            };
             let field = values.field(check.slot);
-            TermState::new(field, check.passes(field, screened))
+            TermState::new(field, check.passes(field, screened, members))
         })
     }
 

@@ -69,7 +69,7 @@ impl RuleIndex {
                 })
             })
             .collect();
-        terms.screen_literals();
+        terms.finish();
         RuleIndex {
             anchors: choose(options),
             filters,

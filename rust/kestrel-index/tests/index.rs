@@ -534,6 +534,37 @@ fn terms_passing_few_or_many_texts_select_alike() {
     }
 }
 
+/// A field with few distinct texts is looked up text by text in a table of
+/// the rule set's keys, one with many key by key: both find the same
+/// members, case-insensitively too.
+#[test]
+fn membership_looked_up_from_either_side_agrees() {
+    let mut values = vec!["CMD.exe".to_string(), "\u{130}x".to_string()];
+    values.extend((0..18).map(|i| format!("{i}.exe")));
+    let types = ["string"; 20];
+    let rule = |ci: bool| {
+        event_doc(
+            json!([load("process.name"), in_set(0, 0, ci)]),
+            json!({"sets": [set(json!(values), &types, ci)]}),
+            None,
+        )
+    };
+    // Few distinct texts against the keys: looked up text by text.
+    let texts = ["cmd.EXE", "CMD.exe", "Ix", "\u{130}x", "i\u{307}x"];
+    let few: Vec<Value> = texts
+        .iter()
+        .map(|t| json!({"process": {"name": t}}))
+        .collect();
+    // The same events, then enough other texts to outnumber the keys.
+    let mut many = few.clone();
+    many.extend((0..20).map(|i| json!({"process": {"name": format!("x{i}")}})));
+    for (ci, members) in [(true, vec![0, 1, 2, 3, 4]), (false, vec![1, 3])] {
+        let doc = rule(ci);
+        assert_eq!(candidates(&doc, &few), Some(members.clone()), "ci {ci}");
+        assert_eq!(candidates(&doc, &many), Some(members), "ci {ci}");
+    }
+}
+
 #[test]
 fn non_text_values_stay_candidates() {
     let doc = event_doc(
