@@ -68,8 +68,8 @@ fn parallel(n: usize) -> Option<Arc<ThreadPool>> {
 
 /// `job(0)`, ..., `job(n - 1)` on the pool of `n` threads, in parallel as
 /// far as its threads are free; the results in that order. Work the jobs
-/// start with rayon (`rayon::scope`, parallel iterators) stays on the same pool. `Err` carries the
-/// message of a job that panicked.
+/// start with rayon (`rayon::scope`, parallel iterators) stays on the same
+/// pool. `Err` carries the message of a job that panicked.
 pub fn each<R: Send>(n: usize, job: impl Fn(usize) -> R + Sync) -> Result<Vec<R>, String> {
     // An indexed parallel iterator keeps the results in order.
     let run = || (0..n).into_par_iter().map(&job).collect();

@@ -141,14 +141,12 @@ impl RuleIndex {
         let memo = self.terms.memo();
         // Each category filters require, as this batch numbers it (`None`:
         // no event of the batch has it).
+        let names = batch.category_names();
         let categories: Vec<Option<u16>> = self
             .terms
             .categories()
             .iter()
-            .map(|wanted| {
-                let names = batch.category_names();
-                names.iter().position(|n| n == wanted).map(|id| id as u16)
-            })
+            .map(|wanted| names.iter().position(|n| n == wanted).map(|id| id as u16))
             .collect();
         let rule = |filters: &Option<Vec<FilterCheck>>| {
             let lists = filters

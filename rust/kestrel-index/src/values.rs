@@ -257,7 +257,7 @@ impl<'b> FieldValues<'b> {
         &self.items[self.offsets[ev] as usize..self.offsets[ev + 1] as usize]
     }
 
-    /// How many values the batch has, texts or not.
+    /// How many values the field has in the batch, texts or not.
     pub fn values(&self) -> u32 {
         self.items.len() as u32
     }
